@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Bookkeeping of logical processors inside an enclave, shared by EENTER,
+ * ERESUME, EEXIT and AEX: the TCS is busy while a thread uses it, the SECS
+ * counts threads inside (EREMOVE answers ENCLAVE_ACT while any are), and each
+ * thread remembers the ETRACK epoch it entered in, so that leaving retires it
+ * from a tracking cycle that counted it.
+ */
+#include "hw_internal.h"
+
+static int resolve_tcs(struct sgx_hw *hw, void *tcs, struct epc_ref *ref,
+		       struct epc_ref *secs)
+{
+	if (!is_aligned(tcs, SGX_PAGE_SIZE) || !epc_resolve(hw, tcs, false, ref) || !ref->e)
+		return ENCLS_FAULT(X86_TRAP_GP);
+	if (!ref->e->valid || ref->e->type != SGX_PAGE_TYPE_TCS || ref->e->blocked ||
+	    !epc_resolve_pfn(hw, ref->e->secs_pfn, secs))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	return SGX_SUCCESS;
+}
+
+int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
+{
+	struct epc_ref ref, secs;
+	uint32_t idle = 0;
+	int ret;
+
+	ret = resolve_tcs(hw, tcs, &ref, &secs);
+	if (ret)
+		return ret;
+	if (!(((struct sgx_secs *)secs.page)->attributes & SGX_ATTR_INIT))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, 1))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	atomic_fetch_add(&secs.e->threads, 1);
+	ref.e->entry_epoch = atomic_load(&secs.e->epoch);
+	return SGX_SUCCESS;
+}
+
+void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
+{
+	struct epc_ref ref, secs;
+
+	if (resolve_tcs(hw, tcs, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
+		return;
+	/* Counted by an ETRACK that ran while this thread was inside. */
+	if (ref.e->entry_epoch < atomic_load(&secs.e->epoch))
+		atomic_fetch_sub(&secs.e->trk_pending, 1);
+	atomic_fetch_sub(&secs.e->threads, 1);
+	atomic_store(&ref.e->tcs_busy, 0);
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The SGX CPU model: the one interface through which the kernel model touches
+ * hardware state, as Linux does through encls.h.
+ *
+ * Leaves return an SGX return code (enum sgx_return_code, >= 0) or a fault,
+ * encoded as ENCLS_FAULT(trapnr) exactly like Linux's SGX_ENCLS_FAULT_FLAG
+ * convention. The model never returns errno values.
+ *
+ * EPC page operands are addresses inside the "direct map" of an EPC section
+ * (hw_epc_section()), the same way Linux passes sgx_get_epc_virt_addr().
+ */
+#ifndef SOFTSGX_HW_H
+#define SOFTSGX_HW_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "softsgx/sgx_arch.h"
+
+#define SGX_ENCLS_FAULT_FLAG 0x40000000
+#define ENCLS_FAULT(trapnr) (SGX_ENCLS_FAULT_FLAG | (trapnr))
+#define encls_faulted(ret) (((ret) & SGX_ENCLS_FAULT_FLAG) != 0)
+#define ENCLS_TRAPNR(ret) ((ret) & ~SGX_ENCLS_FAULT_FLAG)
+
+#define X86_TRAP_GP 13
+#define X86_TRAP_PF 14
+
+#define SGX_HW_MAX_SECTIONS 8
+/* 2^28 pages = 1 TiB, the largest EPC the model accepts. */
+#define SGX_HW_MAX_EPC_PAGES (1ULL << 28)
+
+struct sgx_hw;
+
+struct sgx_hw_config {
+	unsigned int nr_sections;
+	uint64_t section_size[SGX_HW_MAX_SECTIONS]; /* bytes, page multiple */
+	bool sgx2;				     /* EAUG/EMODPR/EMODT/EACCEPT... */
+	bool flc;				     /* flexible launch control */
+};
+
+/* Two sections of 64 MiB, SGX1+SGX2, flexible launch control. */
+void sgx_hw_default_config(struct sgx_hw_config *cfg);
+
+/*
+ * Power on a CPU model: creates one memfd per EPC section, maps it as the
+ * direct map, draws fresh platform keys. Returns NULL with errno set on
+ * failure (EINVAL for a bad configuration, ENOMEM...).
+ */
+struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg);
+void sgx_hw_free(struct sgx_hw *hw);
+
+const struct sgx_hw_config *sgx_hw_config(const struct sgx_hw *hw);
+
+struct sgx_hw_section {
+	void *virt;	/* direct map of the section */
+	uint64_t phys;	/* physical base reported by CPUID 0x12 */
+	uint64_t size;	/* bytes */
+	int memfd;	/* backing memory; mmap it to map EPC pages into a process */
+};
+
+/* Returns false when @index is not a section. */
+bool hw_epc_section(const struct sgx_hw *hw, unsigned int index,
+		    struct sgx_hw_section *out);
+uint64_t hw_epc_total_pages(const struct sgx_hw *hw);
+
+/* CPUID leaf 0x12: @out receives EAX, EBX, ECX, EDX. */
+void hw_cpuid_sgx(const struct sgx_hw *hw, uint32_t subleaf, uint32_t out[4]);
+
+/*
+ * WRMSR/RDMSR of IA32_SGXLEPUBKEYHASH0..3. Writing needs flexible launch
+ * control; otherwise, or for another MSR, the result is ENCLS_FAULT(#GP).
+ */
+int hw_wrmsr(struct sgx_hw *hw, uint32_t msr, uint64_t value);
+int hw_rdmsr(const struct sgx_hw *hw, uint32_t msr, uint64_t *value);
+
+/* ENCLS leaves, named after the SDM. Operands as in the SDM's register use. */
+int encls_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
+int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk);
+int encls_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
+		const struct sgx_einittoken *token, void *secs);
+int encls_eremove(struct sgx_hw *hw, void *epc);
+int encls_edbgrd(struct sgx_hw *hw, void *epc, uint64_t *data);
+int encls_edbgwr(struct sgx_hw *hw, void *epc, uint64_t data);
+int encls_epa(struct sgx_hw *hw, void *epc);
+int encls_eblock(struct sgx_hw *hw, void *epc);
+int encls_etrack(struct sgx_hw *hw, void *secs);
+int encls_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int encls_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int encls_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+
+/*
+ * A logical processor enters or leaves an enclave through the TCS at @tcs
+ * (EPC address). These carry the architectural bookkeeping that EENTER,
+ * ERESUME, EEXIT and AEX share: TCS busy, threads inside the enclave (for
+ * EREMOVE's ENCLAVE_ACT) and the ETRACK epoch (for EWB's NOT_TRACKED).
+ * hw_enclave_enter() returns SGX_SUCCESS or a fault (#GP for a TCS that is
+ * busy, not a TCS, or of an uninitialized enclave).
+ */
+int hw_enclave_enter(struct sgx_hw *hw, void *tcs);
+void hw_enclave_leave(struct sgx_hw *hw, void *tcs);
+
+/*
+ * Test hook: the next @count EINITs end with SGX_UNMASKED_EVENT before doing
+ * anything, as when an interrupt arrives during EINIT on real hardware.
+ */
+void hw_inject_einit_interrupts(struct sgx_hw *hw, unsigned int count);
+
+#endif /* SOFTSGX_HW_H */

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * State of the CPU model shared by the files of hw/: EPC sections, the EPCM,
+ * EPCM page locks and the hidden part of a SECS. Not visible outside hw/.
+ */
+#ifndef SOFTSGX_HW_INTERNAL_H
+#define SOFTSGX_HW_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw.h"
+#include "measure.h"
+
+/* EPCM entries are allocated in chunks of this many pages, on first use. */
+#define EPCM_CHUNK_PAGES 512
+#define NO_PFN UINT64_MAX
+
+/* Permission and state bits kept in epcm_entry.flags (SECINFO encoding). */
+#define EPCM_PERM_MASK (SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_X)
+#define EPCM_STATE_MASK (SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED | SGX_SECINFO_PR)
+
+/*
+ * One EPCM entry. Plain fields change only under the entry's exclusive lock
+ * and are read under a shared or exclusive lock. The counters of a SECS entry
+ * are atomics because leaves on its children update them holding only a
+ * shared lock on the SECS.
+ */
+struct epcm_entry {
+	_Atomic uint32_t lock; /* EPCM_LOCK_EXCL or a count of shared holders */
+	uint8_t valid;
+	uint8_t type;	 /* enum sgx_page_type */
+	uint8_t blocked; /* EBLOCK ran; cleared by ELDU */
+	uint8_t flags;	 /* R/W/X, PENDING, MODIFIED, PR */
+	uint64_t linaddr;
+	uint64_t secs_pfn; /* owning SECS, NO_PFN for SECS and VA pages */
+	uint64_t blk_epoch; /* the enclave's epoch when EBLOCK ran */
+
+	/* SECS pages only. */
+	_Atomic uint64_t child_cnt;   /* resident pages that name this SECS */
+	_Atomic uint32_t threads;     /* logical processors inside the enclave */
+	_Atomic uint32_t trk_pending; /* threads counted by the last ETRACK, still inside */
+	_Atomic uint64_t epoch;	      /* number of ETRACKs done */
+
+	/* TCS pages only. */
+	_Atomic uint32_t tcs_busy;
+	uint64_t entry_epoch; /* enclave epoch when the thread entered */
+};
+
+#define EPCM_LOCK_EXCL 0x80000000u
+
+struct hw_section {
+	uint8_t *virt;
+	uint64_t phys;
+	uint64_t size;
+	uint64_t npages;
+	uint64_t first_pfn; /* global page number of the first page */
+	int memfd;
+	_Atomic(struct epcm_entry *) *chunks;
+	uint64_t nr_chunks;
+};
+
+struct sgx_hw {
+	struct sgx_hw_config cfg;
+	unsigned int nr_sections;
+	struct hw_section sec[SGX_HW_MAX_SECTIONS];
+	uint64_t total_pages;
+
+	_Atomic uint64_t lepubkeyhash[4];
+	_Atomic uint64_t next_eid;
+	/* EWB versions: globally unique, so they also serve as GCM nonces. */
+	_Atomic uint64_t next_version;
+	_Atomic uint32_t einit_interrupts;
+
+	uint8_t paging_key[16]; /* drawn at power-on, never leaves hw/ */
+};
+
+/*
+ * The hidden part of a SECS, kept inside the page's reserved area so that
+ * EWB/ELDU of a SECS carry it along, as on real hardware.
+ */
+struct secs_hidden {
+	uint64_t eid;
+	struct sgx_measurement mrenclave;
+};
+
+#define SECS_HIDDEN_OFFSET 2048
+_Static_assert(SECS_HIDDEN_OFFSET >= 262 &&
+		       SECS_HIDDEN_OFFSET + sizeof(struct secs_hidden) <= 4096,
+	       "secs_hidden fits in SECS.RESERVED4");
+
+static inline struct secs_hidden *secs_hidden(void *secs_page)
+{
+	return (struct secs_hidden *)((uint8_t *)secs_page + SECS_HIDDEN_OFFSET);
+}
+
+/* A resolved EPC operand. */
+struct epc_ref {
+	struct hw_section *sec;
+	uint64_t pfn;	    /* global page number */
+	uint8_t *page;	    /* direct-map address of the page */
+	uint64_t offset;    /* offset of the operand inside the page */
+	struct epcm_entry *e; /* NULL when never used and !alloc */
+};
+
+/*
+ * Resolve @addr to an EPC page. Returns false when @addr is not inside any
+ * EPC section. With @alloc the EPCM chunk is created if needed, so ref->e is
+ * never NULL; without it ref->e is NULL for a page no leaf has touched, which
+ * is an invalid page.
+ */
+bool epc_resolve(struct sgx_hw *hw, const void *addr, bool alloc, struct epc_ref *ref);
+
+/* Resolve a global page number (from epcm_entry.secs_pfn). */
+bool epc_resolve_pfn(struct sgx_hw *hw, uint64_t pfn, struct epc_ref *ref);
+
+static inline bool is_aligned(const void *p, uint64_t align)
+{
+	return ((uintptr_t)p & (align - 1)) == 0;
+}
+
+bool epcm_trylock_excl(struct epcm_entry *e);
+bool epcm_trylock_shared(struct epcm_entry *e);
+void epcm_unlock_excl(struct epcm_entry *e);
+void epcm_unlock_shared(struct epcm_entry *e);
+
+/* Forget everything of an entry except its lock (EREMOVE, EWB). */
+void epcm_invalidate(struct epcm_entry *e);
+
+/*
+ * For the leaves that operate on an enclave page and its SECS: resolve
+ * e->secs_pfn and take the SECS lock shared. Returns false (SECS busy) when
+ * the SECS is locked exclusively.
+ */
+bool epcm_lock_secs_shared(struct sgx_hw *hw, const struct epcm_entry *e,
+			   struct epc_ref *secs);
+
+/* EPC tracking: true when an ETRACK cycle that began after @e's EBLOCK is done. */
+bool epcm_tracking_done(const struct epcm_entry *secs, const struct epcm_entry *e);
+
+#endif /* SOFTSGX_HW_INTERNAL_H */
