@@ -18,7 +18,7 @@ KERNEL_SRC := $(wildcard kernel/*.c)
 TOOLS_LIB_SRC := $(wildcard tools/lib/*.c)
 LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(TOOLS_LIB_SRC)
 TEST_COMMON_SRC := $(wildcard tests/common/*.c)
-TEST_SRC := $(wildcard tests/*/test_*.c)
+TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 CHECK_DIR := build/check
