@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsoftsgx embedding API: a whole SGX platform (CPU model + Linux SGX
+ * kernel model) inside the calling process, driven through calls that mirror
+ * the device files. Every call returns 0 (or a count) or a negative errno,
+ * the value Linux would give the corresponding system call.
+ */
+#ifndef SOFTSGX_SOFTSGX_H
+#define SOFTSGX_SOFTSGX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SOFTSGX_MAX_SECTIONS 8
+
+struct softsgx_config {
+	unsigned int nr_sections;
+	uint64_t section_size[SOFTSGX_MAX_SECTIONS]; /* bytes, multiple of 4096 */
+	bool sgx2;
+	bool flc;
+	bool no_ksgxd; /* no background reclaimer (tests that drive reclaim) */
+};
+
+/* Two EPC sections of 64 MiB, SGX1+SGX2, flexible launch control. */
+void softsgx_default_config(struct softsgx_config *cfg);
+
+struct softsgx_platform;
+
+/* Boots the platform (EPC sanitization included). NULL with errno set on failure. */
+struct softsgx_platform *softsgx_platform_new(const struct softsgx_config *cfg);
+/* Closes every descriptor and unmaps every SGX mapping, then powers off. */
+void softsgx_platform_free(struct softsgx_platform *p);
+
+/*
+ * open(2) of "/dev/sgx_enclave" or "/dev/sgx_provision". Returns a
+ * descriptor (a small non-negative number in the platform's own table) or
+ * -ENOENT for other paths and for a platform without flexible launch
+ * control, where Linux does not register the driver.
+ */
+int softsgx_open(struct softsgx_platform *p, const char *path, int flags);
+int softsgx_close(struct softsgx_platform *p, int fd);
+int softsgx_dup(struct softsgx_platform *p, int fd);
+long softsgx_ioctl(struct softsgx_platform *p, int fd, unsigned long cmd, void *arg);
+
+/* mmap(2) of an SGX descriptor; *@addr in: hint or fixed address, out: start. */
+int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd);
+int softsgx_munmap(struct softsgx_platform *p, void *addr, size_t len);
+int softsgx_mprotect(struct softsgx_platform *p, void *addr, size_t len, int prot);
+
+enum softsgx_fault {
+	SOFTSGX_FAULT_NOT_OURS = 0, /* not an SGX mapping: the program's own fault */
+	SOFTSGX_FAULT_RETRY = 1,    /* handled: retry the access */
+	SOFTSGX_FAULT_SIGBUS = 2,
+	SOFTSGX_FAULT_SIGSEGV = 3,
+};
+
+/* The page-fault path: @access is PROT_READ, PROT_WRITE or PROT_EXEC. */
+enum softsgx_fault softsgx_handle_fault(struct softsgx_platform *p, void *addr, int access);
+
+struct softsgx_stats {
+	uint64_t total_pages, free_pages, in_use_pages, leaked_pages;
+	uint64_t allocs, frees, evictions, reloads, faults, sigbus;
+	uint64_t reclaim_batches, etrack_retries, ipis, eremove_failures, lost_pages;
+};
+void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st);
+
+/* Run one reclaimer batch now; returns the pages written out. */
+unsigned int softsgx_reclaim(struct softsgx_platform *p);
+
+/* The CPU model underneath, for tools and tests (hw/hw.h). */
+struct sgx_hw *softsgx_hw(struct softsgx_platform *p);
+
+#endif /* SOFTSGX_SOFTSGX_H */

@@ -1,0 +1,262 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The embedding API: a platform = CPU model + kernel model + a descriptor
+ * table standing in for the process's file table.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver.h"
+#include "encl.h"
+#include "softsgx/softsgx.h"
+
+#define SOFTSGX_MAX_FDS 1024
+
+struct softsgx_platform {
+	struct sgx_hw *hw;
+	struct sgx_kernel k;
+	pthread_mutex_t fd_lock;
+	struct sgx_file *fds[SOFTSGX_MAX_FDS];
+};
+
+void softsgx_default_config(struct softsgx_config *cfg)
+{
+	struct sgx_hw_config hw;
+
+	sgx_hw_default_config(&hw);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->nr_sections = hw.nr_sections;
+	for (unsigned int i = 0; i < hw.nr_sections; i++)
+		cfg->section_size[i] = hw.section_size[i];
+	cfg->sgx2 = hw.sgx2;
+	cfg->flc = hw.flc;
+}
+
+static struct sgx_file *platform_fget(struct sgx_kernel *k, int fd, void *data)
+{
+	struct softsgx_platform *p = data;
+	struct sgx_file *f = NULL;
+
+	(void)k;
+	pthread_mutex_lock(&p->fd_lock);
+	if (fd >= 0 && fd < SOFTSGX_MAX_FDS && p->fds[fd]) {
+		f = p->fds[fd];
+		sgx_file_get(f);
+	}
+	pthread_mutex_unlock(&p->fd_lock);
+	return f;
+}
+
+struct softsgx_platform *softsgx_platform_new(const struct softsgx_config *cfg)
+{
+	struct sgx_kernel_config kcfg;
+	struct sgx_hw_config hcfg = { 0 };
+	struct softsgx_platform *p;
+	int ret;
+
+	if (cfg->nr_sections > SOFTSGX_MAX_SECTIONS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	hcfg.nr_sections = cfg->nr_sections;
+	for (unsigned int i = 0; i < cfg->nr_sections; i++)
+		hcfg.section_size[i] = cfg->section_size[i];
+	hcfg.sgx2 = cfg->sgx2;
+	hcfg.flc = cfg->flc;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->hw = sgx_hw_new(&hcfg);
+	if (!p->hw) {
+		ret = errno;
+		free(p);
+		errno = ret;
+		return NULL;
+	}
+	sgx_kernel_config_from_hw(&kcfg, p->hw);
+	kcfg.no_ksgxd = cfg->no_ksgxd;
+	ret = sgx_kernel_init(&p->k, &kcfg);
+	if (ret) {
+		sgx_hw_free(p->hw);
+		free(p);
+		errno = -ret;
+		return NULL;
+	}
+	pthread_mutex_init(&p->fd_lock, NULL);
+	p->k.fget = platform_fget;
+	p->k.fget_data = p;
+	return p;
+}
+
+void softsgx_platform_free(struct softsgx_platform *p)
+{
+	struct list_head *pos, *tmp;
+
+	if (!p)
+		return;
+	for (int fd = 0; fd < SOFTSGX_MAX_FDS; fd++)
+		if (p->fds[fd])
+			softsgx_close(p, fd);
+	/* Unmapping drops the VMAs' references: the last one releases each enclave. */
+	pthread_rwlock_wrlock(&p->k.mm.lock);
+	list_for_each_safe(pos, tmp, &p->k.mm.vmas) {
+		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
+		struct sgx_file *f = vma->file;
+
+		vma->file = NULL;
+		sgx_file_put(f);
+	}
+	pthread_rwlock_unlock(&p->k.mm.lock);
+	sgx_kernel_destroy(&p->k);
+	sgx_hw_free(p->hw);
+	pthread_mutex_destroy(&p->fd_lock);
+	free(p);
+}
+
+int softsgx_open(struct softsgx_platform *p, const char *path, int flags)
+{
+	enum sgx_file_type type;
+	struct sgx_file *f;
+	int ret;
+
+	(void)flags;
+	if (!path)
+		return -EFAULT;
+	/* Linux registers no SGX device without flexible launch control. */
+	if (!sgx_hw_config(p->hw)->flc)
+		return -ENOENT;
+	if (!strcmp(path, "/dev/sgx_enclave"))
+		type = SGX_FILE_ENCLAVE;
+	else if (!strcmp(path, "/dev/sgx_provision"))
+		type = SGX_FILE_PROVISION;
+	else
+		return -ENOENT;
+	f = sgx_file_open(&p->k, type, &ret);
+	if (!f)
+		return ret;
+	pthread_mutex_lock(&p->fd_lock);
+	for (int fd = 0; fd < SOFTSGX_MAX_FDS; fd++) {
+		if (!p->fds[fd]) {
+			p->fds[fd] = f;
+			pthread_mutex_unlock(&p->fd_lock);
+			return fd;
+		}
+	}
+	pthread_mutex_unlock(&p->fd_lock);
+	sgx_file_put(f);
+	return -EMFILE;
+}
+
+int softsgx_close(struct softsgx_platform *p, int fd)
+{
+	struct sgx_file *f = NULL;
+
+	pthread_mutex_lock(&p->fd_lock);
+	if (fd >= 0 && fd < SOFTSGX_MAX_FDS) {
+		f = p->fds[fd];
+		p->fds[fd] = NULL;
+	}
+	pthread_mutex_unlock(&p->fd_lock);
+	if (!f)
+		return -EBADF;
+	sgx_file_put(f);
+	return 0;
+}
+
+int softsgx_dup(struct softsgx_platform *p, int fd)
+{
+	struct sgx_file *f = platform_fget(&p->k, fd, p);
+
+	if (!f)
+		return -EBADF;
+	pthread_mutex_lock(&p->fd_lock);
+	for (int nfd = 0; nfd < SOFTSGX_MAX_FDS; nfd++) {
+		if (!p->fds[nfd]) {
+			p->fds[nfd] = f;
+			pthread_mutex_unlock(&p->fd_lock);
+			return nfd;
+		}
+	}
+	pthread_mutex_unlock(&p->fd_lock);
+	sgx_file_put(f);
+	return -EMFILE;
+}
+
+long softsgx_ioctl(struct softsgx_platform *p, int fd, unsigned long cmd, void *arg)
+{
+	struct sgx_file *f = platform_fget(&p->k, fd, p);
+	long ret;
+
+	if (!f)
+		return -EBADF;
+	ret = sgx_file_ioctl(f, cmd, (unsigned long)(uintptr_t)arg);
+	sgx_file_put(f);
+	return ret;
+}
+
+int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd)
+{
+	struct sgx_file *f = platform_fget(&p->k, fd, p);
+	uint64_t a = (uintptr_t)*addr;
+	int ret;
+
+	if (!f)
+		return -EBADF;
+	ret = sgx_file_mmap(f, &a, len, prot, flags);
+	sgx_file_put(f);
+	if (!ret)
+		*addr = (void *)(uintptr_t)a;
+	return ret;
+}
+
+int softsgx_munmap(struct softsgx_platform *p, void *addr, size_t len)
+{
+	return sgx_munmap(&p->k, (uintptr_t)addr, len);
+}
+
+int softsgx_mprotect(struct softsgx_platform *p, void *addr, size_t len, int prot)
+{
+	return sgx_mprotect(&p->k, (uintptr_t)addr, len, prot);
+}
+
+enum softsgx_fault softsgx_handle_fault(struct softsgx_platform *p, void *addr, int access)
+{
+	return (enum softsgx_fault)sgx_handle_fault(&p->k, (uintptr_t)addr, access);
+}
+
+void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st)
+{
+	struct sgx_epc_usage u;
+	struct sgx_stats *s = &p->k.stats;
+
+	sgx_epc_usage(&p->k, &u);
+	st->total_pages = u.total;
+	st->free_pages = u.free;
+	st->in_use_pages = u.in_use;
+	st->leaked_pages = u.leaked;
+	st->allocs = atomic_load(&s->allocs);
+	st->frees = atomic_load(&s->frees);
+	st->evictions = atomic_load(&s->evictions);
+	st->reloads = atomic_load(&s->reloads);
+	st->faults = atomic_load(&s->faults);
+	st->sigbus = atomic_load(&s->sigbus);
+	st->reclaim_batches = atomic_load(&s->reclaim_batches);
+	st->etrack_retries = atomic_load(&s->etrack_retries);
+	st->ipis = atomic_load(&s->ipis);
+	st->eremove_failures = atomic_load(&s->eremove_failures);
+	st->lost_pages = atomic_load(&s->lost_pages);
+}
+
+unsigned int softsgx_reclaim(struct softsgx_platform *p)
+{
+	return sgx_reclaim_pages(&p->k);
+}
+
+struct sgx_hw *softsgx_hw(struct softsgx_platform *p)
+{
+	return p->hw;
+}

@@ -1,0 +1,329 @@
+// SPDX-License-Identifier: MIT
+/*
+ * File operations and memory management of the SGX device files: open and
+ * release, ioctl dispatch, mmap/munmap/mprotect over the model's VMAs, and
+ * the page-fault entry that Linux reaches through vm_ops->fault.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+
+#include "driver.h"
+#include "encl.h"
+
+#define PROT_ACCESS (PROT_READ | PROT_WRITE | PROT_EXEC)
+
+struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, int *err)
+{
+	struct sgx_file *f;
+
+	if (type != SGX_FILE_ENCLAVE && type != SGX_FILE_PROVISION) {
+		*err = -ENODEV;
+		return NULL;
+	}
+	f = calloc(1, sizeof(*f));
+	if (!f) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	f->k = k;
+	f->type = type;
+	atomic_store(&f->refcount, 1);
+	if (type == SGX_FILE_ENCLAVE) {
+		f->private_data = sgx_encl_alloc(k);
+		if (!f->private_data) {
+			free(f);
+			*err = -ENOMEM;
+			return NULL;
+		}
+	}
+	return f;
+}
+
+void sgx_file_get(struct sgx_file *f)
+{
+	atomic_fetch_add(&f->refcount, 1);
+}
+
+void sgx_file_put(struct sgx_file *f)
+{
+	if (atomic_fetch_sub(&f->refcount, 1) != 1)
+		return;
+	if (f->type == SGX_FILE_ENCLAVE)
+		sgx_encl_put(f->private_data);
+	free(f);
+}
+
+struct sgx_encl *sgx_file_encl(const struct sgx_file *f)
+{
+	return f->type == SGX_FILE_ENCLAVE ? f->private_data : NULL;
+}
+
+long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
+{
+	switch (f->type) {
+	case SGX_FILE_ENCLAVE:
+		return sgx_encl_ioctl(f, cmd, arg);
+	default:
+		return -ENOTTY; /* /dev/sgx_provision has no ioctls */
+	}
+}
+
+/* Linux sgx_encl_may_map(): no page in range may allow less than @prot. */
+struct may_map_ctx {
+	uint64_t start, end;
+	int prot;
+};
+
+static int may_map_page(uint64_t index, void *item, void *data)
+{
+	struct sgx_encl_page *page = item;
+	struct may_map_ctx *c = data;
+	uint64_t addr = index * SGX_PAGE_SIZE;
+
+	if (addr < c->start || addr >= c->end)
+		return 0;
+	return (~page->vm_max_prot_bits & c->prot) ? -EACCES : 0;
+}
+
+int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int prot)
+{
+	struct may_map_ctx c = { start, end, prot & PROT_ACCESS };
+	int ret;
+
+	/* Once initialized, the enclave's range is fixed. */
+	if ((atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED) &&
+	    (start < encl->base || end > encl->base + encl->size))
+		return -EACCES;
+	pthread_mutex_lock(&encl->lock);
+	ret = page_array_for_each(&encl->page_array, may_map_page, &c);
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
+/* Drop [start, end) from the VMA list, splitting VMAs it cuts. mm write-locked. */
+static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end)
+{
+	struct list_head *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &k->mm.vmas) {
+		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
+
+		if (vma->end <= start || vma->start >= end)
+			continue;
+		if (vma->start < start && vma->end > end) {
+			int ret = sgx_vma_insert(&k->mm, end, vma->end, vma->prot, vma->file);
+
+			if (ret)
+				return ret;
+			sgx_file_get(vma->file);
+			vma->end = start;
+		} else if (vma->start < start) {
+			vma->end = start;
+		} else if (vma->end > end) {
+			vma->start = end;
+		} else {
+			list_del_init(&vma->list);
+			k->mm.nr_vmas--;
+			sgx_file_put(vma->file);
+			free(vma);
+		}
+	}
+	return 0;
+}
+
+int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags)
+{
+	struct sgx_kernel *k = f->k;
+	bool fixed = flags & MAP_FIXED;
+	uint64_t start;
+	int ret;
+
+	if (f->type != SGX_FILE_ENCLAVE)
+		return -ENODEV;
+	/* Linux sgx_get_unmapped_area(): private mappings of EPC make no sense. */
+	if ((flags & MAP_TYPE) != MAP_SHARED)
+		return -EINVAL;
+	if (!len || len + SGX_PAGE_SIZE - 1 < len)
+		return -EINVAL;
+	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+	if (fixed && (*addr & (SGX_PAGE_SIZE - 1)))
+		return -EINVAL;
+	start = fixed ? *addr : *addr & ~(SGX_PAGE_SIZE - 1);
+
+	if (fixed) {
+		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
+		if (ret)
+			return ret;
+	}
+	pthread_rwlock_wrlock(&k->mm.lock);
+	ret = sgx_mm_reserve(&start, len, fixed);
+	if (ret)
+		goto out;
+	if (!fixed) {
+		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
+		if (ret) {
+			munmap((void *)(uintptr_t)start, len);
+			goto out;
+		}
+	}
+	/* MAP_FIXED replaced whatever was there, our VMAs included. */
+	ret = vma_remove_range(k, start, start + len);
+	if (!ret)
+		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS, f);
+	if (ret) {
+		munmap((void *)(uintptr_t)start, len);
+		goto out;
+	}
+	sgx_file_get(f);
+	*addr = start;
+out:
+	pthread_rwlock_unlock(&k->mm.lock);
+	return ret;
+}
+
+int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
+{
+	int ret;
+
+	if ((addr & (SGX_PAGE_SIZE - 1)) || !len)
+		return -EINVAL;
+	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+	pthread_rwlock_wrlock(&k->mm.lock);
+	ret = vma_remove_range(k, addr, addr + len);
+	if (!ret && munmap((void *)(uintptr_t)addr, len))
+		ret = -errno;
+	pthread_rwlock_unlock(&k->mm.lock);
+	return ret;
+}
+
+/* True when [start, end) is covered by VMAs without a hole. mm locked. */
+static bool range_covered(struct sgx_mm *mm, uint64_t start, uint64_t end)
+{
+	while (start < end) {
+		struct sgx_vma *vma = sgx_find_vma(mm, start);
+
+		if (!vma)
+			return false;
+		start = vma->end;
+	}
+	return true;
+}
+
+int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
+{
+	uint64_t end, a;
+	int ret = 0;
+
+	if (addr & (SGX_PAGE_SIZE - 1))
+		return -EINVAL;
+	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+	end = addr + len;
+	if (end < addr)
+		return -ENOMEM;
+	if (!len)
+		return 0;
+	pthread_rwlock_wrlock(&k->mm.lock);
+	if (!range_covered(&k->mm, addr, end)) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (a = addr; a < end;) {
+		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		uint64_t seg_end = vma->end < end ? vma->end : end;
+		struct sgx_encl *encl = sgx_file_encl(vma->file);
+
+		/* Linux's sgx_vma_mprotect(): never above the enclave page permissions. */
+		if (encl) {
+			ret = sgx_encl_may_map(encl, a, seg_end, prot);
+			if (ret)
+				goto out;
+		}
+		a = seg_end;
+	}
+	for (a = addr; a < end;) {
+		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		uint64_t seg_end = vma->end < end ? vma->end : end;
+		struct sgx_file *f = vma->file;
+		uint64_t vstart = vma->start, vend = vma->end;
+		int old = vma->prot;
+
+		/* Split so the new protection applies to exactly [a, seg_end). */
+		sgx_file_get(f);
+		ret = vma_remove_range(k, vstart, vend);
+		if (!ret && vstart < a)
+			ret = sgx_vma_insert(&k->mm, vstart, a, old, f) ?: (sgx_file_get(f), 0);
+		if (!ret)
+			ret = sgx_vma_insert(&k->mm, a, seg_end, prot & PROT_ACCESS, f) ?:
+									(sgx_file_get(f), 0);
+		if (!ret && seg_end < vend)
+			ret = sgx_vma_insert(&k->mm, seg_end, vend, old, f) ?: (sgx_file_get(f), 0);
+		sgx_file_put(f);
+		if (ret)
+			goto out;
+		a = seg_end;
+	}
+	/* Drop the PTEs: the next touch faults them back with the new protection. */
+	if (mmap((void *)(uintptr_t)addr, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		ret = -errno;
+out:
+	pthread_rwlock_unlock(&k->mm.lock);
+	return ret;
+}
+
+/* Linux sgx_vma_fault(). mm read-locked. */
+enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_encl_page *entry;
+	struct sgx_epc_section *s;
+	uint64_t page_addr = addr & ~(SGX_PAGE_SIZE - 1);
+	int err;
+
+	pthread_mutex_lock(&encl->lock);
+	entry = page_array_load(&encl->page_array, page_addr / SGX_PAGE_SIZE);
+	/* No dynamic EAUG yet: a hole in the enclave is a SIGBUS. */
+	if (!entry || (entry->vm_max_prot_bits & vma->prot) != vma->prot) {
+		pthread_mutex_unlock(&encl->lock);
+		return SGX_FAULT_SIGBUS;
+	}
+	entry = sgx_encl_load_page(encl, page_addr, &err);
+	if (!entry) {
+		pthread_mutex_unlock(&encl->lock);
+		return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
+	}
+	s = &k->sections[entry->epc_page->section];
+	if (sgx_pte_install(page_addr, s->memfd, entry->epc_page->index * SGX_PAGE_SIZE,
+			    vma->prot)) {
+		pthread_mutex_unlock(&encl->lock);
+		return SGX_FAULT_SIGBUS;
+	}
+	entry->mapped = true;
+	entry->young = true;
+	pthread_mutex_unlock(&encl->lock);
+	return SGX_FAULT_RETRY;
+}
+
+enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access)
+{
+	enum sgx_fault_result ret;
+	struct sgx_vma *vma;
+
+	atomic_fetch_add(&k->stats.faults, 1);
+	pthread_rwlock_rdlock(&k->mm.lock);
+	vma = sgx_find_vma(&k->mm, addr);
+	if (!vma)
+		ret = SGX_FAULT_NOT_OURS;
+	else if ((access & vma->prot) != access || !vma->prot)
+		ret = SGX_FAULT_SIGSEGV;
+	else if (sgx_file_encl(vma->file))
+		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr);
+	else
+		ret = SGX_FAULT_SIGBUS;
+	pthread_rwlock_unlock(&k->mm.lock);
+	if (ret == SGX_FAULT_SIGBUS)
+		atomic_fetch_add(&k->stats.sigbus, 1);
+	return ret;
+}

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The file operations of /dev/sgx_enclave, /dev/sgx_provision and
+ * /dev/sgx_vepc (Linux driver.c and virt.c), and the memory-management calls
+ * that reach them: mmap, munmap, mprotect and page faults.
+ *
+ * Every function returns 0 or a negative errno exactly where Linux does.
+ */
+#ifndef SOFTSGX_DRIVER_H
+#define SOFTSGX_DRIVER_H
+
+#include <stdint.h>
+
+#include "sgx.h"
+
+enum sgx_file_type {
+	SGX_FILE_ENCLAVE = 1,
+	SGX_FILE_PROVISION,
+	SGX_FILE_VEPC,
+};
+
+struct sgx_encl;
+
+/* An open file: shared by dup()ed descriptors and by the VMAs mapping it. */
+struct sgx_file {
+	struct sgx_kernel *k;
+	enum sgx_file_type type;
+	_Atomic long refcount;
+	void *private_data;
+};
+
+struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, int *err);
+void sgx_file_get(struct sgx_file *f);
+/* The last reference runs release: the enclave goes when nothing maps it. */
+void sgx_file_put(struct sgx_file *f);
+struct sgx_encl *sgx_file_encl(const struct sgx_file *f);
+
+/*
+ * ioctl(2). @arg is the user pointer; a bad one gives -EFAULT. Unknown
+ * commands give -ENOTTY, as userspace sees Linux's -ENOIOCTLCMD.
+ */
+long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
+
+/*
+ * mmap(2) of @f: @flags are MAP_* (MAP_SHARED required, MAP_FIXED honoured),
+ * @prot PROT_*. On success *@addr is the start of the new VMA.
+ */
+int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags);
+int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len);
+int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot);
+
+enum sgx_fault_result {
+	SGX_FAULT_NOT_OURS, /* no SGX VMA there: the process's own fault */
+	SGX_FAULT_RETRY,    /* PTE installed, or try again (VM_FAULT_NOPAGE) */
+	SGX_FAULT_SIGBUS,
+	SGX_FAULT_SIGSEGV,  /* the VMA does not allow this access */
+};
+
+/* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
+enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);
+
+/* ioctl handlers of /dev/sgx_enclave, in ioctl.c. */
+long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
+/* The enclave driver's own mmap checks (sgx_encl_may_map). */
+int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int prot);
+enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr);
+
+#endif /* SOFTSGX_DRIVER_H */

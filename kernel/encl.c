@@ -1,0 +1,294 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Enclave lifetime, Version Array slots, backing storage and ELDU.
+ *
+ * Backing storage is a memfd laid out as Linux's shmem backing: the contents
+ * of page i at i * 4096 (the SECS is page size/4096), then the 128-byte PCMD
+ * of page i at (size + 4096) + i * 128.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "encl.h"
+
+struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
+{
+	struct sgx_encl *encl = calloc(1, sizeof(*encl));
+
+	if (!encl)
+		return NULL;
+	encl->k = k;
+	atomic_store(&encl->refcount, 1);
+	pthread_mutex_init(&encl->lock, NULL);
+	page_array_init(&encl->page_array);
+	INIT_LIST_HEAD(&encl->va_pages);
+	encl->secs.encl = encl;
+	encl->secs.type = SGX_PAGE_TYPE_SECS;
+	encl->backing = -1;
+	return encl;
+}
+
+void sgx_encl_get(struct sgx_encl *encl)
+{
+	atomic_fetch_add(&encl->refcount, 1);
+}
+
+bool sgx_encl_tryget(struct sgx_encl *encl)
+{
+	long v = atomic_load(&encl->refcount);
+
+	do {
+		if (v == 0)
+			return false;
+	} while (!atomic_compare_exchange_weak(&encl->refcount, &v, v + 1));
+	return true;
+}
+
+/* Pages the reclaimer holds right now are its to free; leave them. */
+static int release_page(uint64_t index, void *item, void *data)
+{
+	struct sgx_encl_page *entry = item;
+	struct sgx_encl *encl = data;
+
+	(void)index;
+	if (entry->epc_page) {
+		if (!sgx_unmark_page_reclaimable(encl->k, entry->epc_page)) {
+			sgx_encl_free_epc_page(encl->k, entry->epc_page);
+			encl->secs_child_cnt--;
+			entry->epc_page = NULL;
+		}
+	}
+	free(entry);
+	return 0;
+}
+
+static void sgx_encl_release(struct sgx_encl *encl)
+{
+	struct sgx_kernel *k = encl->k;
+
+	page_array_for_each(&encl->page_array, release_page, encl);
+	page_array_destroy(&encl->page_array);
+	/* The SECS goes last: EREMOVE refuses it while children exist. */
+	if (!encl->secs_child_cnt && encl->secs.epc_page) {
+		sgx_encl_free_epc_page(k, encl->secs.epc_page);
+		encl->secs.epc_page = NULL;
+	}
+	while (!list_empty(&encl->va_pages)) {
+		struct sgx_va_page *va = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
+
+		list_del_init(&va->list);
+		sgx_encl_free_epc_page(k, va->epc_page);
+		free(va);
+	}
+	close_backing(encl);
+	pthread_mutex_destroy(&encl->lock);
+	free(encl);
+}
+
+void sgx_encl_put(struct sgx_encl *encl)
+{
+	if (atomic_fetch_sub(&encl->refcount, 1) == 1)
+		sgx_encl_release(encl);
+}
+
+static struct sgx_epc_page *sgx_alloc_va_page(struct sgx_encl *encl, bool reclaim, int *err)
+{
+	struct sgx_epc_page *epc_page = sgx_alloc_epc_page(encl->k, NULL, reclaim, err);
+	int ret;
+
+	if (!epc_page)
+		return NULL;
+	ret = encls_epa(encl->k->hw, sgx_get_epc_virt_addr(encl->k, epc_page));
+	if (ret) {
+		sgx_encl_free_epc_page(encl->k, epc_page);
+		*err = -EFAULT;
+		return NULL;
+	}
+	return epc_page;
+}
+
+struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim, int *err)
+{
+	struct sgx_va_page *va_page = NULL;
+
+	*err = 0;
+	if (!(encl->page_cnt % SGX_VA_SLOT_COUNT)) {
+		va_page = calloc(1, sizeof(*va_page));
+		if (!va_page) {
+			*err = -ENOMEM;
+			return NULL;
+		}
+		INIT_LIST_HEAD(&va_page->list);
+		va_page->epc_page = sgx_alloc_va_page(encl, reclaim, err);
+		if (!va_page->epc_page) {
+			free(va_page);
+			return NULL;
+		}
+		va_page->epc_page->owner = va_page;
+	}
+	encl->page_cnt++;
+	return va_page;
+}
+
+void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
+{
+	encl->page_cnt--;
+	if (va_page) {
+		sgx_encl_free_epc_page(encl->k, va_page->epc_page);
+		list_del_init(&va_page->list);
+		free(va_page);
+	}
+}
+
+int sgx_encl_backing_create(struct sgx_encl *encl)
+{
+	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
+	int fd = memfd_create("SGX backing", MFD_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	/* Sparse: backing costs memory only for pages actually evicted. */
+	if (ftruncate(fd, (off_t)(encl_size + (encl_size >> 5)))) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	encl->backing = fd;
+	return 0;
+}
+
+void close_backing(struct sgx_encl *encl)
+{
+	if (encl->backing >= 0)
+		close(encl->backing);
+	encl->backing = -1;
+}
+
+uint64_t sgx_encl_page_index(struct sgx_encl *encl, struct sgx_encl_page *page)
+{
+	if (page == &encl->secs)
+		return encl->size / SGX_PAGE_SIZE;
+	return (page->desc - encl->base) / SGX_PAGE_SIZE;
+}
+
+uint64_t sgx_encl_pcmd_offset(struct sgx_encl *encl, uint64_t page_index)
+{
+	return encl->size + SGX_PAGE_SIZE + page_index * sizeof(struct sgx_pcmd);
+}
+
+/* ELDU @encl_page from backing storage into a new EPC page. With encl->lock. */
+static struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
+					  struct sgx_epc_page *secs_page, int *err)
+{
+	struct sgx_encl *encl = encl_page->encl;
+	struct sgx_kernel *k = encl->k;
+	uint64_t index = sgx_encl_page_index(encl, encl_page);
+	struct sgx_pcmd pcmd __attribute__((aligned(128)));
+	struct sgx_pageinfo pginfo;
+	struct sgx_epc_page *epc_page;
+	void *contents;
+	int ret;
+
+	/* Never reclaim here: the caller holds encl->lock, the reclaimer needs it. */
+	epc_page = sgx_alloc_epc_page(k, encl_page, false, err);
+	if (!epc_page)
+		return NULL;
+	contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!contents) {
+		*err = -ENOMEM;
+		goto err_free;
+	}
+	if (pread(encl->backing, contents, SGX_PAGE_SIZE, (off_t)(index * SGX_PAGE_SIZE)) !=
+		    (ssize_t)SGX_PAGE_SIZE ||
+	    pread(encl->backing, &pcmd, sizeof(pcmd), (off_t)sgx_encl_pcmd_offset(encl, index)) !=
+		    (ssize_t)sizeof(pcmd)) {
+		*err = -EFAULT;
+		goto err_contents;
+	}
+	pginfo.addr = encl_page == &encl->secs ? 0 : encl_page->desc;
+	pginfo.contents = (uintptr_t)contents;
+	pginfo.metadata = (uintptr_t)&pcmd;
+	pginfo.secs = secs_page ? (uintptr_t)sgx_get_epc_virt_addr(k, secs_page) : 0;
+	ret = encls_eldu(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page),
+			 (uint8_t *)sgx_get_epc_virt_addr(k, encl_page->va_page->epc_page) +
+				 encl_page->va_offset);
+	if (ret) {
+		/* A tampered or replayed copy: this page is lost, others are not. */
+		*err = -EFAULT;
+		goto err_contents;
+	}
+	free(contents);
+	sgx_free_va_slot(encl_page->va_page, encl_page->va_offset);
+	/* The VA page has a free slot now: keep such pages first. */
+	list_del_init(&encl_page->va_page->list);
+	list_add(&encl_page->va_page->list, &encl->va_pages);
+	encl_page->va_page = NULL;
+	encl_page->va_offset = 0;
+	encl_page->epc_page = epc_page;
+	atomic_fetch_add(&k->stats.reloads, 1);
+	return epc_page;
+
+err_contents:
+	free(contents);
+err_free:
+	sgx_encl_free_epc_page(k, epc_page);
+	return NULL;
+}
+
+struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, int *err)
+{
+	struct sgx_encl_page *entry = page_array_load(&encl->page_array, addr / SGX_PAGE_SIZE);
+
+	if (!entry || entry->lost) {
+		*err = -EFAULT;
+		return NULL;
+	}
+	if (entry->epc_page) {
+		if (entry->being_reclaimed) {
+			*err = -EBUSY;
+			return NULL;
+		}
+		return entry;
+	}
+	if (!encl->secs.epc_page && !sgx_encl_eldu(&encl->secs, NULL, err))
+		return NULL;
+	if (!sgx_encl_eldu(entry, encl->secs.epc_page, err))
+		return NULL;
+	encl->secs_child_cnt++;
+	sgx_mark_page_reclaimable(encl->k, entry->epc_page);
+	return entry;
+}
+
+unsigned int sgx_alloc_va_slot(struct sgx_va_page *va_page)
+{
+	for (unsigned int w = 0; w < SGX_VA_SLOT_COUNT / 64; w++) {
+		if (va_page->slots[w] == UINT64_MAX)
+			continue;
+		unsigned int bit = (unsigned int)__builtin_ctzll(~va_page->slots[w]);
+
+		va_page->slots[w] |= 1ULL << bit;
+		return (w * 64 + bit) * 8;
+	}
+	return SGX_PAGE_SIZE; /* full: callers keep one slot per page, so never */
+}
+
+void sgx_free_va_slot(struct sgx_va_page *va_page, unsigned int offset)
+{
+	unsigned int slot = offset / 8;
+
+	va_page->slots[slot / 64] &= ~(1ULL << (slot % 64));
+}
+
+bool sgx_va_page_full(struct sgx_va_page *va_page)
+{
+	for (unsigned int w = 0; w < SGX_VA_SLOT_COUNT / 64; w++)
+		if (va_page->slots[w] != UINT64_MAX)
+			return false;
+	return true;
+}

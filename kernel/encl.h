@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * An enclave as the driver keeps it (Linux encl.h): its pages by address,
+ * Version Array pages, backing storage for evicted pages, and the fault,
+ * eviction (EWB) and reload (ELDU) paths.
+ */
+#ifndef SOFTSGX_ENCL_H
+#define SOFTSGX_ENCL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "page_array.h"
+#include "sgx.h"
+
+enum sgx_encl_flags {
+	SGX_ENCL_IOCTL = 0x1,	    /* an ioctl is running: others get EBUSY */
+	SGX_ENCL_DEBUG = 0x2,
+	SGX_ENCL_CREATED = 0x4,
+	SGX_ENCL_INITIALIZED = 0x8,
+};
+
+struct sgx_va_page {
+	struct sgx_epc_page *epc_page;
+	uint64_t slots[SGX_VA_SLOT_COUNT / 64]; /* bitmap of used slots */
+	struct list_head list;
+};
+
+struct sgx_encl;
+
+struct sgx_encl_page {
+	uint64_t desc; /* linear address (page aligned) */
+	int vm_max_prot_bits; /* PROT_* the page may ever be mapped with */
+	uint8_t type;	      /* enum sgx_page_type */
+	bool being_reclaimed;
+	bool young;	      /* touched since the reclaimer last looked */
+	bool mapped;	      /* a PTE maps it in the process */
+	bool lost;	      /* eviction failed after EBLOCK: contents gone */
+	struct sgx_epc_page *epc_page; /* NULL while evicted */
+	struct sgx_encl *encl;
+	struct sgx_va_page *va_page; /* version slot of the evicted copy */
+	unsigned int va_offset;
+};
+
+struct sgx_encl {
+	struct sgx_kernel *k;
+	_Atomic unsigned int flags;
+	_Atomic long refcount; /* the file, and the reclaimer while it holds pages */
+	pthread_mutex_t lock;
+	unsigned int page_cnt;	     /* pages that need a VA slot, incl. SECS */
+	unsigned int secs_child_cnt; /* resident children of the SECS */
+	uint64_t base, size;
+	uint64_t attributes, attributes_mask;
+	struct sgx_encl_page secs;
+	struct page_array page_array;
+	struct list_head va_pages; /* a page with free slots first */
+	int backing;		   /* memfd: page contents, then PCMDs */
+};
+
+struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k);
+void sgx_encl_get(struct sgx_encl *encl);
+/* A reference unless the enclave is already being released (kref_get_unless_zero). */
+bool sgx_encl_tryget(struct sgx_encl *encl);
+/* Drops a reference; the last one EREMOVEs every page (VA pages, SECS last). */
+void sgx_encl_put(struct sgx_encl *encl);
+
+/* One VA slot per enclave page: add a VA page every 512 pages (Linux sgx_encl_grow). */
+struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim, int *err);
+void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page);
+
+int sgx_encl_backing_create(struct sgx_encl *encl);
+void close_backing(struct sgx_encl *encl);
+uint64_t sgx_encl_page_index(struct sgx_encl *encl, struct sgx_encl_page *page);
+uint64_t sgx_encl_pcmd_offset(struct sgx_encl *encl, uint64_t page_index);
+
+/* Slots are byte offsets into the VA page, 8 bytes each. */
+unsigned int sgx_alloc_va_slot(struct sgx_va_page *va_page);
+void sgx_free_va_slot(struct sgx_va_page *va_page, unsigned int offset);
+bool sgx_va_page_full(struct sgx_va_page *va_page);
+
+/* Resident page for @addr, ELDU'ing it (and the SECS) when evicted. With encl->lock. */
+struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, int *err);
+
+/* Reclaimer steps for one page (reclaim.c drives them). */
+bool sgx_reclaimer_age(struct sgx_encl_page *page);
+void sgx_reclaimer_block(struct sgx_encl_page *page);
+void sgx_reclaimer_write(struct sgx_encl_page *page);
+
+#endif /* SOFTSGX_ENCL_H */

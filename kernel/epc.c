@@ -1,0 +1,319 @@
+// SPDX-License-Identifier: MIT
+/*
+ * EPC sections, page descriptors and the page allocator. A section hands out
+ * pages from its free list first, then from the range of pages never used
+ * since boot, so descriptors exist only for pages that were ever allocated.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sgx.h"
+
+static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section,
+				     uint64_t index)
+{
+	_Atomic(struct sgx_epc_page *) *slot = &s->desc_chunks[index / SGX_EPC_DESC_CHUNK];
+	struct sgx_epc_page *chunk = atomic_load(slot);
+	struct sgx_epc_page *expected = NULL;
+
+	if (!chunk) {
+		chunk = calloc(SGX_EPC_DESC_CHUNK, sizeof(*chunk));
+		if (!chunk)
+			return NULL;
+		for (unsigned int i = 0; i < SGX_EPC_DESC_CHUNK; i++) {
+			chunk[i].section = section;
+			chunk[i].index = index - index % SGX_EPC_DESC_CHUNK + i;
+			INIT_LIST_HEAD(&chunk[i].list);
+		}
+		if (!atomic_compare_exchange_strong(slot, &expected, chunk)) {
+			free(chunk);
+			chunk = expected;
+		}
+	}
+	return &chunk[index % SGX_EPC_DESC_CHUNK];
+}
+
+void *sgx_get_epc_virt_addr(struct sgx_kernel *k, const struct sgx_epc_page *page)
+{
+	return k->sections[page->section].virt_addr + page->index * SGX_PAGE_SIZE;
+}
+
+uint64_t sgx_get_epc_phys_addr(struct sgx_kernel *k, const struct sgx_epc_page *page)
+{
+	return k->sections[page->section].phys_addr + page->index * SGX_PAGE_SIZE;
+}
+
+void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->hw = hw;
+	while (cfg->nr_sections < SGX_HW_MAX_SECTIONS &&
+	       hw_epc_section(hw, cfg->nr_sections, &cfg->sections[cfg->nr_sections]))
+		cfg->nr_sections++;
+}
+
+/* Take a section's next never-used page, skipping pages sanitization kept. */
+static struct sgx_epc_page *take_fresh(struct sgx_kernel *k, unsigned int i)
+{
+	struct sgx_epc_section *s = &k->sections[i];
+
+	while (s->fresh_next < s->npages) {
+		struct sgx_epc_page *page = desc_get(s, i, s->fresh_next);
+
+		if (!page)
+			return NULL;
+		s->fresh_next++;
+		if (!(page->flags & SGX_EPC_PAGE_TOUCHED)) {
+			page->flags |= SGX_EPC_PAGE_TOUCHED;
+			return page;
+		}
+	}
+	return NULL;
+}
+
+static struct sgx_epc_page *__sgx_alloc_epc_page_from_section(struct sgx_kernel *k,
+							       unsigned int i)
+{
+	struct sgx_epc_section *s = &k->sections[i];
+	struct sgx_epc_page *page = NULL;
+
+	pthread_mutex_lock(&s->lock);
+	if (!list_empty(&s->free_list)) {
+		page = list_first_entry(&s->free_list, struct sgx_epc_page, list);
+		list_del_init(&page->list);
+	} else {
+		page = take_fresh(k, i);
+	}
+	if (page) {
+		page->flags &= ~SGX_EPC_PAGE_IS_FREE;
+		atomic_fetch_sub(&k->nr_free_pages, 1);
+		atomic_fetch_add(&k->nr_in_use_pages, 1);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return page;
+}
+
+static struct sgx_epc_page *__sgx_alloc_epc_page(struct sgx_kernel *k)
+{
+	for (unsigned int i = 0; i < k->nr_sections; i++) {
+		struct sgx_epc_page *page = __sgx_alloc_epc_page_from_section(k, i);
+
+		if (page)
+			return page;
+	}
+	return NULL;
+}
+
+struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool reclaim,
+					int *err)
+{
+	struct sgx_epc_page *page;
+
+	for (;;) {
+		page = __sgx_alloc_epc_page(k);
+		if (page) {
+			page->owner = owner;
+			atomic_fetch_add(&k->stats.allocs, 1);
+			break;
+		}
+		pthread_mutex_lock(&k->lru_lock);
+		bool nothing_to_reclaim = list_empty(&k->active_page_list);
+		pthread_mutex_unlock(&k->lru_lock);
+		/* Nothing can ever come back: the EPC is full of unreclaimable pages. */
+		if (nothing_to_reclaim) {
+			*err = -ENOMEM;
+			break;
+		}
+		if (!reclaim) {
+			*err = -EBUSY;
+			break;
+		}
+		sgx_reclaim_pages(k);
+	}
+	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
+		sgx_wake_ksgxd(k);
+	return page;
+}
+
+static void put_on_free_list(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	struct sgx_epc_section *s = &k->sections[page->section];
+
+	pthread_mutex_lock(&s->lock);
+	page->owner = NULL;
+	page->flags = SGX_EPC_PAGE_TOUCHED | SGX_EPC_PAGE_IS_FREE;
+	list_add_tail(&page->list, &s->free_list);
+	atomic_fetch_add(&k->nr_free_pages, 1);
+	pthread_mutex_unlock(&s->lock);
+}
+
+void sgx_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	atomic_fetch_sub(&k->nr_in_use_pages, 1);
+	atomic_fetch_add(&k->stats.frees, 1);
+	put_on_free_list(k, page);
+}
+
+void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	int ret = encls_eremove(k->hw, sgx_get_epc_virt_addr(k, page));
+
+	if (ret) {
+		/* Linux warns and leaks the page: it still holds EPCM state. */
+		atomic_fetch_add(&k->stats.eremove_failures, 1);
+		atomic_fetch_sub(&k->nr_in_use_pages, 1);
+		atomic_fetch_add(&k->nr_leaked_pages, 1);
+		fprintf(stderr, "softsgx: EREMOVE returned %#x, EPC page %#llx leaked\n", ret,
+			(unsigned long long)sgx_get_epc_phys_addr(k, page));
+		page->flags |= SGX_EPC_PAGE_LEAKED;
+		page->owner = NULL;
+		return;
+	}
+	sgx_free_epc_page(k, page);
+}
+
+/*
+ * EREMOVE every page of a section. A SECS fails with CHILD_PRESENT while a
+ * child later in the EPC still exists, so failures get a second pass after
+ * all children are gone; what fails twice is leaked.
+ */
+static int sanitize_section(struct sgx_kernel *k, unsigned int i, struct list_head *dirty)
+{
+	struct sgx_epc_section *s = &k->sections[i];
+
+	for (uint64_t idx = 0; idx < s->npages; idx++) {
+		struct sgx_epc_page *page;
+
+		if (!encls_eremove(k->hw, s->virt_addr + idx * SGX_PAGE_SIZE))
+			continue;
+		page = desc_get(s, i, idx);
+		if (!page)
+			return -ENOMEM;
+		page->flags |= SGX_EPC_PAGE_TOUCHED;
+		list_add_tail(&page->list, dirty);
+	}
+	return 0;
+}
+
+static int sgx_sanitize(struct sgx_kernel *k)
+{
+	struct list_head dirty = LIST_HEAD_INIT(dirty);
+	struct list_head *pos, *tmp;
+	int ret;
+
+	for (unsigned int i = 0; i < k->nr_sections; i++) {
+		ret = sanitize_section(k, i, &dirty);
+		if (ret)
+			return ret;
+	}
+	atomic_store(&k->nr_free_pages, (int64_t)k->total_pages);
+	list_for_each_safe(pos, tmp, &dirty) {
+		struct sgx_epc_page *page = list_entry(pos, struct sgx_epc_page, list);
+
+		/* Not free until the second pass succeeds. */
+		list_del_init(&page->list);
+		atomic_fetch_sub(&k->nr_free_pages, 1);
+		ret = encls_eremove(k->hw, sgx_get_epc_virt_addr(k, page));
+		if (ret) {
+			fprintf(stderr, "softsgx: sanitization: EREMOVE returned %#x, "
+					"EPC page %#llx leaked\n",
+				ret, (unsigned long long)sgx_get_epc_phys_addr(k, page));
+			page->flags |= SGX_EPC_PAGE_LEAKED;
+			atomic_fetch_add(&k->nr_leaked_pages, 1);
+			continue;
+		}
+		put_on_free_list(k, page);
+	}
+	return 0;
+}
+
+static void sections_destroy(struct sgx_kernel *k)
+{
+	for (unsigned int i = 0; i < k->nr_sections; i++) {
+		struct sgx_epc_section *s = &k->sections[i];
+
+		if (s->desc_chunks) {
+			for (uint64_t c = 0; c < s->nr_chunks; c++)
+				free(atomic_load(&s->desc_chunks[c]));
+			free(s->desc_chunks);
+		}
+		pthread_mutex_destroy(&s->lock);
+	}
+}
+
+void *ksgxd(void *arg);
+
+int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
+{
+	int ret;
+
+	memset(k, 0, sizeof(*k));
+	if (!cfg->hw || cfg->nr_sections == 0 || cfg->nr_sections > SGX_HW_MAX_SECTIONS)
+		return -EINVAL;
+	k->hw = cfg->hw;
+	sgx_mm_init(&k->mm);
+	INIT_LIST_HEAD(&k->active_page_list);
+	pthread_mutex_init(&k->lru_lock, NULL);
+	pthread_mutex_init(&k->ksgxd_lock, NULL);
+	pthread_cond_init(&k->ksgxd_waitq, NULL);
+
+	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
+		struct sgx_epc_section *s = &k->sections[i];
+		const struct sgx_hw_section *src = &cfg->sections[i];
+
+		pthread_mutex_init(&s->lock, NULL);
+		INIT_LIST_HEAD(&s->free_list);
+		k->nr_sections = i + 1;
+		s->phys_addr = src->phys;
+		s->virt_addr = src->virt;
+		s->npages = src->size / SGX_PAGE_SIZE;
+		s->memfd = src->memfd;
+		s->nr_chunks = (s->npages + SGX_EPC_DESC_CHUNK - 1) / SGX_EPC_DESC_CHUNK;
+		s->desc_chunks = calloc(s->nr_chunks, sizeof(*s->desc_chunks));
+		if (!s->desc_chunks) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		k->total_pages += s->npages;
+	}
+	ret = sgx_sanitize(k);
+	if (ret)
+		goto err;
+	if (!cfg->no_ksgxd) {
+		ret = -pthread_create(&k->ksgxd, NULL, ksgxd, k);
+		if (ret)
+			goto err;
+		k->ksgxd_running = true;
+	}
+	return 0;
+err:
+	sections_destroy(k);
+	sgx_mm_destroy(&k->mm);
+	return ret;
+}
+
+void sgx_kernel_destroy(struct sgx_kernel *k)
+{
+	if (k->ksgxd_running) {
+		pthread_mutex_lock(&k->ksgxd_lock);
+		k->ksgxd_stop = true;
+		pthread_cond_signal(&k->ksgxd_waitq);
+		pthread_mutex_unlock(&k->ksgxd_lock);
+		pthread_join(k->ksgxd, NULL);
+	}
+	sections_destroy(k);
+	sgx_mm_destroy(&k->mm);
+	pthread_mutex_destroy(&k->lru_lock);
+	pthread_mutex_destroy(&k->ksgxd_lock);
+	pthread_cond_destroy(&k->ksgxd_waitq);
+}
+
+void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u)
+{
+	u->total = k->total_pages;
+	u->free = (uint64_t)atomic_load(&k->nr_free_pages);
+	u->leaked = (uint64_t)atomic_load(&k->nr_leaked_pages);
+	u->in_use = (uint64_t)atomic_load(&k->nr_in_use_pages);
+}

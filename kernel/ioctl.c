@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The ioctls of /dev/sgx_enclave (Linux ioctl.c): ENCLAVE_CREATE,
+ * ENCLAVE_ADD_PAGES, ENCLAVE_INIT and ENCLAVE_PROVISION, with the errno
+ * values Linux returns (see docs/errno.md).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "driver.h"
+#include "encl.h"
+#include "softsgx/sgx_uapi.h"
+#include "uaccess.h"
+
+/* Attributes any enclave may have; PROVISIONKEY needs ENCLAVE_PROVISION. */
+#define SGX_ATTR_UNPRIV_MASK                                                   \
+	(SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT | SGX_ATTR_KSS | SGX_ATTR_AEXNOTIFY)
+
+/* EINIT retry schedule on SGX_UNMASKED_EVENT, as Linux. */
+#define SGX_EINIT_SPIN_COUNT 20
+#define SGX_EINIT_SLEEP_COUNT 50
+#define SGX_EINIT_SLEEP_MS 20
+
+static bool signal_pending(struct sgx_kernel *k)
+{
+	return k->signal_pending && k->signal_pending(k);
+}
+
+static int sgx_encl_create(struct sgx_encl *encl, struct sgx_secs *secs)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { 0 };
+	struct sgx_pageinfo pginfo __attribute__((aligned(32))) = { 0 };
+	struct sgx_epc_page *secs_epc;
+	struct sgx_va_page *va_page;
+	int ret;
+
+	/* ECREATE checks it too; checking here keeps the size arithmetic safe. */
+	if (!secs->size || (secs->size & (secs->size - 1)))
+		return -EINVAL;
+
+	va_page = sgx_encl_grow(encl, true, &ret);
+	if (ret)
+		return ret;
+	if (va_page)
+		list_add(&va_page->list, &encl->va_pages);
+
+	encl->size = secs->size;
+	ret = sgx_encl_backing_create(encl);
+	if (ret)
+		goto err_out_shrink;
+
+	secs_epc = sgx_alloc_epc_page(k, &encl->secs, true, &ret);
+	if (!secs_epc)
+		goto err_out_backing;
+	encl->secs.epc_page = secs_epc;
+
+	pginfo.contents = (uintptr_t)secs;
+	pginfo.metadata = (uintptr_t)&secinfo;
+	if (encls_ecreate(k->hw, &pginfo, sgx_get_epc_virt_addr(k, secs_epc))) {
+		ret = -EIO;
+		goto err_out;
+	}
+	if (secs->attributes & SGX_ATTR_DEBUG)
+		atomic_fetch_or(&encl->flags, SGX_ENCL_DEBUG);
+	encl->base = secs->base;
+	encl->attributes = secs->attributes;
+	encl->attributes_mask = SGX_ATTR_UNPRIV_MASK;
+	atomic_fetch_or(&encl->flags, SGX_ENCL_CREATED);
+	return 0;
+
+err_out:
+	sgx_encl_free_epc_page(k, encl->secs.epc_page);
+	encl->secs.epc_page = NULL;
+err_out_backing:
+	close_backing(encl);
+err_out_shrink:
+	encl->size = 0;
+	sgx_encl_shrink(encl, va_page);
+	return ret;
+}
+
+static long sgx_ioc_enclave_create(struct sgx_encl *encl, unsigned long arg)
+{
+	struct sgx_enclave_create create_arg;
+	struct sgx_secs *secs;
+	int ret;
+
+	if (atomic_load(&encl->flags) & SGX_ENCL_CREATED)
+		return -EINVAL;
+	if (copy_from_user(&create_arg, arg, sizeof(create_arg)))
+		return -EFAULT;
+	secs = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!secs)
+		return -ENOMEM;
+	if (copy_from_user(secs, create_arg.src, SGX_PAGE_SIZE))
+		ret = -EFAULT;
+	else
+		ret = sgx_encl_create(encl, secs);
+	free(secs);
+	return ret;
+}
+
+static int sgx_validate_secinfo(const struct sgx_secinfo *secinfo)
+{
+	uint64_t perm = secinfo->flags & SGX_SECINFO_PERMISSION_MASK;
+	uint64_t pt = secinfo->flags & SGX_SECINFO_PAGE_TYPE_MASK;
+
+	if (pt != SGX_SECINFO_REG && pt != SGX_SECINFO_TCS)
+		return -EINVAL;
+	if ((perm & SGX_SECINFO_W) && !(perm & SGX_SECINFO_R))
+		return -EINVAL;
+	/* The CPU zeroes TCS permissions; anything else would skew MRENCLAVE. */
+	if (pt == SGX_SECINFO_TCS && perm)
+		return -EINVAL;
+	if (secinfo->flags & SGX_SECINFO_RESERVED_MASK)
+		return -EINVAL;
+	for (size_t i = 0; i < sizeof(secinfo->reserved); i++)
+		if (secinfo->reserved[i])
+			return -EINVAL;
+	return 0;
+}
+
+static struct sgx_encl_page *sgx_encl_page_alloc(struct sgx_encl *encl, uint64_t offset,
+						  uint64_t secinfo_flags)
+{
+	struct sgx_encl_page *page = calloc(1, sizeof(*page));
+	int prot = 0;
+
+	if (!page)
+		return NULL;
+	page->desc = encl->base + offset;
+	page->encl = encl;
+	page->type = (uint8_t)SGX_SECINFO_PAGE_TYPE(secinfo_flags);
+	if (secinfo_flags & SGX_SECINFO_R)
+		prot |= PROT_READ;
+	if (secinfo_flags & SGX_SECINFO_W)
+		prot |= PROT_WRITE;
+	if (secinfo_flags & SGX_SECINFO_X)
+		prot |= PROT_EXEC;
+	/* The CPU reaches a TCS by read and write whatever SECINFO said. */
+	if (page->type == SGX_PAGE_TYPE_TCS)
+		prot |= PROT_READ | PROT_WRITE;
+	page->vm_max_prot_bits = prot;
+	return page;
+}
+
+static int __sgx_encl_add_page(struct sgx_encl *encl, struct sgx_encl_page *encl_page,
+			       struct sgx_epc_page *epc_page, struct sgx_secinfo *secinfo,
+			       uint64_t src)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_pageinfo pginfo __attribute__((aligned(32)));
+	void *contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	int ret;
+
+	if (!contents)
+		return -ENOMEM;
+	/* Linux pins the source page; a copy gives the same -EFAULT on a bad one. */
+	if (copy_from_user(contents, src, SGX_PAGE_SIZE)) {
+		free(contents);
+		return -EFAULT;
+	}
+	pginfo.secs = (uintptr_t)sgx_get_epc_virt_addr(k, encl->secs.epc_page);
+	pginfo.addr = encl_page->desc;
+	pginfo.metadata = (uintptr_t)secinfo;
+	pginfo.contents = (uintptr_t)contents;
+	ret = encls_eadd(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page));
+	free(contents);
+	return ret ? -EIO : 0;
+}
+
+static int __sgx_encl_extend(struct sgx_encl *encl, struct sgx_epc_page *epc_page)
+{
+	struct sgx_kernel *k = encl->k;
+	uint8_t *page = sgx_get_epc_virt_addr(k, epc_page);
+
+	for (unsigned int off = 0; off < SGX_PAGE_SIZE; off += 256)
+		if (encls_eextend(k->hw, sgx_get_epc_virt_addr(k, encl->secs.epc_page), page + off))
+			return -EIO;
+	return 0;
+}
+
+static int sgx_encl_add_page(struct sgx_encl *encl, uint64_t src, uint64_t offset,
+			     struct sgx_secinfo *secinfo, uint64_t flags)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_encl_page *encl_page;
+	struct sgx_epc_page *epc_page;
+	struct sgx_va_page *va_page;
+	int ret;
+
+	encl_page = sgx_encl_page_alloc(encl, offset, secinfo->flags);
+	if (!encl_page)
+		return -ENOMEM;
+	/* Allocate before taking locks: reclaim needs the mm and enclave locks. */
+	epc_page = sgx_alloc_epc_page(k, encl_page, true, &ret);
+	if (!epc_page) {
+		free(encl_page);
+		return ret;
+	}
+	va_page = sgx_encl_grow(encl, true, &ret);
+	if (ret)
+		goto err_out_free;
+
+	pthread_rwlock_rdlock(&k->mm.lock);
+	pthread_mutex_lock(&encl->lock);
+	if (va_page)
+		list_add(&va_page->list, &encl->va_pages);
+	/* Insert before EADD: EADD changes MRENCLAVE and cannot be undone. */
+	ret = page_array_insert(&encl->page_array, encl_page->desc / SGX_PAGE_SIZE, encl_page);
+	if (ret)
+		goto err_out_unlock;
+	ret = __sgx_encl_add_page(encl, encl_page, epc_page, secinfo, src);
+	if (ret)
+		goto err_out;
+	encl_page->epc_page = epc_page;
+	encl->secs_child_cnt++;
+	if (flags & SGX_PAGE_MEASURE) {
+		ret = __sgx_encl_extend(encl, epc_page);
+		if (ret) {
+			encl->secs_child_cnt--;
+			encl_page->epc_page = NULL;
+			goto err_out;
+		}
+	}
+	sgx_mark_page_reclaimable(k, epc_page);
+	pthread_mutex_unlock(&encl->lock);
+	pthread_rwlock_unlock(&k->mm.lock);
+	return 0;
+
+err_out:
+	page_array_erase(&encl->page_array, encl_page->desc / SGX_PAGE_SIZE);
+err_out_unlock:
+	sgx_encl_shrink(encl, va_page);
+	pthread_mutex_unlock(&encl->lock);
+	pthread_rwlock_unlock(&k->mm.lock);
+err_out_free:
+	sgx_encl_free_epc_page(k, epc_page);
+	free(encl_page);
+	return ret;
+}
+
+static int sgx_validate_offset_length(struct sgx_encl *encl, uint64_t offset, uint64_t length)
+{
+	if (offset & (SGX_PAGE_SIZE - 1))
+		return -EINVAL;
+	if (!length || (length & (SGX_PAGE_SIZE - 1)))
+		return -EINVAL;
+	if (offset + length < offset)
+		return -EINVAL;
+	if (offset + length - SGX_PAGE_SIZE >= encl->size)
+		return -EINVAL;
+	return 0;
+}
+
+static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
+{
+	struct sgx_enclave_add_pages add_arg;
+	struct sgx_secinfo secinfo __attribute__((aligned(64)));
+	unsigned int flags = atomic_load(&encl->flags);
+	uint64_t c;
+	int ret = 0;
+
+	if (!(flags & SGX_ENCL_CREATED) || (flags & SGX_ENCL_INITIALIZED))
+		return -EINVAL;
+	if (copy_from_user(&add_arg, arg, sizeof(add_arg)))
+		return -EFAULT;
+	if (add_arg.src & (SGX_PAGE_SIZE - 1))
+		return -EINVAL;
+	if (sgx_validate_offset_length(encl, add_arg.offset, add_arg.length))
+		return -EINVAL;
+	if (copy_from_user(&secinfo, add_arg.secinfo, sizeof(secinfo)))
+		return -EFAULT;
+	if (sgx_validate_secinfo(&secinfo))
+		return -EINVAL;
+
+	for (c = 0; c < add_arg.length; c += SGX_PAGE_SIZE) {
+		if (signal_pending(encl->k)) {
+			if (!c)
+				ret = -EINTR;
+			break;
+		}
+		ret = sgx_encl_add_page(encl, add_arg.src + c, add_arg.offset + c, &secinfo,
+					add_arg.flags);
+		if (ret)
+			break;
+	}
+	add_arg.count = c;
+	if (copy_to_user(arg, &add_arg, sizeof(add_arg)))
+		return -EFAULT;
+	return ret;
+}
+
+static int sgx_get_key_hash(const uint8_t *modulus, uint8_t hash[32])
+{
+	unsigned int len = 32;
+
+	return EVP_Digest(modulus, SGX_MODULUS_SIZE, hash, &len, EVP_sha256(), NULL) == 1
+		       ? 0
+		       : -ENOMEM;
+}
+
+static void sgx_update_lepubkeyhash(struct sgx_kernel *k, const uint8_t hash[32])
+{
+	for (unsigned int i = 0; i < 4; i++) {
+		uint64_t v;
+
+		memcpy(&v, hash + 8 * i, sizeof(v));
+		hw_wrmsr(k->hw, MSR_IA32_SGXLEPUBKEYHASH0 + i, v);
+	}
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+static int sgx_encl_init(struct sgx_encl *encl, struct sgx_sigstruct *sigstruct, void *token)
+{
+	struct sgx_kernel *k = encl->k;
+	uint32_t leaf0[4], leaf1[4];
+	uint64_t attr_reserved, xfrm_reserved;
+	uint32_t misc_reserved;
+	uint8_t mrsigner[32];
+	int ret = SGX_UNMASKED_EVENT;
+
+	/* Attributes, namely PROVISIONKEY, that were not explicitly allowed. */
+	if (encl->attributes & ~encl->attributes_mask)
+		return -EACCES;
+
+	hw_cpuid_sgx(k->hw, 0, leaf0);
+	hw_cpuid_sgx(k->hw, 1, leaf1);
+	attr_reserved = ~((uint64_t)leaf1[1] << 32 | leaf1[0]);
+	xfrm_reserved = ~((uint64_t)leaf1[3] << 32 | leaf1[2]);
+	misc_reserved = ~leaf0[1];
+	if (sigstruct->body.attributes & sigstruct->body.attributes_mask & attr_reserved)
+		return -EINVAL;
+	if (sigstruct->body.miscselect & sigstruct->body.misc_mask & misc_reserved)
+		return -EINVAL;
+	if (sigstruct->body.xfrm & sigstruct->body.xfrm_mask & xfrm_reserved)
+		return -EINVAL;
+
+	ret = sgx_get_key_hash(sigstruct->modulus, mrsigner);
+	if (ret)
+		return ret;
+
+	pthread_mutex_lock(&encl->lock);
+	/* EINIT is interruptible: retry on UNMASKED_EVENT, sleeping between rounds. */
+	for (int i = 0; i < SGX_EINIT_SLEEP_COUNT; i++) {
+		for (int j = 0; j < SGX_EINIT_SPIN_COUNT; j++) {
+			sgx_update_lepubkeyhash(k, mrsigner);
+			ret = encls_einit(k->hw, sigstruct, token,
+					  sgx_get_epc_virt_addr(k, encl->secs.epc_page));
+			if (ret != SGX_UNMASKED_EVENT)
+				break;
+		}
+		if (ret != SGX_UNMASKED_EVENT)
+			break;
+		sleep_ms(SGX_EINIT_SLEEP_MS);
+		if (signal_pending(k)) {
+			ret = -EINTR;
+			goto out;
+		}
+	}
+	if (encls_faulted(ret))
+		ret = -EIO;
+	else if (ret)
+		ret = -EPERM;
+	else
+		atomic_fetch_or(&encl->flags, SGX_ENCL_INITIALIZED);
+out:
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
+static long sgx_ioc_enclave_init(struct sgx_encl *encl, unsigned long arg)
+{
+	unsigned int flags = atomic_load(&encl->flags);
+	struct sgx_enclave_init init_arg;
+	struct sgx_sigstruct *sigstruct;
+	void *token;
+	int ret;
+
+	if (!(flags & SGX_ENCL_CREATED) || (flags & SGX_ENCL_INITIALIZED))
+		return -EINVAL;
+	if (copy_from_user(&init_arg, arg, sizeof(init_arg)))
+		return -EFAULT;
+	/* SIGSTRUCT on a page boundary, the token 512-byte aligned behind it. */
+	sigstruct = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!sigstruct)
+		return -ENOMEM;
+	token = (uint8_t *)sigstruct + SGX_PAGE_SIZE / 2;
+	memset(token, 0, sizeof(struct sgx_einittoken));
+	if (copy_from_user(sigstruct, init_arg.sigstruct, sizeof(*sigstruct))) {
+		ret = -EFAULT;
+		goto out;
+	}
+	/* Legacy vendor field: the CPU accepts only these two values. */
+	if (sigstruct->header.vendor != 0x0000 && sigstruct->header.vendor != 0x8086) {
+		ret = -EINVAL;
+		goto out;
+	}
+	ret = sgx_encl_init(encl, sigstruct, token);
+out:
+	free(sigstruct);
+	return ret;
+}
+
+static long sgx_ioc_enclave_provision(struct sgx_encl *encl, unsigned long arg)
+{
+	struct sgx_enclave_provision params;
+	struct sgx_kernel *k = encl->k;
+	struct sgx_file *pf;
+
+	if (copy_from_user(&params, arg, sizeof(params)))
+		return -EFAULT;
+	pf = k->fget ? k->fget(k, (int)params.fd, k->fget_data) : NULL;
+	if (!pf)
+		return -EINVAL;
+	if (pf->type != SGX_FILE_PROVISION) {
+		sgx_file_put(pf);
+		return -EINVAL;
+	}
+	sgx_file_put(pf);
+	encl->attributes_mask |= SGX_ATTR_PROVISIONKEY;
+	return 0;
+}
+
+long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
+{
+	struct sgx_encl *encl = f->private_data;
+	long ret;
+
+	/* One ioctl at a time per enclave. */
+	if (atomic_fetch_or(&encl->flags, SGX_ENCL_IOCTL) & SGX_ENCL_IOCTL)
+		return -EBUSY;
+	switch (cmd) {
+	case SGX_IOC_ENCLAVE_CREATE:
+		ret = sgx_ioc_enclave_create(encl, arg);
+		break;
+	case SGX_IOC_ENCLAVE_ADD_PAGES:
+		ret = sgx_ioc_enclave_add_pages(encl, arg);
+		break;
+	case SGX_IOC_ENCLAVE_INIT:
+		ret = sgx_ioc_enclave_init(encl, arg);
+		break;
+	case SGX_IOC_ENCLAVE_PROVISION:
+		ret = sgx_ioc_enclave_provision(encl, arg);
+		break;
+	case SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS:
+	case SGX_IOC_ENCLAVE_MODIFY_TYPES:
+	case SGX_IOC_ENCLAVE_REMOVE_PAGES:
+		/* Linux's answer when the CPU lacks SGX2; the SGX2 leaves are not modelled yet. */
+		ret = -ENODEV;
+		break;
+	default:
+		ret = -ENOTTY;
+		break;
+	}
+	atomic_fetch_and(&encl->flags, ~(unsigned int)SGX_ENCL_IOCTL);
+	return ret;
+}

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The process address space as the kernel model sees it: VMAs created by
+ * mmap() of an SGX file, and page-table entries, which are real mappings.
+ * Installing a PTE maps the EPC page's memfd at the enclave address;
+ * zapping replaces it with an inaccessible mapping, so the next touch faults.
+ */
+#ifndef SOFTSGX_MM_H
+#define SOFTSGX_MM_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "list.h"
+
+struct sgx_file;
+
+struct sgx_vma {
+	uint64_t start, end;
+	int prot; /* PROT_READ | PROT_WRITE | PROT_EXEC */
+	struct sgx_file *file;
+	struct list_head list;
+};
+
+/* Lock order, as Linux: mm->lock (the mmap_lock) before encl->lock. */
+struct sgx_mm {
+	pthread_rwlock_t lock;
+	struct list_head vmas;
+	uint64_t nr_vmas;
+};
+
+void sgx_mm_init(struct sgx_mm *mm);
+/* Unmaps every VMA; their files must already be released. */
+void sgx_mm_destroy(struct sgx_mm *mm);
+
+/* With mm->lock held. */
+struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr);
+/* Record a VMA; 0 or -ENOMEM. With mm->lock held for writing. */
+int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
+		   struct sgx_file *file);
+
+/* Reserve address space for a new VMA: PROT_NONE until faults fill it. */
+int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed);
+
+int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot);
+int sgx_pte_zap(uint64_t addr);
+
+#endif /* SOFTSGX_MM_H */

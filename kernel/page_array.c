@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdlib.h>
+
+#include "page_array.h"
+
+struct page_array_node {
+	uint64_t index;
+	void *item;
+	struct page_array_node *next;
+};
+
+static uint64_t hash(uint64_t index, uint64_t nr_buckets)
+{
+	/* Fibonacci hashing spreads consecutive page numbers. */
+	return (index * 0x9E3779B97F4A7C15ULL) >> (64 - __builtin_ctzll(nr_buckets));
+}
+
+void page_array_init(struct page_array *pa)
+{
+	pa->buckets = NULL;
+	pa->nr_buckets = 0;
+	pa->count = 0;
+}
+
+void page_array_destroy(struct page_array *pa)
+{
+	for (uint64_t b = 0; b < pa->nr_buckets; b++) {
+		struct page_array_node *n = pa->buckets[b];
+
+		while (n) {
+			struct page_array_node *next = n->next;
+
+			free(n);
+			n = next;
+		}
+	}
+	free(pa->buckets);
+	page_array_init(pa);
+}
+
+static int grow(struct page_array *pa)
+{
+	uint64_t nr = pa->nr_buckets ? pa->nr_buckets * 2 : 64;
+	struct page_array_node **buckets = calloc(nr, sizeof(*buckets));
+
+	if (!buckets)
+		return -ENOMEM;
+	for (uint64_t b = 0; b < pa->nr_buckets; b++) {
+		struct page_array_node *n = pa->buckets[b];
+
+		while (n) {
+			struct page_array_node *next = n->next;
+			uint64_t h = hash(n->index, nr);
+
+			n->next = buckets[h];
+			buckets[h] = n;
+			n = next;
+		}
+	}
+	free(pa->buckets);
+	pa->buckets = buckets;
+	pa->nr_buckets = nr;
+	return 0;
+}
+
+void *page_array_load(const struct page_array *pa, uint64_t index)
+{
+	if (!pa->nr_buckets)
+		return NULL;
+	for (struct page_array_node *n = pa->buckets[hash(index, pa->nr_buckets)]; n; n = n->next)
+		if (n->index == index)
+			return n->item;
+	return NULL;
+}
+
+int page_array_insert(struct page_array *pa, uint64_t index, void *item)
+{
+	struct page_array_node *n;
+	uint64_t h;
+
+	if (page_array_load(pa, index))
+		return -EBUSY;
+	if (pa->count >= pa->nr_buckets && grow(pa))
+		return -ENOMEM;
+	n = malloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	h = hash(index, pa->nr_buckets);
+	n->index = index;
+	n->item = item;
+	n->next = pa->buckets[h];
+	pa->buckets[h] = n;
+	pa->count++;
+	return 0;
+}
+
+void *page_array_erase(struct page_array *pa, uint64_t index)
+{
+	struct page_array_node **pp;
+
+	if (!pa->nr_buckets)
+		return NULL;
+	for (pp = &pa->buckets[hash(index, pa->nr_buckets)]; *pp; pp = &(*pp)->next) {
+		struct page_array_node *n = *pp;
+		void *item = n->item;
+
+		if (n->index != index)
+			continue;
+		*pp = n->next;
+		free(n);
+		pa->count--;
+		return item;
+	}
+	return NULL;
+}
+
+int page_array_for_each(const struct page_array *pa,
+			int (*fn)(uint64_t index, void *item, void *data), void *data)
+{
+	for (uint64_t b = 0; b < pa->nr_buckets; b++)
+		for (struct page_array_node *n = pa->buckets[b]; n; n = n->next) {
+			int ret = fn(n->index, n->item, data);
+
+			if (ret)
+				return ret;
+		}
+	return 0;
+}

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The EPC reclaimer: an LRU of enclave pages, batches of SGX_NR_TO_SCAN
+ * taken off its head, each page aged, blocked (PTEs zapped, EBLOCK), then
+ * written out (ETRACK as needed, EWB into a VA slot and backing storage).
+ * A SECS follows its last resident child out of an initialized enclave.
+ * ksgxd runs batches whenever free pages fall below SGX_NR_LOW_PAGES.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "encl.h"
+
+void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	pthread_mutex_lock(&k->lru_lock);
+	page->flags |= SGX_EPC_PAGE_RECLAIMER_TRACKED;
+	list_add_tail(&page->list, &k->active_page_list);
+	pthread_mutex_unlock(&k->lru_lock);
+}
+
+int sgx_unmark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&k->lru_lock);
+	if (page->flags & SGX_EPC_PAGE_RECLAIMER_TRACKED) {
+		/* Off the list means a reclaimer batch has it in hand. */
+		if (list_empty(&page->list))
+			ret = -EBUSY;
+		else {
+			list_del_init(&page->list);
+			page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
+		}
+	}
+	pthread_mutex_unlock(&k->lru_lock);
+	return ret;
+}
+
+bool sgx_should_reclaim(struct sgx_kernel *k, int64_t watermark)
+{
+	bool ret;
+
+	pthread_mutex_lock(&k->lru_lock);
+	ret = atomic_load(&k->nr_free_pages) < watermark && !list_empty(&k->active_page_list);
+	pthread_mutex_unlock(&k->lru_lock);
+	return ret;
+}
+
+void sgx_wake_ksgxd(struct sgx_kernel *k)
+{
+	pthread_mutex_lock(&k->ksgxd_lock);
+	k->ksgxd_wake = true;
+	pthread_cond_signal(&k->ksgxd_waitq);
+	pthread_mutex_unlock(&k->ksgxd_lock);
+}
+
+void *ksgxd(void *arg)
+{
+	struct sgx_kernel *k = arg;
+
+	pthread_mutex_lock(&k->ksgxd_lock);
+	while (!k->ksgxd_stop) {
+		if (!k->ksgxd_wake) {
+			pthread_cond_wait(&k->ksgxd_waitq, &k->ksgxd_lock);
+			continue;
+		}
+		k->ksgxd_wake = false;
+		pthread_mutex_unlock(&k->ksgxd_lock);
+		while (sgx_should_reclaim(k, SGX_NR_HIGH_PAGES) && sgx_reclaim_pages(k))
+			;
+		pthread_mutex_lock(&k->ksgxd_lock);
+	}
+	pthread_mutex_unlock(&k->ksgxd_lock);
+	return NULL;
+}
+
+/*
+ * Second chance in place of the accessed bit: a page faulted in since the
+ * last look is skipped once.
+ */
+bool sgx_reclaimer_age(struct sgx_encl_page *page)
+{
+	struct sgx_encl *encl = page->encl;
+	bool old;
+
+	pthread_mutex_lock(&encl->lock);
+	old = !page->young;
+	page->young = false;
+	pthread_mutex_unlock(&encl->lock);
+	return old;
+}
+
+void sgx_reclaimer_block(struct sgx_encl_page *page)
+{
+	struct sgx_encl *encl = page->encl;
+	struct sgx_kernel *k = encl->k;
+	int ret;
+
+	pthread_rwlock_rdlock(&k->mm.lock);
+	pthread_mutex_lock(&encl->lock);
+	if (page->mapped) {
+		struct sgx_vma *vma = sgx_find_vma(&k->mm, page->desc);
+
+		/* Only touch the address if it still maps this enclave. */
+		if (vma && vma->file && sgx_file_encl(vma->file) == encl)
+			sgx_pte_zap(page->desc);
+		page->mapped = false;
+	}
+	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
+	if (ret)
+		fprintf(stderr, "softsgx: EBLOCK returned %#x\n", ret);
+	pthread_mutex_unlock(&encl->lock);
+	pthread_rwlock_unlock(&k->mm.lock);
+}
+
+static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot)
+{
+	struct sgx_encl *encl = page->encl;
+	struct sgx_kernel *k = encl->k;
+	uint64_t index = sgx_encl_page_index(encl, page);
+	struct sgx_pcmd pcmd __attribute__((aligned(128))) = { 0 };
+	struct sgx_pageinfo pginfo = { 0 };
+	void *contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	int ret;
+
+	if (!contents)
+		return -ENOMEM;
+	pginfo.contents = (uintptr_t)contents;
+	pginfo.metadata = (uintptr_t)&pcmd;
+	ret = encls_ewb(k->hw, &pginfo, sgx_get_epc_virt_addr(k, page->epc_page), va_slot);
+	if (!ret &&
+	    (pwrite(encl->backing, contents, SGX_PAGE_SIZE, (off_t)(index * SGX_PAGE_SIZE)) !=
+		     (ssize_t)SGX_PAGE_SIZE ||
+	     pwrite(encl->backing, &pcmd, sizeof(pcmd), (off_t)sgx_encl_pcmd_offset(encl, index)) !=
+		     (ssize_t)sizeof(pcmd)))
+		ret = -EIO;
+	free(contents);
+	return ret;
+}
+
+/* EWB with Linux's retry ladder for NOT_TRACKED: ETRACK, then kick threads out. */
+static int sgx_encl_ewb(struct sgx_encl_page *page)
+{
+	struct sgx_encl *encl = page->encl;
+	struct sgx_kernel *k = encl->k;
+	struct sgx_va_page *va_page;
+	unsigned int va_offset;
+	void *va_slot;
+	int ret;
+
+	page->being_reclaimed = false;
+	va_page = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
+	va_offset = sgx_alloc_va_slot(va_page);
+	va_slot = (uint8_t *)sgx_get_epc_virt_addr(k, va_page->epc_page) + va_offset;
+	if (sgx_va_page_full(va_page))
+		list_move_tail(&va_page->list, &encl->va_pages);
+
+	ret = __sgx_encl_ewb(page, va_slot);
+	if (ret == SGX_NOT_TRACKED) {
+		atomic_fetch_add(&k->stats.etrack_retries, 1);
+		encls_etrack(k->hw, sgx_get_epc_virt_addr(k, encl->secs.epc_page));
+		ret = __sgx_encl_ewb(page, va_slot);
+		if (ret == SGX_NOT_TRACKED && k->kick) {
+			/* After ETRACK, so threads entering later are not missed. */
+			atomic_fetch_add(&k->stats.ipis, 1);
+			k->kick(k, k->kick_data);
+			ret = __sgx_encl_ewb(page, va_slot);
+		}
+	}
+	if (ret) {
+		fprintf(stderr, "softsgx: EWB returned %#x\n", ret);
+		sgx_free_va_slot(va_page, va_offset);
+	} else {
+		page->va_page = va_page;
+		page->va_offset = va_offset;
+	}
+	return ret;
+}
+
+void sgx_reclaimer_write(struct sgx_encl_page *page)
+{
+	struct sgx_encl *encl = page->encl;
+	struct sgx_kernel *k = encl->k;
+	struct sgx_epc_page *epc_page = page->epc_page;
+
+	pthread_mutex_lock(&encl->lock);
+	epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
+	if (sgx_encl_ewb(page)) {
+		/*
+		 * Blocked and not written out: no leaf can unblock it, so its
+		 * contents are gone. Remove it; a later touch gets SIGBUS.
+		 */
+		page->lost = true;
+		sgx_encl_free_epc_page(k, epc_page);
+		atomic_fetch_add(&k->stats.lost_pages, 1);
+	} else {
+		sgx_free_epc_page(k, epc_page);
+		atomic_fetch_add(&k->stats.evictions, 1);
+	}
+	page->epc_page = NULL;
+	encl->secs_child_cnt--;
+
+	if (!encl->secs_child_cnt && (atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED)) {
+		if (!sgx_encl_ewb(&encl->secs)) {
+			sgx_free_epc_page(k, encl->secs.epc_page);
+			encl->secs.epc_page = NULL;
+			atomic_fetch_add(&k->stats.evictions, 1);
+		}
+	}
+	pthread_mutex_unlock(&encl->lock);
+}
+
+unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
+{
+	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
+	unsigned int cnt = 0, done = 0;
+
+	pthread_mutex_lock(&k->lru_lock);
+	while (cnt < SGX_NR_TO_SCAN && !list_empty(&k->active_page_list)) {
+		struct sgx_epc_page *epc_page =
+			list_first_entry(&k->active_page_list, struct sgx_epc_page, list);
+		struct sgx_encl_page *page = epc_page->owner;
+
+		list_del_init(&epc_page->list);
+		/* Hold the enclave so a concurrent close cannot free it under us. */
+		if (sgx_encl_tryget(page->encl)) {
+			chunk[cnt++] = epc_page;
+		} else {
+			epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
+		}
+	}
+	pthread_mutex_unlock(&k->lru_lock);
+	if (cnt)
+		atomic_fetch_add(&k->stats.reclaim_batches, 1);
+
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl_page *page = chunk[i]->owner;
+
+		if (sgx_reclaimer_age(page)) {
+			pthread_mutex_lock(&page->encl->lock);
+			page->being_reclaimed = true;
+			pthread_mutex_unlock(&page->encl->lock);
+			continue;
+		}
+		pthread_mutex_lock(&k->lru_lock);
+		list_add_tail(&chunk[i]->list, &k->active_page_list);
+		pthread_mutex_unlock(&k->lru_lock);
+		sgx_encl_put(page->encl);
+		chunk[i] = NULL;
+	}
+	for (unsigned int i = 0; i < cnt; i++)
+		if (chunk[i])
+			sgx_reclaimer_block(chunk[i]->owner);
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl_page *page;
+		struct sgx_encl *encl;
+
+		if (!chunk[i])
+			continue;
+		page = chunk[i]->owner;
+		encl = page->encl;
+		sgx_reclaimer_write(page);
+		if (!page->epc_page)
+			done++;
+		sgx_encl_put(encl);
+	}
+	return done;
+}

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The kernel model's core: EPC sections and their page descriptors, the page
+ * allocator, the reclaimer's LRU and the ksgxd thread. Vocabulary follows
+ * Linux arch/x86/kernel/cpu/sgx so a reader of one finds the other.
+ *
+ * Unlike Linux, page descriptors are created lazily in chunks: an EPC of 2^28
+ * pages costs memory only for the pages ever handed out.
+ */
+#ifndef SOFTSGX_KERNEL_SGX_H
+#define SOFTSGX_KERNEL_SGX_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "hw.h"
+#include "list.h"
+#include "mm.h"
+
+/* Linux's watermarks: wake ksgxd below LOW, reclaim until HIGH. */
+#define SGX_NR_LOW_PAGES 32
+#define SGX_NR_HIGH_PAGES 64
+/* Pages per reclaimer batch, as Linux. */
+#define SGX_NR_TO_SCAN 16
+
+#define SGX_EPC_DESC_CHUNK 512
+
+enum sgx_epc_page_flags {
+	SGX_EPC_PAGE_RECLAIMER_TRACKED = 0x1, /* on the LRU */
+	SGX_EPC_PAGE_IS_FREE = 0x2,
+	SGX_EPC_PAGE_TOUCHED = 0x4,	      /* left the never-used pool */
+	SGX_EPC_PAGE_LEAKED = 0x8,	      /* sanitization could not EREMOVE it */
+};
+
+struct sgx_epc_page {
+	uint32_t section;
+	uint16_t flags;
+	uint64_t index; /* within the section */
+	void *owner;	/* struct sgx_encl_page, struct sgx_vepc... */
+	struct list_head list;
+};
+
+struct sgx_epc_section {
+	uint64_t phys_addr;
+	uint8_t *virt_addr;
+	uint64_t npages;
+	int memfd; /* mmap(fd, index * 4096) maps a page into the process */
+	pthread_mutex_t lock;
+	struct list_head free_list; /* pages freed after use */
+	uint64_t fresh_next;	    /* pages from here up were never handed out */
+	_Atomic(struct sgx_epc_page *) *desc_chunks;
+	uint64_t nr_chunks;
+};
+
+struct sgx_stats {
+	_Atomic uint64_t allocs, frees;
+	_Atomic uint64_t evictions, reloads, faults, sigbus;
+	_Atomic uint64_t reclaim_batches, etrack_retries, ipis;
+	_Atomic uint64_t eremove_failures, lost_pages;
+};
+
+struct sgx_kernel;
+
+/*
+ * Makes threads that are inside an enclave leave it (an IPI on Linux, which
+ * forces an AEX). Installed by whoever runs enclave code; may be NULL.
+ */
+typedef void (*sgx_kick_fn)(struct sgx_kernel *k, void *data);
+
+struct sgx_kernel_config {
+	struct sgx_hw *hw;
+	unsigned int nr_sections;
+	struct sgx_hw_section sections[SGX_HW_MAX_SECTIONS];
+	bool no_ksgxd; /* tests that drive reclaim by hand */
+};
+
+struct sgx_kernel {
+	struct sgx_hw *hw;
+	unsigned int nr_sections;
+	struct sgx_epc_section sections[SGX_HW_MAX_SECTIONS];
+	uint64_t total_pages;
+
+	/* Always free + in use + leaked == total_pages; tests check it. */
+	_Atomic int64_t nr_free_pages;
+	_Atomic int64_t nr_in_use_pages;
+	_Atomic int64_t nr_leaked_pages;
+
+	pthread_mutex_t lru_lock;
+	struct list_head active_page_list; /* reclaimable pages, oldest first */
+
+	pthread_t ksgxd;
+	bool ksgxd_running;
+	pthread_mutex_t ksgxd_lock;
+	pthread_cond_t ksgxd_waitq;
+	bool ksgxd_stop;
+	bool ksgxd_wake;
+
+	sgx_kick_fn kick;
+	void *kick_data;
+
+	struct sgx_mm mm; /* the one process this model serves */
+
+	/* fd -> open file with a reference, for SGX_IOC_ENCLAVE_PROVISION. */
+	struct sgx_file *(*fget)(struct sgx_kernel *k, int fd, void *data);
+	void *fget_data;
+	/* True when the calling thread has a signal to handle (-EINTR paths). */
+	bool (*signal_pending)(struct sgx_kernel *k);
+
+	struct sgx_stats stats;
+};
+
+/*
+ * Boot: take the sections, EREMOVE every page (a second pass for SECS pages
+ * whose children came later in the first), count leaks, start ksgxd.
+ * Returns 0 or -errno.
+ */
+int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg);
+void sgx_kernel_destroy(struct sgx_kernel *k);
+
+/* Host configuration: every section of the CPU model. */
+void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw);
+
+struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool reclaim,
+					int *err);
+/* EREMOVE the page and free it; a failing EREMOVE is counted, never hidden. */
+void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page);
+/* Return a page that holds no EPCM state (after EREMOVE or never used). */
+void sgx_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page);
+
+void *sgx_get_epc_virt_addr(struct sgx_kernel *k, const struct sgx_epc_page *page);
+uint64_t sgx_get_epc_phys_addr(struct sgx_kernel *k, const struct sgx_epc_page *page);
+
+void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page);
+/* 0, or -EBUSY when the reclaimer holds the page in a batch right now. */
+int sgx_unmark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page);
+
+bool sgx_should_reclaim(struct sgx_kernel *k, int64_t watermark);
+void sgx_wake_ksgxd(struct sgx_kernel *k);
+/* One reclaimer batch (up to SGX_NR_TO_SCAN pages); returns pages reclaimed. */
+unsigned int sgx_reclaim_pages(struct sgx_kernel *k);
+
+struct sgx_epc_usage {
+	uint64_t total, free, in_use, leaked;
+};
+void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u);
+
+#endif /* SOFTSGX_KERNEL_SGX_H */

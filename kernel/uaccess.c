@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdbool.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "uaccess.h"
+
+static int copy_user(void *local, uint64_t remote, size_t n, bool write)
+{
+	struct iovec l = { .iov_base = local, .iov_len = n };
+	struct iovec r = { .iov_base = (void *)(uintptr_t)remote, .iov_len = n };
+	ssize_t done;
+
+	if (n == 0)
+		return 0;
+	if (remote + n < remote)
+		return -EFAULT;
+	done = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+		     : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+	return done == (ssize_t)n ? 0 : -EFAULT;
+}
+
+int copy_from_user(void *to, uint64_t from, size_t n)
+{
+	return copy_user(to, from, n, false);
+}
+
+int copy_to_user(uint64_t to, const void *from, size_t n)
+{
+	return copy_user((void *)from, to, n, true);
+}
