@@ -6,6 +6,8 @@
  * thread remembers the ETRACK epoch it entered in, so that leaving retires it
  * from a tracking cycle that counted it.
  */
+#include <sched.h>
+
 #include "hw_internal.h"
 
 static int resolve_tcs(struct sgx_hw *hw, void *tcs, struct epc_ref *ref,
@@ -17,6 +19,17 @@ static int resolve_tcs(struct sgx_hw *hw, void *tcs, struct epc_ref *ref,
 	    !epc_resolve_pfn(hw, ref->e->secs_pfn, secs))
 		return ENCLS_FAULT(X86_TRAP_GP);
 	return SGX_SUCCESS;
+}
+
+/*
+ * ETRACK holds the SECS exclusively while it reads the thread count and
+ * bumps the epoch; entering and leaving hold it shared, so a thread is either
+ * wholly before or wholly after an ETRACK. The hold is brief: spin.
+ */
+static void secs_hold(struct epcm_entry *secs)
+{
+	while (!epcm_trylock_shared(secs))
+		sched_yield();
 }
 
 int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
@@ -32,8 +45,10 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 		return ENCLS_FAULT(X86_TRAP_GP);
 	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, 1))
 		return ENCLS_FAULT(X86_TRAP_GP);
+	secs_hold(secs.e);
 	atomic_fetch_add(&secs.e->threads, 1);
 	ref.e->entry_epoch = atomic_load(&secs.e->epoch);
+	epcm_unlock_shared(secs.e);
 	return SGX_SUCCESS;
 }
 
@@ -43,9 +58,11 @@ void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
 
 	if (resolve_tcs(hw, tcs, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
 		return;
+	secs_hold(secs.e);
 	/* Counted by an ETRACK that ran while this thread was inside. */
 	if (ref.e->entry_epoch < atomic_load(&secs.e->epoch))
 		atomic_fetch_sub(&secs.e->trk_pending, 1);
 	atomic_fetch_sub(&secs.e->threads, 1);
+	epcm_unlock_shared(secs.e);
 	atomic_store(&ref.e->tcs_busy, 0);
 }

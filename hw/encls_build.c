@@ -177,6 +177,13 @@ int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 		return GP;
 	if (!epc_resolve(hw, epc, true, &ref) || !epc_resolve(hw, secs, true, &sref))
 		return PF;
+	/*
+	 * Target and SECS the same page: either it is a valid SECS, so the
+	 * target is in use, or the SECS operand is not a SECS. Both are #PF;
+	 * taking its lock twice would turn them into a #GP.
+	 */
+	if (ref.e == sref.e)
+		return PF;
 	if (!epcm_trylock_excl(ref.e))
 		return GP;
 	/* EADD serializes on the SECS: it updates the running MRENCLAVE. */
@@ -225,6 +232,9 @@ int encls_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
 	if (!is_aligned(chunk, SGX_EEXTEND_CHUNK) || !is_aligned(secs_epc, SGX_PAGE_SIZE))
 		return GP;
 	if (!epc_resolve(hw, chunk, true, &ref) || !epc_resolve(hw, secs_epc, true, &sref))
+		return PF;
+	/* A chunk of the SECS page itself: not a REG or TCS page, so #PF as below. */
+	if (ref.e == sref.e)
 		return PF;
 	if (!epcm_trylock_shared(ref.e))
 		return GP;

@@ -58,7 +58,7 @@ bool epc_resolve(struct sgx_hw *hw, const void *addr, bool alloc, struct epc_ref
 			return resolve_in(s, off >> SGX_PAGE_SHIFT, alloc, ref);
 		}
 	}
-	return false;
+	return epc_resolve_alias(hw, addr, alloc, ref);
 }
 
 bool epc_resolve_pfn(struct sgx_hw *hw, uint64_t pfn, struct epc_ref *ref)

@@ -103,6 +103,28 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs);
 void hw_enclave_leave(struct sgx_hw *hw, void *tcs);
 
 /*
+ * Guest-physical aliases of EPC, the model's EPT: a range of process
+ * addresses (a guest's EPC section, which is a host vEPC mapping) whose pages
+ * @translate maps to EPC pages of the direct map, allocating on first use as
+ * an EPT violation would. Leaves accept addresses inside an alias as EPC
+ * operands. @translate returns the page's direct-map address, or NULL when
+ * there is none (the leaf then faults with #PF).
+ */
+#define SGX_HW_MAX_ALIASES 16
+typedef void *(*hw_alias_fn)(void *ctx, uintptr_t page_addr);
+/* 0, -ENOSPC when all alias slots are used, -EINVAL for a bad range. */
+int hw_alias_add(struct sgx_hw *hw, void *base, uint64_t size, hw_alias_fn translate,
+		 void *ctx);
+void hw_alias_remove(struct sgx_hw *hw, void *base);
+
+/*
+ * Where the EPC page holding @addr lives (direct map or alias): the
+ * section's memfd and the page's offset in it, for mapping it into a
+ * process. false when @addr is no EPC page.
+ */
+bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *offset);
+
+/*
  * Test hook: the next @count EINITs end with SGX_UNMASKED_EVENT before doing
  * anything, as when an interrupt arrives during EINIT on real hardware.
  */

@@ -6,6 +6,7 @@
 #ifndef SOFTSGX_HW_INTERNAL_H
 #define SOFTSGX_HW_INTERNAL_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -61,6 +62,13 @@ struct hw_section {
 	uint64_t nr_chunks;
 };
 
+struct hw_alias {
+	uintptr_t base; /* 0: slot unused */
+	uint64_t size;
+	hw_alias_fn translate;
+	void *ctx;
+};
+
 struct sgx_hw {
 	struct sgx_hw_config cfg;
 	unsigned int nr_sections;
@@ -74,6 +82,10 @@ struct sgx_hw {
 	_Atomic uint32_t einit_interrupts;
 
 	uint8_t paging_key[16]; /* drawn at power-on, never leaves hw/ */
+
+	/* Guest-physical views of EPC (the model's EPT), see epc_alias.c. */
+	pthread_rwlock_t alias_lock;
+	struct hw_alias aliases[SGX_HW_MAX_ALIASES];
 };
 
 /*
@@ -111,6 +123,9 @@ struct epc_ref {
  * is an invalid page.
  */
 bool epc_resolve(struct sgx_hw *hw, const void *addr, bool alloc, struct epc_ref *ref);
+
+/* epc_resolve() for an address inside a registered alias range. */
+bool epc_resolve_alias(struct sgx_hw *hw, const void *addr, bool alloc, struct epc_ref *ref);
 
 /* Resolve a global page number (from epcm_entry.secs_pfn). */
 bool epc_resolve_pfn(struct sgx_hw *hw, uint64_t pfn, struct epc_ref *ref);

@@ -115,6 +115,7 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 		return NULL;
 	}
 	hw->cfg = *cfg;
+	pthread_rwlock_init(&hw->alias_lock, NULL);
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
 		uint64_t phys = EPC_PHYS_BASE + i * (EPC_PHYS_GAP * 1024);
 
@@ -148,6 +149,7 @@ void sgx_hw_free(struct sgx_hw *hw)
 	for (unsigned int i = 0; i < hw->nr_sections; i++)
 		section_destroy(&hw->sec[i]);
 	OPENSSL_cleanse(hw->paging_key, sizeof(hw->paging_key));
+	pthread_rwlock_destroy(&hw->alias_lock);
 	free(hw);
 }
 
@@ -175,7 +177,7 @@ uint64_t hw_epc_total_pages(const struct sgx_hw *hw)
 
 /* Attributes ECREATE accepts (CPUID.(EAX=12H,ECX=1):EAX/EBX). */
 #define HW_ATTRIBUTES_ALLOWED                                                  \
-	(SGX_ATTR_INIT | SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT |                  \
+	(SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT |                  \
 	 SGX_ATTR_PROVISIONKEY | SGX_ATTR_EINITTOKENKEY | SGX_ATTR_KSS |       \
 	 SGX_ATTR_AEXNOTIFY)
 /* XFRM: x87 and SSE, which every enclave must allow, plus AVX. */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * EINIT for tests that need an initialized enclave but do not test EINIT
+ * itself: sign the enclave with the test key (SOFTSGX_TEST_KEY) and run EINIT
+ * as the kernel model would on a platform with flexible launch control.
+ */
+#ifndef SOFTSGX_EINIT_FIXTURE_H
+#define SOFTSGX_EINIT_FIXTURE_H
+
+#include "hw.h"
+
+/*
+ * Sign the enclave whose SECS is at @secs_epc for its current measurement and
+ * attributes, write the signer's hash into IA32_SGXLEPUBKEYHASH0..3, then
+ * EINIT with a zero token. Asserts that every step succeeds.
+ */
+void fx_einit(struct sgx_hw *hw, void *secs_epc);
+
+#endif /* SOFTSGX_EINIT_FIXTURE_H */
