@@ -195,6 +195,8 @@ int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 		ret = PF;
 		goto out;
 	}
+	/* From here the SECS is the page the operand resolved to (it may be an alias). */
+	secs = (struct sgx_secs *)sref.page;
 	ret = eadd_checks(secinfo, secs, pginfo->addr, src);
 	if (ret)
 		goto out;
@@ -226,7 +228,7 @@ out:
 int encls_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
 {
 	struct epc_ref ref, sref;
-	struct sgx_secs *secs = secs_epc;
+	struct sgx_secs *secs;
 	int ret = SGX_SUCCESS;
 
 	if (!is_aligned(chunk, SGX_EEXTEND_CHUNK) || !is_aligned(secs_epc, SGX_PAGE_SIZE))
@@ -247,6 +249,7 @@ int encls_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
 		ret = PF;
 		goto out;
 	}
+	secs = (struct sgx_secs *)sref.page;
 	if (ref.e->secs_pfn != sref.pfn || (secs->attributes & SGX_ATTR_INIT)) {
 		ret = GP;
 		goto out;

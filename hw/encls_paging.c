@@ -246,7 +246,8 @@ static int paging_get(struct sgx_hw *hw, void *epc, void *va_slot, struct paging
 		epcm_unlock_excl(op->page.e);
 		return GP;
 	}
-	op->slot = va_slot;
+	/* Through the resolved page: the operand may be a guest alias. */
+	op->slot = (uint64_t *)(op->va.page + op->va.offset);
 	return SGX_SUCCESS;
 }
 

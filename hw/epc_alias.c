@@ -93,3 +93,10 @@ bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *o
 	*offset = (ref.pfn - ref.sec->first_pfn) << SGX_PAGE_SHIFT;
 	return true;
 }
+
+bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr)
+{
+	struct epc_ref ref;
+
+	return epc_resolve(hw, addr, false, &ref) && ref.e && ref.e->valid;
+}

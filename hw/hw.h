@@ -125,6 +125,12 @@ void hw_alias_remove(struct sgx_hw *hw, void *base);
 bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *offset);
 
 /*
+ * Observability, not architecture (a debugger's view of the EPCM): true when
+ * the EPC page at @addr holds a valid EPCM entry.
+ */
+bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr);
+
+/*
  * Test hook: the next @count EINITs end with SGX_UNMASKED_EVENT before doing
  * anything, as when an interrupt arrives during EINIT on real hardware.
  */

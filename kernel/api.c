@@ -10,12 +10,16 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "virt.h"
 #include "softsgx/softsgx.h"
 
 #define SOFTSGX_MAX_FDS 1024
 
 struct softsgx_platform {
 	struct sgx_hw *hw;
+	struct softsgx_platform *host; /* a model guest's host; NULL on a host */
+	unsigned int nr_aliases;
+	void *aliases[SOFTSGX_MAX_SECTIONS];
 	struct sgx_kernel k;
 	pthread_mutex_t fd_lock;
 	struct sgx_file *fds[SOFTSGX_MAX_FDS];
@@ -98,6 +102,9 @@ void softsgx_platform_free(struct softsgx_platform *p)
 
 	if (!p)
 		return;
+	/* A reset guest runs no reclaimer and no ENCLS from here on. */
+	if (p->k.powered_off)
+		sgx_kernel_stop_ksgxd(&p->k);
 	for (int fd = 0; fd < SOFTSGX_MAX_FDS; fd++)
 		if (p->fds[fd])
 			softsgx_close(p, fd);
@@ -112,9 +119,66 @@ void softsgx_platform_free(struct softsgx_platform *p)
 	}
 	pthread_rwlock_unlock(&p->k.mm.lock);
 	sgx_kernel_destroy(&p->k);
-	sgx_hw_free(p->hw);
+	for (unsigned int i = 0; i < p->nr_aliases; i++)
+		hw_alias_remove(p->hw, p->aliases[i]);
+	if (!p->host)
+		sgx_hw_free(p->hw);
 	pthread_mutex_destroy(&p->fd_lock);
 	free(p);
+}
+
+void softsgx_guest_reset(struct softsgx_platform *guest)
+{
+	guest->k.powered_off = true;
+	softsgx_platform_free(guest);
+}
+
+/* Guest-physical base of guest EPC sections: any value works, this one reads well. */
+#define GUEST_EPC_PHYS 0x80000000ULL
+
+struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsigned int nr,
+					    void *const base[], const size_t size[])
+{
+	struct sgx_kernel_config kcfg = { .hw = host->hw, .nr_sections = nr };
+	struct softsgx_platform *g;
+	int ret = -EINVAL;
+
+	if (host->host || nr == 0 || nr > SOFTSGX_MAX_SECTIONS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	g->hw = host->hw;
+	g->host = host;
+	pthread_mutex_init(&g->fd_lock, NULL);
+	for (unsigned int i = 0; i < nr; i++) {
+		/* The EPT: guest EPC addresses reach host EPC through the vEPC. */
+		ret = hw_alias_add(host->hw, base[i], size[i], sgx_vepc_translate, &host->k);
+		if (ret)
+			goto err;
+		g->aliases[g->nr_aliases++] = base[i];
+		kcfg.sections[i].virt = base[i];
+		kcfg.sections[i].size = size[i];
+		kcfg.sections[i].phys = GUEST_EPC_PHYS + i * (1ULL << 32);
+		kcfg.sections[i].memfd = -1;
+	}
+	ret = sgx_kernel_init(&g->k, &kcfg);
+	if (ret)
+		goto err;
+	g->k.fget = platform_fget;
+	g->k.fget_data = g;
+	return g;
+err:
+	for (unsigned int i = 0; i < g->nr_aliases; i++)
+		hw_alias_remove(host->hw, g->aliases[i]);
+	pthread_mutex_destroy(&g->fd_lock);
+	free(g);
+	errno = -ret;
+	return NULL;
 }
 
 int softsgx_open(struct softsgx_platform *p, const char *path, int flags)
@@ -133,6 +197,8 @@ int softsgx_open(struct softsgx_platform *p, const char *path, int flags)
 		type = SGX_FILE_ENCLAVE;
 	else if (!strcmp(path, "/dev/sgx_provision"))
 		type = SGX_FILE_PROVISION;
+	else if (!strcmp(path, "/dev/sgx_vepc") && !p->host)
+		type = SGX_FILE_VEPC; /* no nested virtualization in a model guest */
 	else
 		return -ENOENT;
 	f = sgx_file_open(&p->k, type, &ret);
@@ -198,7 +264,8 @@ long softsgx_ioctl(struct softsgx_platform *p, int fd, unsigned long cmd, void *
 	return ret;
 }
 
-int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd)
+int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd,
+		 uint64_t offset)
 {
 	struct sgx_file *f = platform_fget(&p->k, fd, p);
 	uint64_t a = (uintptr_t)*addr;
@@ -206,7 +273,7 @@ int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, 
 
 	if (!f)
 		return -EBADF;
-	ret = sgx_file_mmap(f, &a, len, prot, flags);
+	ret = sgx_file_mmap(f, &a, len, prot, flags, offset);
 	sgx_file_put(f);
 	if (!ret)
 		*addr = (void *)(uintptr_t)a;
@@ -238,6 +305,7 @@ void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st)
 	st->free_pages = u.free;
 	st->in_use_pages = u.in_use;
 	st->leaked_pages = u.leaked;
+	st->zombie_pages = u.zombie;
 	st->allocs = atomic_load(&s->allocs);
 	st->frees = atomic_load(&s->frees);
 	st->evictions = atomic_load(&s->evictions);
@@ -249,6 +317,10 @@ void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st)
 	st->ipis = atomic_load(&s->ipis);
 	st->eremove_failures = atomic_load(&s->eremove_failures);
 	st->lost_pages = atomic_load(&s->lost_pages);
+	st->vepc_faults = atomic_load(&s->vepc_faults);
+	st->vepc_remove_all = atomic_load(&s->vepc_remove_all);
+	st->vepc_eremove_warnings = atomic_load(&s->vepc_eremove_warnings);
+	st->sanitize_valid_pages = atomic_load(&s->sanitize_valid_pages);
 }
 
 unsigned int softsgx_reclaim(struct softsgx_platform *p)
@@ -259,4 +331,11 @@ unsigned int softsgx_reclaim(struct softsgx_platform *p)
 struct sgx_hw *softsgx_hw(struct softsgx_platform *p)
 {
 	return p->hw;
+}
+
+bool softsgx_epc_page_valid(struct softsgx_platform *p, void *addr)
+{
+	void *epc = sgx_vepc_lookup(&p->k, (uintptr_t)addr);
+
+	return hw_epc_page_valid(p->hw, epc ? epc : addr);
 }

@@ -11,6 +11,7 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "virt.h"
 
 #define PROT_ACCESS (PROT_READ | PROT_WRITE | PROT_EXEC)
 
@@ -18,7 +19,7 @@ struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, in
 {
 	struct sgx_file *f;
 
-	if (type != SGX_FILE_ENCLAVE && type != SGX_FILE_PROVISION) {
+	if (type != SGX_FILE_ENCLAVE && type != SGX_FILE_PROVISION && type != SGX_FILE_VEPC) {
 		*err = -ENODEV;
 		return NULL;
 	}
@@ -30,8 +31,9 @@ struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, in
 	f->k = k;
 	f->type = type;
 	atomic_store(&f->refcount, 1);
-	if (type == SGX_FILE_ENCLAVE) {
-		f->private_data = sgx_encl_alloc(k);
+	if (type == SGX_FILE_ENCLAVE || type == SGX_FILE_VEPC) {
+		f->private_data = type == SGX_FILE_ENCLAVE ? (void *)sgx_encl_alloc(k)
+							   : (void *)sgx_vepc_alloc(k);
 		if (!f->private_data) {
 			free(f);
 			*err = -ENOMEM;
@@ -52,6 +54,8 @@ void sgx_file_put(struct sgx_file *f)
 		return;
 	if (f->type == SGX_FILE_ENCLAVE)
 		sgx_encl_put(f->private_data);
+	else if (f->type == SGX_FILE_VEPC)
+		sgx_vepc_release(f->private_data);
 	free(f);
 }
 
@@ -65,6 +69,8 @@ long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
 	switch (f->type) {
 	case SGX_FILE_ENCLAVE:
 		return sgx_encl_ioctl(f, cmd, arg);
+	case SGX_FILE_VEPC:
+		return sgx_vepc_ioctl(f->private_data, cmd, arg);
 	default:
 		return -ENOTTY; /* /dev/sgx_provision has no ioctls */
 	}
@@ -113,7 +119,8 @@ static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end)
 		if (vma->end <= start || vma->start >= end)
 			continue;
 		if (vma->start < start && vma->end > end) {
-			int ret = sgx_vma_insert(&k->mm, end, vma->end, vma->prot, vma->file);
+			int ret = sgx_vma_insert(&k->mm, end, vma->end, vma->prot, vma->file_base,
+						 vma->file);
 
 			if (ret)
 				return ret;
@@ -133,17 +140,23 @@ static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end)
 	return 0;
 }
 
-int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags)
+int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags,
+		  uint64_t offset)
 {
 	struct sgx_kernel *k = f->k;
 	bool fixed = flags & MAP_FIXED;
 	uint64_t start;
 	int ret;
 
-	if (f->type != SGX_FILE_ENCLAVE)
+	if (f->type != SGX_FILE_ENCLAVE && f->type != SGX_FILE_VEPC)
 		return -ENODEV;
-	/* Linux sgx_get_unmapped_area(): private mappings of EPC make no sense. */
+	/*
+	 * Linux sgx_get_unmapped_area() and sgx_vepc_mmap(): a private
+	 * mapping of EPC makes no sense.
+	 */
 	if ((flags & MAP_TYPE) != MAP_SHARED)
+		return -EINVAL;
+	if (offset & (SGX_PAGE_SIZE - 1))
 		return -EINVAL;
 	if (!len || len + SGX_PAGE_SIZE - 1 < len)
 		return -EINVAL;
@@ -152,7 +165,7 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		return -EINVAL;
 	start = fixed ? *addr : *addr & ~(SGX_PAGE_SIZE - 1);
 
-	if (fixed) {
+	if (fixed && f->type == SGX_FILE_ENCLAVE) {
 		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
 		if (ret)
 			return ret;
@@ -161,7 +174,7 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 	ret = sgx_mm_reserve(&start, len, fixed);
 	if (ret)
 		goto out;
-	if (!fixed) {
+	if (!fixed && f->type == SGX_FILE_ENCLAVE) {
 		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
 		if (ret) {
 			munmap((void *)(uintptr_t)start, len);
@@ -171,7 +184,8 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 	/* MAP_FIXED replaced whatever was there, our VMAs included. */
 	ret = vma_remove_range(k, start, start + len);
 	if (!ret)
-		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS, f);
+		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS,
+				     start - offset, f);
 	if (ret) {
 		munmap((void *)(uintptr_t)start, len);
 		goto out;
@@ -246,19 +260,19 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
 		uint64_t seg_end = vma->end < end ? vma->end : end;
 		struct sgx_file *f = vma->file;
-		uint64_t vstart = vma->start, vend = vma->end;
+		uint64_t vstart = vma->start, vend = vma->end, base = vma->file_base;
 		int old = vma->prot;
 
 		/* Split so the new protection applies to exactly [a, seg_end). */
 		sgx_file_get(f);
 		ret = vma_remove_range(k, vstart, vend);
 		if (!ret && vstart < a)
-			ret = sgx_vma_insert(&k->mm, vstart, a, old, f) ?: (sgx_file_get(f), 0);
+			ret = sgx_vma_insert(&k->mm, vstart, a, old, base, f) ?: (sgx_file_get(f), 0);
 		if (!ret)
-			ret = sgx_vma_insert(&k->mm, a, seg_end, prot & PROT_ACCESS, f) ?:
+			ret = sgx_vma_insert(&k->mm, a, seg_end, prot & PROT_ACCESS, base, f) ?:
 									(sgx_file_get(f), 0);
 		if (!ret && seg_end < vend)
-			ret = sgx_vma_insert(&k->mm, seg_end, vend, old, f) ?: (sgx_file_get(f), 0);
+			ret = sgx_vma_insert(&k->mm, seg_end, vend, old, base, f) ?: (sgx_file_get(f), 0);
 		sgx_file_put(f);
 		if (ret)
 			goto out;
@@ -278,7 +292,6 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 {
 	struct sgx_kernel *k = encl->k;
 	struct sgx_encl_page *entry;
-	struct sgx_epc_section *s;
 	uint64_t page_addr = addr & ~(SGX_PAGE_SIZE - 1);
 	int err;
 
@@ -294,9 +307,7 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 		pthread_mutex_unlock(&encl->lock);
 		return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
 	}
-	s = &k->sections[entry->epc_page->section];
-	if (sgx_pte_install(page_addr, s->memfd, entry->epc_page->index * SGX_PAGE_SIZE,
-			    vma->prot)) {
+	if (sgx_epc_page_map(k, entry->epc_page, page_addr, vma->prot)) {
 		pthread_mutex_unlock(&encl->lock);
 		return SGX_FAULT_SIGBUS;
 	}
@@ -320,6 +331,8 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 		ret = SGX_FAULT_SIGSEGV;
 	else if (sgx_file_encl(vma->file))
 		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr);
+	else if (vma->file->type == SGX_FILE_VEPC)
+		ret = sgx_vepc_fault(vma->file->private_data, vma, addr);
 	else
 		ret = SGX_FAULT_SIGBUS;
 	pthread_rwlock_unlock(&k->mm.lock);

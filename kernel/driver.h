@@ -43,9 +43,11 @@ long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
 
 /*
  * mmap(2) of @f: @flags are MAP_* (MAP_SHARED required, MAP_FIXED honoured),
- * @prot PROT_*. On success *@addr is the start of the new VMA.
+ * @prot PROT_*, @offset the file offset (page aligned; vEPC page index).
+ * On success *@addr is the start of the new VMA.
  */
-int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags);
+int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags,
+		  uint64_t offset);
 int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len);
 int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot);
 

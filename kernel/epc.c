@@ -158,8 +158,14 @@ void sgx_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 
 void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
-	int ret = encls_eremove(k->hw, sgx_get_epc_virt_addr(k, page));
+	int ret;
 
+	/* After a reset nothing executes: the EPC state stays for the VMM to remove. */
+	if (k->powered_off) {
+		sgx_free_epc_page(k, page);
+		return;
+	}
+	ret = encls_eremove(k->hw, sgx_get_epc_virt_addr(k, page));
 	if (ret) {
 		/* Linux warns and leaks the page: it still holds EPCM state. */
 		atomic_fetch_add(&k->stats.eremove_failures, 1);
@@ -186,6 +192,9 @@ static int sanitize_section(struct sgx_kernel *k, unsigned int i, struct list_he
 	for (uint64_t idx = 0; idx < s->npages; idx++) {
 		struct sgx_epc_page *page;
 
+		/* Seen before EREMOVE: what a previous owner left behind. */
+		if (hw_epc_page_valid(k->hw, s->virt_addr + idx * SGX_PAGE_SIZE))
+			atomic_fetch_add(&k->stats.sanitize_valid_pages, 1);
 		if (!encls_eremove(k->hw, s->virt_addr + idx * SGX_PAGE_SIZE))
 			continue;
 		page = desc_get(s, i, idx);
@@ -256,6 +265,8 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 	sgx_mm_init(&k->mm);
 	INIT_LIST_HEAD(&k->active_page_list);
 	pthread_mutex_init(&k->lru_lock, NULL);
+	pthread_mutex_init(&k->zombie_lock, NULL);
+	INIT_LIST_HEAD(&k->zombie_secs_pages);
 	pthread_mutex_init(&k->ksgxd_lock, NULL);
 	pthread_cond_init(&k->ksgxd_waitq, NULL);
 
@@ -294,15 +305,21 @@ err:
 	return ret;
 }
 
+void sgx_kernel_stop_ksgxd(struct sgx_kernel *k)
+{
+	if (!k->ksgxd_running)
+		return;
+	pthread_mutex_lock(&k->ksgxd_lock);
+	k->ksgxd_stop = true;
+	pthread_cond_signal(&k->ksgxd_waitq);
+	pthread_mutex_unlock(&k->ksgxd_lock);
+	pthread_join(k->ksgxd, NULL);
+	k->ksgxd_running = false;
+}
+
 void sgx_kernel_destroy(struct sgx_kernel *k)
 {
-	if (k->ksgxd_running) {
-		pthread_mutex_lock(&k->ksgxd_lock);
-		k->ksgxd_stop = true;
-		pthread_cond_signal(&k->ksgxd_waitq);
-		pthread_mutex_unlock(&k->ksgxd_lock);
-		pthread_join(k->ksgxd, NULL);
-	}
+	sgx_kernel_stop_ksgxd(k);
 	sections_destroy(k);
 	sgx_mm_destroy(&k->mm);
 	pthread_mutex_destroy(&k->lru_lock);
@@ -316,4 +333,5 @@ void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u)
 	u->free = (uint64_t)atomic_load(&k->nr_free_pages);
 	u->leaked = (uint64_t)atomic_load(&k->nr_leaked_pages);
 	u->in_use = (uint64_t)atomic_load(&k->nr_in_use_pages);
+	u->zombie = (uint64_t)atomic_load(&k->nr_zombie_pages);
 }

@@ -43,7 +43,7 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
 }
 
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
-		   struct sgx_file *file)
+		   uint64_t file_base, struct sgx_file *file)
 {
 	struct sgx_vma *vma = calloc(1, sizeof(*vma));
 
@@ -52,6 +52,7 @@ int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 	vma->start = start;
 	vma->end = end;
 	vma->prot = prot;
+	vma->file_base = file_base;
 	vma->file = file;
 	list_add_tail(&vma->list, &mm->vmas);
 	mm->nr_vmas++;

@@ -19,6 +19,7 @@ struct sgx_file;
 struct sgx_vma {
 	uint64_t start, end;
 	int prot; /* PROT_READ | PROT_WRITE | PROT_EXEC */
+	uint64_t file_base; /* the address file offset 0 would have: survives splits */
 	struct sgx_file *file;
 	struct list_head list;
 };
@@ -38,7 +39,7 @@ void sgx_mm_destroy(struct sgx_mm *mm);
 struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr);
 /* Record a VMA; 0 or -ENOMEM. With mm->lock held for writing. */
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
-		   struct sgx_file *file);
+		   uint64_t file_base, struct sgx_file *file);
 
 /* Reserve address space for a new VMA: PROT_NONE until faults fill it. */
 int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed);

@@ -59,6 +59,8 @@ struct sgx_stats {
 	_Atomic uint64_t evictions, reloads, faults, sigbus;
 	_Atomic uint64_t reclaim_batches, etrack_retries, ipis;
 	_Atomic uint64_t eremove_failures, lost_pages;
+	_Atomic uint64_t vepc_faults, vepc_remove_all, vepc_eremove_warnings;
+	_Atomic uint64_t sanitize_valid_pages; /* pages boot found still in use */
 };
 
 struct sgx_kernel;
@@ -86,6 +88,16 @@ struct sgx_kernel {
 	_Atomic int64_t nr_free_pages;
 	_Atomic int64_t nr_in_use_pages;
 	_Atomic int64_t nr_leaked_pages;
+	_Atomic int64_t nr_zombie_pages; /* vEPC SECS pages no release could remove */
+
+	pthread_mutex_t zombie_lock;
+	struct list_head zombie_secs_pages;
+
+	/*
+	 * The machine this kernel ran on is gone (a guest reset): teardown
+	 * frees the kernel's own structures and runs no ENCLS.
+	 */
+	bool powered_off;
 
 	pthread_mutex_t lru_lock;
 	struct list_head active_page_list; /* reclaimable pages, oldest first */
@@ -118,6 +130,7 @@ struct sgx_kernel {
  */
 int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg);
 void sgx_kernel_destroy(struct sgx_kernel *k);
+void sgx_kernel_stop_ksgxd(struct sgx_kernel *k);
 
 /* Host configuration: every section of the CPU model. */
 void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw);
@@ -141,8 +154,11 @@ void sgx_wake_ksgxd(struct sgx_kernel *k);
 /* One reclaimer batch (up to SGX_NR_TO_SCAN pages); returns pages reclaimed. */
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k);
 
+/* Install a PTE mapping @page at @addr (memfd of its section or of the EPC behind an alias). */
+int sgx_epc_page_map(struct sgx_kernel *k, struct sgx_epc_page *page, uint64_t addr, int prot);
+
 struct sgx_epc_usage {
-	uint64_t total, free, in_use, leaked;
+	uint64_t total, free, in_use, leaked, zombie;
 };
 void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u);
 

@@ -33,7 +33,8 @@ struct softsgx_platform *softsgx_platform_new(const struct softsgx_config *cfg);
 void softsgx_platform_free(struct softsgx_platform *p);
 
 /*
- * open(2) of "/dev/sgx_enclave" or "/dev/sgx_provision". Returns a
+ * open(2) of "/dev/sgx_enclave", "/dev/sgx_provision" or "/dev/sgx_vepc"
+ * (the last only on a host, not in a model guest). Returns a
  * descriptor (a small non-negative number in the platform's own table) or
  * -ENOENT for other paths and for a platform without flexible launch
  * control, where Linux does not register the driver.
@@ -43,8 +44,12 @@ int softsgx_close(struct softsgx_platform *p, int fd);
 int softsgx_dup(struct softsgx_platform *p, int fd);
 long softsgx_ioctl(struct softsgx_platform *p, int fd, unsigned long cmd, void *arg);
 
-/* mmap(2) of an SGX descriptor; *@addr in: hint or fixed address, out: start. */
-int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd);
+/*
+ * mmap(2) of an SGX descriptor; *@addr in: hint or fixed address, out: start.
+ * @offset: file offset, page aligned (the first vEPC page of the mapping).
+ */
+int softsgx_mmap(struct softsgx_platform *p, void **addr, size_t len, int prot, int flags, int fd,
+		 uint64_t offset);
 int softsgx_munmap(struct softsgx_platform *p, void *addr, size_t len);
 int softsgx_mprotect(struct softsgx_platform *p, void *addr, size_t len, int prot);
 
@@ -59,14 +64,39 @@ enum softsgx_fault {
 enum softsgx_fault softsgx_handle_fault(struct softsgx_platform *p, void *addr, int access);
 
 struct softsgx_stats {
-	uint64_t total_pages, free_pages, in_use_pages, leaked_pages;
+	/* Always total == free + in use + leaked + zombie. */
+	uint64_t total_pages, free_pages, in_use_pages, leaked_pages, zombie_pages;
 	uint64_t allocs, frees, evictions, reloads, faults, sigbus;
 	uint64_t reclaim_batches, etrack_retries, ipis, eremove_failures, lost_pages;
+	uint64_t vepc_faults, vepc_remove_all, vepc_eremove_warnings;
+	uint64_t sanitize_valid_pages; /* pages boot found in use (e.g. after a guest reset) */
 };
 void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st);
 
 /* Run one reclaimer batch now; returns the pages written out. */
 unsigned int softsgx_reclaim(struct softsgx_platform *p);
+
+/*
+ * A model guest on @host: a second kernel model, on the same CPU model, whose
+ * EPC sections are host vEPC mappings (@base[i], @size[i]: softsgx_mmap of a
+ * /dev/sgx_vepc descriptor of @host). It boots like a machine: sanitization
+ * EREMOVEs every page of its EPC. NULL with errno set on failure.
+ */
+struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsigned int nr,
+					    void *const base[], const size_t size[]);
+/*
+ * Reset a guest: its kernel vanishes without running ENCLS, so the EPC state
+ * it built stays in the vEPC pages until the VMM runs SGX_IOC_VEPC_REMOVE_ALL.
+ * Frees @guest. (softsgx_platform_free() is a clean guest shutdown.)
+ */
+void softsgx_guest_reset(struct softsgx_platform *guest);
+
+/*
+ * Observability: true when the EPC page at @addr (an EPC direct-map address,
+ * or an address in one of @p's vEPC mappings) holds a valid EPCM entry.
+ * Allocates nothing.
+ */
+bool softsgx_epc_page_valid(struct softsgx_platform *p, void *addr);
 
 /* The CPU model underneath, for tools and tests (hw/hw.h). */
 struct sgx_hw *softsgx_hw(struct softsgx_platform *p);

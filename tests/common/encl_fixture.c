@@ -158,7 +158,7 @@ void ek_build(struct softsgx_platform *p, struct ek_enclave *e, uint64_t nr_reg)
 	assert_int_equal(softsgx_ioctl(p, e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
 	addr = (void *)(uintptr_t)e->base;
 	assert_int_equal(softsgx_mmap(p, &addr, e->size, PROT_READ | PROT_WRITE,
-				      MAP_SHARED | MAP_FIXED, e->fd),
+				      MAP_SHARED | MAP_FIXED, e->fd, 0),
 			 0);
 	assert_ptr_equal(addr, (void *)(uintptr_t)e->base);
 }
@@ -221,5 +221,6 @@ void ek_assert_invariant(struct softsgx_platform *p)
 	struct softsgx_stats st;
 
 	softsgx_get_stats(p, &st);
-	assert_int_equal(st.free_pages + st.in_use_pages + st.leaked_pages, st.total_pages);
+	assert_int_equal(st.free_pages + st.in_use_pages + st.leaked_pages + st.zombie_pages,
+			 st.total_pages);
 }

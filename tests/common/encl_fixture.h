@@ -50,7 +50,7 @@ void ek_fault_handler_remove(void);
  */
 bool ek_try(void (*fn)(void *arg), void *arg);
 
-/* Assert free + in use + leaked == total EPC pages. */
+/* Assert free + in use + leaked + zombie == total EPC pages. */
 void ek_assert_invariant(struct softsgx_platform *p);
 
 #endif /* SOFTSGX_ENCL_FIXTURE_H */

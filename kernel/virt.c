@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "softsgx/sgx_uapi.h"
+#include "virt.h"
+
+struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
+{
+	struct sgx_vepc *vepc = calloc(1, sizeof(*vepc));
+
+	if (!vepc)
+		return NULL;
+	vepc->k = k;
+	pthread_mutex_init(&vepc->lock, NULL);
+	page_array_init(&vepc->page_array);
+	return vepc;
+}
+
+/* The page at file index @index, allocated if absent. With vepc->lock. */
+static struct sgx_epc_page *vepc_get_page(struct sgx_vepc *vepc, uint64_t index, int *err)
+{
+	struct sgx_epc_page *epc_page = page_array_load(&vepc->page_array, index);
+
+	if (epc_page)
+		return epc_page;
+	/* Never reclaimed, so never allocated with reclaim either. */
+	epc_page = sgx_alloc_epc_page(vepc->k, vepc, false, err);
+	if (!epc_page)
+		return NULL;
+	*err = page_array_insert(&vepc->page_array, index, epc_page);
+	if (*err) {
+		sgx_free_epc_page(vepc->k, epc_page);
+		return NULL;
+	}
+	atomic_fetch_add(&vepc->k->stats.vepc_faults, 1);
+	return epc_page;
+}
+
+enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma, uint64_t addr)
+{
+	uint64_t page_addr = addr & ~(SGX_PAGE_SIZE - 1);
+	struct sgx_epc_page *epc_page;
+	int err = 0;
+
+	pthread_mutex_lock(&vepc->lock);
+	epc_page = vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
+	if (epc_page)
+		err = sgx_epc_page_map(vepc->k, epc_page, page_addr, vma->prot);
+	pthread_mutex_unlock(&vepc->lock);
+	if (!err)
+		return SGX_FAULT_RETRY;
+	/* -EBUSY: host enclaves hold reclaimable pages; ksgxd was woken, retry. */
+	return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
+}
+
+void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr)
+{
+	struct sgx_epc_page *epc_page = NULL;
+	struct sgx_vma *vma;
+
+	pthread_rwlock_rdlock(&k->mm.lock);
+	vma = sgx_find_vma(&k->mm, addr);
+	if (vma && vma->file && vma->file->type == SGX_FILE_VEPC) {
+		struct sgx_vepc *vepc = vma->file->private_data;
+
+		pthread_mutex_lock(&vepc->lock);
+		epc_page = page_array_load(&vepc->page_array, (addr - vma->file_base) / SGX_PAGE_SIZE);
+		pthread_mutex_unlock(&vepc->lock);
+	}
+	pthread_rwlock_unlock(&k->mm.lock);
+	return epc_page ? sgx_get_epc_virt_addr(k, epc_page) : NULL;
+}
+
+void *sgx_vepc_translate(void *ctx, uintptr_t page_addr)
+{
+	struct sgx_kernel *k = ctx;
+	struct sgx_epc_page *epc_page = NULL;
+	struct sgx_vma *vma;
+	int err;
+
+	pthread_rwlock_rdlock(&k->mm.lock);
+	vma = sgx_find_vma(&k->mm, page_addr);
+	if (vma && vma->file && vma->file->type == SGX_FILE_VEPC) {
+		struct sgx_vepc *vepc = vma->file->private_data;
+
+		pthread_mutex_lock(&vepc->lock);
+		epc_page = vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
+		pthread_mutex_unlock(&vepc->lock);
+	}
+	pthread_rwlock_unlock(&k->mm.lock);
+	return epc_page ? sgx_get_epc_virt_addr(k, epc_page) : NULL;
+}
+
+/* EREMOVE unconditionally: the guest may have left the page in any state. */
+static int sgx_vepc_remove_page(struct sgx_kernel *k, struct sgx_epc_page *epc_page)
+{
+	return encls_eremove(k->hw, sgx_get_epc_virt_addr(k, epc_page));
+}
+
+static int sgx_vepc_free_page(struct sgx_kernel *k, struct sgx_epc_page *epc_page)
+{
+	int ret = sgx_vepc_remove_page(k, epc_page);
+
+	if (ret) {
+		/*
+		 * CHILD_PRESENT is expected for a SECS whose children go later.
+		 * Anything else (a thread still inside a guest enclave) is the
+		 * VMM's bug: count it and say so, as Linux's WARN does.
+		 */
+		if (ret != SGX_CHILD_PRESENT) {
+			atomic_fetch_add(&k->stats.vepc_eremove_warnings, 1);
+			fprintf(stderr, "softsgx: vEPC EREMOVE returned %d (%#x)\n", ret, ret);
+		}
+		return ret;
+	}
+	sgx_free_epc_page(k, epc_page);
+	return 0;
+}
+
+struct remove_all_ctx {
+	struct sgx_kernel *k;
+	long failures;
+	bool busy;
+};
+
+static int remove_all_one(uint64_t index, void *item, void *data)
+{
+	struct remove_all_ctx *c = data;
+	int ret = sgx_vepc_remove_page(c->k, item);
+
+	(void)index;
+	if (!ret)
+		return 0;
+	if (ret == SGX_CHILD_PRESENT) {
+		/* A SECS: userspace retries once its children are gone. */
+		c->failures++;
+		return 0;
+	}
+	/*
+	 * ENCLAVE_ACT, or #GP from an EREMOVE racing on the same SECS: both
+	 * are userspace's doing (a running guest, concurrent ioctls).
+	 */
+	c->busy = true;
+	return 1;
+}
+
+static long sgx_vepc_remove_all(struct sgx_vepc *vepc)
+{
+	struct remove_all_ctx c = { .k = vepc->k };
+
+	atomic_fetch_add(&vepc->k->stats.vepc_remove_all, 1);
+	pthread_mutex_lock(&vepc->lock);
+	page_array_for_each(&vepc->page_array, remove_all_one, &c);
+	pthread_mutex_unlock(&vepc->lock);
+	return c.busy ? -EBUSY : c.failures;
+}
+
+long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned long cmd, unsigned long arg)
+{
+	switch (cmd) {
+	case SGX_IOC_VEPC_REMOVE_ALL:
+		if (arg)
+			return -EINVAL;
+		return sgx_vepc_remove_all(vepc);
+	default:
+		return -ENOTTY;
+	}
+}
+
+struct release_ctx {
+	struct sgx_vepc *vepc;
+	struct list_head *secs_pages;
+	bool second_pass;
+	uint64_t *erase;
+	uint64_t nr_erase;
+};
+
+static int release_one(uint64_t index, void *item, void *data)
+{
+	struct release_ctx *c = data;
+	struct sgx_epc_page *epc_page = item;
+	struct sgx_kernel *k = c->vepc->k;
+
+	if (k->powered_off) {
+		/* Nothing runs ENCLS any more: the page just goes back. */
+		sgx_free_epc_page(k, epc_page);
+	} else if (sgx_vepc_free_page(k, epc_page)) {
+		/* First pass: a SECS with children, retried below. */
+		if (!c->second_pass)
+			return 0;
+		/* Its children live in another instance: a zombie for now. */
+		atomic_fetch_sub(&k->nr_in_use_pages, 1);
+		atomic_fetch_add(&k->nr_zombie_pages, 1);
+		list_add_tail(&epc_page->list, c->secs_pages);
+	}
+	c->erase[c->nr_erase++] = index;
+	return 0;
+}
+
+static void release_pass(struct sgx_vepc *vepc, struct list_head *secs_pages, bool second)
+{
+	struct release_ctx c = { vepc, secs_pages, second, NULL, 0 };
+
+	c.erase = calloc(vepc->page_array.count + 1, sizeof(*c.erase));
+	if (!c.erase) {
+		/* Out of host memory: keep every page rather than lose track of one. */
+		fprintf(stderr, "softsgx: vEPC release: out of memory, pages kept\n");
+		return;
+	}
+	page_array_for_each(&vepc->page_array, release_one, &c);
+	for (uint64_t i = 0; i < c.nr_erase; i++)
+		page_array_erase(&vepc->page_array, c.erase[i]);
+	free(c.erase);
+}
+
+void sgx_vepc_release(struct sgx_vepc *vepc)
+{
+	struct sgx_kernel *k = vepc->k;
+	struct list_head secs_pages = LIST_HEAD_INIT(secs_pages);
+	struct list_head *pos, *tmp;
+
+	/* Children first; SECS pages fail with CHILD_PRESENT and stay. */
+	release_pass(vepc, &secs_pages, false);
+	/* SECS pages whose children were all in this instance go now. */
+	release_pass(vepc, &secs_pages, true);
+
+	/*
+	 * A child removed above may have pinned a SECS that an earlier release
+	 * left on the zombie list: retry them all.
+	 */
+	pthread_mutex_lock(&k->zombie_lock);
+	list_for_each_safe(pos, tmp, &k->zombie_secs_pages) {
+		struct sgx_epc_page *epc_page = list_entry(pos, struct sgx_epc_page, list);
+
+		list_del_init(&epc_page->list);
+		atomic_fetch_sub(&k->nr_zombie_pages, 1);
+		atomic_fetch_add(&k->nr_in_use_pages, 1);
+		if (sgx_vepc_free_page(k, epc_page)) {
+			atomic_fetch_sub(&k->nr_in_use_pages, 1);
+			atomic_fetch_add(&k->nr_zombie_pages, 1);
+			list_add_tail(&epc_page->list, &secs_pages);
+		}
+	}
+	list_for_each_safe(pos, tmp, &secs_pages)
+		list_move_tail(pos, &k->zombie_secs_pages);
+	pthread_mutex_unlock(&k->zombie_lock);
+
+	page_array_destroy(&vepc->page_array);
+	pthread_mutex_destroy(&vepc->lock);
+	free(vepc);
+}
