@@ -1,7 +1,9 @@
 # softsgx build. `make run` and `make check` do all set-up on Debian 12.
 #
-# Two build flavours share one source list:
+# Three build flavours share one source list:
 #   build/check/   -O1 with ASan+UBSan, for the tests
+#   build/tsan/    -O1 with ThreadSanitizer, for the kernel-model tests
+#                  (`make check-tsan`; `make check` runs the threaded ones)
 #   build/release/ -O2, for benchmarks, tools and installation
 
 CC ?= cc
@@ -9,6 +11,7 @@ CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -fPIC -Iinclude -Ihw -Ikernel 
 	-Itools -Itests/common -pthread
 CFLAGS_CHECK := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
+CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 CFLAGS_RELEASE := $(CFLAGS_COMMON) -O2 -g
 LDLIBS := -lcrypto -pthread
 TEST_LDLIBS := -lcmocka $(LDLIBS)
@@ -18,19 +21,31 @@ KERNEL_SRC := $(wildcard kernel/*.c)
 TOOLS_LIB_SRC := $(wildcard tools/lib/*.c)
 LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(TOOLS_LIB_SRC)
 TEST_COMMON_SRC := $(wildcard tests/common/*.c)
-TEST_SRC := $(filter-out tests/common/%,$(wildcard tests/*/test_*.c))
+TEST_SRC := $(filter-out tests/common/% tests/shim/%,$(wildcard tests/*/test_*.c))
+# Programs of the shim tests are ordinary (unsanitized) programs run under
+# LD_PRELOAD=libsoftsgx-preload.so, as users run theirs.
+SHIM_SRC := $(wildcard shim/*.c)
+SHIM_TEST_SRC := $(wildcard tests/shim/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 
 CHECK_DIR := build/check
+TSAN_DIR := build/tsan
 RELEASE_DIR := build/release
 
 check_obj = $(patsubst %.c,$(CHECK_DIR)/%.o,$(1))
+tsan_obj = $(patsubst %.c,$(TSAN_DIR)/%.o,$(1))
 release_obj = $(patsubst %.c,$(RELEASE_DIR)/%.o,$(1))
 
 CHECK_LIB := $(CHECK_DIR)/libsoftsgx.a
+TSAN_LIB := $(TSAN_DIR)/libsoftsgx.a
 RELEASE_LIB := $(RELEASE_DIR)/libsoftsgx.a
 TEST_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(TEST_SRC))
+# The kernel-model tests under ThreadSanitizer; `make check` runs the threaded subset.
+TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c))
+TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
+PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
+SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
 
 # RSA-3072 keys with exponent 3 for the tests, made fresh on every machine.
 TEST_KEY := build/keys/test-signer.pem
@@ -47,11 +62,19 @@ $(CHECK_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CHECK) -MMD -MP -c $< -o $@
 
+$(TSAN_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TSAN) -MMD -MP -c $< -o $@
+
 $(RELEASE_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP -c $< -o $@
 
 $(CHECK_LIB): $(call check_obj,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(TSAN_LIB): $(call tsan_obj,$(LIB_SRC))
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -64,6 +87,20 @@ $(CHECK_DIR)/tests/%: tests/%.c $(call check_obj,$(TEST_COMMON_SRC)) $(CHECK_LIB
 	$(CC) $(CFLAGS_CHECK) -MMD -MP $< $(call check_obj,$(TEST_COMMON_SRC)) \
 		$(CHECK_LIB) -o $@ $(TEST_LDLIBS)
 
+$(TSAN_DIR)/tests/%: tests/%.c $(call tsan_obj,$(TEST_COMMON_SRC)) $(TSAN_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_TSAN) -MMD -MP $< $(call tsan_obj,$(TEST_COMMON_SRC)) \
+		$(TSAN_LIB) -o $@ $(TEST_LDLIBS)
+
+# Everything in one shared object; only the interposed libc names are exported.
+$(PRELOAD_LIB): $(call release_obj,$(LIB_SRC) $(SHIM_SRC)) shim/preload.map
+	$(CC) -shared -Wl,--version-script=shim/preload.map -o $@ \
+		$(call release_obj,$(LIB_SRC) $(SHIM_SRC)) $(LDLIBS) -ldl
+
+$(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(RELEASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP $< $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
+
 $(RELEASE_DIR)/bench/%: bench/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(RELEASE_LIB) -o $@ $(LDLIBS)
@@ -73,13 +110,30 @@ build/keys/%.pem:
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 \
 		-pkeyopt rsa_keygen_pubexp:3 -out $@ 2>/dev/null
 
+# ThreadSanitizer settings for the tests. report_signal_unsafe=0: the
+# fixture's SIGSEGV handler is the model's page-fault entry, and like Linux's
+# fault handler it takes locks and allocates (ELDU buffers); the signal is a
+# synchronous fault on a plain load or store in test code, never one that
+# interrupts malloc or a held lock, so those calls are safe there.
+# halt_on_error=1: the first race fails the binary (exit code 66).
+TSAN_ENV := TSAN_OPTIONS="report_signal_unsafe=0 halt_on_error=1 exitcode=66"
+
 check: deps
 	@$(MAKE) --no-print-directory check-build
-	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) \
-		./tests/run-tests $(TEST_BINS)
+	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
+		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) \
+		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
 
-.PHONY: check-build
-check-build: $(TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
+.PHONY: check-build check-tsan check-tsan-build
+check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) \
+	$(SHIM_TEST_BINS)
+
+check-tsan: deps
+	@$(MAKE) --no-print-directory check-tsan-build
+	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
+		./tests/run-tests $(TSAN_TEST_BINS)
+
+check-tsan-build: $(TSAN_TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "driver.h"
 #include "encl.h"
 #include "virt.h"
@@ -338,4 +339,14 @@ bool softsgx_epc_page_valid(struct softsgx_platform *p, void *addr)
 	void *epc = sgx_vepc_lookup(&p->k, (uintptr_t)addr);
 
 	return hw_epc_page_valid(p->hw, epc ? epc : addr);
+}
+
+struct sgx_kernel *softsgx_kernel(struct softsgx_platform *p)
+{
+	return &p->k;
+}
+
+struct sgx_file *softsgx_fget(struct softsgx_platform *p, int fd)
+{
+	return platform_fget(&p->k, fd, p);
 }

@@ -177,7 +177,7 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 	if (!fixed && f->type == SGX_FILE_ENCLAVE) {
 		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
 		if (ret) {
-			munmap((void *)(uintptr_t)start, len);
+			sys_munmap((void *)(uintptr_t)start, len);
 			goto out;
 		}
 	}
@@ -187,7 +187,7 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS,
 				     start - offset, f);
 	if (ret) {
-		munmap((void *)(uintptr_t)start, len);
+		sys_munmap((void *)(uintptr_t)start, len);
 		goto out;
 	}
 	sgx_file_get(f);
@@ -206,7 +206,7 @@ int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
 	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
 	pthread_rwlock_wrlock(&k->mm.lock);
 	ret = vma_remove_range(k, addr, addr + len);
-	if (!ret && munmap((void *)(uintptr_t)addr, len))
+	if (!ret && sys_munmap((void *)(uintptr_t)addr, len))
 		ret = -errno;
 	pthread_rwlock_unlock(&k->mm.lock);
 	return ret;
@@ -279,7 +279,7 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 		a = seg_end;
 	}
 	/* Drop the PTEs: the next touch faults them back with the new protection. */
-	if (mmap((void *)(uintptr_t)addr, len, PROT_NONE,
+	if (sys_mmap((void *)(uintptr_t)addr, len, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
 		ret = -errno;
 out:

@@ -4,9 +4,24 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "softsgx/sgx_arch.h"
 #include "mm.h"
+
+void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	long ret = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+
+	/* syscall() already turned -errno into -1 with errno set. */
+	return ret == -1 ? MAP_FAILED : (void *)ret;
+}
+
+int sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
 
 void sgx_mm_init(struct sgx_mm *mm)
 {
@@ -22,7 +37,7 @@ void sgx_mm_destroy(struct sgx_mm *mm)
 	list_for_each_safe(pos, tmp, &mm->vmas) {
 		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
 
-		munmap((void *)(uintptr_t)vma->start, vma->end - vma->start);
+		sys_munmap((void *)(uintptr_t)vma->start, vma->end - vma->start);
 		list_del_init(&vma->list);
 		free(vma);
 	}
@@ -59,9 +74,27 @@ int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 	return 0;
 }
 
+bool sgx_mm_overlaps(struct sgx_mm *mm, uint64_t start, uint64_t end)
+{
+	struct list_head *pos, *tmp;
+	bool ret = false;
+
+	pthread_rwlock_rdlock(&mm->lock);
+	list_for_each_safe(pos, tmp, &mm->vmas) {
+		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
+
+		if (vma->start < end && start < vma->end) {
+			ret = true;
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&mm->lock);
+	return ret;
+}
+
 int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed)
 {
-	void *p = mmap((void *)(uintptr_t)*addr, len, PROT_NONE,
+	void *p = sys_mmap((void *)(uintptr_t)*addr, len, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (fixed ? MAP_FIXED : 0),
 		       -1, 0);
 
@@ -73,7 +106,7 @@ int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed)
 
 int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot)
 {
-	void *p = mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
+	void *p = sys_mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, prot, MAP_SHARED | MAP_FIXED,
 		       memfd, (off_t)offset);
 
 	return p == MAP_FAILED ? -errno : 0;
@@ -81,7 +114,7 @@ int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot)
 
 int sgx_pte_zap(uint64_t addr)
 {
-	void *p = mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, PROT_NONE,
+	void *p = sys_mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;

@@ -10,7 +10,9 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "list.h"
 
@@ -41,8 +43,18 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr);
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 		   uint64_t file_base, struct sgx_file *file);
 
+/* True when [start, end) overlaps any VMA. Takes mm->lock. */
+bool sgx_mm_overlaps(struct sgx_mm *mm, uint64_t start, uint64_t end);
+
 /* Reserve address space for a new VMA: PROT_NONE until faults fill it. */
 int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed);
+
+/*
+ * mmap/munmap as system calls: under the LD_PRELOAD shim the libc names are
+ * the shim's own wrappers, which must never see the kernel model's calls.
+ */
+void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int sys_munmap(void *addr, size_t len);
 
 int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot);
 int sgx_pte_zap(uint64_t addr);

@@ -58,6 +58,16 @@ void sgx_wake_ksgxd(struct sgx_kernel *k)
 	pthread_mutex_unlock(&k->ksgxd_lock);
 }
 
+static bool ksgxd_should_stop(struct sgx_kernel *k)
+{
+	bool stop;
+
+	pthread_mutex_lock(&k->ksgxd_lock);
+	stop = k->ksgxd_stop;
+	pthread_mutex_unlock(&k->ksgxd_lock);
+	return stop;
+}
+
 void *ksgxd(void *arg)
 {
 	struct sgx_kernel *k = arg;
@@ -70,8 +80,13 @@ void *ksgxd(void *arg)
 		}
 		k->ksgxd_wake = false;
 		pthread_mutex_unlock(&k->ksgxd_lock);
-		while (sgx_should_reclaim(k, SGX_NR_HIGH_PAGES) && sgx_reclaim_pages(k))
-			;
+		/*
+		 * As Linux: keep going while below the high watermark, even
+		 * through batches that write nothing because every page in
+		 * them was young (the next look takes them).
+		 */
+		while (sgx_should_reclaim(k, SGX_NR_HIGH_PAGES) && !ksgxd_should_stop(k))
+			sgx_reclaim_pages(k);
 		pthread_mutex_lock(&k->ksgxd_lock);
 	}
 	pthread_mutex_unlock(&k->ksgxd_lock);
@@ -171,7 +186,14 @@ static int sgx_encl_ewb(struct sgx_encl_page *page)
 			ret = __sgx_encl_ewb(page, va_slot);
 		}
 	}
-	if (ret) {
+	if (ret == -EIO) {
+		/*
+		 * EWB succeeded but the backing store refused the copy: the
+		 * page is gone and the hardware slot holds its version, so the
+		 * slot stays taken until the enclave goes.
+		 */
+		fprintf(stderr, "softsgx: backing store write failed, enclave page lost\n");
+	} else if (ret) {
 		fprintf(stderr, "softsgx: EWB returned %#x\n", ret);
 		sgx_free_va_slot(va_page, va_offset);
 	} else {
@@ -263,9 +285,13 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 			continue;
 		page = chunk[i]->owner;
 		encl = page->encl;
+		/*
+		 * The EPC page is freed whether written out or lost. Do not look
+		 * at page->epc_page to count: once encl->lock is dropped, a
+		 * fault may already have loaded the page back.
+		 */
 		sgx_reclaimer_write(page);
-		if (!page->epc_page)
-			done++;
+		done++;
 		sgx_encl_put(encl);
 	}
 	return done;
