@@ -1,0 +1,66 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Platform configuration from the environment, for programs run under the
+ * shim: SOFTSGX_EPC (total EPC size, e.g. 128M, 1G), SOFTSGX_SECTIONS
+ * (sections to split it into), SOFTSGX_SGX1=1 (hide SGX2).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hw.h"
+#include "shim.h"
+
+static int parse_size(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		return -EINVAL;
+	switch (*end) {
+	case 'k': case 'K': v <<= 10; end++; break;
+	case 'm': case 'M': v <<= 20; end++; break;
+	case 'g': case 'G': v <<= 30; end++; break;
+	case 't': case 'T': v <<= 40; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int shim_config_from_env(struct sgx_hw_config *cfg)
+{
+	const char *epc = getenv("SOFTSGX_EPC");
+	const char *sections = getenv("SOFTSGX_SECTIONS");
+	const char *sgx1 = getenv("SOFTSGX_SGX1");
+	uint64_t total = 0, n = 0;
+
+	sgx_hw_default_config(cfg);
+	if (sections && *sections) {
+		if (parse_size(sections, &n) || n == 0 || n > SGX_HW_MAX_SECTIONS)
+			return -EINVAL;
+	} else {
+		n = cfg->nr_sections;
+	}
+	if (epc && *epc) {
+		if (parse_size(epc, &total))
+			return -EINVAL;
+	} else {
+		total = 0;
+		for (unsigned int i = 0; i < cfg->nr_sections; i++)
+			total += cfg->section_size[i];
+	}
+	if (total / n < SGX_PAGE_SIZE || (total / n) % SGX_PAGE_SIZE)
+		return -EINVAL;
+	cfg->nr_sections = (unsigned int)n;
+	for (unsigned int i = 0; i < n; i++)
+		cfg->section_size[i] = total / n;
+	if (sgx1 && !strcmp(sgx1, "1"))
+		cfg->sgx2 = false;
+	return 0;
+}

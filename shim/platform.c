@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The platform behind the shim: one CPU model and one kernel model per
+ * process, booted the first time the program opens an SGX device.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shim.h"
+
+struct shim_real real;
+
+static pthread_once_t real_once = PTHREAD_ONCE_INIT;
+static pthread_once_t boot_once = PTHREAD_ONCE_INIT;
+static struct sgx_hw *hw;
+static struct sgx_kernel kernel;
+static _Atomic(struct sgx_kernel *) kernel_up;
+
+static void resolve(void)
+{
+	real.open = dlsym(RTLD_NEXT, "open");
+	real.openat = dlsym(RTLD_NEXT, "openat");
+	real.close = dlsym(RTLD_NEXT, "close");
+	real.dup = dlsym(RTLD_NEXT, "dup");
+	real.dup2 = dlsym(RTLD_NEXT, "dup2");
+	real.dup3 = dlsym(RTLD_NEXT, "dup3");
+	real.fcntl = dlsym(RTLD_NEXT, "fcntl");
+	real.ioctl = dlsym(RTLD_NEXT, "ioctl");
+	real.mmap = dlsym(RTLD_NEXT, "mmap");
+	real.munmap = dlsym(RTLD_NEXT, "munmap");
+	real.mprotect = dlsym(RTLD_NEXT, "mprotect");
+	real.sigaction = dlsym(RTLD_NEXT, "sigaction");
+}
+
+void shim_resolve_real(void)
+{
+	pthread_once(&real_once, resolve);
+}
+
+/* SGX_IOC_ENCLAVE_PROVISION names a descriptor of this process. */
+static struct sgx_file *shim_kernel_fget(struct sgx_kernel *k, int fd, void *data)
+{
+	(void)k;
+	(void)data;
+	return shim_fget(fd);
+}
+
+static void boot(void)
+{
+	struct sgx_kernel_config kcfg;
+	struct sgx_hw_config cfg;
+	int ret;
+
+	shim_resolve_real();
+	ret = shim_config_from_env(&cfg);
+	if (ret) {
+		fprintf(stderr, "softsgx: bad platform configuration in the environment\n");
+		return;
+	}
+	hw = sgx_hw_new(&cfg);
+	if (!hw) {
+		fprintf(stderr, "softsgx: cannot power on the CPU model: %s\n", strerror(errno));
+		return;
+	}
+	sgx_kernel_config_from_hw(&kcfg, hw);
+	ret = sgx_kernel_init(&kernel, &kcfg);
+	if (ret) {
+		fprintf(stderr, "softsgx: cannot boot the kernel model: %s\n", strerror(-ret));
+		sgx_hw_free(hw);
+		hw = NULL;
+		return;
+	}
+	kernel.fget = shim_kernel_fget;
+	shim_signals_init();
+	atomic_store(&kernel_up, &kernel);
+}
+
+struct sgx_kernel *shim_kernel(void)
+{
+	pthread_once(&boot_once, boot);
+	return atomic_load(&kernel_up);
+}
+
+struct sgx_kernel *shim_kernel_if_up(void)
+{
+	return atomic_load(&kernel_up);
+}

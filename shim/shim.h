@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * libsoftsgx-preload.so: the uAPI boundary for unmodified programs. It holds
+ * no SGX logic; it translates the process's system calls on SGX device files
+ * and its page faults into calls of the kernel model.
+ */
+#ifndef SOFTSGX_SHIM_H
+#define SOFTSGX_SHIM_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "driver.h"
+
+/* The kernel model serving this process, created on first use of a device. */
+struct sgx_kernel *shim_kernel(void);
+/* NULL until something opened an SGX device. */
+struct sgx_kernel *shim_kernel_if_up(void);
+
+/* Descriptor table: real placeholder fd -> open SGX file. */
+#define SHIM_MAX_FD 65536
+/* The file behind @fd with a reference, or NULL when @fd is not ours. */
+struct sgx_file *shim_fget(int fd);
+/* Install @f (its reference moves to the table) at @fd. */
+void shim_fd_install(int fd, struct sgx_file *f);
+/* Remove @fd; returns the file whose reference the caller now owns, or NULL. */
+struct sgx_file *shim_fd_remove(int fd);
+
+/* libc's own functions, looked up behind the shim's wrappers. */
+struct shim_real {
+	int (*open)(const char *, int, ...);
+	int (*openat)(int, const char *, int, ...);
+	int (*close)(int);
+	int (*dup)(int);
+	int (*dup2)(int, int);
+	int (*dup3)(int, int, int);
+	int (*fcntl)(int, int, ...);
+	int (*ioctl)(int, unsigned long, ...);
+	void *(*mmap)(void *, size_t, int, int, int, off_t);
+	int (*munmap)(void *, size_t);
+	int (*mprotect)(void *, size_t, int);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+};
+extern struct shim_real real;
+void shim_resolve_real(void);
+
+/* Signals: our SIGSEGV handler, and the program's handlers kept behind it. */
+void shim_signals_init(void);
+/* true when @sig is one the shim owns; @act/@old as for sigaction(2). */
+bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+/* Platform configuration from SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_SGX1. */
+struct sgx_hw_config;
+int shim_config_from_env(struct sgx_hw_config *cfg);
+
+#endif /* SOFTSGX_SHIM_H */

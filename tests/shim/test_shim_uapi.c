@@ -1,0 +1,306 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An unmodified-style SGX host program: it knows nothing of softsgx and uses
+ * only open/ioctl/mmap/mprotect/munmap/close/dup with <asm/sgx.h>-style
+ * structures. It re-executes itself under LD_PRELOAD=libsoftsgx-preload.so
+ * (SOFTSGX_PRELOAD), as `softsgx run` will, and checks that the device files
+ * behave as on Linux, that enclave memory faults in, and that the program's
+ * own SIGSEGV/SIGBUS handlers keep working for faults that are not the
+ * shim's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/sigstruct_sign.h"
+#include "measure.h"
+#include "softsgx/sgx_arch.h"
+#include "softsgx/sgx_uapi.h"
+
+#define NR_REG 8
+
+struct enclave {
+	int fd;
+	uint8_t *base;
+	uint64_t size;
+};
+
+static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
+static struct sgx_secs secs_buf;
+static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
+
+static uint64_t free_base(uint64_t size)
+{
+	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint64_t base;
+
+	assert_true(p != MAP_FAILED);
+	base = ((uintptr_t)p + size - 1) & ~(size - 1);
+	munmap(p, 2 * size);
+	return base;
+}
+
+static void add(int fd, uint64_t offset, uint64_t flags, struct sgx_measurement *m)
+{
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
+	struct sgx_enclave_add_pages a = {
+		.src = (uintptr_t)page_buf,
+		.offset = offset,
+		.length = SGX_PAGE_SIZE,
+		.secinfo = (uintptr_t)&secinfo,
+		.flags = SGX_PAGE_MEASURE,
+	};
+
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &a), 0);
+	assert_int_equal(a.count, SGX_PAGE_SIZE);
+	sgx_measure_eadd(m, offset, &secinfo);
+	for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += 256)
+		sgx_measure_eextend(m, offset + c, page_buf + c);
+}
+
+static void build(struct enclave *e)
+{
+	struct sgx_sign_enclave desc = {
+		.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT,
+		.attributes_mask = ~(uint64_t)SGX_ATTR_INIT,
+		.xfrm = 3,
+		.xfrm_mask = 3,
+		.date = 0x20261122,
+	};
+	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
+	struct sgx_enclave_create create = { .src = (uintptr_t)&secs_buf };
+	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
+	struct sgx_measurement m;
+	EVP_PKEY *key = NULL;
+
+	e->size = 16 * SGX_PAGE_SIZE;
+	e->base = (uint8_t *)(uintptr_t)free_base(e->size);
+	e->fd = open("/dev/sgx_enclave", O_RDWR | O_CLOEXEC);
+	assert_true(e->fd >= 0);
+
+	memset(&secs_buf, 0, sizeof(secs_buf));
+	secs_buf.base = (uintptr_t)e->base;
+	secs_buf.size = e->size;
+	secs_buf.ssa_frame_size = 1;
+	secs_buf.attributes = desc.attributes;
+	secs_buf.xfrm = 3;
+	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_CREATE, &create), 0);
+	sgx_measure_ecreate(&m, 1, e->size);
+
+	memset(page_buf, 0, sizeof(page_buf));
+	tcs->ssa_offset = SGX_PAGE_SIZE;
+	tcs->nr_ssa_frames = 1;
+	tcs->fs_limit = 0xFFF;
+	tcs->gs_limit = 0xFFF;
+	add(e->fd, 0, SGX_SECINFO_TCS, &m);
+	for (uint64_t i = 1; i <= NR_REG; i++) {
+		memset(page_buf, (int)(0x40 + i), sizeof(page_buf));
+		add(e->fd, i * SGX_PAGE_SIZE, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+	}
+	sgx_measure_final(&m, desc.mrenclave);
+	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
+	assert_int_equal(sgx_sign_sigstruct(&desc, key, &sig_buf), 0);
+	EVP_PKEY_free(key);
+	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
+	assert_ptr_equal(mmap(e->base, e->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			      e->fd, 0),
+			 e->base);
+}
+
+static void test_open_is_interposed(void **state)
+{
+	int fd = open("/dev/sgx_enclave", O_RDWR);
+	int pfd = open("/dev/sgx_provision", O_RDONLY);
+	int null = open("/dev/null", O_RDONLY);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_true(pfd >= 0);
+	assert_true(null >= 0);
+	/* Calls on other files still reach libc: /dev/null is no enclave. */
+	assert_int_equal(ioctl(null, SGX_IOC_ENCLAVE_CREATE, NULL), -1);
+	assert_int_equal(errno, ENOTTY);
+	/* Linux's errno values come through. */
+	assert_int_equal(ioctl(fd, _IO(SGX_MAGIC, 0x42), NULL), -1);
+	assert_int_equal(errno, ENOTTY);
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, (void *)16), -1);
+	assert_int_equal(errno, EFAULT);
+	assert_int_equal(ioctl(pfd, SGX_IOC_ENCLAVE_CREATE, NULL), -1);
+	assert_int_equal(errno, ENOTTY);
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(close(pfd), 0);
+	assert_int_equal(close(null), 0);
+}
+
+static void test_build_map_read(void **state)
+{
+	struct enclave e;
+	void *p;
+
+	(void)state;
+	build(&e);
+	for (uint64_t i = 1; i <= NR_REG; i++)
+		assert_int_equal(e.base[i * SGX_PAGE_SIZE + 17], 0x40 + i);
+	e.base[3 * SGX_PAGE_SIZE] = 0x99;
+	assert_int_equal(e.base[3 * SGX_PAGE_SIZE], 0x99);
+	/* mmap rules and errno. */
+	p = mmap(NULL, SGX_PAGE_SIZE, PROT_READ, MAP_PRIVATE, e.fd, 0);
+	assert_ptr_equal(p, MAP_FAILED);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(mprotect(e.base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_EXEC), -1);
+	assert_int_equal(errno, EACCES);
+	assert_int_equal(mprotect(e.base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_READ), 0);
+	assert_int_equal(e.base[SGX_PAGE_SIZE], 0x41);
+	assert_int_equal(munmap(e.base, e.size), 0);
+	assert_int_equal(close(e.fd), 0);
+}
+
+static void test_dup_keeps_enclave(void **state)
+{
+	struct enclave e;
+	int fd2, fd3;
+
+	(void)state;
+	build(&e);
+	fd2 = dup(e.fd);
+	fd3 = fcntl(e.fd, F_DUPFD_CLOEXEC, 100);
+	assert_true(fd2 >= 0 && fd3 >= 100);
+	assert_int_equal(munmap(e.base, e.size), 0);
+	assert_int_equal(close(e.fd), 0);
+	/* The enclave belongs to the open file: still there behind fd2. */
+	assert_ptr_equal(mmap(e.base, e.size, PROT_READ, MAP_SHARED | MAP_FIXED, fd2, 0), e.base);
+	assert_int_equal(e.base[2 * SGX_PAGE_SIZE], 0x42);
+	/* It is initialized: a second INIT is refused as on Linux. */
+	{
+		struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
+
+		assert_int_equal(ioctl(fd3, SGX_IOC_ENCLAVE_INIT, &init), -1);
+		assert_int_equal(errno, EINVAL);
+	}
+	assert_int_equal(munmap(e.base, e.size), 0);
+	assert_int_equal(close(fd2), 0);
+	assert_int_equal(close(fd3), 0);
+}
+
+static sigjmp_buf jump;
+static volatile sig_atomic_t app_segv, app_bus;
+
+static void app_on_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)si;
+	(void)uc;
+	app_segv++;
+	siglongjmp(jump, 1);
+}
+
+static void app_on_bus(int sig)
+{
+	(void)sig;
+	app_bus++;
+	siglongjmp(jump, 1);
+}
+
+static void test_program_signal_handlers_chain(void **state)
+{
+	struct sigaction sa = { .sa_sigaction = app_on_segv, .sa_flags = SA_SIGINFO };
+	struct sigaction old;
+	uint8_t *own = mmap(NULL, SGX_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct enclave e;
+
+	(void)state;
+	build(&e);
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &old), 0);
+	sighandler_t old_bus = signal(SIGBUS, app_on_bus); /* cmocka has one installed */
+
+	assert_true(old_bus != SIG_ERR);
+
+	/* The program's own fault reaches the program's own handler. */
+	if (!sigsetjmp(jump, 1))
+		(void)*(volatile uint8_t *)own;
+	assert_int_equal(app_segv, 1);
+	/* Enclave faults are still the shim's: no handler call. */
+	assert_int_equal(e.base[4 * SGX_PAGE_SIZE], 0x44);
+	assert_int_equal(app_segv, 1);
+	/* An ELRANGE address with no enclave page: SIGBUS, as Linux's fault handler. */
+	if (!sigsetjmp(jump, 1))
+		(void)*(volatile uint8_t *)(e.base + 12 * SGX_PAGE_SIZE);
+	assert_int_equal(app_bus, 1);
+	/* sigaction reports the program's handler, not the shim's. */
+	{
+		struct sigaction cur;
+
+		assert_int_equal(sigaction(SIGSEGV, NULL, &cur), 0);
+		assert_ptr_equal(cur.sa_sigaction, app_on_segv);
+	}
+	assert_int_equal(sigaction(SIGSEGV, &old, NULL), 0);
+	signal(SIGBUS, old_bus);
+	munmap(own, SGX_PAGE_SIZE);
+	assert_int_equal(munmap(e.base, e.size), 0);
+	assert_int_equal(close(e.fd), 0);
+}
+
+static void test_vepc(void **state)
+{
+	int fd = open("/dev/sgx_vepc", O_RDWR);
+	uint8_t *p;
+
+	(void)state;
+	assert_true(fd >= 0);
+	p = mmap(NULL, 8 * SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	for (int i = 0; i < 8; i++)
+		p[i * SGX_PAGE_SIZE] = (uint8_t)i;
+	assert_int_equal(ioctl(fd, SGX_IOC_VEPC_REMOVE_ALL, 0), 0);
+	assert_int_equal(ioctl(fd, SGX_IOC_VEPC_REMOVE_ALL, 1), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(munmap(p, 8 * SGX_PAGE_SIZE), 0);
+	assert_int_equal(close(fd), 0);
+}
+
+/* Run under the shim, as `softsgx run` does, unless we already are. */
+static void reexec_under_shim(char **argv)
+{
+	const char *lib = getenv("SOFTSGX_PRELOAD");
+
+	if (getenv("SOFTSGX_SHIM_TEST_CHILD"))
+		return;
+	if (!lib) {
+		fprintf(stderr, "SOFTSGX_PRELOAD is not set: run this test with `make check`\n");
+		exit(1);
+	}
+	setenv("LD_PRELOAD", lib, 1);
+	setenv("SOFTSGX_SHIM_TEST_CHILD", "1", 1);
+	execv("/proc/self/exe", argv);
+	perror("execv");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_open_is_interposed),
+		cmocka_unit_test(test_build_map_read),
+		cmocka_unit_test(test_dup_keeps_enclave),
+		cmocka_unit_test(test_program_signal_handlers_chain),
+		cmocka_unit_test(test_vepc),
+	};
+
+	(void)argc;
+	reexec_under_shim(argv);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
