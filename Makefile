@@ -25,8 +25,12 @@ TEST_SRC := $(filter-out tests/common/% tests/shim/%,$(wildcard tests/*/test_*.c
 # Programs of the shim tests are ordinary (unsanitized) programs run under
 # LD_PRELOAD=libsoftsgx-preload.so, as users run theirs.
 SHIM_SRC := $(wildcard shim/*.c)
+# Assembly of the shim (the vDSO entry), built into the preload library only.
+SHIM_ASM_SRC := $(wildcard shim/*.S)
 SHIM_TEST_SRC := $(wildcard tests/shim/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
+# The softsgx command: tools/*.c (tools/lib/ is part of the library).
+CLI_SRC := $(wildcard tools/*.c)
 
 CHECK_DIR := build/check
 TSAN_DIR := build/tsan
@@ -35,6 +39,7 @@ RELEASE_DIR := build/release
 check_obj = $(patsubst %.c,$(CHECK_DIR)/%.o,$(1))
 tsan_obj = $(patsubst %.c,$(TSAN_DIR)/%.o,$(1))
 release_obj = $(patsubst %.c,$(RELEASE_DIR)/%.o,$(1))
+release_asm_obj = $(patsubst %.S,$(RELEASE_DIR)/%.o,$(1))
 
 CHECK_LIB := $(CHECK_DIR)/libsoftsgx.a
 TSAN_LIB := $(TSAN_DIR)/libsoftsgx.a
@@ -46,13 +51,16 @@ TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tes
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
+# The command, for users (release) and for tests/tools/test_cli (sanitized).
+RELEASE_CLI := $(RELEASE_DIR)/softsgx
+CHECK_CLI := $(CHECK_DIR)/softsgx
 
 # RSA-3072 keys with exponent 3 for the tests, made fresh on every machine.
 TEST_KEY := build/keys/test-signer.pem
 TEST_KEY2 := build/keys/other-signer.pem
 
 .PHONY: all deps check bench run clean format
-all: $(RELEASE_LIB)
+all: $(RELEASE_LIB) $(RELEASE_CLI)
 
 # Install the Debian packages the build needs, only when they are missing.
 deps:
@@ -67,6 +75,10 @@ $(TSAN_DIR)/%.o: %.c
 	$(CC) $(CFLAGS_TSAN) -MMD -MP -c $< -o $@
 
 $(RELEASE_DIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP -c $< -o $@
+
+$(RELEASE_DIR)/%.o: %.S
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP -c $< -o $@
 
@@ -93,13 +105,21 @@ $(TSAN_DIR)/tests/%: tests/%.c $(call tsan_obj,$(TEST_COMMON_SRC)) $(TSAN_LIB)
 		$(TSAN_LIB) -o $@ $(TEST_LDLIBS)
 
 # Everything in one shared object; only the interposed libc names are exported.
-$(PRELOAD_LIB): $(call release_obj,$(LIB_SRC) $(SHIM_SRC)) shim/preload.map
+$(PRELOAD_LIB): $(call release_obj,$(LIB_SRC) $(SHIM_SRC)) \
+		$(call release_asm_obj,$(SHIM_ASM_SRC)) shim/preload.map
 	$(CC) -shared -Wl,--version-script=shim/preload.map -o $@ \
-		$(call release_obj,$(LIB_SRC) $(SHIM_SRC)) $(LDLIBS) -ldl
+		$(call release_obj,$(LIB_SRC) $(SHIM_SRC)) \
+		$(call release_asm_obj,$(SHIM_ASM_SRC)) $(LDLIBS) -ldl
 
 $(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP $< $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
+
+$(RELEASE_CLI): $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB)
+	$(CC) $(CFLAGS_RELEASE) -o $@ $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB) $(LDLIBS)
+
+$(CHECK_CLI): $(call check_obj,$(CLI_SRC)) $(CHECK_LIB)
+	$(CC) $(CFLAGS_CHECK) -o $@ $(call check_obj,$(CLI_SRC)) $(CHECK_LIB) $(LDLIBS)
 
 $(RELEASE_DIR)/bench/%: bench/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
@@ -121,11 +141,11 @@ TSAN_ENV := TSAN_OPTIONS="report_signal_unsafe=0 halt_on_error=1 exitcode=66"
 check: deps
 	@$(MAKE) --no-print-directory check-build
 	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
-		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) \
+		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
-check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) \
+check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
 	$(SHIM_TEST_BINS)
 
 check-tsan: deps
@@ -139,13 +159,19 @@ bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS)
 	@./bench/run-benchmarks $(BENCH_BINS)
 
+# The demo so far: the platform as software sees it, then a VMM's guest
+# reboot cycle on /dev/sgx_vepc. Running a test enclave comes with `softsgx run`.
 run: deps
 	@$(MAKE) --no-print-directory all
-	@echo "softsgx: the demo arrives with the softsgx command (issue 6); library built in $(RELEASE_DIR)"
+	@echo '$$ $(RELEASE_CLI) info'
+	@$(RELEASE_CLI) info
+	@echo
+	@echo '$$ $(RELEASE_CLI) guest'
+	@$(RELEASE_CLI) guest
 
 format:
-	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) \
-		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h)
+	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) \
+		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h)
 
 clean:
 	rm -rf build

@@ -13,6 +13,8 @@
 #include <sys/types.h>
 
 #include "driver.h"
+/* The synthetic vDSO and __vdso_sgx_enter_enclave, with the ENCLU contract. */
+#include "vdso.h"
 
 /* The kernel model serving this process, created on first use of a device. */
 struct sgx_kernel *shim_kernel(void);
