@@ -131,6 +131,20 @@ bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *o
 bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr);
 
 /*
+ * The root of the platform's key hierarchy (the model's fuse key): EGETKEY
+ * and EREPORT derive every key from it. Power-on draws a random one; whoever
+ * wants sealed data to survive a restart saves it with hw_get_root_key() and
+ * restores it with hw_set_root_key() before any enclave asks for a key.
+ */
+#define SGX_ROOT_KEY_SIZE 16
+void hw_set_root_key(struct sgx_hw *hw, const uint8_t key[SGX_ROOT_KEY_SIZE]);
+void hw_get_root_key(const struct sgx_hw *hw, uint8_t key[SGX_ROOT_KEY_SIZE]);
+
+/* The processor's security version number, fixed for the model. */
+#define SGX_CPUSVN_SIZE 16
+void hw_get_cpusvn(const struct sgx_hw *hw, uint8_t cpusvn[SGX_CPUSVN_SIZE]);
+
+/*
  * Test hook: the next @count EINITs end with SGX_UNMASKED_EVENT before doing
  * anything, as when an interrupt arrives during EINIT on real hardware.
  */

@@ -82,6 +82,9 @@ struct sgx_hw {
 	_Atomic uint32_t einit_interrupts;
 
 	uint8_t paging_key[16]; /* drawn at power-on, never leaves hw/ */
+	/* Key hierarchy (enclu_keys.c): the fuse key, and CR_REPORT_KEYID. */
+	uint8_t root_key[SGX_ROOT_KEY_SIZE];
+	uint8_t report_keyid[32];
 
 	/* Guest-physical views of EPC (the model's EPT), see epc_alias.c. */
 	pthread_rwlock_t alias_lock;

@@ -131,7 +131,9 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 		atomic_store(&hw->lepubkeyhash[i], intel_lepubkeyhash[i]);
 	atomic_store(&hw->next_eid, 1);
 	atomic_store(&hw->next_version, 1);
-	if (RAND_bytes(hw->paging_key, sizeof(hw->paging_key)) != 1) {
+	if (RAND_bytes(hw->paging_key, sizeof(hw->paging_key)) != 1 ||
+	    RAND_bytes(hw->root_key, sizeof(hw->root_key)) != 1 ||
+	    RAND_bytes(hw->report_keyid, sizeof(hw->report_keyid)) != 1) {
 		ret = -EIO;
 		goto err;
 	}
@@ -149,6 +151,7 @@ void sgx_hw_free(struct sgx_hw *hw)
 	for (unsigned int i = 0; i < hw->nr_sections; i++)
 		section_destroy(&hw->sec[i]);
 	OPENSSL_cleanse(hw->paging_key, sizeof(hw->paging_key));
+	OPENSSL_cleanse(hw->root_key, sizeof(hw->root_key));
 	pthread_rwlock_destroy(&hw->alias_lock);
 	free(hw);
 }
