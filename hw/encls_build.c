@@ -18,21 +18,6 @@
 #define XSAVE_LEGACY_SIZE 576
 #define XSAVE_AVX_SIZE 256
 
-static void *ptr(uint64_t addr)
-{
-	return (void *)(uintptr_t)addr;
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 static uint64_t ssa_bytes_needed(const struct sgx_secs *secs)
 {
 	uint64_t need = XSAVE_LEGACY_SIZE + sizeof(struct sgx_ssa_gpr);
@@ -87,8 +72,8 @@ int encls_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs_epc
 
 	if (!is_aligned(pginfo, 32) || !is_aligned(secs_epc, SGX_PAGE_SIZE))
 		return GP;
-	src = ptr(pginfo->contents);
-	secinfo = ptr(pginfo->metadata);
+	src = op_ptr(pginfo->contents);
+	secinfo = op_ptr(pginfo->metadata);
 	if (!is_aligned(src, SGX_PAGE_SIZE) || !is_aligned(secinfo, 64))
 		return GP;
 	if (!epc_resolve(hw, secs_epc, true, &ref))
@@ -169,9 +154,9 @@ int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 
 	if (!is_aligned(pginfo, 32) || !is_aligned(epc, SGX_PAGE_SIZE))
 		return GP;
-	src = ptr(pginfo->contents);
-	secinfo = ptr(pginfo->metadata);
-	secs = ptr(pginfo->secs);
+	src = op_ptr(pginfo->contents);
+	secinfo = op_ptr(pginfo->metadata);
+	secs = op_ptr(pginfo->secs);
 	if (!is_aligned(src, SGX_PAGE_SIZE) || !is_aligned(secinfo, 64) ||
 	    !is_aligned(secs, SGX_PAGE_SIZE))
 		return GP;

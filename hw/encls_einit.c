@@ -23,16 +23,6 @@
 #define CONTROLLED_ATTRIBUTES ((uint64_t)SGX_ATTR_EINITTOKENKEY)
 #define EINITTOKEN_VALID 0x1u
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* An interrupt injected by hw_inject_einit_interrupts() arrives in this EINIT. */
 static bool take_injected_interrupt(struct sgx_hw *hw)
 {

@@ -64,21 +64,6 @@ struct paging_op {
 	uint64_t *slot;
 };
 
-static void *ptr(uint64_t addr)
-{
-	return (void *)(uintptr_t)addr;
-}
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* Pages that belong to an enclave through a SECS, as opposed to SECS and VA. */
 static bool is_child_type(unsigned int type)
 {
@@ -222,8 +207,8 @@ out:
 /* Alignment of the operands EWB, ELDU and ELDB have in common; #GP otherwise. */
 static bool paging_aligned(const struct sgx_pageinfo *pi, const void *epc, const void *va_slot)
 {
-	return is_aligned(ptr(pi->contents), SGX_PAGE_SIZE) &&
-	       is_aligned(ptr(pi->metadata), sizeof(struct sgx_pcmd)) &&
+	return is_aligned(op_ptr(pi->contents), SGX_PAGE_SIZE) &&
+	       is_aligned(op_ptr(pi->metadata), sizeof(struct sgx_pcmd)) &&
 	       is_aligned(epc, SGX_PAGE_SIZE) && is_aligned(va_slot, sizeof(uint64_t));
 }
 
@@ -326,8 +311,8 @@ static int ewb_commit(struct sgx_hw *hw, struct paging_op *op, struct sgx_pagein
 	pcmd.secinfo = hdr.secinfo;
 	pcmd.enclave_id = eid;
 	memcpy(pcmd.mac, mac, sizeof(pcmd.mac));
-	memcpy(ptr(op->pi.contents), cipher, SGX_PAGE_SIZE);
-	memcpy(ptr(op->pi.metadata), &pcmd, sizeof(pcmd));
+	memcpy(op_ptr(op->pi.contents), cipher, SGX_PAGE_SIZE);
+	memcpy(op_ptr(op->pi.metadata), &pcmd, sizeof(pcmd));
 	pginfo->addr = e->linaddr;
 
 	if (secs)
@@ -389,7 +374,7 @@ static bool pcmd_acceptable(const struct sgx_pcmd *pcmd)
 /* The SECS an enclave page is loaded into; locked shared on success. */
 static int eld_get_secs(struct sgx_hw *hw, struct paging_op *op, struct epc_ref *secs)
 {
-	if (!epc_resolve(hw, ptr(op->pi.secs), true, secs))
+	if (!epc_resolve(hw, op_ptr(op->pi.secs), true, secs))
 		return PF;
 	/* The destination is invalid, so it is no SECS; and we hold it exclusive. */
 	if (secs->e == op->page.e)
@@ -426,7 +411,7 @@ static int eld_commit(struct sgx_hw *hw, struct paging_op *op, const struct sgx_
 	hdr.linaddr = op->pi.addr;
 	hdr.version = version;
 	/* Snapshot: bytes that change while GCM reads them must not pass its check. */
-	memcpy(cipher, ptr(op->pi.contents), SGX_PAGE_SIZE);
+	memcpy(cipher, op_ptr(op->pi.contents), SGX_PAGE_SIZE);
 	st = page_unseal(hw->paging_key, version, &hdr, sizeof(hdr), cipher, pcmd->mac, plain);
 	if (st == PAGE_CRYPTO_BAD_MAC)
 		return SGX_MAC_COMPARE_FAIL;
@@ -474,7 +459,7 @@ static int encls_eld(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, 
 	if (!is_aligned(pginfo, PAGEINFO_ALIGN))
 		return GP;
 	op.pi = *pginfo;
-	if (!paging_aligned(&op.pi, epc, va_slot) || !is_aligned(ptr(op.pi.secs), SGX_PAGE_SIZE))
+	if (!paging_aligned(&op.pi, epc, va_slot) || !is_aligned(op_ptr(op.pi.secs), SGX_PAGE_SIZE))
 		return GP;
 	ret = paging_get(hw, epc, va_slot, &op);
 	if (ret)
@@ -483,7 +468,7 @@ static int encls_eld(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, 
 		ret = PF;
 		goto out;
 	}
-	memcpy(&pcmd, ptr(op.pi.metadata), sizeof(pcmd));
+	memcpy(&pcmd, op_ptr(op.pi.metadata), sizeof(pcmd));
 	if (!pcmd_acceptable(&pcmd)) {
 		ret = GP;
 		goto out;

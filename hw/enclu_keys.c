@@ -129,16 +129,6 @@ static bool cpusvn_beyond(const uint8_t cpusvn[SGX_CPUSVN_SIZE])
 	return false;
 }
 
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
 /* The REPORT key of the enclave @ti describes, for KEYID @keyid. */
 static void report_key_deps(const struct sgx_targetinfo *ti, const uint8_t keyid[32],
 			    struct key_dependencies *deps)

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hw.h"
@@ -132,6 +133,23 @@ bool epc_resolve_alias(struct sgx_hw *hw, const void *addr, bool alloc, struct e
 
 /* Resolve a global page number (from epcm_entry.secs_pfn). */
 bool epc_resolve_pfn(struct sgx_hw *hw, uint64_t pfn, struct epc_ref *ref);
+
+/* An operand address as software passed it in a register or a PAGEINFO field. */
+static inline void *op_ptr(uint64_t addr)
+{
+	return (void *)(uintptr_t)addr;
+}
+
+/* Reserved fields must be zero; the SDM checks many. */
+static inline bool all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return false;
+	return true;
+}
 
 static inline bool is_aligned(const void *p, uint64_t align)
 {

@@ -20,21 +20,12 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
+#include "hw_internal.h"
 #include "sigstruct_verify.h"
 
 #define SIG_EXPONENT 3
 /* The host, not the SIGSTRUCT, failed: report it as transient (see the header). */
 #define HOST_FAILURE SGX_UNMASKED_EVENT
-
-static bool all_zero(const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
-}
 
 int sgx_sigstruct_check_fields(const struct sgx_sigstruct *sig)
 {
