@@ -21,7 +21,7 @@ KERNEL_SRC := $(wildcard kernel/*.c)
 TOOLS_LIB_SRC := $(wildcard tools/lib/*.c)
 LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(TOOLS_LIB_SRC)
 TEST_COMMON_SRC := $(wildcard tests/common/*.c)
-TEST_SRC := $(filter-out tests/common/% tests/shim/%,$(wildcard tests/*/test_*.c))
+TEST_SRC := $(filter-out tests/common/% tests/shim/% tests/enclaves/%,$(wildcard tests/*/test_*.c))
 # Programs of the shim tests are ordinary (unsanitized) programs run under
 # LD_PRELOAD=libsoftsgx-preload.so, as users run theirs.
 SHIM_SRC := $(wildcard shim/*.c)

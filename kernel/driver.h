@@ -61,6 +61,13 @@ enum sgx_fault_result {
 /* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);
 
+/*
+ * The EPC page (direct-map address) behind enclave address @addr for an
+ * access of kind @access (PROT_*): 0, -EFAULT when nothing resident is
+ * mapped there, -EACCES when the VMA forbids the access.
+ */
+int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc);
+
 /* ioctl handlers of /dev/sgx_enclave, in ioctl.c. */
 long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
 /* The enclave driver's own mmap checks (sgx_encl_may_map). */

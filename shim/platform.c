@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "shim.h"
+#include "thread.h"
 
 struct shim_real real;
 
@@ -75,8 +76,20 @@ static void boot(void)
 		return;
 	}
 	kernel.fget = shim_kernel_fget;
+	kernel.kick = shim_kick;
 	shim_signals_init();
 	atomic_store(&kernel_up, &kernel);
+}
+
+/*
+ * Boot when the library loads, not at the first open(): on Linux opening the
+ * device takes no address space, so a program may pick an ELRANGE from
+ * space it just freed and then open the device; a platform booted at that
+ * moment could place its EPC mapping right there.
+ */
+__attribute__((constructor)) static void shim_boot_at_load(void)
+{
+	shim_kernel();
 }
 
 struct sgx_kernel *shim_kernel(void)

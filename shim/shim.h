@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
+#include <ucontext.h>
 
 #include "driver.h"
 /* The synthetic vDSO and __vdso_sgx_enter_enclave, with the ENCLU contract. */
@@ -52,6 +53,18 @@ void shim_resolve_real(void);
 void shim_signals_init(void);
 /* true when @sig is one the shim owns; @act/@old as for sigaction(2). */
 bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
+struct shim_thread;
+/*
+ * SIGILL at an ENCLU instruction: run the leaf; 0 when handled, else the
+ * signal to deliver. *@t is created for a thread's first ENCLU.
+ */
+int shim_enclu_trap(ucontext_t *uc, struct shim_thread **t);
+/* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
+int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
+
+/* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
+void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
 
 /* Platform configuration from SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_SGX1. */
 struct sgx_hw_config;

@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 /*
- * Page faults on SGX mappings arrive as SIGSEGV. The shim's handler sends
- * them to the kernel model's fault path, exactly where Linux runs
- * vm_ops->fault; faults that are not ours go to the program's own handler,
- * which the shim keeps behind its own (sigaction/signal are interposed).
+ * The signals the shim owns: SIGSEGV (page faults on SGX mappings, and
+ * exceptions inside enclaves), SIGILL (the ENCLU instruction, and #UD inside
+ * enclaves) and SIGFPE (#DE/#MF/#XM inside enclaves). Whatever the shim does
+ * not consume goes to the handler the program installed, which the shim
+ * keeps behind its own: sigaction() and signal() are interposed for these.
+ *
+ * A handler may run while FS holds an enclave's base: shim_handler_enter()
+ * restores the host's before anything touches thread-local storage (errno
+ * included), shim_handler_exit() puts the enclave's back.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,10 +19,22 @@
 #include <ucontext.h>
 
 #include "shim.h"
+#include "thread.h"
+
+static const int owned_signals[] = { SIGSEGV, SIGILL, SIGFPE };
+#define NR_OWNED (sizeof(owned_signals) / sizeof(owned_signals[0]))
 
 static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction app_segv; /* the program's SIGSEGV disposition */
+static struct sigaction app_act[NR_OWNED]; /* the program's dispositions */
 static bool owned;
+
+static int owned_index(int sig)
+{
+	for (unsigned int i = 0; i < NR_OWNED; i++)
+		if (owned_signals[i] == sig)
+			return (int)i;
+	return -1;
+}
 
 /* x86 page-fault error code: bit 1 write, bit 4 instruction fetch. */
 static int fault_access(const ucontext_t *uc)
@@ -27,14 +44,6 @@ static int fault_access(const ucontext_t *uc)
 	return (err & 0x10) ? PROT_EXEC : (err & 0x2) ? PROT_WRITE : PROT_READ;
 }
 
-static void call_handler(const struct sigaction *sa, int sig, siginfo_t *si, void *uc)
-{
-	if (sa->sa_flags & SA_SIGINFO)
-		sa->sa_sigaction(sig, si, uc);
-	else
-		sa->sa_handler(sig);
-}
-
 /* What the kernel does when it delivers @sig for a fault: handler or default action. */
 static void deliver(int sig, siginfo_t *si, void *uc, const struct sigaction *sa)
 {
@@ -42,7 +51,10 @@ static void deliver(int sig, siginfo_t *si, void *uc, const struct sigaction *sa
 	sigset_t set;
 
 	if (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN) {
-		call_handler(sa, sig, si, uc);
+		if (sa->sa_flags & SA_SIGINFO)
+			sa->sa_sigaction(sig, si, uc);
+		else
+			sa->sa_handler(sig);
 		return;
 	}
 	/* Default action (a faulting signal cannot be ignored): terminate. */
@@ -51,60 +63,105 @@ static void deliver(int sig, siginfo_t *si, void *uc, const struct sigaction *sa
 	sigemptyset(&set);
 	sigaddset(&set, sig);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	if (sig == SIGSEGV)
-		return; /* returning re-executes the access, which now kills */
 	raise(sig);
 }
 
-static void on_sigsegv(int sig, siginfo_t *si, void *ucv)
+static void deliver_to_program(int sig, siginfo_t *si, void *uc)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
-	int saved_errno = errno;
+	int i = owned_index(sig);
 	struct sigaction app;
 
-	if (k && si->si_code > 0) {
-		switch (sgx_handle_fault(k, (uintptr_t)si->si_addr, fault_access(ucv))) {
-		case SGX_FAULT_RETRY:
-			errno = saved_errno;
-			return;
-		case SGX_FAULT_SIGBUS: {
-			struct sigaction bus;
-			siginfo_t bi = *si;
-
-			bi.si_signo = SIGBUS;
-			bi.si_code = BUS_ADRERR;
-			real.sigaction(SIGBUS, NULL, &bus);
-			deliver(SIGBUS, &bi, ucv, &bus);
-			errno = saved_errno;
-			return;
-		}
-		default:
-			break; /* SIGSEGV or not ours: the program's own fault */
-		}
+	if (i < 0) {
+		real.sigaction(sig, NULL, &app);
+	} else {
+		app = app_act[i];
+		if (app.sa_flags & SA_RESETHAND)
+			app_act[i].sa_handler = SIG_DFL;
 	}
-	app = app_segv;
-	deliver(sig, si, ucv, &app);
-	if (app.sa_flags & SA_RESETHAND)
-		app_segv.sa_handler = SIG_DFL;
+	deliver(sig, si, uc, &app);
+}
+
+/* SIGSEGV outside any enclave: a fault on an SGX mapping, or the program's own. */
+static int sgx_mapping_fault(siginfo_t *si, ucontext_t *uc)
+{
+	struct sgx_kernel *k = shim_kernel_if_up();
+
+	if (!k || si->si_code <= 0)
+		return SIGSEGV;
+	switch (sgx_handle_fault(k, (uintptr_t)si->si_addr, fault_access(uc))) {
+	case SGX_FAULT_RETRY:
+		return 0;
+	case SGX_FAULT_SIGBUS:
+		return SIGBUS;
+	default:
+		return SIGSEGV;
+	}
+}
+
+static void on_kick(int sig, siginfo_t *si, void *ucv)
+{
+	struct shim_thread *t = shim_handler_enter();
+	int saved_errno = errno;
+
+	(void)sig;
+	(void)si;
+	shim_enclave_kicked(ucv, t);
 	errno = saved_errno;
+	shim_handler_exit(t);
+}
+
+static void on_signal(int sig, siginfo_t *si, void *ucv)
+{
+	struct shim_thread *t = shim_handler_enter();
+	ucontext_t *uc = ucv;
+	int saved_errno = errno;
+	bool inside = t && t->lp.inside;
+	int deliver_sig;
+
+	if (sig == SIGILL && (deliver_sig = shim_enclu_trap(uc, &t)) == 0)
+		;
+	else if (inside)
+		deliver_sig = shim_enclave_fault(sig, si, uc, t);
+	else if (sig == SIGSEGV)
+		deliver_sig = sgx_mapping_fault(si, uc);
+	else
+		deliver_sig = sig;
+
+	if (deliver_sig) {
+		siginfo_t info = *si;
+
+		if (deliver_sig != sig) {
+			info.si_signo = deliver_sig;
+			info.si_code = BUS_ADRERR;
+		}
+		deliver_to_program(deliver_sig, &info, uc);
+	}
+	errno = saved_errno;
+	shim_handler_exit(t);
 }
 
 void shim_signals_init(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_sigsegv,
+	struct sigaction sa = { .sa_sigaction = on_signal,
 				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
 
 	sigemptyset(&sa.sa_mask);
 	pthread_mutex_lock(&app_lock);
 	/* Whatever the program installed before the first SGX open stays behind us. */
-	real.sigaction(SIGSEGV, &sa, &app_segv);
+	for (unsigned int i = 0; i < NR_OWNED; i++)
+		real.sigaction(owned_signals[i], &sa, &app_act[i]);
+	sa.sa_sigaction = on_kick;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	real.sigaction(SHIM_SIG_KICK, &sa, NULL);
 	owned = true;
 	pthread_mutex_unlock(&app_lock);
 }
 
 bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	if (sig != SIGSEGV)
+	int i = owned_index(sig);
+
+	if (i < 0)
 		return false;
 	pthread_mutex_lock(&app_lock);
 	if (!owned) {
@@ -112,9 +169,9 @@ bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 		return false;
 	}
 	if (old)
-		*old = app_segv;
+		*old = app_act[i];
 	if (act)
-		app_segv = *act;
+		app_act[i] = *act;
 	pthread_mutex_unlock(&app_lock);
 	return true;
 }

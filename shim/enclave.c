@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Enclave execution. ENCLU (0F 01 D7) is not an instruction this CPU has, so
+ * it raises SIGILL; the shim hands the signal context to the CPU model's
+ * leaf and writes the result back, so the thread resumes inside the enclave
+ * (EENTER, ERESUME) or outside it (EEXIT). An exception inside the enclave
+ * becomes an AEX: state into the SSA, the synthetic state out, then Linux's
+ * behaviour — the vDSO's exception fixup, or a signal to the program.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <ucontext.h>
+
+#include "shim.h"
+#include "thread.h"
+
+static bool mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
+			  uint32_t *pf_errcode)
+{
+	int prot = (access & HW_MMU_EXEC) ? PROT_EXEC : (access & HW_MMU_WRITE) ? PROT_WRITE
+										 : PROT_READ;
+	int ret = sgx_translate(ctx, linaddr, prot, epc);
+
+	if (!ret)
+		return true;
+	*pf_errcode = X86_PF_USER | ((access & HW_MMU_WRITE) ? X86_PF_WRITE : 0) |
+		      ((access & HW_MMU_EXEC) ? X86_PF_INSTR : 0) |
+		      (ret == -EACCES ? X86_PF_PROT : 0);
+	return false;
+}
+
+static const int gregs_index[16] = {
+	REG_RAX, REG_RCX, REG_RDX, REG_RBX, REG_RSP, REG_RBP, REG_RSI, REG_RDI,
+	REG_R8,	 REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
+};
+
+static void regs_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc,
+			 const struct shim_thread *t)
+{
+	uint64_t *gpr = &regs->rax;
+
+	for (int i = 0; i < 16; i++)
+		gpr[i] = (uint64_t)uc->uc_mcontext.gregs[gregs_index[i]];
+	regs->rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+	regs->rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
+	regs->fsbase = t->lp.inside ? t->enclave_fs : t->host_fs;
+	regs->gsbase = t->lp.inside ? t->enclave_gs : t->host_gs;
+	/* x87 and SSE: the legacy XSAVE region is the signal frame's fxsave image. */
+	memset(regs->xsave, 0, SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE);
+	if (uc->uc_mcontext.fpregs)
+		memcpy(regs->xsave, uc->uc_mcontext.fpregs, SGX_XSAVE_LEGACY_SIZE);
+	regs->xsave[SGX_XSAVE_HEADER_OFFSET] = 0x3; /* XSTATE_BV: x87, SSE */
+	regs->xsave_len = SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE;
+}
+
+static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct shim_thread *t)
+{
+	const uint64_t *gpr = &regs->rax;
+
+	for (int i = 0; i < 16; i++)
+		uc->uc_mcontext.gregs[gregs_index[i]] = (greg_t)gpr[i];
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)regs->rip;
+	uc->uc_mcontext.gregs[REG_EFL] = (greg_t)regs->rflags;
+	if (uc->uc_mcontext.fpregs)
+		memcpy(uc->uc_mcontext.fpregs, regs->xsave, SGX_XSAVE_LEGACY_SIZE);
+	if (t->lp.inside) {
+		t->enclave_fs = regs->fsbase;
+		t->enclave_gs = regs->gsbase;
+	}
+}
+
+static bool at_enclu(const ucontext_t *uc)
+{
+	const uint8_t *ip = (const uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
+
+	return ip && ip[0] == SGX_ENCLU_OPCODE_0 && ip[1] == SGX_ENCLU_OPCODE_1 &&
+	       ip[2] == SGX_ENCLU_OPCODE_2;
+}
+
+static int pf_access(uint32_t err)
+{
+	return (err & X86_PF_INSTR) ? PROT_EXEC : (err & X86_PF_WRITE) ? PROT_WRITE : PROT_READ;
+}
+
+/*
+ * An exception at the enclave state in @uc: AEX, then the vDSO's fixup or a
+ * signal for the program (returns the signal to deliver, 0 for none).
+ */
+static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, ucontext_t *uc,
+			     int sig, unsigned int vector, uint32_t err, uint64_t addr)
+{
+	struct hw_mmu mmu = { mmu_translate, k };
+
+	regs_from_uc(&t->regs, uc, t);
+	if (hw_aex(k->hw, &t->lp, &mmu, &t->regs, vector, err, addr))
+		return sig; /* not inside after all: an ordinary fault */
+	regs_to_uc(uc, &t->regs, t);
+	if (shim_vdso_fixup_exception(uc, vector, err, addr))
+		return 0;
+	return sig;
+}
+
+int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t)
+{
+	struct sgx_kernel *k = shim_kernel_if_up();
+	unsigned int vector = (unsigned int)uc->uc_mcontext.gregs[REG_TRAPNO];
+	uint32_t err = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
+
+	if (!k || !t || !t->lp.inside)
+		return sig;
+	/* A page the kernel can bring in: AEX, fault handling, ERESUME are invisible. */
+	if (sig == SIGSEGV && vector == X86_TRAP_PF &&
+	    sgx_handle_fault(k, (uintptr_t)si->si_addr, pf_access(err)) == SGX_FAULT_RETRY)
+		return 0;
+	if (sig == SIGILL)
+		vector = X86_TRAP_UD;
+	return enclave_exception(k, t, uc, sig, vector, err, (uintptr_t)si->si_addr);
+}
+
+int shim_enclu_trap(ucontext_t *uc, struct shim_thread **tp)
+{
+	struct sgx_kernel *k = shim_kernel_if_up();
+	struct shim_thread *t = *tp;
+	struct hw_mmu mmu;
+	int ret;
+
+	if (!k || !at_enclu(uc))
+		return SIGILL;
+	if (!t) {
+		/* First ENCLU of this thread: outside an enclave, so FS is the host's. */
+		t = shim_thread_self();
+		*tp = t;
+		if (!t)
+			return SIGILL;
+	}
+	mmu.translate = mmu_translate;
+	mmu.ctx = k;
+	regs_from_uc(&t->regs, uc, t);
+	ret = enclu(k->hw, &t->lp, &mmu, &t->regs);
+	if (!encls_faulted(ret)) {
+		regs_to_uc(uc, &t->regs, t);
+		return 0;
+	}
+	/* #PF on an operand the kernel can bring in: retry the instruction. */
+	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
+	    sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
+		    SGX_FAULT_RETRY)
+		return 0;
+	/* ENCLU itself faulted: inside an enclave that is an AEX. */
+	if (t->lp.inside)
+		return enclave_exception(k, t, uc, SIGSEGV, (unsigned int)ENCLS_TRAPNR(ret),
+					 t->lp.fault_errcode, t->lp.fault_addr);
+	if (shim_vdso_fixup_exception(uc, (unsigned int)ENCLS_TRAPNR(ret), t->lp.fault_errcode,
+				      t->lp.fault_addr))
+		return 0;
+	return SIGSEGV;
+}
+
+void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t)
+{
+	struct sgx_kernel *k = shim_kernel_if_up();
+	struct hw_mmu mmu = { mmu_translate, k };
+
+	if (!k || !t || !t->lp.inside)
+		return;
+	/*
+	 * An interrupt: AEX to the AEP. There the thread executes ERESUME
+	 * itself (the vDSO's AEP is its ENCLU), re-entering in a new epoch.
+	 */
+	regs_from_uc(&t->regs, uc, t);
+	if (!hw_aex(k->hw, &t->lp, &mmu, &t->regs, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
+		regs_to_uc(uc, &t->regs, t);
+	atomic_fetch_add(&t->kicks_done, 1);
+}

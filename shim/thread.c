@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: MIT
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+
+#include "thread.h"
+
+#define MAX_THREADS 4096
+#define ALTSTACK_SIZE (256 * 1024)
+
+static struct shim_thread *_Atomic threads[MAX_THREADS];
+
+/* System calls without errno: usable while FS is the enclave's. */
+static long raw_syscall2(long nr, long a, long b)
+{
+	long ret;
+
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b) : "rcx", "r11", "memory");
+	return ret;
+}
+
+static long raw_syscall3(long nr, long a, long b, long c)
+{
+	long ret;
+
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
+	return ret;
+}
+
+static int raw_gettid(void)
+{
+	return (int)raw_syscall2(SYS_gettid, 0, 0);
+}
+
+static uint64_t get_base(int code)
+{
+	uint64_t v = 0;
+
+	raw_syscall2(SYS_arch_prctl, code, (long)&v);
+	return v;
+}
+
+static void set_base(int code, uint64_t v)
+{
+	raw_syscall2(SYS_arch_prctl, code, (long)v);
+}
+
+static struct shim_thread *lookup(int tid)
+{
+	for (unsigned int i = 0; i < MAX_THREADS; i++) {
+		struct shim_thread *t = threads[((unsigned int)tid + i) % MAX_THREADS];
+
+		if (!t)
+			return NULL;
+		if (t->tid == tid)
+			return t;
+	}
+	return NULL;
+}
+
+/*
+ * Signals that arrive while enclave code runs must not be pushed onto the
+ * enclave's stack: give the thread an alternate stack unless it has one.
+ */
+static void ensure_altstack(void)
+{
+	stack_t cur, ss;
+
+	if (sigaltstack(NULL, &cur) || !(cur.ss_flags & SS_DISABLE))
+		return;
+	ss.ss_sp = malloc(ALTSTACK_SIZE);
+	if (!ss.ss_sp)
+		return;
+	ss.ss_size = ALTSTACK_SIZE;
+	ss.ss_flags = 0;
+	if (sigaltstack(&ss, NULL))
+		free(ss.ss_sp);
+}
+
+struct shim_thread *shim_thread_self(void)
+{
+	int tid = raw_gettid();
+	struct shim_thread *t = lookup(tid);
+
+	if (t) {
+		/* Outside an enclave FS is the host's: a reused TID gets fresh bases. */
+		if (!t->lp.inside) {
+			t->host_fs = get_base(ARCH_GET_FS);
+			t->host_gs = get_base(ARCH_GET_GS);
+		}
+		return t;
+	}
+	t = aligned_alloc(64, (sizeof(*t) + 63) & ~(size_t)63);
+	if (!t)
+		return NULL;
+	t->tid = tid;
+	t->host_fs = get_base(ARCH_GET_FS);
+	t->host_gs = get_base(ARCH_GET_GS);
+	sgx_lp_init(&t->lp);
+	ensure_altstack();
+	for (unsigned int i = 0; i < MAX_THREADS; i++) {
+		struct shim_thread *expected = NULL;
+
+		if (atomic_compare_exchange_strong(&threads[((unsigned int)tid + i) % MAX_THREADS],
+						   &expected, t))
+			return t;
+	}
+	free(t);
+	return NULL;
+}
+
+struct shim_thread *shim_handler_enter(void)
+{
+	struct shim_thread *t = lookup(raw_gettid());
+
+	if (t && t->lp.inside) {
+		set_base(ARCH_SET_FS, t->host_fs);
+		set_base(ARCH_SET_GS, t->host_gs);
+	}
+	return t;
+}
+
+void shim_handler_exit(struct shim_thread *t)
+{
+	if (t && t->lp.inside) {
+		set_base(ARCH_SET_FS, t->enclave_fs);
+		set_base(ARCH_SET_GS, t->enclave_gs);
+	}
+}
+
+void shim_kick(struct sgx_kernel *k, void *data)
+{
+	struct shim_thread *target[MAX_THREADS];
+	unsigned int before[MAX_THREADS];
+	unsigned int n = 0;
+	int self = raw_gettid();
+
+	(void)k;
+	(void)data;
+	for (unsigned int i = 0; i < MAX_THREADS; i++) {
+		struct shim_thread *t = threads[i];
+
+		if (!t || t->tid == self || !t->lp.inside)
+			continue;
+		before[n] = atomic_load(&t->kicks_done);
+		target[n++] = t;
+		raw_syscall3(SYS_tgkill, getpid(), t->tid, SHIM_SIG_KICK);
+	}
+	for (unsigned int i = 0; i < n; i++) {
+		for (int spin = 0; spin < 100000; spin++) {
+			if (atomic_load(&target[i]->kicks_done) != before[i] ||
+			    !target[i]->lp.inside)
+				break;
+			sched_yield();
+		}
+	}
+}

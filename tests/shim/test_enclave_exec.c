@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Enclave code running natively under the shim, driven as an unmodified
+ * program drives real SGX: open/ioctl/mmap, the vDSO entry found through the
+ * auxiliary vector, and raw ENCLU. The enclave is a few hand-written
+ * instructions copied into its code page.
+ *
+ * Layout (8 pages): 0 TCS, 1 code (RX), 2 data (RW), 3-4 SSA (NSSA 2),
+ * 5 FS/GS page (RW, a marker at offset 0).
+ * Entry: RDI = operation; RAX = CSSA. Operations: 1 store RSI in the data
+ * page, 2 load it into RDX, 3 ud2, 4 load (RSI) into RDX, 5 RDX = FS:0.
+ * Entered with CSSA > 0 it exits at once with RDX = 0xE.
+ */
+#define _GNU_SOURCE
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/auxv.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "lib/sigstruct_sign.h"
+#include "measure.h"
+#include "softsgx/sgx_arch.h"
+#include "softsgx/sgx_uapi.h"
+
+extern const uint8_t encl_code[], encl_code_end[];
+__asm__(".pushsection .rodata\n"
+	".balign 16\n"
+	"encl_code:\n"
+	"	test %rax, %rax\n"
+	"	jnz 9f\n"
+	"	mov %rcx, %rbx\n"
+	"	cmp $1, %rdi\n"
+	"	jne 2f\n"
+	"	lea encl_code+0x1000(%rip), %rax\n"
+	"	mov %rsi, (%rax)\n"
+	"	jmp 8f\n"
+	"2:	cmp $2, %rdi\n"
+	"	jne 3f\n"
+	"	lea encl_code+0x1000(%rip), %rax\n"
+	"	mov (%rax), %rdx\n"
+	"	jmp 8f\n"
+	"3:	cmp $3, %rdi\n"
+	"	jne 4f\n"
+	"	ud2\n"
+	"4:	cmp $4, %rdi\n"
+	"	jne 5f\n"
+	"	mov (%rsi), %rdx\n"
+	"	jmp 8f\n"
+	"5:	cmp $5, %rdi\n"
+	"	jne 8f\n"
+	"	mov %fs:0, %rdx\n"
+	"	jmp 8f\n"
+	"9:	mov %rcx, %rbx\n"
+	"	mov $0xE, %rdx\n"
+	"8:	mov $4, %eax\n"
+	"	.byte 0x0f, 0x01, 0xd7\n"
+	"encl_code_end:\n"
+	".popsection\n");
+
+/*
+ * AEX zeroes R12-R15 and the vDSO, like Linux's, does not restore them: a
+ * caller keeps its callee-saved registers itself, as Linux's SGX selftests do.
+ * safe_enter(fn, op, arg, leaf, run) calls fn(op, arg, 0, leaf, 0, 0, run).
+ */
+extern int safe_enter(void *fn, long op, long arg, unsigned int leaf, struct sgx_enclave_run *run);
+__asm__(".text\n"
+	".globl safe_enter\n"
+	".type safe_enter, @function\n"
+	"safe_enter:\n"
+	"	push %rbx\n"
+	"	push %rbp\n"
+	"	push %r12\n"
+	"	push %r13\n"
+	"	push %r14\n"
+	"	push %r15\n"
+	"	push %r8\n"
+	"	mov %rdi, %rax\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	xor %edx, %edx\n"
+	"	xor %r8d, %r8d\n"
+	"	xor %r9d, %r9d\n"
+	"	call *%rax\n"
+	"	add $8, %rsp\n"
+	"	pop %r15\n"
+	"	pop %r14\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	pop %rbp\n"
+	"	pop %rbx\n"
+	"	ret\n"
+	".size safe_enter, .-safe_enter\n");
+
+#define ENCL_PAGES 8
+#define FS_MARKER 0x5afe5afe12345678ULL
+
+struct enclave {
+	int fd;
+	uint8_t *base;
+};
+
+static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
+static struct sgx_secs secs_buf;
+static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
+static vdso_sgx_enter_enclave_t vdso_enter;
+
+static void add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
+{
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
+	struct sgx_enclave_add_pages a = {
+		.src = (uintptr_t)page_buf,
+		.offset = page * SGX_PAGE_SIZE,
+		.length = SGX_PAGE_SIZE,
+		.secinfo = (uintptr_t)&secinfo,
+		.flags = SGX_PAGE_MEASURE,
+	};
+
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &a), 0);
+	sgx_measure_eadd(m, a.offset, &secinfo);
+	for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += 256)
+		sgx_measure_eextend(m, a.offset + c, page_buf + c);
+}
+
+static void build_enclave(struct enclave *e, uint64_t extra_pages)
+{
+	uint64_t size = ENCL_PAGES * SGX_PAGE_SIZE;
+	struct sgx_sign_enclave desc = {
+		.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT,
+		.attributes_mask = ~(uint64_t)SGX_ATTR_INIT,
+		.xfrm = 3,
+		.xfrm_mask = 3,
+		.date = 0x20261122,
+	};
+	struct sgx_enclave_create create = { .src = (uintptr_t)&secs_buf };
+	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
+	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
+	struct sgx_measurement m;
+	EVP_PKEY *key = NULL;
+	uint8_t *area;
+
+	while (size < (ENCL_PAGES + extra_pages) * SGX_PAGE_SIZE)
+		size *= 2;
+	area = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(area != MAP_FAILED);
+	e->base = (uint8_t *)(((uintptr_t)area + size - 1) & ~(size - 1));
+	munmap(area, 2 * size);
+	e->fd = open("/dev/sgx_enclave", O_RDWR);
+	assert_true(e->fd >= 0);
+
+	memset(&secs_buf, 0, sizeof(secs_buf));
+	secs_buf.base = (uintptr_t)e->base;
+	secs_buf.size = size;
+	secs_buf.ssa_frame_size = 1;
+	secs_buf.attributes = desc.attributes;
+	secs_buf.xfrm = 3;
+	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_CREATE, &create), 0);
+	sgx_measure_ecreate(&m, 1, size);
+
+	memset(page_buf, 0, sizeof(page_buf));
+	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
+	tcs->nr_ssa_frames = 2;
+	tcs->entry_offset = SGX_PAGE_SIZE;
+	tcs->fs_offset = 5 * SGX_PAGE_SIZE;
+	tcs->gs_offset = 5 * SGX_PAGE_SIZE;
+	tcs->fs_limit = 0xFFF;
+	tcs->gs_limit = 0xFFF;
+	add(e->fd, 0, SGX_SECINFO_TCS, &m);
+	memset(page_buf, 0xCC, sizeof(page_buf)); /* int3 filler */
+	memcpy(page_buf, encl_code, (size_t)(encl_code_end - encl_code));
+	add(e->fd, 1, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_X, &m);
+	memset(page_buf, 0, sizeof(page_buf));
+	add(e->fd, 2, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+	add(e->fd, 3, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+	add(e->fd, 4, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+	*(uint64_t *)page_buf = FS_MARKER;
+	add(e->fd, 5, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+	memset(page_buf, 0x77, sizeof(page_buf));
+	for (uint64_t i = 0; i < extra_pages; i++)
+		add(e->fd, ENCL_PAGES + i, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
+
+	sgx_measure_final(&m, desc.mrenclave);
+	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
+	assert_int_equal(sgx_sign_sigstruct(&desc, key, &sig_buf), 0);
+	EVP_PKEY_free(key);
+	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
+
+	assert_ptr_equal(mmap(e->base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_SHARED | MAP_FIXED, e->fd, 0), e->base);
+	assert_ptr_equal(mmap(e->base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_READ | PROT_EXEC,
+			      MAP_SHARED | MAP_FIXED, e->fd, 0), e->base + SGX_PAGE_SIZE);
+	assert_ptr_equal(mmap(e->base + 2 * SGX_PAGE_SIZE, size - 2 * SGX_PAGE_SIZE,
+			      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd, 0),
+			 e->base + 2 * SGX_PAGE_SIZE);
+}
+
+static void close_enclave(struct enclave *e, uint64_t size)
+{
+	munmap(e->base, size);
+	close(e->fd);
+}
+
+/* The vDSO the standard way: AT_SYSINFO_EHDR, PT_DYNAMIC, DT_HASH, DT_SYMTAB. */
+static void *vdso_lookup(const char *name)
+{
+	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
+	const Elf64_Phdr *ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
+	const Elf64_Dyn *dyn = NULL;
+	const Elf64_Sym *sym = NULL;
+	const Elf64_Word *hash = NULL;
+	const char *str = NULL;
+	uintptr_t load = 0;
+
+	for (int i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && !load)
+			load = (uintptr_t)eh + ph[i].p_offset - ph[i].p_vaddr;
+		if (ph[i].p_type == PT_DYNAMIC)
+			dyn = (const Elf64_Dyn *)((const char *)eh + ph[i].p_offset);
+	}
+	assert_non_null(dyn);
+	for (; dyn->d_tag != DT_NULL; dyn++) {
+		if (dyn->d_tag == DT_SYMTAB)
+			sym = (const Elf64_Sym *)(load + dyn->d_un.d_ptr);
+		if (dyn->d_tag == DT_STRTAB)
+			str = (const char *)(load + dyn->d_un.d_ptr);
+		if (dyn->d_tag == DT_HASH)
+			hash = (const Elf64_Word *)(load + dyn->d_un.d_ptr);
+	}
+	assert_true(sym && str && hash);
+	for (Elf64_Word i = 0; i < hash[1]; i++)
+		if (!strcmp(str + sym[i].st_name, name))
+			return (void *)(load + sym[i].st_value);
+	return NULL;
+}
+
+/* A user handler that reports RDX as it was at EEXIT. */
+static int keep_rdx(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
+		    struct sgx_enclave_run *run)
+{
+	(void)rdi, (void)rsi, (void)rsp, (void)r8, (void)r9;
+	*(long *)(uintptr_t)run->user_data = rdx;
+	return 0;
+}
+
+static long call(struct enclave *e, unsigned int leaf, long op, long arg, struct sgx_enclave_run *run)
+{
+	long rdx = -1;
+	int ret;
+
+	memset(run, 0, sizeof(*run));
+	run->tcs = (uintptr_t)e->base;
+	run->user_handler = (uintptr_t)keep_rdx;
+	run->user_data = (uintptr_t)&rdx;
+	ret = safe_enter((void *)vdso_enter, op, arg, leaf, run);
+	assert_int_equal(ret, 0);
+	return rdx;
+}
+
+static void test_vdso_eenter_eexit(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e;
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 1, 0x1122334455667788, &run);
+	assert_int_equal(run.function, SGX_EEXIT);
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0x1122334455667788);
+	assert_int_equal(run.function, SGX_EEXIT);
+	/* The host sees what the enclave wrote, as on real hardware it would not. */
+	assert_int_equal(*(uint64_t *)(e.base + 2 * SGX_PAGE_SIZE), 0x1122334455667788);
+	/* FS inside is the TCS's FS base. */
+	assert_int_equal(call(&e, SGX_EENTER, 5, 0, &run), (long)FS_MARKER);
+	/* And the host's FS is back: TLS works. */
+	errno = 0;
+	assert_int_equal(errno, 0);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+static void test_raw_enclu(void **state)
+{
+	struct enclave e;
+	uint64_t rdx;
+
+	(void)state;
+	build_enclave(&e, 0);
+	/* EENTER by the program's own instruction; the enclave EEXITs to RCX. */
+	__asm__ volatile("lea 1f(%%rip), %%rcx\n"
+			 "mov $2, %%eax\n"
+			 ".byte 0x0f, 0x01, 0xd7\n"
+			 "1:\n"
+			 : "=d"(rdx)
+			 : "b"(e.base), "D"(1L), "S"(0xABCDL)
+			 : "rax", "rcx", "memory", "cc");
+	__asm__ volatile("lea 1f(%%rip), %%rcx\n"
+			 "mov $2, %%eax\n"
+			 ".byte 0x0f, 0x01, 0xd7\n"
+			 "1:\n"
+			 : "=d"(rdx), "+b"(e.base)
+			 : "D"(2L), "S"(0L)
+			 : "rax", "rcx", "memory", "cc");
+	assert_int_equal(rdx, 0xABCD);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+static void test_exception_reported_and_exception_entry(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e;
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 3, 0, &run);
+	assert_int_equal(run.function, SGX_ERESUME);
+	assert_int_equal(run.exception_vector, 6); /* #UD */
+	/* CSSA is 1 now: a new EENTER takes the enclave's exception entry. */
+	assert_int_equal(call(&e, SGX_EENTER, 0, 0, &run), 0xE);
+	assert_int_equal(run.function, SGX_EEXIT);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+struct fixing {
+	uint8_t *page;
+	int exceptions;
+	uint16_t vector;
+	uint64_t addr;
+	long rdx;
+};
+
+/*
+ * The vDSO protocol for a fault the program can fix: the handler sees the
+ * exception, gives the page back and returns ERESUME, so the enclave resumes
+ * within the same call (and its EEXIT lands in this vDSO frame).
+ */
+static int fix_and_resume(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
+			  struct sgx_enclave_run *run)
+{
+	struct fixing *f = (struct fixing *)(uintptr_t)run->user_data;
+
+	(void)rdi, (void)rsi, (void)rsp, (void)r8, (void)r9;
+	if (run->function == SGX_ERESUME) {
+		f->exceptions++;
+		f->vector = run->exception_vector;
+		f->addr = run->exception_addr;
+		if (mprotect(f->page, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE))
+			return -1;
+		return SGX_ERESUME;
+	}
+	f->rdx = rdx;
+	return 0;
+}
+
+static void test_page_fault_then_eresume(void **state)
+{
+	struct sgx_enclave_run run;
+	struct fixing f = { 0 };
+	struct enclave e;
+
+	(void)state;
+	build_enclave(&e, 0);
+	f.page = e.base + 2 * SGX_PAGE_SIZE;
+	call(&e, SGX_EENTER, 1, 0x600D, &run);
+	/* The host takes the page away: the enclave's load faults. */
+	assert_int_equal(mprotect(f.page, SGX_PAGE_SIZE, PROT_NONE), 0);
+	memset(&run, 0, sizeof(run));
+	run.tcs = (uintptr_t)e.base;
+	run.user_handler = (uintptr_t)fix_and_resume;
+	run.user_data = (uintptr_t)&f;
+	assert_int_equal(safe_enter((void *)vdso_enter, 4, (long)(uintptr_t)f.page, SGX_EENTER,
+				    &run),
+			 0);
+	assert_int_equal(f.exceptions, 1);
+	assert_int_equal(f.vector, 14);
+	assert_int_equal(f.addr, (uintptr_t)f.page);
+	/* Resumed at the faulting load, which then completed. */
+	assert_int_equal(f.rdx, 0x600D);
+	assert_int_equal(run.function, SGX_EEXIT);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+static void test_evicted_pages_come_back_inside(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e, big;
+	uint64_t big_pages = 200; /* more than the 128-page EPC of this test */
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 1, 0xBACC, &run);
+	/* A second, larger enclave pushes the first one out of the EPC. */
+	build_enclave(&big, big_pages);
+	for (uint64_t i = 0; i < big_pages; i++)
+		assert_int_equal(big.base[(ENCL_PAGES + i) * SGX_PAGE_SIZE + 9], 0x77);
+	/* TCS, code and data are reloaded as the enclave touches them. */
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0xBACC);
+	assert_int_equal(run.function, SGX_EEXIT);
+	close_enclave(&big, 256 * SGX_PAGE_SIZE);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+static void reexec_under_shim(char **argv)
+{
+	const char *lib = getenv("SOFTSGX_PRELOAD");
+
+	if (getenv("SOFTSGX_SHIM_TEST_CHILD"))
+		return;
+	if (!lib) {
+		fprintf(stderr, "SOFTSGX_PRELOAD is not set: run this test with `make check`\n");
+		exit(1);
+	}
+	setenv("LD_PRELOAD", lib, 1);
+	setenv("SOFTSGX_SHIM_TEST_CHILD", "1", 1);
+	/* A small EPC, so the eviction test can fill it. */
+	setenv("SOFTSGX_EPC", "512K", 1);
+	setenv("SOFTSGX_SECTIONS", "1", 1);
+	execv("/proc/self/exe", argv);
+	perror("execv");
+	exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vdso_eenter_eexit),
+		cmocka_unit_test(test_raw_enclu),
+		cmocka_unit_test(test_exception_reported_and_exception_entry),
+		cmocka_unit_test(test_page_fault_then_eresume),
+		cmocka_unit_test(test_evicted_pages_come_back_inside),
+	};
+
+	(void)argc;
+	reexec_under_shim(argv);
+	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_lookup("__vdso_sgx_enter_enclave");
+	if (!vdso_enter) {
+		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+		return 1;
+	}
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
