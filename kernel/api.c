@@ -191,10 +191,12 @@ int softsgx_open(struct softsgx_platform *p, const char *path, int flags)
 	(void)flags;
 	if (!path)
 		return -EFAULT;
-	/* Linux registers no SGX device without flexible launch control. */
-	if (!sgx_hw_config(p->hw)->flc)
-		return -ENOENT;
-	if (!strcmp(path, "/dev/sgx_enclave"))
+	/*
+	 * Without flexible launch control Linux does not register the enclave
+	 * driver (sgx_drv_init() fails), but still registers /dev/sgx_provision
+	 * and the virtual EPC driver (sgx_init()).
+	 */
+	if (!strcmp(path, "/dev/sgx_enclave") && sgx_hw_config(p->hw)->flc)
 		type = SGX_FILE_ENCLAVE;
 	else if (!strcmp(path, "/dev/sgx_provision"))
 		type = SGX_FILE_PROVISION;

@@ -8,12 +8,16 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 
 #include "driver.h"
 #include "encl.h"
 #include "virt.h"
 
 #define PROT_ACCESS (PROT_READ | PROT_WRITE | PROT_EXEC)
+#ifndef PROT_SEM
+#define PROT_SEM 0x8 /* <asm-generic/mman-common.h>; glibc does not define it */
+#endif
 
 struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, int *err)
 {
@@ -66,6 +70,8 @@ struct sgx_encl *sgx_file_encl(const struct sgx_file *f)
 
 long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
 {
+	/* ioctl(2) takes the command as an unsigned int: upper bits never arrive. */
+	cmd = (unsigned int)cmd;
 	switch (f->type) {
 	case SGX_FILE_ENCLAVE:
 		return sgx_encl_ioctl(f, cmd, arg);
@@ -101,6 +107,9 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
 	/* Once initialized, the enclave's range is fixed. */
 	if ((atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED) &&
 	    (start < encl->base || end > encl->base + encl->size))
+		return -EACCES;
+	/* PROT_READ would silently become PROT_EXEC, above what pages allow. */
+	if (personality(0xffffffff) & READ_IMPLIES_EXEC)
 		return -EACCES;
 	pthread_mutex_lock(&encl->lock);
 	ret = page_array_for_each(&encl->page_array, may_map_page, &c);
@@ -144,7 +153,9 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		  uint64_t offset)
 {
 	struct sgx_kernel *k = f->k;
-	bool fixed = flags & MAP_FIXED;
+	/* MAP_FIXED_NOREPLACE is MAP_FIXED that fails with EEXIST instead of replacing. */
+	bool noreplace = flags & MAP_FIXED_NOREPLACE;
+	bool fixed = (flags & MAP_FIXED) || noreplace;
 	uint64_t start;
 	int ret;
 
@@ -152,14 +163,17 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		return -ENODEV;
 	/*
 	 * Linux sgx_get_unmapped_area() and sgx_vepc_mmap(): a private
-	 * mapping of EPC makes no sense.
+	 * mapping of EPC makes no sense. MAP_SHARED_VALIDATE is shared.
 	 */
-	if ((flags & MAP_TYPE) != MAP_SHARED)
+	if ((flags & MAP_TYPE) != MAP_SHARED && (flags & MAP_TYPE) != MAP_SHARED_VALIDATE)
 		return -EINVAL;
 	if (offset & (SGX_PAGE_SIZE - 1))
 		return -EINVAL;
-	if (!len || len + SGX_PAGE_SIZE - 1 < len)
+	if (!len)
 		return -EINVAL;
+	/* do_mmap(): a length that rounds up past the top of memory. */
+	if (len + SGX_PAGE_SIZE - 1 < len)
+		return -ENOMEM;
 	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
 	if (fixed && (*addr & (SGX_PAGE_SIZE - 1)))
 		return -EINVAL;
@@ -171,9 +185,23 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 			return ret;
 	}
 	pthread_rwlock_wrlock(&k->mm.lock);
-	ret = sgx_mm_reserve(&start, len, fixed);
-	if (ret)
-		goto out;
+	if (noreplace) {
+		/* A hint the host honours only when the whole range is free. */
+		uint64_t want = start;
+
+		ret = sgx_mm_reserve(&start, len, false);
+		if (ret)
+			goto out;
+		if (start != want) {
+			sys_munmap((void *)(uintptr_t)start, len);
+			ret = -EEXIST;
+			goto out;
+		}
+	} else {
+		ret = sgx_mm_reserve(&start, len, fixed);
+		if (ret)
+			goto out;
+	}
 	if (!fixed && f->type == SGX_FILE_ENCLAVE) {
 		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
 		if (ret) {
@@ -230,14 +258,18 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 	uint64_t end, a;
 	int ret = 0;
 
+	/* do_mprotect_pkey()'s order of checks. */
 	if (addr & (SGX_PAGE_SIZE - 1))
 		return -EINVAL;
-	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
-	end = addr + len;
-	if (end < addr)
-		return -ENOMEM;
 	if (!len)
 		return 0;
+	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
+	end = addr + len;
+	if (end <= addr)
+		return -ENOMEM;
+	/* PROT_SEM is accepted and means nothing on x86; PROT_GROWS* needs a stack VMA. */
+	if (prot & ~(PROT_ACCESS | PROT_SEM))
+		return -EINVAL;
 	pthread_rwlock_wrlock(&k->mm.lock);
 	if (!range_covered(&k->mm, addr, end)) {
 		ret = -ENOMEM;
@@ -317,6 +349,21 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 	return SGX_FAULT_RETRY;
 }
 
+/*
+ * x86 access_error(): a write needs PROT_WRITE, an instruction fetch
+ * PROT_EXEC; a read is allowed wherever the page tables are readable, which
+ * on x86 includes a PROT_WRITE mapping. (PROT_EXEC alone is execute-only on
+ * hosts with protection keys, so a read there stays refused.)
+ */
+static bool sgx_vma_access_ok(int prot, int access)
+{
+	if (access & PROT_WRITE)
+		return prot & PROT_WRITE;
+	if (access & PROT_EXEC)
+		return prot & PROT_EXEC;
+	return prot & (PROT_READ | PROT_WRITE);
+}
+
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access)
 {
 	enum sgx_fault_result ret;
@@ -327,7 +374,7 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	vma = sgx_find_vma(&k->mm, addr);
 	if (!vma)
 		ret = SGX_FAULT_NOT_OURS;
-	else if ((access & vma->prot) != access || !vma->prot)
+	else if (!sgx_vma_access_ok(vma->prot, access))
 		ret = SGX_FAULT_SIGSEGV;
 	else if (sgx_file_encl(vma->file))
 		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr);

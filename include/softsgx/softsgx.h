@@ -36,8 +36,9 @@ void softsgx_platform_free(struct softsgx_platform *p);
  * open(2) of "/dev/sgx_enclave", "/dev/sgx_provision" or "/dev/sgx_vepc"
  * (the last only on a host, not in a model guest). Returns a
  * descriptor (a small non-negative number in the platform's own table) or
- * -ENOENT for other paths and for a platform without flexible launch
- * control, where Linux does not register the driver.
+ * -ENOENT for other paths, and for "/dev/sgx_enclave" on a platform without
+ * flexible launch control, where Linux does not register the enclave driver
+ * (it still registers /dev/sgx_provision and /dev/sgx_vepc).
  */
 int softsgx_open(struct softsgx_platform *p, const char *path, int flags);
 int softsgx_close(struct softsgx_platform *p, int fd);
