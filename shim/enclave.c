@@ -24,6 +24,10 @@ static bool mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
 										 : PROT_READ;
 	int ret = sgx_translate(ctx, linaddr, prot, epc);
 
+	/* x86 page tables cannot express write-only: a writable page is readable. */
+	if (ret == -EACCES && prot == PROT_READ)
+		ret = sgx_translate(ctx, linaddr, PROT_WRITE, epc);
+
 	if (!ret)
 		return true;
 	*pf_errcode = X86_PF_USER | ((access & HW_MMU_WRITE) ? X86_PF_WRITE : 0) |

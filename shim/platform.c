@@ -67,6 +67,7 @@ static void boot(void)
 		fprintf(stderr, "softsgx: cannot power on the CPU model: %s\n", strerror(errno));
 		return;
 	}
+	shim_root_key_load(hw);
 	sgx_kernel_config_from_hw(&kcfg, hw);
 	ret = sgx_kernel_init(&kernel, &kcfg);
 	if (ret) {

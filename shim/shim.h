@@ -66,6 +66,10 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 /* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
 void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
 
+/* Load the platform root key from the user's state directory, creating it once. */
+struct sgx_hw;
+void shim_root_key_load(struct sgx_hw *hw);
+
 /* Platform configuration from SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_SGX1. */
 struct sgx_hw_config;
 int shim_config_from_env(struct sgx_hw_config *cfg);

@@ -39,6 +39,7 @@ struct cli_cmd {
 extern const struct cli_cmd cmd_info;
 extern const struct cli_cmd cmd_keygen;
 extern const struct cli_cmd cmd_guest;
+extern const struct cli_cmd cmd_run;
 
 /*
  * "softsgx CMD: MESSAGE" and "Try 'softsgx CMD --help'." on stderr;

@@ -12,6 +12,7 @@
 #include "cli.h"
 
 static const struct cli_cmd *const commands[] = {
+	&cmd_run,
 	&cmd_info,
 	&cmd_keygen,
 	&cmd_guest,

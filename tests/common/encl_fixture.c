@@ -49,12 +49,21 @@ void ek_secs(struct sgx_secs *secs, uint64_t base, uint64_t size)
 
 uint64_t ek_free_base(uint64_t size)
 {
-	void *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
 	uint64_t base;
 
 	assert_true(p != MAP_FAILED);
 	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	munmap(p, 2 * size);
+	/*
+	 * Keep [base, base + size) reserved: freeing it would let another
+	 * thread's mmap (ksgxd's malloc, ASan) land there before the enclave's
+	 * MAP_FIXED mapping replaces the reservation.
+	 */
+	if (base > (uintptr_t)p)
+		munmap(p, base - (uintptr_t)p);
+	if ((uintptr_t)p + 2 * size > base + size)
+		munmap((void *)(uintptr_t)(base + size), (uintptr_t)p + 2 * size - base - size);
 	return base;
 }
 

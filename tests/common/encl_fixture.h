@@ -38,7 +38,7 @@ void ek_build(struct softsgx_platform *p, struct ek_enclave *e, uint64_t nr_reg)
 
 /* A SECS page for ENCLAVE_CREATE at @base/@size with fixture attributes. */
 void ek_secs(struct sgx_secs *secs, uint64_t base, uint64_t size);
-/* An ELRANGE base aligned to @size that is free in this process right now. */
+/* An ELRANGE base aligned to @size, left reserved (PROT_NONE) for a MAP_FIXED mapping. */
 uint64_t ek_free_base(uint64_t size);
 
 /* Route faults on @p's mappings to its fault path (one platform at a time). */

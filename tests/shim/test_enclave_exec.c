@@ -32,6 +32,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
+#include "shim_test.h"
 #include "softsgx/sgx_uapi.h"
 
 extern const uint8_t encl_code[], encl_code_end[];
@@ -155,7 +156,10 @@ static void build_enclave(struct enclave *e, uint64_t extra_pages)
 	area = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(area != MAP_FAILED);
 	e->base = (uint8_t *)(((uintptr_t)area + size - 1) & ~(size - 1));
-	munmap(area, 2 * size);
+	/* Keep the ELRANGE reserved until the enclave's MAP_FIXED replaces it. */
+	if (e->base > area)
+		munmap(area, (size_t)(e->base - area));
+	munmap(e->base + size, (size_t)(area + size - e->base));
 	e->fd = open("/dev/sgx_enclave", O_RDWR);
 	assert_true(e->fd >= 0);
 
@@ -409,26 +413,6 @@ static void test_evicted_pages_come_back_inside(void **state)
 	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
 }
 
-static void reexec_under_shim(char **argv)
-{
-	const char *lib = getenv("SOFTSGX_PRELOAD");
-
-	if (getenv("SOFTSGX_SHIM_TEST_CHILD"))
-		return;
-	if (!lib) {
-		fprintf(stderr, "SOFTSGX_PRELOAD is not set: run this test with `make check`\n");
-		exit(1);
-	}
-	setenv("LD_PRELOAD", lib, 1);
-	setenv("SOFTSGX_SHIM_TEST_CHILD", "1", 1);
-	/* A small EPC, so the eviction test can fill it. */
-	setenv("SOFTSGX_EPC", "512K", 1);
-	setenv("SOFTSGX_SECTIONS", "1", 1);
-	execv("/proc/self/exe", argv);
-	perror("execv");
-	exit(1);
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -439,8 +423,10 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_evicted_pages_come_back_inside),
 	};
 
-	(void)argc;
-	reexec_under_shim(argv);
+	/* A small EPC, so the eviction test can fill it. */
+	static const char *const run_opts[] = { "--epc", "512K", "--sections", "1", NULL };
+
+	shim_test_reexec(argc, argv, run_opts);
 	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_lookup("__vdso_sgx_enter_enclave");
 	if (!vdso_enter) {
 		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");

@@ -28,6 +28,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
+#include "shim_test.h"
 #include "softsgx/sgx_uapi.h"
 
 #define NR_REG 8
@@ -49,7 +50,10 @@ static uint64_t free_base(uint64_t size)
 
 	assert_true(p != MAP_FAILED);
 	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	munmap(p, 2 * size);
+	/* Keep the ELRANGE reserved until the enclave's MAP_FIXED replaces it. */
+	if (base > (uintptr_t)p)
+		munmap(p, base - (uintptr_t)p);
+	munmap((void *)(uintptr_t)(base + size), (uintptr_t)p + size - base);
 	return base;
 }
 
@@ -272,24 +276,6 @@ static void test_vepc(void **state)
 	assert_int_equal(close(fd), 0);
 }
 
-/* Run under the shim, as `softsgx run` does, unless we already are. */
-static void reexec_under_shim(char **argv)
-{
-	const char *lib = getenv("SOFTSGX_PRELOAD");
-
-	if (getenv("SOFTSGX_SHIM_TEST_CHILD"))
-		return;
-	if (!lib) {
-		fprintf(stderr, "SOFTSGX_PRELOAD is not set: run this test with `make check`\n");
-		exit(1);
-	}
-	setenv("LD_PRELOAD", lib, 1);
-	setenv("SOFTSGX_SHIM_TEST_CHILD", "1", 1);
-	execv("/proc/self/exe", argv);
-	perror("execv");
-	exit(1);
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,7 +286,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vepc),
 	};
 
-	(void)argc;
-	reexec_under_shim(argv);
+	shim_test_reexec(argc, argv, NULL);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

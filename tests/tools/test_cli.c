@@ -85,12 +85,13 @@ static char **child_env(const char *const *extra)
 		n++;
 	env = calloc(n + 1, sizeof(*env));
 	assert_non_null(env);
+	/* @extra first: getenv() takes the first of duplicate names. */
+	for (const char *const *e = extra; e && *e; e++)
+		env[k++] = (char *)*e;
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "SOFTSGX_EPC=", 12) && strncmp(*e, "SOFTSGX_SECTIONS=", 17) &&
 		    strncmp(*e, "SOFTSGX_SGX1=", 13))
 			env[k++] = *e;
-	for (const char *const *e = extra; e && *e; e++)
-		env[k++] = (char *)*e;
 	env[k] = NULL;
 	return env;
 }
@@ -264,6 +265,7 @@ static void test_help(void **state)
 	check_help("info");
 	check_help("keygen");
 	check_help("guest");
+	check_help("run");
 	/* --help wins over anything after it, as it is handled when parsed. */
 	run(&r, ARGS("info", "--help", "--epc", "junk"));
 	assert_usage(&r, "Usage: softsgx info");
@@ -760,10 +762,45 @@ static void test_guest(void **state)
 	run_free(&r);
 }
 
+static void test_run(void **state)
+{
+	char pre[512];
+	struct run r;
+
+	(void)state;
+	run(&r, ARGS("run"));
+	assert_usage_error(&r, "run", "no program to run");
+	run_free(&r);
+	run(&r, ARGS("run", "--epc", "junk", "true"));
+	assert_usage_error(&r, "run", "junk");
+	run_free(&r);
+	run(&r, ARGS("run", "--", "/nonexistent/program"));
+	assert_status(&r, 127);
+	assert_contains(r.err, "/nonexistent/program");
+	run_free(&r);
+	/* The program's exit status is the command's: it became the program. */
+	run(&r, ARGS("run", "sh", "-c", "exit 3"));
+	assert_status(&r, 3);
+	run_free(&r);
+	/* Options after PROGRAM are the program's own. */
+	run(&r, ARGS("run", "--epc", "1M", "--sections", "1", "--", "sh", "-c",
+		     "echo \"$LD_PRELOAD|$SOFTSGX_EPC|$SOFTSGX_SECTIONS|$SOFTSGX_SGX1\"", "--epc"));
+	assert_status(&r, 0);
+	snprintf(pre, sizeof(pre), "%s|1048576|1|0\n", getenv("SOFTSGX_PRELOAD"));
+	assert_string_equal(r.out, pre);
+	run_free(&r);
+	/* A shim that is not there is a runtime failure. */
+	run_env(&r, ENV("SOFTSGX_PRELOAD=/nonexistent/lib.so"), ARGS("run", "true"));
+	assert_status(&r, 1);
+	assert_contains(r.err, "/nonexistent/lib.so");
+	run_free(&r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_level),
+		cmocka_unit_test(test_run),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_info_bad_arguments),
 		cmocka_unit_test(test_info),

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: MIT
+/*
+ * softsgx run: run an unmodified program on the emulated platform. The
+ * program gets libsoftsgx-preload.so in LD_PRELOAD and the platform
+ * configuration in the SOFTSGX_* environment, which the shim reads when it
+ * loads; then this process becomes the program (exec), so its exit status
+ * is the program's.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+#define NAME "run"
+#define PRELOAD_NAME "libsoftsgx-preload.so"
+/* As a shell reports a command it cannot run or cannot find. */
+#define EXIT_CANNOT_EXECUTE 126
+#define EXIT_NOT_FOUND 127
+
+static void usage(FILE *out)
+{
+	fputs("Usage: softsgx run [PLATFORM OPTIONS] [--] PROGRAM [ARGS...]\n"
+	      "\n"
+	      "Run PROGRAM with /dev/sgx_enclave, /dev/sgx_provision and /dev/sgx_vepc\n"
+	      "working on the emulated platform: the shim library is preloaded into it,\n"
+	      "enclave code runs natively, ENCLU is emulated, and the vDSO found through\n"
+	      "the auxiliary vector exports __vdso_sgx_enter_enclave. The program needs\n"
+	      "no change. softsgx gives no confidentiality: enclave memory is ordinary\n"
+	      "memory of the program.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -h, --help       show this help and exit\n"
+	      "\n" CLI_PLATFORM_USAGE
+	      "\n"
+	      "Environment:\n"
+	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
+	      "                   next to the softsgx executable)\n"
+	      "\n"
+	      "Exit status: PROGRAM's own; 126 when it cannot be executed, 127 when it is\n"
+	      "not found, 1 when the shim is missing, 2 for bad arguments or environment.\n",
+	      out);
+}
+
+/* The shim next to our own executable, unless SOFTSGX_PRELOAD names one. */
+static int find_preload(char *out, size_t len)
+{
+	const char *env = getenv("SOFTSGX_PRELOAD");
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (env && *env) {
+		if (snprintf(out, len, "%s", env) >= (int)len)
+			return -ENAMETOOLONG;
+		return access(out, R_OK) ? -errno : 0;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	if (snprintf(out, len, "%s/%s", dirname(self), PRELOAD_NAME) >= (int)len)
+		return -ENAMETOOLONG;
+	return access(out, R_OK) ? -errno : 0;
+}
+
+/* Prepend @lib to LD_PRELOAD, keeping what the user had there. */
+static int set_preload(const char *lib)
+{
+	const char *old = getenv("LD_PRELOAD");
+	char *v;
+	int ret;
+
+	if (!old || !*old)
+		return setenv("LD_PRELOAD", lib, 1);
+	if (asprintf(&v, "%s:%s", lib, old) < 0)
+		return -1;
+	ret = setenv("LD_PRELOAD", v, 1);
+	free(v);
+	return ret;
+}
+
+static int export_platform(const struct softsgx_config *cfg)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)(cli_config_pages(cfg) * 4096));
+	if (setenv("SOFTSGX_EPC", buf, 1))
+		return -1;
+	snprintf(buf, sizeof(buf), "%u", cfg->nr_sections);
+	if (setenv("SOFTSGX_SECTIONS", buf, 1))
+		return -1;
+	return setenv("SOFTSGX_SGX1", cfg->sgx2 ? "0" : "1", 1);
+}
+
+static int run(int argc, char **argv)
+{
+	/* '+': stop at PROGRAM, its options are its own. */
+	static const char optstring[] = "+:h";
+	static const struct option longopts[] = {
+		{"help", no_argument, NULL, 'h'},
+		CLI_PLATFORM_LONGOPTS,
+		{NULL, 0, NULL, 0},
+	};
+	struct cli_platform_opts popts = {0};
+	struct softsgx_config cfg;
+	char lib[PATH_MAX];
+	int opt, ret;
+
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, optstring, longopts, NULL)) != -1) {
+		if (cli_platform_option(&popts, opt, optarg))
+			continue;
+		if (opt == 'h') {
+			usage(stdout);
+			return CLI_EXIT_OK;
+		}
+		return cli_getopt_error(NAME, opt, argv, optstring, longopts);
+	}
+	if (optind >= argc)
+		return cli_usage_error(NAME, "no program to run");
+	ret = cli_platform_config(NAME, &popts, &cfg);
+	if (ret)
+		return ret;
+	ret = find_preload(lib, sizeof(lib));
+	if (ret)
+		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
+	if (set_preload(lib) || export_platform(&cfg))
+		return cli_fail(NAME, "cannot set up the environment: %m");
+	fflush(NULL);
+	execvp(argv[optind], argv + optind);
+	ret = errno;
+	fprintf(stderr, "softsgx %s: %s: %s\n", NAME, argv[optind], strerror(ret));
+	return ret == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXECUTE;
+}
+
+const struct cli_cmd cmd_run = {
+	.name = NAME,
+	.summary = "run a program on the emulated SGX platform",
+	.usage = usage,
+	.run = run,
+};
