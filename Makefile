@@ -59,6 +59,22 @@ CHECK_CLI := $(CHECK_DIR)/softsgx
 TEST_KEY := build/keys/test-signer.pem
 TEST_KEY2 := build/keys/other-signer.pem
 
+# The project's own test enclave (tests/enclaves/): freestanding C and
+# assembly linked as a static PIE at 0 by enclave.lds; no sanitizers, no libc,
+# no dynamic relocations (docs/enclave-abi.md).
+ENCLAVE_CC ?= gcc
+ENCLAVE_DIR := build/enclaves
+TEST_ENCLAVE := $(ENCLAVE_DIR)/test_enclave.elf
+ENCLAVE_OBJ := $(patsubst tests/enclaves/%,$(ENCLAVE_DIR)/%.o, \
+	$(basename $(wildcard tests/enclaves/*.c tests/enclaves/*.S)))
+ENCLAVE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Itests/enclaves \
+	-ffreestanding -fPIC -fvisibility=hidden -fno-stack-protector -fno-builtin \
+	-fno-tree-loop-distribute-patterns -mgeneral-regs-only -fcf-protection=none \
+	-fno-asynchronous-unwind-tables -fno-unwind-tables
+ENCLAVE_LDFLAGS := -nostdlib -static-pie -Wl,-T,tests/enclaves/enclave.lds \
+	-Wl,--orphan-handling=error -Wl,-z,max-page-size=4096 -Wl,--build-id=none \
+	-Wl,-z,norelro -Wl,-z,noexecstack
+
 .PHONY: all deps check bench run clean format
 all: $(RELEASE_LIB) $(RELEASE_CLI)
 
@@ -125,6 +141,17 @@ $(RELEASE_DIR)/bench/%: bench/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(RELEASE_LIB) -o $@ $(LDLIBS)
 
+$(ENCLAVE_DIR)/%.o: tests/enclaves/%.c
+	@mkdir -p $(dir $@)
+	$(ENCLAVE_CC) $(ENCLAVE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(ENCLAVE_DIR)/%.o: tests/enclaves/%.S
+	@mkdir -p $(dir $@)
+	$(ENCLAVE_CC) $(ENCLAVE_CFLAGS) -MMD -MP -c $< -o $@
+
+$(TEST_ENCLAVE): $(ENCLAVE_OBJ) tests/enclaves/enclave.lds
+	$(ENCLAVE_CC) $(ENCLAVE_LDFLAGS) -o $@ $(ENCLAVE_OBJ)
+
 build/keys/%.pem:
 	@mkdir -p $(dir $@)
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 \
@@ -141,11 +168,14 @@ TSAN_ENV := TSAN_OPTIONS="report_signal_unsafe=0 halt_on_error=1 exitcode=66"
 check: deps
 	@$(MAKE) --no-print-directory check-build
 	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
+		SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
+		SOFTSGX_STATE_DIR=$(abspath build/state) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
+	$(TEST_ENCLAVE) \
 	$(SHIM_TEST_BINS)
 
 check-tsan: deps

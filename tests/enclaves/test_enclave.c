@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The test enclave's operations (test_enclave.h): freestanding C running on
+ * the enclave's own stack, called from encl_entry.S. No libc, no relocations:
+ * everything is reached PC-relative, so the image works at any base.
+ */
+#include <stddef.h>
+#include <stdint.h>
+
+#include "softsgx/sgx_arch.h"
+#include "test_enclave.h"
+
+#define ENCLU ".byte 0x0f, 0x01, 0xd7"
+
+/* Bounds of the enclave image, from enclave.lds. */
+extern char __encl_start[] __attribute__((visibility("hidden")));
+extern char __encl_end[] __attribute__((visibility("hidden")));
+
+struct encl_result {
+	uint64_t status;
+	uint64_t value;
+};
+
+struct encl_result enclave_main(uint64_t op, uint64_t arg1, uint64_t arg2);
+
+static uint8_t encl_buffer[TEST_ENCL_BUFFER_SIZE] __attribute__((aligned(64)));
+static volatile uint64_t encl_magic = TEST_ENCL_MAGIC;
+
+/* The compiler may emit calls to these for struct copies; there is no libc. */
+void *memcpy(void *dst, const void *src, size_t n)
+{
+	uint8_t *d = dst;
+	const uint8_t *s = src;
+
+	while (n--)
+		*d++ = *s++;
+	return dst;
+}
+
+void *memset(void *dst, int c, size_t n)
+{
+	uint8_t *d = dst;
+
+	while (n--)
+		*d++ = (uint8_t)c;
+	return dst;
+}
+
+/* A memset the compiler may not drop as a dead store: for secrets. */
+static void wipe(void *p, size_t n)
+{
+	volatile uint8_t *d = p;
+
+	while (n--)
+		*d++ = 0;
+}
+
+/* [addr, addr + len) lies entirely outside the enclave image. */
+static int outside_enclave(uint64_t addr, uint64_t len)
+{
+	uint64_t start = (uintptr_t)__encl_start, end = (uintptr_t)__encl_end;
+
+	if (addr + len < addr)
+		return 0;
+	return addr + len <= start || addr >= end;
+}
+
+/* [addr, addr + len) lies entirely inside the enclave image. */
+static int inside_enclave(uint64_t addr, uint64_t len)
+{
+	uint64_t start = (uintptr_t)__encl_start, end = (uintptr_t)__encl_end;
+
+	if (addr + len < addr)
+		return 0;
+	return addr >= start && addr + len <= end;
+}
+
+static struct encl_result result(uint64_t status, uint64_t value)
+{
+	struct encl_result r = {status, value};
+
+	return r;
+}
+
+static struct encl_result op_copy(int in, uint64_t host, uint64_t len)
+{
+	if (len > sizeof(encl_buffer) || !outside_enclave(host, len))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	if (in)
+		memcpy(encl_buffer, (const void *)(uintptr_t)host, len);
+	else
+		memcpy((void *)(uintptr_t)host, encl_buffer, len);
+	return result(TEST_ENCL_OK, 0);
+}
+
+static struct encl_result op_read(uint64_t addr)
+{
+	if (!inside_enclave(addr, sizeof(uint64_t)))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	return result(TEST_ENCL_OK, *(volatile uint64_t *)(uintptr_t)addr);
+}
+
+static struct encl_result op_write(uint64_t addr, uint64_t value)
+{
+	if (!inside_enclave(addr, sizeof(uint64_t)))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	*(volatile uint64_t *)(uintptr_t)addr = value;
+	return result(TEST_ENCL_OK, 0);
+}
+
+static void raise_ud(void)
+{
+	asm volatile("ud2" ::: "memory");
+}
+
+static void raise_de(void)
+{
+	uint64_t rax = 1, rdx = 0, divisor = 0;
+
+	asm volatile("div %2" : "+a"(rax), "+d"(rdx) : "r"(divisor) : "cc", "memory");
+}
+
+/* ENCLU[EREPORT]: RBX = TARGETINFO, RCX = REPORTDATA, RDX = REPORT, all in the enclave. */
+static struct encl_result op_ereport(uint64_t host)
+{
+	struct test_encl_report_args *args = (struct test_encl_report_args *)(uintptr_t)host;
+	struct sgx_targetinfo ti;
+	uint8_t report_data[64] __attribute__((aligned(128)));
+	struct sgx_report report __attribute__((aligned(SGX_REPORT_ALIGN)));
+	uint64_t rax = SGX_EREPORT;
+
+	if (!outside_enclave(host, sizeof(*args)))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	memcpy(&ti, args->targetinfo, sizeof(ti));
+	memcpy(report_data, args->report_data, sizeof(report_data));
+	asm volatile(ENCLU : "+a"(rax) : "b"(&ti), "c"(report_data), "d"(&report) : "memory");
+	memcpy(args->report, &report, sizeof(report));
+	return result(TEST_ENCL_OK, 0);
+}
+
+/* ENCLU[EGETKEY]: RBX = KEYREQUEST, RCX = the 16-byte key; RAX = return code. */
+static struct encl_result op_egetkey(uint64_t host_req, uint64_t host_key)
+{
+	struct sgx_keyrequest req;
+	uint8_t key[16] __attribute__((aligned(16)));
+	uint64_t rax = SGX_EGETKEY;
+
+	if (!outside_enclave(host_req, sizeof(req)) || !outside_enclave(host_key, sizeof(key)))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	memcpy(&req, (const void *)(uintptr_t)host_req, sizeof(req));
+	asm volatile(ENCLU : "+a"(rax) : "b"(&req), "c"(key) : "cc", "memory");
+	if (rax)
+		return result(TEST_ENCL_SGX_ERROR, rax);
+	memcpy((void *)(uintptr_t)host_key, key, sizeof(key));
+	wipe(key, sizeof(key));
+	return result(TEST_ENCL_OK, 0);
+}
+
+struct encl_result enclave_main(uint64_t op, uint64_t arg1, uint64_t arg2)
+{
+	switch (op) {
+	case TEST_ENCL_OP_NOP:
+		return result(TEST_ENCL_OK, 0);
+	case TEST_ENCL_OP_COPY_IN:
+		return op_copy(1, arg1, arg2);
+	case TEST_ENCL_OP_COPY_OUT:
+		return op_copy(0, arg1, arg2);
+	case TEST_ENCL_OP_READ_U64:
+		return op_read(arg1);
+	case TEST_ENCL_OP_WRITE_U64:
+		return op_write(arg1, arg2);
+	case TEST_ENCL_OP_UD2:
+		raise_ud();
+		return result(TEST_ENCL_OK, 0);
+	case TEST_ENCL_OP_DIV_ZERO:
+		raise_de();
+		return result(TEST_ENCL_OK, 0);
+	case TEST_ENCL_OP_EREPORT:
+		return op_ereport(arg1);
+	case TEST_ENCL_OP_EGETKEY:
+		return op_egetkey(arg1, arg2);
+	case TEST_ENCL_OP_BUFFER:
+		return result(TEST_ENCL_OK, (uintptr_t)encl_buffer);
+	case TEST_ENCL_OP_MAGIC:
+		return result(TEST_ENCL_OK, (uintptr_t)&encl_magic);
+	default:
+		return result(TEST_ENCL_BAD_OP, 0);
+	}
+}

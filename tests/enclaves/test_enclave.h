@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The ABI of the project's test enclave, shared by the enclave itself
+ * (freestanding C and assembly) and the host programs that drive it.
+ * docs/enclave-abi.md describes it in prose.
+ *
+ * EENTER with:
+ *   RDI = operation (enum test_encl_op)
+ *   RSI = first argument, RDX = second argument
+ * The enclave leaves with EEXIT and:
+ *   RDI = status (enum test_encl_status)
+ *   RSI = value (the operation's result; 0 when it has none)
+ *   RDX, R8-R11 = 0
+ *   RSP, RBP, R12-R15 = the host's values at EENTER
+ *   RBX = the exit address (RCX at EENTER), RCX = the AEP, RAX = EEXIT
+ * The vDSO passes RDI, RSI and RDX to its user handler as its first three
+ * arguments; that is how a host program sees the status and the value.
+ *
+ * An EENTER with CSSA > 0 (the host entering to handle an exception) does
+ * nothing but EEXIT with TEST_ENCL_EXCEPTION_ENTRY and RSI = EXITINFO of the
+ * interrupted SSA frame.
+ */
+#ifndef SOFTSGX_TEST_ENCLAVE_H
+#define SOFTSGX_TEST_ENCLAVE_H
+
+/* Layout: the linker script takes these values from the entry file's symbols. */
+#define TEST_ENCL_NR_TCS	  2
+#define TEST_ENCL_NSSA		  2
+#define TEST_ENCL_SSA_FRAME_PAGES 1
+#define TEST_ENCL_STACK_PAGES	  4
+#define TEST_ENCL_PAGE_SIZE	  4096
+
+#define TEST_ENCL_SSA_FRAME_SIZE (TEST_ENCL_SSA_FRAME_PAGES * TEST_ENCL_PAGE_SIZE)
+#define TEST_ENCL_SSA_PER_TCS	 (TEST_ENCL_NSSA * TEST_ENCL_SSA_FRAME_SIZE)
+#define TEST_ENCL_STACK_SIZE	 (TEST_ENCL_STACK_PAGES * TEST_ENCL_PAGE_SIZE)
+
+/* The GPR area is the last 184 bytes of an SSA frame; EXITINFO is at 160 in it. */
+#define TEST_ENCL_SSA_GPR_SIZE 184
+#define TEST_ENCL_SSA_EXITINFO 160
+
+/* Size of the enclave's copy buffer (TEST_ENCL_OP_COPY_IN/OUT). */
+#define TEST_ENCL_BUFFER_SIZE 8192
+
+/* The value of the initialized u64 at TEST_ENCL_OP_MAGIC's address. */
+#define TEST_ENCL_MAGIC 0x2158475354464F53ULL /* "SOFTSGX!" in memory */
+
+/* Operations, in RDI at EENTER. */
+#define TEST_ENCL_OP_NOP       0  /* nothing; status OK */
+#define TEST_ENCL_OP_COPY_IN   1  /* RSI: host source, RDX: length; into the buffer */
+#define TEST_ENCL_OP_COPY_OUT  2  /* RSI: host destination, RDX: length; from the buffer */
+#define TEST_ENCL_OP_READ_U64  3  /* RSI: enclave address; value = the u64 there */
+#define TEST_ENCL_OP_WRITE_U64 4  /* RSI: enclave address, RDX: the u64 to store */
+#define TEST_ENCL_OP_UD2       5  /* executes ud2 (#UD) */
+#define TEST_ENCL_OP_DIV_ZERO  6  /* divides by zero (#DE) */
+#define TEST_ENCL_OP_EREPORT   7  /* RSI: host struct test_encl_report_args */
+#define TEST_ENCL_OP_EGETKEY   8  /* RSI: host KEYREQUEST (512 bytes), RDX: host key (16) */
+#define TEST_ENCL_OP_BUFFER    9  /* value = enclave address of the copy buffer */
+#define TEST_ENCL_OP_MAGIC     10 /* value = enclave address of the TEST_ENCL_MAGIC u64 */
+
+/* Status, in RDI at EEXIT. */
+#define TEST_ENCL_OK		  0
+#define TEST_ENCL_BAD_OP	  1 /* unknown operation */
+#define TEST_ENCL_BAD_ARG	  2 /* address or length outside what the operation allows */
+#define TEST_ENCL_SGX_ERROR	  3 /* EGETKEY failed: value = its return code */
+#define TEST_ENCL_EXCEPTION_ENTRY 4 /* entered with CSSA > 0: value = EXITINFO */
+
+#ifndef __ASSEMBLER__
+#include <stdint.h>
+
+/*
+ * Argument of TEST_ENCL_OP_EREPORT in host memory. The enclave copies
+ * TARGETINFO and REPORTDATA into aligned enclave buffers, runs EREPORT and
+ * copies the REPORT back into @report. Plain bytes so that the host needs no
+ * particular alignment.
+ */
+struct test_encl_report_args {
+	uint8_t targetinfo[512]; /* in: struct sgx_targetinfo */
+	uint8_t report_data[64]; /* in */
+	uint8_t report[432];	 /* out: struct sgx_report */
+};
+
+_Static_assert(sizeof(struct test_encl_report_args) == 1008, "test_encl_report_args");
+#endif
+
+#endif /* SOFTSGX_TEST_ENCLAVE_H */
