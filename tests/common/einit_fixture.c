@@ -27,12 +27,17 @@ static void write_lepubkeyhash(struct sgx_hw *hw, const uint8_t hash[SGX_HASH_SI
 
 void fx_einit(struct sgx_hw *hw, void *secs_epc)
 {
+	fx_einit_signed(hw, secs_epc, test_key(), 0, 0);
+}
+
+void fx_einit_signed(struct sgx_hw *hw, void *secs_epc, EVP_PKEY *key, uint16_t isvprodid,
+		     uint16_t isvsvn)
+{
 	const struct sgx_secs *secs = secs_epc;
 	struct sgx_sign_enclave desc;
 	uint8_t mrsigner[SGX_HASH_SIZE];
 	struct sgx_einittoken *token;
 	struct sgx_sigstruct *sig;
-	EVP_PKEY *key = test_key();
 	uint8_t *page;
 
 	/* SIGSTRUCT at 0 and a zero EINITTOKEN at 2048, as Linux lays them out. */
@@ -54,6 +59,8 @@ void fx_einit(struct sgx_hw *hw, void *secs_epc)
 	desc.xfrm_mask = ~0ULL;
 	desc.miscselect = secs->miscselect;
 	desc.misc_mask = 0xFFFFFFFF;
+	desc.isvprodid = isvprodid;
+	desc.isvsvn = isvsvn;
 	desc.date = 0x20240601;
 	assert_int_equal(sgx_sign_sigstruct(&desc, key, sig), 0);
 	assert_int_equal(sgx_sign_mrsigner(key, mrsigner), 0);

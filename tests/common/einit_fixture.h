@@ -7,6 +7,10 @@
 #ifndef SOFTSGX_EINIT_FIXTURE_H
 #define SOFTSGX_EINIT_FIXTURE_H
 
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
 #include "hw.h"
 
 /*
@@ -15,5 +19,8 @@
  * EINIT with a zero token. Asserts that every step succeeds.
  */
 void fx_einit(struct sgx_hw *hw, void *secs_epc);
+/* The same with @key (freed here) and the given ISVPRODID/ISVSVN. */
+void fx_einit_signed(struct sgx_hw *hw, void *secs_epc, EVP_PKEY *key, uint16_t isvprodid,
+		     uint16_t isvsvn);
 
 #endif /* SOFTSGX_EINIT_FIXTURE_H */

@@ -7,6 +7,7 @@
 
 #include <cmocka.h>
 
+#include "einit_fixture.h"
 #include "enclu_fixture.h"
 #include "hw_internal.h"
 #include "lib/sigstruct_sign.h"
@@ -46,43 +47,8 @@ bool ef_translate(void *ctx, uint64_t linaddr, int access, void **epc, uint32_t 
 /* EINIT as the kernel model would on a platform with flexible launch control. */
 static void einit(struct sgx_hw *hw, void *secs_epc, const struct ef_params *p)
 {
-	const struct sgx_secs *secs = secs_epc;
-	EVP_PKEY *key = p->other_signer ? test_key2() : test_key();
-	struct sgx_sign_enclave desc;
-	uint8_t mrsigner[SGX_HASH_SIZE];
-	struct sgx_einittoken *token;
-	struct sgx_sigstruct *sig;
-	uint8_t *page;
-
-	page = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	assert_non_null(page);
-	memset(page, 0, SGX_PAGE_SIZE);
-	sig = (struct sgx_sigstruct *)page;
-	token = (struct sgx_einittoken *)(page + SGX_PAGE_SIZE / 2);
-
-	memset(&desc, 0, sizeof(desc));
-	sgx_measure_final(&secs_hidden(secs_epc)->mrenclave, desc.mrenclave);
-	desc.attributes = secs->attributes;
-	desc.attributes_mask = ~0ULL;
-	desc.xfrm = secs->xfrm;
-	desc.xfrm_mask = ~0ULL;
-	desc.miscselect = secs->miscselect;
-	desc.misc_mask = 0xFFFFFFFF;
-	desc.isvprodid = p->isvprodid;
-	desc.isvsvn = p->isvsvn;
-	desc.date = 0x20240601;
-	assert_int_equal(sgx_sign_sigstruct(&desc, key, sig), 0);
-	assert_int_equal(sgx_sign_mrsigner(key, mrsigner), 0);
-	for (unsigned int i = 0; i < 4; i++) {
-		uint64_t v = 0;
-
-		for (unsigned int j = 0; j < 8; j++)
-			v |= (uint64_t)mrsigner[8 * i + j] << (8 * j);
-		assert_int_equal(hw_wrmsr(hw, MSR_IA32_SGXLEPUBKEYHASH0 + i, v), 0);
-	}
-	assert_int_equal(encls_einit(hw, sig, token, secs_epc), SGX_SUCCESS);
-	EVP_PKEY_free(key);
-	free(page);
+	fx_einit_signed(hw, secs_epc, p->other_signer ? test_key2() : test_key(), p->isvprodid,
+			p->isvsvn);
 }
 
 static void add_page(struct ef_enclave *e, unsigned int n, const void *src, uint64_t flags)
