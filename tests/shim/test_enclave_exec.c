@@ -393,6 +393,47 @@ static void test_page_fault_then_eresume(void **state)
 	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
 }
 
+struct results {
+	int calls;
+	int reply[3]; /* what the handler returns on its 1st, 2nd, 3rd call */
+};
+
+static int scripted_handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
+			    struct sgx_enclave_run *run)
+{
+	struct results *r = (struct results *)(uintptr_t)run->user_data;
+
+	(void)rdi, (void)rsi, (void)rdx, (void)rsp, (void)r8, (void)r9;
+	return r->reply[r->calls++];
+}
+
+/* The vDSO's user-handler protocol with a real enclave behind it. */
+static void test_handler_results(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e;
+	struct results r;
+
+	(void)state;
+	build_enclave(&e, 0);
+	/* EENTER again (twice), then 0: three exits, three handler calls. */
+	r = (struct results){ .reply = { SGX_EENTER, SGX_EENTER, 0 } };
+	memset(&run, 0, sizeof(run));
+	run.tcs = (uintptr_t)e.base;
+	run.user_handler = (uintptr_t)scripted_handler;
+	run.user_data = (uintptr_t)&r;
+	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), 0);
+	assert_int_equal(r.calls, 3);
+	/* A negative result is returned as is. */
+	r = (struct results){ .reply = { -7 } };
+	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), -7);
+	/* A positive result that is no leaf is -EINVAL. */
+	r = (struct results){ .reply = { 42 } };
+	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), -EINVAL);
+	assert_int_equal(r.calls, 1);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
 static void test_evicted_pages_come_back_inside(void **state)
 {
 	struct sgx_enclave_run run;
@@ -420,6 +461,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_raw_enclu),
 		cmocka_unit_test(test_exception_reported_and_exception_entry),
 		cmocka_unit_test(test_page_fault_then_eresume),
+		cmocka_unit_test(test_handler_results),
 		cmocka_unit_test(test_evicted_pages_come_back_inside),
 	};
 
