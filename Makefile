@@ -76,7 +76,12 @@ ENCLAVE_LDFLAGS := -nostdlib -static-pie -Wl,-T,tests/enclaves/enclave.lds \
 	-Wl,-z,norelro -Wl,-z,noexecstack
 
 .PHONY: all deps check bench run clean format
-all: $(RELEASE_LIB) $(RELEASE_CLI)
+# The embedding API as a versioned shared library (soname libsoftsgx.so.0).
+SO_MAJOR := 0
+SO_VERSION := $(SO_MAJOR).1.0
+RELEASE_SO := $(RELEASE_DIR)/libsoftsgx.so.$(SO_VERSION)
+
+all: $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB)
 
 # Install the Debian packages the build needs, only when they are missing.
 deps:
@@ -185,9 +190,11 @@ check-tsan: deps
 
 check-tsan-build: $(TSAN_TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
 
+# bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 bench: deps
-	@$(MAKE) --no-print-directory $(BENCH_BINS)
-	@./bench/run-benchmarks $(BENCH_BINS)
+	@$(MAKE) --no-print-directory $(BENCH_BINS) $(PRELOAD_LIB)
+	@SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_STATE_DIR=$(abspath build/state) \
+		./bench/run-benchmarks $(BENCH_BINS)
 
 # The demo so far: the platform as software sees it, then a VMM's guest
 # reboot cycle on /dev/sgx_vepc. Running a test enclave comes with `softsgx run`.
@@ -202,6 +209,34 @@ run: deps
 format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) \
 		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h)
+
+$(RELEASE_SO): $(call release_obj,$(LIB_SRC))
+	$(CC) -shared -Wl,-soname,libsoftsgx.so.$(SO_MAJOR) -o $@ $^ $(LDLIBS)
+
+# make install [PREFIX=/usr/local] [DESTDIR=staging]: the command, its shim
+# (in LIBDIR/softsgx, where `softsgx run` looks), the library for embedding,
+# public headers, a pkg-config file and the man page.
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+MANDIR ?= $(PREFIX)/share/man
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/softsgx $(DESTDIR)$(LIBDIR)/pkgconfig \
+		$(DESTDIR)$(INCLUDEDIR)/softsgx $(DESTDIR)$(MANDIR)/man1
+	install -m 755 $(RELEASE_CLI) $(DESTDIR)$(BINDIR)/softsgx
+	install -m 755 $(PRELOAD_LIB) $(DESTDIR)$(LIBDIR)/softsgx/libsoftsgx-preload.so
+	install -m 755 $(RELEASE_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libsoftsgx.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/libsoftsgx.so.$(SO_MAJOR)
+	ln -sf libsoftsgx.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libsoftsgx.so
+	install -m 644 $(RELEASE_LIB) $(DESTDIR)$(LIBDIR)/
+	install -m 644 include/softsgx/sgx_uapi.h include/softsgx/sgx_arch.h \
+		include/softsgx/softsgx.h $(DESTDIR)$(INCLUDEDIR)/softsgx/
+	install -m 644 docs/softsgx.1 $(DESTDIR)$(MANDIR)/man1/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
+		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(SO_VERSION)|' \
+		softsgx.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/softsgx.pc
 
 clean:
 	rm -rf build

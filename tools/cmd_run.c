@@ -41,18 +41,23 @@ static void usage(FILE *out)
 	      "\n"
 	      "Environment:\n"
 	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
-	      "                   next to the softsgx executable)\n"
+	      "                   next to the softsgx executable, else in\n"
+	      "                   ../lib/softsgx/ relative to it)\n"
 	      "\n"
 	      "Exit status: PROGRAM's own; 126 when it cannot be executed, 127 when it is\n"
 	      "not found, 1 when the shim is missing, 2 for bad arguments or environment.\n",
 	      out);
 }
 
-/* The shim next to our own executable, unless SOFTSGX_PRELOAD names one. */
+/*
+ * The shim next to our own executable (the build tree), else in
+ * ../lib/softsgx/ (an installed tree), unless SOFTSGX_PRELOAD names one.
+ */
 static int find_preload(char *out, size_t len)
 {
 	const char *env = getenv("SOFTSGX_PRELOAD");
 	char self[PATH_MAX];
+	const char *dir;
 	ssize_t n;
 
 	if (env && *env) {
@@ -64,7 +69,12 @@ static int find_preload(char *out, size_t len)
 	if (n < 0)
 		return -errno;
 	self[n] = '\0';
-	if (snprintf(out, len, "%s/%s", dirname(self), PRELOAD_NAME) >= (int)len)
+	dir = dirname(self);
+	if (snprintf(out, len, "%s/%s", dir, PRELOAD_NAME) >= (int)len)
+		return -ENAMETOOLONG;
+	if (!access(out, R_OK))
+		return 0;
+	if (snprintf(out, len, "%s/../lib/softsgx/%s", dir, PRELOAD_NAME) >= (int)len)
 		return -ENAMETOOLONG;
 	return access(out, R_OK) ? -errno : 0;
 }

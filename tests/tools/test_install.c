@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+/*
+ * make install into a staging tree: the files land where documented, a
+ * program builds against the installed headers, library and pkg-config
+ * data and runs, and the installed `softsgx run` finds its installed shim.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define STAGE "build/install-test"
+#define ROOT STAGE "/usr"
+
+static int sh(const char *cmd)
+{
+	int status = system(cmd);
+
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	/* The environment of make check must not steer the install. */
+	return sh("rm -rf " STAGE " && env -u MAKEFLAGS -u MFLAGS make -s install "
+		  "DESTDIR=" STAGE " PREFIX=/usr >/dev/null");
+}
+
+static void test_files(void **state)
+{
+	static const char *const files[] = {
+		ROOT "/bin/softsgx",
+		ROOT "/lib/softsgx/libsoftsgx-preload.so",
+		ROOT "/lib/libsoftsgx.so.0.1.0",
+		ROOT "/lib/libsoftsgx.so.0",
+		ROOT "/lib/libsoftsgx.so",
+		ROOT "/lib/libsoftsgx.a",
+		ROOT "/lib/pkgconfig/softsgx.pc",
+		ROOT "/include/softsgx/softsgx.h",
+		ROOT "/include/softsgx/sgx_uapi.h",
+		ROOT "/include/softsgx/sgx_arch.h",
+		ROOT "/share/man/man1/softsgx.1",
+	};
+	struct stat st;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (stat(files[i], &st))
+			fail_msg("%s is missing", files[i]);
+	assert_int_equal(sh("grep -qx 'prefix=/usr' " ROOT "/lib/pkgconfig/softsgx.pc"), 0);
+	assert_int_equal(sh("grep -qx 'Libs: -L${libdir} -lsoftsgx' " ROOT
+			    "/lib/pkgconfig/softsgx.pc"), 0);
+	/* The soname is the major version. */
+	assert_int_equal(sh("objdump -p " ROOT "/lib/libsoftsgx.so.0.1.0 | "
+			    "grep -q 'SONAME *libsoftsgx.so.0'"), 0);
+}
+
+static void test_program_builds_against_install(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	f = fopen(STAGE "/prog.c", "w");
+	assert_non_null(f);
+	fputs("#include <fcntl.h>\n"
+	      "#include <stdio.h>\n"
+	      "#include <softsgx/softsgx.h>\n"
+	      "int main(void)\n"
+	      "{\n"
+	      "	struct softsgx_config cfg;\n"
+	      "	struct softsgx_platform *p;\n"
+	      "	int fd;\n"
+	      "	softsgx_default_config(&cfg);\n"
+	      "	p = softsgx_platform_new(&cfg);\n"
+	      "	if (!p)\n"
+	      "		return 1;\n"
+	      "	fd = softsgx_open(p, \"/dev/sgx_enclave\", O_RDWR);\n"
+	      "	printf(\"fd %d\\n\", fd);\n"
+	      "	softsgx_platform_free(p);\n"
+	      "	return fd < 0;\n"
+	      "}\n",
+	      f);
+	assert_int_equal(fclose(f), 0);
+	/* pkg-config with the staged prefix, as a distribution's build would. */
+	assert_int_equal(sh("cd " STAGE " && cc prog.c -o prog "
+			    "$(PKG_CONFIG_SYSROOT_DIR=$PWD PKG_CONFIG_LIBDIR=$PWD/usr/lib/pkgconfig "
+			    "pkg-config --cflags --libs softsgx) -lcrypto -pthread"),
+			 0);
+	assert_int_equal(sh("LD_LIBRARY_PATH=" ROOT "/lib " STAGE "/prog | grep -q '^fd 0$'"), 0);
+}
+
+static void test_installed_run_finds_shim(void **state)
+{
+	(void)state;
+	assert_int_equal(sh("env -u SOFTSGX_PRELOAD " ROOT "/bin/softsgx run -- sh -c "
+			    "'case $LD_PRELOAD in */lib/softsgx/libsoftsgx-preload.so) exit 0;; "
+			    "esac; exit 1'"),
+			 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_files),
+		cmocka_unit_test(test_program_builds_against_install),
+		cmocka_unit_test(test_installed_run_finds_shim),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
