@@ -10,12 +10,17 @@
 
 #include "hw_internal.h"
 
-static int resolve_tcs(struct sgx_hw *hw, void *tcs, struct epc_ref *ref,
+/*
+ * @entering: a blocked TCS cannot be entered, but a thread inside leaves
+ * through its TCS even when the reclaimer has blocked it meanwhile (the
+ * EWB that follows waits for exactly that leave).
+ */
+static int resolve_tcs(struct sgx_hw *hw, void *tcs, bool entering, struct epc_ref *ref,
 		       struct epc_ref *secs)
 {
 	if (!is_aligned(tcs, SGX_PAGE_SIZE) || !epc_resolve(hw, tcs, false, ref) || !ref->e)
 		return ENCLS_FAULT(X86_TRAP_GP);
-	if (!ref->e->valid || ref->e->type != SGX_PAGE_TYPE_TCS || ref->e->blocked ||
+	if (!ref->e->valid || ref->e->type != SGX_PAGE_TYPE_TCS || (entering && ref->e->blocked) ||
 	    !epc_resolve_pfn(hw, ref->e->secs_pfn, secs))
 		return ENCLS_FAULT(X86_TRAP_GP);
 	return SGX_SUCCESS;
@@ -38,7 +43,7 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 	uint32_t idle = 0;
 	int ret;
 
-	ret = resolve_tcs(hw, tcs, &ref, &secs);
+	ret = resolve_tcs(hw, tcs, true, &ref, &secs);
 	if (ret)
 		return ret;
 	if (!(((struct sgx_secs *)secs.page)->attributes & SGX_ATTR_INIT))
@@ -56,7 +61,7 @@ void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
 {
 	struct epc_ref ref, secs;
 
-	if (resolve_tcs(hw, tcs, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
+	if (resolve_tcs(hw, tcs, false, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
 		return;
 	secs_hold(secs.e);
 	/* Counted by an ETRACK that ran while this thread was inside. */

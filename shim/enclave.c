@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Enclave execution. ENCLU (0F 01 D7) is not an instruction this CPU has, so
- * it raises SIGILL; the shim hands the signal context to the CPU model's
+ * Enclave execution. ENCLU (0F 01 D7) cannot run here: a CPU without SGX
+ * raises #UD (SIGILL); one that has SGX in silicon but not enabled for this
+ * process (a guest whose hypervisor hides it, SGX off in the firmware) may
+ * raise #GP or, for EENTER and ERESUME, a #PF on the TCS (SIGSEGV). Either
+ * way the shim hands the signal context to the CPU model's
  * leaf and writes the result back, so the thread resumes inside the enclave
  * (EENTER, ERESUME) or outside it (EEXIT). An exception inside the enclave
  * becomes an AEX: state into the SSA, the synthetic state out, then Linux's
@@ -107,6 +110,42 @@ static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, uconte
 	return sig;
 }
 
+/*
+ * A #PF at the enclave state in @uc: enclave code, or an ENCLU leaf inside
+ * the enclave. As on hardware the thread leaves first (AEX): resolving the
+ * fault may wait for the reclaimer, and the reclaimer may be waiting, with
+ * the enclave locked, for every thread inside to leave (the kick). A fault
+ * the kernel model resolves is resumed here with the ERESUME the AEP would
+ * execute, so the program sees nothing of it but the SSA frame; an ERESUME
+ * that cannot complete here is left to the AEP. Otherwise as
+ * enclave_exception().
+ */
+static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucontext_t *uc,
+			      int sig, uint32_t err, uint64_t addr)
+{
+	struct hw_mmu mmu = { mmu_translate, k };
+	int ret;
+
+	regs_from_uc(&t->regs, uc, t);
+	if (hw_aex(k->hw, &t->lp, &mmu, &t->regs, X86_TRAP_PF, err, addr))
+		return sig; /* not inside after all: an ordinary fault */
+	if (sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
+		regs_to_uc(uc, &t->regs, t);
+		if (shim_vdso_fixup_exception(uc, X86_TRAP_PF, err, addr))
+			return 0;
+		return sig;
+	}
+	/* RAX = ERESUME, RBX = TCS, RCX = AEP: the AEX's synthetic state. */
+	do {
+		ret = enclu_eresume(k->hw, &t->lp, &mmu, &t->regs);
+	} while (encls_faulted(ret) && ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
+		 sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
+			 SGX_FAULT_RETRY);
+	/* A faulting ERESUME changed nothing: the thread goes to the AEP. */
+	regs_to_uc(uc, &t->regs, t);
+	return 0;
+}
+
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
@@ -115,30 +154,53 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 
 	if (!k || !t || !t->lp.inside)
 		return sig;
-	/* A page the kernel can bring in: AEX, fault handling, ERESUME are invisible. */
-	if (sig == SIGSEGV && vector == X86_TRAP_PF &&
-	    sgx_handle_fault(k, (uintptr_t)si->si_addr, pf_access(err)) == SGX_FAULT_RETRY)
-		return 0;
+	if (sig == SIGSEGV && vector == X86_TRAP_PF)
+		return enclave_page_fault(k, t, uc, sig, err, (uintptr_t)si->si_addr);
 	if (sig == SIGILL)
 		vector = X86_TRAP_UD;
-	return enclave_exception(k, t, uc, sig, vector, err, (uintptr_t)si->si_addr);
+	/*
+	 * Only #PF has a fault address (CR2). For SIGILL and SIGFPE si_addr is
+	 * the faulting instruction, which Linux's traps do not report: they pass
+	 * 0 to the vDSO's exception fixup (run->exception_addr).
+	 */
+	return enclave_exception(k, t, uc, sig, vector, err,
+				 vector == X86_TRAP_PF ? (uintptr_t)si->si_addr : 0);
 }
 
-int shim_enclu_trap(ucontext_t *uc, struct shim_thread **tp)
+bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc)
+{
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+
+	if (si->si_code <= 0) /* sent by kill() and the like */
+		return false;
+	if (sig == SIGILL)
+		return at_enclu(uc);
+	/*
+	 * A SIGSEGV from fetching the instruction itself leaves nothing to read
+	 * at RIP; any other was raised by an instruction the CPU decoded.
+	 */
+	if (sig != SIGSEGV ||
+	    (si->si_code != SI_KERNEL && (uc->uc_mcontext.gregs[REG_ERR] & X86_PF_INSTR)) ||
+	    (uint64_t)si->si_addr == rip)
+		return false;
+	return at_enclu(uc);
+}
+
+int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct shim_thread *t = *tp;
 	struct hw_mmu mmu;
 	int ret;
 
-	if (!k || !at_enclu(uc))
-		return SIGILL;
+	if (!k)
+		return sig;
 	if (!t) {
 		/* First ENCLU of this thread: outside an enclave, so FS is the host's. */
 		t = shim_thread_self();
 		*tp = t;
 		if (!t)
-			return SIGILL;
+			return sig;
 	}
 	mmu.translate = mmu_translate;
 	mmu.ctx = k;
@@ -148,6 +210,9 @@ int shim_enclu_trap(ucontext_t *uc, struct shim_thread **tp)
 		regs_to_uc(uc, &t->regs, t);
 		return 0;
 	}
+	/* Inside an enclave, a #PF on an operand leaves it first, as on hardware. */
+	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && t->lp.inside)
+		return enclave_page_fault(k, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr);
 	/* #PF on an operand the kernel can bring in: retry the instruction. */
 	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
 	    sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==

@@ -56,10 +56,16 @@ bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 
 struct shim_thread;
 /*
- * SIGILL at an ENCLU instruction: run the leaf; 0 when handled, else the
+ * Whether @sig was raised by an ENCLU instruction at RIP: SIGILL (#UD) on a
+ * CPU without SGX, SIGSEGV (#GP, or #PF on the TCS) on one whose SGX is
+ * present but disabled.
+ */
+bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc);
+/*
+ * @sig at an ENCLU instruction: run the leaf; 0 when handled, else the
  * signal to deliver. *@t is created for a thread's first ENCLU.
  */
-int shim_enclu_trap(ucontext_t *uc, struct shim_thread **t);
+int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 

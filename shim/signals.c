@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * The signals the shim owns: SIGSEGV (page faults on SGX mappings, and
- * exceptions inside enclaves), SIGILL (the ENCLU instruction, and #UD inside
- * enclaves) and SIGFPE (#DE/#MF/#XM inside enclaves). Whatever the shim does
+ * exceptions inside enclaves, and ENCLU on a CPU whose SGX is disabled),
+ * SIGILL (ENCLU on a CPU without SGX, and #UD inside enclaves) and SIGFPE (#DE/#MF/#XM inside enclaves). Whatever the shim does
  * not consume goes to the handler the program installed, which the shim
  * keeps behind its own: sigaction() and signal() are interposed for these.
  *
@@ -51,6 +51,14 @@ static void deliver(int sig, siginfo_t *si, void *uc, const struct sigaction *sa
 	sigset_t set;
 
 	if (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN) {
+		/*
+		 * The thread is outside any enclave now; the program's handler
+		 * may enter one (runtimes handle exceptions that way) and must
+		 * then answer kicks, which the shim's handler blocks.
+		 */
+		sigemptyset(&set);
+		sigaddset(&set, SHIM_SIG_KICK);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		if (sa->sa_flags & SA_SIGINFO)
 			sa->sa_sigaction(sig, si, uc);
 		else
@@ -118,8 +126,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	bool inside = t && t->lp.inside;
 	int deliver_sig;
 
-	if (sig == SIGILL && (deliver_sig = shim_enclu_trap(uc, &t)) == 0)
-		;
+	if (shim_enclu_trapped(sig, si, uc))
+		deliver_sig = shim_enclu_trap(sig, uc, &t);
 	else if (inside)
 		deliver_sig = shim_enclave_fault(sig, si, uc, t);
 	else if (sig == SIGSEGV)
@@ -145,13 +153,23 @@ void shim_signals_init(void)
 	struct sigaction sa = { .sa_sigaction = on_signal,
 				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
 
+	/*
+	 * A kick must interrupt enclave code, never the shim's own handler
+	 * while it emulates an instruction or resolves a fault for a thread
+	 * that is inside: its AEX would take the handler's registers for the
+	 * enclave's and abandon the handler halfway (with the kernel model's
+	 * locks held). Blocked here, the kick arrives once the handler has
+	 * returned: to enclave code, which takes the AEX, or outside.
+	 */
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SHIM_SIG_KICK);
 	pthread_mutex_lock(&app_lock);
 	/* Whatever the program installed before the first SGX open stays behind us. */
 	for (unsigned int i = 0; i < NR_OWNED; i++)
 		real.sigaction(owned_signals[i], &sa, &app_act[i]);
 	sa.sa_sigaction = on_kick;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
 	real.sigaction(SHIM_SIG_KICK, &sa, NULL);
 	owned = true;
 	pthread_mutex_unlock(&app_lock);

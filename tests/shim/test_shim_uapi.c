@@ -258,6 +258,73 @@ static void test_program_signal_handlers_chain(void **state)
 	assert_int_equal(close(e.fd), 0);
 }
 
+static volatile sig_atomic_t app_ill;
+
+static void app_on_ill(int sig)
+{
+	(void)sig;
+	app_ill++;
+	siglongjmp(jump, 1);
+}
+
+static void enclu_leaf(uint64_t leaf, void *rbx)
+{
+	__asm__ volatile(".byte 0x0f, 0x01, 0xd7" : : "a"(leaf), "b"(rbx), "c"(0) : "memory");
+}
+
+/*
+ * What the program sees of ENCLU is what the SDM says, whichever trap the
+ * host CPU raises for the instruction (#UD without SGX, #GP or #PF with SGX
+ * present but disabled): an unknown leaf and an EENTER on memory that is
+ * not a TCS are #GP, SIGSEGV. A SIGILL that is not ENCLU, and signals sent
+ * with kill(), are the program's.
+ */
+static void test_enclu_faults_as_the_sdm_says(void **state)
+{
+	struct sigaction sa = { .sa_sigaction = app_on_segv, .sa_flags = SA_SIGINFO };
+	struct sigaction old_segv;
+	sighandler_t old_ill;
+	uint8_t *plain = mmap(NULL, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct enclave e;
+
+	(void)state;
+	assert_true(plain != MAP_FAILED);
+	build(&e); /* the platform is up */
+	sigemptyset(&sa.sa_mask);
+	assert_int_equal(sigaction(SIGSEGV, &sa, &old_segv), 0);
+	old_ill = signal(SIGILL, app_on_ill);
+	assert_true(old_ill != SIG_ERR);
+	app_segv = app_ill = 0;
+
+	if (!sigsetjmp(jump, 1))
+		enclu_leaf(0xff, NULL);
+	assert_int_equal(app_segv, 1);
+	if (!sigsetjmp(jump, 1))
+		enclu_leaf(SGX_EENTER, plain);
+	assert_int_equal(app_segv, 2);
+	if (!sigsetjmp(jump, 1))
+		enclu_leaf(SGX_ERESUME, plain);
+	assert_int_equal(app_segv, 3);
+	assert_int_equal(app_ill, 0);
+
+	if (!sigsetjmp(jump, 1))
+		__asm__ volatile("ud2");
+	assert_int_equal(app_ill, 1);
+	if (!sigsetjmp(jump, 1))
+		kill(getpid(), SIGILL);
+	assert_int_equal(app_ill, 2);
+	if (!sigsetjmp(jump, 1))
+		kill(getpid(), SIGSEGV);
+	assert_int_equal(app_segv, 4);
+
+	assert_int_equal(sigaction(SIGSEGV, &old_segv, NULL), 0);
+	signal(SIGILL, old_ill);
+	munmap(plain, SGX_PAGE_SIZE);
+	assert_int_equal(munmap(e.base, e.size), 0);
+	assert_int_equal(close(e.fd), 0);
+}
+
 static void test_vepc(void **state)
 {
 	int fd = open("/dev/sgx_vepc", O_RDWR);
@@ -283,6 +350,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_build_map_read),
 		cmocka_unit_test(test_dup_keeps_enclave),
 		cmocka_unit_test(test_program_signal_handlers_chain),
+		cmocka_unit_test(test_enclu_faults_as_the_sdm_says),
 		cmocka_unit_test(test_vepc),
 	};
 
