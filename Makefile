@@ -54,6 +54,12 @@ SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
 # The command, for users (release) and for tests/tools/test_cli (sanitized).
 RELEASE_CLI := $(RELEASE_DIR)/softsgx
 CHECK_CLI := $(CHECK_DIR)/softsgx
+# The `make run` demo (examples/demo.c): an ordinary SGX host program, built
+# like a user's (release, unsanitized) and run under `softsgx run` on a small
+# EPC that its enclaves oversubscribe.
+DEMO_SRC := examples/demo.c
+RELEASE_DEMO := $(RELEASE_DIR)/examples/demo
+DEMO_EPC := 1M
 
 # RSA-3072 keys with exponent 3 for the tests, made fresh on every machine.
 TEST_KEY := build/keys/test-signer.pem
@@ -142,6 +148,13 @@ $(RELEASE_CLI): $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB)
 $(CHECK_CLI): $(call check_obj,$(CLI_SRC)) $(CHECK_LIB)
 	$(CC) $(CFLAGS_CHECK) -o $@ $(call check_obj,$(CLI_SRC)) $(CHECK_LIB) $(LDLIBS)
 
+# The demo uses the loader and signer (libsoftsgx.a) and tools/cli.c's key
+# generation and formatting helpers; the test enclave's ABI header.
+$(RELEASE_DEMO): $(DEMO_SRC) $(call release_obj,tools/cli.c) $(RELEASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Itests/enclaves -MMD -MP $< $(call release_obj,tools/cli.c) \
+		$(RELEASE_LIB) -o $@ $(LDLIBS)
+
 $(RELEASE_DIR)/bench/%: bench/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(RELEASE_LIB) -o $@ $(LDLIBS)
@@ -175,13 +188,13 @@ check: deps
 	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
 		SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
-		SOFTSGX_STATE_DIR=$(abspath build/state) \
+		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
 	$(TEST_ENCLAVE) \
-	$(SHIM_TEST_BINS)
+	$(SHIM_TEST_BINS) $(RELEASE_DEMO)
 
 check-tsan: deps
 	@$(MAKE) --no-print-directory check-tsan-build
@@ -196,18 +209,25 @@ bench: deps
 	@SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_STATE_DIR=$(abspath build/state) \
 		./bench/run-benchmarks $(BENCH_BINS)
 
-# The demo so far: the platform as software sees it, then a VMM's guest
-# reboot cycle on /dev/sgx_vepc. Running a test enclave comes with `softsgx run`.
+# The demo: the platform as software sees it, a VMM's guest reboot cycle on
+# /dev/sgx_vepc, then examples/demo.c under `softsgx run` on a 256-page EPC
+# (the test enclave built, signed, entered, and copies of it paging). The
+# platform root key (sealing keys) goes to build/state, as for `make check`,
+# not to the user's ~/.local/state.
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(TEST_ENCLAVE) $(RELEASE_DEMO)
 	@echo '$$ $(RELEASE_CLI) info'
 	@$(RELEASE_CLI) info
 	@echo
 	@echo '$$ $(RELEASE_CLI) guest'
 	@$(RELEASE_CLI) guest
+	@echo
+	@echo '$$ $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 -- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)'
+	@SOFTSGX_STATE_DIR=$(abspath build/state) $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 \
+		-- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)
 
 format:
-	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) \
+	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) $(DEMO_SRC) \
 		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h)
 
 $(RELEASE_SO): $(call release_obj,$(LIB_SRC))
