@@ -148,7 +148,7 @@ void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
 int sgx_encl_backing_create(struct sgx_encl *encl)
 {
 	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
-	int fd = memfd_create("SGX backing", MFD_CLOEXEC);
+	int fd = memfd_create("softsgx-backing", MFD_CLOEXEC);
 
 	if (fd < 0)
 		return -errno;

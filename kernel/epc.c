@@ -293,16 +293,32 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 	if (ret)
 		goto err;
 	if (!cfg->no_ksgxd) {
-		ret = -pthread_create(&k->ksgxd, NULL, ksgxd, k);
+		ret = sgx_kernel_start_ksgxd(k);
 		if (ret)
 			goto err;
-		k->ksgxd_running = true;
 	}
 	return 0;
 err:
 	sections_destroy(k);
 	sgx_mm_destroy(&k->mm);
 	return ret;
+}
+
+int sgx_kernel_start_ksgxd(struct sgx_kernel *k)
+{
+	int ret;
+
+	if (k->ksgxd_running)
+		return 0;
+	k->ksgxd_stop = false;
+	ret = -pthread_create(&k->ksgxd, NULL, ksgxd, k);
+	if (ret)
+		return ret;
+	k->ksgxd_running = true;
+	/* Whatever fell below the watermark while it was away. */
+	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
+		sgx_wake_ksgxd(k);
+	return 0;
 }
 
 void sgx_kernel_stop_ksgxd(struct sgx_kernel *k)

@@ -130,7 +130,12 @@ struct sgx_kernel {
  */
 int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg);
 void sgx_kernel_destroy(struct sgx_kernel *k);
+/*
+ * Stop ksgxd at the end of its batch and join it; start a new one (also in
+ * the child of a fork, where the thread is gone). Start returns 0 or -errno.
+ */
 void sgx_kernel_stop_ksgxd(struct sgx_kernel *k);
+int sgx_kernel_start_ksgxd(struct sgx_kernel *k);
 
 /* Host configuration: every section of the CPU model. */
 void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw);

@@ -18,11 +18,13 @@ struct sgx_file *shim_fget(int fd)
 
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
+	shim_model_get();
 	pthread_mutex_lock(&table_lock);
 	f = table[fd];
 	if (f)
 		sgx_file_get(f);
 	pthread_mutex_unlock(&table_lock);
+	shim_model_put();
 	return f;
 }
 
@@ -30,8 +32,10 @@ void shim_fd_install(int fd, struct sgx_file *f)
 {
 	struct sgx_file *old;
 
+	shim_model_get();
 	if (fd < 0 || fd >= SHIM_MAX_FD) {
 		sgx_file_put(f);
+		shim_model_put();
 		return;
 	}
 	pthread_mutex_lock(&table_lock);
@@ -41,6 +45,7 @@ void shim_fd_install(int fd, struct sgx_file *f)
 	/* A dup2() onto one of ours closed it. Release outside the lock. */
 	if (old)
 		sgx_file_put(old);
+	shim_model_put();
 }
 
 struct sgx_file *shim_fd_remove(int fd)
@@ -49,9 +54,11 @@ struct sgx_file *shim_fd_remove(int fd)
 
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
+	shim_model_get();
 	pthread_mutex_lock(&table_lock);
 	f = table[fd];
 	table[fd] = NULL;
 	pthread_mutex_unlock(&table_lock);
+	shim_model_put();
 	return f;
 }

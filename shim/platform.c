@@ -79,6 +79,7 @@ static void boot(void)
 	kernel.fget = shim_kernel_fget;
 	kernel.kick = shim_kick;
 	shim_signals_init();
+	shim_fork_init();
 	atomic_store(&kernel_up, &kernel);
 }
 

@@ -72,6 +72,15 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 /* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
 void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
 
+/*
+ * The model lock: held shared by every entry from the shim into the kernel
+ * model, exclusively by fork() (shim/fork.c) so the child's copy of the
+ * model has no lock held by a thread that does not exist there.
+ */
+void shim_model_get(void);
+void shim_model_put(void);
+void shim_fork_init(void);
+
 /* Load the platform root key from the user's state directory, creating it once. */
 struct sgx_hw;
 void shim_root_key_load(struct sgx_hw *hw);

@@ -113,7 +113,9 @@ static void on_kick(int sig, siginfo_t *si, void *ucv)
 
 	(void)sig;
 	(void)si;
+	shim_model_get();
 	shim_enclave_kicked(ucv, t);
+	shim_model_put();
 	errno = saved_errno;
 	shim_handler_exit(t);
 }
@@ -126,6 +128,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	bool inside = t && t->lp.inside;
 	int deliver_sig;
 
+	/* Not held into the program's handler, which may never return. */
+	shim_model_get();
 	if (shim_enclu_trapped(sig, si, uc))
 		deliver_sig = shim_enclu_trap(sig, uc, &t);
 	else if (inside)
@@ -134,6 +138,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		deliver_sig = sgx_mapping_fault(si, uc);
 	else
 		deliver_sig = sig;
+	shim_model_put();
 
 	if (deliver_sig) {
 		siginfo_t info = *si;

@@ -26,6 +26,14 @@ static const struct {
 	{ "/dev/sgx/provision", SGX_FILE_PROVISION, "sgx_provision" },
 };
 
+/* Drop a file reference; the last one runs release() inside the model. */
+static void shim_file_put(struct sgx_file *f)
+{
+	shim_model_get();
+	sgx_file_put(f);
+	shim_model_put();
+}
+
 static int set_errno(long ret)
 {
 	if (ret >= 0)
@@ -51,13 +59,15 @@ static int open_device(const char *path, int flags, bool *ours)
 		k = shim_kernel();
 		if (!k)
 			return set_errno(-ENODEV);
+		shim_model_get();
 		f = sgx_file_open(k, devices[i].type, &err);
+		shim_model_put();
 		if (!f)
 			return set_errno(err);
 		/* A real descriptor number, so the program's bookkeeping holds. */
 		fd = memfd_create(devices[i].memfd_name, (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
 		if (fd < 0) {
-			sgx_file_put(f);
+			shim_file_put(f);
 			return -1;
 		}
 		shim_fd_install(fd, f);
@@ -131,7 +141,7 @@ int close(int fd)
 	ret = real.close(fd);
 	/* The last reference runs release(), as Linux's fput() does. */
 	if (f)
-		sgx_file_put(f);
+		shim_file_put(f);
 	return ret;
 }
 
@@ -148,7 +158,7 @@ static int dup_follow(int oldfd, int newfd)
 	} else {
 		f = shim_fd_remove(newfd);
 		if (f)
-			sgx_file_put(f);
+			shim_file_put(f);
 	}
 	return newfd;
 }
@@ -203,8 +213,10 @@ int ioctl(int fd, unsigned long request, ...)
 		shim_resolve_real();
 		return real.ioctl(fd, request, arg);
 	}
+	shim_model_get();
 	ret = sgx_file_ioctl(f, request, arg);
 	sgx_file_put(f);
+	shim_model_put();
 	return set_errno(ret);
 }
 
@@ -218,8 +230,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 		shim_resolve_real();
 		return real.mmap(addr, len, prot, flags, fd, off);
 	}
+	shim_model_get();
 	ret = off < 0 ? -EINVAL : sgx_file_mmap(f, &a, len, prot, flags, (uint64_t)off);
 	sgx_file_put(f);
+	shim_model_put();
 	if (ret) {
 		errno = -ret;
 		return MAP_FAILED;
@@ -235,8 +249,16 @@ int munmap(void *addr, size_t len)
 	struct sgx_kernel *k = shim_kernel_if_up();
 
 	/* The kernel model drops any SGX VMA in the range, then unmaps it all. */
-	if (k && sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len))
-		return set_errno(sgx_munmap(k, (uintptr_t)addr, len));
+	if (k) {
+		shim_model_get();
+		if (sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len)) {
+			int ret = set_errno(sgx_munmap(k, (uintptr_t)addr, len));
+
+			shim_model_put();
+			return ret;
+		}
+		shim_model_put();
+	}
 	shim_resolve_real();
 	return real.munmap(addr, len);
 }
@@ -245,8 +267,16 @@ int mprotect(void *addr, size_t len, int prot)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 
-	if (k && sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len))
-		return set_errno(sgx_mprotect(k, (uintptr_t)addr, len, prot));
+	if (k) {
+		shim_model_get();
+		if (sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len)) {
+			int ret = set_errno(sgx_mprotect(k, (uintptr_t)addr, len, prot));
+
+			shim_model_put();
+			return ret;
+		}
+		shim_model_put();
+	}
 	shim_resolve_real();
 	return real.mprotect(addr, len, prot);
 }

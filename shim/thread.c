@@ -136,6 +136,26 @@ void shim_handler_exit(struct shim_thread *t)
 	}
 }
 
+static int forking_tid;
+
+void shim_threads_before_fork(void)
+{
+	forking_tid = raw_gettid();
+}
+
+void shim_threads_after_fork(void)
+{
+	struct shim_thread *self = lookup(forking_tid);
+
+	/* The other threads are gone; their records stay allocated, unreachable. */
+	for (unsigned int i = 0; i < MAX_THREADS; i++)
+		atomic_store(&threads[i], NULL);
+	if (!self)
+		return;
+	self->tid = raw_gettid();
+	threads[(unsigned int)self->tid % MAX_THREADS] = self;
+}
+
 void shim_kick(struct sgx_kernel *k, void *data)
 {
 	struct shim_thread *target[MAX_THREADS];

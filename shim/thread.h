@@ -45,4 +45,11 @@ void shim_handler_exit(struct shim_thread *t);
 void shim_kick(struct sgx_kernel *k, void *data);
 #define SHIM_SIG_KICK (SIGRTMAX - 1)
 
+/*
+ * fork(): note the forking thread; in the child, forget every other thread
+ * (they do not exist there) and re-key the forking thread's record.
+ */
+void shim_threads_before_fork(void);
+void shim_threads_after_fork(void);
+
 #endif /* SOFTSGX_SHIM_THREAD_H */

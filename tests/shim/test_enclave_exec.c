@@ -25,6 +25,7 @@
 #include <sys/auxv.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -454,6 +455,119 @@ static void test_evicted_pages_come_back_inside(void **state)
 	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
 }
 
+/* call() for a forked child: no cmocka there, -1 on any failure. */
+static long child_call(struct enclave *e, long op, long arg)
+{
+	struct sgx_enclave_run run = { 0 };
+	long rdx = -1;
+
+	run.tcs = (uintptr_t)e->base;
+	run.user_handler = (uintptr_t)keep_rdx;
+	run.user_data = (uintptr_t)&rdx;
+	if (safe_enter((void *)vdso_enter, op, arg, SGX_EENTER, &run) || run.function != SGX_EEXIT)
+		return -1;
+	return rdx;
+}
+
+/*
+ * The child's work after fork(): its copy of the enclave holds what the
+ * parent stored, takes its own stores, and pages under its own reclaimer.
+ * The exit status says which step failed.
+ */
+static int child_uses_its_copy(struct enclave *e)
+{
+	if (child_call(e, 2, 0) != 0xAAAA)
+		return 10;
+	child_call(e, 1, 0xC41D);
+	if (child_call(e, 2, 0) != 0xC41D)
+		return 11;
+	/* Fill the child's EPC with a second enclave, then reload the first. */
+	for (int i = 0; i < 3; i++) {
+		struct enclave big;
+
+		build_enclave(&big, 200);
+		for (uint64_t p = 0; p < 200; p++)
+			if (big.base[(ENCL_PAGES + p) * SGX_PAGE_SIZE + 9] != 0x77)
+				return 12;
+		close_enclave(&big, 256 * SGX_PAGE_SIZE);
+		if (child_call(e, 2, 0) != 0xC41D)
+			return 13;
+	}
+	return 0;
+}
+
+/*
+ * fork(): the child gets a copy of the platform taken at the fork, and what
+ * either does afterwards stays its own. The parent's enclave is untouched
+ * by the child's stores, evictions and exit, and it pages as before.
+ */
+static void test_fork_child_gets_its_own_copy(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e, big;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 1, 0xAAAA, &run);
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid)
+		_exit(child_uses_its_copy(&e));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0xAAAA);
+	/* The parent's reclaimer runs again: evict the enclave, reload it. */
+	build_enclave(&big, 200);
+	assert_int_equal(big.base[(ENCL_PAGES + 199) * SGX_PAGE_SIZE + 9], 0x77);
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0xAAAA);
+	close_enclave(&big, 256 * SGX_PAGE_SIZE);
+
+	/* A child that leaves through exit() (atexit, destructors) changes nothing either. */
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		child_call(&e, 1, 0xDEAD);
+		exit(child_call(&e, 2, 0) == 0xDEAD ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0xAAAA);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
+/* fork()+exec() and system() from a process with an enclave. */
+static void test_fork_exec_and_system(void **state)
+{
+	struct sgx_enclave_run run;
+	struct enclave e;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 1, 0x5151, &run);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		execl("/bin/sh", "sh", "-c", "exit 7", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 7);
+	status = system("exit 3");
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 3);
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0x5151);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -463,6 +577,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_page_fault_then_eresume),
 		cmocka_unit_test(test_handler_results),
 		cmocka_unit_test(test_evicted_pages_come_back_inside),
+		cmocka_unit_test(test_fork_child_gets_its_own_copy),
+		cmocka_unit_test(test_fork_exec_and_system),
 	};
 
 	/* A small EPC, so the eviction test can fill it. */
