@@ -34,6 +34,7 @@
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
 #include "shim_test.h"
+#include "vdso_call.h"
 #include "softsgx/sgx_uapi.h"
 
 extern const uint8_t encl_code[], encl_code_end[];
@@ -70,40 +71,6 @@ __asm__(".pushsection .rodata\n"
 	"	.byte 0x0f, 0x01, 0xd7\n"
 	"encl_code_end:\n"
 	".popsection\n");
-
-/*
- * AEX zeroes R12-R15 and the vDSO, like Linux's, does not restore them: a
- * caller keeps its callee-saved registers itself, as Linux's SGX selftests do.
- * safe_enter(fn, op, arg, leaf, run) calls fn(op, arg, 0, leaf, 0, 0, run).
- */
-extern int safe_enter(void *fn, long op, long arg, unsigned int leaf, struct sgx_enclave_run *run);
-__asm__(".text\n"
-	".globl safe_enter\n"
-	".type safe_enter, @function\n"
-	"safe_enter:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
-	"	push %r8\n"
-	"	mov %rdi, %rax\n"
-	"	mov %rsi, %rdi\n"
-	"	mov %rdx, %rsi\n"
-	"	xor %edx, %edx\n"
-	"	xor %r8d, %r8d\n"
-	"	xor %r9d, %r9d\n"
-	"	call *%rax\n"
-	"	add $8, %rsp\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
-	"	ret\n"
-	".size safe_enter, .-safe_enter\n");
 
 #define ENCL_PAGES 8
 #define FS_MARKER 0x5afe5afe12345678ULL
@@ -216,39 +183,6 @@ static void close_enclave(struct enclave *e, uint64_t size)
 	close(e->fd);
 }
 
-/* The vDSO the standard way: AT_SYSINFO_EHDR, PT_DYNAMIC, DT_HASH, DT_SYMTAB. */
-static void *vdso_lookup(const char *name)
-{
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)getauxval(AT_SYSINFO_EHDR);
-	const Elf64_Phdr *ph = (const Elf64_Phdr *)((const char *)eh + eh->e_phoff);
-	const Elf64_Dyn *dyn = NULL;
-	const Elf64_Sym *sym = NULL;
-	const Elf64_Word *hash = NULL;
-	const char *str = NULL;
-	uintptr_t load = 0;
-
-	for (int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_LOAD && !load)
-			load = (uintptr_t)eh + ph[i].p_offset - ph[i].p_vaddr;
-		if (ph[i].p_type == PT_DYNAMIC)
-			dyn = (const Elf64_Dyn *)((const char *)eh + ph[i].p_offset);
-	}
-	assert_non_null(dyn);
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		if (dyn->d_tag == DT_SYMTAB)
-			sym = (const Elf64_Sym *)(load + dyn->d_un.d_ptr);
-		if (dyn->d_tag == DT_STRTAB)
-			str = (const char *)(load + dyn->d_un.d_ptr);
-		if (dyn->d_tag == DT_HASH)
-			hash = (const Elf64_Word *)(load + dyn->d_un.d_ptr);
-	}
-	assert_true(sym && str && hash);
-	for (Elf64_Word i = 0; i < hash[1]; i++)
-		if (!strcmp(str + sym[i].st_name, name))
-			return (void *)(load + sym[i].st_value);
-	return NULL;
-}
-
 /* A user handler that reports RDX as it was at EEXIT. */
 static int keep_rdx(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
 		    struct sgx_enclave_run *run)
@@ -267,7 +201,7 @@ static long call(struct enclave *e, unsigned int leaf, long op, long arg, struct
 	run->tcs = (uintptr_t)e->base;
 	run->user_handler = (uintptr_t)keep_rdx;
 	run->user_data = (uintptr_t)&rdx;
-	ret = safe_enter((void *)vdso_enter, op, arg, leaf, run);
+	ret = vdso_call(op, arg, 0, leaf, run, vdso_enter);
 	assert_int_equal(ret, 0);
 	return rdx;
 }
@@ -382,9 +316,7 @@ static void test_page_fault_then_eresume(void **state)
 	run.tcs = (uintptr_t)e.base;
 	run.user_handler = (uintptr_t)fix_and_resume;
 	run.user_data = (uintptr_t)&f;
-	assert_int_equal(safe_enter((void *)vdso_enter, 4, (long)(uintptr_t)f.page, SGX_EENTER,
-				    &run),
-			 0);
+	assert_int_equal(vdso_call(4, (uintptr_t)f.page, 0, SGX_EENTER, &run, vdso_enter), 0);
 	assert_int_equal(f.exceptions, 1);
 	assert_int_equal(f.vector, 14);
 	assert_int_equal(f.addr, (uintptr_t)f.page);
@@ -423,14 +355,14 @@ static void test_handler_results(void **state)
 	run.tcs = (uintptr_t)e.base;
 	run.user_handler = (uintptr_t)scripted_handler;
 	run.user_data = (uintptr_t)&r;
-	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), 0);
+	assert_int_equal(vdso_call(0, 0, 0, SGX_EENTER, &run, vdso_enter), 0);
 	assert_int_equal(r.calls, 3);
 	/* A negative result is returned as is. */
 	r = (struct results){ .reply = { -7 } };
-	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), -7);
+	assert_int_equal(vdso_call(0, 0, 0, SGX_EENTER, &run, vdso_enter), -7);
 	/* A positive result that is no leaf is -EINVAL. */
 	r = (struct results){ .reply = { 42 } };
-	assert_int_equal(safe_enter((void *)vdso_enter, 0, 0, SGX_EENTER, &run), -EINVAL);
+	assert_int_equal(vdso_call(0, 0, 0, SGX_EENTER, &run, vdso_enter), -EINVAL);
 	assert_int_equal(r.calls, 1);
 	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
 }
@@ -464,7 +396,7 @@ static long child_call(struct enclave *e, long op, long arg)
 	run.tcs = (uintptr_t)e->base;
 	run.user_handler = (uintptr_t)keep_rdx;
 	run.user_data = (uintptr_t)&rdx;
-	if (safe_enter((void *)vdso_enter, op, arg, SGX_EENTER, &run) || run.function != SGX_EEXIT)
+	if (vdso_call(op, arg, 0, SGX_EENTER, &run, vdso_enter) || run.function != SGX_EEXIT)
 		return -1;
 	return rdx;
 }
@@ -585,7 +517,7 @@ int main(int argc, char **argv)
 	static const char *const run_opts[] = { "--epc", "512K", "--sections", "1", NULL };
 
 	shim_test_reexec(argc, argv, run_opts);
-	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_lookup("__vdso_sgx_enter_enclave");
+	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
 	if (!vdso_enter) {
 		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
 		return 1;
