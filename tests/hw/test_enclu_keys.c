@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "test_cmac.h"
 #include "enclu_fixture.h"
 #include "hw_internal.h"
 #include "test_keys.h"
@@ -68,27 +69,6 @@ static int teardown(void **state)
 static uint8_t *data_of(struct ef_enclave *e)
 {
 	return e->page[EF_DATA];
-}
-
-static void cmac(const uint8_t key[16], const void *data, size_t len, uint8_t out[16])
-{
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, (char *)"AES-128-CBC", 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "CMAC", NULL);
-	EVP_MAC_CTX *ctx;
-	size_t outlen = 0;
-
-	assert_non_null(mac);
-	ctx = EVP_MAC_CTX_new(mac);
-	assert_non_null(ctx);
-	assert_int_equal(EVP_MAC_init(ctx, key, 16, params), 1);
-	assert_int_equal(EVP_MAC_update(ctx, data, len), 1);
-	assert_int_equal(EVP_MAC_final(ctx, out, &outlen, 16), 1);
-	assert_int_equal(outlen, 16);
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(mac);
 }
 
 /* Inside @e: registers for ENCLU[@leaf] with RBX/RCX/RDX at data-page offsets. */
@@ -283,24 +263,24 @@ static void test_report_verified_by_target(void **state)
 	keyrequest(&req, SGX_KEYNAME_REPORT, 0);
 	memcpy(req.keyid, rep.keyid, sizeof(req.keyid));
 	assert_int_equal(key_of(t, &b, &req, key), SGX_SUCCESS);
-	cmac(key, &rep.body, sizeof(rep.body), mac);
+	test_cmac(key, &rep.body, sizeof(rep.body), mac);
 	assert_memory_equal(mac, rep.mac, sizeof(mac));
 
 	/* A tampered body does not verify. */
 	rep.body.isv_svn++;
-	cmac(key, &rep.body, sizeof(rep.body), mac);
+	test_cmac(key, &rep.body, sizeof(rep.body), mac);
 	assert_memory_not_equal(mac, rep.mac, sizeof(mac));
 	rep.body.isv_svn--;
 
 	/* A's own REPORT key is not the one. */
 	assert_int_equal(key_of(t, &t->a, &req, key), SGX_SUCCESS);
-	cmac(key, &rep.body, sizeof(rep.body), mac);
+	test_cmac(key, &rep.body, sizeof(rep.body), mac);
 	assert_memory_not_equal(mac, rep.mac, sizeof(mac));
 
 	/* Nor is B's key for another KEYID. */
 	req.keyid[0] ^= 1;
 	assert_int_equal(key_of(t, &b, &req, key), SGX_SUCCESS);
-	cmac(key, &rep.body, sizeof(rep.body), mac);
+	test_cmac(key, &rep.body, sizeof(rep.body), mac);
 	assert_memory_not_equal(mac, rep.mac, sizeof(mac));
 }
 
@@ -320,7 +300,7 @@ static void test_report_to_self(void **state)
 	memcpy(req.keyid, rep.keyid, sizeof(req.keyid));
 	assert_int_equal(egetkey_in(t, &t->a, &req, key), SGX_SUCCESS);
 	ef_exit(&t->a, &t->lp, &t->regs);
-	cmac(key, &rep.body, sizeof(rep.body), mac);
+	test_cmac(key, &rep.body, sizeof(rep.body), mac);
 	assert_memory_equal(mac, rep.mac, sizeof(mac));
 }
 

@@ -47,6 +47,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
+#include "test_cmac.h"
 #include "lib/enclave_image.h"
 #include "lib/sigstruct_sign.h"
 #include "shim_test.h"
@@ -352,29 +353,6 @@ static void targetinfo_of(struct encl *e, struct sgx_targetinfo *ti)
 	ti->miscselect = self.body.miscselect;
 	ti->config_svn = self.body.config_svn;
 	memcpy(ti->config_id, self.body.config_id, sizeof(ti->config_id));
-}
-
-/* AES-CMAC with AES-128 through OpenSSL's EVP_MAC, as a verifier computes it. */
-static void host_cmac(const uint8_t key[16], const void *data, size_t len, uint8_t mac[16])
-{
-	static char cipher[] = "AES-128-CBC";
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_CIPHER, cipher, 0),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_MAC *m = EVP_MAC_fetch(NULL, "CMAC", NULL);
-	EVP_MAC_CTX *ctx;
-	size_t n = 0;
-
-	assert_non_null(m);
-	ctx = EVP_MAC_CTX_new(m);
-	assert_non_null(ctx);
-	assert_int_equal(EVP_MAC_init(ctx, key, 16, params), 1);
-	assert_int_equal(EVP_MAC_update(ctx, data, len), 1);
-	assert_int_equal(EVP_MAC_final(ctx, mac, &n, 16), 1);
-	assert_int_equal(n, 16);
-	EVP_MAC_CTX_free(ctx);
-	EVP_MAC_free(m);
 }
 
 /* Whether @page's PTE is present: the reclaimer zaps it when it evicts the page. */
@@ -888,20 +866,20 @@ static void test_report_verified_by_target(void **state)
 	req.keyname = SGX_KEYNAME_REPORT;
 	memcpy(req.keyid, report.keyid, sizeof(req.keyid));
 	egetkey(&b, 1, &req, key_b);
-	host_cmac(key_b, &report.body, sizeof(report.body), mac);
+	test_cmac(key_b, &report.body, sizeof(report.body), mac);
 	assert_int_equal(sizeof(report.body), 384);
 	assert_memory_equal(mac, report.mac, 16);
 
 	/* One bit of REPORTDATA changed: the MAC no longer verifies. */
 	report.body.report_data[17] ^= 0x01;
-	host_cmac(key_b, &report.body, sizeof(report.body), mac);
+	test_cmac(key_b, &report.body, sizeof(report.body), mac);
 	assert_memory_not_equal(mac, report.mac, 16);
 	report.body.report_data[17] ^= 0x01;
 
 	/* The report was for B: A's own REPORT key does not verify it. */
 	egetkey(&a, 1, &req, key_a);
 	assert_memory_not_equal(key_a, key_b, 16);
-	host_cmac(key_a, &report.body, sizeof(report.body), mac);
+	test_cmac(key_a, &report.body, sizeof(report.body), mac);
 	assert_memory_not_equal(mac, report.mac, 16);
 
 	encl_unload(&b);
