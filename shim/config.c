@@ -9,29 +9,8 @@
 #include <string.h>
 
 #include "hw.h"
+#include "lib/parse_size.h"
 #include "shim.h"
-
-static int parse_size(const char *s, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		return -EINVAL;
-	switch (*end) {
-	case 'k': case 'K': v <<= 10; end++; break;
-	case 'm': case 'M': v <<= 20; end++; break;
-	case 'g': case 'G': v <<= 30; end++; break;
-	case 't': case 'T': v <<= 40; end++; break;
-	default: break;
-	}
-	if (*end)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
 
 int shim_config_from_env(struct sgx_hw_config *cfg)
 {
@@ -42,20 +21,21 @@ int shim_config_from_env(struct sgx_hw_config *cfg)
 
 	sgx_hw_default_config(cfg);
 	if (sections && *sections) {
-		if (parse_size(sections, &n) || n == 0 || n > SGX_HW_MAX_SECTIONS)
+		if (sgx_parse_size(sections, &n) || n == 0 || n > SGX_HW_MAX_SECTIONS)
 			return -EINVAL;
 	} else {
 		n = cfg->nr_sections;
 	}
 	if (epc && *epc) {
-		if (parse_size(epc, &total))
+		if (sgx_parse_size(epc, &total))
 			return -EINVAL;
 	} else {
 		total = 0;
 		for (unsigned int i = 0; i < cfg->nr_sections; i++)
 			total += cfg->section_size[i];
 	}
-	if (total / n < SGX_PAGE_SIZE || (total / n) % SGX_PAGE_SIZE)
+	/* The rules of tools/cli.c's --epc and --sections. */
+	if (total == 0 || total % (n * SGX_PAGE_SIZE) || total / SGX_PAGE_SIZE > SGX_HW_MAX_EPC_PAGES)
 		return -EINVAL;
 	cfg->nr_sections = (unsigned int)n;
 	for (unsigned int i = 0; i < n; i++)

@@ -13,6 +13,7 @@
 #include <openssl/rsa.h>
 
 #include "cli.h"
+#include "lib/parse_size.h"
 #include "hw.h"
 #include "lib/sigstruct_sign.h"
 
@@ -100,45 +101,7 @@ int cli_no_operands(const char *cmd, int argc, char **argv)
 
 int cli_parse_size(const char *s, uint64_t *bytes)
 {
-	unsigned int shift = 0;
-	unsigned long long v;
-	char *end;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno)
-		return -EINVAL;
-	switch (tolower((unsigned char)*end)) {
-	case 'k':
-		shift = 10;
-		break;
-	case 'm':
-		shift = 20;
-		break;
-	case 'g':
-		shift = 30;
-		break;
-	case 't':
-		shift = 40;
-		break;
-	default:
-		break;
-	}
-	if (shift) {
-		end++;
-		if (!strcasecmp(end, "ib"))
-			end += 2;
-		else if (!strcasecmp(end, "b"))
-			end += 1;
-	}
-	if (*end)
-		return -EINVAL;
-	if (shift && v > (UINT64_MAX >> shift))
-		return -EINVAL;
-	*bytes = (uint64_t)v << shift;
-	return 0;
+	return sgx_parse_size(s, bytes);
 }
 
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
