@@ -127,3 +127,23 @@ int page_array_for_each(const struct page_array *pa,
 		}
 	return 0;
 }
+
+void page_array_erase_if(struct page_array *pa, bool (*fn)(uint64_t index, void *item, void *data),
+			 void *data)
+{
+	for (uint64_t b = 0; b < pa->nr_buckets; b++) {
+		struct page_array_node **pp = &pa->buckets[b];
+
+		while (*pp) {
+			struct page_array_node *n = *pp;
+
+			if (!fn(n->index, n->item, data)) {
+				pp = &n->next;
+				continue;
+			}
+			*pp = n->next;
+			free(n);
+			pa->count--;
+		}
+	}
+}
