@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,31 @@ int sgx_encl_backing_create(struct sgx_encl *encl)
 	return 0;
 }
 
+int sgx_encl_alloc_backing(struct sgx_encl *encl, uint64_t index, struct sgx_backing *backing)
+{
+	int ret = 0;
+
+	backing->index = index;
+	backing->contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!backing->contents)
+		return -ENOMEM;
+	if (fallocate(encl->backing, 0, (off_t)(index * SGX_PAGE_SIZE), SGX_PAGE_SIZE) ||
+	    fallocate(encl->backing, 0, (off_t)sgx_encl_pcmd_offset(encl, index),
+		      sizeof(struct sgx_pcmd)))
+		ret = -errno;
+	if (ret) {
+		free(backing->contents);
+		backing->contents = NULL;
+	}
+	return ret;
+}
+
+void sgx_encl_put_backing(struct sgx_backing *backing)
+{
+	free(backing->contents);
+	backing->contents = NULL;
+}
+
 void close_backing(struct sgx_encl *encl)
 {
 	if (encl->backing >= 0)
@@ -245,7 +271,7 @@ struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, i
 {
 	struct sgx_encl_page *entry = page_array_load(&encl->page_array, addr / SGX_PAGE_SIZE);
 
-	if (!entry || entry->lost) {
+	if (!entry || entry->lost || encl->secs.lost) {
 		*err = -EFAULT;
 		return NULL;
 	}
