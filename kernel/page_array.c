@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "page_array.h"
+#include "fault_inject.h"
 
 struct page_array_node {
 	uint64_t index;
@@ -42,7 +43,7 @@ void page_array_destroy(struct page_array *pa)
 static int grow(struct page_array *pa)
 {
 	uint64_t nr = pa->nr_buckets ? pa->nr_buckets * 2 : 64;
-	struct page_array_node **buckets = calloc(nr, sizeof(*buckets));
+	struct page_array_node **buckets = sgx_kcalloc(nr, sizeof(*buckets));
 
 	if (!buckets)
 		return -ENOMEM;
@@ -83,7 +84,7 @@ int page_array_insert(struct page_array *pa, uint64_t index, void *item)
 		return -EBUSY;
 	if (pa->count >= pa->nr_buckets && grow(pa))
 		return -ENOMEM;
-	n = malloc(sizeof(*n));
+	n = sgx_kmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	h = hash(index, pa->nr_buckets);

@@ -13,6 +13,7 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "fault_inject.h"
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 {

@@ -5,10 +5,11 @@
 
 #include "softsgx/sgx_uapi.h"
 #include "virt.h"
+#include "fault_inject.h"
 
 struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
 {
-	struct sgx_vepc *vepc = calloc(1, sizeof(*vepc));
+	struct sgx_vepc *vepc = sgx_kcalloc(1, sizeof(*vepc));
 
 	if (!vepc)
 		return NULL;
