@@ -47,7 +47,13 @@ RELEASE_LIB := $(RELEASE_DIR)/libsoftsgx.a
 TEST_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(TEST_SRC))
 # The kernel-model tests under ThreadSanitizer; `make check` runs the threaded subset.
 TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c))
-TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke
+TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke \
+	$(TSAN_DIR)/tests/stress/test_stress
+# Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
+# about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
+# under ASan and under TSan.
+STRESS_SRC := $(wildcard tests/stress/test_*.c)
+STRESS_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(STRESS_SRC)) $(patsubst %.c,$(TSAN_DIR)/%,$(STRESS_SRC))
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
@@ -202,6 +208,12 @@ check-tsan: deps
 		./tests/run-tests $(TSAN_TEST_BINS)
 
 check-tsan-build: $(TSAN_TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
+
+.PHONY: check-stress
+check-stress: deps
+	@$(MAKE) --no-print-directory $(STRESS_BINS) $(TEST_KEY) $(TEST_KEY2)
+	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
+		./tests/run-tests $(STRESS_BINS)
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 bench: deps

@@ -13,6 +13,7 @@
 #include "encl.h"
 #include "virt.h"
 #include "softsgx/softsgx.h"
+#include "fault_inject.h"
 
 #define SOFTSGX_MAX_FDS 1024
 
@@ -70,7 +71,7 @@ struct softsgx_platform *softsgx_platform_new(const struct softsgx_config *cfg)
 		hcfg.section_size[i] = cfg->section_size[i];
 	hcfg.sgx2 = cfg->sgx2;
 	hcfg.flc = cfg->flc;
-	p = calloc(1, sizeof(*p));
+	p = sgx_kcalloc(1, sizeof(*p));
 	if (!p) {
 		errno = ENOMEM;
 		return NULL;
@@ -148,7 +149,7 @@ struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsig
 		errno = EINVAL;
 		return NULL;
 	}
-	g = calloc(1, sizeof(*g));
+	g = sgx_kcalloc(1, sizeof(*g));
 	if (!g) {
 		errno = ENOMEM;
 		return NULL;

@@ -13,6 +13,7 @@
 #include "driver.h"
 #include "encl.h"
 #include "virt.h"
+#include "fault_inject.h"
 
 #define PROT_ACCESS (PROT_READ | PROT_WRITE | PROT_EXEC)
 #ifndef PROT_SEM
@@ -27,7 +28,7 @@ struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, in
 		*err = -ENODEV;
 		return NULL;
 	}
-	f = calloc(1, sizeof(*f));
+	f = sgx_kcalloc(1, sizeof(*f));
 	if (!f) {
 		*err = -ENOMEM;
 		return NULL;

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,10 +16,11 @@
 #include <unistd.h>
 
 #include "encl.h"
+#include "fault_inject.h"
 
 struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 {
-	struct sgx_encl *encl = calloc(1, sizeof(*encl));
+	struct sgx_encl *encl = sgx_kcalloc(1, sizeof(*encl));
 
 	if (!encl)
 		return NULL;
@@ -118,7 +120,7 @@ struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim, int *err)
 
 	*err = 0;
 	if (!(encl->page_cnt % SGX_VA_SLOT_COUNT)) {
-		va_page = calloc(1, sizeof(*va_page));
+		va_page = sgx_kcalloc(1, sizeof(*va_page));
 		if (!va_page) {
 			*err = -ENOMEM;
 			return NULL;
@@ -148,8 +150,12 @@ void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
 int sgx_encl_backing_create(struct sgx_encl *encl)
 {
 	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
-	int fd = memfd_create("softsgx-backing", MFD_CLOEXEC);
+	int fd;
 
+	/* Linux's shmem_file_setup() fails for want of memory. */
+	if (sgx_fi_should_fail(SGX_FI_HOST_ALLOC))
+		return -ENOMEM;
+	fd = memfd_create("softsgx-backing", MFD_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	/* Sparse: backing costs memory only for pages actually evicted. */
@@ -161,6 +167,33 @@ int sgx_encl_backing_create(struct sgx_encl *encl)
 	}
 	encl->backing = fd;
 	return 0;
+}
+
+int sgx_encl_alloc_backing(struct sgx_encl *encl, uint64_t index, struct sgx_backing *backing)
+{
+	int ret = 0;
+
+	backing->index = index;
+	backing->contents = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!backing->contents)
+		return -ENOMEM;
+	if (sgx_fi_should_fail(SGX_FI_BACKING))
+		ret = -ENOSPC;
+	else if (fallocate(encl->backing, 0, (off_t)(index * SGX_PAGE_SIZE), SGX_PAGE_SIZE) ||
+		 fallocate(encl->backing, 0, (off_t)sgx_encl_pcmd_offset(encl, index),
+			   sizeof(struct sgx_pcmd)))
+		ret = -errno;
+	if (ret) {
+		free(backing->contents);
+		backing->contents = NULL;
+	}
+	return ret;
+}
+
+void sgx_encl_put_backing(struct sgx_backing *backing)
+{
+	free(backing->contents);
+	backing->contents = NULL;
 }
 
 void close_backing(struct sgx_encl *encl)
@@ -199,10 +232,15 @@ static struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	epc_page = sgx_alloc_epc_page(k, encl_page, false, err);
 	if (!epc_page)
 		return NULL;
-	contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	contents = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	if (!contents) {
 		*err = -ENOMEM;
 		goto err_free;
+	}
+	/* Linux: sgx_encl_get_backing() cannot get the shmem page. The copy stays. */
+	if (sgx_fi_should_fail(SGX_FI_BACKING)) {
+		*err = -ENOMEM;
+		goto err_contents;
 	}
 	if (pread(encl->backing, contents, SGX_PAGE_SIZE, (off_t)(index * SGX_PAGE_SIZE)) !=
 		    (ssize_t)SGX_PAGE_SIZE ||
@@ -245,7 +283,7 @@ struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, i
 {
 	struct sgx_encl_page *entry = page_array_load(&encl->page_array, addr / SGX_PAGE_SIZE);
 
-	if (!entry || entry->lost) {
+	if (!entry || entry->lost || encl->secs.lost) {
 		*err = -EFAULT;
 		return NULL;
 	}

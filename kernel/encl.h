@@ -72,6 +72,21 @@ struct sgx_va_page *sgx_encl_grow(struct sgx_encl *encl, bool reclaim, int *err)
 void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page);
 
 int sgx_encl_backing_create(struct sgx_encl *encl);
+
+/*
+ * What EWB of one page writes to, got before the page is blocked (Linux
+ * sgx_encl_alloc_backing()): a buffer for the encrypted contents, and the
+ * page's and its PCMD's space in the backing memfd, allocated now so that
+ * the write after EWB has nowhere to fail for want of space.
+ */
+struct sgx_backing {
+	uint64_t index;
+	void *contents;
+};
+
+/* 0, -ENOMEM (no buffer) or the backing store's -errno (-ENOSPC). With encl->lock. */
+int sgx_encl_alloc_backing(struct sgx_encl *encl, uint64_t index, struct sgx_backing *backing);
+void sgx_encl_put_backing(struct sgx_backing *backing);
 void close_backing(struct sgx_encl *encl);
 uint64_t sgx_encl_page_index(struct sgx_encl *encl, struct sgx_encl_page *page);
 uint64_t sgx_encl_pcmd_offset(struct sgx_encl *encl, uint64_t page_index);
@@ -87,6 +102,6 @@ struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, i
 /* Reclaimer steps for one page (reclaim.c drives them). */
 bool sgx_reclaimer_age(struct sgx_encl_page *page);
 void sgx_reclaimer_block(struct sgx_encl_page *page);
-void sgx_reclaimer_write(struct sgx_encl_page *page);
+void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing);
 
 #endif /* SOFTSGX_ENCL_H */

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sgx.h"
+#include "fault_inject.h"
 
 static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section,
 				     uint64_t index)
@@ -19,7 +20,7 @@ static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section
 	struct sgx_epc_page *expected = NULL;
 
 	if (!chunk) {
-		chunk = calloc(SGX_EPC_DESC_CHUNK, sizeof(*chunk));
+		chunk = sgx_kcalloc(SGX_EPC_DESC_CHUNK, sizeof(*chunk));
 		if (!chunk)
 			return NULL;
 		for (unsigned int i = 0; i < SGX_EPC_DESC_CHUNK; i++) {
@@ -112,7 +113,8 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 	struct sgx_epc_page *page;
 
 	for (;;) {
-		page = __sgx_alloc_epc_page(k);
+		/* Injected exhaustion: this look finds every free list empty. */
+		page = sgx_fi_should_fail(SGX_FI_EPC_ALLOC) ? NULL : __sgx_alloc_epc_page(k);
 		if (page) {
 			page->owner = owner;
 			atomic_fetch_add(&k->stats.allocs, 1);
@@ -282,7 +284,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 		s->npages = src->size / SGX_PAGE_SIZE;
 		s->memfd = src->memfd;
 		s->nr_chunks = (s->npages + SGX_EPC_DESC_CHUNK - 1) / SGX_EPC_DESC_CHUNK;
-		s->desc_chunks = calloc(s->nr_chunks, sizeof(*s->desc_chunks));
+		s->desc_chunks = sgx_kcalloc(s->nr_chunks, sizeof(*s->desc_chunks));
 		if (!s->desc_chunks) {
 			ret = -ENOMEM;
 			goto err;

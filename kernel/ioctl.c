@@ -16,6 +16,7 @@
 #include "encl.h"
 #include "softsgx/sgx_uapi.h"
 #include "uaccess.h"
+#include "fault_inject.h"
 
 /* Attributes any enclave may have; PROVISIONKEY needs ENCLAVE_PROVISION. */
 #define SGX_ATTR_UNPRIV_MASK                                                   \
@@ -95,7 +96,7 @@ static long sgx_ioc_enclave_create(struct sgx_encl *encl, unsigned long arg)
 		return -EINVAL;
 	if (copy_from_user(&create_arg, arg, sizeof(create_arg)))
 		return -EFAULT;
-	secs = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	secs = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	if (!secs)
 		return -ENOMEM;
 	if (copy_from_user(secs, create_arg.src, SGX_PAGE_SIZE))
@@ -129,7 +130,7 @@ static int sgx_validate_secinfo(const struct sgx_secinfo *secinfo)
 static struct sgx_encl_page *sgx_encl_page_alloc(struct sgx_encl *encl, uint64_t offset,
 						  uint64_t secinfo_flags)
 {
-	struct sgx_encl_page *page = calloc(1, sizeof(*page));
+	struct sgx_encl_page *page = sgx_kcalloc(1, sizeof(*page));
 	int prot = 0;
 
 	if (!page)
@@ -156,7 +157,7 @@ static int __sgx_encl_add_page(struct sgx_encl *encl, struct sgx_encl_page *encl
 {
 	struct sgx_kernel *k = encl->k;
 	struct sgx_pageinfo pginfo __attribute__((aligned(32)));
-	void *contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	void *contents = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	int ret;
 
 	if (!contents)
@@ -394,7 +395,7 @@ static long sgx_ioc_enclave_init(struct sgx_encl *encl, unsigned long arg)
 	if (copy_from_user(&init_arg, arg, sizeof(init_arg)))
 		return -EFAULT;
 	/* SIGSTRUCT on a page boundary, the token 512-byte aligned behind it. */
-	sigstruct = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	sigstruct = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	if (!sigstruct)
 		return -ENOMEM;
 	token = (uint8_t *)sigstruct + SGX_PAGE_SIZE / 2;

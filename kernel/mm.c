@@ -9,6 +9,7 @@
 
 #include "softsgx/sgx_arch.h"
 #include "mm.h"
+#include "fault_inject.h"
 
 void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -60,7 +61,7 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 		   uint64_t file_base, struct sgx_file *file)
 {
-	struct sgx_vma *vma = calloc(1, sizeof(*vma));
+	struct sgx_vma *vma = sgx_kcalloc(1, sizeof(*vma));
 
 	if (!vma)
 		return -ENOMEM;

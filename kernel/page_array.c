@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "page_array.h"
+#include "fault_inject.h"
 
 struct page_array_node {
 	uint64_t index;
@@ -42,7 +43,7 @@ void page_array_destroy(struct page_array *pa)
 static int grow(struct page_array *pa)
 {
 	uint64_t nr = pa->nr_buckets ? pa->nr_buckets * 2 : 64;
-	struct page_array_node **buckets = calloc(nr, sizeof(*buckets));
+	struct page_array_node **buckets = sgx_kcalloc(nr, sizeof(*buckets));
 
 	if (!buckets)
 		return -ENOMEM;
@@ -83,7 +84,7 @@ int page_array_insert(struct page_array *pa, uint64_t index, void *item)
 		return -EBUSY;
 	if (pa->count >= pa->nr_buckets && grow(pa))
 		return -ENOMEM;
-	n = malloc(sizeof(*n));
+	n = sgx_kmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
 	h = hash(index, pa->nr_buckets);
@@ -126,4 +127,24 @@ int page_array_for_each(const struct page_array *pa,
 				return ret;
 		}
 	return 0;
+}
+
+void page_array_erase_if(struct page_array *pa, bool (*fn)(uint64_t index, void *item, void *data),
+			 void *data)
+{
+	for (uint64_t b = 0; b < pa->nr_buckets; b++) {
+		struct page_array_node **pp = &pa->buckets[b];
+
+		while (*pp) {
+			struct page_array_node *n = *pp;
+
+			if (!fn(n->index, n->item, data)) {
+				pp = &n->next;
+				continue;
+			}
+			*pp = n->next;
+			free(n);
+			pa->count--;
+		}
+	}
 }

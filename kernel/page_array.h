@@ -6,6 +6,7 @@
 #ifndef SOFTSGX_PAGE_ARRAY_H
 #define SOFTSGX_PAGE_ARRAY_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct page_array_node;
@@ -26,5 +27,12 @@ void *page_array_erase(struct page_array *pa, uint64_t index);
 /* Visit every item; @fn may not change the array. Stops when @fn returns non-zero. */
 int page_array_for_each(const struct page_array *pa,
 			int (*fn)(uint64_t index, void *item, void *data), void *data);
+
+/*
+ * Visit every item; where @fn returns true the item is erased (xa_erase()
+ * inside xa_for_each()). Allocates nothing, so it cannot fail.
+ */
+void page_array_erase_if(struct page_array *pa, bool (*fn)(uint64_t index, void *item, void *data),
+			 void *data);
 
 #endif /* SOFTSGX_PAGE_ARRAY_H */

@@ -13,6 +13,7 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "fault_inject.h"
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
@@ -109,6 +110,23 @@ bool sgx_reclaimer_age(struct sgx_encl_page *page)
 	return old;
 }
 
+/*
+ * Get the page's backing before blocking it, as Linux does: without it the
+ * page is not touched and goes back on the LRU, resident and intact.
+ */
+static bool sgx_reclaimer_prepare(struct sgx_encl_page *page, struct sgx_backing *backing)
+{
+	struct sgx_encl *encl = page->encl;
+	int ret;
+
+	pthread_mutex_lock(&encl->lock);
+	ret = sgx_encl_alloc_backing(encl, sgx_encl_page_index(encl, page), backing);
+	if (!ret)
+		page->being_reclaimed = true;
+	pthread_mutex_unlock(&encl->lock);
+	return !ret;
+}
+
 void sgx_reclaimer_block(struct sgx_encl_page *page)
 {
 	struct sgx_encl *encl = page->encl;
@@ -132,33 +150,29 @@ void sgx_reclaimer_block(struct sgx_encl_page *page)
 	pthread_rwlock_unlock(&k->mm.lock);
 }
 
-static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot)
+static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_backing *backing)
 {
 	struct sgx_encl *encl = page->encl;
 	struct sgx_kernel *k = encl->k;
-	uint64_t index = sgx_encl_page_index(encl, page);
 	struct sgx_pcmd pcmd __attribute__((aligned(128))) = { 0 };
 	struct sgx_pageinfo pginfo = { 0 };
-	void *contents = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	int ret;
 
-	if (!contents)
-		return -ENOMEM;
-	pginfo.contents = (uintptr_t)contents;
+	pginfo.contents = (uintptr_t)backing->contents;
 	pginfo.metadata = (uintptr_t)&pcmd;
 	ret = encls_ewb(k->hw, &pginfo, sgx_get_epc_virt_addr(k, page->epc_page), va_slot);
+	/* The space was allocated beforehand: these writes do not run out of it. */
 	if (!ret &&
-	    (pwrite(encl->backing, contents, SGX_PAGE_SIZE, (off_t)(index * SGX_PAGE_SIZE)) !=
-		     (ssize_t)SGX_PAGE_SIZE ||
-	     pwrite(encl->backing, &pcmd, sizeof(pcmd), (off_t)sgx_encl_pcmd_offset(encl, index)) !=
-		     (ssize_t)sizeof(pcmd)))
+	    (pwrite(encl->backing, backing->contents, SGX_PAGE_SIZE,
+		    (off_t)(backing->index * SGX_PAGE_SIZE)) != (ssize_t)SGX_PAGE_SIZE ||
+	     pwrite(encl->backing, &pcmd, sizeof(pcmd),
+		    (off_t)sgx_encl_pcmd_offset(encl, backing->index)) != (ssize_t)sizeof(pcmd)))
 		ret = -EIO;
-	free(contents);
 	return ret;
 }
 
 /* EWB with Linux's retry ladder for NOT_TRACKED: ETRACK, then kick threads out. */
-static int sgx_encl_ewb(struct sgx_encl_page *page)
+static int sgx_encl_ewb(struct sgx_encl_page *page, struct sgx_backing *backing)
 {
 	struct sgx_encl *encl = page->encl;
 	struct sgx_kernel *k = encl->k;
@@ -174,16 +188,16 @@ static int sgx_encl_ewb(struct sgx_encl_page *page)
 	if (sgx_va_page_full(va_page))
 		list_move_tail(&va_page->list, &encl->va_pages);
 
-	ret = __sgx_encl_ewb(page, va_slot);
+	ret = __sgx_encl_ewb(page, va_slot, backing);
 	if (ret == SGX_NOT_TRACKED) {
 		atomic_fetch_add(&k->stats.etrack_retries, 1);
 		encls_etrack(k->hw, sgx_get_epc_virt_addr(k, encl->secs.epc_page));
-		ret = __sgx_encl_ewb(page, va_slot);
+		ret = __sgx_encl_ewb(page, va_slot, backing);
 		if (ret == SGX_NOT_TRACKED && k->kick) {
 			/* After ETRACK, so threads entering later are not missed. */
 			atomic_fetch_add(&k->stats.ipis, 1);
 			k->kick(k, k->kick_data);
-			ret = __sgx_encl_ewb(page, va_slot);
+			ret = __sgx_encl_ewb(page, va_slot, backing);
 		}
 	}
 	if (ret == -EIO) {
@@ -203,7 +217,35 @@ static int sgx_encl_ewb(struct sgx_encl_page *page)
 	return ret;
 }
 
-void sgx_reclaimer_write(struct sgx_encl_page *page)
+/*
+ * The SECS follows its last child out of an initialized enclave, when its
+ * backing can be had (Linux: otherwise it stays resident). With encl->lock.
+ */
+static void sgx_reclaimer_write_secs(struct sgx_encl *encl)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_backing backing;
+	int ret;
+
+	if (sgx_encl_alloc_backing(encl, encl->size / SGX_PAGE_SIZE, &backing))
+		return;
+	ret = sgx_encl_ewb(&encl->secs, &backing);
+	sgx_encl_put_backing(&backing);
+	if (!ret) {
+		sgx_free_epc_page(k, encl->secs.epc_page);
+		atomic_fetch_add(&k->stats.evictions, 1);
+	} else if (ret == -EIO) {
+		/* Written out by EWB, copy lost: no child can ever be loaded again. */
+		encl->secs.lost = true;
+		sgx_free_epc_page(k, encl->secs.epc_page);
+		atomic_fetch_add(&k->stats.lost_pages, 1);
+	} else {
+		return; /* EWB refused: the SECS is still valid and stays */
+	}
+	encl->secs.epc_page = NULL;
+}
+
+void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing)
 {
 	struct sgx_encl *encl = page->encl;
 	struct sgx_kernel *k = encl->k;
@@ -211,7 +253,7 @@ void sgx_reclaimer_write(struct sgx_encl_page *page)
 
 	pthread_mutex_lock(&encl->lock);
 	epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
-	if (sgx_encl_ewb(page)) {
+	if (sgx_encl_ewb(page, backing)) {
 		/*
 		 * Blocked and not written out: no leaf can unblock it, so its
 		 * contents are gone. Remove it; a later touch gets SIGBUS.
@@ -223,22 +265,19 @@ void sgx_reclaimer_write(struct sgx_encl_page *page)
 		sgx_free_epc_page(k, epc_page);
 		atomic_fetch_add(&k->stats.evictions, 1);
 	}
+	sgx_encl_put_backing(backing);
 	page->epc_page = NULL;
 	encl->secs_child_cnt--;
 
-	if (!encl->secs_child_cnt && (atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED)) {
-		if (!sgx_encl_ewb(&encl->secs)) {
-			sgx_free_epc_page(k, encl->secs.epc_page);
-			encl->secs.epc_page = NULL;
-			atomic_fetch_add(&k->stats.evictions, 1);
-		}
-	}
+	if (!encl->secs_child_cnt && (atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED))
+		sgx_reclaimer_write_secs(encl);
 	pthread_mutex_unlock(&encl->lock);
 }
 
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 {
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
+	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	unsigned int cnt = 0, done = 0;
 
 	pthread_mutex_lock(&k->lru_lock);
@@ -262,12 +301,8 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct sgx_encl_page *page = chunk[i]->owner;
 
-		if (sgx_reclaimer_age(page)) {
-			pthread_mutex_lock(&page->encl->lock);
-			page->being_reclaimed = true;
-			pthread_mutex_unlock(&page->encl->lock);
+		if (sgx_reclaimer_age(page) && sgx_reclaimer_prepare(page, &backing[i]))
 			continue;
-		}
 		pthread_mutex_lock(&k->lru_lock);
 		list_add_tail(&chunk[i]->list, &k->active_page_list);
 		pthread_mutex_unlock(&k->lru_lock);
@@ -290,7 +325,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		 * at page->epc_page to count: once encl->lock is dropped, a
 		 * fault may already have loaded the page back.
 		 */
-		sgx_reclaimer_write(page);
+		sgx_reclaimer_write(page, &backing[i]);
 		done++;
 		sgx_encl_put(encl);
 	}

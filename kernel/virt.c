@@ -5,10 +5,11 @@
 
 #include "softsgx/sgx_uapi.h"
 #include "virt.h"
+#include "fault_inject.h"
 
 struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
 {
-	struct sgx_vepc *vepc = calloc(1, sizeof(*vepc));
+	struct sgx_vepc *vepc = sgx_kcalloc(1, sizeof(*vepc));
 
 	if (!vepc)
 		return NULL;
@@ -173,46 +174,37 @@ struct release_ctx {
 	struct sgx_vepc *vepc;
 	struct list_head *secs_pages;
 	bool second_pass;
-	uint64_t *erase;
-	uint64_t nr_erase;
 };
 
-static int release_one(uint64_t index, void *item, void *data)
+/* True when the page left the instance (freed, or handed to the zombie list). */
+static bool release_one(uint64_t index, void *item, void *data)
 {
 	struct release_ctx *c = data;
 	struct sgx_epc_page *epc_page = item;
 	struct sgx_kernel *k = c->vepc->k;
 
+	(void)index;
 	if (k->powered_off) {
 		/* Nothing runs ENCLS any more: the page just goes back. */
 		sgx_free_epc_page(k, epc_page);
 	} else if (sgx_vepc_free_page(k, epc_page)) {
 		/* First pass: a SECS with children, retried below. */
 		if (!c->second_pass)
-			return 0;
+			return false;
 		/* Its children live in another instance: a zombie for now. */
 		atomic_fetch_sub(&k->nr_in_use_pages, 1);
 		atomic_fetch_add(&k->nr_zombie_pages, 1);
 		list_add_tail(&epc_page->list, c->secs_pages);
 	}
-	c->erase[c->nr_erase++] = index;
-	return 0;
+	return true;
 }
 
 static void release_pass(struct sgx_vepc *vepc, struct list_head *secs_pages, bool second)
 {
-	struct release_ctx c = { vepc, secs_pages, second, NULL, 0 };
+	struct release_ctx c = { vepc, secs_pages, second };
 
-	c.erase = calloc(vepc->page_array.count + 1, sizeof(*c.erase));
-	if (!c.erase) {
-		/* Out of host memory: keep every page rather than lose track of one. */
-		fprintf(stderr, "softsgx: vEPC release: out of memory, pages kept\n");
-		return;
-	}
-	page_array_for_each(&vepc->page_array, release_one, &c);
-	for (uint64_t i = 0; i < c.nr_erase; i++)
-		page_array_erase(&vepc->page_array, c.erase[i]);
-	free(c.erase);
+	/* Release cannot fail (Linux's file release returns nothing): no allocation here. */
+	page_array_erase_if(&vepc->page_array, release_one, &c);
 }
 
 void sgx_vepc_release(struct sgx_vepc *vepc)
