@@ -102,8 +102,8 @@ static void print_json(const char *path, const struct enclave_image *img, const 
 	json_string(path);
 	printf(",\n  \"mrenclave\": \"%s\",\n", mr);
 	printf("  \"size\": %llu,\n", (unsigned long long)secs->size);
-	printf("  \"pages\": %zu,\n  \"tcs\": %u,\n  \"regular_pages\": %zu,\n", img->nr_pages,
-	       tcs, img->nr_pages - tcs);
+	printf("  \"pages\": %zu,\n  \"tcs\": %u,\n  \"regular_pages\": %zu,\n", img->nr_pages, tcs,
+	       img->nr_pages - tcs);
 	printf("  \"nssa\": %u,\n  \"ssa_frame_pages\": %u,\n  \"stack_size\": %llu,\n", l->nssa,
 	       l->ssa_frame_pages, (unsigned long long)l->stack_size);
 	printf("  \"entry\": \"0x%llx\",\n", (unsigned long long)img->entry);

@@ -256,8 +256,7 @@ static int run(int argc, char **argv)
 			break;
 		case OPT_DATE:
 			if (parse_date(optarg, &a.opts.date))
-				return cli_usage_error(NAME, "--date '%s' is not a date as YYYYMMDD",
-						       optarg);
+				return cli_usage_error(NAME, "--date '%s' is not YYYYMMDD", optarg);
 			break;
 		default:
 			return cli_getopt_error(NAME, opt, argv, optstring, longopts);
