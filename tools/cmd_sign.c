@@ -25,13 +25,13 @@
 
 static void usage(FILE *out)
 {
-	fputs("Usage: softsgx sign -k KEY -o SIGSTRUCT [--isvprodid N] [--isvsvn N]\n"
+	fputs("Usage: softsgx sign -k KEY -o FILE [--isvprodid N] [--isvsvn N]\n"
 	      "                    [--date YYYYMMDD] ENCLAVE\n"
 	      "\n"
 	      "Measure the enclave ELF file ENCLAVE as softsgx's loader builds it, sign\n"
-	      "the measurement with KEY, and write the 1808-byte SIGSTRUCT to the file\n"
-	      "SIGSTRUCT (replaced atomically if it exists). Prints MRENCLAVE and the\n"
-	      "MRSIGNER that EINIT will give the enclave.\n"
+	      "the measurement with KEY, and write the 1808-byte SIGSTRUCT to FILE\n"
+	      "(replaced atomically if it exists). Prints MRENCLAVE and the MRSIGNER\n"
+	      "that EINIT will give the enclave.\n"
 	      "\n"
 	      "The SIGSTRUCT asks for what the loader's SECS has: ATTRIBUTES DEBUG and\n"
 	      "MODE64BIT under the mask of all bits but INIT, XFRM 0x3 (x87, SSE) under\n"
@@ -39,7 +39,7 @@ static void usage(FILE *out)
 	      "\n"
 	      "Options:\n"
 	      "  -k, --key KEY        the signing key: a PEM RSA-3072 private key with\n"
-	      "                       public exponent 3, as `softsgx keygen` writes (required)\n"
+	      "                       public exponent 3, as 'softsgx keygen' writes (required)\n"
 	      "  -o, --output FILE    where to write the SIGSTRUCT (required)\n"
 	      "  --isvprodid N        ISVPRODID, the product ID, 0-65535 (default 0)\n"
 	      "  --isvsvn N           ISVSVN, the security version, 0-65535 (default 0)\n"
@@ -47,7 +47,7 @@ static void usage(FILE *out)
 	      "  -h, --help           show this help and exit\n"
 	      "\n"
 	      "Exit status: 0 success; 1 ENCLAVE or KEY cannot be used (not an enclave the\n"
-	      "loader accepts, not an RSA-3072 e=3 private key) or SIGSTRUCT cannot be\n"
+	      "loader accepts, not an RSA-3072 e=3 private key) or FILE cannot be\n"
 	      "written, and then no file is left behind; 2 bad arguments.\n",
 	      out);
 }
