@@ -15,6 +15,8 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_run,
 	&cmd_info,
 	&cmd_keygen,
+	&cmd_measure,
+	&cmd_sign,
 	&cmd_guest,
 };
 
