@@ -332,6 +332,21 @@ unsigned int softsgx_reclaim(struct softsgx_platform *p)
 	return sgx_reclaim_pages(&p->k);
 }
 
+void softsgx_fork_prepare(struct softsgx_platform *p)
+{
+	sgx_fork_prepare(&p->k);
+}
+
+void softsgx_fork_parent(struct softsgx_platform *p)
+{
+	sgx_fork_parent(&p->k);
+}
+
+int softsgx_fork_child(struct softsgx_platform *p)
+{
+	return sgx_fork_child(&p->k);
+}
+
 struct sgx_hw *softsgx_hw(struct softsgx_platform *p)
 {
 	return p->hw;

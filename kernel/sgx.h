@@ -121,6 +121,10 @@ struct sgx_kernel {
 	bool (*signal_pending)(struct sgx_kernel *k);
 
 	struct sgx_stats stats;
+
+	/* fork(): the child's "copy done" pipe; whether ksgxd ran before. */
+	int fork_pipe[2];
+	bool fork_ksgxd;
 };
 
 /*
@@ -136,6 +140,16 @@ void sgx_kernel_destroy(struct sgx_kernel *k);
  */
 void sgx_kernel_stop_ksgxd(struct sgx_kernel *k);
 int sgx_kernel_start_ksgxd(struct sgx_kernel *k);
+
+/*
+ * fork() (kernel/fork.c), as pthread_atfork() handlers: prepare stops
+ * ksgxd; in the child, copy the platform's shared memory (0 or -errno: on
+ * failure the child must not use the platform); the parent waits for that
+ * copy. Both restart ksgxd. No other thread may be in the model meanwhile.
+ */
+void sgx_fork_prepare(struct sgx_kernel *k);
+void sgx_fork_parent(struct sgx_kernel *k);
+int sgx_fork_child(struct sgx_kernel *k);
 
 /* Host configuration: every section of the CPU model. */
 void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw);

@@ -74,6 +74,21 @@ struct softsgx_stats {
 };
 void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st);
 
+/*
+ * fork() of a process with a platform. The child gets its own copy of the
+ * platform, taken at the fork; afterwards parent and child go on separately
+ * (on Linux they would share the enclave). Call the three around fork(),
+ * e.g. from pthread_atfork() handlers, with no other thread inside a
+ * softsgx_* call meanwhile: prepare before, parent in the parent after,
+ * child in the child after. Without them the child shares the EPC and
+ * backing memory with the parent, and its use of the platform corrupts the
+ * parent's. softsgx_fork_child() returns 0 or -errno (then the child must
+ * not use the platform). The shim does all this by itself.
+ */
+void softsgx_fork_prepare(struct softsgx_platform *p);
+void softsgx_fork_parent(struct softsgx_platform *p);
+int softsgx_fork_child(struct softsgx_platform *p);
+
 /* Run one reclaimer batch now; returns the pages written out. */
 unsigned int softsgx_reclaim(struct softsgx_platform *p);
 

@@ -393,16 +393,24 @@ static void touch_read(void *arg)
  * Status of a child: its exit code, 128 + signal when killed (SIGALRM: it
  * hung on a lock some other thread held at fork()).
  */
-static int run_child(struct softsgx_platform *p, struct ek_enclave *e, enum child_act act)
+static int run_child(struct softsgx_platform *p, struct ek_enclave *e, enum child_act act,
+		     bool handlers)
 {
-	pid_t pid = fork();
 	int status;
+	pid_t pid;
 
+	if (handlers)
+		softsgx_fork_prepare(p);
+	pid = fork();
+	if (handlers && pid)
+		softsgx_fork_parent(p);
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		int bad = 0;
 
 		alarm(5);
+		if (handlers && softsgx_fork_child(p))
+			_exit(62);
 		switch (act) {
 		case CHILD_EXIT:
 			break;
@@ -424,8 +432,7 @@ static int run_child(struct softsgx_platform *p, struct ek_enclave *e, enum chil
 			write_mark(e, 1, 0xC0FFEE);
 			break;
 		}
-		(void)p;
-		_exit(bad > 63 ? 63 : bad);
+		_exit(bad > 61 ? 61 : bad);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -464,8 +471,8 @@ static unsigned int parent_bad_pages(struct ek_enclave *e, uint64_t *sigbus)
 	return bad;
 }
 
-static void fork_case(enum child_act act, const char *name, int *child, unsigned int *bad,
-		      uint64_t *sigbus)
+static void fork_case(enum child_act act, bool handlers, const char *name, int *child,
+		      unsigned int *bad, uint64_t *sigbus)
 {
 	struct softsgx_config cfg;
 	struct softsgx_platform *p;
@@ -480,11 +487,12 @@ static void fork_case(enum child_act act, const char *name, int *child, unsigned
 	assert_non_null(p);
 	ek_fault_handler_install(p);
 	fork_setup(p, e);
-	*child = run_child(p, e, act);
+	*child = run_child(p, e, act, handlers);
 	*bad = parent_bad_pages(e, sigbus);
-	print_message("fork, child %s: child status %d; parent: %u of %d pages changed, %llu "
+	print_message("fork%s, child %s: child status %d; parent: %u of %d pages changed, %llu "
 		      "SIGBUS\n",
-		      name, *child, *bad, FORK_REG, (unsigned long long)*sigbus);
+		      handlers ? " with softsgx_fork_*()" : "", name, *child, *bad, FORK_REG,
+		      (unsigned long long)*sigbus);
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	wait_all_free(p);
@@ -501,13 +509,13 @@ static void test_fork_with_live_platform(void **state)
 
 	(void)state;
 	/* A child that exits or only reads leaves the parent's enclave intact. */
-	fork_case(CHILD_EXIT, "exits", &child, &bad, &sigbus);
+	fork_case(CHILD_EXIT, false, "exits", &child, &bad, &sigbus);
 	assert_int_equal(child, 0);
 	assert_int_equal(bad, 0);
 	assert_int_equal(sigbus, 0);
 
 	/* EPC is shared memory: the child sees the parent's resident pages. */
-	fork_case(CHILD_READ_RESIDENT, "reads resident pages", &child, &bad, &sigbus);
+	fork_case(CHILD_READ_RESIDENT, false, "reads resident pages", &child, &bad, &sigbus);
 	assert_int_equal(child, 0);
 	assert_int_equal(bad, 0);
 	assert_int_equal(sigbus, 0);
@@ -520,14 +528,27 @@ static void test_fork_with_live_platform(void **state)
 	 * need, so each of those pages faults SIGBUS in the parent afterwards;
 	 * Linux shares one enclave between both processes and loses nothing.
 	 */
-	fork_case(CHILD_RELOAD, "reloads evicted pages", &child, &bad, &sigbus);
+	fork_case(CHILD_RELOAD, false, "reloads evicted pages", &child, &bad, &sigbus);
 	assert_int_equal(child, 0);
 	assert_int_equal(bad, 0);
 	assert_int_equal(sigbus, FORK_REG / 2);
 	/* A store by the child lands in the parent's EPC page (shared memory). */
-	fork_case(CHILD_WRITE, "writes a resident page", &child, &bad, &sigbus);
+	fork_case(CHILD_WRITE, false, "writes a resident page", &child, &bad, &sigbus);
 	assert_int_equal(child, 0);
 	assert_int_equal(bad, 1);
+	assert_int_equal(sigbus, 0);
+
+	/*
+	 * With softsgx_fork_*() the child has its own copy: it reloads and
+	 * writes its pages, and the parent's enclave is untouched.
+	 */
+	fork_case(CHILD_RELOAD, true, "reloads evicted pages", &child, &bad, &sigbus);
+	assert_int_equal(child, 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(sigbus, 0);
+	fork_case(CHILD_WRITE, true, "writes a resident page", &child, &bad, &sigbus);
+	assert_int_equal(child, 0);
+	assert_int_equal(bad, 0);
 	assert_int_equal(sigbus, 0);
 }
 
