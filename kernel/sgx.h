@@ -121,6 +121,14 @@ struct sgx_kernel {
 	bool (*signal_pending)(struct sgx_kernel *k);
 
 	struct sgx_stats stats;
+
+	/*
+	 * Every enclave and vEPC instance, for usage reports (usage.c).
+	 * Lock order: mm.lock, then usage_lock, then an enclave's or vEPC's lock.
+	 */
+	pthread_mutex_t usage_lock;
+	struct list_head encls, vepcs;
+	uint64_t next_usage_id;
 };
 
 /*
