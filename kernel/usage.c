@@ -103,7 +103,7 @@ static void encl_usage(struct sgx_encl *encl, struct softsgx_enclave_usage *u)
 		u->epc_pages++;
 	else
 		u->evicted_pages++;
-	for (pos = (&encl->va_pages)->next; pos != &encl->va_pages; pos = pos->next)
+	for (pos = encl->va_pages.next; pos != &encl->va_pages; pos = pos->next)
 		u->va_pages++;
 	u->epc_pages += u->va_pages;
 	pthread_mutex_unlock(&encl->lock);
