@@ -40,6 +40,7 @@ extern const struct cli_cmd cmd_info;
 extern const struct cli_cmd cmd_keygen;
 extern const struct cli_cmd cmd_guest;
 extern const struct cli_cmd cmd_run;
+extern const struct cli_cmd cmd_top;
 
 /*
  * "softsgx CMD: MESSAGE" and "Try 'softsgx CMD --help'." on stderr;

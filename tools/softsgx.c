@@ -16,6 +16,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_info,
 	&cmd_keygen,
 	&cmd_guest,
+	&cmd_top,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
