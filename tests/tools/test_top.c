@@ -31,6 +31,8 @@
 
 #include <cmocka.h>
 
+#include "stats_file.h"
+
 extern char **environ;
 
 struct fixture {
@@ -213,8 +215,9 @@ static int teardown(void **state)
  * `softsgx run --epc 256K --sections 1 -- epc_holder 100 8` (@extra_env
  * added), waited for until it says "ready PID": an enclave of 101 pages on
  * a 64-page EPC (so some are evicted) and a vEPC of 8 pages, 4 touched.
+ * With @fork_first, a child of it exits before it builds anything.
  */
-static void holder_start(struct fixture *f, const char *extra_env)
+static void holder_start(struct fixture *f, const char *extra_env, bool fork_first)
 {
 	char *argv[] = {(char *)"softsgx",
 			(char *)"run",
@@ -226,6 +229,7 @@ static void holder_start(struct fixture *f, const char *extra_env)
 			(char *)env_path("SOFTSGX_EPC_HOLDER"),
 			(char *)"100",
 			(char *)"8",
+			fork_first ? (char *)"fork" : NULL,
 			NULL};
 	char **envp = child_env(f, extra_env);
 	posix_spawn_file_actions_t fa;
@@ -394,7 +398,7 @@ static void test_shows_running_program(void **state)
 	const char *e;
 	struct run r;
 
-	holder_start(f, NULL);
+	holder_start(f, NULL, false);
 	snprintf(pid, sizeof(pid), "%d", (int)f->holder);
 	assert_int_equal(stats_files(f), 1);
 
@@ -469,7 +473,7 @@ static void test_killed_program_forgotten(void **state)
 	struct run r;
 	int status;
 
-	holder_start(f, NULL);
+	holder_start(f, NULL, false);
 	assert_int_equal(stats_files(f), 1);
 	assert_int_equal(kill(f->holder, SIGKILL), 0);
 	assert_int_equal(waitpid(f->holder, &status, 0), f->holder);
@@ -483,6 +487,65 @@ static void test_killed_program_forgotten(void **state)
 	run_free(&r);
 }
 
+/* A forked child that exits leaves its parent's file, and publishes none of its own. */
+static void test_forked_child_leaves_parent_file(void **state)
+{
+	struct fixture *f = *state;
+	struct run r;
+
+	holder_start(f, NULL, true);
+	assert_int_equal(stats_files(f), 1);
+	top_json_when_published(f, &r);
+	assert_contains(r.out, "\"program\": \"epc_holder\"");
+	run_free(&r);
+	holder_stop(f);
+	assert_int_equal(stats_files(f), 0);
+}
+
+/*
+ * A live process whose file stopped changing (stuck, or it exec'd a program
+ * without the shim) is shown, marked stale; names are escaped in JSON. The
+ * file is made here with the writer of kernel/stats_file.c, for our own pid.
+ */
+static void test_stale_platform_marked(void **state)
+{
+	struct fixture *f = *state;
+	struct sgx_stats_snapshot *snap = calloc(1, sizeof(*snap));
+	struct sgx_stats_writer w;
+	char dir[96], pid[16], want[64];
+	struct run r;
+
+	assert_non_null(snap);
+	snprintf(dir, sizeof(dir), "%s/softsgx", f->dir);
+	snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	assert_int_equal(sgx_stats_writer_open(&w, dir, getpid(), "say \"hi\"\\"), 0);
+	snap->stats.total_pages = snap->stats.free_pages = 32;
+	sgx_stats_writer_publish(&w, snap);
+	/* Last updated long ago. */
+	sgx_stats_write_begin(&w);
+	w.file->snap.updated_ns = 1;
+	sgx_stats_write_end(&w);
+
+	top(f, &r, ARGS("top", "--once", "-d", "0.1"));
+	assert_status(&r, 0);
+	snprintf(want, sizeof(want), "PID %s  say \"hi\"\\  up ", pid);
+	assert_contains(r.out, want);
+	assert_contains(r.out, "(stale: no update for ");
+	assert_contains(r.out, "rate   - (needs two updates of the program)");
+	assert_contains(r.out, "EPC    32 pages (128 KiB): 32 free, 0 in use");
+	assert_contains(r.out, "no enclaves, no vEPC instances");
+	run_free(&r);
+	top(f, &r, ARGS("top", "--once", "--json", "-d", "0.1", "--pid", pid));
+	assert_status(&r, 0);
+	assert_contains(r.out, "\"program\": \"say \\\"hi\\\"\\\\\"");
+	assert_contains(r.out, "\"stale\": true");
+	assert_contains(r.out, "\"faults_per_s\": null");
+	assert_contains(r.out, "\"enclaves\": []");
+	run_free(&r);
+	sgx_stats_writer_close(&w, true);
+	free(snap);
+}
+
 /* SOFTSGX_STATS=0: the program publishes nothing. */
 static void test_stats_off(void **state)
 {
@@ -490,7 +553,7 @@ static void test_stats_off(void **state)
 	char pid[16];
 	struct run r;
 
-	holder_start(f, "SOFTSGX_STATS=0");
+	holder_start(f, "SOFTSGX_STATS=0", false);
 	snprintf(pid, sizeof(pid), "%d", (int)f->holder);
 	assert_int_equal(stats_files(f), 0);
 	top(f, &r, ARGS("top", "--once", "-d", "0.1", "--pid", pid));
@@ -508,6 +571,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_shows_running_program, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_program_forgotten, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stats_off, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_forked_child_leaves_parent_file, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_platform_marked, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
