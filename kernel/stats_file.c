@@ -32,9 +32,11 @@ _Static_assert(offsetof(struct sgx_stats_file, snap) % sizeof(uint64_t) == 0,
 int sgx_stats_dir(char *buf, size_t len)
 {
 	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
 	int n;
 
-	if (xdg && xdg[0] == '/')
+	/* A runtime directory that does not exist (a container, su) is as good as none. */
+	if (xdg && xdg[0] == '/' && !stat(xdg, &st) && S_ISDIR(st.st_mode))
 		n = snprintf(buf, len, "%s/softsgx", xdg);
 	else
 		n = snprintf(buf, len, "/tmp/softsgx-%u", (unsigned int)getuid());

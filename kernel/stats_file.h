@@ -64,7 +64,8 @@ struct sgx_stats_file {
 
 /*
  * The directory of stats files into @buf: $XDG_RUNTIME_DIR/softsgx when
- * XDG_RUNTIME_DIR is set to an absolute path, else /tmp/softsgx-<uid>.
+ * XDG_RUNTIME_DIR is an absolute path to an existing directory, else
+ * /tmp/softsgx-<uid>.
  * 0 or -ENAMETOOLONG.
  */
 int sgx_stats_dir(char *buf, size_t len);

@@ -334,21 +334,26 @@ static void test_bad_files_refused(void **state)
 	assert_int_equal(sgx_stats_scan("/nonexistent/softsgx", 0, record, &seen), 0);
 }
 
-/* The directory: XDG_RUNTIME_DIR when absolute, else /tmp/softsgx-UID; only ours is used. */
+/* The directory: XDG_RUNTIME_DIR when it exists, else /tmp/softsgx-UID; only ours is used. */
 static void test_directory(void **state)
 {
 	struct fixture *f = *state;
 	struct sgx_stats_writer w;
-	char buf[128], want[64], sub[96], link[96];
+	char buf[128], want[96], sub[96], link[96];
 	const char *old = getenv("XDG_RUNTIME_DIR");
 	char *saved = old ? strdup(old) : NULL;
 
-	setenv("XDG_RUNTIME_DIR", "/run/user/4242", 1);
+	setenv("XDG_RUNTIME_DIR", f->dir, 1);
 	assert_int_equal(sgx_stats_dir(buf, sizeof(buf)), 0);
-	assert_string_equal(buf, "/run/user/4242/softsgx");
+	snprintf(want, sizeof(want), "%s/softsgx", f->dir);
+	assert_string_equal(buf, want);
+	snprintf(want, sizeof(want), "/tmp/softsgx-%u", (unsigned int)getuid());
 	setenv("XDG_RUNTIME_DIR", "relative", 1);
 	assert_int_equal(sgx_stats_dir(buf, sizeof(buf)), 0);
-	snprintf(want, sizeof(want), "/tmp/softsgx-%u", (unsigned int)getuid());
+	assert_string_equal(buf, want);
+	/* Set, but no such directory. */
+	setenv("XDG_RUNTIME_DIR", "/nonexistent/run/user/4242", 1);
+	assert_int_equal(sgx_stats_dir(buf, sizeof(buf)), 0);
 	assert_string_equal(buf, want);
 	unsetenv("XDG_RUNTIME_DIR");
 	assert_int_equal(sgx_stats_dir(buf, sizeof(buf)), 0);
