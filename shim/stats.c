@@ -2,8 +2,9 @@
 /*
  * The platform's stats file (kernel/stats_file.h) for `softsgx top`: a
  * thread refreshes it every SHIM_STATS_PERIOD_MS from the kernel model's
- * counters and usage rows, and the file goes away at exit. SOFTSGX_STATS=0
- * turns publication off.
+ * counters and usage rows, and the file goes away at exit. Files of
+ * processes that ended without exit() are deleted when the next platform
+ * starts. SOFTSGX_STATS=0 turns publication off.
  *
  * A forked child keeps its parent's platform only as a copy: it publishes
  * nothing (and leaves the parent's file alone) until it execs a program
@@ -62,6 +63,16 @@ static void *updater(void *arg)
 	return NULL;
 }
 
+static int keep_going(const char *path, const struct sgx_stats_header *hdr,
+		      const struct sgx_stats_snapshot *snap, void *data)
+{
+	(void)path;
+	(void)hdr;
+	(void)snap;
+	(void)data;
+	return 0;
+}
+
 /* In a forked child: the mapping is the parent's file, not ours to write. */
 static void stats_atfork_child(void)
 {
@@ -106,6 +117,12 @@ void shim_stats_start(struct sgx_kernel *k)
 		free(snap);
 		return;
 	}
+	/*
+	 * Programs that end in _exit() (dash does) or are killed leave their
+	 * file behind; a scan deletes those, so they do not pile up between
+	 * runs of softsgx top. A few files at most: every start cleans up.
+	 */
+	sgx_stats_scan(dir, 0, keep_going, NULL);
 	collect(k, snap);
 	sgx_stats_writer_publish(&pub.w, snap);
 	pthread_atfork(NULL, NULL, stats_atfork_child);

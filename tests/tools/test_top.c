@@ -546,6 +546,31 @@ static void test_stale_platform_marked(void **state)
 	free(snap);
 }
 
+/* A program that ended without exit() (killed, _exit): the next one started deletes its file. */
+static void test_next_program_cleans_up(void **state)
+{
+	struct fixture *f = *state;
+	struct sgx_stats_writer w;
+	char dir[96], name[32], path[160];
+	pid_t gone = fork();
+	int status;
+
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, &status, 0), gone);
+	snprintf(dir, sizeof(dir), "%s/softsgx", f->dir);
+	assert_int_equal(sgx_stats_writer_open(&w, dir, gone, "gone"), 0);
+	sgx_stats_writer_close(&w, false);
+	snprintf(name, sizeof(name), "%d.stats", (int)gone);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(access(path, F_OK), 0);
+	holder_start(f, NULL, false);
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(stats_files(f), 1);
+	holder_stop(f);
+}
+
 /* SOFTSGX_STATS=0: the program publishes nothing. */
 static void test_stats_off(void **state)
 {
@@ -574,6 +599,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_forked_child_leaves_parent_file, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_platform_marked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_next_program_cleans_up, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
