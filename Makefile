@@ -49,6 +49,7 @@ TEST_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(TEST_SRC))
 TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c))
 TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke \
 	$(TSAN_DIR)/tests/stress/test_stress
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/test_stats_file
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.
@@ -57,6 +58,8 @@ STRESS_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(STRESS_SRC)) $(patsubst %.c,$(TSA
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
+# A program that holds an enclave and a vEPC until stdin closes (tests/tools/test_top).
+EPC_HOLDER := $(RELEASE_DIR)/tests/shim/epc_holder
 # The command, for users (release) and for tests/tools/test_cli (sanitized).
 RELEASE_CLI := $(RELEASE_DIR)/softsgx
 CHECK_CLI := $(CHECK_DIR)/softsgx
@@ -195,12 +198,13 @@ check: deps
 		SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
+		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
 	$(TEST_ENCLAVE) \
-	$(SHIM_TEST_BINS) $(RELEASE_DEMO)
+	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER)
 
 check-tsan: deps
 	@$(MAKE) --no-print-directory check-tsan-build

@@ -11,6 +11,7 @@
 #include "api_internal.h"
 #include "driver.h"
 #include "encl.h"
+#include "usage.h"
 #include "virt.h"
 #include "softsgx/softsgx.h"
 #include "fault_inject.h"
@@ -301,30 +302,15 @@ enum softsgx_fault softsgx_handle_fault(struct softsgx_platform *p, void *addr, 
 
 void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st)
 {
-	struct sgx_epc_usage u;
-	struct sgx_stats *s = &p->k.stats;
+	sgx_get_stats(&p->k, st);
+}
 
-	sgx_epc_usage(&p->k, &u);
-	st->total_pages = u.total;
-	st->free_pages = u.free;
-	st->in_use_pages = u.in_use;
-	st->leaked_pages = u.leaked;
-	st->zombie_pages = u.zombie;
-	st->allocs = atomic_load(&s->allocs);
-	st->frees = atomic_load(&s->frees);
-	st->evictions = atomic_load(&s->evictions);
-	st->reloads = atomic_load(&s->reloads);
-	st->faults = atomic_load(&s->faults);
-	st->sigbus = atomic_load(&s->sigbus);
-	st->reclaim_batches = atomic_load(&s->reclaim_batches);
-	st->etrack_retries = atomic_load(&s->etrack_retries);
-	st->ipis = atomic_load(&s->ipis);
-	st->eremove_failures = atomic_load(&s->eremove_failures);
-	st->lost_pages = atomic_load(&s->lost_pages);
-	st->vepc_faults = atomic_load(&s->vepc_faults);
-	st->vepc_remove_all = atomic_load(&s->vepc_remove_all);
-	st->vepc_eremove_warnings = atomic_load(&s->vepc_eremove_warnings);
-	st->sanitize_valid_pages = atomic_load(&s->sanitize_valid_pages);
+void softsgx_get_usage(struct softsgx_platform *p, struct softsgx_enclave_usage *encls,
+		       unsigned int max_encls, unsigned int *nr_encls,
+		       struct softsgx_vepc_usage *vepcs, unsigned int max_vepcs,
+		       unsigned int *nr_vepcs)
+{
+	sgx_usage(&p->k, encls, max_encls, nr_encls, vepcs, max_vepcs, nr_vepcs);
 }
 
 unsigned int softsgx_reclaim(struct softsgx_platform *p)

@@ -17,6 +17,7 @@
 
 #include "encl.h"
 #include "fault_inject.h"
+#include "usage.h"
 
 struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 {
@@ -32,6 +33,7 @@ struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 	encl->secs.encl = encl;
 	encl->secs.type = SGX_PAGE_TYPE_SECS;
 	encl->backing = -1;
+	sgx_usage_add_encl(k, encl);
 	return encl;
 }
 
@@ -73,6 +75,7 @@ static void sgx_encl_release(struct sgx_encl *encl)
 {
 	struct sgx_kernel *k = encl->k;
 
+	sgx_usage_del_encl(k, encl);
 	page_array_for_each(&encl->page_array, release_page, encl);
 	page_array_destroy(&encl->page_array);
 	/* The SECS goes last: EREMOVE refuses it while children exist. */

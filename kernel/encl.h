@@ -58,6 +58,8 @@ struct sgx_encl {
 	struct page_array page_array;
 	struct list_head va_pages; /* a page with free slots first */
 	int backing;		   /* memfd: page contents, then PCMDs */
+	struct list_head usage_link; /* on k->encls */
+	uint64_t usage_id;
 };
 
 struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k);

@@ -11,6 +11,7 @@
 
 #include "sgx.h"
 #include "fault_inject.h"
+#include "usage.h"
 
 static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section,
 				     uint64_t index)
@@ -271,6 +272,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 	INIT_LIST_HEAD(&k->zombie_secs_pages);
 	pthread_mutex_init(&k->ksgxd_lock, NULL);
 	pthread_cond_init(&k->ksgxd_waitq, NULL);
+	sgx_usage_init(k);
 
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
 		struct sgx_epc_section *s = &k->sections[i];
@@ -343,6 +345,7 @@ void sgx_kernel_destroy(struct sgx_kernel *k)
 	pthread_mutex_destroy(&k->lru_lock);
 	pthread_mutex_destroy(&k->ksgxd_lock);
 	pthread_cond_destroy(&k->ksgxd_waitq);
+	sgx_usage_destroy(k);
 }
 
 void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u)

@@ -125,6 +125,13 @@ struct sgx_kernel {
 	/* fork(): the child's "copy done" pipe; whether ksgxd ran before. */
 	int fork_pipe[2];
 	bool fork_ksgxd;
+	/*
+	 * Every enclave and vEPC instance, for usage reports (usage.c).
+	 * Lock order: mm.lock, then usage_lock, then an enclave's or vEPC's lock.
+	 */
+	pthread_mutex_t usage_lock;
+	struct list_head encls, vepcs;
+	uint64_t next_usage_id;
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "softsgx/sgx_uapi.h"
+#include "usage.h"
 #include "virt.h"
 #include "fault_inject.h"
 
@@ -16,6 +17,7 @@ struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
 	vepc->k = k;
 	pthread_mutex_init(&vepc->lock, NULL);
 	page_array_init(&vepc->page_array);
+	sgx_usage_add_vepc(k, vepc);
 	return vepc;
 }
 
@@ -213,6 +215,7 @@ void sgx_vepc_release(struct sgx_vepc *vepc)
 	struct list_head secs_pages = LIST_HEAD_INIT(secs_pages);
 	struct list_head *pos, *tmp;
 
+	sgx_usage_del_vepc(k, vepc);
 	/* Children first; SECS pages fail with CHILD_PRESENT and stay. */
 	release_pass(vepc, &secs_pages, false);
 	/* SECS pages whose children were all in this instance go now. */

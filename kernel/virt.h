@@ -15,6 +15,8 @@ struct sgx_vepc {
 	struct sgx_kernel *k;
 	pthread_mutex_t lock;
 	struct page_array page_array; /* file page index -> struct sgx_epc_page */
+	struct list_head usage_link;  /* on k->vepcs */
+	uint64_t usage_id;
 };
 
 struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k);

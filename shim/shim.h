@@ -85,6 +85,13 @@ void shim_fork_init(void);
 struct sgx_hw;
 void shim_root_key_load(struct sgx_hw *hw);
 
+/*
+ * Publish @k's EPC use in a stats file for `softsgx top` (shim/stats.c),
+ * refreshed by a thread of ours until exit. Does nothing when
+ * SOFTSGX_STATS=0; a failure is reported on stderr and is not fatal.
+ */
+void shim_stats_start(struct sgx_kernel *k);
+
 /* Platform configuration from SOFTSGX_EPC, SOFTSGX_SECTIONS, SOFTSGX_SGX1. */
 struct sgx_hw_config;
 int shim_config_from_env(struct sgx_hw_config *cfg);

@@ -18,6 +18,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_measure,
 	&cmd_sign,
 	&cmd_guest,
+	&cmd_top,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -89,6 +89,42 @@ void softsgx_fork_prepare(struct softsgx_platform *p);
 void softsgx_fork_parent(struct softsgx_platform *p);
 int softsgx_fork_child(struct softsgx_platform *p);
 
+/* Flags of struct softsgx_enclave_usage. */
+#define SOFTSGX_ENCL_CREATED	 0x1 /* ECREATE done: base and size are valid */
+#define SOFTSGX_ENCL_INITIALIZED 0x2 /* EINIT done */
+#define SOFTSGX_ENCL_DEBUG	 0x4
+
+/* One enclave's EPC use. Every field is 64 bits wide (the stats file stores rows as is). */
+struct softsgx_enclave_usage {
+	uint64_t id;		/* per platform, in creation order; never reused */
+	uint64_t flags;		/* SOFTSGX_ENCL_* */
+	uint64_t base, size;	/* ELRANGE; 0 before ECREATE */
+	uint64_t epc_pages;	/* resident EPC pages: SECS, TCS/REG and VA pages */
+	uint64_t va_pages;	/* Version Array pages (counted in epc_pages too) */
+	uint64_t evicted_pages; /* pages (SECS included) whose contents are in backing storage */
+	uint64_t lost_pages;	/* pages whose eviction failed: a touch gets SIGBUS */
+	uint64_t added_pages;	/* TCS/REG pages the enclave has, resident or not */
+};
+
+/* One open /dev/sgx_vepc instance. */
+struct softsgx_vepc_usage {
+	uint64_t id;	       /* shares the numbering of enclaves */
+	uint64_t epc_pages;    /* EPC pages it holds (allocated on first touch) */
+	uint64_t mapped_bytes; /* bytes of the process mapped onto it */
+};
+
+/*
+ * EPC use per enclave and per vEPC instance, each in creation order: fills
+ * up to @max_encls rows of @encls and @max_vepcs of @vepcs and stores the
+ * totals in *@nr_encls and *@nr_vepcs (larger than the maximum when rows
+ * did not fit). Takes each enclave's lock briefly; the rows of one enclave
+ * are consistent, the set of rows is not one atomic snapshot of the EPC.
+ */
+void softsgx_get_usage(struct softsgx_platform *p, struct softsgx_enclave_usage *encls,
+		       unsigned int max_encls, unsigned int *nr_encls,
+		       struct softsgx_vepc_usage *vepcs, unsigned int max_vepcs,
+		       unsigned int *nr_vepcs);
+
 /* Run one reclaimer batch now; returns the pages written out. */
 unsigned int softsgx_reclaim(struct softsgx_platform *p);
 
