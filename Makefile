@@ -47,7 +47,8 @@ RELEASE_LIB := $(RELEASE_DIR)/libsoftsgx.a
 TEST_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(TEST_SRC))
 # The kernel-model tests under ThreadSanitizer; `make check` runs the threaded subset.
 TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c))
-TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke
+TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke \
+	$(TSAN_DIR)/tests/kernel/test_trace
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))

@@ -225,12 +225,48 @@ static void test_vepc_remove_all(void **state)
 	softsgx_platform_free(p);
 }
 
+/*
+ * ksgxd and the faulting thread record at once (run under ThreadSanitizer by
+ * `make check`): an enclave of twice the EPC, every page touched twice.
+ */
+static void test_concurrent_reclaim(void **state)
+{
+	struct softsgx_platform *p = ek_platform(1, 64);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct softsgx_stats st;
+	struct saved s;
+
+	(void)state;
+	assert_non_null(e);
+	assert_int_equal(softsgx_trace_start(p, 0), 0);
+	ek_build(p, e, 120);
+	ek_fault_handler_install(p);
+	for (int round = 0; round < 2; round++)
+		for (uint64_t i = 1; i <= 120; i++)
+			assert_true(ek_try(read_page,
+					   (void *)(uintptr_t)(e->base + i * SGX_PAGE_SIZE)));
+	softsgx_trace_stop(p);
+	softsgx_get_stats(p, &st);
+	assert_true(st.evictions > 0 && st.reloads > 0);
+	save(p, &s);
+	assert_true(trace_json_count(s.json, "EWB") >= st.evictions);
+	assert_true(trace_json_count(s.json, "ELDU") >= st.reloads);
+	assert_true(trace_json_count(s.json, "reclaim") >= 1);
+	saved_free(&s);
+	ek_fault_handler_remove();
+	assert_int_equal(softsgx_close(p, e->fd), 0);
+	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
+	softsgx_platform_free(p);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_enclave_timeline),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_vepc_remove_all),
+		cmocka_unit_test(test_concurrent_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
