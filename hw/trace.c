@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -33,6 +34,32 @@ struct sgx_trace {
 	_Atomic uint64_t dropped; /* events that found the recorder full */
 };
 
+/*
+ * The thread ID, cached: a system call per event would cost more than the
+ * leaves it records. Thread-local storage is safe here because every caller
+ * runs with the host's FS (the shim restores it before anything else); a
+ * fork() child forgets the parent's value.
+ */
+static __thread uint32_t cached_tid;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+	cached_tid = 0;
+}
+
+static void register_atfork(void)
+{
+	pthread_atfork(NULL, NULL, forget_tid);
+}
+
+static uint32_t current_tid(void)
+{
+	if (__builtin_expect(!cached_tid, 0))
+		cached_tid = (uint32_t)syscall(SYS_gettid);
+	return cached_tid;
+}
+
 struct sgx_trace *sgx_trace_new(size_t max_events)
 {
 	struct sgx_trace *t;
@@ -57,6 +84,7 @@ struct sgx_trace *sgx_trace_new(size_t max_events)
 		return NULL;
 	}
 	t->pid = (uint32_t)getpid();
+	pthread_once(&atfork_once, register_atfork);
 	return t;
 }
 
@@ -83,8 +111,7 @@ void sgx_trace_event_init(struct sgx_trace_event *ev, char ph, const char *name,
 	ev->cat = cat;
 	ev->ph = ph;
 	ev->nargs = 0;
-	/* A raw system call: glibc's gettid() reads TLS, which inside an enclave is not glibc's. */
-	ev->tid = (uint32_t)syscall(SYS_gettid);
+	ev->tid = current_tid();
 	ev->ts_ns = ts_ns;
 	ev->dur_ns = 0;
 }
