@@ -32,6 +32,7 @@ struct sgx_trace {
 	uint32_t pid;
 	_Atomic uint64_t next;	  /* slots reserved, may exceed cap */
 	_Atomic uint64_t dropped; /* events that found the recorder full */
+	char process_name[64];	  /* "" for none */
 };
 
 /*
@@ -94,6 +95,11 @@ void sgx_trace_free(struct sgx_trace *t)
 		return;
 	munmap(t->slots, t->map_len);
 	free(t);
+}
+
+void sgx_trace_set_process_name(struct sgx_trace *t, const char *name)
+{
+	snprintf(t->process_name, sizeof(t->process_name), "%s", name);
 }
 
 uint64_t sgx_trace_now(void)
@@ -267,6 +273,18 @@ int sgx_trace_write_json(const struct sgx_trace *t, FILE *out)
 	bool first = true;
 
 	fputs("{\"traceEvents\":[", out);
+	if (t->process_name[0]) {
+		struct sgx_trace_event ev = {
+			.name = "process_name",
+			.cat = "__metadata",
+			.ph = 'M',
+		};
+
+		sgx_trace_arg_str(&ev, "name", t->process_name);
+		putc('\n', out);
+		put_event(out, &ev, t->pid);
+		first = false;
+	}
 	for (size_t i = 0; i < n; i++) {
 		const struct trace_slot *s = &t->slots[i];
 		uint64_t end;

@@ -69,6 +69,12 @@ struct sgx_trace *sgx_trace_new(size_t max_events);
 /* Nothing may record into @t any more (detach it from every platform first). */
 void sgx_trace_free(struct sgx_trace *t);
 
+/*
+ * The name the timeline shows for the process (a "process_name" metadata
+ * event); ASCII, truncated to 63 bytes. Set it before recording starts.
+ */
+void sgx_trace_set_process_name(struct sgx_trace *t, const char *name);
+
 /* CLOCK_MONOTONIC in nanoseconds; async-signal-safe. */
 uint64_t sgx_trace_now(void);
 

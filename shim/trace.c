@@ -94,6 +94,7 @@ void shim_trace_init(struct sgx_hw *hw)
 		return;
 	}
 	trace_owner = getpid();
+	sgx_trace_set_process_name(trace, program_invocation_short_name);
 	if (atexit(trace_write_at_exit)) {
 		fprintf(stderr, "softsgx: cannot set up tracing: no atexit slot\n");
 		sgx_trace_free(trace);

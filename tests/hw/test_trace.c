@@ -137,6 +137,28 @@ static void test_escaping(void **state)
 	sgx_trace_free(t);
 }
 
+static void test_process_name(void **state)
+{
+	struct sgx_trace *t = sgx_trace_new(4);
+	struct sgx_trace_event ev;
+	size_t len;
+	char *json;
+
+	(void)state;
+	assert_non_null(t);
+	sgx_trace_set_process_name(t, "demo \"x\"");
+	sgx_trace_event_init(&ev, 'i', "x", "y", 5);
+	sgx_trace_record(t, &ev);
+	json = to_json(t, &len);
+	/* A metadata event first, then the recorded one. */
+	assert_trace(json, len, 2);
+	assert_non_null(strstr(json, "[\n{\"name\":\"process_name\",\"cat\":\"__metadata\","
+				     "\"ph\":\"M\","));
+	assert_non_null(strstr(json, "\"args\":{\"name\":\"demo \\\"x\\\"\"}}"));
+	free(json);
+	sgx_trace_free(t);
+}
+
 static void test_truncation(void **state)
 {
 	struct sgx_trace *t = sgx_trace_new(4);
@@ -343,6 +365,7 @@ int main(void)
 		cmocka_unit_test(test_events_and_args),
 		cmocka_unit_test(test_more_args_than_slots),
 		cmocka_unit_test(test_escaping),
+		cmocka_unit_test(test_process_name),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_threads),

@@ -229,6 +229,9 @@ static void test_demo_traced(void **state)
 	assert_contains(json, "\"vector\":6");
 	assert_contains(json, "\"cat\":\"enclu\"");
 	assert_contains(json, "\"cat\":\"encls,reclaim\"");
+	/* Perfetto labels the process with the program's name. */
+	assert_contains(json, "{\"name\":\"process_name\",\"cat\":\"__metadata\",\"ph\":\"M\"");
+	assert_contains(json, "\"args\":{\"name\":\"demo\"}");
 	free(json);
 	tmpdir_remove(&d);
 }
@@ -248,7 +251,8 @@ static void test_demo_truncated(void **state)
 	assert_status(&r, 0);
 	result_free(&r);
 	json = load_trace(path, &sum);
-	assert_int_equal(sum.events, 101);
+	/* The process name, the 100 kept, the marker. */
+	assert_int_equal(sum.events, 102);
 	assert_int_equal(trace_json_count(json, "trace truncated"), 1);
 	assert_contains(json, "\"max_events\":100,\"dropped_events\":");
 	free(json);
