@@ -2,7 +2,8 @@
 /*
  * SOFTSGX_TRACE=FILE: record the process's platform (hw/trace.h) and write
  * the timeline to FILE when the process exits (exit() or a return from
- * main; not _exit() or a fatal signal). "%p" in FILE stands for the process
+ * main; not _exit() or a fatal signal). A relative FILE is relative to the
+ * directory the program started in. "%p" in FILE stands for the process
  * ID, for programs that start other SGX programs. A process that recorded
  * nothing (a shell that runs the SGX program, a forked child) writes
  * nothing, so it cannot overwrite the trace of the one that did.
@@ -14,6 +15,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,18 +29,22 @@ static struct sgx_trace *trace;
 static char *trace_path;
 static pid_t trace_owner;
 
-static char *expand_pid(const char *path)
+/* @path with %p expanded, made absolute against the directory the program started in. */
+static char *expand_path(const char *path)
 {
-	size_t len = strlen(path) + 1;
-	char pid[24], *out, *o;
+	char pid[24], cwd[PATH_MAX] = "", *out, *o;
+	size_t len;
 
+	if (path[0] != '/' && getcwd(cwd, sizeof(cwd) - 1))
+		strcat(cwd, "/");
+	len = strlen(cwd) + strlen(path) + 1;
 	snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	for (const char *p = path; (p = strstr(p, "%p")); p += 2)
 		len += strlen(pid);
 	out = malloc(len);
 	if (!out)
 		return NULL;
-	o = out;
+	o = stpcpy(out, cwd);
 	while (*path) {
 		if (path[0] == '%' && path[1] == 'p') {
 			o = stpcpy(o, pid);
@@ -85,7 +91,7 @@ void shim_trace_init(struct sgx_hw *hw)
 			return;
 		}
 	}
-	trace_path = expand_pid(path);
+	trace_path = expand_path(path);
 	trace = trace_path ? sgx_trace_new((size_t)n) : NULL;
 	if (!trace) {
 		fprintf(stderr, "softsgx: cannot set up tracing: %s\n", strerror(errno));
