@@ -88,7 +88,9 @@ static int pageinfo_leaf_end(struct sgx_hw *hw, struct leaf_trace *lt, void *epc
 	arg_epc(hw, lt, "epc", "epc_va", epc);
 	if (pginfo->secs)
 		arg_epc(hw, lt, "secs", "secs_va", op_ptr(pginfo->secs));
-	sgx_trace_arg_hex(&lt->ev, "linaddr", pginfo->addr);
+	/* None for a SECS, nor for an EWB that did not complete (EWB fills it in). */
+	if (pginfo->addr)
+		sgx_trace_arg_hex(&lt->ev, "linaddr", pginfo->addr);
 	return leaf_end(lt, ret);
 }
 
