@@ -136,6 +136,13 @@ static void test_enclave_timeline(void **state)
 	assert_non_null(strstr(s.json, "\"access\":\"read\",\"result\":\"retry\""));
 	assert_non_null(strstr(s.json, "\"name\":\"EWB\",\"cat\":\"encls,reclaim\""));
 	assert_null(strstr(s.json, "trace truncated"));
+	/* Enclave pages by their linear address: the TCS at the base. */
+	{
+		char want[64];
+
+		snprintf(want, sizeof(want), "\"linaddr\":\"0x%llx\"", (unsigned long long)e->base);
+		assert_non_null(strstr(s.json, want));
+	}
 	saved_free(&s);
 
 	/* Stopped: nothing more is recorded, what was recorded stays. */
