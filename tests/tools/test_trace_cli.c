@@ -118,9 +118,10 @@ static void result_free(struct result *r)
 
 static void assert_status(const struct result *r, int status)
 {
+	/* stderr first: cmocka cuts long messages, and the reason is there. */
 	if (r->status != status)
-		fail_msg("exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s", r->status, status,
-			 r->out, r->err);
+		fail_msg("exit status %d, expected %d\nstderr:\n%s\nstdout:\n%s", r->status, status,
+			 r->err, r->out);
 }
 
 static void assert_contains(const char *haystack, const char *needle)
