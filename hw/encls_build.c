@@ -62,7 +62,7 @@ static bool secs_acceptable(const struct sgx_secs *secs)
 	return true;
 }
 
-int encls_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs_epc)
+int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs_epc)
 {
 	const struct sgx_secinfo *secinfo;
 	const struct sgx_secs *src;
@@ -144,7 +144,7 @@ static int eadd_checks(const struct sgx_secinfo *secinfo, const struct sgx_secs 
 	return SGX_SUCCESS;
 }
 
-int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 {
 	const struct sgx_secinfo *secinfo;
 	struct epc_ref ref, sref;
@@ -210,7 +210,7 @@ out:
 	return ret;
 }
 
-int encls_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
+int leaf_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
 {
 	struct epc_ref ref, sref;
 	struct sgx_secs *secs;
@@ -267,7 +267,7 @@ static int eremove_child(struct sgx_hw *hw, struct epcm_entry *e)
 	return ret;
 }
 
-int encls_eremove(struct sgx_hw *hw, void *epc)
+int leaf_eremove(struct sgx_hw *hw, void *epc)
 {
 	struct epc_ref ref;
 	int ret = SGX_SUCCESS;

@@ -91,7 +91,7 @@ static bool page_accepted(const struct epcm_entry *e)
 	return !(e->flags & (SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED));
 }
 
-int encls_edbgrd(struct sgx_hw *hw, void *epc, uint64_t *data)
+int leaf_edbgrd(struct sgx_hw *hw, void *epc, uint64_t *data)
 {
 	struct epc_ref ref;
 	struct epcm_entry *e;
@@ -136,7 +136,7 @@ out:
 	return ret;
 }
 
-int encls_edbgwr(struct sgx_hw *hw, void *epc, uint64_t data)
+int leaf_edbgwr(struct sgx_hw *hw, void *epc, uint64_t data)
 {
 	struct epc_ref ref;
 	struct epcm_entry *e;

@@ -90,8 +90,8 @@ static int einit_secs_checks(struct sgx_hw *hw, const struct sgx_sigstruct *sig,
 	return SGX_INVALID_EINITTOKEN;
 }
 
-int encls_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
-		const struct sgx_einittoken *token, void *secs_epc)
+int leaf_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
+	       const struct sgx_einittoken *token, void *secs_epc)
 {
 	uint8_t mrsigner[SGX_HASH_SIZE], mrenclave[SGX_HASH_SIZE];
 	struct sgx_einittoken tmp_token;

@@ -92,7 +92,7 @@ static bool slot_swap(uint64_t *slot, uint64_t old, uint64_t new)
 					   __ATOMIC_ACQUIRE);
 }
 
-int encls_epa(struct sgx_hw *hw, void *epc)
+int leaf_epa(struct sgx_hw *hw, void *epc)
 {
 	struct epc_ref ref;
 	int ret = SGX_SUCCESS;
@@ -145,7 +145,7 @@ static int eblock_locked(struct sgx_hw *hw, struct epcm_entry *e)
  * holder may do here. Linux never runs EBLOCK next to another leaf on the
  * same page, so the difference cannot be observed through the kernel model.
  */
-int encls_eblock(struct sgx_hw *hw, void *epc)
+int leaf_eblock(struct sgx_hw *hw, void *epc)
 {
 	struct epc_ref ref;
 	int ret;
@@ -169,7 +169,7 @@ int encls_eblock(struct sgx_hw *hw, void *epc)
  * stable while a lock is held. A page that is both locked and invalid thus
  * answers EPC_PAGE_CONFLICT rather than #PF.
  */
-int encls_etrack(struct sgx_hw *hw, void *secs)
+int leaf_etrack(struct sgx_hw *hw, void *secs)
 {
 	struct epc_ref ref;
 	struct epcm_entry *e;
@@ -321,7 +321,7 @@ static int ewb_commit(struct sgx_hw *hw, struct paging_op *op, struct sgx_pagein
 	return SGX_SUCCESS;
 }
 
-int encls_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
+int leaf_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
 {
 	struct epc_ref secs = { .e = NULL };
 	struct paging_op op;
@@ -496,12 +496,12 @@ out:
 	return ret;
 }
 
-int encls_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
+int leaf_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
 {
 	return encls_eld(hw, pginfo, epc, va_slot, false);
 }
 
-int encls_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
+int leaf_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot)
 {
 	return encls_eld(hw, pginfo, epc, va_slot, true);
 }

@@ -90,6 +90,9 @@ struct sgx_hw {
 	/* Guest-physical views of EPC (the model's EPT), see epc_alias.c. */
 	pthread_rwlock_t alias_lock;
 	struct hw_alias aliases[SGX_HW_MAX_ALIASES];
+
+	/* The attached trace recorder (trace.h), NULL when not tracing. */
+	_Atomic(struct sgx_trace *) trace;
 };
 
 /*
@@ -174,5 +177,24 @@ bool epcm_lock_secs_shared(struct sgx_hw *hw, const struct epcm_entry *e,
 
 /* EPC tracking: true when an ETRACK cycle that began after @e's EBLOCK is done. */
 bool epcm_tracking_done(const struct epcm_entry *secs, const struct epcm_entry *e);
+
+/*
+ * The ENCLS leaves themselves; the public encls_*() of hw.h wrap them with
+ * tracing (encls_trace.c).
+ */
+int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
+int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+int leaf_eextend(struct sgx_hw *hw, void *secs, void *chunk);
+int leaf_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
+	       const struct sgx_einittoken *token, void *secs);
+int leaf_eremove(struct sgx_hw *hw, void *epc);
+int leaf_edbgrd(struct sgx_hw *hw, void *epc, uint64_t *data);
+int leaf_edbgwr(struct sgx_hw *hw, void *epc, uint64_t data);
+int leaf_epa(struct sgx_hw *hw, void *epc);
+int leaf_eblock(struct sgx_hw *hw, void *epc);
+int leaf_etrack(struct sgx_hw *hw, void *secs);
+int leaf_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int leaf_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int leaf_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 
 #endif /* SOFTSGX_HW_INTERNAL_H */

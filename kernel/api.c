@@ -12,6 +12,7 @@
 #include "driver.h"
 #include "encl.h"
 #include "usage.h"
+#include "trace.h"
 #include "virt.h"
 #include "softsgx/softsgx.h"
 #include "fault_inject.h"
@@ -26,6 +27,8 @@ struct softsgx_platform {
 	struct sgx_kernel k;
 	pthread_mutex_t fd_lock;
 	struct sgx_file *fds[SOFTSGX_MAX_FDS];
+	/* The recorder of softsgx_trace_start(); freed with the platform, when all is quiet. */
+	struct sgx_trace *trace;
 };
 
 void softsgx_default_config(struct softsgx_config *cfg)
@@ -124,8 +127,11 @@ void softsgx_platform_free(struct softsgx_platform *p)
 	sgx_kernel_destroy(&p->k);
 	for (unsigned int i = 0; i < p->nr_aliases; i++)
 		hw_alias_remove(p->hw, p->aliases[i]);
-	if (!p->host)
+	if (!p->host) {
+		hw_set_trace(p->hw, NULL);
+		sgx_trace_free(p->trace);
 		sgx_hw_free(p->hw);
+	}
 	pthread_mutex_destroy(&p->fd_lock);
 	free(p);
 }
@@ -331,6 +337,32 @@ void softsgx_fork_parent(struct softsgx_platform *p)
 int softsgx_fork_child(struct softsgx_platform *p)
 {
 	return sgx_fork_child(&p->k);
+}
+
+int softsgx_trace_start(struct softsgx_platform *p, size_t max_events)
+{
+	if (p->host)
+		return -EINVAL; /* a guest runs on its host's CPU model: trace the host */
+	if (!p->trace) {
+		p->trace = sgx_trace_new(max_events);
+		if (!p->trace)
+			return -errno;
+	}
+	hw_set_trace(p->hw, p->trace);
+	return 0;
+}
+
+void softsgx_trace_stop(struct softsgx_platform *p)
+{
+	if (!p->host)
+		hw_set_trace(p->hw, NULL);
+}
+
+int softsgx_trace_save(struct softsgx_platform *p, const char *path)
+{
+	if (!p->trace)
+		return -ENOENT;
+	return sgx_trace_write_file(p->trace, path);
 }
 
 struct sgx_hw *softsgx_hw(struct softsgx_platform *p)

@@ -12,6 +12,7 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "trace.h"
 #include "virt.h"
 #include "fault_inject.h"
 
@@ -365,8 +366,44 @@ static bool sgx_vma_access_ok(int prot, int access)
 	return prot & (PROT_READ | PROT_WRITE);
 }
 
+static const char *fault_result_name(enum sgx_fault_result r)
+{
+	switch (r) {
+	case SGX_FAULT_RETRY:
+		return "retry";
+	case SGX_FAULT_SIGBUS:
+		return "SIGBUS";
+	case SGX_FAULT_SIGSEGV:
+		return "SIGSEGV";
+	default:
+		return "not ours";
+	}
+}
+
+static const char *fault_access_name(int access)
+{
+	return (access & PROT_EXEC) ? "exec" : (access & PROT_WRITE) ? "write" : "read";
+}
+
+/* A fault the model handled, as one event spanning its ELDU, if any. */
+static void trace_fault(struct sgx_trace *t, uint64_t t0, uint64_t addr, int access,
+			enum sgx_fault_result ret)
+{
+	struct sgx_trace_event ev;
+
+	if (ret == SGX_FAULT_NOT_OURS)
+		return; /* not an SGX mapping: the program's own fault */
+	sgx_trace_event_init(&ev, 'X', "fault", "fault", t0);
+	sgx_trace_arg_hex(&ev, "addr", addr);
+	sgx_trace_arg_str(&ev, "access", fault_access_name(access));
+	sgx_trace_arg_str(&ev, "result", fault_result_name(ret));
+	sgx_trace_record_span(t, &ev);
+}
+
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access)
 {
+	struct sgx_trace *trace = hw_trace(k->hw);
+	uint64_t t0 = trace ? sgx_trace_now() : 0;
 	enum sgx_fault_result ret;
 	struct sgx_vma *vma;
 
@@ -386,5 +423,7 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	pthread_rwlock_unlock(&k->mm.lock);
 	if (ret == SGX_FAULT_SIGBUS)
 		atomic_fetch_add(&k->stats.sigbus, 1);
+	if (trace)
+		trace_fault(trace, t0, addr, access, ret);
 	return ret;
 }

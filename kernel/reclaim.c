@@ -14,6 +14,7 @@
 #include "driver.h"
 #include "encl.h"
 #include "fault_inject.h"
+#include "trace.h"
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
@@ -279,6 +280,11 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	unsigned int cnt = 0, done = 0;
+	struct sgx_trace *trace = hw_trace(k->hw);
+	struct sgx_trace_event ev;
+
+	if (trace)
+		sgx_trace_event_init(&ev, 'X', "reclaim", "reclaim", sgx_trace_now());
 
 	pthread_mutex_lock(&k->lru_lock);
 	while (cnt < SGX_NR_TO_SCAN && !list_empty(&k->active_page_list)) {
@@ -328,6 +334,12 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		sgx_reclaimer_write(page, &backing[i]);
 		done++;
 		sgx_encl_put(encl);
+	}
+	/* A batch that found pages to scan: its EBLOCKs, ETRACK and EWBs nest inside. */
+	if (trace && cnt) {
+		sgx_trace_arg_int(&ev, "scanned", cnt);
+		sgx_trace_arg_int(&ev, "written", done);
+		sgx_trace_record_span(trace, &ev);
 	}
 	return done;
 }

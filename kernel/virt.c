@@ -5,6 +5,7 @@
 
 #include "softsgx/sgx_uapi.h"
 #include "usage.h"
+#include "trace.h"
 #include "virt.h"
 #include "fault_inject.h"
 
@@ -152,12 +153,23 @@ static int remove_all_one(uint64_t index, void *item, void *data)
 static long sgx_vepc_remove_all(struct sgx_vepc *vepc)
 {
 	struct remove_all_ctx c = { .k = vepc->k };
+	struct sgx_trace *trace = hw_trace(vepc->k->hw);
+	struct sgx_trace_event ev;
+	long ret;
 
+	if (trace)
+		sgx_trace_event_init(&ev, 'X', "REMOVE_ALL", "vepc", sgx_trace_now());
 	atomic_fetch_add(&vepc->k->stats.vepc_remove_all, 1);
 	pthread_mutex_lock(&vepc->lock);
 	page_array_for_each(&vepc->page_array, remove_all_one, &c);
 	pthread_mutex_unlock(&vepc->lock);
-	return c.busy ? -EBUSY : c.failures;
+	ret = c.busy ? -EBUSY : c.failures;
+	if (trace) {
+		/* The ioctl's return: SECS pages left (children elsewhere), or -EBUSY. */
+		sgx_trace_arg_int(&ev, "ret", ret);
+		sgx_trace_record_span(trace, &ev);
+	}
+	return ret;
 }
 
 long sgx_vepc_ioctl(struct sgx_vepc *vepc, unsigned long cmd, unsigned long arg)

@@ -92,6 +92,18 @@ static int pf_access(uint32_t err)
 	return (err & X86_PF_INSTR) ? PROT_EXEC : (err & X86_PF_WRITE) ? PROT_WRITE : PROT_READ;
 }
 
+/* hw_aex(), traced. */
+static int aex(struct sgx_kernel *k, struct shim_thread *t, const struct hw_mmu *mmu,
+	       unsigned int vector, uint32_t err, uint64_t addr)
+{
+	uint64_t t0 = shim_trace_begin(k);
+	int ret = hw_aex(k->hw, &t->lp, mmu, &t->regs, vector, err, addr);
+
+	if (t0 && !ret)
+		shim_trace_aex(k, t, t0, vector, addr);
+	return ret;
+}
+
 /*
  * An exception at the enclave state in @uc: AEX, then the vDSO's fixup or a
  * signal for the program (returns the signal to deliver, 0 for none).
@@ -102,7 +114,7 @@ static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, uconte
 	struct hw_mmu mmu = { mmu_translate, k };
 
 	regs_from_uc(&t->regs, uc, t);
-	if (hw_aex(k->hw, &t->lp, &mmu, &t->regs, vector, err, addr))
+	if (aex(k, t, &mmu, vector, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
 	regs_to_uc(uc, &t->regs, t);
 	if (shim_vdso_fixup_exception(uc, vector, err, addr))
@@ -127,7 +139,7 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	int ret;
 
 	regs_from_uc(&t->regs, uc, t);
-	if (hw_aex(k->hw, &t->lp, &mmu, &t->regs, X86_TRAP_PF, err, addr))
+	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
 	if (sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
 		regs_to_uc(uc, &t->regs, t);
@@ -137,7 +149,12 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	}
 	/* RAX = ERESUME, RBX = TCS, RCX = AEP: the AEX's synthetic state. */
 	do {
+		uint64_t t0 = shim_trace_begin(k);
+		uint64_t tcs = t->regs.rbx;
+
 		ret = enclu_eresume(k->hw, &t->lp, &mmu, &t->regs);
+		if (t0)
+			shim_trace_enclu(k, t, t0, SGX_ERESUME, tcs, false, ret);
 	} while (encls_faulted(ret) && ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
 		 sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
 			 SGX_FAULT_RETRY);
@@ -190,7 +207,10 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct shim_thread *t = *tp;
+	uint64_t t0, rbx;
 	struct hw_mmu mmu;
+	bool was_inside;
+	uint32_t leaf;
 	int ret;
 
 	if (!k)
@@ -205,7 +225,13 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	mmu.translate = mmu_translate;
 	mmu.ctx = k;
 	regs_from_uc(&t->regs, uc, t);
+	leaf = (uint32_t)t->regs.rax;
+	rbx = t->regs.rbx;
+	was_inside = t->lp.inside;
+	t0 = shim_trace_begin(k);
 	ret = enclu(k->hw, &t->lp, &mmu, &t->regs);
+	if (t0)
+		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
 	if (!encls_faulted(ret)) {
 		regs_to_uc(uc, &t->regs, t);
 		return 0;
@@ -240,7 +266,7 @@ void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t)
 	 * itself (the vDSO's AEP is its ENCLU), re-entering in a new epoch.
 	 */
 	regs_from_uc(&t->regs, uc, t);
-	if (!hw_aex(k->hw, &t->lp, &mmu, &t->regs, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
+	if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
 		regs_to_uc(uc, &t->regs, t);
 	atomic_fetch_add(&t->kicks_done, 1);
 }

@@ -78,6 +78,8 @@ static void boot(void)
 	}
 	kernel.fget = shim_kernel_fget;
 	kernel.kick = shim_kick;
+	/* After boot: the timeline starts with the program, not with sanitization. */
+	shim_trace_init(hw);
 	shim_signals_init();
 	shim_fork_init();
 	atomic_store(&kernel_up, &kernel);

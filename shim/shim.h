@@ -96,4 +96,18 @@ void shim_stats_start(struct sgx_kernel *k);
 struct sgx_hw_config;
 int shim_config_from_env(struct sgx_hw_config *cfg);
 
+/* SOFTSGX_TRACE: attach a recorder to @hw and write it at exit (shim/trace.c). */
+void shim_trace_init(struct sgx_hw *hw);
+/* The start time of an event when @k is traced, else 0. */
+uint64_t shim_trace_begin(struct sgx_kernel *k);
+/*
+ * ENCLU leaf @leaf ran for @t from @t0, with RBX = @rbx on entry, the thread
+ * inside an enclave before it when @was_inside, and returned @ret.
+ */
+void shim_trace_enclu(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0, uint32_t leaf,
+		      uint64_t rbx, bool was_inside, int ret);
+/* An AEX of @t for exception @vector (@addr: the #PF address) ran from @t0. */
+void shim_trace_aex(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0,
+		    unsigned int vector, uint64_t addr);
+
 #endif /* SOFTSGX_SHIM_H */

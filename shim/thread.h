@@ -23,6 +23,7 @@ struct shim_thread {
 	uint64_t enclave_fs, enclave_gs;
 	struct sgx_lp lp;
 	_Atomic unsigned int kicks_done; /* AEXs forced by shim_kick() */
+	uint64_t trace_entered_ns;	 /* traced: when the thread last entered its enclave */
 	struct sgx_cpu_regs regs; /* scratch for the leaves: too big for the altstack */
 };
 

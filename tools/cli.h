@@ -136,4 +136,18 @@ uint64_t cli_config_pages(const struct softsgx_config *cfg);
  */
 int cli_rsa3072_e3_keygen(EVP_PKEY **key);
 
+/*
+ * The argument of --trace FILE, checked before any work starts: *@abs gets
+ * FILE as an absolute path (free() it). The trace is written as a temporary
+ * file in FILE's directory and renamed, so that directory must be writable
+ * and FILE must not be a directory. Returns 0, CLI_EXIT_USAGE for an empty
+ * name, or CLI_EXIT_FAILURE after printing why FILE cannot be written.
+ */
+int cli_trace_file(const char *cmd, const char *arg, char **abs);
+/* Help text of --trace FILE. */
+#define CLI_TRACE_USAGE                                                                            \
+	"      --trace FILE write a timeline of the platform to FILE (Chrome/Perfetto\n"         \
+	"                   trace-event JSON: open it in ui.perfetto.dev or\n"                   \
+	"                   chrome://tracing)\n"
+
 #endif /* SOFTSGX_CLI_H */

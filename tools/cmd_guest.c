@@ -43,7 +43,8 @@
 
 static void usage(FILE *out)
 {
-	fputs("Usage: softsgx guest [--pages N] [--enclave-pages N] [PLATFORM OPTIONS]\n"
+	fputs("Usage: softsgx guest [--pages N] [--enclave-pages N] [--trace FILE]\n"
+	      "                     [PLATFORM OPTIONS]\n"
 	      "\n"
 	      "Run the guest-reboot cycle of a VMM on a host platform and say what happens\n"
 	      "at each step: open two /dev/sgx_vepc instances (A: 2 pages, B: N pages),\n"
@@ -56,6 +57,9 @@ static void usage(FILE *out)
 	      "  --pages N          pages of vEPC instance B (default 256)\n"
 	      "  --enclave-pages N  REG pages of the guest enclave, which also has a TCS;\n"
 	      "                     at most N-1 of --pages (default 16)\n"
+	      "  --trace FILE       write a timeline of the host platform, whose CPU model\n"
+	      "                     the guest shares, to FILE (Chrome/Perfetto trace-event\n"
+	      "                     JSON: open it in ui.perfetto.dev or chrome://tracing)\n"
 	      "  -h, --help         show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE "\n" CLI_EXIT_USAGE_TEXT,
 	      out);
@@ -444,7 +448,8 @@ static int remove_all_rounds(struct softsgx_platform *host, struct vepc *v[2])
 	return 0;
 }
 
-static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_t nr_reg)
+static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_t nr_reg,
+		       const char *trace)
 {
 	struct vepc a = {.name = "A", .fd = -1, .pages = A_PAGES};
 	struct vepc b = {.name = "B", .fd = -1, .pages = pages};
@@ -460,6 +465,14 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 	host = softsgx_platform_new(cfg);
 	if (!host)
 		return cli_fail(NAME, "the host platform did not boot: %m");
+	if (trace) {
+		int err = softsgx_trace_start(host, 0);
+
+		if (err) {
+			softsgx_platform_free(host);
+			return cli_fail(NAME, "cannot trace the platform: %s", strerror(-err));
+		}
+	}
 	hs = stats(host);
 	printf("Host: a platform with %llu EPC pages in %u section%s, %s.\n", ull(hs.total_pages),
 	       cfg->nr_sections, cfg->nr_sections == 1 ? "" : "s",
@@ -566,6 +579,13 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 out:
 	/* A clean shutdown of a live guest, then the host closes what is left. */
 	softsgx_platform_free(g);
+	if (trace) {
+		int err = softsgx_trace_save(host, trace);
+
+		if (err)
+			ret = cli_fail(NAME, "cannot write the trace to %s: %s", trace,
+				       strerror(-err));
+	}
 	softsgx_platform_free(host);
 	if (e.reserved)
 		munmap(e.reserved, e.size);
@@ -575,12 +595,13 @@ out:
 
 static int run(int argc, char **argv)
 {
-	enum { OPT_PAGES = CLI_OPT_FIRST_FREE, OPT_ENCLAVE_PAGES };
+	enum { OPT_PAGES = CLI_OPT_FIRST_FREE, OPT_ENCLAVE_PAGES, OPT_TRACE };
 	static const char optstring[] = ":h";
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"pages", required_argument, NULL, OPT_PAGES},
 		{"enclave-pages", required_argument, NULL, OPT_ENCLAVE_PAGES},
+		{"trace", required_argument, NULL, OPT_TRACE},
 		CLI_PLATFORM_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -588,6 +609,8 @@ static int run(int argc, char **argv)
 	uint64_t pages = DEFAULT_PAGES, nr_reg = DEFAULT_ENCLAVE_PAGES;
 	bool nr_reg_given = false;
 	struct softsgx_config cfg;
+	const char *trace_arg = NULL;
+	char *trace = NULL;
 	int opt, ret;
 
 	opterr = 0;
@@ -613,6 +636,9 @@ static int run(int argc, char **argv)
 					optarg);
 			nr_reg_given = true;
 			break;
+		case OPT_TRACE:
+			trace_arg = optarg;
+			break;
 		default:
 			return cli_getopt_error(NAME, opt, argv, optstring, longopts);
 		}
@@ -635,8 +661,15 @@ static int run(int argc, char **argv)
 				       "instances A and B need %llu EPC pages but the host EPC has "
 				       "%llu; raise --epc or lower --pages",
 				       ull(A_PAGES + pages), ull(cli_config_pages(&cfg)));
+	if (trace_arg) {
+		ret = cli_trace_file(NAME, trace_arg, &trace);
+		if (ret)
+			return ret;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	return guest_cycle(&cfg, pages, nr_reg);
+	ret = guest_cycle(&cfg, pages, nr_reg, trace);
+	free(trace);
+	return ret;
 }
 
 const struct cli_cmd cmd_guest = {

@@ -36,6 +36,9 @@ static void usage(FILE *out)
 	      "memory of the program.\n"
 	      "\n"
 	      "Options:\n"
+	      CLI_TRACE_USAGE
+	      "                   when PROGRAM exits; %p in FILE stands for the\n"
+	      "                   process ID (for programs that run other SGX programs)\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
@@ -43,9 +46,12 @@ static void usage(FILE *out)
 	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
 	      "                   next to the softsgx executable, else in\n"
 	      "                   ../lib/softsgx/ relative to it)\n"
+	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps (default 1048576); later\n"
+	      "                   ones are dropped and counted\n"
 	      "\n"
 	      "Exit status: PROGRAM's own; 126 when it cannot be executed, 127 when it is\n"
-	      "not found, 1 when the shim is missing, 2 for bad arguments or environment.\n",
+	      "not found, 1 when the shim is missing or the trace file cannot be written,\n"
+	      "2 for bad arguments or environment.\n",
 	      out);
 }
 
@@ -112,13 +118,16 @@ static int run(int argc, char **argv)
 {
 	/* '+': stop at PROGRAM, its options are its own. */
 	static const char optstring[] = "+:h";
+	enum { OPT_TRACE = CLI_OPT_FIRST_FREE };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
+		{"trace", required_argument, NULL, OPT_TRACE},
 		CLI_PLATFORM_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_platform_opts popts = {0};
 	struct softsgx_config cfg;
+	const char *trace = NULL;
 	char lib[PATH_MAX];
 	int opt, ret;
 
@@ -129,6 +138,10 @@ static int run(int argc, char **argv)
 		if (opt == 'h') {
 			usage(stdout);
 			return CLI_EXIT_OK;
+		}
+		if (opt == OPT_TRACE) {
+			trace = optarg;
+			continue;
 		}
 		return cli_getopt_error(NAME, opt, argv, optstring, longopts);
 	}
@@ -142,6 +155,17 @@ static int run(int argc, char **argv)
 		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
 	if (set_preload(lib) || export_platform(&cfg))
 		return cli_fail(NAME, "cannot set up the environment: %m");
+	if (trace) {
+		char *path;
+
+		ret = cli_trace_file(NAME, trace, &path);
+		if (ret)
+			return ret;
+		ret = setenv("SOFTSGX_TRACE", path, 1);
+		free(path);
+		if (ret)
+			return cli_fail(NAME, "cannot set up the environment: %m");
+	}
 	fflush(NULL);
 	execvp(argv[optind], argv + optind);
 	ret = errno;

@@ -150,6 +150,24 @@ void softsgx_guest_reset(struct softsgx_platform *guest);
  */
 bool softsgx_epc_page_valid(struct softsgx_platform *p, void *addr);
 
+/*
+ * Tracing: record a timeline of @p in the Chrome/Perfetto trace-event
+ * format (ENCLS and ENCLU leaves, page faults, reclaim, SGX_IOC_VEPC_REMOVE_ALL).
+ * A guest's events are its host's (they share the CPU model), so only a host
+ * can be traced: -EINVAL on a guest. At most @max_events events are kept (0:
+ * about a million); later ones are counted and dropped. Starting again after
+ * softsgx_trace_stop() appends to the same timeline. 0 or -ENOMEM.
+ */
+int softsgx_trace_start(struct softsgx_platform *p, size_t max_events);
+/* Stop recording; the events so far stay until the platform is freed. */
+void softsgx_trace_stop(struct softsgx_platform *p);
+/*
+ * Write the events recorded so far to @path as JSON, atomically (a temporary
+ * file in the same directory, then rename). 0, -ENOENT when @p was never
+ * traced, or the -errno of creating or writing the file.
+ */
+int softsgx_trace_save(struct softsgx_platform *p, const char *path);
+
 /* The CPU model underneath, for tools and tests (hw/hw.h). */
 struct sgx_hw *softsgx_hw(struct softsgx_platform *p);
 

@@ -196,7 +196,11 @@ static void test_demo_as_make_run_runs_it(void **state)
 		fail_msg("cannot parse the paging counts:\n%s", s);
 	/* The value and the 8 KiB buffer span 3 or 4 pages per enclave. */
 	assert_true(written >= 3ULL * (copies + 1) && written <= 4ULL * (copies + 1));
-	assert_true(evicted > 0 && evicted <= written);
+	/*
+	 * How many of them ksgxd had taken when the reads came is timing:
+	 * the build (twice the EPC) evicts for sure, these only usually.
+	 */
+	assert_true(evicted <= written);
 	assert_contains(s, " were evicted and reloaded on demand.\n");
 	/* The summary is the last line. */
 	assert_non_null(strchr(s, '\n'));
