@@ -4,6 +4,13 @@
  * EPC page a process address maps right now. A page that is not resident,
  * or a VMA that forbids the access, is a page fault the caller resolves
  * through sgx_handle_fault() before trying again, as the CPU would.
+ *
+ * The walk never waits for a lock: a CPU's walk does not wait for the OS
+ * either. When the reclaimer (or munmap) holds the enclave or the VMA list,
+ * the walk misses, the thread takes a #PF and an AEX, and waits in the fault
+ * handler, outside the enclave. Waiting here, inside, would deadlock with a
+ * reclaimer that holds the enclave's lock while it kicks every thread inside
+ * out (the IPI of the model), this one included.
  */
 #include <errno.h>
 #include <sys/mman.h>
@@ -18,7 +25,8 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 	struct sgx_vma *vma;
 	int ret = -EFAULT;
 
-	pthread_rwlock_rdlock(&k->mm.lock);
+	if (pthread_rwlock_tryrdlock(&k->mm.lock))
+		return -EFAULT;
 	vma = sgx_find_vma(&k->mm, addr);
 	if (!vma || !vma->file)
 		goto out;
@@ -29,7 +37,8 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 	encl = sgx_file_encl(vma->file);
 	if (!encl)
 		goto out;
-	pthread_mutex_lock(&encl->lock);
+	if (pthread_mutex_trylock(&encl->lock))
+		goto out;
 	entry = page_array_load(&encl->page_array, addr / SGX_PAGE_SIZE);
 	if (entry && entry->epc_page && !entry->being_reclaimed) {
 		*epc = sgx_get_epc_virt_addr(k, entry->epc_page);
