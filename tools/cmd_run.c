@@ -37,8 +37,9 @@ static void usage(FILE *out)
 	      "\n"
 	      "Options:\n"
 	      CLI_TRACE_USAGE
-	      "                   when PROGRAM exits; %p in FILE stands for the\n"
-	      "                   process ID (for programs that run other SGX programs)\n"
+	      "                   FILE is written when PROGRAM exits; %p in FILE stands\n"
+	      "                   for the process ID (for programs that run other SGX\n"
+	      "                   programs)\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
