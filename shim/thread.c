@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sched.h>
+#include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -12,6 +13,7 @@
 
 #define MAX_THREADS 4096
 #define ALTSTACK_SIZE (256 * 1024)
+#define KICK_DEADLINE_S 2
 
 static struct shim_thread *_Atomic threads[MAX_THREADS];
 
@@ -174,12 +176,21 @@ void shim_kick(struct sgx_kernel *k, void *data)
 		target[n++] = t;
 		raw_syscall3(SYS_tgkill, getpid(), t->tid, SHIM_SIG_KICK);
 	}
+	/*
+	 * A thread inside answers as soon as it runs: it never waits for a
+	 * lock of the model there (kernel/translate.c). The deadline only
+	 * bounds the wait for one that cannot run: stopped by a debugger, or
+	 * held in the shim's handler by a fork() in progress.
+	 */
 	for (unsigned int i = 0; i < n; i++) {
-		for (int spin = 0; spin < 100000; spin++) {
-			if (atomic_load(&target[i]->kicks_done) != before[i] ||
-			    !target[i]->lp.inside)
-				break;
+		struct timespec start, now;
+
+		clock_gettime(CLOCK_MONOTONIC, &start);
+		while (atomic_load(&target[i]->kicks_done) == before[i] && target[i]->lp.inside) {
 			sched_yield();
+			clock_gettime(CLOCK_MONOTONIC, &now);
+			if (now.tv_sec - start.tv_sec > KICK_DEADLINE_S)
+				break;
 		}
 	}
 }

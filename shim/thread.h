@@ -41,7 +41,7 @@ void shim_handler_exit(struct shim_thread *t);
 /*
  * The IPI of the model: make every thread that is inside an enclave take an
  * AEX (SHIM_SIG_KICK) and wait until each has, so an ETRACK cycle can
- * complete. Bounded: a thread that does not answer within a second is left.
+ * complete. Bounded: a thread that does not answer within 2 s is left.
  */
 void shim_kick(struct sgx_kernel *k, void *data);
 #define SHIM_SIG_KICK (SIGRTMAX - 1)
