@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<harness>/).
+
+Each seed is a short operation sequence in the harness's input encoding (see
+the op_* functions of tests/fuzz/fuzz_*.c), meant to reach one interesting
+state: an initialized and mapped enclave, reclaim and reload, bad pointers.
+The fuzzer mutates from there. Run from the repository root; regression
+inputs found by fuzzing live beside these files under names of their own.
+"""
+import os
+import struct
+import sys
+
+
+def u8(*v):
+    return bytes(x & 0xFF for x in v)
+
+
+def u16(v):
+    return struct.pack("<H", v & 0xFFFF)
+
+
+def u32(v):
+    return struct.pack("<I", v & 0xFFFFFFFF)
+
+
+def u64(v):
+    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+# ---- fuzz_enclave_ioctl ----
+OPEN, CLOSE, DUP, CREATE, ADD, ADD2, INIT, PROVISION, IOCTL, MMAP, MUNMAP, MPROTECT, \
+    FAULT, FAULT2, RECLAIM, SIGNAL = range(16)
+GOOD, NULLP, WILD, HALF = 0x00, 0xE0, 0xE1, 0xE2
+SI_TCS, SI_RW, SI_RX, SI_R = 0, 1, 2, 3
+
+
+def e_open(slot, path=0):
+    return u8(OPEN, slot, path)
+
+
+def e_create(slot, size_log=2, src=GOOD, arg=GOOD):
+    return u8(CREATE, 0, slot, size_log, src, arg)
+
+
+def e_add(slot, si, src_page, off, npages, measure=True, src=GOOD, secinfo=GOOD):
+    b = (si << 3) | (1 if measure else 0)
+    return u8(ADD, b, slot, src_page, src, off, npages, secinfo)
+
+
+def e_init(slot, sig=GOOD, arg=GOOD):
+    return u8(INIT, 0, slot, sig, arg)
+
+
+def e_mmap(slot, page, npages, prot=3, flags=0):
+    return u8(MMAP, flags, slot, page, npages, prot)
+
+
+def e_fault(page, access=0):
+    return u8(FAULT, access, page) + u16(0)
+
+
+def enclave_seeds():
+    build = (e_open(0) + e_create(0) + e_add(0, SI_TCS, 0, 0, 1) + e_add(0, SI_RW, 1, 1, 3)
+             + e_init(0) + e_mmap(0, 0, 8))
+    yield "init_map_fault_reclaim", (u8(0x10) + build + e_fault(1) + e_fault(2, 1)
+                                     + u8(RECLAIM, 3) + e_fault(1) + e_fault(3, 2)
+                                     + u8(MUNMAP, 0, 0, 8) + u8(CLOSE, 0))
+    # 6 EPC pages for an enclave of 1 + 1 + 6: ADD reclaims, then runs out.
+    yield "oversubscribe", (u8(0x00) + e_open(0) + e_create(0, 3) + e_add(0, SI_TCS, 0, 0, 1)
+                            + e_add(0, SI_RW, 1, 1, 3) + e_add(0, SI_RX, 4, 4, 3)
+                            + u8(RECLAIM, 0) + e_init(0) + e_mmap(0, 0, 16, 1) + e_fault(5)
+                            + e_fault(1) + e_fault(2))
+    yield "bad_pointers", (u8(0x08) + e_open(0) + e_create(0, 2, WILD, GOOD)
+                           + e_create(0, 2, GOOD, NULLP) + e_create(0)
+                           + e_add(0, SI_RW, 7, 1, 2, src=GOOD)
+                           + e_add(0, SI_RW, 0, 3, 1, src=HALF)
+                           + e_add(0, SI_RW, 0, 4, 1, secinfo=NULLP)
+                           + u8(ADD, 0x0B, 0, 1, GOOD, 5, 1, GOOD)  # count not writable
+                           + e_init(0, WILD) + e_init(0, GOOD, NULLP))
+    yield "provision", (u8(0x11) + e_open(0) + e_open(1, 3) + u8(PROVISION, 0, 0, 1, GOOD)
+                        + u8(PROVISION, 0, 1) + u64(1 << 32 | 1) + u8(GOOD)
+                        + u8(PROVISION, 0, 0, 2, GOOD) + e_create(0)
+                        + u8(PROVISION, 0, 0, 1, GOOD))
+    yield "dup_close", (u8(0x12) + e_open(0) + u8(DUP, 0, 1) + u8(CLOSE, 0) + e_create(1)
+                        + u8(DUP, 1, 2) + e_add(2, SI_TCS, 0, 0, 1) + u8(CLOSE, 1)
+                        + e_mmap(2, 0, 4, 3) + u8(CLOSE, 2) + e_fault(0) + u8(CLOSE, 0xF0)
+                        + u32(5))
+    yield "mprotect_after_init", (u8(0x14) + build + u8(MPROTECT, 0, 1, 1, 1)
+                                  + u8(MPROTECT, 0, 1, 1, 7) + u8(MPROTECT, 0, 0, 16, 1)
+                                  + e_fault(1, 1) + e_fault(2, 2) + e_mmap(0, 8, 2, 3))
+    yield "signal_pending", (u8(0x13) + e_open(0) + e_create(0) + u8(SIGNAL)
+                             + e_add(0, SI_TCS, 0, 0, 1) + u8(SIGNAL) + e_add(0, SI_TCS, 0, 0, 1)
+                             + u8(SIGNAL) + e_init(0))
+    yield "vepc_and_sgx2", (u8(0x30) + e_open(0, 4) + e_mmap(0, 0, 4, 3) + e_fault(0, 1)
+                            + u8(IOCTL, 3, 0) + bytes(48) + e_open(1) + u8(IOCTL, 0, 1)
+                            + bytes(48) + e_fault(1))
+
+
+SEEDS = {
+    "fuzz_enclave_ioctl": enclave_seeds,
+}
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/fuzz/corpus"
+    for harness, gen in SEEDS.items():
+        d = os.path.join(root, harness)
+        os.makedirs(d, exist_ok=True)
+        for name, data in gen():
+            with open(os.path.join(d, "seed_" + name), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
