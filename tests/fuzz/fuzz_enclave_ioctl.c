@@ -25,9 +25,6 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include <openssl/evp.h>
-#include <openssl/rsa.h>
-
 #include "api_internal.h"
 #include "harness.h"
 #include "lib/sigstruct_sign.h"
@@ -85,28 +82,6 @@ static bool pending(struct sgx_kernel *k)
 {
 	(void)k;
 	return current && current->signal;
-}
-
-static EVP_PKEY *make_signer(void)
-{
-	const char *path = getenv("SOFTSGX_TEST_KEY");
-	EVP_PKEY_CTX *ctx;
-	EVP_PKEY *key = NULL;
-	BIGNUM *e;
-
-	if (path && *path && !sgx_sign_load_key(path, &key))
-		return key;
-	/* No key from `make`: make one (RSA-3072, e = 3), once per process. */
-	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
-	e = BN_new();
-	FZ_CHECK(ctx && e && BN_set_word(e, 3) && EVP_PKEY_keygen_init(ctx) > 0 &&
-			 EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, SGX_SIGN_KEY_BITS) > 0 &&
-			 EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) > 0 &&
-			 EVP_PKEY_keygen(ctx, &key) > 0,
-		 "cannot generate a signing key");
-	BN_free(e);
-	EVP_PKEY_CTX_free(ctx);
-	return key;
 }
 
 static int slot(struct run *r)
@@ -713,7 +688,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint8_t c;
 
 	if (!signer)
-		signer = make_signer();
+		signer = fz_signer();
 	fz_trace_init();
 	memset(r, 0, sizeof(*r));
 	fz_init(&r->in, data, size);

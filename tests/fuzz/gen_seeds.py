@@ -98,8 +98,51 @@ def enclave_seeds():
                             + bytes(48) + e_fault(1))
 
 
+# ---- fuzz_vepc ----
+V_OPEN, V_CLOSE, V_MMAP, V_MUNMAP, V_FAULT, V_FAULT2, V_REMOVE_ALL, V_ENTER, V_BOOT, V_DOWN, \
+    V_GENCL, V_HENCL, V_RECLAIM = range(13)
+
+
+def v_setup(a_pages=2, b_pages=20):
+    return (u8(V_OPEN, 0, V_OPEN, 1) + u8(V_MMAP, 0, 0, a_pages - 1, 0)
+            + u8(V_MMAP, 0, 1, b_pages - 1, 0))
+
+
+def v_guest_enclave(nr_reg=6, init=True, close=False, touch=0xFF):
+    return u8(V_GENCL, nr_reg | (0x80 if init else 0) | (0x40 if close else 0), touch)
+
+
+def vepc_seeds():
+    cycle = v_setup() + u8(V_BOOT, 1) + v_guest_enclave()
+    yield "reboot_cycle", (u8(0x30) + cycle + u8(V_DOWN, 1, V_REMOVE_ALL, 0, V_REMOVE_ALL, 1,
+                                                  V_REMOVE_ALL, 0, V_BOOT, 1, V_DOWN, 0,
+                                                  V_MUNMAP, 1, 0, V_MUNMAP, 1, 1, V_CLOSE, 0,
+                                                  V_CLOSE, 1))
+    yield "reboot_dirty", (u8(0x30) + cycle + u8(V_DOWN, 1, V_BOOT, 1, V_RECLAIM, 1)
+                           + v_guest_enclave(3) + u8(V_DOWN, 1, V_BOOT, 1))
+    yield "zombie_secs", (u8(0x30) + cycle + u8(V_DOWN, 1, V_CLOSE, 0, V_MUNMAP, 1, 0,
+                                                 V_CLOSE, 1, V_MUNMAP, 1, 1))
+    enter = b"".join(u8(V_ENTER, i, 1, i) for i in range(4))
+    yield "busy_inside", (u8(0x30) + cycle + enter + u8(V_REMOVE_ALL, 1, V_DOWN, 1)
+                          + u8(V_REMOVE_ALL, 1, V_REMOVE_ALL, 0) + enter
+                          + u8(V_REMOVE_ALL, 1, V_REMOVE_ALL, 0))
+    yield "competes_with_host", (u8(0x00) + u8(V_HENCL, 6, V_OPEN, 0, V_MMAP, 0, 0, 7, 0)
+                                 + b"".join(u8(V_FAULT, 1, 0) + u16(i) for i in range(8))
+                                 + u8(V_RECLAIM, 0, V_HENCL, 0)
+                                 + b"".join(u8(V_FAULT, 0, 0) + u16(i) for i in range(8)))
+    yield "mmap_rules", (u8(0x01) + u8(V_OPEN, 0, V_MMAP, 3, 0, 1, 0, V_MMAP, 4, 0, 1, 0)
+                         + u64(100) + u8(V_MMAP, 0, 0, 3, 2) + u8(V_MMAP, 0x10, 0, 1, 0, 0, 1)
+                         + u8(V_REMOVE_ALL, 0x80) + u64(1) + u8(V_REMOVE_ALL, 0x40) + u32(0x1234)
+                         + u8(V_FAULT, 1, 0) + u16(1) + u8(V_MUNMAP, 0, 0, 1, 1)
+                         + u8(V_FAULT, 1, 0) + u16(1) + u8(V_REMOVE_ALL, 0))
+    yield "guest_one_section", (u8(0x20) + u8(V_OPEN, 2, V_MMAP, 0, 2, 15, 0, V_BOOT, 0)
+                                + v_guest_enclave(2, True, True) + v_guest_enclave(4, False)
+                                + u8(V_DOWN, 0, V_BOOT, 0, V_DOWN, 1, V_CLOSE, 2))
+
+
 SEEDS = {
     "fuzz_enclave_ioctl": enclave_seeds,
+    "fuzz_vepc": vepc_seeds,
 }
 
 

@@ -5,7 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+
 #include "harness.h"
+#include "lib/sigstruct_sign.h"
 
 void fz_bytes(struct fz *f, void *out, size_t n)
 {
@@ -105,4 +109,28 @@ void fz_check_errno_list(long ret, const char *what, ...)
 	va_end(ap);
 	fz_fail(__FILE__, __LINE__, "%s returned %ld (%s), not a documented errno", what, ret,
 		strerror((int)-ret));
+}
+
+EVP_PKEY *fz_signer(void)
+{
+	static EVP_PKEY *key;
+	const char *path = getenv("SOFTSGX_TEST_KEY");
+	EVP_PKEY_CTX *ctx;
+	BIGNUM *e;
+
+	if (key)
+		return key;
+	if (path && *path && !sgx_sign_load_key(path, &key))
+		return key;
+	key = NULL;
+	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
+	e = BN_new();
+	FZ_CHECK(ctx && e && BN_set_word(e, SGX_SIGN_KEY_EXPONENT) && EVP_PKEY_keygen_init(ctx) > 0 &&
+			 EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, SGX_SIGN_KEY_BITS) > 0 &&
+			 EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) > 0 &&
+			 EVP_PKEY_keygen(ctx, &key) > 0,
+		 "cannot generate a signing key");
+	BN_free(e);
+	EVP_PKEY_CTX_free(ctx);
+	return key;
 }

@@ -61,6 +61,13 @@ void fz_trace_init(void);
 			fprintf(stderr, __VA_ARGS__);                         \
 	} while (0)
 
+/*
+ * The enclave signing key: $SOFTSGX_TEST_KEY when set (make passes the test
+ * key), else a fresh RSA-3072 key with e = 3. Made once per process.
+ */
+struct evp_pkey_st;
+struct evp_pkey_st *fz_signer(void);
+
 /* free + in use + leaked + zombie == total EPC pages, and nothing leaked. */
 void fz_check_invariant(struct softsgx_platform *p, const char *after);
 
