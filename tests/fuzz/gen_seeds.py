@@ -140,9 +140,35 @@ def vepc_seeds():
                                 + u8(V_DOWN, 0, V_BOOT, 0, V_DOWN, 1, V_CLOSE, 2))
 
 
+# ---- fuzz_eldu ----
+BK_REG, BK_TCS, BK_SECS = range(3)
+
+
+def eld(bk=BK_REG, block=False, secs_sel=0, ops=0, dst=0, extra=b""):
+    ctl = bk | (4 if block else 0) | (secs_sel << 3)
+    return u8(ctl, ops, dst) + extra
+
+
+def eldu_seeds():
+    yield "clean_then_replay", eld() + eld()
+    yield "all_three_types", eld(BK_TCS) + eld(BK_SECS, dst=1) + eld(BK_REG, dst=2)
+    yield "eldb", eld(block=True) + eld(BK_TCS, block=True)
+    yield "tamper_contents", eld(ops=1, extra=u16(100) + u8(0x80)) + eld()
+    yield "tamper_pcmd_mac", eld(ops=4, extra=u16(112) + u8(1)) + eld(BK_TCS)
+    yield "tamper_pcmd_reserved", eld(ops=4, extra=u16(80) + u8(1)) + eld(ops=4, extra=u16(0) + u8(0x10))
+    yield "tamper_linaddr", eld(ops=0x10, extra=u64(0x1000)) + eld(BK_SECS, ops=0x10, extra=u64(1))
+    yield "other_slots", (eld(ops=0x20, extra=u16(1)) + eld(ops=0x20, extra=u16(100) + u8(0) + u64(1))
+                          + eld(ops=0x20, extra=u16(100) + u8(1)) + eld())
+    yield "secs_operands", b"".join(eld(secs_sel=i, extra=u8(3)) for i in range(3, 8)) + eld(BK_SECS, secs_sel=3)
+    yield "misaligned", (eld(ops=0x40, extra=u8(5)) + eld(ops=0x80, extra=u8(9))
+                         + u8(0x40, 0, 0) + u8(0x80, 0, 0))
+    yield "destinations", eld(dst=0xC0) + eld(dst=0xC2) + eld(dst=0xE3) + eld(dst=0xF0) + eld(dst=0xC5)
+
+
 SEEDS = {
     "fuzz_enclave_ioctl": enclave_seeds,
     "fuzz_vepc": vepc_seeds,
+    "fuzz_eldu": eldu_seeds,
 }
 
 
