@@ -204,15 +204,14 @@ static void setup(struct eldu_run *r)
 	evict(r, SECS2_PAGE, &r->bk[BK_SECS], 2, SGX_PAGE_TYPE_SECS);
 }
 
-/* Flip @n input-chosen bytes of @buf (never to the same value). Returns true when any flipped. */
-static bool flip(struct fz *in, uint8_t *buf, size_t size, unsigned int n)
+/* XOR @n input-chosen bytes of @buf (two flips of one byte may cancel out). */
+static void flip(struct fz *in, uint8_t *buf, size_t size, unsigned int n)
 {
 	for (unsigned int i = 0; i < n; i++) {
 		uint16_t off = fz_u16(in) % size;
 
 		buf[off] ^= fz_u8(in) | 1;
 	}
-	return n > 0;
 }
 
 static void attempt(struct eldu_run *r, struct fz *in)
@@ -229,16 +228,17 @@ static void attempt(struct eldu_run *r, struct fz *in)
 
 	memcpy(r->contents, b->contents, SGX_PAGE_SIZE);
 	memcpy(pcmd, &b->pcmd, sizeof(*pcmd));
-	tampered |= flip(in, r->contents, SGX_PAGE_SIZE, ops & 3);
-	tampered |= flip(in, (uint8_t *)pcmd, sizeof(*pcmd), (ops >> 2) & 3);
+	flip(in, r->contents, SGX_PAGE_SIZE, ops & 3);
+	flip(in, (uint8_t *)pcmd, sizeof(*pcmd), (ops >> 2) & 3);
+	tampered = memcmp(r->contents, b->contents, SGX_PAGE_SIZE) ||
+		   memcmp(pcmd, &b->pcmd, sizeof(*pcmd));
 	memset(&pi, 0, sizeof(pi));
 	pi.addr = b->linaddr;
 	pi.contents = (uintptr_t)r->contents;
 	pi.metadata = (uintptr_t)pcmd;
-	if (ops & 0x10) {
+	if (ops & 0x10)
 		pi.addr ^= fz_u64(in) | 1;
-		tampered = true;
-	}
+	tampered |= pi.addr != b->linaddr;
 	if (ops & 0x20) {
 		/* Another slot; when it is empty or unused, the input's version. */
 		slot = fz_u16(in) % (SGX_PAGE_SIZE / 8);

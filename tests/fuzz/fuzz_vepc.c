@@ -28,6 +28,7 @@
 #include "api_internal.h"
 #include "harness.h"
 #include "hw.h"
+#include "virt.h"
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
@@ -44,6 +45,7 @@
 
 struct mapping {
 	uint64_t start, len; /* len 0: free */
+	unsigned int gen;    /* changes whenever what backs the range may change */
 };
 
 struct run {
@@ -56,6 +58,24 @@ struct run {
 	uint8_t *guest_arena, *host_arena;
 	uint8_t *page; /* a page-aligned scratch page: TCS and REG sources, SECS */
 	long last;
+	unsigned int next_gen;
+	/* The sections of the last guest reset (EPCM state left in them). */
+	unsigned int reset_nr, reset_gen[2];
+	unsigned int guest_nr;
+	/*
+	 * The guest booted on other vEPC than a reset guest left dirty: a SECS
+	 * there may keep children outside its EPC, which its sanitization
+	 * cannot remove and reports leaked, as Linux does. The VMM should have
+	 * run REMOVE_ALL first.
+	 */
+	bool guest_may_leak;
+	/*
+	 * Two guest EPC pages are the same host page (sections that map the
+	 * same vEPC pages): the guest's allocator hands one EPC page out twice
+	 * and its ENCLS fail, e.g. EPA of a valid page: CREATE gives EFAULT as
+	 * on Linux. A VMM error the model survives; the checks relax to that.
+	 */
+	bool guest_aliased;
 };
 
 static struct mapping *mapping(struct run *r)
@@ -73,8 +93,16 @@ static bool guest_uses(struct run *r, struct mapping *m)
 
 static void check_all(struct run *r, const char *after)
 {
+	struct softsgx_stats st;
+
 	fz_check_invariant(r->host, after);
-	if (r->guest)
+	if (!r->guest)
+		return;
+	softsgx_get_stats(r->guest, &st);
+	FZ_CHECK(st.free_pages + st.in_use_pages + st.leaked_pages + st.zombie_pages ==
+			 st.total_pages,
+		 "guest, after %s: EPC pages do not add up", after);
+	if (!r->guest_may_leak)
 		fz_check_invariant(r->guest, after);
 }
 
@@ -135,12 +163,15 @@ static void op_mmap(struct run *r)
 	if (r->last == -ENOMEM && over)
 		mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
 		     -1, 0);
+	if (over)
+		over->gen = ++r->next_gen;
 	if (r->last || over)
 		return;
 	for (unsigned int i = 0; i < MAX_MAPS; i++) {
 		if (!r->maps[i].len) {
 			r->maps[i].start = (uintptr_t)addr;
 			r->maps[i].len = len;
+			r->maps[i].gen = ++r->next_gen;
 			return;
 		}
 	}
@@ -168,6 +199,7 @@ static void op_munmap(struct run *r)
 		len = m->start + m->len - start;
 	r->last = softsgx_munmap(r->host, (void *)(uintptr_t)start, len);
 	FZ_CHECK(r->last == 0, "munmap of a part of a mapping: %ld", r->last);
+	m->gen = ++r->next_gen;
 	FZ_CHECK(mmap((void *)(uintptr_t)start, len, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
 		      0) != MAP_FAILED,
@@ -241,6 +273,31 @@ static void guest_kick(struct sgx_kernel *k, void *data)
 	leave_all(data);
 }
 
+static int by_addr(const void *a, const void *b)
+{
+	uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* True when two pages of the guest's sections are one host EPC page. */
+static bool sections_alias(struct run *r, unsigned int nr, void *const base[],
+			   const size_t size[])
+{
+	uintptr_t pages[2 * 24];
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < nr; i++)
+		for (size_t off = 0; off < size[i] && n < 2 * 24; off += SGX_PAGE_SIZE)
+			pages[n++] = (uintptr_t)sgx_vepc_lookup(softsgx_kernel(r->host),
+								(uintptr_t)base[i] + off);
+	qsort(pages, n, sizeof(pages[0]), by_addr);
+	for (unsigned int i = 1; i < n; i++)
+		if (pages[i] == pages[i - 1])
+			return true;
+	return false;
+}
+
 static void op_guest_boot(struct run *r)
 {
 	uint8_t b = fz_u8(&r->in);
@@ -257,11 +314,17 @@ static void op_guest_boot(struct run *r)
 		base[i] = (void *)(uintptr_t)r->maps[i].start;
 		size[i] = r->maps[i].len;
 	}
+	r->guest_may_leak = r->reset_nr && r->reset_nr != nr;
+	for (unsigned int i = 0; i < nr && i < r->reset_nr; i++)
+		r->guest_may_leak |= r->maps[i].gen != r->reset_gen[i];
+	r->guest_nr = nr;
 	r->guest = softsgx_guest_boot(r->host, nr, base, size);
 	r->last = r->guest ? 0 : -errno;
 	if (r->guest) {
 		struct sgx_kernel *k = softsgx_kernel(r->guest);
 
+		r->guest_aliased = sections_alias(r, nr, base, size);
+		r->guest_may_leak |= r->guest_aliased;
 		/* Deterministic runs: the guest reclaims only when asked or when full. */
 		sgx_kernel_stop_ksgxd(k);
 		k->kick = guest_kick;
@@ -279,11 +342,16 @@ static void op_guest_down(struct run *r)
 		return;
 	/* Its vCPUs stop first, whether it shuts down or is reset. */
 	leave_all(r);
-	if (b & 1)
+	if (b & 1) {
 		softsgx_guest_reset(r->guest);
-	else
+		r->reset_nr = r->guest_nr;
+		for (unsigned int i = 0; i < r->guest_nr; i++)
+			r->reset_gen[i] = r->maps[i].gen;
+	} else {
 		softsgx_platform_free(r->guest);
+	}
 	r->guest = NULL;
+	r->guest_aliased = false;
 	/* Its enclave mappings went with it: reserve the arena again. */
 	FZ_CHECK(mmap(r->guest_arena, ARENA_SIZE, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
@@ -317,6 +385,7 @@ static long add_page(struct run *r, struct softsgx_platform *p, int fd, uint64_t
 	long ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
 
 	fz_check_errno(ret, "ENCLAVE_ADD_PAGES", EINTR, EBUSY, EFAULT, EIO, ENOMEM);
+	FZ_CHECK(ret != -EIO || (p == r->guest && r->guest_aliased), "ADD_PAGES: EIO");
 	if (!ret) {
 		sgx_measure_eadd(m, offset, &secinfo);
 		for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK)
@@ -362,7 +431,8 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 	secs->attributes = ATTRS;
 	secs->xfrm = 3;
 	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
-	fz_check_errno(ret, "ENCLAVE_CREATE", ENOMEM, EIO);
+	fz_check_errno(ret, "ENCLAVE_CREATE", ENOMEM, EIO, EFAULT);
+	FZ_CHECK(ret != -EFAULT || (p == r->guest && r->guest_aliased), "CREATE: EFAULT");
 	if (ret) {
 		softsgx_close(p, fd);
 		return -1;
@@ -382,7 +452,8 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 	sgx_measure_final(&m, desc.mrenclave);
 	FZ_CHECK(!sgx_sign_sigstruct(&desc, fz_signer(), &sig), "signing failed");
 	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_INIT, &ei);
-	fz_check_errno(ret, "ENCLAVE_INIT", EINTR);
+	fz_check_errno(ret, "ENCLAVE_INIT", EINTR, EPERM);
+	FZ_CHECK(ret != -EPERM || (p == r->guest && r->guest_aliased), "INIT: EPERM");
 	if (ret)
 		return fd;
 	ret = softsgx_mmap(p, &addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);

@@ -165,10 +165,55 @@ def eldu_seeds():
     yield "destinations", eld(dst=0xC0) + eld(dst=0xC2) + eld(dst=0xE3) + eld(dst=0xF0) + eld(dst=0xC5)
 
 
+# ---- fuzz_vdso_entry ----
+TCS0, CODE, SSA0, DATA, RODATA, TCS1, SSA1 = 0, 1, 2, 4, 5, 6, 7
+
+
+def en(op, lp=0, mask=0, tcs=0, extra=b""):
+    b = op + (130 if lp else 0) if op in (0, 1, 2, 3, 4, 5, 6) else op
+    return u8(b) + u16(mask) + u8(tcs) + extra
+
+
+def aex(vector, err=0, addr_page=0, lp=0):
+    return u8(6 + (130 if lp else 0), vector) + u32(err) + u8(addr_page)
+
+
+def poke(page_idx, off, val):
+    return u8(7, page_idx) + u16(off) + u64(val)
+
+
+def entry_seeds():
+    enter, eexit = en(0), en(2)
+    yield "enter_exit", u8(0) + enter + eexit + enter + eexit
+    yield "aex_eresume", u8(0) + enter + aex(32) + en(1) + aex(6) + en(1) + eexit
+    yield "exinfo_pf_gp", u8(1) + enter + aex(14, 6, DATA) + en(1) + aex(13, 0x18) + en(1) + eexit
+    yield "two_processors", (u8(0) + enter + en(0, lp=1) + en(0, lp=1, tcs=1) + aex(32, lp=1)
+                             + en(1, lp=1, tcs=1) + en(2, lp=1) + eexit)
+    # EREPORT: TARGETINFO and REPORT in DATA, REPORTDATA at DATA + 0x400.
+    report = en(3, mask=0x7, extra=u8(DATA) + u64(0x100000000 + DATA * 4096 + 0x400)
+                + u8(DATA | 0x40) + u16(0x200))
+    getkey = en(4, mask=0x3, extra=u8(DATA) + u64(0x100000000 + DATA * 4096 + 0x800))
+    yield "ereport_egetkey", u8(0) + enter + report + getkey + poke(2, 0, 0) + eexit
+    yield "poke_tcs", (u8(0) + poke(0, 24, 2 << 32 | 5) + enter + poke(0, 24, 2 << 32) + poke(0, 8, 4) + enter
+                       + poke(0, 8, 0) + poke(0, 16, 0x10000) + enter + poke(0, 16, 0x2000)
+                       + enter + eexit)
+    yield "poke_ssa_eresume", (u8(0) + enter + aex(32) + poke(2, 512, 0xFFFFFFFF) + en(1)
+                               + poke(2, 512, 0) + en(1) + eexit)
+    yield "mmu_games", (u8(0) + u8(8, 0, TCS0) + enter + u8(8, 1, TCS0, 2) + enter
+                        + u8(8, 1, TCS0, 1) + u8(8, 2 | (1 << 2), SSA0) + enter
+                        + u8(8, 2 | (3 << 2), SSA0) + enter + eexit)
+    yield "odd_registers", (u8(0) + en(0, mask=0x0008, extra=u64(0x302)) + eexit
+                            + en(0, mask=0x0040, extra=u64(1 << 60)) + en(0, mask=0x0002, extra=u64(1 << 63))
+                            + en(5, extra=u8(9)) + en(0, mask=0x0400, extra=u64(7)) + enter
+                            + en(0, mask=0x0300, extra=u32(600) + u16(512) + u64(~0)) + aex(32)
+                            + en(1) + eexit)
+
+
 SEEDS = {
     "fuzz_enclave_ioctl": enclave_seeds,
     "fuzz_vepc": vepc_seeds,
     "fuzz_eldu": eldu_seeds,
+    "fuzz_vdso_entry": entry_seeds,
 }
 
 
