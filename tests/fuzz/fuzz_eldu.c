@@ -18,6 +18,7 @@
  * attempt that altered anything the MAC covers (contents, PCMD, LINADDR,
  * version) never succeeds; a success loads exactly the evicted page.
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -230,8 +231,16 @@ static void attempt(struct eldu_run *r, struct fz *in)
 	memcpy(pcmd, &b->pcmd, sizeof(*pcmd));
 	flip(in, r->contents, SGX_PAGE_SIZE, ops & 3);
 	flip(in, (uint8_t *)pcmd, sizeof(*pcmd), (ops >> 2) & 3);
+	/*
+	 * The MAC covers PCMD.ENCLAVEID only for SECS and VA pages: an
+	 * enclave page is bound to the EID of the SECS it is loaded into (SDM
+	 * ELDB/ELDU: TMP_HEADER.EID <- TMP_SECS.EID), so that field may change.
+	 */
 	tampered = memcmp(r->contents, b->contents, SGX_PAGE_SIZE) ||
-		   memcmp(pcmd, &b->pcmd, sizeof(*pcmd));
+		   memcmp(pcmd, &b->pcmd, offsetof(struct sgx_pcmd, enclave_id)) ||
+		   memcmp(pcmd->reserved, b->pcmd.reserved,
+			  sizeof(*pcmd) - offsetof(struct sgx_pcmd, reserved)) ||
+		   (b->type == SGX_PAGE_TYPE_SECS && pcmd->enclave_id != b->pcmd.enclave_id);
 	memset(&pi, 0, sizeof(pi));
 	pi.addr = b->linaddr;
 	pi.contents = (uintptr_t)r->contents;

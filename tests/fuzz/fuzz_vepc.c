@@ -314,17 +314,25 @@ static void op_guest_boot(struct run *r)
 		base[i] = (void *)(uintptr_t)r->maps[i].start;
 		size[i] = r->maps[i].len;
 	}
-	r->guest_may_leak = r->reset_nr && r->reset_nr != nr;
+	/*
+	 * Sticky: a guest that cannot clean what another left (children in
+	 * vEPC it does not have) leaves it for the next one too.
+	 */
+	r->guest_may_leak |= r->reset_nr && r->reset_nr != nr;
 	for (unsigned int i = 0; i < nr && i < r->reset_nr; i++)
 		r->guest_may_leak |= r->maps[i].gen != r->reset_gen[i];
 	r->guest_nr = nr;
 	r->guest = softsgx_guest_boot(r->host, nr, base, size);
 	r->last = r->guest ? 0 : -errno;
+	FZ_TRACE("guest boot on %u sections (%llu + %llu pages), may leak %d\n", nr,
+		 (unsigned long long)size[0] / SGX_PAGE_SIZE,
+		 nr > 1 ? (unsigned long long)size[1] / SGX_PAGE_SIZE : 0ULL, r->guest_may_leak);
 	if (r->guest) {
 		struct sgx_kernel *k = softsgx_kernel(r->guest);
 
 		r->guest_aliased = sections_alias(r, nr, base, size);
 		r->guest_may_leak |= r->guest_aliased;
+		FZ_TRACE("guest aliased %d\n", r->guest_aliased);
 		/* Deterministic runs: the guest reclaims only when asked or when full. */
 		sgx_kernel_stop_ksgxd(k);
 		k->kick = guest_kick;
