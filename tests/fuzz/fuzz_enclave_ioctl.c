@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "api_internal.h"
 #include "harness.h"
@@ -48,9 +50,11 @@
 /* What the harness knows of an enclave, to sign a SIGSTRUCT INIT accepts. */
 struct encl_track {
 	bool created, measure_known;
-	uint64_t attributes, xfrm;
+	uint64_t attributes, xfrm, base;
 	uint32_t miscselect;
 	struct sgx_measurement m;
+	/* Source page + 1 of each REG page added at offset n pages, 0: unknown. */
+	uint8_t content[ARENA_PAGES];
 };
 
 struct mapping {
@@ -66,6 +70,8 @@ struct run {
 	struct encl_track encl[MAX_ENCLAVES];
 	unsigned int nr_encl;
 	struct mapping maps[MAX_MAPS]; /* kernel-chosen mappings outside the arena */
+	/* Enclave index + 1 of the MAP_FIXED mapping over each arena page, 0: none. */
+	uint8_t owner[ARENA_PAGES];
 	uint8_t *arena;
 	uint8_t *src;	  /* SRC_PAGES readable pages + 1 PROT_NONE page */
 	uint8_t *ro_page; /* made read-only around a call: an argument the model cannot write */
@@ -255,6 +261,7 @@ static void op_create(struct run *r)
 		t->attributes = secs.attributes;
 		t->xfrm = secs.xfrm;
 		t->miscselect = secs.miscselect;
+		t->base = create.src == (uintptr_t)&secs ? secs.base : UINT64_MAX;
 		sgx_measure_ecreate(&t->m, secs.ssa_frame_size, secs.size);
 	}
 }
@@ -351,6 +358,10 @@ static void op_add(struct run *r)
 		return;
 	}
 	for (uint64_t o = 0; o < add.count; o += SGX_PAGE_SIZE) {
+		uint64_t n = (add.offset + o) / SGX_PAGE_SIZE;
+
+		if (n < ARENA_PAGES && SGX_SECINFO_PAGE_TYPE(secinfo.flags) == SGX_PAGE_TYPE_REG)
+			t->content[n] = (uint8_t)(1 + (add.src + o - (uintptr_t)r->src) / SGX_PAGE_SIZE);
 		sgx_measure_eadd(&t->m, add.offset + o, &secinfo);
 		if (add.flags & SGX_PAGE_MEASURE)
 			for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK)
@@ -447,6 +458,24 @@ static void op_raw_ioctl(struct run *r)
 		t->measure_known = false;
 }
 
+/* Record who is mapped over [addr, addr + len) of the arena. */
+static void set_owner(struct run *r, uint64_t addr, uint64_t len, uint8_t owner)
+{
+	uint64_t a = (uintptr_t)r->arena;
+
+	for (uint64_t p = addr & ~(SGX_PAGE_SIZE - 1); p < addr + len; p += SGX_PAGE_SIZE)
+		if (p >= a && p < a + ARENA_SIZE)
+			r->owner[(p - a) / SGX_PAGE_SIZE] = owner;
+}
+
+static uint8_t owner_of_fd(struct run *r, int fd)
+{
+	for (int i = 0; i < NR_SLOTS; i++)
+		if (fd >= 0 && r->fd[i] == fd && r->encl_of[i] >= 0)
+			return (uint8_t)(r->encl_of[i] + 1);
+	return 0;
+}
+
 static void op_mmap(struct run *r)
 {
 	static const int flag_choices[] = {
@@ -482,8 +511,12 @@ static void op_mmap(struct run *r)
 	ret = softsgx_mmap(r->p, &a, len, prot, flags, fd, offset);
 	r->last = ret;
 	fz_check_errno(ret, "mmap", EBADF, ENODEV, EINVAL, ENOMEM, EEXIST, EACCES);
-	if (ret == -ENOMEM && fixed)
+	if (ret == -ENOMEM && fixed) {
 		arena_restore(r, addr, len); /* a failed MAP_FIXED unmapped the range */
+		set_owner(r, addr, len, 0);
+	}
+	if (!ret && fixed)
+		set_owner(r, addr, len, owner_of_fd(r, fd));
 	if (ret || fixed)
 		return;
 	/* A place the kernel chose: remember it so munmap can target it. */
@@ -557,6 +590,35 @@ static void op_mprotect(struct run *r)
 	fz_check_errno(ret, "mprotect", EINVAL, ENOMEM, EACCES);
 }
 
+/*
+ * After a handled fault on an arena page of a known enclave: the page reads
+ * back as the source page ADD_PAGES copied, however often it was evicted and
+ * reloaded. Read with process_vm_readv: a fault answered "retry" without a
+ * mapping (EPC busy) must not crash the harness.
+ */
+static void check_content(struct run *r, uint64_t addr)
+{
+	uint64_t a = (uintptr_t)r->arena, page = addr & ~(SGX_PAGE_SIZE - 1);
+	struct encl_track *t;
+	uint8_t buf[64];
+	unsigned int n;
+	struct iovec l = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec rem = { .iov_base = (void *)(uintptr_t)page, .iov_len = sizeof(buf) };
+
+	if (page < a || page >= a + ARENA_SIZE || !r->owner[(page - a) / SGX_PAGE_SIZE])
+		return;
+	t = &r->encl[r->owner[(page - a) / SGX_PAGE_SIZE] - 1];
+	if (!t->created || page < t->base || page - t->base >= ARENA_SIZE)
+		return;
+	n = t->content[(page - t->base) / SGX_PAGE_SIZE];
+	if (!n || process_vm_readv(getpid(), &l, 1, &rem, 1, 0) != sizeof(buf))
+		return;
+	FZ_CHECK(!memcmp(buf, r->src + (n - 1) * SGX_PAGE_SIZE, sizeof(buf)),
+		 "enclave page at offset %#llx does not hold what ADD_PAGES put there",
+		 (unsigned long long)(page - t->base));
+	FZ_TRACE("content of enclave page %#llx checked\n", (unsigned long long)(page - t->base));
+}
+
 static void op_fault(struct run *r)
 {
 	static const int access[] = { PROT_READ, PROT_WRITE, PROT_EXEC, PROT_READ };
@@ -576,6 +638,8 @@ static void op_fault(struct run *r)
 	r->last = res;
 	FZ_CHECK(res >= SOFTSGX_FAULT_NOT_OURS && res <= SOFTSGX_FAULT_SIGSEGV,
 		 "fault result %d", (int)res);
+	if (res == SOFTSGX_FAULT_RETRY)
+		check_content(r, addr);
 }
 
 static void op_reclaim(struct run *r)
