@@ -419,14 +419,21 @@ static void test_competes_with_host_enclaves(void **state)
  */
 static void test_guest_boot_needs_backed_epc(void **state)
 {
-	struct softsgx_platform *host = ek_platform(1, 8);
 	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
-	struct softsgx_platform *g;
+	struct softsgx_platform *host, *g;
+	struct softsgx_config cfg;
 	struct vepc v, small;
 	void *base[1];
 	size_t size[1];
 
 	(void)state;
+	/* No ksgxd: the free page counts below are exact. */
+	softsgx_default_config(&cfg);
+	cfg.nr_sections = 1;
+	cfg.section_size[0] = 8 * SGX_PAGE_SIZE;
+	cfg.no_ksgxd = true;
+	host = softsgx_platform_new(&cfg);
+	assert_non_null(host);
 	vepc_open(host, &v, 16);
 	base[0] = v.base;
 	size[0] = v.size;
