@@ -282,7 +282,8 @@ static void snapshot(struct entry_run *r, unsigned int lp)
 static void check_leaf(struct entry_run *r, unsigned int lp, int ret, bool was_inside,
 		       const char *what)
 {
-	uint64_t leaf = r->saved.rax;
+	/* ENCLU dispatches on EAX: the upper half of RAX does not matter. */
+	uint64_t leaf = (uint32_t)r->saved.rax;
 
 	r->last = ret;
 	if (ret == GP || ret == PF) {
