@@ -209,11 +209,47 @@ def entry_seeds():
                             + en(1) + eexit)
 
 
+# ---- vdso_shim (tests/shim/test_vdso_replay.c, not a libFuzzer harness) ----
+NOP, COPY_IN, COPY_OUT, READ_U64, WRITE_U64, UD2, DIV_ZERO, EREPORT, EGETKEY, BUFFER, MAGIC = range(11)
+
+
+def vcall(tsel=0, fsel=0, op=NOP, hsel=0, junk=0, extra=b""):
+    return u8(tsel, fsel, op, hsel, junk) + extra
+
+
+def vdso_shim_seeds():
+    yield "nop_both_tcs", vcall() + vcall(1) + vcall(op=MAGIC) + vcall(1, op=BUFFER)
+    yield "exceptions", (vcall(op=UD2, hsel=0x80 | 2 | (3 << 2), extra=u8(0)) + vcall(op=DIV_ZERO)
+                         + vcall() + vcall(fsel=2) + vcall(1, op=UD2) + vcall(1, op=UD2)
+                         + vcall(1) + vcall(1, fsel=2))
+    yield "bad_function_reserved", (vcall(fsel=3, extra=u32(7)) + vcall(fsel=3, extra=u32(1 << 32 | 2))
+                                    + vcall(junk=2, extra=u8(10) + u8(1))
+                                    + vcall(junk=1, extra=u16(14) + u64(0xdead)))
+    yield "bad_tcs", (vcall(2, extra=u8(1)) + vcall(3, extra=u8(1)) + vcall(4)
+                      + vcall(5, extra=u64(0x1000)) + vcall(5, extra=u64(1 << 63)))
+    # EENTER on an enclave page that is no TCS: the shim used to retry forever.
+    yield "regress_eenter_not_a_tcs", vcall(3, extra=u8(2)) + vcall() + vcall(3, extra=u8(3))
+    yield "copy_pointers", (vcall(op=COPY_IN, extra=u8(0xF0) + u16(100))
+                            + vcall(op=COPY_OUT, extra=u8(0xF1) + u16(100))
+                            + vcall(op=COPY_IN, extra=u8(0) + u16(0) + u16(8192))
+                            + vcall(op=COPY_OUT, extra=u8(0) + u16(4000) + u16(9000))
+                            + vcall(op=EGETKEY, extra=u8(0) + u16(0) + u8(0) + u16(1024))
+                            + vcall(op=EREPORT, extra=u8(0xF1) + u8(0xF0)))
+    yield "enclave_addresses", (vcall(op=READ_U64, extra=u32(0)) + vcall(op=READ_U64, extra=u32(0x3008))
+                                + vcall(op=READ_U64, extra=u32(0xFFFFFFF8))
+                                + vcall(op=WRITE_U64, extra=u16(8) + u64(42))
+                                + vcall(op=WRITE_U64, extra=u16(8191) + u64(1)))
+    yield "handler_returns", (vcall(hsel=0x81, extra=u8(5)) + vcall(hsel=0x80 | 3 | (2 << 2), extra=u8(0))
+                              + vcall(op=UD2, hsel=0x81, extra=u8(199))
+                              + vcall(op=DIV_ZERO, hsel=0x80 | 2 | (7 << 2), extra=u8(0)))
+
+
 SEEDS = {
     "fuzz_enclave_ioctl": enclave_seeds,
     "fuzz_vepc": vepc_seeds,
     "fuzz_eldu": eldu_seeds,
     "fuzz_vdso_entry": entry_seeds,
+    "vdso_shim": vdso_shim_seeds,
 }
 
 
@@ -223,7 +259,8 @@ def main():
         d = os.path.join(root, harness)
         os.makedirs(d, exist_ok=True)
         for name, data in gen():
-            with open(os.path.join(d, "seed_" + name), "wb") as f:
+            prefix = "" if name.startswith("regress_") else "seed_"
+            with open(os.path.join(d, prefix + name), "wb") as f:
                 f.write(data)
 
 
