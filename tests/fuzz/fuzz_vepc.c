@@ -70,12 +70,15 @@ struct run {
 	 */
 	bool guest_may_leak;
 	/*
-	 * Two guest EPC pages are the same host page (sections that map the
-	 * same vEPC pages): the guest's allocator hands one EPC page out twice
-	 * and its ENCLS fail, e.g. EPA of a valid page: CREATE gives EFAULT as
-	 * on Linux. A VMM error the model survives; the checks relax to that.
+	 * The VMM pulled EPC state from under the running guest: two guest EPC
+	 * pages are the same host page (sections that map the same vEPC
+	 * pages), so the guest's allocator hands one page out twice, or
+	 * REMOVE_ALL ran while the guest was up. The guest's ENCLS then fail
+	 * (e.g. EPA of a valid page: CREATE gives EFAULT, as on Linux) and it
+	 * leaks what it cannot remove. VMM errors the model survives; the
+	 * checks relax to that.
 	 */
-	bool guest_aliased;
+	bool guest_disturbed;
 };
 
 static struct mapping *mapping(struct run *r)
@@ -227,6 +230,11 @@ static void op_remove_all(struct run *r)
 
 	r->last = softsgx_ioctl(r->host, fd, (b & 0x40) ? fz_u32(&r->in) : SGX_IOC_VEPC_REMOVE_ALL,
 				arg);
+	/* Pages it removed may be the running guest's (any instance, to keep it simple). */
+	if (r->guest && (r->last >= 0 || r->last == -EBUSY)) {
+		r->guest_disturbed = true;
+		r->guest_may_leak = true;
+	}
 	fz_check_errno(r->last, "SGX_IOC_VEPC_REMOVE_ALL", EBADF, EINVAL, EBUSY, ENOTTY);
 }
 
@@ -330,9 +338,9 @@ static void op_guest_boot(struct run *r)
 	if (r->guest) {
 		struct sgx_kernel *k = softsgx_kernel(r->guest);
 
-		r->guest_aliased = sections_alias(r, nr, base, size);
-		r->guest_may_leak |= r->guest_aliased;
-		FZ_TRACE("guest aliased %d\n", r->guest_aliased);
+		r->guest_disturbed = sections_alias(r, nr, base, size);
+		r->guest_may_leak |= r->guest_disturbed;
+		FZ_TRACE("guest sections alias: %d\n", r->guest_disturbed);
 		/* Deterministic runs: the guest reclaims only when asked or when full. */
 		sgx_kernel_stop_ksgxd(k);
 		k->kick = guest_kick;
@@ -359,7 +367,7 @@ static void op_guest_down(struct run *r)
 		softsgx_platform_free(r->guest);
 	}
 	r->guest = NULL;
-	r->guest_aliased = false;
+	r->guest_disturbed = false;
 	/* Its enclave mappings went with it: reserve the arena again. */
 	FZ_CHECK(mmap(r->guest_arena, ARENA_SIZE, PROT_NONE,
 		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
@@ -393,7 +401,7 @@ static long add_page(struct run *r, struct softsgx_platform *p, int fd, uint64_t
 	long ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
 
 	fz_check_errno(ret, "ENCLAVE_ADD_PAGES", EINTR, EBUSY, EFAULT, EIO, ENOMEM);
-	FZ_CHECK(ret != -EIO || (p == r->guest && r->guest_aliased), "ADD_PAGES: EIO");
+	FZ_CHECK(ret != -EIO || (p == r->guest && r->guest_disturbed), "ADD_PAGES: EIO");
 	if (!ret) {
 		sgx_measure_eadd(m, offset, &secinfo);
 		for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK)
@@ -440,7 +448,7 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 	secs->xfrm = 3;
 	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
 	fz_check_errno(ret, "ENCLAVE_CREATE", ENOMEM, EIO, EFAULT);
-	FZ_CHECK(ret != -EFAULT || (p == r->guest && r->guest_aliased), "CREATE: EFAULT");
+	FZ_CHECK(ret != -EFAULT || (p == r->guest && r->guest_disturbed), "CREATE: EFAULT");
 	if (ret) {
 		softsgx_close(p, fd);
 		return -1;
@@ -461,7 +469,7 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 	FZ_CHECK(!sgx_sign_sigstruct(&desc, fz_signer(), &sig), "signing failed");
 	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_INIT, &ei);
 	fz_check_errno(ret, "ENCLAVE_INIT", EINTR, EPERM);
-	FZ_CHECK(ret != -EPERM || (p == r->guest && r->guest_aliased), "INIT: EPERM");
+	FZ_CHECK(ret != -EPERM || (p == r->guest && r->guest_disturbed), "INIT: EPERM");
 	if (ret)
 		return fd;
 	ret = softsgx_mmap(p, &addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
