@@ -27,17 +27,17 @@
 #include "hw_internal.h"
 
 #define SECTION_PAGES 16
-#define SECS_PAGE 0
-#define TCS_PAGE 1
-#define REG_PAGE 2
-#define REG2_PAGE 3
-#define VA_PAGE 4
-#define SECS2_PAGE 5
-#define FREE_PAGE 6 /* 6..15 are free */
-#define BASE 0x100000000ULL
-#define BASE2 0x200000000ULL
-#define ENCL_SIZE (16 * SGX_PAGE_SIZE)
-#define MAX_TRIES 8
+#define SECS_PAGE     0
+#define TCS_PAGE      1
+#define REG_PAGE      2
+#define REG2_PAGE     3
+#define VA_PAGE	      4
+#define SECS2_PAGE    5
+#define FREE_PAGE     6 /* 6..15 are free */
+#define BASE	      0x100000000ULL
+#define BASE2	      0x200000000ULL
+#define ENCL_SIZE     (16 * SGX_PAGE_SIZE)
+#define MAX_TRIES     8
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
@@ -126,8 +126,8 @@ static void must(int ret, const char *what)
 static void ecreate(struct sgx_hw *hw, unsigned int n, uint64_t base)
 {
 	static struct sgx_secs secs __attribute__((aligned(4096)));
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = SGX_SECINFO_SECS };
-	struct sgx_pageinfo pi = { .contents = (uintptr_t)&secs, .metadata = (uintptr_t)&secinfo };
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = SGX_SECINFO_SECS};
+	struct sgx_pageinfo pi = {.contents = (uintptr_t)&secs, .metadata = (uintptr_t)&secinfo};
 
 	memset(&secs, 0, sizeof(secs));
 	secs.base = base;
@@ -141,7 +141,7 @@ static void ecreate(struct sgx_hw *hw, unsigned int n, uint64_t base)
 static void eadd(struct sgx_hw *hw, unsigned int n, uint64_t linaddr, const void *src,
 		 uint64_t flags)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = flags};
 	struct sgx_pageinfo pi = {
 		.addr = linaddr,
 		.contents = (uintptr_t)src,

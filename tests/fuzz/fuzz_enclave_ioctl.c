@@ -34,16 +34,16 @@
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 
-#define MAX_OPS 64
-#define NR_SLOTS 8
+#define MAX_OPS	     64
+#define NR_SLOTS     8
 #define MAX_ENCLAVES 16
-#define MAX_MAPS 16
+#define MAX_MAPS     16
 /* The arena: where MAP_FIXED and munmap may land, and every fuzzed ELRANGE. */
 #define ARENA_PAGES 64
-#define ARENA_SIZE (ARENA_PAGES * SGX_PAGE_SIZE)
+#define ARENA_SIZE  (ARENA_PAGES * SGX_PAGE_SIZE)
 /* Source pages for ADD_PAGES: a TCS, then patterned pages, then a PROT_NONE page. */
 #define SRC_PAGES 8
-#define ATTRS (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
+#define ATTRS	  (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 /* A page-aligned address nobody maps (the top of the lower half). */
 #define WILD_ADDR 0x7ffffffff000ULL
 
@@ -65,7 +65,7 @@ struct run {
 	struct fz in;
 	struct softsgx_platform *p;
 	int fd[NR_SLOTS];
-	int encl_of[NR_SLOTS]; /* index into encl[], -1 when untracked */
+	int encl_of[NR_SLOTS];	/* index into encl[], -1 when untracked */
 	bool is_encl[NR_SLOTS]; /* opened as /dev/sgx_enclave (or a dup of one) */
 	struct encl_track encl[MAX_ENCLAVES];
 	unsigned int nr_encl;
@@ -149,17 +149,20 @@ static void arena_restore(struct run *r, uint64_t start, uint64_t len)
 	if (start >= end)
 		return;
 	FZ_CHECK(mmap((void *)(uintptr_t)start, end - start, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-		      0) != MAP_FAILED,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED,
 		 "arena reservation lost");
 }
 
 static void op_open(struct run *r)
 {
-	static const char *const paths[] = { "/dev/sgx_enclave", "/dev/sgx_enclave",
-					     "/dev/sgx_enclave", "/dev/sgx_provision",
-					     "/dev/sgx_vepc",	 "/dev/sgx/enclave",
-					     "",		 NULL };
+	static const char *const paths[] = {"/dev/sgx_enclave",
+					    "/dev/sgx_enclave",
+					    "/dev/sgx_enclave",
+					    "/dev/sgx_provision",
+					    "/dev/sgx_vepc",
+					    "/dev/sgx/enclave",
+					    "",
+					    NULL};
 	int s = slot(r);
 	const char *path = paths[fz_u8(&r->in) % 8];
 	int fd = softsgx_open(r->p, path, O_RDWR);
@@ -361,7 +364,8 @@ static void op_add(struct run *r)
 		uint64_t n = (add.offset + o) / SGX_PAGE_SIZE;
 
 		if (n < ARENA_PAGES && SGX_SECINFO_PAGE_TYPE(secinfo.flags) == SGX_PAGE_TYPE_REG)
-			t->content[n] = (uint8_t)(1 + (add.src + o - (uintptr_t)r->src) / SGX_PAGE_SIZE);
+			t->content[n] =
+				(uint8_t)(1 + (add.src + o - (uintptr_t)r->src) / SGX_PAGE_SIZE);
 		sgx_measure_eadd(&t->m, add.offset + o, &secinfo);
 		if (add.flags & SGX_PAGE_MEASURE)
 			for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK)
@@ -438,8 +442,11 @@ static void op_raw_ioctl(struct run *r)
 {
 	static uint8_t argbuf[1 << 14] __attribute__((aligned(4096)));
 	static const unsigned long cmds[] = {
-		SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, SGX_IOC_ENCLAVE_MODIFY_TYPES,
-		SGX_IOC_ENCLAVE_REMOVE_PAGES, SGX_IOC_VEPC_REMOVE_ALL, 0,
+		SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS,
+		SGX_IOC_ENCLAVE_MODIFY_TYPES,
+		SGX_IOC_ENCLAVE_REMOVE_PAGES,
+		SGX_IOC_VEPC_REMOVE_ALL,
+		0,
 	};
 	uint8_t b = fz_u8(&r->in);
 	int s = slot(r);
@@ -479,9 +486,14 @@ static uint8_t owner_of_fd(struct run *r, int fd)
 static void op_mmap(struct run *r)
 {
 	static const int flag_choices[] = {
-		MAP_SHARED | MAP_FIXED, MAP_SHARED | MAP_FIXED, MAP_SHARED,
-		MAP_SHARED_VALIDATE | MAP_FIXED, MAP_SHARED | MAP_FIXED_NOREPLACE, MAP_PRIVATE,
-		MAP_PRIVATE | MAP_FIXED, MAP_SHARED | MAP_FIXED | MAP_POPULATE,
+		MAP_SHARED | MAP_FIXED,
+		MAP_SHARED | MAP_FIXED,
+		MAP_SHARED,
+		MAP_SHARED_VALIDATE | MAP_FIXED,
+		MAP_SHARED | MAP_FIXED_NOREPLACE,
+		MAP_PRIVATE,
+		MAP_PRIVATE | MAP_FIXED,
+		MAP_SHARED | MAP_FIXED | MAP_POPULATE,
 	};
 	uint8_t b = fz_u8(&r->in);
 	int fd = fd_operand(r);
@@ -602,8 +614,8 @@ static void check_content(struct run *r, uint64_t addr)
 	struct encl_track *t;
 	uint8_t buf[64];
 	unsigned int n;
-	struct iovec l = { .iov_base = buf, .iov_len = sizeof(buf) };
-	struct iovec rem = { .iov_base = (void *)(uintptr_t)page, .iov_len = sizeof(buf) };
+	struct iovec l = {.iov_base = buf, .iov_len = sizeof(buf)};
+	struct iovec rem = {.iov_base = (void *)(uintptr_t)page, .iov_len = sizeof(buf)};
 
 	if (page < a || page >= a + ARENA_SIZE || !r->owner[(page - a) / SGX_PAGE_SIZE])
 		return;
@@ -621,7 +633,7 @@ static void check_content(struct run *r, uint64_t addr)
 
 static void op_fault(struct run *r)
 {
-	static const int access[] = { PROT_READ, PROT_WRITE, PROT_EXEC, PROT_READ };
+	static const int access[] = {PROT_READ, PROT_WRITE, PROT_EXEC, PROT_READ};
 	uint8_t b = fz_u8(&r->in);
 	uint64_t addr = arena_addr(r, fz_u8(&r->in)) + fz_u16(&r->in) % SGX_PAGE_SIZE;
 	enum softsgx_fault res;
@@ -636,8 +648,8 @@ static void op_fault(struct run *r)
 		addr = fz_u64(&r->in);
 	res = softsgx_handle_fault(r->p, (void *)(uintptr_t)addr, access[b & 3]);
 	r->last = res;
-	FZ_CHECK(res >= SOFTSGX_FAULT_NOT_OURS && res <= SOFTSGX_FAULT_SIGSEGV,
-		 "fault result %d", (int)res);
+	FZ_CHECK(res >= SOFTSGX_FAULT_NOT_OURS && res <= SOFTSGX_FAULT_SIGSEGV, "fault result %d",
+		 (int)res);
 	if (res == SOFTSGX_FAULT_RETRY)
 		check_content(r, addr);
 }
@@ -672,8 +684,8 @@ enum op {
 };
 
 static const char *const op_names[NR_OPS] = {
-	"open", "close", "dup", "CREATE", "ADD_PAGES", "ADD_PAGES", "INIT", "PROVISION",
-	"ioctl", "mmap", "munmap", "mprotect", "fault", "fault", "reclaim", "signal",
+	"open",	 "close", "dup",    "CREATE",	"ADD_PAGES", "ADD_PAGES", "INIT",    "PROVISION",
+	"ioctl", "mmap",  "munmap", "mprotect", "fault",     "fault",	  "reclaim", "signal",
 };
 
 static void run_op(struct run *r, enum op op)
@@ -775,8 +787,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r->arena = arena_new();
 	r->src = mmap(NULL, (SRC_PAGES + 1) * SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	r->ro_page = mmap(NULL, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r->ro_page = mmap(NULL, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			  -1, 0);
 	FZ_CHECK(r->src != MAP_FAILED && r->ro_page != MAP_FAILED, "no source pages");
 	fill_src(r);
 	mprotect(r->src + SRC_PAGES * SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_NONE);

@@ -25,22 +25,22 @@
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
 
-#define BASE 0x100000000ULL
+#define BASE	   0x100000000ULL
 #define ENCL_PAGES 16
 /* Linear layout (pages from BASE), EPC page n + 1 for linear page n. */
-#define TCS0 0
-#define CODE 1
-#define SSA0 2 /* two frames */
-#define DATA 4
-#define RODATA 5
-#define TCS1 6
-#define SSA1 7 /* two frames */
-#define NR_PAGES 9 /* pages 9..15 of ELRANGE have no enclave page */
+#define TCS0	  0
+#define CODE	  1
+#define SSA0	  2 /* two frames */
+#define DATA	  4
+#define RODATA	  5
+#define TCS1	  6
+#define SSA1	  7 /* two frames */
+#define NR_PAGES  9 /* pages 9..15 of ELRANGE have no enclave page */
 #define EPC_PAGES 16
-#define NR_LP 2
-#define MAX_OPS 24
+#define NR_LP	  2
+#define MAX_OPS	  24
 
-#define AEP 0x401100ULL
+#define AEP	    0x401100ULL
 #define OUTSIDE_RIP 0x401000ULL
 
 struct mmu_state {
@@ -98,7 +98,7 @@ static void must(int ret, const char *what)
 
 static void add(struct entry_run *r, unsigned int n, const void *src, uint64_t flags)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = flags};
 	struct sgx_pageinfo pi = {
 		.addr = la(n),
 		.contents = (uintptr_t)src,
@@ -132,7 +132,7 @@ static void einit(struct entry_run *r, unsigned int variant)
 	/* EINIT wants the SIGSTRUCT page aligned: one static each. */
 	static struct sgx_sigstruct sig0 __attribute__((aligned(4096)));
 	static struct sgx_sigstruct sig1 __attribute__((aligned(4096)));
-	struct sgx_sigstruct *sig[2] = { &sig0, &sig1 };
+	struct sgx_sigstruct *sig[2] = {&sig0, &sig1};
 	static uint8_t mrsigner[SGX_HASH_SIZE];
 	static bool signed_[2];
 	static uint8_t token[SGX_PAGE_SIZE / 2] __attribute__((aligned(512)));
@@ -161,8 +161,7 @@ static void einit(struct entry_run *r, unsigned int variant)
 			v |= (uint64_t)mrsigner[8 * i + j] << (8 * j);
 		must(hw_wrmsr(r->hw, MSR_IA32_SGXLEPUBKEYHASH0 + i, v), "WRMSR");
 	}
-	must(encls_einit(r->hw, sig[variant], (const struct sgx_einittoken *)token,
-			 epc(r->hw, 0)),
+	must(encls_einit(r->hw, sig[variant], (const struct sgx_einittoken *)token, epc(r->hw, 0)),
 	     "EINIT");
 }
 
@@ -170,8 +169,8 @@ static void setup(struct entry_run *r, uint8_t cfg_byte)
 {
 	static uint8_t src[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
 	static struct sgx_secs secs __attribute__((aligned(4096)));
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = SGX_SECINFO_SECS };
-	struct sgx_pageinfo pi = { .contents = (uintptr_t)&secs, .metadata = (uintptr_t)&secinfo };
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = SGX_SECINFO_SECS};
+	struct sgx_pageinfo pi = {.contents = (uintptr_t)&secs, .metadata = (uintptr_t)&secinfo};
 	const uint64_t reg = SGX_SECINFO_REG;
 	unsigned int variant = cfg_byte & 1;
 	struct sgx_hw_config cfg;
@@ -351,7 +350,7 @@ static void op_aex(struct entry_run *r, struct fz *in, unsigned int lp)
 /* Enclave software (or a debugger) rewriting TCS or SSA bytes in EPC. */
 static void op_poke(struct entry_run *r, struct fz *in)
 {
-	static const unsigned int pages[] = { TCS0, TCS1, SSA0, SSA0 + 1, SSA1, SSA1 + 1 };
+	static const unsigned int pages[] = {TCS0, TCS1, SSA0, SSA0 + 1, SSA1, SSA1 + 1};
 	unsigned int n = pages[fz_u8(in) % 6];
 	uint16_t off = fz_u16(in) % (SGX_PAGE_SIZE - 8);
 	uint64_t v = fz_u64(in);
@@ -380,9 +379,8 @@ static void op_mmu(struct entry_run *r, struct fz *in)
 	r->last = 0;
 }
 
-static const char *const op_names[] = { "EENTER", "ERESUME", "EEXIT",	"EREPORT",
-					"EGETKEY", "ENCLU", "AEX",	"poke",
-					"mmu",	   "EENTER" };
+static const char *const op_names[] = {"EENTER", "ERESUME", "EEXIT", "EREPORT", "EGETKEY",
+				       "ENCLU",	 "AEX",	    "poke",  "mmu",	"EENTER"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

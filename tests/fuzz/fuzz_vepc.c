@@ -34,14 +34,14 @@
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 
-#define MAX_OPS 48
-#define NR_VEPC 4
-#define MAX_MAPS 8
+#define MAX_OPS	   48
+#define NR_VEPC	   4
+#define MAX_MAPS   8
 #define MAX_INSIDE 4
 /* ELRANGE of guest and host enclaves: an arena the harness reserves. */
 #define ARENA_PAGES 16
-#define ARENA_SIZE (ARENA_PAGES * SGX_PAGE_SIZE)
-#define ATTRS (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
+#define ARENA_SIZE  (ARENA_PAGES * SGX_PAGE_SIZE)
+#define ATTRS	    (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 
 struct mapping {
 	uint64_t start, len; /* len 0: free */
@@ -134,8 +134,8 @@ static void op_close(struct run *r)
 
 static void op_mmap(struct run *r)
 {
-	static const int flag_choices[] = { MAP_SHARED, MAP_SHARED, MAP_SHARED_VALIDATE,
-					    MAP_PRIVATE };
+	static const int flag_choices[] = {MAP_SHARED, MAP_SHARED, MAP_SHARED_VALIDATE,
+					   MAP_PRIVATE};
 	uint8_t b = fz_u8(&r->in);
 	int fd = r->vepc[fz_u8(&r->in) % NR_VEPC];
 	uint64_t len = (uint64_t)(fz_u8(&r->in) % 24 + 1) * SGX_PAGE_SIZE;
@@ -204,14 +204,13 @@ static void op_munmap(struct run *r)
 	FZ_CHECK(r->last == 0, "munmap of a part of a mapping: %ld", r->last);
 	m->gen = ++r->next_gen;
 	FZ_CHECK(mmap((void *)(uintptr_t)start, len, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-		      0) != MAP_FAILED,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED,
 		 "reservation lost");
 }
 
 static void op_fault(struct run *r)
 {
-	static const int access[] = { PROT_READ, PROT_WRITE, PROT_EXEC, PROT_READ };
+	static const int access[] = {PROT_READ, PROT_WRITE, PROT_EXEC, PROT_READ};
 	uint8_t b = fz_u8(&r->in);
 	struct mapping *m = mapping(r);
 	uint64_t addr;
@@ -254,8 +253,8 @@ static void op_enter_leave(struct run *r)
 	m = mapping(r);
 	if (!m || !r->guest)
 		return;
-	*slot = (void *)(uintptr_t)(m->start + fz_u8(&r->in) % (m->len / SGX_PAGE_SIZE) *
-							SGX_PAGE_SIZE);
+	*slot = (void *)(uintptr_t)(m->start +
+				    fz_u8(&r->in) % (m->len / SGX_PAGE_SIZE) * SGX_PAGE_SIZE);
 	r->last = hw_enclave_enter(softsgx_hw(r->host), *slot);
 	if (r->last != SGX_SUCCESS)
 		*slot = NULL;
@@ -289,8 +288,7 @@ static int by_addr(const void *a, const void *b)
 }
 
 /* True when two pages of the guest's sections are one host EPC page. */
-static bool sections_alias(struct run *r, unsigned int nr, void *const base[],
-			   const size_t size[])
+static bool sections_alias(struct run *r, unsigned int nr, void *const base[], const size_t size[])
 {
 	uintptr_t pages[2 * 24];
 	unsigned int n = 0;
@@ -370,8 +368,7 @@ static void op_guest_down(struct run *r)
 	r->guest_disturbed = false;
 	/* Its enclave mappings went with it: reserve the arena again. */
 	FZ_CHECK(mmap(r->guest_arena, ARENA_SIZE, PROT_NONE,
-		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
-		      0) != MAP_FAILED,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) != MAP_FAILED,
 		 "arena lost");
 }
 
@@ -390,7 +387,7 @@ static void tcs_page(uint8_t *page)
 static long add_page(struct run *r, struct softsgx_platform *p, int fd, uint64_t offset,
 		     uint64_t flags, struct sgx_measurement *m)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = flags};
 	struct sgx_enclave_add_pages add = {
 		.src = (uintptr_t)r->page,
 		.offset = offset,
@@ -419,7 +416,7 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 			 unsigned int nr_reg, bool init, uint8_t touch)
 {
 	struct sgx_secs *secs = (struct sgx_secs *)r->page;
-	struct sgx_enclave_create create = { .src = (uintptr_t)r->page };
+	struct sgx_enclave_create create = {.src = (uintptr_t)r->page};
 	struct sgx_sign_enclave desc = {
 		.attributes = ATTRS,
 		.attributes_mask = ~(uint64_t)SGX_ATTR_INIT,
@@ -428,7 +425,7 @@ static int build_enclave(struct run *r, struct softsgx_platform *p, uint8_t *bas
 		.date = 0x20261130,
 	};
 	static struct sgx_sigstruct sig __attribute__((aligned(4096)));
-	struct sgx_enclave_init ei = { .sigstruct = (uintptr_t)&sig };
+	struct sgx_enclave_init ei = {.sigstruct = (uintptr_t)&sig};
 	struct sgx_measurement m;
 	uint64_t size = 2 * SGX_PAGE_SIZE;
 	void *addr = base;
@@ -533,7 +530,7 @@ enum op {
 };
 
 static const char *const op_names[NR_OPS] = {
-	"open",	      "close",	    "mmap",	    "munmap",	     "fault",
+	"open",	      "close",	    "mmap",	   "munmap",	 "fault",
 	"fault",      "REMOVE_ALL", "enter/leave", "guest boot", "guest down",
 	"guest encl", "host encl",  "reclaim",
 };

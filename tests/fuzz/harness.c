@@ -125,7 +125,8 @@ EVP_PKEY *fz_signer(void)
 	key = NULL;
 	ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_RSA, NULL);
 	e = BN_new();
-	FZ_CHECK(ctx && e && BN_set_word(e, SGX_SIGN_KEY_EXPONENT) && EVP_PKEY_keygen_init(ctx) > 0 &&
+	FZ_CHECK(ctx && e && BN_set_word(e, SGX_SIGN_KEY_EXPONENT) &&
+			 EVP_PKEY_keygen_init(ctx) > 0 &&
 			 EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, SGX_SIGN_KEY_BITS) > 0 &&
 			 EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) > 0 &&
 			 EVP_PKEY_keygen(ctx, &key) > 0,

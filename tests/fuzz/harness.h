@@ -46,19 +46,19 @@ uint64_t fz_u64(struct fz *f);
 /* Print the failed check and abort(). */
 void fz_fail(const char *file, int line, const char *fmt, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
-#define FZ_CHECK(cond, ...)                                                   \
-	do {                                                                  \
-		if (!(cond))                                                  \
-			fz_fail(__FILE__, __LINE__, __VA_ARGS__);             \
+#define FZ_CHECK(cond, ...)                                                                        \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			fz_fail(__FILE__, __LINE__, __VA_ARGS__);                                  \
 	} while (0)
 
 /* With FUZZ_TRACE set in the environment: print what each step did (writing seeds). */
 extern int fz_tracing;
 void fz_trace_init(void);
-#define FZ_TRACE(...)                                                         \
-	do {                                                                  \
-		if (fz_tracing > 0)                                           \
-			fprintf(stderr, __VA_ARGS__);                         \
+#define FZ_TRACE(...)                                                                              \
+	do {                                                                                       \
+		if (fz_tracing > 0)                                                                \
+			fprintf(stderr, __VA_ARGS__);                                              \
 	} while (0)
 
 /*

@@ -103,7 +103,7 @@ static void replay_one(void **state)
 
 int main(int argc, char **argv)
 {
-	struct corpus c = { 0 };
+	struct corpus c = {0};
 	struct CMUnitTest *tests;
 	int ret;
 

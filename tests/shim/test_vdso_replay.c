@@ -44,18 +44,18 @@
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
 
-#define CORPUS_DIR "tests/fuzz/corpus/vdso_shim"
-#define MAX_CALLS 32
-#define NR_RANDOM 1000
+#define CORPUS_DIR   "tests/fuzz/corpus/vdso_shim"
+#define MAX_CALLS    32
+#define NR_RANDOM    1000
 #define SCRATCH_SIZE (4 * SGX_PAGE_SIZE)
 
-static const char *const run_opts[] = { "--epc", "512K", "--sections", "1", NULL };
+static const char *const run_opts[] = {"--epc", "512K", "--sections", "1", NULL};
 
 static vdso_sgx_enter_enclave_t vdso_enter;
 static struct enclave_image image;
 static struct sgx_sigstruct *sig;
-static uint8_t *scratch;    /* host memory the enclave may read and write */
-static uint8_t *unmapped;   /* a page nothing maps */
+static uint8_t *scratch;  /* host memory the enclave may read and write */
+static uint8_t *unmapped; /* a page nothing maps */
 
 /* The SysV ELF hash, for DT_HASH. */
 static unsigned long elf_hash(const char *name)
@@ -123,9 +123,8 @@ static void *vdso_sym(const char *name)
  * 0, 0, run), keeping the callee-saved registers the vDSO may return
  * without (after an AEX, R12-R15 hold the CPU's synthetic values).
  */
-extern int vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx,
-		     unsigned int function, struct sgx_enclave_run *run,
-		     vdso_sgx_enter_enclave_t fn);
+extern int vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx, unsigned int function,
+		     struct sgx_enclave_run *run, vdso_sgx_enter_enclave_t fn);
 __asm__(".text\n"
 	".globl vdso_call\n"
 	".hidden vdso_call\n"
@@ -190,7 +189,8 @@ static int handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
 		if (c->budget) {
 			c->budget--;
 			/* ERESUME only makes sense after an exception. */
-			return c->mode == 2 && run->function != SGX_EEXIT ? SGX_ERESUME : SGX_EENTER;
+			return c->mode == 2 && run->function != SGX_EEXIT ? SGX_ERESUME
+									  : SGX_EENTER;
 		}
 		return 0;
 	default:
@@ -215,7 +215,7 @@ static uint64_t host_ptr(struct in *in)
 static void one_call(struct enclave_handle *h, uint64_t buffer, struct in *in)
 {
 	struct sgx_enclave_run run;
-	struct handler_ctl ctl = { 0 };
+	struct handler_ctl ctl = {0};
 	uint8_t tsel = (uint8_t)take(in, 1), fsel = (uint8_t)take(in, 1);
 	uint8_t op = (uint8_t)take(in, 1), hsel = (uint8_t)take(in, 1);
 	uint8_t junk = (uint8_t)take(in, 1);
@@ -243,9 +243,9 @@ static void one_call(struct enclave_handle *h, uint64_t buffer, struct in *in)
 		run.tcs = take(in, 8);
 		break;
 	}
-	function = fsel % 4 == 0 || fsel % 4 == 1 ? SGX_EENTER :
-		   fsel % 4 == 2			 ? SGX_ERESUME :
-							   (unsigned int)take(in, 4);
+	function = fsel % 4 == 0 || fsel % 4 == 1 ? SGX_EENTER
+		   : fsel % 4 == 2		  ? SGX_ERESUME
+						  : (unsigned int)take(in, 4);
 	bad = function != SGX_EENTER && function != SGX_ERESUME;
 	if (junk & 1) {
 		run.exception_vector = (uint16_t)take(in, 2);
@@ -342,7 +342,8 @@ static void fresh_enclave_works(void)
 
 		memset(&run, 0, sizeof(run));
 		run.tcs = h.base + enclave_image_tcs_offset(&image, t);
-		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter), 0);
+		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter),
+				 0);
 		assert_int_equal(run.function, SGX_EEXIT);
 	}
 	enclave_unload(&enclave_sys_native, &h);
@@ -350,7 +351,7 @@ static void fresh_enclave_works(void)
 
 static void replay(const uint8_t *data, size_t size)
 {
-	struct in in = { .p = data, .n = size };
+	struct in in = {.p = data, .n = size};
 	struct enclave_handle h;
 	uint64_t buffer;
 
@@ -446,7 +447,8 @@ static int setup(void)
 	EVP_PKEY *key = NULL;
 
 	if (!path || !key_path) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE and SOFTSGX_TEST_KEY: run with `make check`\n");
+		fprintf(stderr,
+			"SOFTSGX_TEST_ENCLAVE and SOFTSGX_TEST_KEY: run with `make check`\n");
 		return -1;
 	}
 	if (enclave_image_load_file(path, &image)) {
@@ -454,7 +456,8 @@ static int setup(void)
 		return -1;
 	}
 	sig = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	if (!sig || sgx_sign_load_key(key_path, &key) || enclave_image_sign(&image, key, NULL, sig)) {
+	if (!sig || sgx_sign_load_key(key_path, &key) ||
+	    enclave_image_sign(&image, key, NULL, sig)) {
 		fprintf(stderr, "cannot sign the test enclave\n");
 		return -1;
 	}
