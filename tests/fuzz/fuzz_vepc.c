@@ -485,6 +485,13 @@ static void op_guest_enclave(struct run *r)
 
 	if (!r->guest)
 		return;
+	/*
+	 * The new enclave's mapping replaces the last one's, and the last one
+	 * may be closed: its threads leave first, as a well-behaved guest
+	 * process's would. (Releasing an enclave with a thread inside makes
+	 * EREMOVE fail ENCLAVE_ACT and leaks the pages, on Linux as here.)
+	 */
+	leave_all(r);
 	fd = build_enclave(r, r->guest, r->guest_arena, b % 8, b & 0x80, touch);
 	r->last = fd;
 	/* Left open (the guest goes down with it) or closed now. */
