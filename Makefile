@@ -29,6 +29,12 @@ SHIM_SRC := $(wildcard shim/*.c)
 SHIM_ASM_SRC := $(wildcard shim/*.S)
 SHIM_TEST_SRC := $(wildcard tests/shim/test_*.c)
 BENCH_SRC := $(wildcard bench/bench_*.c)
+# libFuzzer harnesses (tests/fuzz/, docs/reliability.md): built with clang for
+# `make fuzz` / `make fuzz-smoke`, and with $(CC) plus a replay main() as
+# cmocka tests of `make check` that run every corpus file once.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_COMMON_SRC := tests/fuzz/harness.c
+FUZZ_NAMES := $(notdir $(basename $(FUZZ_SRC)))
 # The softsgx command: tools/*.c (tools/lib/ is part of the library).
 CLI_SRC := $(wildcard tools/*.c)
 
@@ -56,6 +62,7 @@ TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/
 STRESS_SRC := $(wildcard tests/stress/test_*.c)
 STRESS_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(STRESS_SRC)) $(patsubst %.c,$(TSAN_DIR)/%,$(STRESS_SRC))
 BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
+FUZZ_REPLAY_BINS := $(patsubst %,$(CHECK_DIR)/tests/fuzz/replay_%,$(FUZZ_NAMES))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
 # A program that holds an enclave and a vEPC until stdin closes (tests/tools/test_top).
@@ -199,11 +206,11 @@ check: deps
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
-		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS)
+		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
-	$(TEST_ENCLAVE) \
+	$(TEST_ENCLAVE) $(FUZZ_REPLAY_BINS) \
 	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER)
 
 check-tsan: deps
@@ -241,6 +248,60 @@ run: deps
 	@echo '$$ $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 -- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)'
 	@SOFTSGX_STATE_DIR=$(abspath build/state) $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 \
 		-- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)
+
+# Corpus replay: the harness, its checks and replay.c's main(), for `make check`.
+$(CHECK_DIR)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay.c \
+		$(call check_obj,$(FUZZ_COMMON_SRC)) $(CHECK_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CHECK) -Itests/fuzz -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/$*"' -MMD -MP \
+		$< tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC)) $(CHECK_LIB) -o $@ \
+		$(TEST_LDLIBS)
+
+# libFuzzer builds (clang from Debian; `make fuzz-deps` installs it). Not part
+# of `make check`. FUZZ_SECONDS per harness for fuzz-smoke; new inputs go to
+# build/fuzz/corpus/<harness>/, crashes to build/fuzz/artifacts/<harness>/.
+FUZZ_CC ?= clang
+FUZZ_DIR := build/fuzz
+FUZZ_SECONDS ?= 60
+CFLAGS_FUZZ := $(CFLAGS_COMMON) -Itests/fuzz -O1 -g -fno-omit-frame-pointer \
+	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIB := $(FUZZ_DIR)/libsoftsgx.a
+FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_NAMES))
+fuzz_obj = $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(1))
+
+.PHONY: fuzz fuzz-smoke fuzz-deps
+# Objects only reached through pattern rules: keep them between builds.
+.SECONDARY: $(call check_obj,$(FUZZ_COMMON_SRC)) $(call fuzz_obj,$(FUZZ_SRC) $(FUZZ_COMMON_SRC))
+fuzz-deps:
+	@command -v $(FUZZ_CC) >/dev/null || ./.ci/install-deps clang
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+$(FUZZ_DIR)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(call fuzz_obj,$(LIB_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_DIR)/bin/%: $(call fuzz_obj,tests/fuzz/%.c $(FUZZ_COMMON_SRC)) $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $(call fuzz_obj,tests/fuzz/$*.c \
+		$(FUZZ_COMMON_SRC)) $(FUZZ_LIB) $(LDLIBS)
+
+# Every harness for FUZZ_SECONDS on its committed seeds plus earlier finds.
+fuzz-smoke: fuzz $(TEST_KEY)
+	@for h in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_DIR)/corpus/$$h $(FUZZ_DIR)/artifacts/$$h && \
+		echo "fuzz-smoke: $$h for $(FUZZ_SECONDS) s" && \
+		SOFTSGX_TEST_KEY=$(TEST_KEY) timeout $$(($(FUZZ_SECONDS) + 120)) \
+			$(FUZZ_DIR)/bin/$$h -max_total_time=$(FUZZ_SECONDS) -timeout=20 \
+			-rss_limit_mb=4096 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_DIR)/artifacts/$$h/ \
+			$(FUZZ_DIR)/corpus/$$h tests/fuzz/corpus/$$h || exit 1; \
+	done
 
 format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) $(DEMO_SRC) \

@@ -165,6 +165,14 @@ struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsig
 	g->host = host;
 	pthread_mutex_init(&g->fd_lock, NULL);
 	for (unsigned int i = 0; i < nr; i++) {
+		/*
+		 * A VMM backs guest EPC before the guest runs: a vEPC page the
+		 * host cannot give would otherwise be SIGBUS for the VMM halfway
+		 * through the guest's boot.
+		 */
+		ret = sgx_vepc_populate(&host->k, (uintptr_t)base[i], size[i]);
+		if (ret)
+			goto err;
 		/* The EPT: guest EPC addresses reach host EPC through the vEPC. */
 		ret = hw_alias_add(host->hw, base[i], size[i], sgx_vepc_translate, &host->k);
 		if (ret)

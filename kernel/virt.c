@@ -59,6 +59,43 @@ enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma,
 	return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
 }
 
+/* Back the page at @page_addr of a vEPC mapping. 0, -EINVAL, or the allocator's errno. */
+static int vepc_populate_page(struct sgx_kernel *k, uintptr_t page_addr)
+{
+	struct sgx_vma *vma;
+	int err = -EINVAL;
+
+	pthread_rwlock_rdlock(&k->mm.lock);
+	vma = sgx_find_vma(&k->mm, page_addr);
+	if (vma && vma->file && vma->file->type == SGX_FILE_VEPC) {
+		struct sgx_vepc *vepc = vma->file->private_data;
+
+		err = 0;
+		pthread_mutex_lock(&vepc->lock);
+		vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
+		pthread_mutex_unlock(&vepc->lock);
+	}
+	pthread_rwlock_unlock(&k->mm.lock);
+	return err;
+}
+
+int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size)
+{
+	for (uint64_t off = 0; off < size; off += SGX_PAGE_SIZE) {
+		int err = vepc_populate_page(k, addr + off);
+
+		/* Host enclave pages are reclaimable: write some out, as ksgxd would. */
+		while (err == -EBUSY) {
+			if (!sgx_reclaim_pages(k))
+				return -ENOMEM;
+			err = vepc_populate_page(k, addr + off);
+		}
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr)
 {
 	struct sgx_epc_page *epc_page = NULL;

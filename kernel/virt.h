@@ -30,6 +30,15 @@ enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma,
  */
 void *sgx_vepc_translate(void *ctx, uintptr_t page_addr);
 
+/*
+ * The VMM's preallocation of guest EPC (as QEMU preallocates a vEPC memory
+ * backend): back every page of [@addr, @addr + @size) with EPC now, reclaiming
+ * host enclave pages if needed. 0; -EINVAL when a page is not in a vEPC
+ * mapping; -ENOMEM when the host has no EPC left for it. Without this a
+ * guest would meet the shortage as #PF from its own ENCLS.
+ */
+int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size);
+
 /* The EPC page behind @addr of a vEPC mapping, or NULL; allocates nothing. */
 void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr);
 

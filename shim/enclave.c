@@ -105,6 +105,19 @@ static int aex(struct sgx_kernel *k, struct shim_thread *t, const struct hw_mmu 
 }
 
 /*
+ * Whether the kernel's page-fault path may resolve a #PF with error code
+ * @err. An EPCM violation (X86_PF_SGX: not a TCS, wrong type or permissions
+ * in the EPCM) never is, whatever the page tables say: Linux's
+ * access_error() sends it straight to the signal (or the vDSO's fixup).
+ * Asking sgx_handle_fault() instead answers "retry" for a present page, and
+ * the leaf faults again forever.
+ */
+static bool pf_fixable(uint32_t err)
+{
+	return !(err & X86_PF_SGX);
+}
+
+/*
  * An exception at the enclave state in @uc: AEX, then the vDSO's fixup or a
  * signal for the program (returns the signal to deliver, 0 for none).
  */
@@ -141,7 +154,7 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	regs_from_uc(&t->regs, uc, t);
 	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
-	if (sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
+	if (!pf_fixable(err) || sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
 		regs_to_uc(uc, &t->regs, t);
 		if (shim_vdso_fixup_exception(uc, X86_TRAP_PF, err, addr))
 			return 0;
@@ -156,6 +169,7 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 		if (t0)
 			shim_trace_enclu(k, t, t0, SGX_ERESUME, tcs, false, ret);
 	} while (encls_faulted(ret) && ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
+		 pf_fixable(t->lp.fault_errcode) &&
 		 sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
 			 SGX_FAULT_RETRY);
 	/* A faulting ERESUME changed nothing: the thread goes to the AEP. */
@@ -240,7 +254,7 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && t->lp.inside)
 		return enclave_page_fault(k, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr);
 	/* #PF on an operand the kernel can bring in: retry the instruction. */
-	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
+	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && pf_fixable(t->lp.fault_errcode) &&
 	    sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
 		    SGX_FAULT_RETRY)
 		return 0;

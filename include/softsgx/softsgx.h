@@ -131,8 +131,11 @@ unsigned int softsgx_reclaim(struct softsgx_platform *p);
 /*
  * A model guest on @host: a second kernel model, on the same CPU model, whose
  * EPC sections are host vEPC mappings (@base[i], @size[i]: softsgx_mmap of a
- * /dev/sgx_vepc descriptor of @host). It boots like a machine: sanitization
- * EREMOVEs every page of its EPC. NULL with errno set on failure.
+ * /dev/sgx_vepc descriptor of @host). The host first backs every page with
+ * EPC, as a VMM preallocates guest EPC (reclaiming host enclave pages if
+ * needed); then the guest boots like a machine: sanitization EREMOVEs every
+ * page of its EPC. NULL with errno set on failure: ENOMEM when the host has
+ * no EPC for a page, EINVAL when a range is not a vEPC mapping.
  */
 struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsigned int nr,
 					    void *const base[], const size_t size[]);

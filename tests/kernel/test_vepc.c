@@ -411,6 +411,68 @@ static void test_competes_with_host_enclaves(void **state)
 	softsgx_platform_free(p);
 }
 
+/*
+ * Found by tests/fuzz/fuzz_vepc: a guest booted on more vEPC than the host
+ * has EPC used to come up with the unbacked pages "leaked" (its sanitizing
+ * EREMOVE met #PF). The host now backs every page before the guest boots, as
+ * a VMM preallocates guest EPC, and refuses the boot when it cannot.
+ */
+static void test_guest_boot_needs_backed_epc(void **state)
+{
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct softsgx_platform *host, *g;
+	struct softsgx_config cfg;
+	struct vepc v, small;
+	void *base[1];
+	size_t size[1];
+
+	(void)state;
+	/* No ksgxd: the free page counts below are exact. */
+	softsgx_default_config(&cfg);
+	cfg.nr_sections = 1;
+	cfg.section_size[0] = 8 * SGX_PAGE_SIZE;
+	cfg.no_ksgxd = true;
+	host = softsgx_platform_new(&cfg);
+	assert_non_null(host);
+	vepc_open(host, &v, 16);
+	base[0] = v.base;
+	size[0] = v.size;
+	errno = 0;
+	assert_null(softsgx_guest_boot(host, 1, base, size));
+	assert_int_equal(errno, ENOMEM);
+	ek_assert_invariant(host);
+	assert_int_equal(stats(host).leaked_pages, 0);
+	vepc_close(host, &v);
+	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
+
+	/* Not a vEPC mapping. */
+	base[0] = e;
+	size[0] = SGX_PAGE_SIZE;
+	errno = 0;
+	assert_null(softsgx_guest_boot(host, 1, base, size));
+	assert_int_equal(errno, EINVAL);
+
+	/* Host enclave pages are reclaimed to back the guest. */
+	ek_create_and_add(host, e, 4);
+	/* VA, SECS, TCS and 4 REG pages: one page free, five reclaimable. */
+	assert_int_equal(stats(host).free_pages, 1);
+	vepc_open(host, &small, 5);
+	base[0] = small.base;
+	size[0] = small.size;
+	g = softsgx_guest_boot(host, 1, base, size);
+	assert_non_null(g);
+	assert_int_equal(stats(g).leaked_pages, 0);
+	assert_int_equal(stats(g).free_pages, 5);
+	assert_true(stats(host).evictions > 0);
+	ek_assert_invariant(host);
+	softsgx_platform_free(g);
+	vepc_close(host, &small);
+	assert_int_equal(softsgx_close(host, e->fd), 0);
+	free(e);
+	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
+	softsgx_platform_free(host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -423,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_zombie_secs_freed_by_last_child_instance),
 		cmocka_unit_test(test_close_races_remove_all),
 		cmocka_unit_test(test_competes_with_host_enclaves),
+		cmocka_unit_test(test_guest_boot_needs_backed_epc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

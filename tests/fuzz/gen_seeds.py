@@ -1,0 +1,268 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Write the seed corpora of the fuzz harnesses (tests/fuzz/corpus/<harness>/).
+
+Each seed is a short operation sequence in the harness's input encoding (see
+the op_* functions of tests/fuzz/fuzz_*.c), meant to reach one interesting
+state: an initialized and mapped enclave, reclaim and reload, bad pointers.
+The fuzzer mutates from there. Run from the repository root; regression
+inputs found by fuzzing live beside these files under names of their own.
+"""
+import os
+import struct
+import sys
+
+
+def u8(*v):
+    return bytes(x & 0xFF for x in v)
+
+
+def u16(v):
+    return struct.pack("<H", v & 0xFFFF)
+
+
+def u32(v):
+    return struct.pack("<I", v & 0xFFFFFFFF)
+
+
+def u64(v):
+    return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+# ---- fuzz_enclave_ioctl ----
+OPEN, CLOSE, DUP, CREATE, ADD, ADD2, INIT, PROVISION, IOCTL, MMAP, MUNMAP, MPROTECT, \
+    FAULT, FAULT2, RECLAIM, SIGNAL = range(16)
+GOOD, NULLP, WILD, HALF = 0x00, 0xE0, 0xE1, 0xE2
+SI_TCS, SI_RW, SI_RX, SI_R = 0, 1, 2, 3
+
+
+def e_open(slot, path=0):
+    return u8(OPEN, slot, path)
+
+
+def e_create(slot, size_log=2, src=GOOD, arg=GOOD):
+    return u8(CREATE, 0, slot, size_log, src, arg)
+
+
+def e_add(slot, si, src_page, off, npages, measure=True, src=GOOD, secinfo=GOOD):
+    b = (si << 3) | (1 if measure else 0)
+    return u8(ADD, b, slot, src_page, src, off, npages, secinfo)
+
+
+def e_init(slot, sig=GOOD, arg=GOOD):
+    return u8(INIT, 0, slot, sig, arg)
+
+
+def e_mmap(slot, page, npages, prot=3, flags=0):
+    return u8(MMAP, flags, slot, page, npages, prot)
+
+
+def e_fault(page, access=0):
+    return u8(FAULT, access, page) + u16(0)
+
+
+def enclave_seeds():
+    build = (e_open(0) + e_create(0) + e_add(0, SI_TCS, 0, 0, 1) + e_add(0, SI_RW, 1, 1, 3)
+             + e_init(0) + e_mmap(0, 0, 8))
+    yield "init_map_fault_reclaim", (u8(0x10) + build + e_fault(1) + e_fault(2, 1)
+                                     + u8(RECLAIM, 3) + e_fault(1) + e_fault(3, 2)
+                                     + u8(MUNMAP, 0, 0, 8) + u8(CLOSE, 0))
+    # 6 EPC pages for an enclave of 1 + 1 + 6: ADD reclaims, then runs out.
+    yield "oversubscribe", (u8(0x00) + e_open(0) + e_create(0, 3) + e_add(0, SI_TCS, 0, 0, 1)
+                            + e_add(0, SI_RW, 1, 1, 3) + e_add(0, SI_RX, 4, 4, 3)
+                            + u8(RECLAIM, 0) + e_init(0) + e_mmap(0, 0, 16, 1) + e_fault(5)
+                            + e_fault(1) + e_fault(2))
+    yield "bad_pointers", (u8(0x08) + e_open(0) + e_create(0, 2, WILD, GOOD)
+                           + e_create(0, 2, GOOD, NULLP) + e_create(0)
+                           + e_add(0, SI_RW, 7, 1, 2, src=GOOD)
+                           + e_add(0, SI_RW, 0, 3, 1, src=HALF)
+                           + e_add(0, SI_RW, 0, 4, 1, secinfo=NULLP)
+                           + u8(ADD, 0x0B, 0, 1, GOOD, 5, 1, GOOD)  # count not writable
+                           + e_init(0, WILD) + e_init(0, GOOD, NULLP))
+    yield "provision", (u8(0x11) + e_open(0) + e_open(1, 3) + u8(PROVISION, 0, 0, 1, GOOD)
+                        + u8(PROVISION, 0, 1) + u64(1 << 32 | 1) + u8(GOOD)
+                        + u8(PROVISION, 0, 0, 2, GOOD) + e_create(0)
+                        + u8(PROVISION, 0, 0, 1, GOOD))
+    yield "dup_close", (u8(0x12) + e_open(0) + u8(DUP, 0, 1) + u8(CLOSE, 0) + e_create(1)
+                        + u8(DUP, 1, 2) + e_add(2, SI_TCS, 0, 0, 1) + u8(CLOSE, 1)
+                        + e_mmap(2, 0, 4, 3) + u8(CLOSE, 2) + e_fault(0) + u8(CLOSE, 0xF0)
+                        + u32(5))
+    yield "mprotect_after_init", (u8(0x14) + build + u8(MPROTECT, 0, 1, 1, 1)
+                                  + u8(MPROTECT, 0, 1, 1, 7) + u8(MPROTECT, 0, 0, 16, 1)
+                                  + e_fault(1, 1) + e_fault(2, 2) + e_mmap(0, 8, 2, 3))
+    yield "signal_pending", (u8(0x13) + e_open(0) + e_create(0) + u8(SIGNAL)
+                             + e_add(0, SI_TCS, 0, 0, 1) + u8(SIGNAL) + e_add(0, SI_TCS, 0, 0, 1)
+                             + u8(SIGNAL) + e_init(0))
+    yield "vepc_and_sgx2", (u8(0x30) + e_open(0, 4) + e_mmap(0, 0, 4, 3) + e_fault(0, 1)
+                            + u8(IOCTL, 3, 0) + bytes(48) + e_open(1) + u8(IOCTL, 0, 1)
+                            + bytes(48) + e_fault(1))
+
+
+# ---- fuzz_vepc ----
+V_OPEN, V_CLOSE, V_MMAP, V_MUNMAP, V_FAULT, V_FAULT2, V_REMOVE_ALL, V_ENTER, V_BOOT, V_DOWN, \
+    V_GENCL, V_HENCL, V_RECLAIM = range(13)
+
+
+def v_setup(a_pages=2, b_pages=20):
+    return (u8(V_OPEN, 0, V_OPEN, 1) + u8(V_MMAP, 0, 0, a_pages - 1, 0)
+            + u8(V_MMAP, 0, 1, b_pages - 1, 0))
+
+
+def v_guest_enclave(nr_reg=6, init=True, close=False, touch=0xFF):
+    return u8(V_GENCL, nr_reg | (0x80 if init else 0) | (0x40 if close else 0), touch)
+
+
+def vepc_seeds():
+    cycle = v_setup() + u8(V_BOOT, 1) + v_guest_enclave()
+    yield "reboot_cycle", (u8(0x30) + cycle + u8(V_DOWN, 1, V_REMOVE_ALL, 0, V_REMOVE_ALL, 1,
+                                                  V_REMOVE_ALL, 0, V_BOOT, 1, V_DOWN, 0,
+                                                  V_MUNMAP, 1, 0, V_MUNMAP, 1, 1, V_CLOSE, 0,
+                                                  V_CLOSE, 1))
+    yield "reboot_dirty", (u8(0x30) + cycle + u8(V_DOWN, 1, V_BOOT, 1, V_RECLAIM, 1)
+                           + v_guest_enclave(3) + u8(V_DOWN, 1, V_BOOT, 1))
+    yield "zombie_secs", (u8(0x30) + cycle + u8(V_DOWN, 1, V_CLOSE, 0, V_MUNMAP, 1, 0,
+                                                 V_CLOSE, 1, V_MUNMAP, 1, 1))
+    enter = b"".join(u8(V_ENTER, i, 1, i) for i in range(4))
+    yield "busy_inside", (u8(0x30) + cycle + enter + u8(V_REMOVE_ALL, 1, V_DOWN, 1)
+                          + u8(V_REMOVE_ALL, 1, V_REMOVE_ALL, 0) + enter
+                          + u8(V_REMOVE_ALL, 1, V_REMOVE_ALL, 0))
+    yield "competes_with_host", (u8(0x00) + u8(V_HENCL, 6, V_OPEN, 0, V_MMAP, 0, 0, 7, 0)
+                                 + b"".join(u8(V_FAULT, 1, 0) + u16(i) for i in range(8))
+                                 + u8(V_RECLAIM, 0, V_HENCL, 0)
+                                 + b"".join(u8(V_FAULT, 0, 0) + u16(i) for i in range(8)))
+    yield "mmap_rules", (u8(0x01) + u8(V_OPEN, 0, V_MMAP, 3, 0, 1, 0, V_MMAP, 4, 0, 1, 0)
+                         + u64(100) + u8(V_MMAP, 0, 0, 3, 2) + u8(V_MMAP, 0x10, 0, 1, 0, 0, 1)
+                         + u8(V_REMOVE_ALL, 0x80) + u64(1) + u8(V_REMOVE_ALL, 0x40) + u32(0x1234)
+                         + u8(V_FAULT, 1, 0) + u16(1) + u8(V_MUNMAP, 0, 0, 1, 1)
+                         + u8(V_FAULT, 1, 0) + u16(1) + u8(V_REMOVE_ALL, 0))
+    yield "guest_one_section", (u8(0x20) + u8(V_OPEN, 2, V_MMAP, 0, 2, 15, 0, V_BOOT, 0)
+                                + v_guest_enclave(2, True, True) + v_guest_enclave(4, False)
+                                + u8(V_DOWN, 0, V_BOOT, 0, V_DOWN, 1, V_CLOSE, 2))
+
+
+# ---- fuzz_eldu ----
+BK_REG, BK_TCS, BK_SECS = range(3)
+
+
+def eld(bk=BK_REG, block=False, secs_sel=0, ops=0, dst=0, extra=b""):
+    ctl = bk | (4 if block else 0) | (secs_sel << 3)
+    return u8(ctl, ops, dst) + extra
+
+
+def eldu_seeds():
+    yield "clean_then_replay", eld() + eld()
+    yield "all_three_types", eld(BK_TCS) + eld(BK_SECS, dst=1) + eld(BK_REG, dst=2)
+    yield "eldb", eld(block=True) + eld(BK_TCS, block=True)
+    yield "tamper_contents", eld(ops=1, extra=u16(100) + u8(0x80)) + eld()
+    yield "tamper_pcmd_mac", eld(ops=4, extra=u16(112) + u8(1)) + eld(BK_TCS)
+    yield "tamper_pcmd_reserved", eld(ops=4, extra=u16(80) + u8(1)) + eld(ops=4, extra=u16(0) + u8(0x10))
+    yield "tamper_linaddr", eld(ops=0x10, extra=u64(0x1000)) + eld(BK_SECS, ops=0x10, extra=u64(1))
+    yield "other_slots", (eld(ops=0x20, extra=u16(1)) + eld(ops=0x20, extra=u16(100) + u8(0) + u64(1))
+                          + eld(ops=0x20, extra=u16(100) + u8(1)) + eld())
+    yield "secs_operands", b"".join(eld(secs_sel=i, extra=u8(3)) for i in range(3, 8)) + eld(BK_SECS, secs_sel=3)
+    yield "misaligned", (eld(ops=0x40, extra=u8(5)) + eld(ops=0x80, extra=u8(9))
+                         + u8(0x40, 0, 0) + u8(0x80, 0, 0))
+    yield "destinations", eld(dst=0xC0) + eld(dst=0xC2) + eld(dst=0xE3) + eld(dst=0xF0) + eld(dst=0xC5)
+
+
+# ---- fuzz_vdso_entry ----
+TCS0, CODE, SSA0, DATA, RODATA, TCS1, SSA1 = 0, 1, 2, 4, 5, 6, 7
+
+
+def en(op, lp=0, mask=0, tcs=0, extra=b""):
+    b = op + (130 if lp else 0) if op in (0, 1, 2, 3, 4, 5, 6) else op
+    return u8(b) + u16(mask) + u8(tcs) + extra
+
+
+def aex(vector, err=0, addr_page=0, lp=0):
+    return u8(6 + (130 if lp else 0), vector) + u32(err) + u8(addr_page)
+
+
+def poke(page_idx, off, val):
+    return u8(7, page_idx) + u16(off) + u64(val)
+
+
+def entry_seeds():
+    enter, eexit = en(0), en(2)
+    yield "enter_exit", u8(0) + enter + eexit + enter + eexit
+    yield "aex_eresume", u8(0) + enter + aex(32) + en(1) + aex(6) + en(1) + eexit
+    yield "exinfo_pf_gp", u8(1) + enter + aex(14, 6, DATA) + en(1) + aex(13, 0x18) + en(1) + eexit
+    yield "two_processors", (u8(0) + enter + en(0, lp=1) + en(0, lp=1, tcs=1) + aex(32, lp=1)
+                             + en(1, lp=1, tcs=1) + en(2, lp=1) + eexit)
+    # EREPORT: TARGETINFO and REPORT in DATA, REPORTDATA at DATA + 0x400.
+    report = en(3, mask=0x7, extra=u8(DATA) + u64(0x100000000 + DATA * 4096 + 0x400)
+                + u8(DATA | 0x40) + u16(0x200))
+    getkey = en(4, mask=0x3, extra=u8(DATA) + u64(0x100000000 + DATA * 4096 + 0x800))
+    yield "ereport_egetkey", u8(0) + enter + report + getkey + poke(2, 0, 0) + eexit
+    yield "poke_tcs", (u8(0) + poke(0, 24, 2 << 32 | 5) + enter + poke(0, 24, 2 << 32) + poke(0, 8, 4) + enter
+                       + poke(0, 8, 0) + poke(0, 16, 0x10000) + enter + poke(0, 16, 0x2000)
+                       + enter + eexit)
+    yield "poke_ssa_eresume", (u8(0) + enter + aex(32) + poke(2, 512, 0xFFFFFFFF) + en(1)
+                               + poke(2, 512, 0) + en(1) + eexit)
+    yield "mmu_games", (u8(0) + u8(8, 0, TCS0) + enter + u8(8, 1, TCS0, 2) + enter
+                        + u8(8, 1, TCS0, 1) + u8(8, 2 | (1 << 2), SSA0) + enter
+                        + u8(8, 2 | (3 << 2), SSA0) + enter + eexit)
+    yield "odd_registers", (u8(0) + en(0, mask=0x0008, extra=u64(0x302)) + eexit
+                            + en(0, mask=0x0040, extra=u64(1 << 60)) + en(0, mask=0x0002, extra=u64(1 << 63))
+                            + en(5, extra=u8(9)) + en(0, mask=0x0400, extra=u64(7)) + enter
+                            + en(0, mask=0x0300, extra=u32(600) + u16(512) + u64(~0)) + aex(32)
+                            + en(1) + eexit)
+
+
+# ---- vdso_shim (tests/shim/test_vdso_replay.c, not a libFuzzer harness) ----
+NOP, COPY_IN, COPY_OUT, READ_U64, WRITE_U64, UD2, DIV_ZERO, EREPORT, EGETKEY, BUFFER, MAGIC = range(11)
+
+
+def vcall(tsel=0, fsel=0, op=NOP, hsel=0, junk=0, extra=b""):
+    return u8(tsel, fsel, op, hsel, junk) + extra
+
+
+def vdso_shim_seeds():
+    yield "nop_both_tcs", vcall() + vcall(1) + vcall(op=MAGIC) + vcall(1, op=BUFFER)
+    yield "exceptions", (vcall(op=UD2, hsel=0x80 | 2 | (3 << 2), extra=u8(0)) + vcall(op=DIV_ZERO)
+                         + vcall() + vcall(fsel=2) + vcall(1, op=UD2) + vcall(1, op=UD2)
+                         + vcall(1) + vcall(1, fsel=2))
+    yield "bad_function_reserved", (vcall(fsel=3, extra=u32(7)) + vcall(fsel=3, extra=u32(1 << 32 | 2))
+                                    + vcall(junk=2, extra=u8(10) + u8(1))
+                                    + vcall(junk=1, extra=u16(14) + u64(0xdead)))
+    yield "bad_tcs", (vcall(2, extra=u8(1)) + vcall(3, extra=u8(1)) + vcall(4)
+                      + vcall(5, extra=u64(0x1000)) + vcall(5, extra=u64(1 << 63)))
+    # EENTER on an enclave page that is no TCS: the shim used to retry forever.
+    yield "regress_eenter_not_a_tcs", vcall(3, extra=u8(2)) + vcall() + vcall(3, extra=u8(3))
+    yield "copy_pointers", (vcall(op=COPY_IN, extra=u8(0xF0) + u16(100))
+                            + vcall(op=COPY_OUT, extra=u8(0xF1) + u16(100))
+                            + vcall(op=COPY_IN, extra=u8(0) + u16(0) + u16(8192))
+                            + vcall(op=COPY_OUT, extra=u8(0) + u16(4000) + u16(9000))
+                            + vcall(op=EGETKEY, extra=u8(0) + u16(0) + u8(0) + u16(1024))
+                            + vcall(op=EREPORT, extra=u8(0xF1) + u8(0xF0)))
+    yield "enclave_addresses", (vcall(op=READ_U64, extra=u32(0)) + vcall(op=READ_U64, extra=u32(0x3008))
+                                + vcall(op=READ_U64, extra=u32(0xFFFFFFF8))
+                                + vcall(op=WRITE_U64, extra=u16(8) + u64(42))
+                                + vcall(op=WRITE_U64, extra=u16(8191) + u64(1)))
+    yield "handler_returns", (vcall(hsel=0x81, extra=u8(5)) + vcall(hsel=0x80 | 3 | (2 << 2), extra=u8(0))
+                              + vcall(op=UD2, hsel=0x81, extra=u8(199))
+                              + vcall(op=DIV_ZERO, hsel=0x80 | 2 | (7 << 2), extra=u8(0)))
+
+
+SEEDS = {
+    "fuzz_enclave_ioctl": enclave_seeds,
+    "fuzz_vepc": vepc_seeds,
+    "fuzz_eldu": eldu_seeds,
+    "fuzz_vdso_entry": entry_seeds,
+    "vdso_shim": vdso_shim_seeds,
+}
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else "tests/fuzz/corpus"
+    for harness, gen in SEEDS.items():
+        d = os.path.join(root, harness)
+        os.makedirs(d, exist_ok=True)
+        for name, data in gen():
+            prefix = "" if name.startswith("regress_") else "seed_"
+            with open(os.path.join(d, prefix + name), "wb") as f:
+                f.write(data)
+
+
+if __name__ == "__main__":
+    main()
