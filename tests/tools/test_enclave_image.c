@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "api_internal.h"
+#include "cli_fixture.h"
 #include "encl.h"
 #include "encl_fixture.h"
 #include "lib/enclave_image.h"
@@ -38,32 +39,14 @@ static size_t elf_len;
 
 static const char *enclave_path(void)
 {
-	const char *path = getenv(TEST_ENCLAVE_ENV);
-
-	if (!path || !*path)
-		fail_msg("%s is not set: run the tests with `make check`, which builds "
-			 "build/enclaves/test_enclave.elf",
-			 TEST_ENCLAVE_ENV);
-	return path;
+	return cli_env_path(TEST_ENCLAVE_ENV);
 }
 
 static int group_setup(void **state)
 {
-	FILE *f = fopen(enclave_path(), "rb");
-	long n;
-
 	(void)state;
-	if (!f)
-		fail_msg("cannot open %s", enclave_path());
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	elf = malloc((size_t)n);
-	assert_non_null(elf);
-	assert_int_equal(fread(elf, 1, (size_t)n, f), (size_t)n);
-	elf_len = (size_t)n;
-	fclose(f);
+	elf = (uint8_t *)cli_read_file(enclave_path(), &elf_len);
+	assert_true(elf_len > 0);
 	return 0;
 }
 
