@@ -329,7 +329,7 @@ static void test_shows_running_program(void **state)
 	assert_string_equal(r.err, "");
 	cli_result_free(&r);
 
-	/* Refreshing: one frame per iteration, no screen clearing into a pipe. */
+	/* Refreshing: one frame per iteration, no screen clearing into what is no terminal. */
 	top(f, &r, CLI_ARGS("top", "--iterations", "3", "--interval", "0.1", "--pid", pid));
 	cli_assert_status(&r, 0);
 	assert_null(strstr(r.out, "\033["));
