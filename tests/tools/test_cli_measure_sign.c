@@ -24,9 +24,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "api_internal.h"
 #include "cli_fixture.h"
-#include "encl.h"
+#include "encl_fixture.h"
 #include "lib/enclave_image.h"
 #include "lib/sigstruct_sign.h"
 #include "softsgx/softsgx.h"
@@ -316,19 +315,6 @@ static struct sgx_sigstruct *read_sigstruct(const char *path)
 	return sig;
 }
 
-/* The SECS of the enclave behind @fd, read from the EPC (white box). */
-static void secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
-{
-	struct sgx_file *f = softsgx_fget(p, fd);
-	struct sgx_encl *encl;
-
-	assert_non_null(f);
-	encl = sgx_file_encl(f);
-	assert_non_null(encl->secs.epc_page);
-	memcpy(out, sgx_get_epc_virt_addr(softsgx_kernel(p), encl->secs.epc_page), sizeof(*out));
-	sgx_file_put(f);
-}
-
 /*
  * Build the test enclave with @sig on a fresh platform and return the SECS
  * EINIT left, or fail with the loader's reason.
@@ -355,7 +341,7 @@ static void einit_with(const struct sgx_sigstruct *sig, struct sgx_secs *secs)
 	if (ret)
 		fail_msg("building with the command's SIGSTRUCT: %d: %s", ret,
 			 enclave_image_error());
-	secs_of(p, h.fd, secs);
+	ek_secs_of(p, h.fd, secs);
 	assert_true(secs->attributes & SGX_ATTR_INIT);
 	enclave_unload(&sys, &h);
 	enclave_image_free(&img);

@@ -22,9 +22,7 @@
 
 #include <openssl/evp.h>
 
-#include "api_internal.h"
 #include "cli_fixture.h"
-#include "encl.h"
 #include "encl_fixture.h"
 #include "lib/enclave_image.h"
 #include "softsgx/softsgx.h"
@@ -415,19 +413,6 @@ static struct softsgx_platform *platform(void)
 	return p;
 }
 
-/* The SECS of the enclave behind @fd, read from the EPC (white box). */
-static void secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
-{
-	struct sgx_file *f = softsgx_fget(p, fd);
-	struct sgx_encl *encl;
-
-	assert_non_null(f);
-	encl = sgx_file_encl(f);
-	assert_non_null(encl->secs.epc_page);
-	memcpy(out, sgx_get_epc_virt_addr(softsgx_kernel(p), encl->secs.epc_page), sizeof(*out));
-	sgx_file_put(f);
-}
-
 static void test_build_through_embedding_api(void **state)
 {
 	struct softsgx_platform *p = platform();
@@ -455,7 +440,7 @@ static void test_build_through_embedding_api(void **state)
 
 	/* EINIT accepted the SIGSTRUCT, so the SECS holds its MRENCLAVE. */
 	enclave_image_mrenclave(&img, mr);
-	secs_of(p, h.fd, secs);
+	ek_secs_of(p, h.fd, secs);
 	assert_memory_equal(secs->mrenclave, mr, 32);
 	assert_int_equal(secs->base, h.base);
 	assert_int_equal(secs->size, h.size);
