@@ -1,108 +1,154 @@
 // SPDX-License-Identifier: MIT
 /*
- * Running the softsgx command from a test (cli_fixture.h). stdout and stderr
- * come through two pipes read with poll(), so a child that fills one pipe
- * while we wait on the other cannot deadlock.
+ * Running programs from a test (cli_fixture.h). Output goes to memory files
+ * read after the program ended: nothing to poll, and a program that leaves
+ * a child holding its stdout behind cannot make us wait.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <ftw.h>
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cli_fixture.h"
+#include "json_check.h"
 
 extern char **environ;
 
+const char *cli_env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v || !*v)
+		fail_msg("%s is not set: run the tests with `make check`", name);
+	return v;
+}
+
 const char *cli_bin(void)
 {
-	const char *bin = getenv("SOFTSGX_BIN");
-
-	if (!bin || !*bin)
-		fail_msg("SOFTSGX_BIN is not set: run the tests with `make check`, which builds "
-			 "build/check/softsgx and exports its path");
-	return bin;
+	return cli_env_path("SOFTSGX_BIN");
 }
 
-/* Append what is readable on @fd to *@buf; false at end of file. */
-static bool drain(int fd, char **buf, size_t *len)
+/* true when @var ("NAME=value") is one of @env's names or starts with a prefix of @unset. */
+static bool left_out(const char *var, const char *const *env, const char *const *unset)
 {
-	char chunk[4096];
-	ssize_t n = read(fd, chunk, sizeof(chunk));
+	for (; env && *env; env++) {
+		size_t n = strcspn(*env, "=");
 
-	if (n < 0 && errno == EINTR)
-		return true;
-	assert_true(n >= 0);
-	if (n == 0)
-		return false;
-	*buf = realloc(*buf, *len + (size_t)n + 1);
-	assert_non_null(*buf);
-	memcpy(*buf + *len, chunk, (size_t)n);
-	*len += (size_t)n;
-	(*buf)[*len] = '\0';
-	return true;
-}
-
-void cli_exec(struct cli_result *r, const char *const *args)
-{
-	int out[2], err[2], status;
-	size_t nargs = 0, out_len = 0, err_len = 0;
-	posix_spawn_file_actions_t fa;
-	bool out_open = true, err_open = true;
-	char **argv;
-	pid_t pid;
-
-	while (args[nargs])
-		nargs++;
-	argv = calloc(nargs + 2, sizeof(*argv));
-	assert_non_null(argv);
-	argv[0] = (char *)"softsgx";
-	for (size_t i = 0; i < nargs; i++)
-		argv[i + 1] = (char *)args[i];
-
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], 1), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err[1], 2), 0);
-	assert_int_equal(posix_spawn(&pid, cli_bin(), &fa, NULL, argv, environ), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	close(err[1]);
-
-	r->out = calloc(1, 1);
-	r->err = calloc(1, 1);
-	assert_non_null(r->out);
-	assert_non_null(r->err);
-	while (out_open || err_open) {
-		struct pollfd p[2] = {{out_open ? out[0] : -1, POLLIN, 0},
-				      {err_open ? err[0] : -1, POLLIN, 0}};
-
-		if (poll(p, 2, -1) < 0) {
-			assert_int_equal(errno, EINTR);
-			continue;
-		}
-		if (out_open && p[0].revents)
-			out_open = drain(out[0], &r->out, &out_len);
-		if (err_open && p[1].revents)
-			err_open = drain(err[0], &r->err, &err_len);
+		if (!strncmp(var, *env, n) && var[n] == '=')
+			return true;
 	}
-	close(out[0]);
-	close(err[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	free(argv);
+	for (; unset && *unset; unset++)
+		if (!strncmp(var, *unset, strlen(*unset)))
+			return true;
+	return false;
+}
+
+static char **child_env(const struct cli_cmd *c)
+{
+	size_t n = 0, k = 0;
+	char **envp;
+
+	for (char **e = environ; *e; e++)
+		n++;
+	for (const char *const *e = c->env; e && *e; e++)
+		n++;
+	envp = calloc(n + 1, sizeof(*envp));
+	assert_non_null(envp);
+	for (const char *const *e = c->env; e && *e; e++)
+		envp[k++] = (char *)*e;
+	for (char **e = environ; *e; e++)
+		if (!left_out(*e, c->env, c->unset))
+			envp[k++] = *e;
+	envp[k] = NULL;
+	return envp;
+}
+
+pid_t cli_start(const struct cli_cmd *c, int in, int out, int err)
+{
+	const char *path = c->path ? c->path : c->argv[0];
+	posix_spawn_file_actions_t fa;
+	char **envp = child_env(c);
+	pid_t pid;
+	int ret;
+
+	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
+	if (in >= 0)
+		assert_int_equal(posix_spawn_file_actions_adddup2(&fa, in, 0), 0);
+	if (out >= 0)
+		assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out, 1), 0);
+	if (err >= 0)
+		assert_int_equal(posix_spawn_file_actions_adddup2(&fa, err, 2), 0);
+	if (c->cwd)
+		assert_int_equal(posix_spawn_file_actions_addchdir_np(&fa, c->cwd), 0);
+	ret = posix_spawn(&pid, path, &fa, NULL, (char *const *)c->argv, envp);
+	posix_spawn_file_actions_destroy(&fa);
+	free(envp);
+	if (ret)
+		fail_msg("cannot start %s: %s", path, strerror(ret));
+	return pid;
+}
+
+int cli_wait(pid_t pid)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+char *cli_slurp(int fd, size_t *len)
+{
+	off_t n = lseek(fd, 0, SEEK_END);
+	char *buf;
+
+	assert_true(n >= 0);
+	buf = malloc((size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(pread(fd, buf, (size_t)n, 0), n);
+	buf[n] = '\0';
+	if (len)
+		*len = (size_t)n;
+	return buf;
+}
+
+char *cli_read_file(const char *path, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	char *buf;
+
+	if (fd < 0)
+		fail_msg("cannot open %s: %s", path, strerror(errno));
+	buf = cli_slurp(fd, len);
+	close(fd);
+	return buf;
+}
+
+void cli_run(struct cli_result *r, const struct cli_cmd *c)
+{
+	int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	int out = memfd_create("cli-stdout", MFD_CLOEXEC);
+	int err = memfd_create("cli-stderr", MFD_CLOEXEC);
+
+	assert_true(in >= 0 && out >= 0 && err >= 0);
+	r->status = cli_wait(cli_start(c, in, out, err));
+	r->out = cli_slurp(out, NULL);
+	r->err = cli_slurp(err, NULL);
+	close(in);
+	close(out);
+	close(err);
 }
 
 void cli_result_free(struct cli_result *r)
@@ -112,17 +158,44 @@ void cli_result_free(struct cli_result *r)
 	r->out = r->err = NULL;
 }
 
-void cli_assert_contains(const char *haystack, const char *needle)
+void cli_exec_env(struct cli_result *r, const char *const *env, const char *const *unset,
+		  const char *const *args)
 {
-	if (!strstr(haystack, needle))
+	size_t nargs = 0;
+	const char **argv;
+	struct cli_cmd c = {.path = cli_bin(), .env = env, .unset = unset};
+
+	while (args[nargs])
+		nargs++;
+	argv = calloc(nargs + 2, sizeof(*argv));
+	assert_non_null(argv);
+	argv[0] = "softsgx";
+	memcpy(argv + 1, args, nargs * sizeof(*argv));
+	c.argv = argv;
+	cli_run(r, &c);
+	free(argv);
+}
+
+void cli_exec(struct cli_result *r, const char *const *args)
+{
+	cli_exec_env(r, NULL, NULL, args);
+}
+
+const char *cli_assert_contains(const char *haystack, const char *needle)
+{
+	const char *p = strstr(haystack, needle);
+
+	if (!p)
 		fail_msg("expected \"%s\" in:\n%s", needle, haystack);
+	return p;
 }
 
 void cli_assert_status(const struct cli_result *r, int status)
 {
+	/* stderr first: cmocka cuts long messages, and the reason is there. */
 	if (r->status != status)
-		fail_msg("exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s", r->status, status,
-			 r->out, r->err);
+		fail_msg("exit status %d, expected %d\nstderr:\n%s\nstdout:\n%s", r->status, status,
+			 r->err, r->out);
 }
 
 static unsigned int count_lines(const char *s)
@@ -141,13 +214,13 @@ void cli_assert_usage_error(const struct cli_result *r, const char *cmd, const c
 	cli_assert_status(r, 2);
 	assert_string_equal(r->out, "");
 	cli_assert_contains(r->err, what);
-	snprintf(try, sizeof(try), "Try 'softsgx %s --help'.\n", cmd);
+	snprintf(try, sizeof(try), "Try 'softsgx%s%s --help'.\n", cmd ? " " : "", cmd ? cmd : "");
 	cli_assert_contains(r->err, try);
 	if (count_lines(r->err) != 2)
 		fail_msg("expected two lines on stderr:\n%s", r->err);
 }
 
-static void assert_usage(const struct cli_result *r, const char *line)
+void cli_assert_usage(const struct cli_result *r, const char *line)
 {
 	cli_assert_status(r, 0);
 	assert_string_equal(r->err, "");
@@ -163,151 +236,56 @@ void cli_assert_help(const char *cmd)
 
 	snprintf(line, sizeof(line), "Usage: softsgx %s", cmd);
 	cli_exec(&r, CLI_ARGS(cmd, "--help"));
-	assert_usage(&r, line);
+	cli_assert_usage(&r, line);
 	cli_exec(&h, CLI_ARGS("help", cmd));
-	assert_usage(&h, line);
+	cli_assert_usage(&h, line);
 	assert_string_equal(r.out, h.out);
 	cli_result_free(&h);
 	cli_exec(&h, CLI_ARGS(cmd, "-h"));
-	assert_usage(&h, line);
+	cli_assert_usage(&h, line);
 	assert_string_equal(r.out, h.out);
 	cli_result_free(&h);
 	cli_result_free(&r);
 }
 
-/* A recursive-descent check of the JSON grammar, no semantics. */
-struct json {
-	const char *s;
-	int depth;
-};
-
-static bool json_value(struct json *j);
-
-static void json_ws(struct json *j)
-{
-	while (*j->s == ' ' || *j->s == '\t' || *j->s == '\n' || *j->s == '\r')
-		j->s++;
-}
-
-static bool json_string(struct json *j)
-{
-	if (*j->s++ != '"')
-		return false;
-	for (;;) {
-		unsigned char c = (unsigned char)*j->s++;
-
-		if (c == '"')
-			return true;
-		if (c < 0x20)
-			return false;
-		if (c != '\\')
-			continue;
-		c = (unsigned char)*j->s++;
-		if (c == 'u') {
-			for (int i = 0; i < 4; i++, j->s++)
-				if (!*j->s || !strchr("0123456789abcdefABCDEF", *j->s))
-					return false;
-		} else if (!c || !strchr("\"\\/bfnrt", c)) {
-			return false;
-		}
-	}
-}
-
-static bool json_digits(struct json *j)
-{
-	const char *start = j->s;
-
-	while (*j->s >= '0' && *j->s <= '9')
-		j->s++;
-	return j->s > start;
-}
-
-static bool json_number(struct json *j)
-{
-	if (*j->s == '-')
-		j->s++;
-	if (*j->s == '0')
-		j->s++;
-	else if (!json_digits(j))
-		return false;
-	if (*j->s == '.') {
-		j->s++;
-		if (!json_digits(j))
-			return false;
-	}
-	if (*j->s == 'e' || *j->s == 'E') {
-		j->s++;
-		if (*j->s == '+' || *j->s == '-')
-			j->s++;
-		if (!json_digits(j))
-			return false;
-	}
-	return true;
-}
-
-static bool json_members(struct json *j, bool object)
-{
-	char close = object ? '}' : ']';
-
-	j->s++;
-	if (++j->depth > 64)
-		return false;
-	json_ws(j);
-	if (*j->s == close) {
-		j->s++;
-		j->depth--;
-		return true;
-	}
-	for (;;) {
-		json_ws(j);
-		if (object) {
-			if (!json_string(j))
-				return false;
-			json_ws(j);
-			if (*j->s++ != ':')
-				return false;
-		}
-		if (!json_value(j))
-			return false;
-		json_ws(j);
-		if (*j->s == close) {
-			j->s++;
-			j->depth--;
-			return true;
-		}
-		if (*j->s++ != ',')
-			return false;
-	}
-}
-
-static bool json_value(struct json *j)
-{
-	json_ws(j);
-	switch (*j->s) {
-	case '{':
-		return json_members(j, true);
-	case '[':
-		return json_members(j, false);
-	case '"':
-		return json_string(j);
-	case 't':
-		return !strncmp(j->s, "true", 4) && (j->s += 4);
-	case 'f':
-		return !strncmp(j->s, "false", 5) && (j->s += 5);
-	case 'n':
-		return !strncmp(j->s, "null", 4) && (j->s += 4);
-	default:
-		return json_number(j);
-	}
-}
-
 bool cli_json_is_object(const char *s)
 {
-	struct json j = {s, 0};
+	return s[strspn(s, " \t\n\r")] == '{' && json_valid(s, strlen(s));
+}
 
-	json_ws(&j);
-	if (*j.s != '{' || !json_value(&j))
-		return false;
-	json_ws(&j);
-	return *j.s == '\0';
+void cli_tmpdir_make(char *path, size_t size, const char *name)
+{
+	if ((size_t)snprintf(path, size, "/tmp/softsgx-%s-XXXXXX", name) >= size)
+		fail_msg("no room for the directory name %s", name);
+	if (!mkdtemp(path))
+		fail_msg("mkdtemp %s: %s", path, strerror(errno));
+}
+
+static int remove_one(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	if (remove(path))
+		fail_msg("cannot remove %s: %s", path, strerror(errno));
+	return 0;
+}
+
+void cli_tmpdir_remove(const char *path)
+{
+	assert_int_equal(nftw(path, remove_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+}
+
+unsigned int cli_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	unsigned int n = 0;
+
+	if (!d)
+		fail_msg("cannot open %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
 }

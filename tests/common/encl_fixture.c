@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "api_internal.h"
+#include "encl.h"
 #include "encl_fixture.h"
 #include "measure.h"
 #include "lib/sigstruct_sign.h"
@@ -232,4 +234,16 @@ void ek_assert_invariant(struct softsgx_platform *p)
 	softsgx_get_stats(p, &st);
 	assert_int_equal(st.free_pages + st.in_use_pages + st.leaked_pages + st.zombie_pages,
 			 st.total_pages);
+}
+
+void ek_secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
+{
+	struct sgx_file *f = softsgx_fget(p, fd);
+	struct sgx_encl *encl;
+
+	assert_non_null(f);
+	encl = sgx_file_encl(f);
+	assert_non_null(encl->secs.epc_page);
+	memcpy(out, sgx_get_epc_virt_addr(softsgx_kernel(p), encl->secs.epc_page), sizeof(*out));
+	sgx_file_put(f);
 }

@@ -50,6 +50,9 @@ void ek_fault_handler_remove(void);
  */
 bool ek_try(void (*fn)(void *arg), void *arg);
 
+/* The SECS of the enclave behind @fd, read from the EPC (white box). */
+void ek_secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out);
+
 /* Assert free + in use + leaked + zombie == total EPC pages. */
 void ek_assert_invariant(struct softsgx_platform *p);
 

@@ -8,7 +8,6 @@
  * that cannot be written fail with exit status 1 and leave no file behind.
  */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -25,9 +24,8 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
-#include "api_internal.h"
 #include "cli_fixture.h"
-#include "encl.h"
+#include "encl_fixture.h"
 #include "lib/enclave_image.h"
 #include "lib/sigstruct_sign.h"
 #include "softsgx/softsgx.h"
@@ -39,13 +37,7 @@
 
 static const char *enclave_path(void)
 {
-	const char *path = getenv(TEST_ENCLAVE_ENV);
-
-	if (!path || !*path)
-		fail_msg("%s is not set: run the tests with `make check`, which builds "
-			 "build/enclaves/test_enclave.elf",
-			 TEST_ENCLAVE_ENV);
-	return path;
+	return cli_env_path(TEST_ENCLAVE_ENV);
 }
 
 static void hex(char out[HEX_LEN + 1], const uint8_t in[SGX_HASH_SIZE])
@@ -81,45 +73,6 @@ static void value_after(const char *out, const char *label, char v[HEX_LEN + 1])
 	assert_true(p[HEX_LEN] == '\n');
 	memcpy(v, p, HEX_LEN);
 	v[HEX_LEN] = '\0';
-}
-
-/* A fresh directory under /tmp for the files of one test. */
-static void make_dir(char dir[64])
-{
-	snprintf(dir, 64, "/tmp/softsgx-test-sign-XXXXXX");
-	assert_non_null(mkdtemp(dir));
-}
-
-static unsigned int dir_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	unsigned int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
-	closedir(d);
-	return n;
-}
-
-/* Remove @dir and the plain files in it. */
-static void remove_dir(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	char path[320];
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
-		if (unlink(path))
-			assert_int_equal(rmdir(path), 0);
-	}
-	closedir(d);
-	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_help(void **state)
@@ -193,7 +146,7 @@ static void test_measure_not_an_enclave(void **state)
 	FILE *f;
 
 	(void)state;
-	make_dir(dir);
+	cli_tmpdir_make(dir, sizeof(dir), "test-sign");
 	cli_exec(&r, CLI_ARGS("measure", "/nonexistent/enclave.elf"));
 	assert_runtime_failure(&r, "measure",
 			       "/nonexistent/enclave.elf: No such file or directory");
@@ -216,7 +169,7 @@ static void test_measure_not_an_enclave(void **state)
 	cli_exec(&r, CLI_ARGS("measure", dir));
 	assert_runtime_failure(&r, "measure", "not a regular file");
 	cli_result_free(&r);
-	remove_dir(dir);
+	cli_tmpdir_remove(dir);
 }
 
 static void test_measure(void **state)
@@ -362,19 +315,6 @@ static struct sgx_sigstruct *read_sigstruct(const char *path)
 	return sig;
 }
 
-/* The SECS of the enclave behind @fd, read from the EPC (white box). */
-static void secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
-{
-	struct sgx_file *f = softsgx_fget(p, fd);
-	struct sgx_encl *encl;
-
-	assert_non_null(f);
-	encl = sgx_file_encl(f);
-	assert_non_null(encl->secs.epc_page);
-	memcpy(out, sgx_get_epc_virt_addr(softsgx_kernel(p), encl->secs.epc_page), sizeof(*out));
-	sgx_file_put(f);
-}
-
 /*
  * Build the test enclave with @sig on a fresh platform and return the SECS
  * EINIT left, or fail with the loader's reason.
@@ -401,7 +341,7 @@ static void einit_with(const struct sgx_sigstruct *sig, struct sgx_secs *secs)
 	if (ret)
 		fail_msg("building with the command's SIGSTRUCT: %d: %s", ret,
 			 enclave_image_error());
-	secs_of(p, h.fd, secs);
+	ek_secs_of(p, h.fd, secs);
 	assert_true(secs->attributes & SGX_ATTR_INIT);
 	enclave_unload(&sys, &h);
 	enclave_image_free(&img);
@@ -420,7 +360,7 @@ static void test_sign_einit(void **state)
 
 	(void)state;
 	assert_non_null(secs);
-	make_dir(dir);
+	cli_tmpdir_make(dir, sizeof(dir), "test-sign");
 	snprintf(key, sizeof(key), "%s/signer.pem", dir);
 	snprintf(out, sizeof(out), "%s/enclave.sig", dir);
 	library_image(&img, mr);
@@ -447,7 +387,7 @@ static void test_sign_einit(void **state)
 	umask(mask);
 	assert_int_equal(stat(out, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0666 & ~mask);
-	assert_int_equal(dir_entries(dir), 2);
+	assert_int_equal(cli_dir_entries(dir), 2);
 
 	sig = read_sigstruct(out);
 	assert_int_equal(sig->header.date, 0x20240229);
@@ -477,7 +417,7 @@ static void test_sign_einit(void **state)
 	cli_assert_status(&r, 0);
 	cli_assert_contains(r.out, "ISVPRODID: 0, ISVSVN: 0, DATE: 20");
 	cli_result_free(&r);
-	assert_int_equal(dir_entries(dir), 2);
+	assert_int_equal(cli_dir_entries(dir), 2);
 	sig = read_sigstruct(out);
 	assert_int_equal(sig->body.isvsvn, 0);
 	assert_int_equal(sig->header.date >> 24, 0x20);
@@ -487,7 +427,7 @@ static void test_sign_einit(void **state)
 
 	enclave_image_free(&img);
 	free(secs);
-	remove_dir(dir);
+	cli_tmpdir_remove(dir);
 }
 
 static void write_pem(const char *path, EVP_PKEY *key, bool private)
@@ -507,7 +447,7 @@ static void write_pem(const char *path, EVP_PKEY *key, bool private)
 static void expect_key_refused(const char *dir, const char *key, const char *why)
 {
 	char out[96];
-	unsigned int before = dir_entries(dir);
+	unsigned int before = cli_dir_entries(dir);
 	struct cli_result r;
 
 	snprintf(out, sizeof(out), "%s/enclave.sig", dir);
@@ -516,7 +456,7 @@ static void expect_key_refused(const char *dir, const char *key, const char *why
 	cli_assert_contains(r.err, key);
 	cli_result_free(&r);
 	assert_int_equal(access(out, F_OK), -1);
-	assert_int_equal(dir_entries(dir), before);
+	assert_int_equal(cli_dir_entries(dir), before);
 }
 
 static void test_sign_wrong_keys(void **state)
@@ -524,7 +464,7 @@ static void test_sign_wrong_keys(void **state)
 	char dir[64], path[96];
 
 	(void)state;
-	make_dir(dir);
+	cli_tmpdir_make(dir, sizeof(dir), "test-sign");
 	/* OpenSSL's default exponent is 65537. */
 	snprintf(path, sizeof(path), "%s/rsa2048.pem", dir);
 	write_pem(path, EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048), true);
@@ -546,7 +486,7 @@ static void test_sign_wrong_keys(void **state)
 	expect_key_refused(dir, enclave_path(), "no unencrypted PEM private key");
 	snprintf(path, sizeof(path), "%s/missing.pem", dir);
 	expect_key_refused(dir, path, "No such file or directory");
-	remove_dir(dir);
+	cli_tmpdir_remove(dir);
 }
 
 static void test_sign_unwritable_output(void **state)
@@ -557,7 +497,7 @@ static void test_sign_unwritable_output(void **state)
 
 	(void)state;
 	assert_non_null(k);
-	make_dir(dir);
+	cli_tmpdir_make(dir, sizeof(dir), "test-sign");
 
 	/* A directory that does not exist. */
 	snprintf(out, sizeof(out), "%s/missing/enclave.sig", dir);
@@ -565,7 +505,7 @@ static void test_sign_unwritable_output(void **state)
 	assert_runtime_failure(&r, "sign", "No such file or directory");
 	cli_assert_contains(r.err, out);
 	cli_result_free(&r);
-	assert_int_equal(dir_entries(dir), 0);
+	assert_int_equal(cli_dir_entries(dir), 0);
 
 	/*
 	 * A directory in the way: the SIGSTRUCT is complete in its temporary
@@ -576,16 +516,16 @@ static void test_sign_unwritable_output(void **state)
 	cli_exec(&r, CLI_ARGS("sign", "-k", k, "-o", sub, enclave_path()));
 	assert_runtime_failure(&r, "sign", "Is a directory");
 	cli_result_free(&r);
-	assert_int_equal(dir_entries(dir), 1);
-	assert_int_equal(dir_entries(sub), 0);
+	assert_int_equal(cli_dir_entries(dir), 1);
+	assert_int_equal(cli_dir_entries(sub), 0);
 
 	/* An enclave the loader refuses: nothing is written. */
 	snprintf(out, sizeof(out), "%s/other.sig", dir);
 	cli_exec(&r, CLI_ARGS("sign", "-k", k, "-o", out, cli_bin()));
 	assert_runtime_failure(&r, "sign", "program interpreter");
 	cli_result_free(&r);
-	assert_int_equal(dir_entries(dir), 1);
-	remove_dir(dir);
+	assert_int_equal(cli_dir_entries(dir), 1);
+	cli_tmpdir_remove(dir);
 }
 
 int main(void)

@@ -22,8 +22,7 @@
 
 #include <openssl/evp.h>
 
-#include "api_internal.h"
-#include "encl.h"
+#include "cli_fixture.h"
 #include "encl_fixture.h"
 #include "lib/enclave_image.h"
 #include "softsgx/softsgx.h"
@@ -38,32 +37,14 @@ static size_t elf_len;
 
 static const char *enclave_path(void)
 {
-	const char *path = getenv(TEST_ENCLAVE_ENV);
-
-	if (!path || !*path)
-		fail_msg("%s is not set: run the tests with `make check`, which builds "
-			 "build/enclaves/test_enclave.elf",
-			 TEST_ENCLAVE_ENV);
-	return path;
+	return cli_env_path(TEST_ENCLAVE_ENV);
 }
 
 static int group_setup(void **state)
 {
-	FILE *f = fopen(enclave_path(), "rb");
-	long n;
-
 	(void)state;
-	if (!f)
-		fail_msg("cannot open %s", enclave_path());
-	assert_int_equal(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	assert_true(n > 0);
-	rewind(f);
-	elf = malloc((size_t)n);
-	assert_non_null(elf);
-	assert_int_equal(fread(elf, 1, (size_t)n, f), (size_t)n);
-	elf_len = (size_t)n;
-	fclose(f);
+	elf = (uint8_t *)cli_read_file(enclave_path(), &elf_len);
+	assert_true(elf_len > 0);
 	return 0;
 }
 
@@ -432,19 +413,6 @@ static struct softsgx_platform *platform(void)
 	return p;
 }
 
-/* The SECS of the enclave behind @fd, read from the EPC (white box). */
-static void secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
-{
-	struct sgx_file *f = softsgx_fget(p, fd);
-	struct sgx_encl *encl;
-
-	assert_non_null(f);
-	encl = sgx_file_encl(f);
-	assert_non_null(encl->secs.epc_page);
-	memcpy(out, sgx_get_epc_virt_addr(softsgx_kernel(p), encl->secs.epc_page), sizeof(*out));
-	sgx_file_put(f);
-}
-
 static void test_build_through_embedding_api(void **state)
 {
 	struct softsgx_platform *p = platform();
@@ -472,7 +440,7 @@ static void test_build_through_embedding_api(void **state)
 
 	/* EINIT accepted the SIGSTRUCT, so the SECS holds its MRENCLAVE. */
 	enclave_image_mrenclave(&img, mr);
-	secs_of(p, h.fd, secs);
+	ek_secs_of(p, h.fd, secs);
 	assert_memory_equal(secs->mrenclave, mr, 32);
 	assert_int_equal(secs->base, h.base);
 	assert_int_equal(secs->size, h.size);

@@ -15,10 +15,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,14 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "cli_fixture.h"
 #include "stats_file.h"
-
-extern char **environ;
 
 struct fixture {
 	char dir[64];	  /* XDG_RUNTIME_DIR of the test */
@@ -42,119 +38,15 @@ struct fixture {
 	int holder_stdin; /* closing it ends the holder */
 };
 
-struct run {
-	int status; /* exit code, or 128 + signal */
-	char *out, *err;
-};
+/* Our variables the programs do not get: each test has its own directory and shim. */
+#define UNSET_VARS CLI_ARGS("XDG_RUNTIME_DIR=", "SOFTSGX_STATS=", "LD_PRELOAD=")
 
-static const char *env_path(const char *name)
+/* softsgx @args (NULL-terminated, without argv[0]) in the directory of @f. */
+static void top(struct fixture *f, struct cli_result *r, const char *const *args)
 {
-	const char *v = getenv(name);
+	const char *const env[] = {f->xdg_env, NULL};
 
-	if (!v || !*v)
-		fail_msg("%s is not set: run the tests with `make check`", name);
-	return v;
-}
-
-/* Our environment with XDG_RUNTIME_DIR replaced and @extra ("NAME=value") added. */
-static char **child_env(const struct fixture *f, const char *extra)
-{
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n])
-		n++;
-	env = calloc(n + 3, sizeof(*env));
-	assert_non_null(env);
-	env[k++] = (char *)f->xdg_env;
-	if (extra)
-		env[k++] = (char *)extra;
-	for (char **e = environ; *e; e++)
-		if (strncmp(*e, "XDG_RUNTIME_DIR=", 16) && strncmp(*e, "SOFTSGX_STATS=", 14) &&
-		    strncmp(*e, "LD_PRELOAD=", 11))
-			env[k++] = *e;
-	env[k] = NULL;
-	return env;
-}
-
-static char *read_all(int fd)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap);
-	ssize_t n;
-
-	assert_non_null(buf);
-	for (;;) {
-		if (len + 1 == cap) {
-			cap *= 2;
-			buf = realloc(buf, cap);
-			assert_non_null(buf);
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		assert_true(n >= 0);
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	return buf;
-}
-
-/* softsgx @args (NULL-terminated, without argv[0]); stderr goes to a file, read after. */
-static void top(struct fixture *f, struct run *r, const char *const *args)
-{
-	posix_spawn_file_actions_t fa;
-	char errpath[] = "/tmp/softsgx-test-top-err-XXXXXX";
-	char *argv[16] = {(char *)"softsgx"};
-	char **envp = child_env(f, NULL);
-	int out[2], errfd, status, n = 1;
-	pid_t pid;
-
-	for (; *args && n < 15; args++)
-		argv[n++] = (char *)*args;
-	argv[n] = NULL;
-	errfd = mkstemp(errpath);
-	assert_true(errfd >= 0);
-	unlink(errpath);
-	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], 1), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, errfd, 2), 0);
-	assert_int_equal(posix_spawn(&pid, env_path("SOFTSGX_BIN"), &fa, NULL, argv, envp), 0);
-	posix_spawn_file_actions_destroy(&fa);
-	close(out[1]);
-	r->out = read_all(out[0]);
-	close(out[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	lseek(errfd, 0, SEEK_SET);
-	r->err = read_all(errfd);
-	close(errfd);
-	free(envp);
-}
-
-static void run_free(struct run *r)
-{
-	free(r->out);
-	free(r->err);
-}
-
-#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
-
-static void assert_contains(const char *haystack, const char *needle)
-{
-	if (!strstr(haystack, needle))
-		fail_msg("expected \"%s\" in:\n%s", needle, haystack);
-}
-
-static void assert_status(const struct run *r, int status)
-{
-	if (r->status != status)
-		fail_msg("exit status %d, expected %d\nstdout:\n%s\nstderr:\n%s", r->status, status,
-			 r->out, r->err);
+	cli_exec_env(r, env, UNSET_VARS, args);
 }
 
 /* The number after the first "@key": in @json; fails when absent. */
@@ -175,8 +67,7 @@ static int setup(void **state)
 	struct fixture *f = calloc(1, sizeof(*f));
 
 	assert_non_null(f);
-	strcpy(f->dir, "/tmp/softsgx-test-top-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
+	cli_tmpdir_make(f->dir, sizeof(f->dir), "test-top");
 	snprintf(f->xdg_env, sizeof(f->xdg_env), "XDG_RUNTIME_DIR=%s", f->dir);
 	f->holder_stdin = -1;
 	*state = f;
@@ -199,14 +90,11 @@ static void holder_stop(struct fixture *f)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
-
 	if (f->holder) {
 		kill(f->holder, SIGKILL);
 		holder_stop(f);
 	}
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	assert_int_equal(system(cmd), 0);
+	cli_tmpdir_remove(f->dir);
 	free(f);
 	return 0;
 }
@@ -219,35 +107,29 @@ static int teardown(void **state)
  */
 static void holder_start(struct fixture *f, const char *extra_env, bool fork_first)
 {
-	char *argv[] = {(char *)"softsgx",
-			(char *)"run",
-			(char *)"--epc",
-			(char *)"256K",
-			(char *)"--sections",
-			(char *)"1",
-			(char *)"--",
-			(char *)env_path("SOFTSGX_EPC_HOLDER"),
-			(char *)"100",
-			(char *)"8",
-			fork_first ? (char *)"fork" : NULL,
-			NULL};
-	char **envp = child_env(f, extra_env);
-	posix_spawn_file_actions_t fa;
+	const char *const argv[] = {"softsgx",
+				    "run",
+				    "--epc",
+				    "256K",
+				    "--sections",
+				    "1",
+				    "--",
+				    cli_env_path("SOFTSGX_EPC_HOLDER"),
+				    "100",
+				    "8",
+				    fork_first ? "fork" : NULL,
+				    NULL};
+	const char *const env[] = {f->xdg_env, extra_env, NULL};
+	const struct cli_cmd c = {.path = cli_bin(), .argv = argv, .env = env, .unset = UNSET_VARS};
 	int in[2], out[2], pid = 0;
 	char line[64] = {0};
 	ssize_t n;
 	size_t len = 0;
 
-	env_path("SOFTSGX_PRELOAD");
+	cli_env_path("SOFTSGX_PRELOAD");
 	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
-	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, in[0], 0), 0);
-	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, out[1], 1), 0);
-	assert_int_equal(posix_spawn(&f->holder, env_path("SOFTSGX_BIN"), &fa, NULL, argv, envp),
-			 0);
-	posix_spawn_file_actions_destroy(&fa);
-	free(envp);
+	f->holder = cli_start(&c, in[0], out[1], -1);
 	close(in[0]);
 	close(out[1]);
 	f->holder_stdin = in[1];
@@ -288,19 +170,19 @@ static unsigned int stats_files(const struct fixture *f)
  * rates are numbers (within its 200 ms period; a loaded machine gets some
  * seconds).
  */
-static void top_json_when_published(struct fixture *f, struct run *r)
+static void top_json_when_published(struct fixture *f, struct cli_result *r)
 {
 	char pid[16];
 
 	snprintf(pid, sizeof(pid), "%d", (int)f->holder);
 	for (int i = 0; i < 25; i++) {
-		top(f, r, ARGS("top", "--once", "--json", "--interval", "0.5", "--pid", pid));
-		assert_status(r, 0);
+		top(f, r, CLI_ARGS("top", "--once", "--json", "--interval", "0.5", "--pid", pid));
+		cli_assert_status(r, 0);
 		if (strstr(r->out, "\"enclaves_total\": 1,") &&
 		    json_number(r->out, "added_pages") == 101 &&
 		    !strstr(r->out, "\"faults_per_s\": null"))
 			return;
-		run_free(r);
+		cli_result_free(r);
 	}
 	fail_msg("the holder's enclave never showed up");
 }
@@ -308,25 +190,25 @@ static void top_json_when_published(struct fixture *f, struct run *r)
 static void test_help(void **state)
 {
 	struct fixture *f = *state;
-	struct run r;
+	struct cli_result r;
 
-	top(f, &r, ARGS("top", "--help"));
-	assert_status(&r, 0);
+	top(f, &r, CLI_ARGS("top", "--help"));
+	cli_assert_status(&r, 0);
 	assert_true(!strncmp(r.out, "Usage: softsgx top", 18));
-	assert_contains(r.out, "--once");
-	assert_contains(r.out, "--interval");
-	assert_contains(r.out, "--pid");
-	assert_contains(r.out, "--json");
-	assert_contains(r.out, "Exit status");
+	cli_assert_contains(r.out, "--once");
+	cli_assert_contains(r.out, "--interval");
+	cli_assert_contains(r.out, "--pid");
+	cli_assert_contains(r.out, "--json");
+	cli_assert_contains(r.out, "Exit status");
 	assert_string_equal(r.err, "");
-	run_free(&r);
-	top(f, &r, ARGS("help", "top"));
-	assert_status(&r, 0);
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("help", "top"));
+	cli_assert_status(&r, 0);
 	assert_true(!strncmp(r.out, "Usage: softsgx top", 18));
-	run_free(&r);
-	top(f, &r, ARGS("--help"));
-	assert_contains(r.out, "top ");
-	run_free(&r);
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("--help"));
+	cli_assert_contains(r.out, "top ");
+	cli_result_free(&r);
 }
 
 static void test_bad_arguments(void **state)
@@ -351,17 +233,17 @@ static void test_bad_arguments(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		const char *args[6] = {"top"};
-		struct run r;
+		struct cli_result r;
 
 		for (int k = 0; k < 4 && cases[i].args[k]; k++)
 			args[k + 1] = cases[i].args[k];
 		top(f, &r, args);
-		assert_status(&r, 2);
+		cli_assert_status(&r, 2);
 		assert_string_equal(r.out, "");
-		assert_contains(r.err, "softsgx top: ");
-		assert_contains(r.err, cases[i].message);
-		assert_contains(r.err, "Try 'softsgx top --help'.\n");
-		run_free(&r);
+		cli_assert_contains(r.err, "softsgx top: ");
+		cli_assert_contains(r.err, cases[i].message);
+		cli_assert_contains(r.err, "Try 'softsgx top --help'.\n");
+		cli_result_free(&r);
 	}
 }
 
@@ -369,25 +251,25 @@ static void test_bad_arguments(void **state)
 static void test_nothing_running(void **state)
 {
 	struct fixture *f = *state;
-	struct run r;
+	struct cli_result r;
 
-	top(f, &r, ARGS("top", "--once", "--interval", "0.1"));
-	assert_status(&r, 0);
-	assert_contains(r.out, "no softsgx platforms running\n");
-	run_free(&r);
-	top(f, &r, ARGS("top", "--once", "--json", "-d", "0.1"));
-	assert_status(&r, 0);
+	top(f, &r, CLI_ARGS("top", "--once", "--interval", "0.1"));
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "no softsgx platforms running\n");
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "--json", "-d", "0.1"));
+	cli_assert_status(&r, 0);
 	assert_string_equal(r.out, "{\"platforms\": []}\n");
-	run_free(&r);
-	top(f, &r, ARGS("top", "--once", "-d", "0.1", "--pid", "2147483647"));
-	assert_status(&r, 1);
-	assert_contains(r.out, "no softsgx platform with pid 2147483647\n");
-	run_free(&r);
-	top(f, &r, ARGS("top", "--once", "--json", "-d", "0.1", "-p", "2147483647"));
-	assert_status(&r, 1);
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1", "--pid", "2147483647"));
+	cli_assert_status(&r, 1);
+	cli_assert_contains(r.out, "no softsgx platform with pid 2147483647\n");
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "--json", "-d", "0.1", "-p", "2147483647"));
+	cli_assert_status(&r, 1);
 	assert_string_equal(r.out, "{\"platforms\": []}\n");
-	assert_contains(r.err, "no softsgx platform with pid 2147483647");
-	run_free(&r);
+	cli_assert_contains(r.err, "no softsgx platform with pid 2147483647");
+	cli_result_free(&r);
 }
 
 static void test_shows_running_program(void **state)
@@ -396,7 +278,7 @@ static void test_shows_running_program(void **state)
 	char pid[16], want[64];
 	unsigned long long epc, evicted, va;
 	const char *e;
-	struct run r;
+	struct cli_result r;
 
 	holder_start(f, NULL, false);
 	snprintf(pid, sizeof(pid), "%d", (int)f->holder);
@@ -404,10 +286,10 @@ static void test_shows_running_program(void **state)
 
 	top_json_when_published(f, &r);
 	snprintf(want, sizeof(want), "\"pid\": %s, \"program\": \"epc_holder\"", pid);
-	assert_contains(r.out, want);
+	cli_assert_contains(r.out, want);
 	assert_int_equal(json_number(r.out, "total_pages"), 64);
 	assert_true(json_number(r.out, "in_use_pages") > 0);
-	assert_contains(r.out, "\"stale\": false");
+	cli_assert_contains(r.out, "\"stale\": false");
 	assert_true(json_number(r.out, "evictions") > 0);
 	/* The enclave row: 101 pages added, SECS and a VA page; every page is somewhere. */
 	e = strstr(r.out, "\"enclaves\": [");
@@ -419,7 +301,7 @@ static void test_shows_running_program(void **state)
 	assert_int_equal(va, 1);
 	assert_true(evicted > 0);
 	assert_int_equal(epc + evicted, 101 + 1 + 1);
-	assert_contains(e, "\"state\": \"created,debug\"");
+	cli_assert_contains(e, "\"state\": \"created,debug\"");
 	assert_int_equal(json_number(r.out, "enclaves_total"), 1);
 	/* The vEPC row: 8 pages mapped, every other one touched. */
 	e = strstr(r.out, "\"vepcs\": [");
@@ -428,49 +310,49 @@ static void test_shows_running_program(void **state)
 	assert_int_equal(json_number(e, "epc_pages"), 4);
 	assert_int_equal(json_number(r.out, "vepcs_total"), 1);
 	/* Rates over the sampling interval are numbers (ksgxd may still be evicting). */
-	assert_contains(r.out, "\"evictions_per_s\": ");
+	cli_assert_contains(r.out, "\"evictions_per_s\": ");
 	assert_null(strstr(r.out, "null"));
-	run_free(&r);
+	cli_result_free(&r);
 
 	/* Text, without --pid: the one program of this directory. */
-	top(f, &r, ARGS("top", "--once", "--interval", "0.3"));
-	assert_status(&r, 0);
-	assert_contains(r.out, "1 platform\n");
+	top(f, &r, CLI_ARGS("top", "--once", "--interval", "0.3"));
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "1 platform\n");
 	snprintf(want, sizeof(want), "PID %s  epc_holder", pid);
-	assert_contains(r.out, want);
-	assert_contains(r.out, "EPC    64 pages (256 KiB): ");
-	assert_contains(r.out, "faults/s");
-	assert_contains(r.out, "ENCLAVE");
-	assert_contains(r.out, "created,debug");
-	assert_contains(r.out, "VEPC");
-	assert_contains(r.out, "32 KiB");
+	cli_assert_contains(r.out, want);
+	cli_assert_contains(r.out, "EPC    64 pages (256 KiB): ");
+	cli_assert_contains(r.out, "faults/s");
+	cli_assert_contains(r.out, "ENCLAVE");
+	cli_assert_contains(r.out, "created,debug");
+	cli_assert_contains(r.out, "VEPC");
+	cli_assert_contains(r.out, "32 KiB");
 	assert_string_equal(r.err, "");
-	run_free(&r);
+	cli_result_free(&r);
 
-	/* Refreshing: one frame per iteration, no screen clearing into a pipe. */
-	top(f, &r, ARGS("top", "--iterations", "3", "--interval", "0.1", "--pid", pid));
-	assert_status(&r, 0);
+	/* Refreshing: one frame per iteration, no screen clearing into what is no terminal. */
+	top(f, &r, CLI_ARGS("top", "--iterations", "3", "--interval", "0.1", "--pid", pid));
+	cli_assert_status(&r, 0);
 	assert_null(strstr(r.out, "\033["));
 	unsigned int frames = 0;
 	for (const char *p = r.out; (p = strstr(p, "softsgx top - ")); p++)
 		frames++;
 	assert_int_equal(frames, 3);
-	run_free(&r);
+	cli_result_free(&r);
 
 	/* The program exits: its file goes with it. */
 	holder_stop(f);
 	assert_int_equal(stats_files(f), 0);
-	top(f, &r, ARGS("top", "--once", "-d", "0.1"));
-	assert_status(&r, 0);
-	assert_contains(r.out, "no softsgx platforms running");
-	run_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1"));
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "no softsgx platforms running");
+	cli_result_free(&r);
 }
 
 /* A program killed without a chance to clean up: top deletes its file. */
 static void test_killed_program_forgotten(void **state)
 {
 	struct fixture *f = *state;
-	struct run r;
+	struct cli_result r;
 	int status;
 
 	holder_start(f, NULL, false);
@@ -480,24 +362,24 @@ static void test_killed_program_forgotten(void **state)
 	close(f->holder_stdin);
 	f->holder = 0;
 	assert_int_equal(stats_files(f), 1);
-	top(f, &r, ARGS("top", "--once", "-d", "0.1"));
-	assert_status(&r, 0);
-	assert_contains(r.out, "no softsgx platforms running");
+	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1"));
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "no softsgx platforms running");
 	assert_int_equal(stats_files(f), 0);
-	run_free(&r);
+	cli_result_free(&r);
 }
 
 /* A forked child that exits leaves its parent's file, and publishes none of its own. */
 static void test_forked_child_leaves_parent_file(void **state)
 {
 	struct fixture *f = *state;
-	struct run r;
+	struct cli_result r;
 
 	holder_start(f, NULL, true);
 	assert_int_equal(stats_files(f), 1);
 	top_json_when_published(f, &r);
-	assert_contains(r.out, "\"program\": \"epc_holder\"");
-	run_free(&r);
+	cli_assert_contains(r.out, "\"program\": \"epc_holder\"");
+	cli_result_free(&r);
 	holder_stop(f);
 	assert_int_equal(stats_files(f), 0);
 }
@@ -513,7 +395,7 @@ static void test_stale_platform_marked(void **state)
 	struct sgx_stats_snapshot *snap = calloc(1, sizeof(*snap));
 	struct sgx_stats_writer w;
 	char dir[96], pid[16], want[64];
-	struct run r;
+	struct cli_result r;
 
 	assert_non_null(snap);
 	snprintf(dir, sizeof(dir), "%s/softsgx", f->dir);
@@ -526,22 +408,22 @@ static void test_stale_platform_marked(void **state)
 	w.file->snap.updated_ns = 1;
 	sgx_stats_write_end(&w);
 
-	top(f, &r, ARGS("top", "--once", "-d", "0.1"));
-	assert_status(&r, 0);
+	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1"));
+	cli_assert_status(&r, 0);
 	snprintf(want, sizeof(want), "PID %s  say \"hi\"\\  up ", pid);
-	assert_contains(r.out, want);
-	assert_contains(r.out, "(stale: no update for ");
-	assert_contains(r.out, "rate   - (needs two updates of the program)");
-	assert_contains(r.out, "EPC    32 pages (128 KiB): 32 free, 0 in use");
-	assert_contains(r.out, "no enclaves, no vEPC instances");
-	run_free(&r);
-	top(f, &r, ARGS("top", "--once", "--json", "-d", "0.1", "--pid", pid));
-	assert_status(&r, 0);
-	assert_contains(r.out, "\"program\": \"say \\\"hi\\\"\\\\\"");
-	assert_contains(r.out, "\"stale\": true");
-	assert_contains(r.out, "\"faults_per_s\": null");
-	assert_contains(r.out, "\"enclaves\": []");
-	run_free(&r);
+	cli_assert_contains(r.out, want);
+	cli_assert_contains(r.out, "(stale: no update for ");
+	cli_assert_contains(r.out, "rate   - (needs two updates of the program)");
+	cli_assert_contains(r.out, "EPC    32 pages (128 KiB): 32 free, 0 in use");
+	cli_assert_contains(r.out, "no enclaves, no vEPC instances");
+	cli_result_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "--json", "-d", "0.1", "--pid", pid));
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "\"program\": \"say \\\"hi\\\"\\\\\"");
+	cli_assert_contains(r.out, "\"stale\": true");
+	cli_assert_contains(r.out, "\"faults_per_s\": null");
+	cli_assert_contains(r.out, "\"enclaves\": []");
+	cli_result_free(&r);
 	sgx_stats_writer_close(&w, true);
 	free(snap);
 }
@@ -576,14 +458,14 @@ static void test_stats_off(void **state)
 {
 	struct fixture *f = *state;
 	char pid[16];
-	struct run r;
+	struct cli_result r;
 
 	holder_start(f, "SOFTSGX_STATS=0", false);
 	snprintf(pid, sizeof(pid), "%d", (int)f->holder);
 	assert_int_equal(stats_files(f), 0);
-	top(f, &r, ARGS("top", "--once", "-d", "0.1", "--pid", pid));
-	assert_status(&r, 1);
-	run_free(&r);
+	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1", "--pid", pid));
+	cli_assert_status(&r, 1);
+	cli_result_free(&r);
 	holder_stop(f);
 }
 
