@@ -4,6 +4,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <sched.h>
+#include <stdbool.h>
+#include <sys/auxv.h>
 #include <time.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -42,6 +44,20 @@ static int raw_gettid(void)
 	return (int)raw_syscall2(SYS_gettid, 0, 0);
 }
 
+/*
+ * With FSGSBASE enabled by the kernel (AT_HWCAP2 bit 1, Linux 5.9 and
+ * later) the bases are written by instruction; otherwise by arch_prctl().
+ * Four writes per ECALL: the system call would cost more than the rest of
+ * the shim's work. Decided once, before any thread enters an enclave.
+ */
+#define HWCAP2_FSGSBASE_BIT (1UL << 1)
+static bool have_fsgsbase;
+
+__attribute__((constructor)) static void detect_fsgsbase(void)
+{
+	have_fsgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE_BIT;
+}
+
 static uint64_t get_base(int code)
 {
 	uint64_t v = 0;
@@ -52,7 +68,12 @@ static uint64_t get_base(int code)
 
 static void set_base(int code, uint64_t v)
 {
-	raw_syscall2(SYS_arch_prctl, code, (long)v);
+	if (have_fsgsbase && code == ARCH_SET_FS)
+		__asm__ volatile("wrfsbase %0" : : "r"(v) : "memory");
+	else if (have_fsgsbase && code == ARCH_SET_GS)
+		__asm__ volatile("wrgsbase %0" : : "r"(v) : "memory");
+	else
+		raw_syscall2(SYS_arch_prctl, code, (long)v);
 }
 
 static struct shim_thread *lookup(int tid)
