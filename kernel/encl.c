@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "encl.h"
+#include "mm.h"
 #include "fault_inject.h"
 #include "usage.h"
 
@@ -165,7 +166,7 @@ int sgx_encl_backing_create(struct sgx_encl *encl)
 	if (ftruncate(fd, (off_t)(encl_size + (encl_size >> 5)))) {
 		int ret = -errno;
 
-		close(fd);
+		sys_close(fd);
 		return ret;
 	}
 	encl->backing = fd;
@@ -202,7 +203,7 @@ void sgx_encl_put_backing(struct sgx_backing *backing)
 void close_backing(struct sgx_encl *encl)
 {
 	if (encl->backing >= 0)
-		close(encl->backing);
+		sys_close(encl->backing);
 	encl->backing = -1;
 }
 

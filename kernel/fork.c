@@ -110,13 +110,13 @@ static int read_whole(const char *path, char **text)
 	}
 	if (n < 0)
 		goto fail;
-	close(fd);
+	sys_close(fd);
 	buf[len] = '\0';
 	*text = buf;
 	return 0;
 fail:
 	if (fd >= 0)
-		close(fd);
+		sys_close(fd);
 	free(buf);
 	return -ENOMEM;
 }

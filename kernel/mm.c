@@ -24,6 +24,11 @@ int sys_munmap(void *addr, size_t len)
 	return (int)syscall(SYS_munmap, addr, len);
 }
 
+int sys_close(int fd)
+{
+	return (int)syscall(SYS_close, fd);
+}
+
 void sgx_mm_init(struct sgx_mm *mm)
 {
 	pthread_rwlock_init(&mm->lock, NULL);

@@ -50,11 +50,14 @@ bool sgx_mm_overlaps(struct sgx_mm *mm, uint64_t start, uint64_t end);
 int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed);
 
 /*
- * mmap/munmap as system calls: under the LD_PRELOAD shim the libc names are
- * the shim's own wrappers, which must never see the kernel model's calls.
+ * mmap/munmap/close as system calls: under the LD_PRELOAD shim the libc
+ * names are the shim's own wrappers, which must never see the kernel
+ * model's calls (they take the shim's model lock, which fork() may hold
+ * while it waits for ksgxd: a ksgxd in a wrapper would never come back).
  */
 void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int sys_munmap(void *addr, size_t len);
+int sys_close(int fd);
 
 int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot);
 int sgx_pte_zap(uint64_t addr);

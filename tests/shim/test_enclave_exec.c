@@ -15,8 +15,10 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -500,6 +502,64 @@ static void test_fork_exec_and_system(void **state)
 	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
 }
 
+struct looper {
+	struct enclave *e;
+	atomic_bool stop;
+	long calls, bad;
+};
+
+static void *call_in_a_loop(void *arg)
+{
+	struct looper *l = arg;
+
+	while (!atomic_load(&l->stop)) {
+		l->bad += child_call(l->e, 2, 0) != 0xF00D;
+		l->calls++;
+	}
+	return NULL;
+}
+
+/*
+ * fork() while another thread enters and leaves an enclave all the time:
+ * neither the child nor the parent may hang on a lock that thread held, and
+ * the thread's calls go on unharmed. A child may find the TCS busy (the
+ * thread was inside at the fork, and does not exist in the child).
+ */
+static void test_fork_beside_a_thread_in_an_enclave(void **state)
+{
+	struct looper l = { 0 };
+	struct sgx_enclave_run run;
+	struct enclave e;
+	pthread_t thread;
+
+	(void)state;
+	build_enclave(&e, 0);
+	call(&e, SGX_EENTER, 1, 0xF00D, &run);
+	l.e = &e;
+	assert_int_equal(pthread_create(&thread, NULL, call_in_a_loop, &l), 0);
+	for (int i = 0; i < 20; i++) {
+		int status;
+		pid_t pid = fork();
+
+		assert_true(pid >= 0);
+		if (!pid) {
+			alarm(10); /* a hang fails the test instead of stalling it */
+			if (i % 2)
+				exit(child_call(&e, 2, 0) == 0xF00D || child_call(&e, 2, 0) == -1 ? 0 : 1);
+			_exit(0);
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		assert_true(WIFEXITED(status));
+		assert_int_equal(WEXITSTATUS(status), 0);
+	}
+	atomic_store(&l.stop, true);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	assert_true(l.calls > 0);
+	assert_int_equal(l.bad, 0);
+	assert_int_equal(call(&e, SGX_EENTER, 2, 0, &run), 0xF00D);
+	close_enclave(&e, ENCL_PAGES * SGX_PAGE_SIZE);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -511,6 +571,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_evicted_pages_come_back_inside),
 		cmocka_unit_test(test_fork_child_gets_its_own_copy),
 		cmocka_unit_test(test_fork_exec_and_system),
+		cmocka_unit_test(test_fork_beside_a_thread_in_an_enclave),
 	};
 
 	/* A small EPC, so the eviction test can fill it. */
