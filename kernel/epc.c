@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 
 #include "sgx.h"
@@ -310,12 +311,20 @@ err:
 
 int sgx_kernel_start_ksgxd(struct sgx_kernel *k)
 {
+	sigset_t all, old;
 	int ret;
 
 	if (k->ksgxd_running)
 		return 0;
 	k->ksgxd_stop = false;
+	/*
+	 * Linux's ksgxd is a kernel thread: no signal of the program can land
+	 * on it. Ours inherits the mask it is created with: all blocked.
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = -pthread_create(&k->ksgxd, NULL, ksgxd, k);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret)
 		return ret;
 	k->ksgxd_running = true;

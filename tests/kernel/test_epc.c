@@ -6,10 +6,14 @@
  * lazily allocated page descriptors on a huge EPC, and the watermarks that
  * wake ksgxd.
  */
+#define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -595,6 +599,53 @@ static void test_ksgxd_young_pages(void **state)
 	free(e);
 }
 
+/* The SigBlk mask of every thread of this process but the calling one. */
+static unsigned int other_threads_blocking(int sig, unsigned int *threads)
+{
+	DIR *dir = opendir("/proc/self/task");
+	struct dirent *de;
+	unsigned int blocking = 0;
+
+	assert_non_null(dir);
+	*threads = 0;
+	while ((de = readdir(dir))) {
+		char path[300], line[256];
+		unsigned long long mask = 0;
+		FILE *f;
+
+		if (de->d_name[0] == '.' || atoi(de->d_name) == (int)gettid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/status", de->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue; /* gone meanwhile */
+		while (fgets(line, sizeof(line), f))
+			if (sscanf(line, "SigBlk: %llx", &mask) == 1)
+				break;
+		fclose(f);
+		(*threads)++;
+		blocking += (mask >> (sig - 1)) & 1;
+	}
+	closedir(dir);
+	return blocking;
+}
+
+/* ksgxd is a kernel thread on Linux: none of the program's signals may land on it. */
+static void test_ksgxd_blocks_signals(void **state)
+{
+	struct softsgx_platform *p = platform(64, true);
+	static const int sigs[] = { SIGINT, SIGTERM, SIGALRM, SIGUSR1, SIGCHLD };
+	unsigned int threads, blocking;
+
+	(void)state;
+	for (unsigned int i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		blocking = other_threads_blocking(sigs[i], &threads);
+		assert_true(threads >= 1); /* ksgxd at least */
+		assert_int_equal(blocking, threads);
+	}
+	softsgx_platform_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +658,7 @@ int main(void)
 		cmocka_unit_test(test_should_reclaim),
 		cmocka_unit_test(test_watermark_wakes_ksgxd),
 		cmocka_unit_test(test_ksgxd_young_pages),
+		cmocka_unit_test(test_ksgxd_blocks_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
