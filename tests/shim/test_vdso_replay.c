@@ -40,6 +40,7 @@
 #include "lib/enclave_image.h"
 #include "lib/sigstruct_sign.h"
 #include "shim_test.h"
+#include "vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
@@ -56,100 +57,6 @@ static struct enclave_image image;
 static struct sgx_sigstruct *sig;
 static uint8_t *scratch;  /* host memory the enclave may read and write */
 static uint8_t *unmapped; /* a page nothing maps */
-
-/* The SysV ELF hash, for DT_HASH. */
-static unsigned long elf_hash(const char *name)
-{
-	unsigned long h = 0, g;
-
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h = (h << 4) + *p;
-		g = h & 0xf0000000u;
-		if (g)
-			h ^= g >> 24;
-		h &= ~g;
-	}
-	return h;
-}
-
-/* @name in the vDSO the shim installed (getauxval(AT_SYSINFO_EHDR)), or NULL. */
-static void *vdso_sym(const char *name)
-{
-	const uint8_t *base = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
-	const Elf64_Dyn *dyn = NULL;
-	const Elf64_Sym *symtab = NULL;
-	const Elf32_Word *hash = NULL;
-	const char *strtab = NULL;
-	uintptr_t bias = 0;
-	bool have_load = false;
-	const Elf64_Phdr *ph;
-
-	if (!base || memcmp(eh->e_ident, ELFMAG, SELFMAG))
-		return NULL;
-	ph = (const Elf64_Phdr *)(base + eh->e_phoff);
-	for (unsigned int i = 0; i < eh->e_phnum; i++) {
-		if (ph[i].p_type == PT_LOAD && !have_load) {
-			bias = (uintptr_t)base + ph[i].p_offset - ph[i].p_vaddr;
-			have_load = true;
-		} else if (ph[i].p_type == PT_DYNAMIC) {
-			dyn = (const Elf64_Dyn *)(base + ph[i].p_offset);
-		}
-	}
-	if (!have_load || !dyn)
-		return NULL;
-	for (; dyn->d_tag != DT_NULL; dyn++) {
-		if (dyn->d_tag == DT_SYMTAB)
-			symtab = (const Elf64_Sym *)(bias + dyn->d_un.d_ptr);
-		else if (dyn->d_tag == DT_STRTAB)
-			strtab = (const char *)(bias + dyn->d_un.d_ptr);
-		else if (dyn->d_tag == DT_HASH)
-			hash = (const Elf32_Word *)(bias + dyn->d_un.d_ptr);
-	}
-	if (!symtab || !strtab || !hash || !hash[0])
-		return NULL;
-	for (Elf32_Word i = hash[2 + elf_hash(name) % hash[0]]; i != STN_UNDEF;
-	     i = hash[2 + hash[0] + i]) {
-		if (i >= hash[1])
-			return NULL;
-		if (!strcmp(strtab + symtab[i].st_name, name))
-			return (void *)(bias + symtab[i].st_value);
-	}
-	return NULL;
-}
-
-/*
- * vdso_call(rdi, rsi, rdx, function, run, fn): fn(rdi, rsi, rdx, function,
- * 0, 0, run), keeping the callee-saved registers the vDSO may return
- * without (after an AEX, R12-R15 hold the CPU's synthetic values).
- */
-extern int vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx, unsigned int function,
-		     struct sgx_enclave_run *run, vdso_sgx_enter_enclave_t fn);
-__asm__(".text\n"
-	".globl vdso_call\n"
-	".hidden vdso_call\n"
-	".type vdso_call, @function\n"
-	"vdso_call:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
-	"	push %r8\n"
-	"	mov %r9, %rax\n"
-	"	xor %r8d, %r8d\n"
-	"	xor %r9d, %r9d\n"
-	"	call *%rax\n"
-	"	add $8, %rsp\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
-	"	ret\n"
-	".size vdso_call, .-vdso_call\n");
 
 /* The input, front to back; zeros past the end. */
 struct in {
