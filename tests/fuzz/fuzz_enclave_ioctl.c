@@ -741,21 +741,6 @@ static void run_op(struct run *r, enum op op)
 	}
 }
 
-/* An arena aligned to its size, so every power-of-two ELRANGE in it is aligned. */
-static uint8_t *arena_new(void)
-{
-	uint8_t *p = mmap(NULL, 2 * ARENA_SIZE, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	uintptr_t base;
-
-	FZ_CHECK(p != MAP_FAILED, "no arena");
-	base = ((uintptr_t)p + ARENA_SIZE - 1) & ~(uintptr_t)(ARENA_SIZE - 1);
-	if (base > (uintptr_t)p)
-		munmap(p, base - (uintptr_t)p);
-	munmap((void *)(base + ARENA_SIZE), (uintptr_t)p + ARENA_SIZE - base);
-	return (uint8_t *)base;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run run;
@@ -784,7 +769,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		r->fd[i] = -1;
 		r->encl_of[i] = -1;
 	}
-	r->arena = arena_new();
+	r->arena = fz_arena_new(ARENA_SIZE);
 	r->src = mmap(NULL, (SRC_PAGES + 1) * SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	r->ro_page = mmap(NULL, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,

@@ -587,20 +587,6 @@ static void run_op(struct run *r, enum op op)
 	}
 }
 
-static uint8_t *arena_new(void)
-{
-	uint8_t *p = mmap(NULL, 2 * ARENA_SIZE, PROT_NONE,
-			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	uintptr_t base;
-
-	FZ_CHECK(p != MAP_FAILED, "no arena");
-	base = ((uintptr_t)p + ARENA_SIZE - 1) & ~(uintptr_t)(ARENA_SIZE - 1);
-	if (base > (uintptr_t)p)
-		munmap(p, base - (uintptr_t)p);
-	munmap((void *)(base + ARENA_SIZE), (uintptr_t)p + ARENA_SIZE - base);
-	return (uint8_t *)base;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct run run;
@@ -623,8 +609,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < NR_VEPC; i++)
 		r->vepc[i] = -1;
 	r->host_encl = -1;
-	r->guest_arena = arena_new();
-	r->host_arena = arena_new();
+	r->guest_arena = fz_arena_new(ARENA_SIZE);
+	r->host_arena = fz_arena_new(ARENA_SIZE);
 	r->page = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
 	FZ_CHECK(r->page, "no page");
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
@@ -134,4 +135,18 @@ EVP_PKEY *fz_signer(void)
 	BN_free(e);
 	EVP_PKEY_CTX_free(ctx);
 	return key;
+}
+
+uint8_t *fz_arena_new(size_t size)
+{
+	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			  -1, 0);
+	uintptr_t base;
+
+	FZ_CHECK(p != MAP_FAILED, "no arena");
+	base = ((uintptr_t)p + size - 1) & ~(uintptr_t)(size - 1);
+	if (base > (uintptr_t)p)
+		munmap(p, base - (uintptr_t)p);
+	munmap((void *)(base + size), (uintptr_t)p + size - base);
+	return (uint8_t *)base;
 }

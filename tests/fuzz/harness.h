@@ -68,6 +68,12 @@ void fz_trace_init(void);
 struct evp_pkey_st;
 struct evp_pkey_st *fz_signer(void);
 
+/*
+ * @size bytes of PROT_NONE address space aligned to @size (a power of two),
+ * so every power-of-two ELRANGE inside it is naturally aligned.
+ */
+uint8_t *fz_arena_new(size_t size);
+
 /* free + in use + leaked + zombie == total EPC pages, and nothing leaked. */
 void fz_check_invariant(struct softsgx_platform *p, const char *after);
 
