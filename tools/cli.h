@@ -73,6 +73,8 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* "64 MiB", "12 KiB", "5000 bytes": the largest binary unit that is exact. */
 const char *cli_format_size(uint64_t bytes, char buf[32]);
+/* Print @s to stdout as a JSON string: quotes, backslashes and control characters escaped. */
+void cli_json_string(const char *s);
 /* Lower-case hex of @len bytes into @out (2 * @len + 1 bytes). */
 void cli_hex(char *out, const uint8_t *in, size_t len);
 

@@ -41,23 +41,6 @@ _Static_assert(ENCLAVE_IMAGE_ATTRIBUTES == (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 		       ENCLAVE_IMAGE_MISCSELECT == SGX_MISC_EXINFO,
 	       "update the attribute names print_text() prints");
 
-/* @s as a JSON string: quotes, backslashes and control characters escaped. */
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static unsigned int tcs_pages(const struct enclave_image *img)
 {
 	unsigned int n = 0;
@@ -99,7 +82,7 @@ static void print_json(const char *path, const struct enclave_image *img, const 
 	unsigned int tcs = tcs_pages(img);
 
 	printf("{\n  \"file\": ");
-	json_string(path);
+	cli_json_string(path);
 	printf(",\n  \"mrenclave\": \"%s\",\n", mr);
 	printf("  \"size\": %llu,\n", (unsigned long long)secs->size);
 	printf("  \"pages\": %zu,\n  \"tcs\": %u,\n  \"regular_pages\": %zu,\n", img->nr_pages, tcs,

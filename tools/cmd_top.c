@@ -265,22 +265,6 @@ static void print_text(const struct sample *cur, const struct sample *prev, pid_
 	}
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
 static void json_rate(const char *key, bool valid, double v)
 {
 	if (valid)
@@ -294,7 +278,7 @@ static void print_json_platform(const struct platform *p, const struct rates *r,
 	const struct softsgx_stats *st = &p->snap.stats;
 
 	printf("{\"pid\": %llu, \"program\": ", (unsigned long long)p->hdr.pid);
-	json_string(p->hdr.program);
+	cli_json_string(p->hdr.program);
 	printf(", \"uptime_s\": %.3f, \"updates\": %llu, \"stale\": %s,\n",
 	       age_s(p->hdr.start_monotonic_ns, now), (unsigned long long)p->snap.updates,
 	       p->snap.updated_ns + STALE_NS < now ? "true" : "false");
