@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * The signals the shim owns: SIGSEGV (page faults on SGX mappings, and
+ * The signals the shim owns: SIGSEGV (page faults on SGX mappings,
  * exceptions inside enclaves, and ENCLU on a CPU whose SGX is disabled),
- * SIGILL (ENCLU on a CPU without SGX, and #UD inside enclaves) and SIGFPE (#DE/#MF/#XM inside enclaves). Whatever the shim does
- * not consume goes to the handler the program installed, which the shim
- * keeps behind its own: sigaction() and signal() are interposed for these.
+ * SIGILL (ENCLU on a CPU without SGX, and #UD inside enclaves) and SIGFPE
+ * (#DE/#MF/#XM inside enclaves). Whatever the shim does not consume goes to
+ * the handler the program installed, which the shim keeps behind its own:
+ * sigaction() and signal() are interposed for these.
  *
  * A handler may run while FS holds an enclave's base: shim_handler_enter()
  * restores the host's before anything touches thread-local storage (errno

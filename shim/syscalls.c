@@ -244,39 +244,44 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	__attribute__((alias("mmap")));
 
-int munmap(void *addr, size_t len)
+/*
+ * munmap (@unmap) or mprotect (to @prot) of a range that touches an SGX
+ * mapping: the kernel model's, which returns true with the result in *@ret.
+ * false when the range is none of the model's business.
+ */
+static bool model_range(void *addr, size_t len, bool unmap, int prot, int *ret)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
+	uintptr_t start = (uintptr_t)addr;
+	bool ours;
+
+	if (!k)
+		return false;
+	shim_model_get();
+	ours = sgx_mm_overlaps(&k->mm, start, start + len);
+	if (ours)
+		*ret = set_errno(unmap ? sgx_munmap(k, start, len) : sgx_mprotect(k, start, len, prot));
+	shim_model_put();
+	return ours;
+}
+
+int munmap(void *addr, size_t len)
+{
+	int ret;
 
 	/* The kernel model drops any SGX VMA in the range, then unmaps it all. */
-	if (k) {
-		shim_model_get();
-		if (sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len)) {
-			int ret = set_errno(sgx_munmap(k, (uintptr_t)addr, len));
-
-			shim_model_put();
-			return ret;
-		}
-		shim_model_put();
-	}
+	if (model_range(addr, len, true, 0, &ret))
+		return ret;
 	shim_resolve_real();
 	return real.munmap(addr, len);
 }
 
 int mprotect(void *addr, size_t len, int prot)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
+	int ret;
 
-	if (k) {
-		shim_model_get();
-		if (sgx_mm_overlaps(&k->mm, (uintptr_t)addr, (uintptr_t)addr + len)) {
-			int ret = set_errno(sgx_mprotect(k, (uintptr_t)addr, len, prot));
-
-			shim_model_put();
-			return ret;
-		}
-		shim_model_put();
-	}
+	if (model_range(addr, len, false, prot, &ret))
+		return ret;
 	shim_resolve_real();
 	return real.mprotect(addr, len, prot);
 }
