@@ -49,6 +49,7 @@
 
 #include "cli.h"
 #include "lib/enclave_image.h"
+#include "lib/parse_size.h"
 #include "lib/sigstruct_sign.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -608,7 +609,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (cli_parse_size(epc, &epc_bytes) || epc_bytes < PAGE) {
+	if (sgx_parse_size(epc, &epc_bytes) || epc_bytes < PAGE) {
 		fprintf(stderr, "demo: --epc: not a size of at least 4K: '%s'\n", epc);
 		return 2;
 	}

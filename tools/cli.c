@@ -100,11 +100,6 @@ int cli_no_operands(const char *cmd, int argc, char **argv)
 	return 0;
 }
 
-int cli_parse_size(const char *s, uint64_t *bytes)
-{
-	return sgx_parse_size(s, bytes);
-}
-
 void cli_json_string(const char *s)
 {
 	putchar('"');
@@ -221,7 +216,7 @@ int cli_platform_config(const char *cmd, const struct cli_platform_opts *o,
 		epc = env("SOFTSGX_EPC");
 		epc_name = "SOFTSGX_EPC";
 	}
-	if (epc && cli_parse_size(epc, &total))
+	if (epc && sgx_parse_size(epc, &total))
 		return cli_usage_error(cmd, "%s '%s' is not a size (examples: 64M, 1G)", epc_name,
 				       epc);
 	if (epc && total / SGX_PAGE_SIZE > SGX_HW_MAX_EPC_PAGES)

@@ -62,12 +62,6 @@ int cli_getopt_error(const char *cmd, int opt, char **argv, const char *optstrin
 /* Usage error for the first operand left after option parsing, if any. */
 int cli_no_operands(const char *cmd, int argc, char **argv);
 
-/*
- * A size in bytes: decimal digits with an optional binary suffix K, M, G or
- * T (case-insensitive, optionally followed by "B" or "iB"): 4096, 64M, 1GiB.
- * Returns 0, or -EINVAL for anything else, overflow included.
- */
-int cli_parse_size(const char *s, uint64_t *bytes);
 /* A decimal number in [@min, @max]; 0 or -EINVAL (-ERANGE when out of range). */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 

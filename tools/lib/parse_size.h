@@ -5,9 +5,9 @@
 #include <stdint.h>
 
 /*
- * A decimal byte count with an optional suffix K, M, G or T (powers of
- * 1024; "KiB"/"KB" spellings too, any case): 0, or -EINVAL for anything
- * else, including overflow.
+ * A size in bytes: decimal digits with an optional binary suffix K, M, G or
+ * T (case-insensitive, optionally followed by "B" or "iB"): 4096, 64M, 1GiB.
+ * Returns 0, or -EINVAL for anything else, overflow included.
  */
 int sgx_parse_size(const char *s, uint64_t *bytes);
 
