@@ -89,6 +89,10 @@ ENCLAVE_DIR := build/enclaves
 TEST_ENCLAVE := $(ENCLAVE_DIR)/test_enclave.elf
 ENCLAVE_OBJ := $(patsubst tests/enclaves/%,$(ENCLAVE_DIR)/%.o, \
 	$(basename $(wildcard tests/enclaves/*.c tests/enclaves/*.S)))
+# The same enclave with SSA frames of 4 pages: room for the XSAVE area of
+# an XFRM equal to the host's XCR0 (tests/enclaves/test_enclave.h).
+TEST_ENCLAVE_XSAVE := $(ENCLAVE_DIR)/test_enclave_xsave.elf
+ENCLAVE_XSAVE_OBJ := $(patsubst $(ENCLAVE_DIR)/%,$(ENCLAVE_DIR)/xsave/%,$(ENCLAVE_OBJ))
 ENCLAVE_CFLAGS := -std=gnu11 -O2 -g -Wall -Wextra -Werror -Iinclude -Itests/enclaves \
 	-ffreestanding -fPIC -fvisibility=hidden -fno-stack-protector -fno-builtin \
 	-fno-tree-loop-distribute-patterns -mgeneral-regs-only -fcf-protection=none \
@@ -186,6 +190,17 @@ $(ENCLAVE_DIR)/%.o: tests/enclaves/%.S
 $(TEST_ENCLAVE): $(ENCLAVE_OBJ) tests/enclaves/enclave.lds
 	$(ENCLAVE_CC) $(ENCLAVE_LDFLAGS) -o $@ $(ENCLAVE_OBJ)
 
+$(ENCLAVE_DIR)/xsave/%.o: tests/enclaves/%.c
+	@mkdir -p $(dir $@)
+	$(ENCLAVE_CC) $(ENCLAVE_CFLAGS) -DTEST_ENCL_SSA_FRAME_PAGES=4 -MMD -MP -c $< -o $@
+
+$(ENCLAVE_DIR)/xsave/%.o: tests/enclaves/%.S
+	@mkdir -p $(dir $@)
+	$(ENCLAVE_CC) $(ENCLAVE_CFLAGS) -DTEST_ENCL_SSA_FRAME_PAGES=4 -MMD -MP -c $< -o $@
+
+$(TEST_ENCLAVE_XSAVE): $(ENCLAVE_XSAVE_OBJ) tests/enclaves/enclave.lds
+	$(ENCLAVE_CC) $(ENCLAVE_LDFLAGS) -o $@ $(ENCLAVE_XSAVE_OBJ)
+
 build/keys/%.pem:
 	@mkdir -p $(dir $@)
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:3072 \
@@ -203,6 +218,7 @@ check: deps
 	@$(MAKE) --no-print-directory check-build
 	@SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
 		SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
+		SOFTSGX_TEST_ENCLAVE_XSAVE=$(abspath $(TEST_ENCLAVE_XSAVE)) \
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
@@ -210,7 +226,7 @@ check: deps
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
-	$(TEST_ENCLAVE) $(FUZZ_REPLAY_BINS) \
+	$(TEST_ENCLAVE) $(TEST_ENCLAVE_XSAVE) $(FUZZ_REPLAY_BINS) \
 	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER)
 
 check-tsan: deps

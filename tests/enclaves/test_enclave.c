@@ -15,6 +15,7 @@
 /* Bounds of the enclave image, from enclave.lds. */
 extern char __encl_start[] __attribute__((visibility("hidden")));
 extern char __encl_end[] __attribute__((visibility("hidden")));
+extern char __encl_stack[] __attribute__((visibility("hidden")));
 
 struct encl_result {
 	uint64_t status;
@@ -120,6 +121,109 @@ static void raise_de(void)
 	asm volatile("div %2" : "+a"(rax), "+d"(rdx) : "r"(divisor) : "cc", "memory");
 }
 
+/* CPUID is illegal in enclave mode: #UD on hardware. */
+static struct encl_result op_cpuid(uint64_t leaf, uint64_t subleaf)
+{
+	uint32_t eax = (uint32_t)leaf, ebx, ecx = (uint32_t)subleaf, edx;
+
+	asm volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx) : : "memory");
+	return result(TEST_ENCL_OK, (uint64_t)ebx << 32 | eax);
+}
+
+/* So is SYSCALL: an enclave cannot ask the kernel for anything directly. */
+static struct encl_result op_syscall(uint64_t nr)
+{
+	uint64_t rax = nr;
+
+	asm volatile("syscall" : "+a"(rax) : : "rcx", "r11", "memory");
+	return result(TEST_ENCL_OK, rax);
+}
+
+/*
+ * A busy loop for asynchronous events to interrupt. The sum lives in RBX and
+ * R12-R15 (the AEX saves them in the SSA frame and replaces them with the
+ * synthetic state; ERESUME must bring them back) and in memory at the same
+ * time; any difference is a lost or corrupted register.
+ */
+static struct encl_result op_spin(uint64_t host_flag, uint64_t max)
+{
+	static volatile uint64_t mem_sum[TEST_ENCL_NR_TCS];
+	volatile uint64_t *flag = (volatile uint64_t *)(uintptr_t)host_flag;
+	volatile uint64_t *ms;
+	uint64_t n = 0, bad = 0;
+	uint64_t slot;
+
+	if (!outside_enclave(host_flag, sizeof(*flag)))
+		return result(TEST_ENCL_BAD_ARG, 0);
+	/* Our own stack tells which TCS we run on: one slot each. */
+	slot = ((uintptr_t)&n - (uintptr_t)__encl_stack) / TEST_ENCL_STACK_SIZE;
+	if (slot >= TEST_ENCL_NR_TCS)
+		return result(TEST_ENCL_BAD_ARG, 0);
+	ms = &mem_sum[slot];
+	*ms = 0;
+	while (!*flag && (!max || n < max)) {
+		asm volatile("mov %[s], %%r12\n\t"
+			     "mov %[s], %%r13\n\t"
+			     "mov %[s], %%r14\n\t"
+			     "mov %[s], %%r15\n\t"
+			     "mov %[s], %%rbx\n\t"
+			     "mov $64, %%ecx\n"
+			     "1:\tadd $3, %%r12\n\t"
+			     "add $3, %%r13\n\t"
+			     "add $3, %%r14\n\t"
+			     "add $3, %%r15\n\t"
+			     "add $3, %%rbx\n\t"
+			     "dec %%ecx\n\t"
+			     "jnz 1b\n\t"
+			     "cmp %%r12, %%r13\n\t"
+			     "jne 2f\n\t"
+			     "cmp %%r12, %%r14\n\t"
+			     "jne 2f\n\t"
+			     "cmp %%r12, %%r15\n\t"
+			     "jne 2f\n\t"
+			     "cmp %%r12, %%rbx\n\t"
+			     "jne 2f\n\t"
+			     "mov %%r12, %[s]\n\t"
+			     "jmp 3f\n"
+			     "2:\tincq %[bad]\n"
+			     "3:"
+			     : [s] "+m"(*ms), [bad] "+m"(bad)
+			     :
+			     : "rbx", "rcx", "r12", "r13", "r14", "r15", "cc", "memory");
+		n++;
+		if (bad || *ms != n * 64 * 3)
+			return result(TEST_ENCL_BAD_STATE, n);
+	}
+	return result(TEST_ENCL_OK, n);
+}
+
+static uint8_t xsave_slots[TEST_ENCL_XSAVE_SLOTS][TEST_ENCL_XSAVE_SLOT_SIZE]
+	__attribute__((aligned(64)));
+
+/* XSAVE64 / XRSTOR64 of a slot, as a runtime does around an OCALL. */
+static struct encl_result op_xsave(int save, uint64_t mask, uint64_t arg)
+{
+	uint64_t slot = arg >> 32, size = arg & 0xffffffff;
+	uint8_t *area;
+	uint32_t lo = (uint32_t)mask, hi = (uint32_t)(mask >> 32);
+
+	if (slot >= TEST_ENCL_XSAVE_SLOTS || size < 576 || size > TEST_ENCL_XSAVE_SLOT_SIZE)
+		return result(TEST_ENCL_BAD_ARG, 0);
+	area = xsave_slots[slot];
+	if (!save) {
+		asm volatile("xrstor64 %0" : : "m"(*area), "a"(lo), "d"(hi) : "memory");
+		return result(TEST_ENCL_OK, 0);
+	}
+	memset(area, TEST_ENCL_XSAVE_FILL, TEST_ENCL_XSAVE_SLOT_SIZE);
+	/* The XSAVE header must start out zero for a later XRSTOR. */
+	memset(area + 512, 0, 64);
+	asm volatile("xsave64 %0" : "+m"(*area) : "a"(lo), "d"(hi) : "memory");
+	for (uint64_t i = size; i < TEST_ENCL_XSAVE_SLOT_SIZE; i++)
+		if (((volatile uint8_t *)area)[i] != TEST_ENCL_XSAVE_FILL)
+			return result(TEST_ENCL_OVERRUN, i);
+	return result(TEST_ENCL_OK, *(volatile uint64_t *)(area + 512));
+}
+
 /* ENCLU[EREPORT]: RBX = TARGETINFO, RCX = REPORTDATA, RDX = REPORT, all in the enclave. */
 static struct encl_result op_ereport(uint64_t host)
 {
@@ -183,6 +287,16 @@ struct encl_result enclave_main(uint64_t op, uint64_t arg1, uint64_t arg2)
 		return result(TEST_ENCL_OK, (uintptr_t)encl_buffer);
 	case TEST_ENCL_OP_MAGIC:
 		return result(TEST_ENCL_OK, (uintptr_t)&encl_magic);
+	case TEST_ENCL_OP_CPUID:
+		return op_cpuid(arg1, arg2);
+	case TEST_ENCL_OP_SYSCALL:
+		return op_syscall(arg1);
+	case TEST_ENCL_OP_SPIN:
+		return op_spin(arg1, arg2);
+	case TEST_ENCL_OP_XSAVE:
+		return op_xsave(1, arg1, arg2);
+	case TEST_ENCL_OP_XRSTOR:
+		return op_xsave(0, arg1, arg2);
 	default:
 		return result(TEST_ENCL_BAD_OP, 0);
 	}

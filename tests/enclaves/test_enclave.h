@@ -26,7 +26,16 @@
 /* Layout: the linker script takes these values from the entry file's symbols. */
 #define TEST_ENCL_NR_TCS	  2
 #define TEST_ENCL_NSSA		  2
+/*
+ * One page holds the SSA frame of an enclave whose XFRM is x87 and SSE.
+ * build/enclaves/test_enclave_xsave.elf is the same enclave built with
+ * -DTEST_ENCL_SSA_FRAME_PAGES=4, room for every XSAVE component a current
+ * CPU has (AVX-512 and AMX: 11 KiB), for enclaves whose XFRM is the host's
+ * XCR0.
+ */
+#ifndef TEST_ENCL_SSA_FRAME_PAGES
 #define TEST_ENCL_SSA_FRAME_PAGES 1
+#endif
 #define TEST_ENCL_STACK_PAGES	  4
 #define TEST_ENCL_PAGE_SIZE	  4096
 
@@ -56,6 +65,36 @@
 #define TEST_ENCL_OP_EGETKEY   8  /* RSI: host KEYREQUEST (512 bytes), RDX: host key (16) */
 #define TEST_ENCL_OP_BUFFER    9  /* value = enclave address of the copy buffer */
 #define TEST_ENCL_OP_MAGIC     10 /* value = enclave address of the TEST_ENCL_MAGIC u64 */
+/*
+ * Instructions that are illegal in enclave mode (SDM Vol. 3D, "Illegal
+ * Instructions"): on hardware each raises #UD, which reaches the host as an
+ * AEX. Should one complete, the operation returns what it produced.
+ */
+#define TEST_ENCL_OP_CPUID     11 /* RSI: leaf, RDX: subleaf; value = EBX << 32 | EAX */
+#define TEST_ENCL_OP_SYSCALL   12 /* RSI: system call number, no arguments; value = RAX after */
+/*
+ * Runs until the u64 at host address RSI is nonzero, or for RDX iterations
+ * when RDX is nonzero; value = iterations done. Keeps a running sum in
+ * callee-saved registers and checks it against one kept in enclave memory:
+ * status TEST_ENCL_BAD_STATE when an AEX and ERESUME did not give back the
+ * enclave's registers exactly.
+ */
+#define TEST_ENCL_OP_SPIN      13
+/*
+ * XSAVE64 / XRSTOR64 of slot (RDX >> 32) (one per TCS, TEST_ENCL_XSAVE_SLOTS)
+ * with the instruction mask RSI (EDX:EAX), as a trusted runtime saves the
+ * extended state around an OCALL. RDX & 0xffffffff is the size the caller
+ * sized the buffer for: XSAVE fills the slot with TEST_ENCL_XSAVE_FILL
+ * first, then checks that nothing past that size changed (status
+ * TEST_ENCL_OVERRUN, value = offset of the first byte written past it).
+ * XSAVE's value is the XSTATE_BV it wrote; XRSTOR's is 0.
+ */
+#define TEST_ENCL_OP_XSAVE     14
+#define TEST_ENCL_OP_XRSTOR    15
+
+#define TEST_ENCL_XSAVE_SLOTS	  2
+#define TEST_ENCL_XSAVE_SLOT_SIZE 12288
+#define TEST_ENCL_XSAVE_FILL	  0xA5
 
 /* Status, in RDI at EEXIT. */
 #define TEST_ENCL_OK		  0
@@ -63,6 +102,8 @@
 #define TEST_ENCL_BAD_ARG	  2 /* address or length outside what the operation allows */
 #define TEST_ENCL_SGX_ERROR	  3 /* EGETKEY failed: value = its return code */
 #define TEST_ENCL_EXCEPTION_ENTRY 4 /* entered with CSSA > 0: value = EXITINFO */
+#define TEST_ENCL_BAD_STATE	  5 /* TEST_ENCL_OP_SPIN: registers changed under it */
+#define TEST_ENCL_OVERRUN	  6 /* TEST_ENCL_OP_XSAVE wrote past the caller's size */
 
 #ifndef __ASSEMBLER__
 #include <stdint.h>

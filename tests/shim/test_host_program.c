@@ -62,7 +62,7 @@
 #define SEAL_PROBE_ENV "SOFTSGX_HOST_PROGRAM_SEAL_PROBE"
 
 /*
- * Copies of the test enclave (19 pages and the SECS each) built after the
+ * Copies of the test enclave (25 pages and the SECS each) built after the
  * first one: with it, 260 pages for a 128-page EPC, twice what it holds, so
  * that the reclaimer's second chance cannot keep the first one's pages.
  */
