@@ -63,7 +63,7 @@
 
 /*
  * Copies of the test enclave (25 pages and the SECS each) built after the
- * first one: with it, 260 pages for a 128-page EPC, twice what it holds, so
+ * first one: with it, 338 pages for a 128-page EPC, over twice what it holds, so
  * that the reclaimer's second chance cannot keep the first one's pages.
  */
 #define NR_PRESSURE 12
