@@ -40,7 +40,7 @@ struct sgx_hw_config {
 	bool flc;				     /* flexible launch control */
 };
 
-/* Two sections of 64 MiB, SGX1+SGX2, flexible launch control. */
+/* Two sections of 64 MiB, SGX1 only (no SGX2 leaves yet), flexible launch control. */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 
 /*

@@ -32,7 +32,11 @@ void sgx_hw_default_config(struct sgx_hw_config *cfg)
 	cfg->nr_sections = 2;
 	cfg->section_size[0] = 64ULL << 20;
 	cfg->section_size[1] = 64ULL << 20;
-	cfg->sgx2 = true;
+	/*
+	 * No SGX2 in CPUID until EAUG, EMODPR, EMODT and EACCEPT exist: loaders
+	 * take CPUID.(12H,0):EAX bit 1 as "EDMM available" (issue 13, item 7).
+	 */
+	cfg->sgx2 = false;
 	cfg->flc = true;
 }
 

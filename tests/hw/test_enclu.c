@@ -275,7 +275,12 @@ static void test_enclu_dispatch(void **state)
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
 	r->rax = SGX_ERESUME;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	/* The SGX2 leaves on a CPU without SGX2 are undefined leaves: #GP. */
 	r->rax = SGX_EACCEPT;
+	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	r->rax = SGX_EMODPE;
+	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	r->rax = SGX_EACCEPTCOPY;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
 	r->rax = 0x42;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
