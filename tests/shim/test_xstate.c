@@ -308,6 +308,65 @@ static void test_xstate(void **state)
 	all_cases();
 }
 
+/*
+ * An enclave whose XFRM leaves out part of XCR0 (here AVX only, on a host
+ * with more) gets one warning on stderr at its first EENTER, no more.
+ */
+static void test_narrow_xfrm_warns_once(void **state)
+{
+	struct enclave_image narrow = { 0 };
+	struct sgx_sigstruct *nsig = aligned_alloc(PAGE, PAGE);
+	char out[4096] = "";
+	EVP_PKEY *key = NULL;
+	struct encl e;
+	int fds[2], saved;
+	ssize_t n;
+
+	(void)state;
+	need_avx();
+	if (xcr0 == 0x7) {
+		printf("skipped: XCR0 is x87|SSE|AVX, nothing narrower with AVX to try\n");
+		free(nsig);
+		skip();
+	}
+	assert_int_equal(enclave_image_load_file(getenv("SOFTSGX_TEST_ENCLAVE"), &narrow), 0);
+	narrow.secs->xfrm = 0x7;
+	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
+	assert_int_equal(enclave_image_sign(&narrow, key, NULL, nsig), 0);
+	EVP_PKEY_free(key);
+	if (enclave_build(&enclave_sys_native, &narrow, nsig, &e.h))
+		fail_msg("enclave_build: %s", enclave_image_error());
+
+	assert_int_equal(pipe(fds), 0);
+	fflush(stderr);
+	saved = dup(2);
+	assert_int_equal(dup2(fds[1], 2), 2);
+	close(fds[1]);
+	for (int i = 0; i < 2; i++) {
+		struct ecall c = { 0 };
+		struct sgx_enclave_run run;
+
+		memset(&run, 0, sizeof(run));
+		run.tcs = e.h.base + enclave_image_tcs_offset(&narrow, 0);
+		run.user_handler = (uintptr_t)handler;
+		run.user_data = (uintptr_t)&c;
+		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter), 0);
+		assert_int_equal(c.status, TEST_ENCL_OK);
+	}
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = read(fds[0], out, sizeof(out) - 1);
+	close(fds[0]);
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "XFRM 0x7 is narrower than this CPU's XCR0"));
+	assert_null(strstr(strstr(out, "narrower") + 1, "narrower"));
+	enclave_unload(&enclave_sys_native, &e.h);
+	enclave_image_free(&narrow);
+	free(nsig);
+}
+
 static void *thread_main(void *arg)
 {
 	static char altstack[65536];
@@ -385,6 +444,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_xstate),
 		cmocka_unit_test(test_xstate_new_thread),
+		cmocka_unit_test(test_narrow_xfrm_warns_once),
 	};
 
 	shim_test_reexec(argc, argv, run_opts);
