@@ -19,13 +19,13 @@
 /* CPUID.(0DH,i):ECX bit 0: component i is supervisor state (IA32_XSS). */
 #define CPUID_D_ECX_SUPERVISOR 0x1u
 
-#define XFEATURE_X87	  0x1ULL
-#define XFEATURE_SSE	  0x2ULL
-#define XFEATURE_AVX	  0x4ULL
-#define XFEATURE_MPX	  0x18ULL    /* BNDREGS, BNDCSR */
-#define XFEATURE_AVX512	  0xE0ULL    /* opmask, ZMM_Hi256, Hi16_ZMM */
-#define XFEATURE_AMX	  0x60000ULL /* XTILECFG, XTILEDATA */
-#define XFEATURE_LEGACY	  (XFEATURE_X87 | XFEATURE_SSE)
+#define XFEATURE_X87	0x1ULL
+#define XFEATURE_SSE	0x2ULL
+#define XFEATURE_AVX	0x4ULL
+#define XFEATURE_MPX	0x18ULL	   /* BNDREGS, BNDCSR */
+#define XFEATURE_AVX512 0xE0ULL	   /* opmask, ZMM_Hi256, Hi16_ZMM */
+#define XFEATURE_AMX	0x60000ULL /* XTILECFG, XTILEDATA */
+#define XFEATURE_LEGACY (XFEATURE_X87 | XFEATURE_SSE)
 
 /* The legacy region and the XSAVE header: the smallest XSAVE image. */
 #define XSAVE_MIN_SIZE (SGX_XSAVE_LEGACY_SIZE + SGX_XSAVE_HEADER_SIZE)
@@ -41,7 +41,7 @@ static uint64_t xgetbv0(void)
 /* Components that must come and go together (SDM Vol. 1, "XSETBV" #GP rules). */
 static uint64_t drop_partial_groups(uint64_t m)
 {
-	static const uint64_t groups[] = { XFEATURE_MPX, XFEATURE_AVX512, XFEATURE_AMX };
+	static const uint64_t groups[] = {XFEATURE_MPX, XFEATURE_AVX512, XFEATURE_AMX};
 
 	for (unsigned int i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
 		if ((m & groups[i]) != groups[i])

@@ -26,8 +26,8 @@
 #include "enclu.h"
 #include "shim.h"
 
-#define SW_BYTES_OFFSET 464 /* struct _fpx_sw_bytes in the legacy region */
-#define XSAVE_MIN (SGX_XSAVE_LEGACY_SIZE + SGX_XSAVE_HEADER_SIZE)
+#define SW_BYTES_OFFSET	 464 /* struct _fpx_sw_bytes in the legacy region */
+#define XSAVE_MIN	 (SGX_XSAVE_LEGACY_SIZE + SGX_XSAVE_HEADER_SIZE)
 #define LEGACY_XFEATURES 0x3ULL
 
 struct sw_bytes {

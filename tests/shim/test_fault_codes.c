@@ -34,15 +34,15 @@
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
 
-#define PAGE	  SGX_PAGE_SIZE
-#define TRAP_PF	  14
-#define ERR_P	  0x1
-#define ERR_W	  0x2
-#define ERR_U	  0x4
-#define ERR_I	  0x10
-#define ERR_SGX	  0x8000
+#define PAGE	SGX_PAGE_SIZE
+#define TRAP_PF 14
+#define ERR_P	0x1
+#define ERR_W	0x2
+#define ERR_U	0x4
+#define ERR_I	0x10
+#define ERR_SGX 0x8000
 
-static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
+static const char *const run_opts[] = {"--epc", "1M", "--sections", "1", NULL};
 static vdso_sgx_enter_enclave_t vdso_enter;
 static struct enclave_image image;
 static struct sgx_sigstruct *sig;
@@ -97,7 +97,8 @@ static void ecall(uint64_t tcs, long op, long a, long b, struct ecall *c)
 	c->vector = c->error_code = 0;
 	c->addr = 0;
 	assert_int_equal(vdso_call((unsigned long)op, (unsigned long)a, (unsigned long)b,
-				   SGX_EENTER, &run, vdso_enter), 0);
+				   SGX_EENTER, &run, vdso_enter),
+			 0);
 }
 
 static void build(struct encl *e)
@@ -115,7 +116,7 @@ static uint64_t tcs0(const struct encl *e)
 
 static uint64_t buffer(const struct encl *e)
 {
-	struct ecall c = { 0 };
+	struct ecall c = {0};
 
 	ecall(tcs0(e), TEST_ENCL_OP_BUFFER, 0, 0, &c);
 	assert_int_equal(c.status, TEST_ENCL_OK);
@@ -143,7 +144,7 @@ static void check_pf(const struct ecall *c, uint64_t addr, uint16_t code)
 
 static void fault_codes(struct encl *ep)
 {
-	struct ecall c = { 0 };
+	struct ecall c = {0};
 	struct encl e = *ep;
 	uint64_t buf, page, code;
 
@@ -216,7 +217,7 @@ static void test_fault_codes(void **state)
 static void *thread_main(void *arg)
 {
 	static char altstack[65536];
-	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
 
 	/*
 	 * Workaround, to be removed: without an alternate signal stack, the
@@ -248,7 +249,8 @@ static int group_setup(void **state)
 
 	(void)state;
 	if (!path || enclave_image_load_file(path, &image)) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE: %s\n", path ? enclave_image_error() : "unset");
+		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE: %s\n",
+			path ? enclave_image_error() : "unset");
 		return -1;
 	}
 	if (sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key))

@@ -41,7 +41,7 @@
 
 #define PAGE SGX_PAGE_SIZE
 
-static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
+static const char *const run_opts[] = {"--epc", "1M", "--sections", "1", NULL};
 static vdso_sgx_enter_enclave_t vdso_enter;
 static struct enclave_image image;
 static struct sgx_sigstruct *sig;
@@ -88,7 +88,8 @@ __asm__(".text\n"
 	"	mov 48(%rdi), %rax\n"
 	"	cmpq $2, 64(%rdi)\n"
 	"	jne 1f\n"
-	"	.irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	"	.irp "
+	"r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
 	"	vmovdqu64 \\r*64(%rax), %zmm\\r\n"
 	"	.endr\n"
 	"	jmp 2f\n"
@@ -111,7 +112,8 @@ __asm__(".text\n"
 	"	mov 56(%rdi), %rax\n"
 	"	cmpq $2, 64(%rdi)\n"
 	"	jne 3f\n"
-	"	.irp r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
+	"	.irp "
+	"r,0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31\n"
 	"	vmovdqu64 %zmm\\r, \\r*64(%rax)\n"
 	"	.endr\n"
 	"	jmp 4f\n"
@@ -165,7 +167,8 @@ static void ecall(const struct encl *e, long op, long a, long b, struct ecall *c
 	run.user_data = (uintptr_t)c;
 	c->status = c->value = -1;
 	assert_int_equal(vdso_call((unsigned long)op, (unsigned long)a, (unsigned long)b,
-				   SGX_EENTER, &run, vdso_enter), 0);
+				   SGX_EENTER, &run, vdso_enter),
+			 0);
 }
 
 static void build(struct encl *e)
@@ -178,7 +181,7 @@ static void build(struct encl *e)
 
 static uint64_t buffer(const struct encl *e)
 {
-	struct ecall c = { 0 };
+	struct ecall c = {0};
 
 	ecall(e, TEST_ENCL_OP_BUFFER, 0, 0, &c);
 	assert_int_equal(c.status, TEST_ENCL_OK);
@@ -189,7 +192,7 @@ static uint64_t buffer(const struct encl *e)
 static void xsave_in_enclave(const struct encl *e)
 {
 	for (uint64_t slot = 0; slot < TEST_ENCL_XSAVE_SLOTS; slot++) {
-		struct ecall c = { 0 };
+		struct ecall c = {0};
 
 		ecall(e, TEST_ENCL_OP_XSAVE, -1, (long)(slot << 32 | xsave_size), &c);
 		if (c.status == TEST_ENCL_OVERRUN)
@@ -211,10 +214,10 @@ static void remap(const struct encl *e, uint64_t page, int prot)
 }
 
 /* Load @in into the vector registers, enter with @function, store them to @out. */
-static void vec_call(const struct encl *e, struct sgx_enclave_run *run, uint64_t function,
-		     long op, uint64_t arg, const uint8_t *in, uint8_t *out)
+static void vec_call(const struct encl *e, struct sgx_enclave_run *run, uint64_t function, long op,
+		     uint64_t arg, const uint8_t *in, uint8_t *out)
 {
-	struct xs_ctx x = { 0 };
+	struct xs_ctx x = {0};
 
 	x.fn = (uintptr_t)vdso_enter;
 	x.run = (uintptr_t)run;
@@ -314,7 +317,7 @@ static void test_xstate(void **state)
  */
 static void test_narrow_xfrm_warns_once(void **state)
 {
-	struct enclave_image narrow = { 0 };
+	struct enclave_image narrow = {0};
 	struct sgx_sigstruct *nsig = aligned_alloc(PAGE, PAGE);
 	char out[4096] = "";
 	EVP_PKEY *key = NULL;
@@ -343,14 +346,15 @@ static void test_narrow_xfrm_warns_once(void **state)
 	assert_int_equal(dup2(fds[1], 2), 2);
 	close(fds[1]);
 	for (int i = 0; i < 2; i++) {
-		struct ecall c = { 0 };
+		struct ecall c = {0};
 		struct sgx_enclave_run run;
 
 		memset(&run, 0, sizeof(run));
 		run.tcs = e.h.base + enclave_image_tcs_offset(&narrow, 0);
 		run.user_handler = (uintptr_t)handler;
 		run.user_data = (uintptr_t)&c;
-		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter), 0);
+		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter),
+				 0);
 		assert_int_equal(c.status, TEST_ENCL_OK);
 	}
 	fflush(stderr);
@@ -370,7 +374,7 @@ static void test_narrow_xfrm_warns_once(void **state)
 static void *thread_main(void *arg)
 {
 	static char altstack[65536];
-	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
 
 	(void)arg;
 	/* Workaround for the shim's new-thread bug, see test_fault_codes.c. */
