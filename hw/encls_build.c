@@ -11,32 +11,30 @@
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
 
-/* x87 and SSE state are mandatory in XFRM. */
-#define XFRM_REQUIRED 0x3ULL
-#define XFRM_ALLOWED 0x7ULL
-/* XSAVE sizes: legacy area + header, plus the AVX upper halves. */
-#define XSAVE_LEGACY_SIZE 576
-#define XSAVE_AVX_SIZE 256
-
-static uint64_t ssa_bytes_needed(const struct sgx_secs *secs)
+/*
+ * SDM ECREATE: compute_XSAVE_frame_size(XFRM) + the MISC region of
+ * MISCSELECT + the GPR area must fit in SSAFRAMESIZE pages. The XSAVE size
+ * is the host's standard-format layout (CPUID leaf 0xD), the one the AEX
+ * writes.
+ */
+static uint64_t ssa_bytes_needed(const struct sgx_hw *hw, const struct sgx_secs *secs)
 {
-	uint64_t need = XSAVE_LEGACY_SIZE + sizeof(struct sgx_ssa_gpr);
+	uint64_t need = hw_xfrm_xsave_size(hw, secs->xfrm) + sizeof(struct sgx_ssa_gpr);
 
-	if (secs->xfrm & 0x4)
-		need += XSAVE_AVX_SIZE;
 	if (secs->miscselect & SGX_MISC_EXINFO)
 		need += sizeof(struct sgx_ssa_exinfo);
 	return need;
 }
 
 /* The SECS checks of ECREATE; all failures are #GP. */
-static bool secs_acceptable(const struct sgx_secs *secs)
+static bool secs_acceptable(const struct sgx_hw *hw, const struct sgx_secs *secs)
 {
 	uint64_t limit;
 
 	if (secs->attributes & (SGX_ATTR_RESERVED_MASK | SGX_ATTR_INIT))
 		return false;
-	if ((secs->xfrm & XFRM_REQUIRED) != XFRM_REQUIRED || (secs->xfrm & ~XFRM_ALLOWED))
+	/* x87 and SSE set, within CPUID.(12H,1):ECX:EDX, and legal for XCR0. */
+	if (!hw_xfrm_acceptable(&hw->xstate, secs->xfrm))
 		return false;
 	if (secs->miscselect & ~(uint32_t)SGX_MISC_EXINFO)
 		return false;
@@ -48,7 +46,7 @@ static bool secs_acceptable(const struct sgx_secs *secs)
 	if (secs->base >= limit || secs->size > limit - secs->base)
 		return false;
 	if (secs->ssa_frame_size == 0 ||
-	    (uint64_t)secs->ssa_frame_size * SGX_PAGE_SIZE < ssa_bytes_needed(secs))
+	    (uint64_t)secs->ssa_frame_size * SGX_PAGE_SIZE < ssa_bytes_needed(hw, secs))
 		return false;
 	if (!all_zero(secs->reserved1, sizeof(secs->reserved1)) ||
 	    !all_zero(secs->reserved2, sizeof(secs->reserved2)) ||
@@ -88,7 +86,7 @@ int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs_epc)
 	    SGX_SECINFO_PAGE_TYPE(secinfo->flags) != SGX_PAGE_TYPE_SECS ||
 	    !all_zero(secinfo->reserved, sizeof(secinfo->reserved)))
 		goto out;
-	if (pginfo->addr || pginfo->secs || !secs_acceptable(src))
+	if (pginfo->addr || pginfo->secs || !secs_acceptable(hw, src))
 		goto out;
 
 	secs = (struct sgx_secs *)ref.page;

@@ -67,10 +67,15 @@
 
 /*
  * The extended state as XSAVE writes it in the standard (non-compacted)
- * format: legacy region (x87 and SSE) at 0, XSAVE header at 512, AVX upper
- * halves at 576. The SSA's XSAVE region has the same format.
+ * format: legacy region (x87 and SSE) at 0, XSAVE header at 512, then every
+ * other component at the offset the host's CPUID.(0DH,i):EBX gives (AVX
+ * upper halves at 576). The SSA's XSAVE region has the same format. The
+ * area holds every user component of current CPUs (AVX-512 and AMX: about
+ * 11 KiB); components that would not fit are not offered in XFRM.
  */
-#define SGX_XSAVE_AREA_SIZE	4096
+#define SGX_XSAVE_AREA_SIZE	16384
+/* Pages an SSA frame's XSAVE region can span. */
+#define SGX_XSAVE_MAX_PAGES	(SGX_XSAVE_AREA_SIZE / 4096)
 #define SGX_XSAVE_LEGACY_SIZE	512
 #define SGX_XSAVE_HEADER_OFFSET 512
 #define SGX_XSAVE_HEADER_SIZE	64
@@ -99,7 +104,9 @@ struct sgx_cpu_regs {
 	uint64_t gsbase;
 	/*
 	 * Bytes of @xsave that hold state (the XSAVE area size of the caller's
-	 * XCR0). Leaves that load components extend it to cover them.
+	 * XCR0: the signal frame's). Leaves that load components extend it to
+	 * cover them. Components whose XSTATE_BV bit is clear are in their
+	 * init configuration whatever the bytes say.
 	 */
 	uint32_t xsave_len;
 	uint8_t xsave[SGX_XSAVE_AREA_SIZE] __attribute__((aligned(64)));
@@ -137,6 +144,7 @@ struct sgx_lp {
 	bool inside;		/* enclave mode (CR_ENCLAVE_MODE) */
 	uint64_t tcs_la;	/* TCS of the current or last entry (CR_TCS_LA) */
 	uint64_t aep;		/* AEP of the current or last entry */
+	uint64_t xfrm;		/* SECS.ATTRIBUTES.XFRM of the current or last entry */
 	uint64_t fault_addr;	/* of the last leaf that faulted: CR2 for #PF */
 	uint32_t fault_errcode; /* its error code (0 for #GP) */
 
@@ -145,7 +153,8 @@ struct sgx_lp {
 		void *tcs;			   /* CR_TCS_PA: direct-map address of the TCS */
 		uint64_t secs_pfn;		   /* CR_ACTIVE_SECS */
 		uint64_t base, size;		   /* CR_ELRANGE */
-		uint8_t *xsave_page;		   /* CR_XSAVE_PAGE_0: SSA frame's XSAVE region */
+		/* CR_XSAVE_PAGE_n: the pages of the SSA frame's XSAVE region. */
+		uint8_t *xsave_pages[SGX_XSAVE_MAX_PAGES];
 		struct sgx_ssa_gpr *gpr;	   /* CR_GPR_PA: SSA frame's GPR area */
 		uint64_t save_fsbase, save_gsbase; /* CR_SAVE_FS, CR_SAVE_GS */
 		bool dbgoptin;			   /* CR_DBGOPTIN */

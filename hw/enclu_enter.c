@@ -15,7 +15,6 @@
 
 #include "enclu_internal.h"
 
-#define XFRM_AVX	0x4ULL
 #define GPR_SIZE	sizeof(struct sgx_ssa_gpr)
 #define XSAVE_XSTATE_BV SGX_XSAVE_HEADER_OFFSET
 /* Header bytes 8..23 (XCOMP_BV and the next reserved quadword). */
@@ -43,8 +42,8 @@
 #define EXIT_TYPE_HW_EXCEPTION 3
 #define EXIT_TYPE_SW_EXCEPTION 6
 
-_Static_assert(SGX_XSAVE_AVX_OFFSET + SGX_XSAVE_AVX_SIZE <= SGX_PAGE_SIZE,
-	       "the XSAVE region of an SSA frame fits in its first page");
+_Static_assert(SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE <= SGX_PAGE_SIZE,
+	       "the legacy region and the XSAVE header are in the SSA frame's first page");
 
 static uint64_t get64(const uint8_t *p)
 {
@@ -77,45 +76,93 @@ static void put16(uint8_t *p, uint16_t v)
 	memcpy(p, &v, sizeof(v));
 }
 
-/* compute_XSAVE_frame_size(XFRM) for the XFRM values ECREATE accepts. */
-static uint32_t xsave_size(uint64_t xfrm)
+/*
+ * The SSA frame's XSAVE region is linear memory over several EPC pages that
+ * need not be contiguous in the EPC: copy [@off, @off + @len) of it.
+ */
+static void region_write(uint8_t *const *pages, uint32_t off, const uint8_t *src, uint32_t len)
 {
-	uint32_t size = SGX_XSAVE_LEGACY_SIZE + SGX_XSAVE_HEADER_SIZE;
+	while (len) {
+		uint32_t in = off % SGX_PAGE_SIZE, n = SGX_PAGE_SIZE - in;
 
-	if (xfrm & XFRM_AVX)
-		size = SGX_XSAVE_AVX_OFFSET + SGX_XSAVE_AVX_SIZE;
-	return size;
+		if (n > len)
+			n = len;
+		memcpy(pages[off / SGX_PAGE_SIZE] + in, src, n);
+		off += n;
+		src += n;
+		len -= n;
+	}
 }
 
-/* Put the components in @mask of the XSAVE image @x in their init configuration. */
-static void xsave_init_components(uint8_t *x, uint64_t mask)
+static void region_read(uint8_t *dst, uint8_t *const *pages, uint32_t off, uint32_t len)
 {
+	while (len) {
+		uint32_t in = off % SGX_PAGE_SIZE, n = SGX_PAGE_SIZE - in;
+
+		if (n > len)
+			n = len;
+		memcpy(dst, pages[off / SGX_PAGE_SIZE] + in, n);
+		off += n;
+		dst += n;
+		len -= n;
+	}
+}
+
+/* Component @i (2 and up) of @xfrm, with its place in a standard-format image. */
+static bool component(const struct hw_xstate *x, uint64_t xfrm, unsigned int i, uint32_t *off,
+		      uint32_t *size)
+{
+	if (!(xfrm & (1ULL << i)) || !x->size[i] ||
+	    x->offset[i] + x->size[i] > SGX_XSAVE_AREA_SIZE)
+		return false;
+	*off = x->offset[i];
+	*size = x->size[i];
+	return true;
+}
+
+/*
+ * Put the components in @mask of the XSAVE image @buf in their init
+ * configuration (SDM Vol. 1, "XSAVE-Supported Features and State-Component
+ * Bitmaps": every component but x87 initializes to zeros; MXCSR is separate).
+ */
+static void xsave_init_components(const struct hw_xstate *x, uint8_t *buf, uint64_t mask)
+{
+	uint32_t off, size;
+
 	if (mask & 0x1) {
 		/* FCW, FSW, FTW, FOP, FIP, FDP and ST0-ST7; MXCSR (bytes 24-31) is SSE. */
-		memset(x, 0, SGX_XSAVE_MXCSR);
-		put16(x + SGX_XSAVE_FCW, SGX_FCW_INIT);
-		memset(x + SGX_XSAVE_ST0, 0, SGX_XSAVE_XMM0 - SGX_XSAVE_ST0);
+		memset(buf, 0, SGX_XSAVE_MXCSR);
+		put16(buf + SGX_XSAVE_FCW, SGX_FCW_INIT);
+		memset(buf + SGX_XSAVE_ST0, 0, SGX_XSAVE_XMM0 - SGX_XSAVE_ST0);
 	}
 	if (mask & 0x2)
-		memset(x + SGX_XSAVE_XMM0, 0, SGX_XSAVE_XMM_END - SGX_XSAVE_XMM0);
-	if (mask & XFRM_AVX)
-		memset(x + SGX_XSAVE_AVX_OFFSET, 0, SGX_XSAVE_AVX_SIZE);
+		memset(buf + SGX_XSAVE_XMM0, 0, SGX_XSAVE_XMM_END - SGX_XSAVE_XMM0);
+	for (unsigned int i = 2; i < HW_XSTATE_MAX; i++)
+		if (component(x, mask, i, &off, &size))
+			memset(buf + off, 0, size);
 }
 
-/* XSAVE of the XFRM components of @regs into the SSA frame's XSAVE region. */
-static void xsave_to_ssa(uint8_t *ssa, const struct sgx_cpu_regs *regs, uint64_t xfrm)
+/*
+ * XSAVE with RFBM = XFRM of @regs into the SSA frame's XSAVE region (the
+ * AEX). A component in its init configuration (XSTATE_BV bit clear) is only
+ * marked so, as XSAVE's init optimization may do.
+ */
+static void xsave_to_ssa(const struct hw_xstate *x, uint8_t *const *pages,
+			 const struct sgx_cpu_regs *regs, uint64_t xfrm)
 {
-	uint64_t bv = get64(ssa + XSAVE_XSTATE_BV);
+	uint64_t regs_bv = get64(regs->xsave + XSAVE_XSTATE_BV);
+	uint64_t bv = get64(pages[0] + XSAVE_XSTATE_BV);
+	uint32_t off, size;
 
 	/* XFRM always holds x87 and SSE: the whole x87/SSE part of the legacy region. */
-	memcpy(ssa, regs->xsave, SGX_XSAVE_XMM_END);
-	bv = (bv & ~xfrm) | (get64(regs->xsave + XSAVE_XSTATE_BV) & xfrm);
-	put64(ssa + XSAVE_XSTATE_BV, bv);
+	memcpy(pages[0], regs->xsave, SGX_XSAVE_XMM_END);
+	bv = (bv & ~xfrm) | (regs_bv & xfrm);
+	put64(pages[0] + XSAVE_XSTATE_BV, bv);
 	/* "Clear bytes 8 to 23 of XSAVE_HEADER". */
-	memset(ssa + XSAVE_HEADER_RSVD, 0, XSAVE_HEADER_RSVD_SIZE);
-	if (xfrm & XFRM_AVX)
-		memcpy(ssa + SGX_XSAVE_AVX_OFFSET, regs->xsave + SGX_XSAVE_AVX_OFFSET,
-		       SGX_XSAVE_AVX_SIZE);
+	memset(pages[0] + XSAVE_HEADER_RSVD, 0, XSAVE_HEADER_RSVD_SIZE);
+	for (unsigned int i = 2; i < HW_XSTATE_MAX; i++)
+		if ((regs_bv & (1ULL << i)) && component(x, xfrm, i, &off, &size))
+			region_write(pages, off, regs->xsave + off, size);
 }
 
 /* Would XRSTOR with RFBM = XFRM accept the SSA frame's XSAVE region? */
@@ -131,28 +178,31 @@ static bool xrstor_ok(const uint8_t *ssa, uint64_t xfrm)
 }
 
 /* XRSTOR with RFBM = XFRM from the SSA frame into @regs; other components stay. */
-static void xrstor_from_ssa(struct sgx_cpu_regs *regs, const uint8_t *ssa, uint64_t xfrm)
+static void xrstor_from_ssa(const struct hw_xstate *x, struct sgx_cpu_regs *regs,
+			    uint8_t *const *pages, uint64_t xfrm)
 {
-	uint64_t ssa_bv = get64(ssa + XSAVE_XSTATE_BV);
+	uint64_t ssa_bv = get64(pages[0] + XSAVE_XSTATE_BV);
 	uint64_t bv = get64(regs->xsave + XSAVE_XSTATE_BV);
+	uint32_t off, size;
 
-	memcpy(regs->xsave, ssa, SGX_XSAVE_XMM_END);
-	if (xfrm & XFRM_AVX)
-		memcpy(regs->xsave + SGX_XSAVE_AVX_OFFSET, ssa + SGX_XSAVE_AVX_OFFSET,
-		       SGX_XSAVE_AVX_SIZE);
+	memcpy(regs->xsave, pages[0], SGX_XSAVE_XMM_END);
+	for (unsigned int i = 2; i < HW_XSTATE_MAX; i++)
+		if ((ssa_bv & (1ULL << i)) && component(x, xfrm, i, &off, &size))
+			region_read(regs->xsave + off, pages, off, size);
 	/* A component whose XSTATE_BV bit is clear is loaded in its init configuration. */
-	xsave_init_components(regs->xsave, xfrm & ~ssa_bv);
+	xsave_init_components(x, regs->xsave, xfrm & ~ssa_bv);
 	put64(regs->xsave + XSAVE_XSTATE_BV, (bv & ~xfrm) | ssa_bv);
-	if (regs->xsave_len < xsave_size(xfrm))
-		regs->xsave_len = xsave_size(xfrm);
+	if (regs->xsave_len < hw_xsave_size(x, xfrm))
+		regs->xsave_len = hw_xsave_size(x, xfrm);
 }
 
 /* The extended part of the AEX synthetic state. */
-static void xsave_synthetic(struct sgx_cpu_regs *regs, uint64_t xfrm, unsigned int vector)
+static void xsave_synthetic(const struct hw_xstate *x, struct sgx_cpu_regs *regs, uint64_t xfrm,
+			    unsigned int vector)
 {
 	uint64_t bv = get64(regs->xsave + XSAVE_XSTATE_BV) & ~xfrm;
 
-	xsave_init_components(regs->xsave, xfrm);
+	xsave_init_components(x, regs->xsave, xfrm);
 	put32(regs->xsave + SGX_XSAVE_MXCSR, vector == X86_TRAP_XM ? MXCSR_ON_XM : SGX_MXCSR_INIT);
 	if (vector == X86_TRAP_MF) {
 		put16(regs->xsave + SGX_XSAVE_FCW, FCW_ON_MF);
@@ -160,8 +210,8 @@ static void xsave_synthetic(struct sgx_cpu_regs *regs, uint64_t xfrm, unsigned i
 		bv |= 0x1; /* x87 is not in its init configuration */
 	}
 	put64(regs->xsave + XSAVE_XSTATE_BV, bv);
-	if (regs->xsave_len < xsave_size(xfrm))
-		regs->xsave_len = xsave_size(xfrm);
+	if (regs->xsave_len < hw_xsave_size(x, xfrm))
+		regs->xsave_len = hw_xsave_size(x, xfrm);
 }
 
 /* What EENTER and ERESUME find out before they commit. */
@@ -171,7 +221,7 @@ struct entry {
 	struct sgx_secs *s;
 	uint64_t secs_pfn;
 	uint64_t fsbase, gsbase;
-	uint8_t *xsave;		 /* XSAVE region of the SSA frame */
+	uint8_t *xsave[SGX_XSAVE_MAX_PAGES]; /* pages of the SSA frame's XSAVE region */
 	struct sgx_ssa_gpr *gpr; /* GPR area of the SSA frame */
 };
 
@@ -185,6 +235,7 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 	const int rw = HW_MMU_READ | HW_MMU_WRITE;
 	const uint8_t perms = SGX_SECINFO_R | SGX_SECINFO_W;
 	uint64_t frame_bytes, off, ssa, gpr_la;
+	uint32_t xsize = hw_xsave_size(&hw->xstate, en->s->xfrm);
 	struct epc_ref ref;
 	int ret;
 
@@ -196,12 +247,19 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 	    !enclu_canonical(gpr_la))
 		return enclu_gp(lp);
 
-	/* The XSAVE region, xsave_size(XFRM) bytes from the frame base: one page. */
-	ret = enclu_enclave_page(hw, lp, mmu, ssa, rw, SGX_PAGE_TYPE_REG, en->secs_pfn, perms,
-				 &ref);
-	if (ret)
-		return ret;
-	en->xsave = ref.page;
+	/*
+	 * The XSAVE region, compute_XSAVE_frame_size(XFRM) bytes from the frame
+	 * base: each of its pages (the SDM's CR_XSAVE_PAGE_n). ECREATE made
+	 * the frame big enough; XFRM only has components that fit the model.
+	 */
+	memset(en->xsave, 0, sizeof(en->xsave));
+	for (uint32_t p = 0; p * SGX_PAGE_SIZE < xsize && p < SGX_XSAVE_MAX_PAGES; p++) {
+		ret = enclu_enclave_page(hw, lp, mmu, ssa + p * SGX_PAGE_SIZE, rw,
+					 SGX_PAGE_TYPE_REG, en->secs_pfn, perms, &ref);
+		if (ret)
+			return ret;
+		en->xsave[p] = ref.page;
+	}
 
 	ret = enclu_enclave_page(hw, lp, mmu, gpr_la, rw, SGX_PAGE_TYPE_REG, en->secs_pfn, perms,
 				 &ref);
@@ -295,7 +353,8 @@ static void entry_done(struct sgx_lp *lp, struct sgx_cpu_regs *regs, struct entr
 	lp->cr.secs_pfn = en->secs_pfn;
 	lp->cr.base = en->s->base;
 	lp->cr.size = en->s->size;
-	lp->cr.xsave_page = en->xsave;
+	lp->xfrm = en->s->xfrm;
+	memcpy(lp->cr.xsave_pages, en->xsave, sizeof(lp->cr.xsave_pages));
 	lp->cr.gpr = en->gpr;
 	lp->cr.save_fsbase = regs->fsbase;
 	lp->cr.save_gsbase = regs->gsbase;
@@ -350,7 +409,7 @@ int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 	if (ret)
 		return ret;
 	gpr = en.gpr;
-	if (!enclu_canonical(gpr->rip) || !xrstor_ok(en.xsave, en.s->xfrm)) {
+	if (!enclu_canonical(gpr->rip) || !xrstor_ok(en.xsave[0], en.s->xfrm)) {
 		hw_enclave_leave(hw, en.tcs.page);
 		epcm_unlock_shared(en.tcs.e);
 		return enclu_gp(lp);
@@ -376,7 +435,7 @@ int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 	regs->r15 = gpr->r15;
 	regs->rip = gpr->rip;
 	regs->rflags = (regs->rflags & ~RESUME_FLAGS) | (gpr->rflags & RESUME_FLAGS);
-	xrstor_from_ssa(regs, en.xsave, en.s->xfrm);
+	xrstor_from_ssa(&hw->xstate, regs, en.xsave, en.s->xfrm);
 	/* Pop the SSA stack. */
 	en.t->ssa_index--;
 	return SGX_SUCCESS;
@@ -484,7 +543,7 @@ int hw_aex(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 		exinfo->errcd = error_code;
 		exinfo->reserved = 0;
 	}
-	xsave_to_ssa(lp->cr.xsave_page, regs, secs->xfrm);
+	xsave_to_ssa(&hw->xstate, lp->cr.xsave_pages, regs, secs->xfrm);
 	tcs->ssa_index++;
 
 	/* The synthetic state. */
@@ -500,7 +559,7 @@ int hw_aex(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 	regs->r12 = regs->r13 = regs->r14 = regs->r15 = 0;
 	regs->rip = lp->aep;
 	regs->rflags &= ~AEX_CLEAR_FLAGS;
-	xsave_synthetic(regs, secs->xfrm, vector);
+	xsave_synthetic(&hw->xstate, regs, secs->xfrm, vector);
 	leave_enclave(hw, lp, regs);
 	return SGX_SUCCESS;
 }

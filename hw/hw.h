@@ -40,7 +40,7 @@ struct sgx_hw_config {
 	bool flc;				     /* flexible launch control */
 };
 
-/* Two sections of 64 MiB, SGX1+SGX2, flexible launch control. */
+/* Two sections of 64 MiB, SGX1 only (no SGX2 leaves yet), flexible launch control. */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 
 /*
@@ -67,6 +67,21 @@ uint64_t hw_epc_total_pages(const struct sgx_hw *hw);
 
 /* CPUID leaf 0x12: @out receives EAX, EBX, ECX, EDX. */
 void hw_cpuid_sgx(const struct sgx_hw *hw, uint32_t subleaf, uint32_t out[4]);
+
+/*
+ * The XFRM bits ECREATE accepts, CPUID.(12H,1):ECX:EDX: the host's XCR0
+ * (read with XGETBV at power-on) limited to the user components whose
+ * standard-format XSAVE image fits struct sgx_cpu_regs (docs/xsave.md).
+ */
+uint64_t hw_xfrm_supported(const struct sgx_hw *hw);
+/* The host's XCR0 as read at power-on (x87|SSE on a CPU without OSXSAVE). */
+uint64_t hw_host_xcr0(const struct sgx_hw *hw);
+/*
+ * compute_XSAVE_frame_size(@xfrm): bytes of the standard-format XSAVE image
+ * of the components in @xfrm on this host (CPUID leaf 0xD offsets). What an
+ * SSA frame's XSAVE region needs and what XSAVE with that XCR0 writes.
+ */
+uint32_t hw_xfrm_xsave_size(const struct sgx_hw *hw, uint64_t xfrm);
 
 /*
  * WRMSR/RDMSR of IA32_SGXLEPUBKEYHASH0..3. Writing needs flexible launch

@@ -63,6 +63,34 @@ struct hw_section {
 	uint64_t nr_chunks;
 };
 
+/*
+ * The XSAVE features of the host, read once at power-on (xstate.c): enclave
+ * code runs natively under the host's XCR0, so the XFRM values the model
+ * accepts and the layout of the SSA's XSAVE region are the host's.
+ */
+#define HW_XSTATE_MAX 64
+struct hw_xstate {
+	uint64_t xcr0;	    /* XGETBV(0); x87|SSE without OSXSAVE */
+	uint64_t supported; /* CPUID.(12H,1):ECX:EDX, hw_xfrm_supported() */
+	/* Standard-format offset and size of component i (CPUID.(0DH,i):EBX/EAX). */
+	uint32_t offset[HW_XSTATE_MAX];
+	uint32_t size[HW_XSTATE_MAX];
+};
+
+/* Fill @x from the host CPU (XGETBV, CPUID leaf 0xD). */
+void hw_xstate_probe(struct hw_xstate *x);
+/*
+ * Whether XCR0 could hold @xfrm (the XSETBV rules ECREATE applies to XFRM,
+ * SDM ECREATE "XFRM is illegal"), and @xfrm is within @x->supported.
+ */
+bool hw_xfrm_acceptable(const struct hw_xstate *x, uint64_t xfrm);
+/*
+ * compute_XSAVE_frame_size(XFRM) of the SDM: the bytes of a standard-format
+ * XSAVE image holding the components of @xfrm (legacy region and header
+ * at least).
+ */
+uint32_t hw_xsave_size(const struct hw_xstate *x, uint64_t xfrm);
+
 struct hw_alias {
 	uintptr_t base; /* 0: slot unused */
 	uint64_t size;
@@ -93,6 +121,8 @@ struct sgx_hw {
 
 	/* The attached trace recorder (trace.h), NULL when not tracing. */
 	_Atomic(struct sgx_trace *) trace;
+
+	struct hw_xstate xstate;
 };
 
 /*

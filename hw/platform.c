@@ -32,7 +32,11 @@ void sgx_hw_default_config(struct sgx_hw_config *cfg)
 	cfg->nr_sections = 2;
 	cfg->section_size[0] = 64ULL << 20;
 	cfg->section_size[1] = 64ULL << 20;
-	cfg->sgx2 = true;
+	/*
+	 * No SGX2 in CPUID until EAUG, EMODPR, EMODT and EACCEPT exist: loaders
+	 * take CPUID.(12H,0):EAX bit 1 as "EDMM available" (issue 13, item 7).
+	 */
+	cfg->sgx2 = false;
 	cfg->flc = true;
 }
 
@@ -115,6 +119,7 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 		return NULL;
 	}
 	hw->cfg = *cfg;
+	hw_xstate_probe(&hw->xstate);
 	pthread_rwlock_init(&hw->alias_lock, NULL);
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
 		uint64_t phys = EPC_PHYS_BASE + i * (EPC_PHYS_GAP * 1024);
@@ -183,8 +188,6 @@ uint64_t hw_epc_total_pages(const struct sgx_hw *hw)
 	(SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT |                  \
 	 SGX_ATTR_PROVISIONKEY | SGX_ATTR_EINITTOKENKEY | SGX_ATTR_KSS |       \
 	 SGX_ATTR_AEXNOTIFY)
-/* XFRM: x87 and SSE, which every enclave must allow, plus AVX. */
-#define HW_XFRM_ALLOWED 0x7ULL
 
 void hw_cpuid_sgx(const struct sgx_hw *hw, uint32_t subleaf, uint32_t out[4])
 {
@@ -197,8 +200,9 @@ void hw_cpuid_sgx(const struct sgx_hw *hw, uint32_t subleaf, uint32_t out[4])
 	} else if (subleaf == 1) {
 		out[0] = (uint32_t)HW_ATTRIBUTES_ALLOWED;
 		out[1] = (uint32_t)((uint64_t)HW_ATTRIBUTES_ALLOWED >> 32);
-		out[2] = (uint32_t)HW_XFRM_ALLOWED;
-		out[3] = (uint32_t)(HW_XFRM_ALLOWED >> 32);
+		/* XFRM: the host's XCR0, which enclave code runs under (xstate.c). */
+		out[2] = (uint32_t)hw_xfrm_supported(hw);
+		out[3] = (uint32_t)(hw_xfrm_supported(hw) >> 32);
 	} else if (subleaf - 2 < hw->nr_sections) {
 		const struct hw_section *s = &hw->sec[subleaf - 2];
 

@@ -255,6 +255,45 @@ static bool range_covered(struct sgx_mm *mm, uint64_t start, uint64_t end)
 	return true;
 }
 
+/*
+ * Change the protection of the PTEs in [addr, end) in place, as Linux's
+ * change_protection() does: a present enclave page stays present with @prot
+ * (a write to it then faults with P set, error code 0x7, not 0x6), the rest
+ * stays not present. PROT_NONE leaves nothing present, as on x86. vEPC pages
+ * are dropped and fault back. mm write-locked, so no fault or reclaim runs.
+ */
+static int mprotect_ptes(struct sgx_kernel *k, uint64_t addr, uint64_t end, int prot)
+{
+	uint64_t a;
+	int ret = 0;
+
+	/* First nothing present, then the pages that were present, re-installed. */
+	if (sys_mmap((void *)(uintptr_t)addr, end - addr, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return -errno;
+	for (a = addr; a < end; a += SGX_PAGE_SIZE) {
+		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		struct sgx_encl *encl = vma ? sgx_file_encl(vma->file) : NULL;
+		struct sgx_encl_page *entry;
+
+		if (!encl)
+			continue;
+		pthread_mutex_lock(&encl->lock);
+		entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
+		if (entry && entry->mapped) {
+			entry->mapped = false;
+			if (prot && entry->epc_page) {
+				if (!sgx_epc_page_map(k, entry->epc_page, a, prot))
+					entry->mapped = true;
+				else if (!ret) /* not present then: it faults back */
+					ret = sgx_pte_zap(a);
+			}
+		}
+		pthread_mutex_unlock(&encl->lock);
+	}
+	return ret;
+}
+
 int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 {
 	uint64_t end, a;
@@ -312,10 +351,7 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 			goto out;
 		a = seg_end;
 	}
-	/* Drop the PTEs: the next touch faults them back with the new protection. */
-	if (sys_mmap((void *)(uintptr_t)addr, len, PROT_NONE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-		ret = -errno;
+	ret = mprotect_ptes(k, addr, end, prot & PROT_ACCESS);
 out:
 	pthread_rwlock_unlock(&k->mm.lock);
 	return ret;

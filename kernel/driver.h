@@ -64,7 +64,8 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 /*
  * The EPC page (direct-map address) behind enclave address @addr for an
  * access of kind @access (PROT_*): 0, -EFAULT when nothing resident is
- * mapped there, -EACCES when the VMA forbids the access.
+ * mapped there (a not-present PTE), -EACCES when the VMA forbids the access
+ * and the PTE is present (the CPU's P bit in the #PF error code).
  */
 int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc);
 

@@ -30,17 +30,21 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 	vma = sgx_find_vma(&k->mm, addr);
 	if (!vma || !vma->file)
 		goto out;
-	if ((vma->prot & access) != access) {
-		ret = -EACCES;
-		goto out;
-	}
 	encl = sgx_file_encl(vma->file);
 	if (!encl)
 		goto out;
 	if (pthread_mutex_trylock(&encl->lock))
 		goto out;
 	entry = page_array_load(&encl->page_array, addr / SGX_PAGE_SIZE);
-	if (entry && entry->epc_page && !entry->being_reclaimed) {
+	if ((vma->prot & access) != access) {
+		/*
+		 * Protection fault (P set in the error code) only on a present
+		 * PTE, as the CPU's walk; otherwise not present, and the fault
+		 * handler decides (SIGSEGV by the VMA's protection).
+		 */
+		if (entry && entry->mapped && entry->epc_page && vma->prot)
+			ret = -EACCES;
+	} else if (entry && entry->epc_page && !entry->being_reclaimed) {
 		*epc = sgx_get_epc_virt_addr(k, entry->epc_page);
 		ret = 0;
 	}

@@ -55,12 +55,7 @@ static void regs_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc,
 	regs->rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	regs->fsbase = t->lp.inside ? t->enclave_fs : t->host_fs;
 	regs->gsbase = t->lp.inside ? t->enclave_gs : t->host_gs;
-	/* x87 and SSE: the legacy XSAVE region is the signal frame's fxsave image. */
-	memset(regs->xsave, 0, SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE);
-	if (uc->uc_mcontext.fpregs)
-		memcpy(regs->xsave, uc->uc_mcontext.fpregs, SGX_XSAVE_LEGACY_SIZE);
-	regs->xsave[SGX_XSAVE_HEADER_OFFSET] = 0x3; /* XSTATE_BV: x87, SSE */
-	regs->xsave_len = SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE;
+	shim_xstate_from_uc(regs, uc);
 }
 
 static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct shim_thread *t)
@@ -71,8 +66,7 @@ static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct s
 		uc->uc_mcontext.gregs[gregs_index[i]] = (greg_t)gpr[i];
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)regs->rip;
 	uc->uc_mcontext.gregs[REG_EFL] = (greg_t)regs->rflags;
-	if (uc->uc_mcontext.fpregs)
-		memcpy(uc->uc_mcontext.fpregs, regs->xsave, SGX_XSAVE_LEGACY_SIZE);
+	shim_xstate_to_uc(uc, regs);
 	if (t->lp.inside) {
 		t->enclave_fs = regs->fsbase;
 		t->enclave_gs = regs->gsbase;
@@ -247,6 +241,8 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	if (t0)
 		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
 	if (!encls_faulted(ret)) {
+		if (leaf == SGX_EENTER)
+			shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(k->hw));
 		regs_to_uc(uc, &t->regs, t);
 		return 0;
 	}

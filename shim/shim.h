@@ -69,6 +69,19 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 
+/*
+ * Extended state between a signal frame and the CPU model's register file
+ * (xstate.c): the frame's XSAVE image (or FXSAVE image) into @regs, and
+ * @regs back into the frame for sigreturn to load.
+ */
+struct sgx_cpu_regs;
+void shim_xstate_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc);
+void shim_xstate_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs);
+/* An enclave with @xfrm under XCR0 @host_xcr0 may overrun XFRM-sized XSAVE buffers. */
+bool shim_xfrm_overrun_risk(uint64_t xfrm, uint64_t host_xcr0);
+/* Say so on stderr, once per process (call after a successful EENTER). */
+void shim_xstate_check_xfrm(uint64_t xfrm, uint64_t host_xcr0);
+
 /* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
 void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
 

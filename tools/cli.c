@@ -239,7 +239,7 @@ int cli_platform_config(const char *cmd, const struct cli_platform_opts *o,
 	} else if (sgx1) {
 		if (strcmp(sgx1, "1") && strcmp(sgx1, "0"))
 			return cli_usage_error(cmd, "SOFTSGX_SGX1 '%s' is neither 1 nor 0", sgx1);
-		cfg->sgx2 = !strcmp(sgx1, "0");
+		/* "0" keeps the default: SGX2 is not advertised until the model has it. */
 	}
 	return 0;
 }

@@ -19,7 +19,7 @@ void bf_default_config(struct bf_config *cfg, uint64_t pages)
 {
 	cfg->pages = pages;
 	cfg->no_ksgxd = false;
-	cfg->sgx2 = true;
+	cfg->sgx2 = false;
 	cfg->flc = true;
 }
 

@@ -75,6 +75,8 @@ void ef_build(struct ef_enclave *e, struct sgx_hw *hw, uint64_t first, const str
 	fx_secs_init(secs, FX_BASE, FX_SIZE, p->attributes);
 	secs->xfrm = p->xfrm;
 	secs->miscselect = p->miscselect;
+	if (p->ssa_frame_size)
+		secs->ssa_frame_size = p->ssa_frame_size;
 	memcpy(secs->config_id, p->config_id, sizeof(secs->config_id));
 	secs->config_svn = p->config_svn;
 	assert_int_equal(fx_ecreate(hw, e->secs, secs), SGX_SUCCESS);

@@ -45,6 +45,8 @@ struct ef_params {
 	uint8_t config_id[64];
 	uint16_t config_svn;
 	uint64_t tcs_flags;
+	/* SECS.SSAFRAMESIZE, 0 for 1. Frame 0 then spans the SSA pages and the data page. */
+	uint32_t ssa_frame_size;
 };
 
 struct ef_mmu {

@@ -5,10 +5,12 @@
  * faulting leaf changes nothing, and the bookkeeping shared with the ENCLS
  * leaves (TCS busy, threads inside for EREMOVE, the ETRACK epoch for EWB).
  */
+#include <cpuid.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -275,7 +277,12 @@ static void test_enclu_dispatch(void **state)
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
 	r->rax = SGX_ERESUME;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	/* The SGX2 leaves on a CPU without SGX2 are undefined leaves: #GP. */
 	r->rax = SGX_EACCEPT;
+	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	r->rax = SGX_EMODPE;
+	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
+	r->rax = SGX_EACCEPTCOPY;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
 	r->rax = 0x42;
 	EXPECT_FAULT(t, GP, enclu(t->hw, &t->lp, &t->e.mmu, r));
@@ -604,6 +611,10 @@ static void test_aex_eresume_avx(void **state)
 	struct ef_params p;
 	struct ef_enclave avx;
 
+	if (!(hw_xfrm_supported(t->hw) & 0x4)) {
+		printf("skipped: the host has no AVX in XCR0\n");
+		skip();
+	}
 	ef_params_default(&p);
 	p.xfrm = 0x7;
 	ef_build(&avx, t->hw, SECOND_ENCLAVE, &p);
@@ -620,6 +631,76 @@ static void test_aex_eresume_avx(void **state)
 	assert_int_equal(enclu_eresume(t->hw, &t->lp, &avx.mmu, r), SGX_SUCCESS);
 	assert_memory_equal(r->xsave + SGX_XSAVE_AVX_OFFSET, ymm, sizeof(ymm));
 	assert_int_equal(get64(r->xsave + SGX_XSAVE_HEADER_OFFSET), 0x7);
+}
+
+/*
+ * Every component of an XFRM equal to the host's XCR0 (AVX-512, AMX tiles
+ * where the host has them) travels through the SSA frame's XSAVE region at
+ * the host's CPUID leaf 0xD offsets, over as many pages as it spans, and is
+ * in its init configuration in the synthetic state.
+ */
+static void test_aex_eresume_host_xcr0(void **state)
+{
+	struct t *t = *state;
+	struct sgx_cpu_regs *r = &t->regs;
+	uint64_t xfrm = hw_xfrm_supported(t->hw), bv;
+	uint32_t size = hw_xfrm_xsave_size(t->hw, xfrm);
+	/* Frame 0 may use the two SSA pages and the data page after them. */
+	uint32_t pages = (size + sizeof(struct sgx_ssa_gpr) + SGX_PAGE_SIZE - 1) / SGX_PAGE_SIZE;
+	static uint8_t want[SGX_XSAVE_AREA_SIZE], got[SGX_XSAVE_AREA_SIZE];
+	struct ef_params p;
+	struct ef_enclave e;
+
+	if (pages > EF_NSSA + 1) {
+		printf("skipped: the XSAVE image of XCR0 %#llx (%u bytes) needs more pages than the fixture has\n",
+		       (unsigned long long)xfrm, size);
+		skip();
+	}
+	ef_params_default(&p);
+	p.xfrm = xfrm;
+	p.ssa_frame_size = pages;
+	ef_build(&e, t->hw, SECOND_ENCLAVE, &p);
+	ef_enter(&e, &t->lp, r);
+	/* Every byte after the header holds a pattern; all components in use. */
+	for (uint32_t i = SGX_XSAVE_HEADER_OFFSET + SGX_XSAVE_HEADER_SIZE; i < size; i++)
+		r->xsave[i] = (uint8_t)(i * 7 + 3);
+	bv = xfrm;
+	memcpy(r->xsave + SGX_XSAVE_HEADER_OFFSET, &bv, sizeof(bv));
+	r->xsave_len = size;
+	memcpy(want, r->xsave, size);
+
+	assert_int_equal(hw_aex(t->hw, &t->lp, &e.mmu, r, 32, 0, 0), SGX_SUCCESS);
+	for (uint32_t off = 0; off < size; off += SGX_PAGE_SIZE) {
+		uint32_t n = size - off < SGX_PAGE_SIZE ? size - off : SGX_PAGE_SIZE;
+
+		memcpy(got + off, e.page[EF_SSA + off / SGX_PAGE_SIZE], n);
+	}
+	assert_int_equal(get64(got + SGX_XSAVE_HEADER_OFFSET), xfrm);
+	/* The components (the area between them is padding XSAVE leaves alone). */
+	for (unsigned int i = 2; i < 64; i++) {
+		unsigned int a, b, c, d;
+
+		if (!(xfrm & (1ULL << i)))
+			continue;
+		__cpuid_count(0xD, i, a, b, c, d);
+		assert_memory_equal(got + b, want + b, a);
+		/* Synthetic state: init configuration, all zeros for these. */
+		for (unsigned int k = 0; k < a; k++)
+			assert_int_equal(r->xsave[b + k], 0);
+	}
+	assert_int_equal(get64(r->xsave + SGX_XSAVE_HEADER_OFFSET) & xfrm, 0);
+
+	assert_int_equal(enclu_eresume(t->hw, &t->lp, &e.mmu, r), SGX_SUCCESS);
+	assert_int_equal(get64(r->xsave + SGX_XSAVE_HEADER_OFFSET), xfrm);
+	for (unsigned int i = 2; i < 64; i++) {
+		unsigned int a, b, c, d;
+
+		if (!(xfrm & (1ULL << i)))
+			continue;
+		__cpuid_count(0xD, i, a, b, c, d);
+		assert_memory_equal(r->xsave + b, want + b, a);
+	}
+	assert_true(r->xsave_len >= size);
 }
 
 /* EXITINFO for the reported exceptions, interrupts and the rest. */
@@ -991,6 +1072,7 @@ int main(void)
 		T(test_eenter_ssa_other_enclave),
 		T(test_aex_eresume),
 		T(test_aex_eresume_avx),
+		T(test_aex_eresume_host_xcr0),
 		T(test_aex_exitinfo),
 		T(test_aex_fp_synthetic),
 		cmocka_unit_test_setup_teardown(test_aex_exinfo, setup_exinfo, teardown),

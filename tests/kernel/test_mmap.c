@@ -749,6 +749,57 @@ static void test_mprotect_split_keeps_enclave(void **state)
 	softsgx_platform_free(p);
 }
 
+/*
+ * Linux's change_protection(): a present page stays present with the new
+ * protection, so the CPU's walk (sgx_translate) reports a write to it as a
+ * protection fault (#PF error code 0x7), and a never-touched page stays not
+ * present (0x6). PROT_NONE leaves nothing present (0x4 for a read).
+ */
+static void test_mprotect_keeps_present(void **state)
+{
+	struct softsgx_platform *p = bf_platform(64);
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct bf_enclave *e = enclave_alloc();
+	uint64_t rw, rwx;
+	void *epc;
+
+	(void)state;
+	build_perm_enclave(p, e, true);
+	rw = (uintptr_t)page_addr(e, PG_RW);
+	rwx = (uintptr_t)page_addr(e, PG_RWX);
+	assert_int_equal(map_at(p, e, 0, NR_PAGES, PROT_READ), 0);
+	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_RW), PAGE, PROT_RW), 0);
+	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_RWX), PAGE, PROT_RW), 0);
+	assert_int_equal(softsgx_handle_fault(p, page_addr(e, PG_RW), PROT_WRITE),
+			 SOFTSGX_FAULT_RETRY);
+	((uint8_t *)page_addr(e, PG_RW))[5] = 0x5A;
+
+	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_R), 4 * PAGE, PROT_READ), 0);
+	/* Still present: readable with no fault, a write is a protection fault. */
+	assert_int_equal(((volatile uint8_t *)page_addr(e, PG_RW))[5], 0x5A);
+	assert_int_equal(sgx_translate(k, rw, PROT_READ, &epc), 0);
+	assert_int_equal(sgx_translate(k, rw, PROT_WRITE, &epc), -EACCES);
+	/* Never faulted in: not present whatever the access. */
+	assert_int_equal(sgx_translate(k, rwx, PROT_WRITE, &epc), -EFAULT);
+	assert_int_equal(softsgx_handle_fault(p, page_addr(e, PG_RWX), PROT_WRITE),
+			 SOFTSGX_FAULT_SIGSEGV);
+
+	/* PROT_NONE: nothing present; back to RW: the fault maps it again. */
+	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_RW), PAGE, PROT_NONE), 0);
+	assert_int_equal(sgx_translate(k, rw, PROT_READ, &epc), -EFAULT);
+	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_RW), PAGE, PROT_RW), 0);
+	assert_int_equal(softsgx_handle_fault(p, page_addr(e, PG_RW), PROT_WRITE),
+			 SOFTSGX_FAULT_RETRY);
+	assert_int_equal(sgx_translate(k, rw, PROT_WRITE, &epc), 0);
+	((uint8_t *)page_addr(e, PG_RW))[6] = 0xA5;
+	assert_int_equal(((uint8_t *)page_addr(e, PG_RW))[5], 0x5A);
+	ek_assert_invariant(p);
+	unmap(p, page_addr(e, 0), e->size);
+	close_all(p, e);
+	free(e);
+	softsgx_platform_free(p);
+}
+
 /* ---- the device files ---- */
 
 static void test_open_paths(void **state)
@@ -888,6 +939,7 @@ int main(void)
 		cmocka_unit_test(test_dup_keeps_enclave),
 		cmocka_unit_test(test_close_with_mapping_alive),
 		cmocka_unit_test(test_mprotect_split_keeps_enclave),
+		cmocka_unit_test(test_mprotect_keeps_present),
 		cmocka_unit_test(test_open_paths),
 		cmocka_unit_test(test_descriptor_table_full),
 		cmocka_unit_test(test_guest_has_no_vepc),
