@@ -20,7 +20,9 @@
 #ifndef SOFTSGX_TESTS_CONFORM_H
 #define SOFTSGX_TESTS_CONFORM_H
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>

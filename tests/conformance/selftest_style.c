@@ -27,6 +27,7 @@
  *    handler runs (with working libc) and the enclave goes on with its
  *    registers intact, as the AEX and the vDSO's ERESUME give on hardware.
  */
+#define _GNU_SOURCE
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
