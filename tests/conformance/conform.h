@@ -63,7 +63,7 @@
  * thread that runs the test, so a body returns NULL or a message, and the
  * test asserts on that (conform_check_here(), conform_check_on_thread()).
  */
-static __thread char conform_msg[512];
+static __thread char conform_msg[512] __attribute__((unused));
 
 #define CHECK(cond, ...)                                                        \
 	do {                                                                    \
