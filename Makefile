@@ -65,6 +65,33 @@ BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 FUZZ_REPLAY_BINS := $(patsubst %,$(CHECK_DIR)/tests/fuzz/replay_%,$(FUZZ_NAMES))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
+# Conformance programs (tests/conformance/): ordinary programs written the
+# way other SGX stacks are (kernel selftests, the SDK's loader, runtimes with
+# their own AEP), built like a user's (release, unsanitized) and re-executing
+# themselves under `softsgx run`. The stress programs beside them are built
+# that way too, and with ASan+UBSan in the program (not in the shim).
+CONFORM_SRC := $(wildcard tests/conformance/*_style.c)
+CONFORM_STRESS_SRC := $(wildcard tests/conformance/stress_*.c)
+CONFORM_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(CONFORM_SRC) $(CONFORM_STRESS_SRC))
+CONFORM_STRESS_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(CONFORM_STRESS_SRC))
+CONFORM_ASAN_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(CONFORM_STRESS_SRC))
+# The sanitized stress programs under the preload shim: the shim is not the
+# first library (verify_asan_link_order=0), and its SIGSEGV and SIGILL
+# handlers are the model's fault and ENCLU paths (handle_segv=0,
+# handle_sigill=0, allow_user_segv_handler=1), so ASan keeps its hands off them.
+CONFORM_ASAN_ENV := ASAN_OPTIONS=verify_asan_link_order=0:handle_segv=0:handle_sigill=0:handle_sigbus=0:allow_user_segv_handler=1:detect_leaks=0
+# `make check CONFORM=0` leaves the conformance and shim stress programs out
+# (`make check-conform` runs them alone): while the features they check are
+# being merged one branch at a time, the rest of `make check` stays usable.
+CONFORM ?= 1
+CHECK_CONFORM_BINS := $(if $(filter 1,$(CONFORM)),$(CONFORM_BINS))
+CHECK_CONFORM_ASAN_BINS := $(if $(filter 1,$(CONFORM)),$(CONFORM_ASAN_BINS))
+# What the conformance and shim stress programs need to run.
+CONFORM_ENV = SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
+	SOFTSGX_TEST_ENCLAVE_XSAVE=$(abspath $(TEST_ENCLAVE_XSAVE)) \
+	SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
+	SOFTSGX_STATE_DIR=$(abspath build/state)
+CONFORM_DEPS = $(TEST_KEY) $(TEST_ENCLAVE) $(TEST_ENCLAVE_XSAVE) $(PRELOAD_LIB) $(CHECK_CLI)
 # A program that holds an enclave and a vEPC until stdin closes (tests/tools/test_top).
 EPC_HOLDER := $(RELEASE_DIR)/tests/shim/epc_holder
 # The command, for users (release) and for tests/tools/test_cli (sanitized).
@@ -162,6 +189,16 @@ $(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP $< $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
 
+$(RELEASE_DIR)/tests/conformance/%: tests/conformance/%.c $(RELEASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Itests/shim -Itests/enclaves -MMD -MP $< $(RELEASE_LIB) -o $@ \
+		-lcmocka -lrt $(LDLIBS)
+
+$(CHECK_DIR)/tests/conformance/%: tests/conformance/%.c $(CHECK_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CHECK) -Itests/shim -Itests/enclaves -MMD -MP $< $(CHECK_LIB) -o $@ \
+		-lcmocka -lrt $(LDLIBS)
+
 $(RELEASE_CLI): $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB)
 	$(CC) $(CFLAGS_RELEASE) -o $@ $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB) $(LDLIBS)
 
@@ -222,12 +259,22 @@ check: deps
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
-		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS)
+		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS) \
+		$(CHECK_CONFORM_BINS)
+	@$(if $(CHECK_CONFORM_ASAN_BINS),$(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests \
+		$(CHECK_CONFORM_ASAN_BINS))
+
+# The conformance programs and the shim stress programs alone.
+.PHONY: check-conform
+check-conform: deps
+	@$(MAKE) --no-print-directory $(CONFORM_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS)
+	@$(CONFORM_ENV) ./tests/run-tests $(CONFORM_BINS)
+	@$(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests $(CONFORM_ASAN_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
 	$(TEST_ENCLAVE) $(TEST_ENCLAVE_XSAVE) $(FUZZ_REPLAY_BINS) \
-	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER)
+	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER) $(CONFORM_BINS) $(CONFORM_ASAN_BINS)
 
 check-tsan: deps
 	@$(MAKE) --no-print-directory check-tsan-build
@@ -238,9 +285,12 @@ check-tsan-build: $(TSAN_TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
 
 .PHONY: check-stress
 check-stress: deps
-	@$(MAKE) --no-print-directory $(STRESS_BINS) $(TEST_KEY) $(TEST_KEY2)
+	@$(MAKE) --no-print-directory $(STRESS_BINS) $(TEST_KEY) $(TEST_KEY2) \
+		$(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS)
 	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
 		./tests/run-tests $(STRESS_BINS)
+	@SOFTSGX_STRESS=long $(CONFORM_ENV) ./tests/run-tests $(CONFORM_STRESS_BINS)
+	@SOFTSGX_STRESS=long $(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests $(CONFORM_ASAN_BINS)
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 bench: deps
