@@ -75,11 +75,8 @@ CONFORM_STRESS_SRC := $(wildcard tests/conformance/stress_*.c)
 CONFORM_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(CONFORM_SRC) $(CONFORM_STRESS_SRC))
 CONFORM_STRESS_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(CONFORM_STRESS_SRC))
 CONFORM_ASAN_BINS := $(patsubst %.c,$(CHECK_DIR)/%,$(CONFORM_STRESS_SRC))
-# The sanitized stress programs under the preload shim: the shim is not the
-# first library (verify_asan_link_order=0), and its SIGSEGV and SIGILL
-# handlers are the model's fault and ENCLU paths (handle_segv=0,
-# handle_sigill=0, allow_user_segv_handler=1), so ASan keeps its hands off them.
-CONFORM_ASAN_ENV := ASAN_OPTIONS=verify_asan_link_order=0:handle_segv=0:handle_sigill=0:handle_sigbus=0:allow_user_segv_handler=1:detect_leaks=0
+# The sanitized stress programs set their own ASan options
+# (__asan_default_options() in tests/conformance/conform.h).
 # `make check CONFORM=0` leaves the conformance and shim stress programs out
 # (`make check-conform` runs them alone): while the features they check are
 # being merged one branch at a time, the rest of `make check` stays usable.
@@ -260,16 +257,13 @@ check: deps
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS) \
-		$(CHECK_CONFORM_BINS)
-	@$(if $(CHECK_CONFORM_ASAN_BINS),$(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests \
-		$(CHECK_CONFORM_ASAN_BINS))
+		$(CHECK_CONFORM_BINS) $(CHECK_CONFORM_ASAN_BINS)
 
 # The conformance programs and the shim stress programs alone.
 .PHONY: check-conform
 check-conform: deps
 	@$(MAKE) --no-print-directory $(CONFORM_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS)
-	@$(CONFORM_ENV) ./tests/run-tests $(CONFORM_BINS)
-	@$(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests $(CONFORM_ASAN_BINS)
+	@$(CONFORM_ENV) ./tests/run-tests $(CONFORM_BINS) $(CONFORM_ASAN_BINS)
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
@@ -289,8 +283,7 @@ check-stress: deps
 		$(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS)
 	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
 		./tests/run-tests $(STRESS_BINS)
-	@SOFTSGX_STRESS=long $(CONFORM_ENV) ./tests/run-tests $(CONFORM_STRESS_BINS)
-	@SOFTSGX_STRESS=long $(CONFORM_ENV) $(CONFORM_ASAN_ENV) ./tests/run-tests $(CONFORM_ASAN_BINS)
+	@SOFTSGX_STRESS=long $(CONFORM_ENV) ./tests/run-tests $(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS)
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 bench: deps
