@@ -12,6 +12,9 @@
  */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -27,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -52,6 +56,14 @@
 
 /* The execution of this program that checks and exits (after exec, --sgx1). */
 #define CHECK_ARG "--check"
+/* The execution on a host without CPUID faulting (simulated), and its exec'd child. */
+#define NO_FAULTING_ARG "--no-faulting"
+#define NO_FAULTING_LEAF_ARG "--no-faulting-leaf"
+/* Set in the run of this suite without CPUID faulting. */
+#define NO_FAULTING_ENV "SOFTSGX_TEST_CPUID_NO_FAULTING"
+/* shim/cpuid.c's "notice given" marker and its text. */
+#define NOTICE_ENV "SOFTSGX_CPUID_NOTICE_GIVEN"
+#define NOTICE_TEXT "programs will not see SGX in CPUID"
 
 extern char **environ;
 
@@ -182,8 +194,8 @@ static char **env_without_preload(void)
 	return envp;
 }
 
-/* Run @args with @envp; its stdout into @out (NUL-terminated); its wait status. */
-static int spawn(char *const args[], char **envp, char *out, size_t len)
+/* Run @args with @envp; its stdout (and stderr) into @out, NUL-terminated; its wait status. */
+static int spawn_out(char *const args[], char **envp, char *out, size_t len, bool with_stderr)
 {
 	posix_spawn_file_actions_t fa;
 	size_t used = 0;
@@ -194,6 +206,8 @@ static int spawn(char *const args[], char **envp, char *out, size_t len)
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
 	assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
 	assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDOUT_FILENO), 0);
+	if (with_stderr)
+		assert_int_equal(posix_spawn_file_actions_adddup2(&fa, pipefd[1], STDERR_FILENO), 0);
 	fflush(NULL);
 	assert_int_equal(posix_spawn(&pid, args[0], &fa, NULL, args, envp), 0);
 	close(pipefd[1]);
@@ -204,6 +218,11 @@ static int spawn(char *const args[], char **envp, char *out, size_t len)
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	posix_spawn_file_actions_destroy(&fa);
 	return status;
+}
+
+static int spawn(char *const args[], char **envp, char *out, size_t len)
+{
+	return spawn_out(args, envp, out, len, false);
 }
 
 /*
@@ -470,6 +489,183 @@ static void test_host_leaves(void **state)
 		assert_memory_equal(r, h, sizeof(r));
 	}
 	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* A host without CPUID faulting, simulated with seccomp.                   */
+
+/*
+ * From here on, in this process and whatever it executes,
+ * arch_prctl(ARCH_SET_CPUID) fails with ENODEV, as on a CPU without CPUID
+ * faulting.
+ */
+static int deny_cpuid_faulting(void)
+{
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_arch_prctl, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ARCH_SET_CPUID, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENODEV),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { .len = sizeof(filter) / sizeof(filter[0]), .filter = filter };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		return -1;
+	return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog);
+}
+
+/*
+ * `softsgx run` of this program with @arg, without CPUID faulting; its
+ * output and error output into @out; its wait status.
+ */
+static int run_without_faulting(const char *arg, char *out, size_t len)
+{
+	char self[PATH_MAX], env_flag[] = NO_FAULTING_ENV "=1";
+	char *args[] = { getenv("SOFTSGX_BIN"), "run", "--", self, (char *)arg, NULL };
+	char **envp = env_without_preload(), **e;
+	size_t n = 0, k = 0;
+	ssize_t l;
+	int status, pipefd[2];
+	pid_t pid;
+
+	l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(l > 0);
+	self[l] = '\0';
+	/* Without the notice marker, with the flag. */
+	while (envp[n])
+		n++;
+	e = calloc(n + 2, sizeof(*e));
+	assert_non_null(e);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(envp[i], NOTICE_ENV "=", sizeof(NOTICE_ENV)))
+			e[k++] = envp[i];
+	e[k++] = env_flag;
+	free(envp);
+
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(pipefd[1], STDOUT_FILENO);
+		dup2(pipefd[1], STDERR_FILENO);
+		if (deny_cpuid_faulting())
+			_exit(120);
+		execve(args[0], args, e);
+		_exit(121);
+	}
+	close(pipefd[1]);
+	n = 0;
+	while (n + 1 < len && (l = read(pipefd[0], out + n, len - n - 1)) > 0)
+		n += (size_t)l;
+	out[n] = '\0';
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	free(e);
+	return status;
+}
+
+static void cli_contains(const char *s, const char *needle)
+{
+	if (!strstr(s, needle))
+		fail_msg("\"%s\" not in:\n%s", needle, s);
+}
+
+static unsigned int count_of(const char *s, const char *needle)
+{
+	unsigned int n = 0;
+
+	while ((s = strstr(s, needle))) {
+		n++;
+		s += strlen(needle);
+	}
+	return n;
+}
+
+/*
+ * The program sees the host's CPUID; the process tree gets one notice on
+ * stderr, not one per process (its child, exec'd, stays quiet).
+ */
+static int no_faulting_main(bool leaf)
+{
+	char self[PATH_MAX];
+	char *args[] = { self, NO_FAULTING_LEAF_ARG, NULL };
+	uint32_t r[4];
+	ssize_t l;
+	int status;
+	pid_t pid;
+
+	if (syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0) != 1) {
+		fprintf(stderr, "CPUID faults although the host cannot fault it\n");
+		return 1;
+	}
+	cpuid(0x12, 0, r);
+	printf("%s: leaf 0x12.0 EAX 0x%08x\n", leaf ? "child" : "parent", r[0]);
+	if (leaf)
+		return 0;
+	l = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (l <= 0)
+		return 1;
+	self[l] = '\0';
+	fflush(NULL);
+	pid = fork();
+	if (pid == 0) {
+		execv(self, args); /* LD_PRELOAD stays: the shim loads again */
+		_exit(1);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status))
+		return 1;
+	return 0;
+}
+
+static void test_no_faulting_notice_once(void **state)
+{
+	static char out[65536];
+	uint32_t host[4];
+	char want[64];
+	int status;
+
+	(void)state;
+	if (getenv(NO_FAULTING_ENV))
+		skip(); /* this is the suite's run without faulting already */
+	status = run_without_faulting(NO_FAULTING_ARG, out, sizeof(out));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("status 0x%x:\n%s", status, out);
+	assert_int_equal(count_of(out, NOTICE_TEXT), 1);
+	cli_contains(out, "softsgx: this CPU or kernel has no CPUID faulting");
+	/* Both processes read the host's leaf 0x12. */
+	host_cpuid(0x12, 0, host);
+	snprintf(want, sizeof(want), "parent: leaf 0x12.0 EAX 0x%08x\n", host[0]);
+	cli_contains(out, want);
+	snprintf(want, sizeof(want), "child: leaf 0x12.0 EAX 0x%08x\n", host[0]);
+	cli_contains(out, want);
+}
+
+/* This suite on a host without faulting: every test skipped with the reason, none passed. */
+static void test_suite_skips_without_faulting(void **state)
+{
+	static char out[262144];
+	int status;
+
+	(void)state;
+	if (getenv(NO_FAULTING_ENV))
+		skip();
+	status = run_without_faulting(NULL, out, sizeof(out));
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("status 0x%x:\n%s", status, out);
+	cli_contains(out, "skipped: no CPUID faulting on this CPU (arch_prctl(ARCH_SET_CPUID): "
+			  "ENODEV)");
+	cli_contains(out, "[  SKIPPED ] test_main_thread");
+	cli_contains(out, "[  SKIPPED ] test_cpuid_in_enclave_is_ud");
+	if (strstr(out, "[  PASSED  ]") && !strstr(out, "[  PASSED  ] 0 test(s)."))
+		fail_msg("tests passed without CPUID faulting:\n%s", out);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -767,12 +963,18 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_host_leaves),
 		cmocka_unit_test(test_cpuid_in_enclave_is_ud),
 		cmocka_unit_test(test_cpuid_in_enclave_sigill_at_aep),
+		cmocka_unit_test(test_no_faulting_notice_once),
+		cmocka_unit_test(test_suite_skips_without_faulting),
 		cmocka_unit_test(test_cost),
 	};
 	static const char *const run_opts[] = { NULL };
 
 	if (argc == 2 && !strcmp(argv[1], CHECK_ARG))
 		return check_main();
+	if (argc == 2 && !strcmp(argv[1], NO_FAULTING_ARG))
+		return no_faulting_main(false);
+	if (argc == 2 && !strcmp(argv[1], NO_FAULTING_LEAF_ARG))
+		return no_faulting_main(true);
 	shim_test_reexec(argc, argv, run_opts);
 	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
