@@ -430,6 +430,43 @@ static void test_sgx1_platform(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/*
+ * A thread that blocks every signal (worker pools do) and then runs CPUID:
+ * the #GP of faulting must still reach the shim. A blocked synchronous
+ * SIGSEGV makes the kernel kill the process instead, so the shim must keep
+ * its signals out of the real mask while the program's view of the mask
+ * stays what it set (shim/sigmask.c on the signals branch).
+ */
+static void test_all_signals_blocked(void **state)
+{
+	sigset_t all, back;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	SKIP_WITHOUT_FAULTING();
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigfillset(&all);
+		pthread_sigmask(SIG_BLOCK, &all, NULL);
+		if (check_model_cpuid())
+			_exit(1);
+		pthread_sigmask(SIG_BLOCK, NULL, &back);
+		_exit(sigismember(&back, SIGSEGV) ? 0 : 2);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) {
+		/* KNOWN ISSUE until the signal-mask work is merged: remove this skip then. */
+		fprintf(stderr, "skipped: KNOWN ISSUE: CPUID with SIGSEGV blocked kills the program "
+				"(needs the shim's virtual signal mask)\n");
+		skip();
+	}
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 /* The "vendor_id" line of /proc/cpuinfo. */
 static void cpuinfo_vendor(char *out, size_t len)
 {
@@ -961,6 +998,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_agrees_with_info),
 		cmocka_unit_test(test_sgx1_platform),
 		cmocka_unit_test(test_host_leaves),
+		cmocka_unit_test(test_all_signals_blocked),
 		cmocka_unit_test(test_cpuid_in_enclave_is_ud),
 		cmocka_unit_test(test_cpuid_in_enclave_sigill_at_aep),
 		cmocka_unit_test(test_no_faulting_notice_once),
