@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * CPUID of the model's CPU (hw/cpuid.h): the host's answers with SGX added.
+ * CPUID of the model's CPU (hw/hw_cpuid.h): the host's answers with SGX added.
  */
 #include <string.h>
 
-#include "cpuid.h"
+#include "hw_cpuid.h"
 
 /*
  * Leaves the model answers without the host: leaf 0x12, and, on a host

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * A program's own CPUID instruction answered by the model's CPU
- * (hw/cpuid.h), through CPUID faulting: with arch_prctl(ARCH_SET_CPUID, 0)
+ * (hw/hw_cpuid.h), through CPUID faulting: with arch_prctl(ARCH_SET_CPUID, 0)
  * every CPUID of the thread raises #GP, which Linux delivers as SIGSEGV
  * with si_code SI_KERNEL at the instruction (0F A2). The shim's handler
  * then writes the model's EAX, EBX, ECX and EDX into the context and steps
@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
+#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "cpuid.h"
+#include "hw_cpuid.h"
 #include "enclu.h"
 #include "shim.h"
 
@@ -41,6 +42,14 @@
 static bool cpuid_faulting;
 /* Host CPUID.0:EAX, read natively before faulting is on; the same on every CPU. */
 static uint32_t host_max_basic;
+
+/*
+ * The shim's own code (the library's executable segment). A CPUID there is
+ * never the enclave's, even while the thread's record says "inside": a
+ * handler that runs CPUID before it has taken the AEX would otherwise have
+ * its own context taken for the enclave's.
+ */
+static uintptr_t shim_text_start, shim_text_end;
 
 /* Exported to the environment once the notice has been given in a process tree. */
 #define NOTICE_ENV "SOFTSGX_CPUID_NOTICE_GIVEN"
@@ -134,9 +143,10 @@ int shim_cpuid_emulate(ucontext_t *uc)
 
 int shim_cpuid_trap(siginfo_t *si, ucontext_t *uc, struct shim_thread *t, bool inside)
 {
+	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
 	int sig;
 
-	if (!inside)
+	if (!inside || (rip >= shim_text_start && rip < shim_text_end))
 		return shim_cpuid_emulate(uc);
 	/*
 	 * Inside an enclave CPUID is #UD, whatever faulting says: an AEX with
@@ -169,6 +179,26 @@ static void notice_no_faulting(long err)
 	setenv(NOTICE_ENV, "1", 1);
 }
 
+/* dl_iterate_phdr(): the executable segment of the object that holds @data. */
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *data)
+{
+	uintptr_t self = (uintptr_t)data;
+
+	(void)size;
+	for (unsigned int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && self >= start &&
+		    self < start + ph->p_memsz) {
+			shim_text_start = start;
+			shim_text_end = start + ph->p_memsz;
+			return 1;
+		}
+	}
+	return 0;
+}
+
 /*
  * After the platform's constructor has booted the model and installed the
  * shim's SIGSEGV handler (shim_kernel() boots it when this runs first):
@@ -181,6 +211,7 @@ __attribute__((constructor)) static void shim_cpuid_init(void)
 
 	if (!shim_kernel())
 		return;
+	dl_iterate_phdr(find_own_text, (void *)(uintptr_t)shim_cpuid_trap);
 	/* ARCH_GET_CPUID: 1 when CPUID runs, 0 when it faults. */
 	if (raw_syscall4(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0, 0) == 0)
 		host_cpuid(HW_CPUID_LEAF_BASIC, 0, r);

@@ -3,7 +3,7 @@
  * softsgx info: boot a platform and describe it the way software discovers
  * SGX: CPUID leaf 0x12 (capabilities, attribute and XFRM masks, EPC
  * sections), launch control and its MSRs, and the EPC the kernel model
- * manages; then every CPUID register the model's CPU changes (hw/cpuid.h),
+ * manages; then every CPUID register the model's CPU changes (hw/hw_cpuid.h),
  * as a program under `softsgx run` reads them, and the host mechanisms the
  * shim relies on.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "cpuid.h"
+#include "hw_cpuid.h"
 #include "host_cpu.h"
 #include "hw.h"
 

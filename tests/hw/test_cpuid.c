@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "cpuid.h"
+#include "hw_cpuid.h"
 #include "hw.h"
 
 #define MiB (1ULL << 20)

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
  * A program's own CPUID instruction under `softsgx run` (shim/cpuid.c):
- * leaves 7 and 0x12 are the model's CPU (hw/cpuid.h) in the main thread, in
+ * leaves 7 and 0x12 are the model's CPU (hw/hw_cpuid.h) in the main thread, in
  * a new thread, in a child after fork() and after exec, with the default
  * platform and with --sgx1; they agree with `softsgx info --json` on every
  * subleaf; leaves 0 and 1 stay the host's (vendor string as in
@@ -39,7 +39,7 @@
 
 #include <cmocka.h>
 
-#include "cpuid.h"
+#include "hw_cpuid.h"
 #include "hw.h"
 #include "lib/enclave_image.h"
 #include "lib/parse_size.h"

@@ -13,9 +13,12 @@
  *   leaf 0x12   every subleaf from hw_cpuid_sgx() (hw/platform.c);
  *   leaves between the host's maximum basic leaf and 0x12 (when the host's
  *               is lower): zero, as reserved leaves read.
+ *
+ * Named hw_cpuid.h, not cpuid.h: with -Ihw that name would hide the
+ * compiler's <cpuid.h> (__get_cpuid, __cpuid_count) from every file.
  */
-#ifndef SOFTSGX_HW_CPUID_H
-#define SOFTSGX_HW_CPUID_H
+#ifndef SOFTSGX_HW_HW_CPUID_H
+#define SOFTSGX_HW_HW_CPUID_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -55,4 +58,4 @@ bool hw_cpuid_needs_host(uint32_t leaf, uint32_t host_max_basic);
 bool hw_cpuid(const struct sgx_hw *hw, uint32_t leaf, uint32_t subleaf,
 	      uint32_t host_max_basic, const uint32_t host[4], uint32_t out[4]);
 
-#endif /* SOFTSGX_HW_CPUID_H */
+#endif /* SOFTSGX_HW_HW_CPUID_H */
