@@ -82,6 +82,23 @@ bool shim_xfrm_overrun_risk(uint64_t xfrm, uint64_t host_xcr0);
 /* Say so on stderr, once per process (call after a successful EENTER). */
 void shim_xstate_check_xfrm(uint64_t xfrm, uint64_t host_xcr0);
 
+/*
+ * CPUID as the model's CPU (shim/cpuid.c). The shim turns CPUID faulting on
+ * when it loads; shim_cpuid_active() says whether that worked.
+ */
+bool shim_cpuid_active(void);
+/* Whether @sig is the #GP of a CPUID instruction at RIP under CPUID faulting. */
+bool shim_cpuid_trapped(int sig, const siginfo_t *si, const ucontext_t *uc);
+/* Outside an enclave: the model's answer into @uc, RIP past CPUID; 0 when done. */
+int shim_cpuid_emulate(ucontext_t *uc);
+/*
+ * A trapped CPUID of thread @t (NULL when it has no record): emulated
+ * outside an enclave; inside one, #UD through an AEX, as on hardware. 0
+ * when handled, else the signal to deliver, with *@si rewritten to match it
+ * (SIGILL, ILL_ILLOPN for the enclave's #UD).
+ */
+int shim_cpuid_trap(siginfo_t *si, ucontext_t *uc, struct shim_thread *t, bool inside);
+
 /* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
 void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
 

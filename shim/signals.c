@@ -131,7 +131,11 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 
 	/* Not held into the program's handler, which may never return. */
 	shim_model_get();
-	if (shim_enclu_trapped(sig, si, uc))
+	/* CPUID faulting (shim/cpuid.c); *si and sig become the #UD's inside an enclave. */
+	if (shim_cpuid_trapped(sig, si, uc)) {
+		deliver_sig = shim_cpuid_trap(si, uc, t, inside);
+		sig = si->si_signo;
+	} else if (shim_enclu_trapped(sig, si, uc))
 		deliver_sig = shim_enclu_trap(sig, uc, &t);
 	else if (inside)
 		deliver_sig = shim_enclave_fault(sig, si, uc, t);

@@ -3,7 +3,9 @@
  * softsgx info: boot a platform and describe it the way software discovers
  * SGX: CPUID leaf 0x12 (capabilities, attribute and XFRM masks, EPC
  * sections), launch control and its MSRs, and the EPC the kernel model
- * manages.
+ * manages; then every CPUID register the model's CPU changes (hw/hw_cpuid.h),
+ * as a program under `softsgx run` reads them, and the host mechanisms the
+ * shim relies on.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -11,6 +13,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "hw_cpuid.h"
+#include "host_cpu.h"
 #include "hw.h"
 
 #define NAME "info"
@@ -22,7 +26,10 @@ static void usage(FILE *out)
 	      "Boot a platform and print what CPUID leaf 0x12 reports (SGX1/SGX2,\n"
 	      "MISCSELECT, maximum enclave sizes, the attribute and XFRM masks, every EPC\n"
 	      "section), launch control with the IA32_SGXLEPUBKEYHASH0-3 MSRs, and the\n"
-	      "total EPC pages.\n"
+	      "total EPC pages. Then the CPUID registers a program run by `softsgx run`\n"
+	      "reads where the model's CPU differs from the host's (leaves 0, 7 and 0x12),\n"
+	      "and which host mechanisms the shim can use: CPUID faulting, Syscall User\n"
+	      "Dispatch, FSGSBASE, the host's XCR0, and whether the host shows SGX.\n"
 	      "\n"
 	      "Options:\n"
 	      "  --json           print the same as one JSON object\n"
@@ -72,6 +79,20 @@ struct epc_section {
 	uint64_t base, size;
 };
 
+/* Enough for every subleaf of leaf 7 a current CPU reports. */
+#define MAX_LEAF7_SUBLEAVES 8
+/* Subleaves 0 and 1, one per section, and the invalid one that ends the list. */
+#define MAX_LEAF12_SUBLEAVES (SGX_HW_MAX_SECTIONS + 3)
+
+/* The model's CPUID where it is not the host's: what a program reads. */
+struct model_cpuid {
+	uint32_t leaf0[4];
+	unsigned int nr_leaf7;
+	uint32_t leaf7[MAX_LEAF7_SUBLEAVES][4];
+	unsigned int nr_leaf12;
+	uint32_t leaf12[MAX_LEAF12_SUBLEAVES][4];
+};
+
 struct info {
 	uint32_t leaf0[4], leaf1[4];
 	uint64_t attributes, xfrm;
@@ -80,7 +101,44 @@ struct info {
 	bool flc;
 	uint64_t lepubkeyhash[4];
 	uint64_t total_pages;
+	struct model_cpuid cpuid;
+	struct host_mechanisms mech;
 };
+
+/* hw_cpuid() on the host's answer, as the shim computes it for a program. */
+static void model_cpuid_leaf(const struct sgx_hw *hw, uint32_t leaf, uint32_t subleaf,
+			     uint32_t max_basic, uint32_t out[4])
+{
+	uint32_t host[4] = { 0 };
+
+	if (hw_cpuid_needs_host(leaf, max_basic))
+		host_cpuid(leaf, subleaf, host);
+	hw_cpuid(hw, leaf, subleaf, max_basic, host, out);
+}
+
+static void collect_cpuid(const struct sgx_hw *hw, struct model_cpuid *c)
+{
+	uint32_t host0[4], max_sub;
+
+	host_cpuid(0, 0, host0);
+	model_cpuid_leaf(hw, 0, 0, host0[0], c->leaf0);
+	/* Leaf 7: subleaves 0 to CPUID.(7,0):EAX. */
+	model_cpuid_leaf(hw, 7, 0, host0[0], c->leaf7[0]);
+	max_sub = c->leaf7[0][0];
+	for (c->nr_leaf7 = 1; c->nr_leaf7 <= max_sub && c->nr_leaf7 < MAX_LEAF7_SUBLEAVES;
+	     c->nr_leaf7++)
+		model_cpuid_leaf(hw, 7, c->nr_leaf7, host0[0], c->leaf7[c->nr_leaf7]);
+	/* Leaf 0x12: to the first subleaf past 1 whose type (EAX[3:0]) is 0. */
+	for (c->nr_leaf12 = 0; c->nr_leaf12 < MAX_LEAF12_SUBLEAVES; c->nr_leaf12++) {
+		uint32_t *r = c->leaf12[c->nr_leaf12];
+
+		model_cpuid_leaf(hw, 0x12, c->nr_leaf12, host0[0], r);
+		if (c->nr_leaf12 >= 2 && (r[0] & 0xF) == 0) {
+			c->nr_leaf12++;
+			break;
+		}
+	}
+}
 
 static int collect(struct softsgx_platform *p, struct info *in)
 {
@@ -109,6 +167,8 @@ static int collect(struct softsgx_platform *p, struct info *in)
 			return cli_fail(NAME, "RDMSR of IA32_SGXLEPUBKEYHASH%u faulted", i);
 	softsgx_get_stats(p, &st);
 	in->total_pages = st.total_pages;
+	collect_cpuid(hw, &in->cpuid);
+	host_mechanisms_probe(&in->mech);
 	return 0;
 }
 
@@ -130,6 +190,64 @@ static void print_names(const struct bit_name *names, uint64_t mask)
 	}
 	if (!any)
 		printf(" (none)");
+}
+
+static void print_regs(const char *label, const uint32_t r[4])
+{
+	printf("  %-12s EAX 0x%08x  EBX 0x%08x  ECX 0x%08x  EDX 0x%08x", label, r[0], r[1], r[2],
+	       r[3]);
+}
+
+static void print_cpuid_text(const struct model_cpuid *c)
+{
+	char label[32];
+
+	printf("CPUID as a program under softsgx run reads it, where it is not the host's\n");
+	print_regs("leaf 0x0", c->leaf0);
+	printf("  maximum basic leaf 0x%x\n", c->leaf0[0]);
+	for (unsigned int i = 0; i < c->nr_leaf7; i++) {
+		snprintf(label, sizeof(label), "leaf 0x7.%u", i);
+		print_regs(label, c->leaf7[i]);
+		if (i == 0)
+			printf("  SGX: %s, SGX_LC: %s",
+			       c->leaf7[0][1] & HW_CPUID_7_EBX_SGX ? "yes" : "no",
+			       c->leaf7[0][2] & HW_CPUID_7_ECX_SGX_LC ? "yes" : "no");
+		printf("\n");
+	}
+	for (unsigned int i = 0; i < c->nr_leaf12; i++) {
+		snprintf(label, sizeof(label), "leaf 0x12.%u", i);
+		print_regs(label, c->leaf12[i]);
+		if (i >= 2)
+			printf("  %s", (c->leaf12[i][0] & 0xF) == 1 ? "EPC section" : "end of list");
+		printf("\n");
+	}
+}
+
+static void print_mechanisms_text(const struct host_mechanisms *m)
+{
+	printf("Host mechanisms\n");
+	printf("  CPUID faulting: %s\n",
+	       m->cpuid_faulting ? "yes (a program's CPUID reads the model's CPU; CPUID inside "
+				   "an enclave raises #UD)"
+				 : "no (programs under softsgx run read the host's CPUID, without "
+				   "SGX; CPUID inside an enclave runs instead of raising #UD)");
+	printf("  Syscall User Dispatch: %s\n",
+	       m->syscall_user_dispatch ? "yes" : "no (Linux before 5.11, or disabled)");
+	printf("  FSGSBASE: %s\n",
+	       m->fsgsbase ? "yes (enclave FS/GS bases switched by WRFSBASE/WRGSBASE)"
+			   : "no (enclave FS/GS bases switched by arch_prctl())");
+	if (m->osxsave) {
+		printf("  XCR0: 0x%016llx:", (unsigned long long)m->xcr0);
+		print_names(xfrm_names, m->xcr0);
+		printf("\n");
+	} else {
+		printf("  XCR0: none (the OS has not enabled XSAVE)\n");
+	}
+	if (m->host_sgx)
+		printf("  host SGX: visible (CPUID.(7,0):EBX[2] set; leaf 0x12.0 EAX 0x%08x)\n",
+		       m->host_sgx_leaf0_eax);
+	else
+		printf("  host SGX: hidden (CPUID.(7,0):EBX[2] clear: no SGX, or not exposed)\n");
 }
 
 static void print_text(const struct info *in)
@@ -168,6 +286,8 @@ static void print_text(const struct info *in)
 	printf("EPC: %llu pages (%s) in %u section%s\n", (unsigned long long)in->total_pages,
 	       cli_format_size(in->total_pages * SGX_PAGE_SIZE, buf), in->nr_sections,
 	       in->nr_sections == 1 ? "" : "s");
+	print_cpuid_text(&in->cpuid);
+	print_mechanisms_text(&in->mech);
 }
 
 static void json_names(const char *key, const struct bit_name *names, uint64_t mask)
@@ -195,6 +315,40 @@ static void json_regs(const char *key, const uint32_t r[4])
 	printf("    \"%s\": {\"eax\": \"0x%08x\", \"ebx\": \"0x%08x\", \"ecx\": \"0x%08x\", "
 	       "\"edx\": \"0x%08x\"}",
 	       key, r[0], r[1], r[2], r[3]);
+}
+
+static void json_subleaves(const char *key, const uint32_t regs[][4], unsigned int n)
+{
+	printf("    \"%s\": [", key);
+	for (unsigned int i = 0; i < n; i++)
+		printf("%s\n      {\"subleaf\": %u, \"eax\": \"0x%08x\", \"ebx\": \"0x%08x\", "
+		       "\"ecx\": \"0x%08x\", \"edx\": \"0x%08x\"}",
+		       i ? "," : "", i, regs[i][0], regs[i][1], regs[i][2], regs[i][3]);
+	printf("\n    ]");
+}
+
+static void print_cpuid_json(const struct model_cpuid *c)
+{
+	printf("  \"cpuid\": {\n");
+	json_regs("leaf_0x0", c->leaf0);
+	printf(",\n");
+	json_subleaves("leaf_0x7", c->leaf7, c->nr_leaf7);
+	printf(",\n");
+	json_subleaves("leaf_0x12", c->leaf12, c->nr_leaf12);
+	printf("\n  },\n");
+}
+
+static void print_mechanisms_json(const struct host_mechanisms *m)
+{
+	printf("  \"mechanisms\": {\n    \"cpuid_faulting\": %s,\n"
+	       "    \"syscall_user_dispatch\": %s,\n    \"fsgsbase\": %s,\n",
+	       m->cpuid_faulting ? "true" : "false", m->syscall_user_dispatch ? "true" : "false",
+	       m->fsgsbase ? "true" : "false");
+	if (m->osxsave)
+		printf("    \"xcr0\": \"0x%016llx\",\n", (unsigned long long)m->xcr0);
+	else
+		printf("    \"xcr0\": null,\n");
+	printf("    \"host_sgx\": %s\n  }\n", m->host_sgx ? "true" : "false");
 }
 
 /*
@@ -236,9 +390,12 @@ static void print_json(const struct info *in)
 	for (unsigned int i = 0; i < 4; i++)
 		printf("%s\"0x%016llx\"", i ? ", " : "", (unsigned long long)in->lepubkeyhash[i]);
 	printf("]\n  },\n");
-	printf("  \"epc_total_pages\": %llu,\n  \"epc_total_bytes\": %llu\n}\n",
+	printf("  \"epc_total_pages\": %llu,\n  \"epc_total_bytes\": %llu,\n",
 	       (unsigned long long)in->total_pages,
 	       (unsigned long long)(in->total_pages * SGX_PAGE_SIZE));
+	print_cpuid_json(&in->cpuid);
+	print_mechanisms_json(&in->mech);
+	printf("}\n");
 }
 
 static int run(int argc, char **argv)

@@ -164,6 +164,16 @@ static void test_info(void **state)
 	cli_assert_contains(r.out, "IA32_SGXLEPUBKEYHASH0 (MSR 0x8c): 0x");
 	cli_assert_contains(r.out, "IA32_SGXLEPUBKEYHASH3 (MSR 0x8f): 0x");
 	cli_assert_contains(r.out, "EPC: 32768 pages (128 MiB) in 2 sections");
+	cli_assert_contains(r.out, "CPUID as a program under softsgx run reads it");
+	cli_assert_contains(r.out, "  SGX: yes, SGX_LC: yes\n");
+	cli_assert_contains(r.out, "  leaf 0x12.0  EAX 0x0000000");
+	cli_assert_contains(r.out, "  EBX 0x00000001  ECX 0x00000000  EDX 0x00002f1f\n");
+	cli_assert_contains(r.out, "EDX 0x00000000  EPC section\n  leaf 0x12.4  EAX 0x00000000");
+	cli_assert_contains(r.out, "  end of list\nHost mechanisms\n  CPUID faulting: ");
+	cli_assert_contains(r.out, "  Syscall User Dispatch: ");
+	cli_assert_contains(r.out, "  FSGSBASE: ");
+	cli_assert_contains(r.out, "  XCR0: ");
+	cli_assert_contains(r.out, "  host SGX: ");
 	cli_result_free(&r);
 
 	run(&r, CLI_ARGS("info", "--sgx1", "--epc", "8M", "--sections", "4"));
@@ -233,6 +243,8 @@ static unsigned int count(const char *s, const char *needle)
 static void test_info_json(void **state)
 {
 	struct cli_result r;
+	const char *leaf12;
+	char *cpuid;
 
 	(void)state;
 	run(&r, CLI_ARGS("info", "--json"));
@@ -248,9 +260,32 @@ static void test_info_json(void **state)
 	cli_assert_contains(r.out, "\"phys_base\": \"0x0000004000000000\", \"size\": 67108864, "
 				   "\"pages\": 16384");
 	cli_assert_contains(r.out, "\"flexible\": true");
-	/* 8 CPUID registers, MISCSELECT, 2 masks, 2 section bases, 4 MSRs. */
+	/*
+	 * Before the model's CPUID: 8 CPUID registers, MISCSELECT, 2 masks, 2
+	 * section bases, 4 MSRs.
+	 */
+	cpuid = strstr(r.out, "\"cpuid\": {");
+	assert_non_null(cpuid);
+	*cpuid = '\0';
 	assert_int_equal(count(r.out, "\"0x"), 17);
+	*cpuid = '"';
 	cli_assert_contains(r.out, "\"epc_total_pages\": 32768");
+	/* Leaf 0x12 as a program reads it: 0, 1, two sections, the end. */
+	cli_assert_contains(r.out, "\"leaf_0x0\": {\"eax\": \"0x");
+	cli_assert_contains(r.out, "\"leaf_0x7\": [\n      {\"subleaf\": 0, ");
+	cli_assert_contains(r.out, "{\"subleaf\": 0, \"eax\": \"0x0000000");
+	cli_assert_contains(r.out, "\", \"ebx\": \"0x00000001\", \"ecx\": \"0x00000000\", "
+				   "\"edx\": \"0x00002f1f\"}");
+	cli_assert_contains(r.out, "{\"subleaf\": 4, \"eax\": \"0x00000000\", \"ebx\": "
+				   "\"0x00000000\", \"ecx\": \"0x00000000\", \"edx\": \"0x00000000\"}\n    ]");
+	leaf12 = strstr(r.out, "\"leaf_0x12\": [");
+	assert_non_null(leaf12);
+	assert_null(strstr(leaf12, "{\"subleaf\": 5,"));
+	cli_assert_contains(r.out, "\"mechanisms\": {\n    \"cpuid_faulting\": ");
+	cli_assert_contains(r.out, "\"syscall_user_dispatch\": ");
+	cli_assert_contains(r.out, "\"fsgsbase\": ");
+	cli_assert_contains(r.out, "\"xcr0\": ");
+	cli_assert_contains(r.out, "\"host_sgx\": ");
 	cli_result_free(&r);
 
 	run(&r, CLI_ARGS("info", "--json", "--sgx1", "--sections", "3", "--epc", "3M"));
@@ -258,6 +293,13 @@ static void test_info_json(void **state)
 	assert_true(cli_json_is_object(r.out));
 	cli_assert_contains(r.out, "\"sgx2\": false");
 	assert_int_equal(count(r.out, "\"phys_base\": "), 3);
+	/* The program's leaf 0x12 on that platform: SGX1 only, 3 sections, then the end. */
+	leaf12 = strstr(r.out, "\"leaf_0x12\": [");
+	assert_non_null(leaf12);
+	cli_assert_contains(leaf12, "{\"subleaf\": 0, \"eax\": \"0x00000001\"");
+	cli_assert_contains(leaf12, "{\"subleaf\": 4, \"eax\": \"0x00000001\"");
+	cli_assert_contains(leaf12, "{\"subleaf\": 5, \"eax\": \"0x00000000\", \"ebx\": "
+				    "\"0x00000000\", \"ecx\": \"0x00000000\", \"edx\": \"0x00000000\"}\n    ]");
 	cli_assert_contains(r.out, "\"epc_total_pages\": 768");
 	cli_result_free(&r);
 }
