@@ -25,6 +25,7 @@
 
 #define PAGE 4096ULL
 
+/* The list of objects and the arena's free extents. */
 static pthread_mutex_t shm_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sgx_shm *shm_list;
 
@@ -68,15 +69,151 @@ static int memfd_new(const char *name, uint64_t size)
 	return fd;
 }
 
+/*
+ * Where the objects go. A program may pick an enclave's address with mmap(),
+ * munmap() it, run ECREATE and only then mmap(MAP_FIXED) the enclave there:
+ * safe on Linux, which maps nothing in the process at ECREATE, but a backing
+ * store mapped by ECREATE into that hole would be replaced under the model.
+ * So objects are carved from reservations (PROT_NONE, no memory) of
+ * ARENA_CHUNK bytes each, the first made at power-on, which the program never
+ * had and no hole it made can hold. An object larger than a chunk gets a
+ * reservation of its own, as large.
+ */
+#define ARENA_CHUNK (64ULL << 30)
+
+struct extent {
+	uintptr_t start;
+	uint64_t len;
+	struct extent *next; /* free extents, by address */
+};
+
+static struct extent *arena_free;
+
+static int reserve(uintptr_t addr, uint64_t len)
+{
+	void *p = raw_mmap((void *)addr, len, PROT_NONE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | (addr ? MAP_FIXED : 0), -1, 0);
+
+	return p == MAP_FAILED ? -errno : 0;
+}
+
+/* Give [start, start + len) back to the free extents, merging neighbours. With shm_lock. */
+static void arena_put(uintptr_t start, uint64_t len)
+{
+	struct extent **pp = &arena_free, *e, *prev = NULL;
+
+	while (*pp && (*pp)->start < start) {
+		prev = *pp;
+		pp = &(*pp)->next;
+	}
+	if (prev && prev->start + prev->len == start) {
+		prev->len += len;
+		e = prev;
+	} else {
+		e = malloc(sizeof(*e));
+		if (!e)
+			return; /* the address space stays reserved, unused */
+		e->start = start;
+		e->len = len;
+		e->next = *pp;
+		*pp = e;
+	}
+	if (e->next && e->start + e->len == e->next->start) {
+		struct extent *n = e->next;
+
+		e->len += n->len;
+		e->next = n->next;
+		free(n);
+	}
+}
+
+/* First fit; a new reservation when nothing fits. 0 when none can be had. With shm_lock. */
+static uintptr_t arena_get(uint64_t len)
+{
+	struct extent **pp;
+	uintptr_t start;
+
+	for (int tries = 0; tries < 2; tries++) {
+		uint64_t chunk = len > ARENA_CHUNK ? len : ARENA_CHUNK;
+		void *p;
+
+		for (pp = &arena_free; *pp; pp = &(*pp)->next) {
+			struct extent *e = *pp;
+
+			if (e->len < len)
+				continue;
+			start = e->start;
+			e->start += len;
+			e->len -= len;
+			if (!e->len) {
+				*pp = e->next;
+				free(e);
+			}
+			return start;
+		}
+		p = raw_mmap(NULL, chunk, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+			     -1, 0);
+		if (p == MAP_FAILED)
+			return 0;
+		arena_put((uintptr_t)p, chunk);
+	}
+	return 0;
+}
+
+/* @fd mapped with @prot at a place of the arena, or MAP_FAILED with errno set. */
+static uint8_t *place(int fd, uint64_t size, int prot)
+{
+	uintptr_t addr;
+	void *p;
+
+	pthread_mutex_lock(&shm_lock);
+	addr = arena_get(size);
+	pthread_mutex_unlock(&shm_lock);
+	if (!addr) {
+		errno = ENOMEM;
+		return MAP_FAILED;
+	}
+	p = raw_mmap((void *)addr, size, prot, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, fd, 0);
+	if (p == MAP_FAILED) {
+		int err = errno;
+
+		if (!reserve(addr, size)) {
+			pthread_mutex_lock(&shm_lock);
+			arena_put(addr, size);
+			pthread_mutex_unlock(&shm_lock);
+		}
+		errno = err;
+	}
+	return p;
+}
+
+/*
+ * The place goes back to the arena, reserved again: never a hole in the
+ * process. An object larger than a chunk had a reservation of its own: that
+ * goes back to the process.
+ */
+static void unplace(void *addr, uint64_t size)
+{
+	if (size > ARENA_CHUNK) {
+		syscall(SYS_munmap, addr, size);
+		return;
+	}
+	if (reserve((uintptr_t)addr, size))
+		return;
+	pthread_mutex_lock(&shm_lock);
+	arena_put((uintptr_t)addr, size);
+	pthread_mutex_unlock(&shm_lock);
+}
+
 static void unmap_views(struct sgx_shm *m)
 {
 	for (int prot = 0; prot < SGX_SHM_NR_VIEWS; prot++) {
 		if (m->view[prot] && m->view[prot] != m->map)
-			syscall(SYS_munmap, m->view[prot], m->size);
+			unplace(m->view[prot], m->size);
 		m->view[prot] = NULL;
 	}
 	if (m->map)
-		syscall(SYS_munmap, m->map, m->size);
+		unplace(m->map, m->size);
 	m->map = NULL;
 }
 
@@ -128,7 +265,7 @@ int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool view
 	m->dev = st.st_dev;
 	m->ino = st.st_ino;
 	/* NORESERVE: an EPC of 1 TiB commits nothing until pages are used. */
-	m->map = raw_mmap(NULL, size, rw, MAP_SHARED | MAP_NORESERVE, fd, 0);
+	m->map = place(fd, size, rw);
 	if (m->map == MAP_FAILED) {
 		m->map = NULL;
 		ret = -errno;
@@ -138,7 +275,7 @@ int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool view
 	for (int prot = 1; views && prot < SGX_SHM_NR_VIEWS; prot++) {
 		if (prot == rw)
 			continue;
-		m->view[prot] = raw_mmap(NULL, size, prot, MAP_SHARED | MAP_NORESERVE, fd, 0);
+		m->view[prot] = place(fd, size, prot);
 		if (m->view[prot] == MAP_FAILED) {
 			m->view[prot] = NULL;
 			ret = -errno;

@@ -21,6 +21,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,7 +106,12 @@ static int add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
 	return 0;
 }
 
-static int build_enclave(struct enclave *e, uint64_t extra_pages)
+/*
+ * With @release the address is picked with mmap() and given back before
+ * ECREATE, the enclave's mmap(MAP_FIXED) taking it again afterwards (fine on
+ * Linux, which maps nothing at ECREATE); otherwise it stays reserved.
+ */
+static int build_enclave_at(struct enclave *e, uint64_t extra_pages, bool release)
 {
 	struct sgx_sign_enclave desc = {
 		.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT,
@@ -133,6 +139,8 @@ static int build_enclave(struct enclave *e, uint64_t extra_pages)
 	if (e->base > area)
 		munmap(area, (size_t)(e->base - area));
 	munmap(e->base + size, (size_t)(area + size - e->base));
+	if (release)
+		munmap(e->base, size);
 	e->fd = open("/dev/sgx_enclave", O_RDWR);
 	if (e->fd < 0)
 		return -1;
@@ -187,6 +195,11 @@ static int build_enclave(struct enclave *e, uint64_t extra_pages)
 		 MAP_SHARED | MAP_FIXED, e->fd, 0) != e->base + 2 * SGX_PAGE_SIZE)
 		return -1;
 	return 0;
+}
+
+static int build_enclave(struct enclave *e, uint64_t extra_pages)
+{
+	return build_enclave_at(e, extra_pages, false);
 }
 
 static void close_enclave(struct enclave *e)
@@ -364,6 +377,34 @@ static void test_files_over_every_descriptor(void **state)
 	assert_int_equal(close_all_from_3(), 0);
 }
 
+/*
+ * The model maps nothing where the program may have just been: an enclave
+ * whose address was picked, released before ECREATE and mapped again with
+ * MAP_FIXED after it pages like any other (its backing storage is not in
+ * that hole).
+ */
+static void test_address_released_before_ecreate(void **state)
+{
+	struct enclave e[3];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(build_enclave_at(&e[i], 60, true), 0);
+		assert_int_equal(ecall(&e[i], 1, 0x100 + i), 0);
+	}
+	/* 3 x 69 pages in an EPC of 128: each comes back from backing storage. */
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 3; i++) {
+			for (uint64_t p = 0; p < 60; p++)
+				assert_int_equal(e[i].base[(ENCL_PAGES + p) * SGX_PAGE_SIZE + 9], 0x77);
+			assert_int_equal(ecall(&e[i], 2, 0), 0x100 + i);
+		}
+	}
+	assert_int_equal(ecall_from_new_thread(&e[0], 2, 0), 0x100);
+	for (int i = 0; i < 3; i++)
+		close_enclave(&e[i]);
+}
+
 /* fork() after close_range(): the child copies the model without descriptors. */
 static void test_fork_after_close_range(void **state)
 {
@@ -410,6 +451,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_close_range_then_enclaves),
 		cmocka_unit_test(test_closefrom_then_enclaves),
 		cmocka_unit_test(test_files_over_every_descriptor),
+		cmocka_unit_test(test_address_released_before_ecreate),
 		cmocka_unit_test(test_fork_after_close_range),
 	};
 	/* A tiny EPC: every test pages. */
