@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -199,6 +200,51 @@ static void test_oversubscription(void **state)
 	assert_int_equal(st.lost_pages, 0);
 	assert_int_equal(st.eremove_failures, 0);
 	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	softsgx_platform_free(p);
+	free(e);
+}
+
+/*
+ * The program the model lives in closes every descriptor from 3 up and puts
+ * a file (0xCC bytes) on each number: paging goes on, and every page holds
+ * its own contents, never the file's. The model holds no descriptor.
+ */
+static void test_descriptors_closed_under_the_model(void **state)
+{
+	struct softsgx_platform *p = platform(1, 128, true);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	const uint64_t nr = 2 * 128;
+	uint8_t junk[SGX_PAGE_SIZE];
+	FILE *tmp = tmpfile();
+	int file;
+
+	(void)state;
+	assert_non_null(e);
+	assert_non_null(tmp);
+	file = dup(fileno(tmp));
+	fclose(tmp);
+	assert_true(file >= 0);
+	memset(junk, 0xCC, sizeof(junk));
+	for (int i = 0; i < 512; i++)
+		assert_int_equal(write(file, junk, sizeof(junk)), sizeof(junk));
+	for (int fd = 3; fd < 128; fd++)
+		if (fd != file)
+			assert_int_equal(dup2(file, fd), fd);
+	ek_build(p, e, nr);
+	ek_fault_handler_install(p);
+	for (int round = 1; round <= 2; round++) {
+		for (uint64_t i = 1; i <= nr; i++)
+			assert_true(touch(e, i, MARK(i, round), true));
+		for (uint64_t i = 1; i <= nr; i++)
+			assert_true(touch(e, i, MARK(i, round), false));
+	}
+	assert_true(stats(p).evictions >= nr);
+	assert_int_equal(stats(p).sigbus, 0);
+	for (int fd = 3; fd < 128; fd++)
+		close(fd);
+	close(file);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
 	softsgx_platform_free(p);
@@ -421,6 +467,7 @@ int main(void)
 		cmocka_unit_test(test_oversubscription), cmocka_unit_test(test_secs_evict_reload),
 		cmocka_unit_test(test_tamper),		 cmocka_unit_test(test_tamper_secs),
 		cmocka_unit_test(test_replay),
+		cmocka_unit_test(test_descriptors_closed_under_the_model),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
