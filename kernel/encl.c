@@ -152,20 +152,24 @@ void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
 	}
 }
 
+struct backing_walk {
+	struct sgx_encl *encl;
+	sgx_shm_range_fn fn;
+	void *arg;
+};
+
 static int report_evicted(uint64_t key, void *item, void *data)
 {
 	struct sgx_encl_page *entry = item;
-	void **args = data;
-	struct sgx_encl *encl = args[0];
-	sgx_shm_range_fn fn = (sgx_shm_range_fn)args[1];
+	struct backing_walk *w = data;
 	uint64_t index;
 
 	(void)key;
 	if (entry->epc_page || !entry->va_page)
 		return 0;
-	index = sgx_encl_page_index(encl, entry);
-	fn(args[2], index, 1);
-	fn(args[2], sgx_encl_pcmd_offset(encl, index) / SGX_PAGE_SIZE, 1);
+	index = sgx_encl_page_index(w->encl, entry);
+	w->fn(w->arg, index, 1);
+	w->fn(w->arg, sgx_encl_pcmd_offset(w->encl, index) / SGX_PAGE_SIZE, 1);
 	return 0;
 }
 
@@ -175,12 +179,11 @@ static int report_evicted(uint64_t key, void *item, void *data)
  */
 static void backing_data(void *ctx, sgx_shm_range_fn fn, void *arg)
 {
-	struct sgx_encl *encl = ctx;
-	void *args[3] = { encl, (void *)fn, arg };
+	struct backing_walk w = { .encl = ctx, .fn = fn, .arg = arg };
 
-	page_array_for_each(&encl->page_array, report_evicted, args);
-	if (!encl->secs.epc_page && encl->secs.va_page)
-		report_evicted(0, &encl->secs, args);
+	page_array_for_each(&w.encl->page_array, report_evicted, &w);
+	if (!w.encl->secs.epc_page && w.encl->secs.va_page)
+		report_evicted(0, &w.encl->secs, &w);
 }
 
 int sgx_encl_backing_create(struct sgx_encl *encl)
@@ -195,6 +198,11 @@ int sgx_encl_backing_create(struct sgx_encl *encl)
 	size = (size + SGX_PAGE_SIZE - 1) & ~(uint64_t)(SGX_PAGE_SIZE - 1);
 	return sgx_shm_create(&encl->backing, "softsgx-backing", size, false, backing_data, encl);
 }
+
+/* Linux 5.14; older headers lack it, older kernels answer EINVAL. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
 
 /*
  * Allocate the backing pages of [off, off + len) now (fallocate() for a
