@@ -83,15 +83,17 @@ bool epc_resolve_alias(struct sgx_hw *hw, const void *addr, bool alloc, struct e
 	return false;
 }
 
-bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *offset)
+void *hw_epc_view(struct sgx_hw *hw, const void *addr, int prot)
 {
 	struct epc_ref ref;
+	uint8_t *view;
 
 	if (!epc_resolve(hw, addr, false, &ref))
-		return false;
-	*memfd = ref.sec->memfd;
-	*offset = (ref.pfn - ref.sec->first_pfn) << SGX_PAGE_SHIFT;
-	return true;
+		return NULL;
+	view = ref.sec->shm.view[prot & (SGX_SHM_NR_VIEWS - 1)];
+	if (!view)
+		view = ref.sec->shm.map;
+	return view + ((ref.pfn - ref.sec->first_pfn) << SGX_PAGE_SHIFT);
 }
 
 bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr)

@@ -44,8 +44,9 @@ struct sgx_hw_config {
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 
 /*
- * Power on a CPU model: creates one memfd per EPC section, maps it as the
- * direct map, draws fresh platform keys. Returns NULL with errno set on
+ * Power on a CPU model: creates the memory of each EPC section, maps it as
+ * the direct map and once per other protection (views, to map pages into
+ * the process from), keeps no file descriptor, draws fresh platform keys. Returns NULL with errno set on
  * failure (EINVAL for a bad configuration, ENOMEM...).
  */
 struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg);
@@ -57,7 +58,12 @@ struct sgx_hw_section {
 	void *virt;	/* direct map of the section */
 	uint64_t phys;	/* physical base reported by CPUID 0x12 */
 	uint64_t size;	/* bytes */
-	int memfd;	/* backing memory; mmap it to map EPC pages into a process */
+	/*
+	 * view[prot]: the section mapped with protection @prot (PROT_* bits);
+	 * view[PROT_READ | PROT_WRITE] is @virt, view[0] NULL. A page-table
+	 * entry is a duplicate of a view's page (hw/shm.h).
+	 */
+	uint8_t *view[8];
 };
 
 /* Returns false when @index is not a section. */
@@ -133,11 +139,12 @@ int hw_alias_add(struct sgx_hw *hw, void *base, uint64_t size, hw_alias_fn trans
 void hw_alias_remove(struct sgx_hw *hw, void *base);
 
 /*
- * Where the EPC page holding @addr lives (direct map or alias): the
- * section's memfd and the page's offset in it, for mapping it into a
- * process. false when @addr is no EPC page.
+ * Where the EPC page holding @addr (direct map or alias) is in the view of
+ * its section with protection @prot, for mapping it into a process with
+ * sgx_shm_map_from(); for @prot 0 the read-write view. NULL when @addr is no
+ * EPC page.
  */
-bool hw_epc_backing(struct sgx_hw *hw, const void *addr, int *memfd, uint64_t *offset);
+void *hw_epc_view(struct sgx_hw *hw, const void *addr, int prot);
 
 /*
  * Observability, not architecture (a debugger's view of the EPCM): true when

@@ -14,6 +14,7 @@
 
 #include "hw.h"
 #include "measure.h"
+#include "shm.h"
 
 /* EPCM entries are allocated in chunks of this many pages, on first use. */
 #define EPCM_CHUNK_PAGES 512
@@ -58,7 +59,7 @@ struct hw_section {
 	uint64_t size;
 	uint64_t npages;
 	uint64_t first_pfn; /* global page number of the first page */
-	int memfd;
+	struct sgx_shm shm; /* the memory: virt is shm.map, one view per protection */
 	_Atomic(struct epcm_entry *) *chunks;
 	uint64_t nr_chunks;
 };

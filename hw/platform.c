@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Power-on of the CPU model: EPC sections (one memfd each, mapped once as the
- * direct map), platform keys, CPUID leaf 0x12 and the launch-control MSRs.
+ * Power-on of the CPU model: EPC sections (shared memory mapped as the direct
+ * map and one view per protection, hw/shm.h), platform keys, CPUID leaf 0x12
+ * and the launch-control MSRs.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -58,12 +59,32 @@ static int config_valid(const struct sgx_hw_config *cfg)
 	return 0;
 }
 
+/*
+ * fork() copies the pages with a valid EPCM entry: no leaf reads any other
+ * (EADD, EAUG, ELDU and EPA write a page whole before it becomes valid).
+ */
+static void section_data(void *ctx, sgx_shm_range_fn fn, void *arg)
+{
+	struct hw_section *s = ctx;
+
+	for (uint64_t c = 0; c < s->nr_chunks; c++) {
+		struct epcm_entry *chunk = atomic_load(&s->chunks[c]);
+
+		for (uint64_t i = 0; chunk && i < EPCM_CHUNK_PAGES; i++) {
+			uint64_t page = c * EPCM_CHUNK_PAGES + i;
+
+			if (page < s->npages && chunk[i].valid)
+				fn(arg, page, 1);
+		}
+	}
+}
+
 static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
 			uint64_t phys, uint64_t first_pfn)
 {
 	char name[32];
+	int ret;
 
-	s->memfd = -1;
 	s->size = size;
 	s->phys = phys;
 	s->npages = size >> SGX_PAGE_SHIFT;
@@ -73,19 +94,15 @@ static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
 	if (!s->chunks)
 		return -ENOMEM;
 
+	/*
+	 * The direct map plus a view per protection, and no descriptor: the
+	 * program may close any it did not open (hw/shm.h).
+	 */
 	snprintf(name, sizeof(name), "softsgx-epc%u", index);
-	s->memfd = memfd_create(name, MFD_CLOEXEC);
-	if (s->memfd < 0)
-		return -errno;
-	/* Sparse: EPC memory costs host memory only for pages written. */
-	if (ftruncate(s->memfd, (off_t)size))
-		return -errno;
-	s->virt = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
-		       s->memfd, 0);
-	if (s->virt == MAP_FAILED) {
-		s->virt = NULL;
-		return -errno;
-	}
+	ret = sgx_shm_create(&s->shm, name, size, true, section_data, s);
+	if (ret)
+		return ret;
+	s->virt = s->shm.map;
 	return 0;
 }
 
@@ -96,10 +113,8 @@ static void section_destroy(struct hw_section *s)
 			free(atomic_load(&s->chunks[i]));
 		free(s->chunks);
 	}
-	if (s->virt)
-		munmap(s->virt, s->size);
-	if (s->memfd >= 0)
-		close(s->memfd);
+	sgx_shm_destroy(&s->shm);
+	s->virt = NULL;
 }
 
 struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
@@ -124,7 +139,6 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
 		uint64_t phys = EPC_PHYS_BASE + i * (EPC_PHYS_GAP * 1024);
 
-		hw->sec[i].memfd = -1;
 		ret = section_init(&hw->sec[i], i, cfg->section_size[i], phys, pfn);
 		hw->nr_sections = i + 1;
 		if (ret)
@@ -174,7 +188,7 @@ bool hw_epc_section(const struct sgx_hw *hw, unsigned int index,
 	out->virt = hw->sec[index].virt;
 	out->phys = hw->sec[index].phys;
 	out->size = hw->sec[index].size;
-	out->memfd = hw->sec[index].memfd;
+	memcpy(out->view, hw->sec[index].shm.view, sizeof(out->view));
 	return true;
 }
 

@@ -181,7 +181,6 @@ struct softsgx_platform *softsgx_guest_boot(struct softsgx_platform *host, unsig
 		kcfg.sections[i].virt = base[i];
 		kcfg.sections[i].size = size[i];
 		kcfg.sections[i].phys = GUEST_EPC_PHYS + i * (1ULL << 32);
-		kcfg.sections[i].memfd = -1;
 	}
 	ret = sgx_kernel_init(&g->k, &kcfg);
 	if (ret)

@@ -2,9 +2,11 @@
 /*
  * Enclave lifetime, Version Array slots, backing storage and ELDU.
  *
- * Backing storage is a memfd laid out as Linux's shmem backing: the contents
- * of page i at i * 4096 (the SECS is page size/4096), then the 128-byte PCMD
- * of page i at (size + 4096) + i * 128.
+ * Backing storage is shared memory laid out as Linux's shmem backing: the
+ * contents of page i at i * 4096 (the SECS is page size/4096), then the
+ * 128-byte PCMD of page i at (size + 4096) + i * 128. It is mapped once and
+ * held without a descriptor (hw/shm.h): the program may close every
+ * descriptor it did not open.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -33,7 +35,6 @@ struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 	INIT_LIST_HEAD(&encl->va_pages);
 	encl->secs.encl = encl;
 	encl->secs.type = SGX_PAGE_TYPE_SECS;
-	encl->backing = -1;
 	sgx_usage_add_encl(k, encl);
 	return encl;
 }
@@ -151,60 +152,106 @@ void sgx_encl_shrink(struct sgx_encl *encl, struct sgx_va_page *va_page)
 	}
 }
 
+struct backing_walk {
+	struct sgx_encl *encl;
+	sgx_shm_range_fn fn;
+	void *arg;
+};
+
+static int report_evicted(uint64_t key, void *item, void *data)
+{
+	struct sgx_encl_page *entry = item;
+	struct backing_walk *w = data;
+	uint64_t index;
+
+	(void)key;
+	if (entry->epc_page || !entry->va_page)
+		return 0;
+	index = sgx_encl_page_index(w->encl, entry);
+	w->fn(w->arg, index, 1);
+	w->fn(w->arg, sgx_encl_pcmd_offset(w->encl, index) / SGX_PAGE_SIZE, 1);
+	return 0;
+}
+
+/*
+ * fork() copies what an ELDU may read: evicted pages and their PCMDs. A
+ * reloaded page's old copy is garbage its version slot no longer accepts.
+ */
+static void backing_data(void *ctx, sgx_shm_range_fn fn, void *arg)
+{
+	struct backing_walk w = { .encl = ctx, .fn = fn, .arg = arg };
+
+	page_array_for_each(&w.encl->page_array, report_evicted, &w);
+	if (!w.encl->secs.epc_page && w.encl->secs.va_page)
+		report_evicted(0, &w.encl->secs, &w);
+}
+
 int sgx_encl_backing_create(struct sgx_encl *encl)
 {
 	uint64_t encl_size = encl->size + SGX_PAGE_SIZE;
-	int fd;
+	uint64_t size = encl_size + (encl_size >> 5);
 
 	/* Linux's shmem_file_setup() fails for want of memory. */
 	if (sgx_fi_should_fail(SGX_FI_HOST_ALLOC))
 		return -ENOMEM;
-	fd = memfd_create("softsgx-backing", MFD_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	/* Sparse: backing costs memory only for pages actually evicted. */
-	if (ftruncate(fd, (off_t)(encl_size + (encl_size >> 5)))) {
-		int ret = -errno;
+	size = (size + SGX_PAGE_SIZE - 1) & ~(uint64_t)(SGX_PAGE_SIZE - 1);
+	return sgx_shm_create(&encl->backing, "softsgx-backing", size, false, backing_data, encl);
+}
 
-		sys_close(fd);
-		return ret;
-	}
-	encl->backing = fd;
-	return 0;
+/* Linux 5.14; older headers lack it, older kernels answer EINVAL. */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/*
+ * Allocate the backing pages of [off, off + len) now (fallocate() for a
+ * descriptor): MADV_POPULATE_WRITE fails with an errno where a later store
+ * would take SIGBUS. Before Linux 5.14 there is no such advice, and the
+ * store allocates the page (its failure being the host's out-of-memory).
+ */
+static int populate(struct sgx_encl *encl, uint64_t off, uint64_t len)
+{
+	uintptr_t start = (uintptr_t)encl->backing.map + (off & ~(uint64_t)(SGX_PAGE_SIZE - 1));
+	uintptr_t end = (uintptr_t)encl->backing.map + off + len;
+
+	if (!madvise((void *)start, end - start, MADV_POPULATE_WRITE) || errno == EINVAL)
+		return 0;
+	return errno == EFAULT || errno == EHWPOISON ? -ENOSPC : -errno;
 }
 
 int sgx_encl_alloc_backing(struct sgx_encl *encl, uint64_t index, struct sgx_backing *backing)
 {
+	uint64_t pcmd_off = sgx_encl_pcmd_offset(encl, index);
 	int ret = 0;
 
 	backing->index = index;
-	backing->contents = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	if (!backing->contents)
+	backing->contents = NULL;
+	backing->pcmd = NULL;
+	if (!encl->backing.map)
 		return -ENOMEM;
 	if (sgx_fi_should_fail(SGX_FI_BACKING))
 		ret = -ENOSPC;
-	else if (fallocate(encl->backing, 0, (off_t)(index * SGX_PAGE_SIZE), SGX_PAGE_SIZE) ||
-		 fallocate(encl->backing, 0, (off_t)sgx_encl_pcmd_offset(encl, index),
-			   sizeof(struct sgx_pcmd)))
-		ret = -errno;
-	if (ret) {
-		free(backing->contents);
-		backing->contents = NULL;
-	}
-	return ret;
+	if (!ret)
+		ret = populate(encl, index * SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	if (!ret)
+		ret = populate(encl, pcmd_off, sizeof(struct sgx_pcmd));
+	if (ret)
+		return ret;
+	backing->contents = encl->backing.map + index * SGX_PAGE_SIZE;
+	backing->pcmd = (struct sgx_pcmd *)(encl->backing.map + pcmd_off);
+	return 0;
 }
 
 void sgx_encl_put_backing(struct sgx_backing *backing)
 {
-	free(backing->contents);
 	backing->contents = NULL;
+	backing->pcmd = NULL;
 }
 
 void close_backing(struct sgx_encl *encl)
 {
-	if (encl->backing >= 0)
-		sys_close(encl->backing);
-	encl->backing = -1;
+	sgx_shm_destroy(&encl->backing);
 }
 
 uint64_t sgx_encl_page_index(struct sgx_encl *encl, struct sgx_encl_page *page)
@@ -226,36 +273,23 @@ static struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	struct sgx_encl *encl = encl_page->encl;
 	struct sgx_kernel *k = encl->k;
 	uint64_t index = sgx_encl_page_index(encl, encl_page);
-	struct sgx_pcmd pcmd __attribute__((aligned(128)));
 	struct sgx_pageinfo pginfo;
 	struct sgx_epc_page *epc_page;
-	void *contents;
 	int ret;
 
 	/* Never reclaim here: the caller holds encl->lock, the reclaimer needs it. */
 	epc_page = sgx_alloc_epc_page(k, encl_page, false, err);
 	if (!epc_page)
 		return NULL;
-	contents = sgx_kaligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	if (!contents) {
+	/* Linux: sgx_encl_get_backing() cannot get the shmem page. The copy stays. */
+	if (sgx_fi_should_fail(SGX_FI_BACKING) || !encl->backing.map) {
 		*err = -ENOMEM;
 		goto err_free;
 	}
-	/* Linux: sgx_encl_get_backing() cannot get the shmem page. The copy stays. */
-	if (sgx_fi_should_fail(SGX_FI_BACKING)) {
-		*err = -ENOMEM;
-		goto err_contents;
-	}
-	if (pread(encl->backing, contents, SGX_PAGE_SIZE, (off_t)(index * SGX_PAGE_SIZE)) !=
-		    (ssize_t)SGX_PAGE_SIZE ||
-	    pread(encl->backing, &pcmd, sizeof(pcmd), (off_t)sgx_encl_pcmd_offset(encl, index)) !=
-		    (ssize_t)sizeof(pcmd)) {
-		*err = -EFAULT;
-		goto err_contents;
-	}
+	/* ELDU reads the copy where EWB wrote it, as Linux passes its shmem pages. */
 	pginfo.addr = encl_page == &encl->secs ? 0 : encl_page->desc;
-	pginfo.contents = (uintptr_t)contents;
-	pginfo.metadata = (uintptr_t)&pcmd;
+	pginfo.contents = (uintptr_t)(encl->backing.map + index * SGX_PAGE_SIZE);
+	pginfo.metadata = (uintptr_t)(encl->backing.map + sgx_encl_pcmd_offset(encl, index));
 	pginfo.secs = secs_page ? (uintptr_t)sgx_get_epc_virt_addr(k, secs_page) : 0;
 	ret = encls_eldu(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page),
 			 (uint8_t *)sgx_get_epc_virt_addr(k, encl_page->va_page->epc_page) +
@@ -263,9 +297,8 @@ static struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	if (ret) {
 		/* A tampered or replayed copy: this page is lost, others are not. */
 		*err = -EFAULT;
-		goto err_contents;
+		goto err_free;
 	}
-	free(contents);
 	sgx_free_va_slot(encl_page->va_page, encl_page->va_offset);
 	/* The VA page has a free slot now: keep such pages first. */
 	list_del_init(&encl_page->va_page->list);
@@ -276,8 +309,6 @@ static struct sgx_epc_page *sgx_encl_eldu(struct sgx_encl_page *encl_page,
 	atomic_fetch_add(&k->stats.reloads, 1);
 	return epc_page;
 
-err_contents:
-	free(contents);
 err_free:
 	sgx_encl_free_epc_page(k, epc_page);
 	return NULL;

@@ -15,6 +15,7 @@
 #include "list.h"
 #include "page_array.h"
 #include "sgx.h"
+#include "shm.h"
 
 enum sgx_encl_flags {
 	SGX_ENCL_IOCTL = 0x1,	    /* an ioctl is running: others get EBUSY */
@@ -57,7 +58,7 @@ struct sgx_encl {
 	struct sgx_encl_page secs;
 	struct page_array page_array;
 	struct list_head va_pages; /* a page with free slots first */
-	int backing;		   /* memfd: page contents, then PCMDs */
+	struct sgx_shm backing;	   /* page contents, then PCMDs; map NULL until ECREATE */
 	struct list_head usage_link; /* on k->encls */
 	uint64_t usage_id;
 };
@@ -77,13 +78,15 @@ int sgx_encl_backing_create(struct sgx_encl *encl);
 
 /*
  * What EWB of one page writes to, got before the page is blocked (Linux
- * sgx_encl_alloc_backing()): a buffer for the encrypted contents, and the
- * page's and its PCMD's space in the backing memfd, allocated now so that
- * the write after EWB has nowhere to fail for want of space.
+ * sgx_encl_alloc_backing()): the page's and its PCMD's place in backing
+ * storage, populated now so that EWB writing there has nowhere to fail for
+ * want of memory. EWB writes straight into it, as Linux's EWB writes into
+ * the shmem pages it got.
  */
 struct sgx_backing {
 	uint64_t index;
 	void *contents;
+	struct sgx_pcmd *pcmd;
 };
 
 /* 0, -ENOMEM (no buffer) or the backing store's -errno (-ENOSPC). With encl->lock. */

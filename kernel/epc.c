@@ -285,7 +285,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 		s->phys_addr = src->phys;
 		s->virt_addr = src->virt;
 		s->npages = src->size / SGX_PAGE_SIZE;
-		s->memfd = src->memfd;
+		memcpy(s->view, src->view, sizeof(s->view));
 		s->nr_chunks = (s->npages + SGX_EPC_DESC_CHUNK - 1) / SGX_EPC_DESC_CHUNK;
 		s->desc_chunks = sgx_kcalloc(s->nr_chunks, sizeof(*s->desc_chunks));
 		if (!s->desc_chunks) {

@@ -155,21 +155,12 @@ static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_
 {
 	struct sgx_encl *encl = page->encl;
 	struct sgx_kernel *k = encl->k;
-	struct sgx_pcmd pcmd __attribute__((aligned(128))) = { 0 };
 	struct sgx_pageinfo pginfo = { 0 };
-	int ret;
 
+	/* Straight into backing storage, populated beforehand: nothing runs out of space. */
 	pginfo.contents = (uintptr_t)backing->contents;
-	pginfo.metadata = (uintptr_t)&pcmd;
-	ret = encls_ewb(k->hw, &pginfo, sgx_get_epc_virt_addr(k, page->epc_page), va_slot);
-	/* The space was allocated beforehand: these writes do not run out of it. */
-	if (!ret &&
-	    (pwrite(encl->backing, backing->contents, SGX_PAGE_SIZE,
-		    (off_t)(backing->index * SGX_PAGE_SIZE)) != (ssize_t)SGX_PAGE_SIZE ||
-	     pwrite(encl->backing, &pcmd, sizeof(pcmd),
-		    (off_t)sgx_encl_pcmd_offset(encl, backing->index)) != (ssize_t)sizeof(pcmd)))
-		ret = -EIO;
-	return ret;
+	pginfo.metadata = (uintptr_t)backing->pcmd;
+	return encls_ewb(k->hw, &pginfo, sgx_get_epc_virt_addr(k, page->epc_page), va_slot);
 }
 
 /* EWB with Linux's retry ladder for NOT_TRACKED: ETRACK, then kick threads out. */

@@ -46,7 +46,8 @@ struct sgx_epc_section {
 	uint64_t phys_addr;
 	uint8_t *virt_addr;
 	uint64_t npages;
-	int memfd; /* mmap(fd, index * 4096) maps a page into the process */
+	/* The CPU model's views of the section (hw_epc_section()); NULL in a guest. */
+	uint8_t *view[8];
 	pthread_mutex_t lock;
 	struct list_head free_list; /* pages freed after use */
 	uint64_t fresh_next;	    /* pages from here up were never handed out */
@@ -180,7 +181,7 @@ void sgx_wake_ksgxd(struct sgx_kernel *k);
 /* One reclaimer batch (up to SGX_NR_TO_SCAN pages); returns pages reclaimed. */
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k);
 
-/* Install a PTE mapping @page at @addr (memfd of its section or of the EPC behind an alias). */
+/* Install a PTE mapping @page at @addr: a duplicate of its page in a view of its section. */
 int sgx_epc_page_map(struct sgx_kernel *k, struct sgx_epc_page *page, uint64_t addr, int prot);
 
 struct sgx_epc_usage {
