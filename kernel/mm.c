@@ -110,20 +110,6 @@ int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed)
 	return 0;
 }
 
-int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot)
-{
-	/*
-	 * MAP_POPULATE: the host's PTE is present at once, as Linux's
-	 * vmf_insert_pfn() makes it, so that the next fault on the page says
-	 * "present" (P in the error code: 0x7 for a write to a page that
-	 * mprotect made read-only, 0x15 for a fetch from a page made NX).
-	 */
-	void *p = sys_mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, prot,
-			   MAP_SHARED | MAP_FIXED | MAP_POPULATE, memfd, (off_t)offset);
-
-	return p == MAP_FAILED ? -errno : 0;
-}
-
 int sgx_pte_zap(uint64_t addr)
 {
 	void *p = sys_mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, PROT_NONE,

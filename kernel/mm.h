@@ -2,7 +2,8 @@
 /*
  * The process address space as the kernel model sees it: VMAs created by
  * mmap() of an SGX file, and page-table entries, which are real mappings.
- * Installing a PTE maps the EPC page's memfd at the enclave address;
+ * Installing a PTE duplicates the EPC page from a view of its section at the
+ * enclave address (kernel/epc_map.c);
  * zapping replaces it with an inaccessible mapping, so the next touch faults.
  */
 #ifndef SOFTSGX_MM_H
@@ -59,7 +60,6 @@ void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int sys_munmap(void *addr, size_t len);
 int sys_close(int fd);
 
-int sgx_pte_install(uint64_t addr, int memfd, uint64_t offset, int prot);
 int sgx_pte_zap(uint64_t addr);
 
 #endif /* SOFTSGX_MM_H */
