@@ -224,6 +224,51 @@ static struct encl_result op_xsave(int save, uint64_t mask, uint64_t arg)
 	return result(TEST_ENCL_OK, *(volatile uint64_t *)(area + 512));
 }
 
+/* Past the image, where the kernel adds pages at run time (SGX2). */
+static int past_image(uint64_t addr, uint64_t len)
+{
+	uint64_t end = (uintptr_t)__encl_end;
+
+	return addr + len >= addr && addr >= end;
+}
+
+/* A 64-byte aligned SECINFO with @flags and nothing else. */
+struct encl_secinfo {
+	uint64_t flags;
+	uint8_t reserved[56];
+} __attribute__((aligned(64)));
+
+/* ENCLU[EACCEPT] (5) or ENCLU[EMODPE] (6): RBX = SECINFO, RCX = the page. */
+static struct encl_result op_page_leaf(uint64_t leaf, uint64_t page, uint64_t flags)
+{
+	struct encl_secinfo si;
+	uint64_t rax = leaf;
+
+	memset(&si, 0, sizeof(si));
+	si.flags = flags;
+	asm volatile(ENCLU : "+a"(rax) : "b"(&si), "c"(page) : "cc", "memory");
+	if (leaf == 5 && rax)
+		return result(TEST_ENCL_SGX_ERROR, rax);
+	return result(TEST_ENCL_OK, rax);
+}
+
+/* ENCLU[EACCEPTCOPY] (7): RBX = SECINFO, RCX = pending page, RDX = source. */
+static struct encl_result op_eacceptcopy(uint64_t page, uint64_t src_flags)
+{
+	struct encl_secinfo si;
+	uint64_t rax = 7;
+
+	memset(&si, 0, sizeof(si));
+	si.flags = (src_flags & 0xfff) | ((uint64_t)SGX_PAGE_TYPE_REG << 8);
+	asm volatile(ENCLU
+		     : "+a"(rax)
+		     : "b"(&si), "c"(page), "d"(src_flags & ~0xfffULL)
+		     : "cc", "memory");
+	if (rax)
+		return result(TEST_ENCL_SGX_ERROR, rax);
+	return result(TEST_ENCL_OK, 0);
+}
+
 /* ENCLU[EREPORT]: RBX = TARGETINFO, RCX = REPORTDATA, RDX = REPORT, all in the enclave. */
 static struct encl_result op_ereport(uint64_t host)
 {
@@ -297,6 +342,21 @@ struct encl_result enclave_main(uint64_t op, uint64_t arg1, uint64_t arg2)
 		return op_xsave(1, arg1, arg2);
 	case TEST_ENCL_OP_XRSTOR:
 		return op_xsave(0, arg1, arg2);
+	case TEST_ENCL_OP_EACCEPT:
+		return op_page_leaf(5, arg1, arg2);
+	case TEST_ENCL_OP_EMODPE:
+		return op_page_leaf(6, arg1, arg2);
+	case TEST_ENCL_OP_EACCEPTCOPY:
+		return op_eacceptcopy(arg1, arg2);
+	case TEST_ENCL_OP_DYN_READ:
+		if (!past_image(arg1, sizeof(uint64_t)))
+			return result(TEST_ENCL_BAD_ARG, 0);
+		return result(TEST_ENCL_OK, *(volatile uint64_t *)(uintptr_t)arg1);
+	case TEST_ENCL_OP_DYN_WRITE:
+		if (!past_image(arg1, sizeof(uint64_t)))
+			return result(TEST_ENCL_BAD_ARG, 0);
+		*(volatile uint64_t *)(uintptr_t)arg1 = arg2;
+		return result(TEST_ENCL_OK, 0);
 	default:
 		return result(TEST_ENCL_BAD_OP, 0);
 	}

@@ -92,6 +92,22 @@
 #define TEST_ENCL_OP_XSAVE     14
 #define TEST_ENCL_OP_XRSTOR    15
 
+/*
+ * SGX2 (dynamic memory). Addresses here may lie anywhere in ELRANGE past the
+ * image (pages the kernel adds with EAUG), not only in the image.
+ * EACCEPT: RSI = page, RDX = SECINFO flags (R/W/X, PENDING, MODIFIED, PR,
+ * page type << 8); value = its return code (status TEST_ENCL_SGX_ERROR when
+ * nonzero). EMODPE: RSI = page, RDX = SECINFO flags (permissions to add).
+ * EACCEPTCOPY: RSI = pending page, RDX = page-aligned source in the enclave
+ * with the SECINFO permission flags in its low 12 bits; value = return code.
+ * DYN_READ/DYN_WRITE: as READ_U64/WRITE_U64 for any address past the image.
+ */
+#define TEST_ENCL_OP_EACCEPT	 16
+#define TEST_ENCL_OP_EMODPE	 17
+#define TEST_ENCL_OP_EACCEPTCOPY 18
+#define TEST_ENCL_OP_DYN_READ	 19
+#define TEST_ENCL_OP_DYN_WRITE	 20
+
 #define TEST_ENCL_XSAVE_SLOTS	  2
 #define TEST_ENCL_XSAVE_SLOT_SIZE 12288
 #define TEST_ENCL_XSAVE_FILL	  0xA5
