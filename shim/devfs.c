@@ -105,7 +105,11 @@ static long sys_readlink(const char *path, char *buf, size_t len)
 
 bool devfs_maybe(const char *path)
 {
-	return path && strstr(path, "sgx");
+	if (!path)
+		return false;
+	/* Or a descriptor's link, which may be an SGX descriptor's. */
+	return strstr(path, "sgx") || ((!strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/fd/", 8)) &&
+				       strstr(path, "fd/"));
 }
 
 /* Set once; computing twice is harmless, so no lock (async-signal safety). */
@@ -311,6 +315,13 @@ int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *
 		canon[0] = '\0';
 	if (!path || !*path)
 		return 0;
+	/* /proc/self/fd/N of an SGX descriptor: a link to its device node. */
+	if (!nofollow) {
+		const char *dev = devfs_fd_link(dirfd, path);
+
+		if (dev)
+			path = dev;
+	}
 	plen = strlen(path);
 	if (plen >= PATH_MAX)
 		return 0;
