@@ -129,7 +129,8 @@ static int ro_file(const char *name, const char *data, size_t len, int flags)
 		}
 		done += (size_t)n;
 	}
-	/* Reopened read-only: a write fails with EBADF, as on the real file. */
+	/* Mode 0444 as the real file, and reopened read-only: a write is EBADF. */
+	devfs_sys(SYS_fchmod, fd, 0444, 0, 0, 0, 0);
 	snprintf(path, sizeof(path), "/proc/self/fd/%ld", fd);
 	ro = devfs_sys(SYS_openat, AT_FDCWD, (long)path,
 		       O_RDONLY | (flags & (O_CLOEXEC | O_NONBLOCK)), 0, 0, 0);
