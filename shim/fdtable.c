@@ -333,3 +333,49 @@ void shim_fd_forget_range(unsigned int first, unsigned int last, bool check)
 			put_file(f);
 	}
 }
+
+/*
+ * A number the table does not know may still be an SGX descriptor: a copy
+ * made by a raw dup (or inherited that way). Its memfd identity @st (from
+ * the caller's fstat) tells: when an entry has the same, @fd becomes one
+ * more entry for that file, as a dup() through the wrappers would have
+ * made it. Returns the file with a reference, or NULL.
+ */
+struct sgx_file *shim_fget_by_identity(int fd, const struct stat *st)
+{
+	struct sgx_file *f = NULL;
+
+	if (fd < 0 || fd >= SHIM_MAX_FD || !atomic_load(&nr_entries))
+		return NULL;
+	shim_model_get();
+	pthread_mutex_lock(&table_lock);
+	for (unsigned int i = 0; i < fd_limit && i < SHIM_MAX_FD; i++) {
+		struct sgx_file *g = atomic_load(&table[i].f);
+
+		if (g && table[i].dev == st->st_dev && table[i].ino == st->st_ino) {
+			f = g;
+			break;
+		}
+	}
+	if (f)
+		sgx_file_get(f);
+	pthread_mutex_unlock(&table_lock);
+	shim_model_put();
+	if (!f)
+		return NULL;
+	/* The entry for @fd holds its own reference; ours goes to the caller. */
+	shim_model_get();
+	sgx_file_get(f);
+	shim_model_put();
+	shim_fd_install(fd, f);
+	return f;
+}
+
+struct sgx_file *shim_fget_untracked(int fd)
+{
+	struct stat st;
+
+	if (!atomic_load(&nr_entries) || devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0))
+		return NULL;
+	return shim_fget_by_identity(fd, &st);
+}

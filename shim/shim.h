@@ -43,6 +43,14 @@ bool shim_fd_present(int fd);
  * descriptor is gone or another file now.
  */
 void shim_fd_forget_range(unsigned int first, unsigned int last, bool check);
+/*
+ * @fd is in no entry but may be a raw copy of an SGX descriptor: when its
+ * memfd (identity @st, or fstat()ed here) is an entry's, @fd gets an entry
+ * too. The file with a reference, or NULL. Cheap when the table is empty.
+ */
+struct stat;
+struct sgx_file *shim_fget_by_identity(int fd, const struct stat *st);
+struct sgx_file *shim_fget_untracked(int fd);
 
 /* libc's own functions, looked up behind the shim's wrappers. */
 struct shim_real {

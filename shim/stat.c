@@ -118,12 +118,24 @@ int lstat(const char *path, struct stat *st)
 int fstat(int fd, struct stat *st)
 {
 	struct devfs_node node;
+	struct sgx_file *f;
+	long ret;
 
 	if (fd_node(fd, &node)) {
 		devfs_fill_stat(&node, st);
 		return 0;
 	}
-	return (int)devfs_ret(devfs_sys(SYS_fstat, fd, (long)st, 0, 0, 0, 0));
+	ret = devfs_sys(SYS_fstat, fd, (long)st, 0, 0, 0, 0);
+	/* A raw copy of an SGX descriptor: the host just told us its identity. */
+	if (!ret && (f = shim_fget_by_identity(fd, st))) {
+		devfs_node_of_type(f->type, &node);
+		shim_model_get();
+		sgx_file_put(f);
+		shim_model_put();
+		devfs_fill_stat(&node, st);
+		return 0;
+	}
+	return (int)devfs_ret(ret);
 }
 
 /* The 64 spellings: the same struct on x86-64. */

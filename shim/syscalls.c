@@ -19,10 +19,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <sys/ioctl.h>
 #include <linux/close_range.h>
 
 #include "devfs.h"
 #include "shim.h"
+#include "softsgx/sgx_uapi.h"
 
 /* Drop a file reference; the last one runs release() inside the model. */
 static void shim_file_put(struct sgx_file *f)
@@ -269,6 +271,9 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+	/* An SGX ioctl on a descriptor copied behind our back. */
+	if (!f && _IOC_TYPE(request) == SGX_MAGIC)
+		f = shim_fget_untracked(fd);
 	if (!f) {
 		shim_resolve_real();
 		return real.ioctl(fd, request, arg);
@@ -285,6 +290,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	struct sgx_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_fget(fd);
 	uint64_t a = (uintptr_t)addr;
 	int ret;
+
+	/* Shared mappings of a descriptor copied behind our back (fstat only then). */
+	if (!f && !(flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		f = shim_fget_untracked(fd);
 
 	if (!f) {
 		shim_resolve_real();
@@ -530,8 +539,12 @@ long syscall(long nr, ...)
 	case SYS_openat:
 		return openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
 	case SYS_ioctl:
-		if (shim_fd_present((int)a[0]))
+		if (shim_fd_present((int)a[0]) || _IOC_TYPE(a[1]) == SGX_MAGIC)
 			return ioctl((int)a[0], (unsigned long)a[1], a[2]);
+		break;
+	case SYS_fcntl:
+		if (shim_fd_present((int)a[0]))
+			return fcntl((int)a[0], (int)a[1], a[2]);
 		break;
 	case SYS_mmap:
 		if (!(a[3] & MAP_ANONYMOUS) && shim_fd_present((int)a[4])) {

@@ -234,6 +234,34 @@ static void test_still_open_is_kept(void **state)
 	assert_int_equal(in_use, base);
 }
 
+/* A raw dup is the same open file: the copy is the enclave, and keeps it. */
+static void test_raw_dup_is_the_enclave(void **state)
+{
+	struct sgx_enclave_create create = { .src = (uintptr_t)&secs };
+	uint64_t base, in_use;
+	struct stat st;
+	int fd, copy;
+
+	(void)state;
+	wait_encls(0, &base);
+	fd = open_enclave();
+	copy = (int)raw_syscall(SYS_dup, fd, 0, 0);
+	assert_true(copy >= 0);
+	assert_int_equal(fstat(copy, &st), 0);
+	assert_true(S_ISCHR(st.st_mode));
+	assert_int_equal(ioctl(copy, SGX_IOC_ENCLAVE_CREATE, &create), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(close(fd), 0);
+	wait_encls(1, &in_use);
+	fd = (int)raw_syscall(SYS_dup, copy, 0, 0);
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create), -1);
+	assert_int_equal(errno, EINVAL);
+	assert_int_equal(close(copy), 0);
+	assert_int_equal(close(fd), 0);
+	wait_encls(0, &in_use);
+	assert_int_equal(in_use, base);
+}
+
 static int setup(void **state)
 {
 	char page[SGX_PAGE_SIZE];
@@ -269,6 +297,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_fclose_fdopen),
 		cmocka_unit_test(test_raw_dup2_over),
 		cmocka_unit_test(test_still_open_is_kept),
+		cmocka_unit_test(test_raw_dup_is_the_enclave),
 	};
 
 	shim_test_reexec(argc, argv, run_options);
