@@ -93,8 +93,16 @@ struct devfs_real {
 extern struct devfs_real devfs_real;
 void devfs_resolve_real(void);
 
+/* The program's stat family and readlink, for syscall() (shim/stat.c). */
+int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags);
+int devfs_fstat(int fd, struct stat *st);
+ssize_t devfs_readlinkat(int dirfd, const char *path, char *buf, size_t size);
+
 /* faccessat() (@raw2: the faccessat2 system call, as syscall() makes it). */
 int devfs_faccessat(int dirfd, const char *path, int mode, int flags, bool raw2);
+
+/* Whether @addr (a return address) is code of the shim library itself. */
+bool shim_from_self(const void *addr);
 
 /* Raw system calls: the shim's own file work must not re-enter its wrappers. */
 long devfs_sys(long nr, long a, long b, long c, long d, long e, long f);

@@ -82,7 +82,7 @@ static bool via_host_link(int dirfd, const char *path, bool nofollow, struct dev
 	       devfs_lookup(dirfd, path, nofollow, node, NULL) > 0;
 }
 
-static int stat_at(int dirfd, const char *path, struct stat *st, int flags)
+int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
 	struct devfs_node node;
@@ -102,20 +102,24 @@ static int stat_at(int dirfd, const char *path, struct stat *st, int flags)
 
 int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 {
-	return stat_at(dirfd, path, st, flags);
+	return devfs_stat_at(dirfd, path, st, flags);
 }
 
 int stat(const char *path, struct stat *st)
 {
-	return stat_at(AT_FDCWD, path, st, 0);
+	/* The shim's own calls (kernel/stats_file.c) see the host. */
+	if (shim_from_self(__builtin_return_address(0)))
+		return (int)devfs_ret(devfs_sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0,
+						0, 0));
+	return devfs_stat_at(AT_FDCWD, path, st, 0);
 }
 
 int lstat(const char *path, struct stat *st)
 {
-	return stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return devfs_stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
-int fstat(int fd, struct stat *st)
+int devfs_fstat(int fd, struct stat *st)
 {
 	struct devfs_node node;
 	struct sgx_file *f;
@@ -138,25 +142,33 @@ int fstat(int fd, struct stat *st)
 	return (int)devfs_ret(ret);
 }
 
+int fstat(int fd, struct stat *st)
+{
+	/* The model's fstat() of its own memfds (kernel/fork.c) must see them. */
+	if (shim_from_self(__builtin_return_address(0)))
+		return (int)devfs_ret(devfs_sys(SYS_fstat, fd, (long)st, 0, 0, 0, 0));
+	return devfs_fstat(fd, st);
+}
+
 /* The 64 spellings: the same struct on x86-64. */
 int fstatat64(int dirfd, const char *path, struct stat64 *st, int flags)
 {
-	return stat_at(dirfd, path, (struct stat *)st, flags);
+	return devfs_stat_at(dirfd, path, (struct stat *)st, flags);
 }
 
 int stat64(const char *path, struct stat64 *st)
 {
-	return stat_at(AT_FDCWD, path, (struct stat *)st, 0);
+	return devfs_stat_at(AT_FDCWD, path, (struct stat *)st, 0);
 }
 
 int lstat64(const char *path, struct stat64 *st)
 {
-	return stat_at(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
+	return devfs_stat_at(AT_FDCWD, path, (struct stat *)st, AT_SYMLINK_NOFOLLOW);
 }
 
 int fstat64(int fd, struct stat64 *st)
 {
-	return fstat(fd, (struct stat *)st);
+	return devfs_fstat(fd, (struct stat *)st);
 }
 
 /*
@@ -175,25 +187,25 @@ int __fxstatat64(int ver, int dirfd, const char *path, struct stat *st, int flag
 int __xstat(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return stat_at(AT_FDCWD, path, st, 0);
+	return devfs_stat_at(AT_FDCWD, path, st, 0);
 }
 
 int __lxstat(int ver, const char *path, struct stat *st)
 {
 	(void)ver;
-	return stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
+	return devfs_stat_at(AT_FDCWD, path, st, AT_SYMLINK_NOFOLLOW);
 }
 
 int __fxstat(int ver, int fd, struct stat *st)
 {
 	(void)ver;
-	return fstat(fd, st);
+	return devfs_fstat(fd, st);
 }
 
 int __fxstatat(int ver, int dirfd, const char *path, struct stat *st, int flags)
 {
 	(void)ver;
-	return stat_at(dirfd, path, st, flags);
+	return devfs_stat_at(dirfd, path, st, flags);
 }
 
 int __xstat64(int ver, const char *path, struct stat *st)
@@ -291,7 +303,7 @@ static ssize_t copy_link(const char *target, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
-ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+ssize_t devfs_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
 	const char *target = devfs_fd_link(dirfd, path);
 	struct devfs_node node;
@@ -313,9 +325,21 @@ ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 	return copy_link(node.link, buf, size);
 }
 
+/* The model's readlink() of /proc/self/fd/N (kernel/fork.c) must see its memfds. */
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
+{
+	if (shim_from_self(__builtin_return_address(0)))
+		return devfs_ret(devfs_sys(SYS_readlinkat, dirfd, (long)path, (long)buf,
+					   (long)size, 0, 0));
+	return devfs_readlinkat(dirfd, path, buf, size);
+}
+
 ssize_t readlink(const char *path, char *buf, size_t size)
 {
-	return readlinkat(AT_FDCWD, path, buf, size);
+	if (shim_from_self(__builtin_return_address(0)))
+		return devfs_ret(devfs_sys(SYS_readlinkat, AT_FDCWD, (long)path, (long)buf,
+					   (long)size, 0, 0));
+	return devfs_readlinkat(AT_FDCWD, path, buf, size);
 }
 
 /* _FORTIFY_SOURCE builds call these with the buffer's size. */
@@ -328,14 +352,14 @@ ssize_t __readlink_chk(const char *path, char *buf, size_t size, size_t buflen)
 {
 	if (size > buflen)
 		__chk_fail();
-	return readlinkat(AT_FDCWD, path, buf, size);
+	return devfs_readlinkat(AT_FDCWD, path, buf, size);
 }
 
 ssize_t __readlinkat_chk(int dirfd, const char *path, char *buf, size_t size, size_t buflen)
 {
 	if (size > buflen)
 		__chk_fail();
-	return readlinkat(dirfd, path, buf, size);
+	return devfs_readlinkat(dirfd, path, buf, size);
 }
 
 char *realpath(const char *path, char *resolved)

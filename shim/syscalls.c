@@ -468,13 +468,15 @@ void closefrom(int lowfd)
 }
 
 /*
- * Whether @addr is code of this library: the model's own raw system calls
- * (kernel/mm.c, kernel/fork.c) go through syscall() too, and must reach
- * the kernel untouched, with the model's locks held or in a signal handler.
+ * Whether @addr is code of this library. The model's own raw system calls
+ * (kernel/mm.c, kernel/fork.c) go through syscall() too, and must reach the
+ * kernel untouched, with the model's locks held or in a signal handler; so
+ * must its fstat() and readlink() of its own descriptors (kernel/fork.c),
+ * which must never see an SGX descriptor's disguise or release one.
  */
 extern const char __ehdr_start[] __attribute__((visibility("hidden")));
 
-static bool from_shim(const void *addr)
+bool shim_from_self(const void *addr)
 {
 	static _Atomic uintptr_t lo, hi;
 	uintptr_t a = (uintptr_t)addr;
@@ -513,7 +515,7 @@ long syscall(long nr, ...)
 	for (int i = 0; i < 6; i++)
 		a[i] = va_arg(ap, long);
 	va_end(ap);
-	if (from_shim(__builtin_return_address(0)))
+	if (shim_from_self(__builtin_return_address(0)))
 		return devfs_ret(devfs_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 	switch (nr) {
 	case SYS_close:
@@ -555,13 +557,14 @@ long syscall(long nr, ...)
 		}
 		break;
 	case SYS_stat:
-		return stat((const char *)a[0], (struct stat *)a[1]);
+		return devfs_stat_at(AT_FDCWD, (const char *)a[0], (struct stat *)a[1], 0);
 	case SYS_lstat:
-		return lstat((const char *)a[0], (struct stat *)a[1]);
+		return devfs_stat_at(AT_FDCWD, (const char *)a[0], (struct stat *)a[1],
+				     AT_SYMLINK_NOFOLLOW);
 	case SYS_fstat:
-		return fstat((int)a[0], (struct stat *)a[1]);
+		return devfs_fstat((int)a[0], (struct stat *)a[1]);
 	case SYS_newfstatat:
-		return fstatat((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]);
+		return devfs_stat_at((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]);
 	case SYS_statx:
 		return statx((int)a[0], (const char *)a[1], (int)a[2], (unsigned int)a[3],
 			     (struct statx *)a[4]);
@@ -572,9 +575,9 @@ long syscall(long nr, ...)
 	case SYS_faccessat2:
 		return devfs_faccessat((int)a[0], (const char *)a[1], (int)a[2], (int)a[3], true);
 	case SYS_readlink:
-		return readlink((const char *)a[0], (char *)a[1], (size_t)a[2]);
+		return devfs_readlinkat(AT_FDCWD, (const char *)a[0], (char *)a[1], (size_t)a[2]);
 	case SYS_readlinkat:
-		return readlinkat((int)a[0], (const char *)a[1], (char *)a[2], (size_t)a[3]);
+		return devfs_readlinkat((int)a[0], (const char *)a[1], (char *)a[2], (size_t)a[3]);
 	default:
 		break;
 	}
