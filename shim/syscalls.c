@@ -518,6 +518,13 @@ long syscall(long nr, ...)
 	if (shim_from_self(__builtin_return_address(0)))
 		return devfs_ret(devfs_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 	switch (nr) {
+	case SYS_vfork:
+		/*
+		 * The child would return through this C frame on the parent's
+		 * stack and clobber it; a fork is a valid vfork.
+		 */
+		nr = SYS_fork;
+		break;
 	case SYS_close:
 		if (shim_fd_present((int)a[0]))
 			return close((int)a[0]);
