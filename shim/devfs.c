@@ -55,17 +55,17 @@ static const struct chr_dev {
 	unsigned int minor;
 	const char *group;
 } chr_devs[] = {
-	{ "/dev/sgx_enclave", SGX_FILE_ENCLAVE, 125, "sgx" },
-	{ "/dev/sgx_provision", SGX_FILE_PROVISION, 124, "sgx_prv" },
-	{ "/dev/sgx_vepc", SGX_FILE_VEPC, 123, "sgx" },
+	{"/dev/sgx_enclave", SGX_FILE_ENCLAVE, 125, "sgx"},
+	{"/dev/sgx_provision", SGX_FILE_PROVISION, 124, "sgx_prv"},
+	{"/dev/sgx_vepc", SGX_FILE_VEPC, 123, "sgx"},
 };
 
 static const struct dev_link {
 	const char *path;
 	const char *target;
 } dev_links[] = {
-	{ "/dev/sgx/enclave", "../sgx_enclave" },
-	{ "/dev/sgx/provision", "../sgx_provision" },
+	{"/dev/sgx/enclave", "../sgx_enclave"},
+	{"/dev/sgx/provision", "../sgx_provision"},
 };
 
 #define SYS_NODE "/sys/devices/system/node/node"
@@ -108,8 +108,9 @@ bool devfs_maybe(const char *path)
 	if (!path)
 		return false;
 	/* Or a descriptor's link, which may be an SGX descriptor's. */
-	return strstr(path, "sgx") || ((!strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/fd/", 8)) &&
-				       strstr(path, "fd/"));
+	return strstr(path, "sgx") ||
+	       ((!strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/fd/", 8)) &&
+		strstr(path, "fd/"));
 }
 
 /* Set once; computing twice is harmless, so no lock (async-signal safety). */
@@ -133,13 +134,14 @@ static gid_t group_gid(const char *name)
 	fd = devfs_sys(SYS_openat, AT_FDCWD, (long)"/etc/group", O_RDONLY | O_CLOEXEC, 0, 0, 0);
 	if (fd < 0)
 		goto out;
-	while (len < cap && (n = devfs_sys(SYS_read, fd, (long)(buf + len), (long)(cap - len), 0,
-					   0, 0)) > 0)
+	while (len < cap &&
+	       (n = devfs_sys(SYS_read, fd, (long)(buf + len), (long)(cap - len), 0, 0, 0)) > 0)
 		len += (size_t)n;
 	devfs_sys(SYS_close, fd, 0, 0, 0, 0, 0);
 	buf[len] = '\0';
 	/* name:password:gid:members */
-	for (char *line = buf; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (char *line = buf; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		char *p;
 
 		if (strncmp(line, name, nlen) || line[nlen] != ':')
@@ -301,11 +303,10 @@ static bool splice_link(char *work, size_t size, const char *target, const char 
 	return true;
 }
 
-int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *node,
-		 char *canon)
+int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *node, char *canon)
 {
 	char cur[PATH_MAX], cand[PATH_MAX], target[PATH_MAX], work[PATH_MAX * 2];
-	struct devfs_node here = { 0 }, vn;
+	struct devfs_node here = {0}, vn;
 	bool in_virtual = false, slash;
 	size_t plen;
 	int links = 0;

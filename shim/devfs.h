@@ -49,8 +49,7 @@ bool devfs_maybe(const char *path);
  * ELOOP), an answer in itself. @canon is PATH_MAX bytes or NULL; on 1 it
  * holds the file's canonical path.
  */
-int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *node,
-		 char *canon);
+int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *node, char *canon);
 
 /* The node behind an open SGX descriptor of type @type. */
 void devfs_node_of_type(enum sgx_file_type type, struct devfs_node *node);

@@ -45,7 +45,7 @@ static struct {
 	bool running; /* in this process: a forked child starts its own */
 	struct sgx_file *dead[64];
 	unsigned int nr_dead;
-} scan = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, { 0 }, 0 };
+} scan = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false, {0}, 0};
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 static bool identity(int fd, dev_t *dev, ino_t *ino)

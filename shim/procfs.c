@@ -26,14 +26,31 @@
  * (bit 3); SGX_LC is word 16 bit 30 (CPUID.7.0:ECX), after enqcmd (bit
  * 29), the last flag of that word that /proc/cpuinfo names before it.
  */
-static const char *const sgx_after[] = { "fsgsbase", "tsc_adjust", NULL };
-static const char *const sgx_before[] = { "bmi1", "hle", "avx2", "smep", "bmi2", "erms",
-					  "invpcid", "rtm", "cqm", "mpx", "rdt_a", "avx512f",
-					  "avx512dq", "rdseed", "adx", "smap", NULL };
+static const char *const sgx_after[] = {"fsgsbase", "tsc_adjust", NULL};
+static const char *const sgx_before[] = {"bmi1",     "hle",    "avx2", "smep", "bmi2",	"erms",
+					 "invpcid",  "rtm",    "cqm",  "mpx",  "rdt_a", "avx512f",
+					 "avx512dq", "rdseed", "adx",  "smap", NULL};
 static const char *const sgx_lc_after[] = {
-	"avx512vbmi", "umip", "pku", "ospke", "waitpkg", "avx512_vbmi2", "gfni",
-	"vaes", "vpclmulqdq", "avx512_vnni", "avx512_bitalg", "tme", "avx512_vpopcntdq",
-	"la57", "rdpid", "bus_lock_detect", "cldemote", "movdiri", "movdir64b", "enqcmd",
+	"avx512vbmi",
+	"umip",
+	"pku",
+	"ospke",
+	"waitpkg",
+	"avx512_vbmi2",
+	"gfni",
+	"vaes",
+	"vpclmulqdq",
+	"avx512_vnni",
+	"avx512_bitalg",
+	"tme",
+	"avx512_vpopcntdq",
+	"la57",
+	"rdpid",
+	"bus_lock_detect",
+	"cldemote",
+	"movdiri",
+	"movdir64b",
+	"enqcmd",
 	NULL,
 };
 
@@ -202,8 +219,8 @@ int procfs_open_cpuinfo(int flags)
 
 		colon = memchr(line, ':', llen);
 		/* "flags\t\t: fpu vme ..." (not "vmx flags", which also exists). */
-		if (colon && !strncmp(line, "flags", 5) && strspn(line + 5, " \t") ==
-		    (size_t)(colon - line - 5)) {
+		if (colon && !strncmp(line, "flags", 5) &&
+		    strspn(line + 5, " \t") == (size_t)(colon - line - 5)) {
 			size_t head = (size_t)(colon - line) + 1;
 
 			memcpy(out + o, line, head);

@@ -109,8 +109,8 @@ int stat(const char *path, struct stat *st)
 {
 	/* The shim's own calls (kernel/stats_file.c) see the host. */
 	if (shim_from_self(__builtin_return_address(0)))
-		return (int)devfs_ret(devfs_sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0,
-						0, 0));
+		return (int)devfs_ret(
+			devfs_sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0, 0, 0));
 	return devfs_stat_at(AT_FDCWD, path, st, 0);
 }
 
@@ -329,8 +329,8 @@ ssize_t devfs_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
 	if (shim_from_self(__builtin_return_address(0)))
-		return devfs_ret(devfs_sys(SYS_readlinkat, dirfd, (long)path, (long)buf,
-					   (long)size, 0, 0));
+		return devfs_ret(
+			devfs_sys(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)size, 0, 0));
 	return devfs_readlinkat(dirfd, path, buf, size);
 }
 

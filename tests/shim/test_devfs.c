@@ -37,9 +37,9 @@ static const struct {
 	unsigned int minor;
 	const char *group;
 } nodes[] = {
-	{ "/dev/sgx_enclave", 125, "sgx" },
-	{ "/dev/sgx_provision", 124, "sgx_prv" },
-	{ "/dev/sgx_vepc", 123, "sgx" },
+	{"/dev/sgx_enclave", 125, "sgx"},
+	{"/dev/sgx_provision", 124, "sgx_prv"},
+	{"/dev/sgx_vepc", 123, "sgx"},
 };
 
 /* udev leaves a node whose group does not exist with root's. */
@@ -144,8 +144,8 @@ static void test_dev_sgx_links(void **state)
 static void test_spellings(void **state)
 {
 	static const char *const paths[] = {
-		"/dev/../dev/sgx_enclave", "//dev//sgx_enclave", "/dev/./sgx_enclave",
-		"/./dev/sgx/../sgx_enclave", "/dev/sgx/enclave", "/dev/sgx/./enclave",
+		"/dev/../dev/sgx_enclave",   "//dev//sgx_enclave", "/dev/./sgx_enclave",
+		"/./dev/sgx/../sgx_enclave", "/dev/sgx/enclave",   "/dev/sgx/./enclave",
 	};
 	char tmp[] = "/tmp/softsgx-devfs-XXXXXX", link[PATH_MAX], cwd[PATH_MAX];
 	struct stat ref, st;
@@ -215,8 +215,8 @@ static void test_spellings(void **state)
 
 static void test_fstat_agrees(void **state)
 {
-	static const char *const open_paths[] = { "/dev/sgx_enclave", "/dev/sgx/provision",
-						  "/dev/sgx_vepc" };
+	static const char *const open_paths[] = {"/dev/sgx_enclave", "/dev/sgx/provision",
+						 "/dev/sgx_vepc"};
 	struct statx stx, fstx;
 	struct stat st, fst;
 
@@ -327,8 +327,8 @@ static void expect_link(const char *path, const char *want)
 
 static void test_readlink_of_descriptors(void **state)
 {
-	static const char *const open_paths[] = { "/dev/sgx/enclave", "/dev/sgx_provision",
-						  "/dev/sgx_vepc" };
+	static const char *const open_paths[] = {"/dev/sgx/enclave", "/dev/sgx_provision",
+						 "/dev/sgx_vepc"};
 	char path[64], buf[PATH_MAX];
 	int fdir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY);
 

@@ -45,8 +45,10 @@ static long raw_syscall(long nr, long a, long b, long c)
 {
 	long ret;
 
-	__asm__ volatile("syscall" : "=a"(ret) : "a"(nr), "D"(a), "S"(b), "d"(c) : "rcx", "r11",
-			 "memory");
+	__asm__ volatile("syscall"
+			 : "=a"(ret)
+			 : "a"(nr), "D"(a), "S"(b), "d"(c)
+			 : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -82,7 +84,7 @@ static void wait_encls(uint64_t want, uint64_t *in_use)
 /* An enclave file holding EPC (its SECS and a VA page). */
 static int open_enclave(void)
 {
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs };
+	struct sgx_enclave_create create = {.src = (uintptr_t)&secs};
 	uint8_t *p = mmap(NULL, 2 * ENCL_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	int fd = open("/dev/sgx_enclave", O_RDWR);
 
@@ -102,7 +104,7 @@ static int open_enclave(void)
 /* @fd is a regular file again to every call the program makes on it. */
 static void expect_regular(int fd)
 {
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs };
+	struct sgx_enclave_create create = {.src = (uintptr_t)&secs};
 	struct stat st;
 	uint8_t *p;
 
@@ -221,13 +223,13 @@ static void test_still_open_is_kept(void **state)
 	assert_int_equal(close_range(fd, fd, CLOSE_RANGE_CLOEXEC), 0);
 	assert_int_equal(fcntl(fd, F_GETFD), FD_CLOEXEC);
 	/* Still the enclave: a second CREATE is EINVAL, not ENOTTY. */
-	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &(struct sgx_enclave_create){ 0 }), -1);
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &(struct sgx_enclave_create){0}), -1);
 	assert_int_equal(errno, EINVAL);
 	fd2 = dup(fd);
 	assert_true(fd2 >= 0);
 	assert_int_equal(raw_syscall(SYS_close, fd, 0, 0), 0);
 	wait_encls(1, &in_use);
-	assert_int_equal(ioctl(fd2, SGX_IOC_ENCLAVE_CREATE, &(struct sgx_enclave_create){ 0 }), -1);
+	assert_int_equal(ioctl(fd2, SGX_IOC_ENCLAVE_CREATE, &(struct sgx_enclave_create){0}), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(close(fd2), 0);
 	wait_encls(0, &in_use);
@@ -237,7 +239,7 @@ static void test_still_open_is_kept(void **state)
 /* A raw dup is the same open file: the copy is the enclave, and keeps it. */
 static void test_raw_dup_is_the_enclave(void **state)
 {
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs };
+	struct sgx_enclave_create create = {.src = (uintptr_t)&secs};
 	uint64_t base, in_use;
 	struct stat st;
 	int fd, copy;
@@ -288,7 +290,7 @@ static int teardown(void **state)
 
 int main(int argc, char **argv)
 {
-	static const char *const run_options[] = { "--epc", "1M", "--sections", "1", NULL };
+	static const char *const run_options[] = {"--epc", "1M", "--sections", "1", NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_close_range),
 		cmocka_unit_test(test_closefrom),

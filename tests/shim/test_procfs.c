@@ -24,8 +24,8 @@
 #include "shim_test.h"
 
 #define EPC_BYTES (8ull << 20)
-#define NODE0 "/sys/devices/system/node/node0"
-#define TOTAL0 NODE0 "/x86/sgx_total_bytes"
+#define NODE0	  "/sys/devices/system/node/node0"
+#define TOTAL0	  NODE0 "/x86/sgx_total_bytes"
 
 static bool has_flag(const char *flags, const char *name)
 {
@@ -163,7 +163,7 @@ static void test_sgx_total_bytes(void **state)
 
 int main(int argc, char **argv)
 {
-	static const char *const run_options[] = { "--epc", "8M", "--sections", "2", NULL };
+	static const char *const run_options[] = {"--epc", "8M", "--sections", "2", NULL};
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cpuinfo_has_sgx_flags),
 		cmocka_unit_test(test_sgx_total_bytes),
