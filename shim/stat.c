@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "devfs.h"
@@ -82,6 +83,25 @@ static bool via_host_link(int dirfd, const char *path, bool nofollow, struct dev
 	       devfs_lookup(dirfd, path, nofollow, node, NULL) > 0;
 }
 
+static bool empty_path(const char *path, int flags)
+{
+	return path && !*path && (flags & AT_EMPTY_PATH);
+}
+
+/* @fd, whose identity the host gave in @st, is a raw copy of an SGX descriptor. */
+static bool untracked_copy(int fd, const struct stat *st, struct devfs_node *node)
+{
+	struct sgx_file *f = fd >= 0 ? shim_fget_by_identity(fd, st) : NULL;
+
+	if (!f)
+		return false;
+	devfs_node_of_type(f->type, node);
+	shim_model_get();
+	sgx_file_put(f);
+	shim_model_put();
+	return true;
+}
+
 int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
@@ -93,7 +113,9 @@ int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
 		return fail(-r);
 	if (r == 0) {
 		ret = devfs_sys(SYS_newfstatat, dirfd, (long)path, (long)st, flags, 0, 0);
-		if (ret != -ENOENT || !via_host_link(dirfd, path, nofollow, &node))
+		if (!ret && empty_path(path, flags) && untracked_copy(dirfd, st, &node))
+			r = 1;
+		else if (ret != -ENOENT || !via_host_link(dirfd, path, nofollow, &node))
 			return (int)devfs_ret(ret);
 	}
 	devfs_fill_stat(&node, st);
@@ -122,7 +144,6 @@ int lstat(const char *path, struct stat *st)
 int devfs_fstat(int fd, struct stat *st)
 {
 	struct devfs_node node;
-	struct sgx_file *f;
 	long ret;
 
 	if (fd_node(fd, &node)) {
@@ -131,11 +152,7 @@ int devfs_fstat(int fd, struct stat *st)
 	}
 	ret = devfs_sys(SYS_fstat, fd, (long)st, 0, 0, 0, 0);
 	/* A raw copy of an SGX descriptor: the host just told us its identity. */
-	if (!ret && (f = shim_fget_by_identity(fd, st))) {
-		devfs_node_of_type(f->type, &node);
-		shim_model_get();
-		sgx_file_put(f);
-		shim_model_put();
+	if (!ret && untracked_copy(fd, st, &node)) {
 		devfs_fill_stat(&node, st);
 		return 0;
 	}
@@ -239,6 +256,17 @@ int statx(int dirfd, const char *path, int flags, unsigned int mask, struct stat
 		return fail(-r);
 	if (r == 0) {
 		ret = devfs_sys(SYS_statx, dirfd, (long)path, flags, mask, (long)stx, 0);
+		if (!ret && empty_path(path, flags)) {
+			struct stat st = {
+				.st_dev = makedev(stx->stx_dev_major, stx->stx_dev_minor),
+				.st_ino = stx->stx_ino,
+			};
+
+			if (untracked_copy(dirfd, &st, &node)) {
+				devfs_fill_statx(&node, stx);
+				return 0;
+			}
+		}
 		if (ret != -ENOENT || !via_host_link(dirfd, path, nofollow, &node))
 			return (int)devfs_ret(ret);
 	}

@@ -251,6 +251,16 @@ static void test_raw_dup_is_the_enclave(void **state)
 	assert_true(copy >= 0);
 	assert_int_equal(fstat(copy, &st), 0);
 	assert_true(S_ISCHR(st.st_mode));
+	{
+		struct statx stx;
+		int other = (int)raw_syscall(SYS_dup, fd, 0, 0);
+
+		assert_int_equal(statx(other, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &stx), 0);
+		assert_true(S_ISCHR(stx.stx_mode));
+		assert_int_equal(fstatat(other, "", &st, AT_EMPTY_PATH), 0);
+		assert_true(S_ISCHR(st.st_mode));
+		assert_int_equal(close(other), 0);
+	}
 	assert_int_equal(ioctl(copy, SGX_IOC_ENCLAVE_CREATE, &create), -1);
 	assert_int_equal(errno, EINVAL);
 	assert_int_equal(close(fd), 0);
