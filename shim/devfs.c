@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -111,6 +113,15 @@ bool devfs_maybe(const char *path)
 	return strstr(path, "sgx") ||
 	       ((!strncmp(path, "/proc/", 6) || !strncmp(path, "/dev/fd/", 8)) &&
 		strstr(path, "fd/"));
+}
+
+static _Atomic int nr_vdirs; /* close() and lookups look only when there are some */
+static bool vdir_fd(int fd);
+
+bool devfs_maybe_at(int dirfd, const char *path)
+{
+	/* Relative to one of our directories, any name may be ours. */
+	return devfs_maybe(path) || (path && path[0] != '/' && vdir_fd(dirfd));
 }
 
 /* Set once; computing twice is harmless, so no lock (async-signal safety). */
@@ -270,12 +281,145 @@ static bool virtual_node(const char *path, struct devfs_node *node)
 	return false;
 }
 
+/*
+ * Descriptors of our directories (shim/devdir.c): each is a descriptor of
+ * an empty, already removed host directory, known by its identity, which
+ * stands for the path it was opened as.
+ */
+#define MAX_VDIRS 64
+static struct vdir {
+	_Atomic int fd; /* -1: free */
+	dev_t dev;
+	ino_t ino;
+	char path[96];
+} vdirs[MAX_VDIRS] = {[0 ... MAX_VDIRS - 1] = {.fd = -1}};
+static pthread_mutex_t vdirs_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static bool vdir_fd(int fd)
+{
+	if (fd < 0 || !atomic_load(&nr_vdirs))
+		return false;
+	for (int i = 0; i < MAX_VDIRS; i++)
+		if (atomic_load(&vdirs[i].fd) == fd)
+			return true;
+	return false;
+}
+
+bool devfs_vdir_register(int fd, const char *path)
+{
+	struct stat st;
+	bool done = false;
+
+	if (devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0) ||
+	    strlen(path) >= sizeof(vdirs[0].path))
+		return false;
+	pthread_mutex_lock(&vdirs_lock);
+	for (int i = 0; i < MAX_VDIRS && !done; i++) {
+		if (atomic_load(&vdirs[i].fd) >= 0 && atomic_load(&vdirs[i].fd) != fd)
+			continue;
+		if (atomic_load(&vdirs[i].fd) < 0)
+			atomic_fetch_add(&nr_vdirs, 1);
+		vdirs[i].dev = st.st_dev;
+		vdirs[i].ino = st.st_ino;
+		strcpy(vdirs[i].path, path);
+		atomic_store(&vdirs[i].fd, fd);
+		done = true;
+	}
+	pthread_mutex_unlock(&vdirs_lock);
+	return done;
+}
+
+void devfs_vdir_unregister(int fd)
+{
+	if (!atomic_load(&nr_vdirs))
+		return;
+	pthread_mutex_lock(&vdirs_lock);
+	for (int i = 0; i < MAX_VDIRS; i++) {
+		if (atomic_load(&vdirs[i].fd) == fd) {
+			atomic_store(&vdirs[i].fd, -1);
+			atomic_fetch_sub(&nr_vdirs, 1);
+		}
+	}
+	pthread_mutex_unlock(&vdirs_lock);
+}
+
+void devfs_vdir_dup(int oldfd, int newfd)
+{
+	char path[PATH_MAX];
+
+	if (oldfd == newfd || !atomic_load(&nr_vdirs))
+		return;
+	if (devfs_vdir_path(oldfd, path))
+		devfs_vdir_register(newfd, path);
+	else
+		devfs_vdir_unregister(newfd);
+}
+
+/* The path of our directory open at @fd, into @out; false when @fd is none. */
+bool devfs_vdir_path(int fd, char *out)
+{
+	struct stat st;
+	bool found = false;
+
+	if (!atomic_load(&nr_vdirs))
+		return false;
+	for (int i = 0; i < MAX_VDIRS; i++)
+		found |= atomic_load(&vdirs[i].fd) == fd;
+	if (!found || devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0))
+		return false;
+	found = false;
+	pthread_mutex_lock(&vdirs_lock);
+	for (int i = 0; i < MAX_VDIRS && !found; i++) {
+		if (atomic_load(&vdirs[i].fd) != fd || vdirs[i].dev != st.st_dev ||
+		    vdirs[i].ino != st.st_ino)
+			continue;
+		strcpy(out, vdirs[i].path);
+		found = true;
+	}
+	pthread_mutex_unlock(&vdirs_lock);
+	return found;
+}
+
+bool devfs_vdir_node(int fd, struct devfs_node *node)
+{
+	char path[PATH_MAX];
+
+	return fd >= 0 && devfs_vdir_path(fd, path) && virtual_node(path, node);
+}
+
+int devfs_dir_entries(const char *dir, struct devfs_dirent *out, int max)
+{
+	static const char *const names[] = {"sgx_enclave", "sgx_provision",  "sgx_vepc",
+					    "sgx",	   "enclave",	     "provision",
+					    "x86",	   "sgx_total_bytes"};
+	static const unsigned char types[] = {[DEVFS_CHR] = DT_CHR,
+					      [DEVFS_DIR] = DT_DIR,
+					      [DEVFS_LNK] = DT_LNK,
+					      [DEVFS_REG] = DT_REG};
+	char path[PATH_MAX];
+	struct devfs_node node;
+	int n = 0;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]) && n < max; i++) {
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, names[i]) >= sizeof(path) ||
+		    !virtual_node(path, &node))
+			continue;
+		out[n].name = names[i];
+		out[n].type = types[node.kind];
+		out[n].ino = node.ino;
+		n++;
+	}
+	return n;
+}
+
 /* The directory @dirfd names (or the cwd), "" for the root; false if none. */
 static bool base_path(int dirfd, char *out)
 {
 	char link[32];
 	long n;
 
+	if (dirfd >= 0 && devfs_vdir_path(dirfd, out))
+		return true;
 	if (dirfd == AT_FDCWD) {
 		n = devfs_sys(SYS_getcwd, (long)out, PATH_MAX, 0, 0, 0, 0);
 		if (n <= 0 || out[0] != '/')
@@ -307,7 +451,7 @@ int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *
 {
 	char cur[PATH_MAX], cand[PATH_MAX], target[PATH_MAX], work[PATH_MAX * 2];
 	struct devfs_node here = {0}, vn;
-	bool in_virtual = false, slash;
+	bool in_virtual = false, through = false, slash;
 	size_t plen;
 	int links = 0;
 	char *p;
@@ -331,6 +475,9 @@ int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *
 		cur[0] = '\0';
 	else if (!base_path(dirfd, cur))
 		return 0;
+	/* Relative to one of our directories (shim/devdir.c). */
+	if (cur[0] && virtual_node(cur, &here))
+		in_virtual = through = true;
 	strcpy(work, path);
 	p = work;
 	for (;;) {
@@ -392,6 +539,7 @@ int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *
 			strcpy(cur, cand);
 			continue;
 		}
+		through = true;
 		if (vn.kind == DEVFS_LNK && (!last || !nofollow || slash)) {
 			if (++links > MAX_LINKS)
 				return -ELOOP;
@@ -407,9 +555,11 @@ int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *
 		in_virtual = true;
 	}
 	if (!in_virtual) {
-		if (canon)
-			strcpy(canon, cur[0] ? cur : "/");
-		return 0;
+		if (!canon)
+			return 0;
+		strcpy(canon, cur[0] ? cur : "/");
+		/* "/dev/sgx/../null": the host knows it only by its own name. */
+		return through ? 2 : 0;
 	}
 	if (slash && here.kind != DEVFS_DIR)
 		return -ENOTDIR;

@@ -39,6 +39,8 @@ struct devfs_node {
  * link; callers try those after the host answered ENOENT.
  */
 bool devfs_maybe(const char *path);
+/* devfs_maybe(), or @path is relative to one of our directories. */
+bool devfs_maybe_at(int dirfd, const char *path);
 
 /*
  * Resolve @path relative to @dirfd (AT_FDCWD: the cwd), following a final
@@ -47,7 +49,9 @@ bool devfs_maybe(const char *path);
  * NULL, then holds the resolved path if every component exists (else "").
  * Negative errno: resolution failed inside our namespace (ENOENT, ENOTDIR,
  * ELOOP), an answer in itself. @canon is PATH_MAX bytes or NULL; on 1 it
- * holds the file's canonical path.
+ * holds the file's canonical path. 2 (only with @canon): a host file whose
+ * path went through our namespace ("/dev/sgx/.."): ask the host about
+ * @canon instead, which it can resolve.
  */
 int devfs_lookup(int dirfd, const char *path, bool nofollow, struct devfs_node *node, char *canon);
 
@@ -71,6 +75,29 @@ int devfs_access(const struct devfs_node *node, int mode, bool effective);
  * device path, else NULL.
  */
 const char *devfs_fd_link(int dirfd, const char *path);
+
+/* The entries of our files in directory @dir (canonical): at most @max. */
+struct devfs_dirent {
+	const char *name;
+	unsigned char type; /* DT_* */
+	unsigned int ino;
+};
+int devfs_dir_entries(const char *dir, struct devfs_dirent *out, int max);
+/*
+ * @fd, a descriptor of an empty removed host directory, stands for our
+ * directory @path (shim/devdir.c) until unregistered: paths relative to it
+ * resolve in @path.
+ */
+bool devfs_vdir_register(int fd, const char *path);
+void devfs_vdir_unregister(int fd);
+/* @newfd is a dup of @oldfd: ours too when @oldfd is (else no longer). */
+void devfs_vdir_dup(int oldfd, int newfd);
+/* The node of our directory open at @fd, or false. */
+bool devfs_vdir_node(int fd, struct devfs_node *node);
+/* The path of our directory open at @fd into @out (PATH_MAX), or false. */
+bool devfs_vdir_path(int fd, char *out);
+/* A descriptor (O_CLOEXEC from @flags) of our directory @canon, or -errno. */
+int devfs_open_vdir(const char *canon, int flags);
 
 /* shim/procfs.c: the contents we give, as a read-only descriptor. */
 /* /proc/cpuinfo with the sgx and sgx_lc flags; -errno on failure. */

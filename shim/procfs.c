@@ -261,7 +261,7 @@ int procfs_open_node(const struct devfs_node *node, int flags)
 	if ((flags & O_CREAT) && (flags & O_EXCL))
 		return -EEXIST;
 	if (node->kind == DEVFS_DIR)
-		return (flags & O_ACCMODE) != O_RDONLY ? -EISDIR : -EACCES;
+		return -EISDIR;
 	if (flags & O_DIRECTORY)
 		return -ENOTDIR;
 	/* A sysfs attribute without a store method cannot be opened for writing. */

@@ -54,7 +54,7 @@ static bool fd_node(int fd, struct devfs_node *node)
 	struct sgx_file *f = shim_fget(fd);
 
 	if (!f)
-		return false;
+		return devfs_vdir_node(fd, node);
 	devfs_node_of_type(f->type, node);
 	shim_model_get();
 	sgx_file_put(f);
@@ -67,13 +67,22 @@ static bool fd_node(int fd, struct devfs_node *node)
  * -errno. A path without "sgx" is looked at only after the host's ENOENT
  * (via_host_link()).
  */
-static int which(int dirfd, const char *path, int flags, bool nofollow, struct devfs_node *node)
+static int which(int *dirfd, const char **path, int flags, bool nofollow, struct devfs_node *node,
+		 char *canon)
 {
-	if (path && !*path && (flags & AT_EMPTY_PATH))
-		return dirfd != AT_FDCWD && fd_node(dirfd, node) ? 1 : 0;
-	if (!devfs_maybe(path))
+	int r;
+
+	if (*path && !**path && (flags & AT_EMPTY_PATH))
+		return *dirfd != AT_FDCWD && fd_node(*dirfd, node) ? 1 : 0;
+	if (!devfs_maybe_at(*dirfd, *path))
 		return 0;
-	return devfs_lookup(dirfd, path, nofollow, node, NULL);
+	r = devfs_lookup(*dirfd, *path, nofollow, node, canon);
+	if (r != 2)
+		return r;
+	/* The host's name for a host file reached through ours. */
+	*dirfd = AT_FDCWD;
+	*path = canon;
+	return 0;
 }
 
 /* After the host said ENOENT: a host link into our namespace? */
@@ -106,7 +115,8 @@ int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
 	struct devfs_node node;
-	int r = which(dirfd, path, flags, nofollow, &node);
+	char canon[PATH_MAX];
+	int r = which(&dirfd, &path, flags, nofollow, &node, canon);
 	long ret;
 
 	if (r < 0)
@@ -249,7 +259,8 @@ int statx(int dirfd, const char *path, int flags, unsigned int mask, struct stat
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
 	struct devfs_node node;
-	int r = which(dirfd, path, flags, nofollow, &node);
+	char canon[PATH_MAX];
+	int r = which(&dirfd, &path, flags, nofollow, &node, canon);
 	long ret;
 
 	if (r < 0)
@@ -279,7 +290,8 @@ int devfs_faccessat(int dirfd, const char *path, int mode, int flags, bool raw2)
 {
 	bool nofollow = flags & AT_SYMLINK_NOFOLLOW;
 	struct devfs_node node;
-	int r = which(dirfd, path, flags, nofollow, &node);
+	char canon[PATH_MAX];
+	int r = which(&dirfd, &path, flags, nofollow, &node, canon);
 
 	if (r < 0)
 		return fail(-r);
@@ -334,15 +346,22 @@ static ssize_t copy_link(const char *target, char *buf, size_t size)
 ssize_t devfs_readlinkat(int dirfd, const char *path, char *buf, size_t size)
 {
 	const char *target = devfs_fd_link(dirfd, path);
+	char canon[PATH_MAX];
 	struct devfs_node node;
 	long ret;
 	int r;
 
 	if (target)
 		return copy_link(target, buf, size);
-	r = devfs_maybe(path) ? devfs_lookup(dirfd, path, true, &node, NULL) : 0;
+	r = devfs_maybe_at(dirfd, path) ? devfs_lookup(dirfd, path, true, &node, canon) : 0;
 	if (r < 0)
 		return fail(-r);
+	if (r == 2) {
+		/* A host file reached through ours: the host knows its own name. */
+		dirfd = AT_FDCWD;
+		path = canon;
+		r = 0;
+	}
 	if (r == 0) {
 		ret = devfs_sys(SYS_readlinkat, dirfd, (long)path, (long)buf, (long)size, 0, 0);
 		if (ret != -ENOENT || !via_host_link(dirfd, path, true, &node))
@@ -436,11 +455,16 @@ static ssize_t xattr_at(const char *path, bool nofollow, long nr, const char *na
 			size_t size)
 {
 	struct devfs_node node;
-	int r = devfs_maybe(path) ? devfs_lookup(AT_FDCWD, path, nofollow, &node, NULL) : 0;
+	char canon[PATH_MAX];
+	int r = devfs_maybe(path) ? devfs_lookup(AT_FDCWD, path, nofollow, &node, canon) : 0;
 	long ret;
 
 	if (r < 0)
 		return fail(-r);
+	if (r == 2) {
+		path = canon;
+		r = 0;
+	}
 	if (r == 0) {
 		ret = name ? devfs_sys(nr, (long)path, (long)name, (long)value, (long)size, 0, 0)
 			   : devfs_sys(nr, (long)path, (long)value, (long)size, 0, 0, 0);

@@ -90,6 +90,10 @@ static int open_node(int r, const struct devfs_node *node, const char *canon, in
 	case DEVFS_LNK:
 		/* Only a final link with O_NOFOLLOW is left unfollowed. */
 		return set_errno(-ELOOP);
+	case DEVFS_DIR:
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			return set_errno(-EEXIST);
+		return set_errno(devfs_open_vdir(canon, flags));
 	default:
 		return set_errno(procfs_open_node(node, flags));
 	}
@@ -100,32 +104,39 @@ static int open_node(int r, const struct devfs_node *node, const char *canon, in
  * it), else the descriptor or -1 with errno. Every spelling the kernel
  * would resolve to our files counts; /proc/cpuinfo is ours too.
  */
-static int open_ours(int dirfd, const char *path, int flags, bool *ours)
+static int open_ours(int dirfd, const char *path, int flags, mode_t mode, bool *ours)
 {
 	char canon[PATH_MAX];
 	struct devfs_node node;
 	int r;
 
 	*ours = false;
-	if (!devfs_maybe(path) && !(path && strstr(path, "cpuinfo")))
+	if (!devfs_maybe_at(dirfd, path) && !(path && strstr(path, "cpuinfo")))
 		return -1;
 	r = devfs_lookup(dirfd, path, flags & O_NOFOLLOW, &node, canon);
+	if (r == 2) {
+		/* A host file reached through ours: the host opens it by its name. */
+		*ours = true;
+		shim_resolve_real();
+		return real.openat(AT_FDCWD, canon, flags, mode);
+	}
 	return open_node(r, &node, canon, flags, ours);
 }
 
 /* The host said ENOENT for @path: a host link to one of our files? */
 static int open_via_link(int dirfd, const char *path, int flags, bool *ours)
 {
+	char canon[PATH_MAX];
 	struct devfs_node node;
 	int r;
 
 	*ours = false;
 	if (!path || !*path || devfs_maybe(path))
 		return -1;
-	r = devfs_lookup(dirfd, path, flags & O_NOFOLLOW, &node, NULL);
-	if (r <= 0)
+	r = devfs_lookup(dirfd, path, flags & O_NOFOLLOW, &node, canon);
+	if (r != 1)
 		return -1;
-	return open_node(r, &node, NULL, flags, ours);
+	return open_node(r, &node, canon, flags, ours);
 }
 
 static mode_t open_mode(int flags, va_list ap)
@@ -138,7 +149,7 @@ static int do_openat(int dirfd, const char *path, int flags, mode_t mode, bool a
 	bool ours;
 	int fd, err;
 
-	fd = open_ours(dirfd, path, flags, &ours);
+	fd = open_ours(dirfd, path, flags, mode, &ours);
 	if (ours)
 		return fd;
 	shim_resolve_real();
@@ -199,6 +210,7 @@ int close(int fd)
 	struct sgx_file *f = shim_fd_remove(fd);
 	int ret;
 
+	devfs_vdir_unregister(fd);
 	shim_resolve_real();
 	ret = real.close(fd);
 	/* The last reference runs release(), as Linux's fput() does. */
@@ -214,6 +226,7 @@ static int dup_follow(int oldfd, int newfd)
 
 	if (newfd < 0 || newfd == oldfd)
 		return newfd;
+	devfs_vdir_dup(oldfd, newfd);
 	f = shim_fget(oldfd);
 	if (f) {
 		shim_fd_install(newfd, f);
@@ -397,7 +410,7 @@ static FILE *do_fopen(const char *path, const char *mode, bool large)
 
 	devfs_resolve_real();
 	if (flags >= 0)
-		fd = open_ours(AT_FDCWD, path, flags, &ours);
+		fd = open_ours(AT_FDCWD, path, flags, 0666, &ours);
 	if (!ours) {
 		fp = large ? devfs_real.fopen64(path, mode) : devfs_real.fopen(path, mode);
 		if (fp || errno != ENOENT || flags < 0)

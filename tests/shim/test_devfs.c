@@ -7,6 +7,7 @@
  * to. It re-executes itself under `softsgx run`.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -377,6 +378,95 @@ static void test_fopen_device(void **state)
 	assert_int_equal(fclose(fp), 0);
 }
 
+/* The names of @d's entries, "name/type;" each, in order. */
+static void list(DIR *d, char *out, size_t len)
+{
+	struct dirent *de;
+
+	out[0] = '\0';
+	while ((de = readdir(d)))
+		snprintf(out + strlen(out), len - strlen(out), "%s/%d;", de->d_name, de->d_type);
+}
+
+static void test_directory_listings(void **state)
+{
+	char names[16384], again[16384], buf[64];
+	struct stat st, dst;
+	DIR *d;
+	int dfd, fd, copy;
+
+	(void)state;
+	d = opendir("/dev");
+	assert_non_null(d);
+	list(d, names, sizeof(names));
+	assert_non_null(strstr(names, ";sgx_enclave/2;"));
+	assert_non_null(strstr(names, ";sgx_provision/2;"));
+	assert_non_null(strstr(names, ";sgx_vepc/2;"));
+	assert_non_null(strstr(names, ";sgx/4;"));
+	assert_null(strstr(strstr(names, ";sgx_enclave/") + 1, ";sgx_enclave/"));
+	rewinddir(d);
+	list(d, again, sizeof(again));
+	assert_string_equal(names, again);
+	closedir(d);
+
+	d = opendir("/dev/sgx");
+	assert_non_null(d);
+	list(d, names, sizeof(names));
+	assert_string_equal(names, "./4;../4;enclave/10;provision/10;");
+	closedir(d);
+	d = opendir("/dev/sgx_enclave");
+	assert_null(d);
+	assert_int_equal(errno, ENOTDIR);
+
+	/* As find(1) does: open the directory, work relative to it, list a dup. */
+	dfd = open("/dev/sgx", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(dfd >= 0);
+	assert_int_equal(fstat(dfd, &dst), 0);
+	assert_int_equal(stat("/dev/sgx", &st), 0);
+	assert_memory_equal(&st, &dst, sizeof(st));
+	assert_int_equal(fstatat(dfd, "enclave", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_int_equal(readlinkat(dfd, "provision", buf, sizeof(buf)), 16);
+	assert_memory_equal(buf, "../sgx_provision", 16);
+	fd = openat(dfd, "enclave", O_RDWR);
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_CREATE, (void *)16), -1);
+	assert_int_equal(errno, EFAULT);
+	close(fd);
+	assert_int_equal(fstatat(dfd, "../null", &st, 0), 0);
+	assert_int_equal(major(st.st_rdev), 1);
+	copy = fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+	assert_true(copy >= 0);
+	assert_int_equal(close(dfd), 0);
+	d = fdopendir(copy);
+	assert_non_null(d);
+	list(d, names, sizeof(names));
+	assert_string_equal(names, "./4;../4;enclave/10;provision/10;");
+	closedir(d);
+	assert_int_equal(open("/dev/sgx", O_RDWR | O_DIRECTORY), -1);
+	assert_int_equal(errno, EISDIR);
+
+	/* A host file reached through ours. */
+	assert_int_equal(stat("/dev/sgx/../null", &st), 0);
+	assert_int_equal(major(st.st_rdev), 1);
+	fd = open("/dev/sgx/../null", O_WRONLY);
+	assert_true(fd >= 0);
+	close(fd);
+
+	if (!access("/sys/devices/system/node/node0", F_OK)) {
+		d = opendir("/sys/devices/system/node/node0");
+		assert_non_null(d);
+		list(d, names, sizeof(names));
+		assert_non_null(strstr(names, ";x86/4;"));
+		closedir(d);
+		d = opendir("/sys/devices/system/node/node0/x86");
+		assert_non_null(d);
+		list(d, names, sizeof(names));
+		assert_string_equal(names, "./4;../4;sgx_total_bytes/8;");
+		closedir(d);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +478,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_access),
 		cmocka_unit_test(test_readlink_of_descriptors),
 		cmocka_unit_test(test_fopen_device),
+		cmocka_unit_test(test_directory_listings),
 	};
 
 	shim_test_reexec(argc, argv, NULL);
