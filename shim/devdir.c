@@ -186,6 +186,9 @@ DIR *opendir(const char *path)
 
 	pthread_once(&real_once, resolve);
 	d = real_dir.opendir(path);
+	/* The model's own listings (kernel/fork.c, in fork handlers) stay the host's. */
+	if (shim_from_self(__builtin_return_address(0)))
+		return d;
 	if (d)
 		return watch(d);
 	err = errno;
@@ -214,6 +217,8 @@ struct dirent *readdir(DIR *d)
 	int err = errno;
 
 	pthread_once(&real_once, resolve);
+	if (shim_from_self(__builtin_return_address(0)))
+		return real_dir.readdir(d);
 	t = find(d, false);
 	if (!t)
 		return real_dir.readdir(d);
@@ -261,6 +266,8 @@ int closedir(DIR *d)
 	struct tracked *t;
 
 	pthread_once(&real_once, resolve);
+	if (shim_from_self(__builtin_return_address(0)))
+		return real_dir.closedir(d);
 	t = find(d, true);
 	if (t && t->ours)
 		devfs_vdir_unregister(dirfd(d));
