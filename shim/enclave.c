@@ -268,19 +268,21 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	return SIGSEGV;
 }
 
-void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t)
+void shim_enclave_interrupted(ucontext_t *uc, struct shim_thread *t, bool kick)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct hw_mmu mmu = { mmu_translate, k };
 
-	if (!k || !t || !t->lp.inside)
-		return;
-	/*
-	 * An interrupt: AEX to the AEP. There the thread executes ERESUME
-	 * itself (the vDSO's AEP is its ENCLU), re-entering in a new epoch.
-	 */
-	regs_from_uc(&t->regs, uc, t);
-	if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
-		regs_to_uc(uc, &t->regs, t);
-	atomic_fetch_add(&t->kicks_done, 1);
+	if (k && t && t->lp.inside) {
+		/*
+		 * An interrupt: AEX to the AEP. There the thread executes
+		 * ERESUME itself (the vDSO's AEP is its ENCLU), re-entering in
+		 * a new epoch.
+		 */
+		regs_from_uc(&t->regs, uc, t);
+		if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
+			regs_to_uc(uc, &t->regs, t);
+	}
+	if (kick && t)
+		atomic_fetch_add(&t->kicks_done, 1);
 }

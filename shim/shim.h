@@ -69,8 +69,34 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 
-/* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
-void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
+/*
+ * An interrupt for @t, inside an enclave at @uc: the AEX to the AEP. @kick:
+ * SHIM_SIG_KICK, counted for shim_kick(); else a signal of the program's.
+ */
+void shim_enclave_interrupted(ucontext_t *uc, struct shim_thread *t, bool kick);
+
+/*
+ * The program's signal mask (shim/sigmask.c). The signals the shim owns
+ * (shim_sig_owned(), a bit per signal, bit 0 for signal 1) are never
+ * blocked in the kernel; the program's blocking of them is per-thread
+ * state here.
+ */
+void shim_sigmask_init(void);
+uint64_t shim_sig_owned(void);
+uint64_t shim_sigmask_virtual(void);
+/* Set the virtual part; signals kept pending for it and now unblocked are raised. */
+void shim_sigmask_set_virtual(uint64_t mask);
+/* Whether the program blocks @sig, one of ours; keep an asynchronous one pending. */
+bool shim_sig_blocked(int sig);
+void shim_sig_pend(int sig);
+
+/*
+ * Make the shim's handler return into the program's handler @act for @sig
+ * through a signal frame built as Linux builds one (shim/sigframe.c),
+ * rewriting @uc; false when the kernel's frame is not the expected layout.
+ */
+bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
+			   const struct sigaction *act);
 
 /*
  * The model lock: held shared by every entry from the shim into the kernel

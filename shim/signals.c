@@ -1,11 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
- * The signals the shim owns: SIGSEGV (page faults on SGX mappings,
- * exceptions inside enclaves, and ENCLU on a CPU whose SGX is disabled),
- * SIGILL (ENCLU on a CPU without SGX, and #UD inside enclaves) and SIGFPE
- * (#DE/#MF/#XM inside enclaves). Whatever the shim does not consume goes to
- * the handler the program installed, which the shim keeps behind its own:
- * sigaction() and signal() are interposed for these.
+ * Signals under the shim. The kernel sees only the shim's handlers:
+ *
+ * - SIGSEGV, SIGILL, SIGFPE (on_signal): page faults on SGX mappings,
+ *   exceptions inside enclaves, ENCLU on a CPU without (enabled) SGX.
+ * - SHIM_SIG_KICK (on_kick): the model's IPI, an AEX for a thread inside.
+ * - every other signal the program handles (on_async): when it interrupts
+ *   enclave code, the AEX comes first, as an interrupt causes on hardware.
+ *
+ * The program's dispositions are kept here (sigaction() and signal() are
+ * interposed) and its handlers run as Linux runs them, through a signal
+ * frame the shim builds (sigframe.c) once its own handler is done: on host
+ * FS/GS, on the program's stack or its own alternate stack, with the AEP
+ * in the ucontext when the thread was inside. Ignored signals are passed
+ * to the kernel as they are, so they stay invisible; default actions are
+ * the kernel's.
+ *
+ * Every shim handler blocks every asynchronous signal while it runs: a
+ * signal that interrupted the shim while it emulates an instruction for a
+ * thread inside would take the handler's registers for the enclave's.
+ * Blocked here, it arrives when the handler returns, to enclave code
+ * (AEX) or to host code.
  *
  * A handler may run while FS holds an enclave's base: shim_handler_enter()
  * restores the host's before anything touches thread-local storage (errno
@@ -15,26 +30,61 @@
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include "shim.h"
 #include "thread.h"
 
+#define NSIGS 65
+
 static const int owned_signals[] = { SIGSEGV, SIGILL, SIGFPE };
 #define NR_OWNED (sizeof(owned_signals) / sizeof(owned_signals[0]))
 
+/*
+ * The program's dispositions, read by handlers of any thread: a seqlock.
+ * Writers hold app_lock with every signal blocked, so a handler never
+ * waits for a writer it interrupted.
+ */
 static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sigaction app_act[NR_OWNED]; /* the program's dispositions */
+static struct sigaction app_act[NSIGS];
+static _Atomic unsigned int app_seq;
 static bool owned;
+static sigset_t async_set; /* every signal but the synchronous faults */
 
-static int owned_index(int sig)
+static bool is_owned(int sig)
 {
 	for (unsigned int i = 0; i < NR_OWNED; i++)
 		if (owned_signals[i] == sig)
-			return (int)i;
-	return -1;
+			return true;
+	return false;
+}
+
+static void app_load(int sig, struct sigaction *out)
+{
+	unsigned int seq;
+
+	do {
+		while ((seq = atomic_load(&app_seq)) & 1)
+			;
+		memcpy(out, &app_act[sig], sizeof(*out));
+	} while (atomic_load(&app_seq) != seq);
+}
+
+static void app_store(int sig, const struct sigaction *act)
+{
+	atomic_fetch_add(&app_seq, 1);
+	memcpy(&app_act[sig], act, sizeof(*act));
+	atomic_fetch_add(&app_seq, 1);
+}
+
+static bool is_handler(const struct sigaction *sa)
+{
+	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
 /* x86 page-fault error code: bit 1 write, bit 4 instruction fetch. */
@@ -45,49 +95,79 @@ static int fault_access(const ucontext_t *uc)
 	return (err & 0x10) ? PROT_EXEC : (err & 0x2) ? PROT_WRITE : PROT_READ;
 }
 
-/* What the kernel does when it delivers @sig for a fault: handler or default action. */
-static void deliver(int sig, siginfo_t *si, void *uc, const struct sigaction *sa)
+static int raw_tgkill_self(int sig)
 {
-	struct sigaction dfl = { .sa_handler = SIG_DFL };
-	sigset_t set;
-
-	if (sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN) {
-		/*
-		 * The thread is outside any enclave now; the program's handler
-		 * may enter one (runtimes handle exceptions that way) and must
-		 * then answer kicks, which the shim's handler blocks.
-		 */
-		sigemptyset(&set);
-		sigaddset(&set, SHIM_SIG_KICK);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		if (sa->sa_flags & SA_SIGINFO)
-			sa->sa_sigaction(sig, si, uc);
-		else
-			sa->sa_handler(sig);
-		return;
-	}
-	/* Default action (a faulting signal cannot be ignored): terminate. */
-	sigemptyset(&dfl.sa_mask);
-	real.sigaction(sig, &dfl, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, sig);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-	raise(sig);
+	return (int)shim_raw_syscall(SYS_tgkill, getpid(), gettid(), sig);
 }
 
-static void deliver_to_program(int sig, siginfo_t *si, void *uc)
+static void install(int sig, const struct sigaction *act);
+
+/* SA_RESETHAND: the disposition is the default once the handler is chosen. */
+static void reset_hand(int sig)
 {
-	int i = owned_index(sig);
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+
+	app_store(sig, &dfl);
+	if (!is_owned(sig))
+		install(sig, &dfl);
+}
+
+/* Run the program's handler @act for @sig once the shim's handler returns. */
+static void to_handler(int sig, const siginfo_t *si, ucontext_t *uc, const struct sigaction *act)
+{
+	if (act->sa_flags & SA_RESETHAND)
+		reset_hand(sig);
+	if (shim_sigframe_deliver(sig, si, uc, act))
+		return;
+	/* A kernel frame of another layout: call it from here, as before. */
+	if (act->sa_flags & SA_SIGINFO)
+		act->sa_sigaction(sig, (siginfo_t *)si, uc);
+	else
+		act->sa_handler(sig);
+}
+
+/*
+ * What the kernel does with a synchronous fault @sig it must deliver: the
+ * handler, or the default action when there is none, or when the program
+ * blocks or ignores it (force_sig_fault()).
+ */
+static void deliver_fault(int sig, const siginfo_t *si, ucontext_t *uc)
+{
+	struct sigaction app, dfl = { .sa_handler = SIG_DFL };
+
+	app_load(sig, &app);
+	if (is_handler(&app) && !shim_sig_blocked(sig)) {
+		to_handler(sig, si, uc, &app);
+		return;
+	}
+	/* Terminate (and dump core) as the kernel would: ours are never blocked for real. */
+	sigemptyset(&dfl.sa_mask);
+	real.sigaction(sig, &dfl, NULL);
+	raw_tgkill_self(sig);
+}
+
+/* An asynchronous signal @sig for the program, after any AEX. */
+static void deliver_async(int sig, const siginfo_t *si, ucontext_t *uc)
+{
 	struct sigaction app;
 
-	if (i < 0) {
-		real.sigaction(sig, NULL, &app);
-	} else {
-		app = app_act[i];
-		if (app.sa_flags & SA_RESETHAND)
-			app_act[i].sa_handler = SIG_DFL;
+	app_load(sig, &app);
+	if (app.sa_handler == SIG_IGN)
+		return;
+	if (shim_sig_blocked(sig)) {
+		shim_sig_pend(sig);
+		return;
 	}
-	deliver(sig, si, uc, &app);
+	if (!is_handler(&app)) {
+		/* The default: the kernel's action, once it can deliver the signal again. */
+		if (is_owned(sig))
+			real.sigaction(sig, &app, NULL);
+		else
+			install(sig, &app);
+		raw_tgkill_self(sig);
+		return;
+	}
+	to_handler(sig, si, uc, &app);
 }
 
 /* SIGSEGV outside any enclave: a fault on an SGX mapping, or the program's own. */
@@ -107,6 +187,30 @@ static int sgx_mapping_fault(siginfo_t *si, ucontext_t *uc)
 	}
 }
 
+/*
+ * The real alternate stack stays the shim's: a thread whose first ENCLU
+ * installed it from inside this handler would otherwise get its old
+ * (disabled) setting back from rt_sigreturn.
+ */
+static void keep_altstack(ucontext_t *uc, const struct shim_thread *t)
+{
+	if (!t)
+		return;
+	uc->uc_stack.ss_sp = t->altstack;
+	uc->uc_stack.ss_size = t->altstack_size;
+	uc->uc_stack.ss_flags = 0;
+}
+
+/* An interrupt for a thread that may be inside: the AEX, under the model lock. */
+static void interrupt(ucontext_t *uc, struct shim_thread *t, bool kick)
+{
+	if (!t || !t->lp.inside)
+		return;
+	shim_model_get();
+	shim_enclave_interrupted(uc, t, kick);
+	shim_model_put();
+}
+
 static void on_kick(int sig, siginfo_t *si, void *ucv)
 {
 	struct shim_thread *t = shim_handler_enter();
@@ -114,9 +218,20 @@ static void on_kick(int sig, siginfo_t *si, void *ucv)
 
 	(void)sig;
 	(void)si;
-	shim_model_get();
-	shim_enclave_kicked(ucv, t);
-	shim_model_put();
+	interrupt(ucv, t, true);
+	keep_altstack(ucv, t);
+	errno = saved_errno;
+	shim_handler_exit(t);
+}
+
+static void on_async(int sig, siginfo_t *si, void *ucv)
+{
+	struct shim_thread *t = shim_handler_enter();
+	int saved_errno = errno;
+
+	interrupt(ucv, t, false);
+	deliver_async(sig, si, ucv);
+	keep_altstack(ucv, t);
 	errno = saved_errno;
 	shim_handler_exit(t);
 }
@@ -128,6 +243,14 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	int saved_errno = errno;
 	bool inside = t && t->lp.inside;
 	int deliver_sig;
+
+	/* Sent by kill(), tgkill(), sigqueue(): an interrupt, not a fault. */
+	if (si->si_code <= 0) {
+		interrupt(uc, t, false);
+		deliver_async(sig, si, uc);
+		goto out;
+	}
+	/* CPUID emulation (shim/cpuid.c) hooks in here, before the ENCLU check. */
 
 	/* Not held into the program's handler, which may never return. */
 	shim_model_get();
@@ -148,34 +271,63 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 			info.si_signo = deliver_sig;
 			info.si_code = BUS_ADRERR;
 		}
-		deliver_to_program(deliver_sig, &info, uc);
+		deliver_fault(deliver_sig, &info, uc);
 	}
+out:
+	keep_altstack(uc, t);
 	errno = saved_errno;
 	shim_handler_exit(t);
+}
+
+/* Register with the kernel what stands for the program's @act on @sig. */
+static void install(int sig, const struct sigaction *act)
+{
+	struct sigaction sa;
+
+	if (is_owned(sig) || sig == SHIM_SIG_KICK)
+		return;
+	if (!is_handler(act)) {
+		/* Ignored and default: the kernel's own semantics, exactly. */
+		real.sigaction(sig, act, NULL);
+		return;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_async;
+	sa.sa_mask = async_set;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK |
+		      (act->sa_flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT));
+	real.sigaction(sig, &sa, NULL);
 }
 
 void shim_signals_init(void)
 {
 	struct sigaction sa = { .sa_sigaction = on_signal,
 				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
+	const int sync_sigs[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGSYS, SIGTRAP };
 
-	/*
-	 * A kick must interrupt enclave code, never the shim's own handler
-	 * while it emulates an instruction or resolves a fault for a thread
-	 * that is inside: its AEX would take the handler's registers for the
-	 * enclave's and abandon the handler halfway (with the kernel model's
-	 * locks held). Blocked here, the kick arrives once the handler has
-	 * returned: to enclave code, which takes the AEX, or outside.
-	 */
-	sigemptyset(&sa.sa_mask);
-	sigaddset(&sa.sa_mask, SHIM_SIG_KICK);
+	shim_sigmask_init();
+	sigfillset(&async_set);
+	for (unsigned int i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
+		sigdelset(&async_set, sync_sigs[i]);
+	/* The main thread's alternate stack, before anything can enter an enclave. */
+	shim_thread_self();
+
+	sa.sa_mask = async_set;
 	pthread_mutex_lock(&app_lock);
 	/* Whatever the program installed before the first SGX open stays behind us. */
-	for (unsigned int i = 0; i < NR_OWNED; i++)
-		real.sigaction(owned_signals[i], &sa, &app_act[i]);
+	for (int sig = 1; sig < NSIGS; sig++) {
+		struct sigaction cur;
+
+		if (sig == SIGKILL || sig == SIGSTOP || real.sigaction(sig, NULL, &cur))
+			continue;
+		app_act[sig] = cur;
+		if (is_owned(sig))
+			real.sigaction(sig, &sa, NULL);
+		else if (sig != SHIM_SIG_KICK && is_handler(&cur))
+			install(sig, &cur);
+	}
 	sa.sa_sigaction = on_kick;
 	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
 	real.sigaction(SHIM_SIG_KICK, &sa, NULL);
 	owned = true;
 	pthread_mutex_unlock(&app_lock);
@@ -183,20 +335,26 @@ void shim_signals_init(void)
 
 bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	int i = owned_index(sig);
+	sigset_t all, saved;
 
-	if (i < 0)
+	if (sig <= 0 || sig >= NSIGS || sig == SIGKILL || sig == SIGSTOP)
 		return false;
+	if (!owned)
+		return false;
+	/* glibc's own (SIGCANCEL, SIGSETXID): sigaction() refuses them. */
+	if (sig == 32 || sig == 33)
+		return false;
+	sigfillset(&all);
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&saved, 8, 0, 0);
 	pthread_mutex_lock(&app_lock);
-	if (!owned) {
-		pthread_mutex_unlock(&app_lock);
-		return false;
-	}
 	if (old)
-		*old = app_act[i];
-	if (act)
-		app_act[i] = *act;
+		*old = app_act[sig];
+	if (act) {
+		app_store(sig, act);
+		install(sig, act);
+	}
 	pthread_mutex_unlock(&app_lock);
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, 8, 0, 0);
 	return true;
 }
 
