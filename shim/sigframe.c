@@ -56,6 +56,8 @@ _Static_assert(offsetof(ucontext_t, uc_sigmask) == offsetof(struct kernel_uconte
 #define SS_AUTODISARM (1U << 31) /* uapi/linux/signal.h */
 #endif
 #define RED_ZONE 128
+#define SAME_STACK 65536
+#define HANDLER_STACK 8192
 #define FXSAVE_SIZE 512
 #define FPX_SW_OFFSET 464 /* struct _fpx_sw_bytes in the fxsave image's software area */
 #define FP_XSTATE_MAGIC1 0x46505853U
@@ -195,6 +197,7 @@ bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
 	greg_t *gregs = uc->uc_mcontext.gregs;
 	uintptr_t isp = (uintptr_t)gregs[REG_RSP];
 	uintptr_t sp = isp - RED_ZONE;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	void *fp = uc->uc_mcontext.fpregs, *new_fp = NULL;
 	uint64_t owned = shim_sig_owned(), restore, handler_mask, sa_mask;
 	struct kernel_sigframe *f;
@@ -208,6 +211,15 @@ bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
 	/* get_sigframe(): the alternate stack for SA_ONSTACK unless already on it. */
 	if ((act->sa_flags & SA_ONSTACK) && prog_ss_flags(isp) == 0)
 		sp = (uintptr_t)prog_ss.ss_sp + prog_ss.ss_size;
+	/*
+	 * A thread without the shim's alternate stack (one that is exiting,
+	 * or made by a raw clone()) runs this handler just below the
+	 * interrupted stack, where Linux would put the program's frame: it
+	 * goes below this handler's own stack instead, far enough for the
+	 * rest of it to run.
+	 */
+	if (sp > here && (uintptr_t)uc < sp && sp - (uintptr_t)uc < SAME_STACK)
+		sp = here - HANDLER_STACK;
 	if (fp) {
 		const uint32_t *sw = (const uint32_t *)((const char *)fp + FPX_SW_OFFSET);
 

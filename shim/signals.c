@@ -254,14 +254,18 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 
 	/* Not held into the program's handler, which may never return. */
 	shim_model_get();
-	if (shim_enclu_trapped(sig, si, uc))
+	if (shim_enclu_trapped(sig, si, uc)) {
 		deliver_sig = shim_enclu_trap(sig, uc, &t);
-	else if (inside)
+		/* A record made by this first ENCLU counts this handler as running. */
+		if (t && !t->depth)
+			t->depth = 1;
+	} else if (inside) {
 		deliver_sig = shim_enclave_fault(sig, si, uc, t);
-	else if (sig == SIGSEGV)
+	} else if (sig == SIGSEGV) {
 		deliver_sig = sgx_mapping_fault(si, uc);
-	else
+	} else {
 		deliver_sig = sig;
+	}
 	shim_model_put();
 
 	if (deliver_sig) {

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdlib.h>
 
 #include "shim.h"
@@ -21,7 +22,7 @@
 struct start {
 	void *(*fn)(void *);
 	void *arg;
-	uint64_t vmask;
+	sigset_t mask; /* the creator's, real and virtual */
 };
 
 typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
@@ -32,7 +33,7 @@ static void *thread_start(void *p)
 
 	free(p);
 	shim_thread_self();
-	shim_sigmask_set_virtual(s.vmask);
+	pthread_sigmask(SIG_SETMASK, &s.mask, NULL);
 	return s.fn(s.arg);
 }
 
@@ -40,6 +41,7 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
 {
 	static pthread_create_fn real_create;
 	struct start *s;
+	sigset_t all, saved;
 	int ret;
 
 	if (!real_create)
@@ -51,8 +53,12 @@ int pthread_create(pthread_t *th, const pthread_attr_t *attr, void *(*fn)(void *
 		return EAGAIN;
 	s->fn = fn;
 	s->arg = arg;
-	s->vmask = shim_sigmask_virtual();
+	/* No signal before the new thread has its alternate stack. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &saved);
+	s->mask = saved;
 	ret = real_create(th, attr, thread_start, s);
+	pthread_sigmask(SIG_SETMASK, &saved, NULL);
 	if (ret)
 		free(s);
 	return ret;
