@@ -9,27 +9,34 @@
  *   records are recycled (the address space stays bounded);
  * - a thread that blocks every signal ECALLs, takes an exception inside
  *   the enclave and reads back exactly the mask it set;
- * - a program exec'd with every signal blocked does the same.
+ * - a program exec'd with every signal blocked does the same;
+ * - munmap and close of an enclave while another thread runs inside
+ *   (item 5): the thread is forced out and its ERESUME faults (#PF on the
+ *   TCS, through the vDSO), and no EPC page leaks.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <threads.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "shim_test.h"
 #include "encl_helper.h"
+#include "stats_file.h"
 
 #define EXEC_PROBE_ENV "SOFTSGX_THREADS_EXEC_PROBE"
 #define X86_TRAP_UD 6
+#define X86_TRAP_PF 14
 
 static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
 static struct th_encl encl;
@@ -249,6 +256,89 @@ static int exec_probe(void)
 	return 0;
 }
 
+struct inside_arg {
+	struct th_encl *e;
+	_Atomic uint64_t flag; /* never set: the spin ends only by the fault */
+	_Atomic bool entered, done;
+	struct th_call c;
+	int ret;
+};
+
+static void *spin_until_unmapped(void *p)
+{
+	struct inside_arg *a = p;
+
+	atomic_store(&a->entered, true);
+	a->ret = th_ecall(a->e, 0, TEST_ENCL_OP_SPIN, (uintptr_t)&a->flag, 0, &a->c);
+	atomic_store(&a->done, true);
+	return NULL;
+}
+
+struct stats_query {
+	uint64_t after_ns;
+	struct softsgx_stats st;
+};
+
+static int read_stats(const char *path, const struct sgx_stats_header *hdr,
+		      const struct sgx_stats_snapshot *snap, void *data)
+{
+	struct stats_query *q = data;
+
+	(void)path, (void)hdr;
+	if (snap->updated_ns <= q->after_ns)
+		return 0;
+	q->st = snap->stats;
+	return 1;
+}
+
+/* This process's EPC counters as `softsgx top` reads them, published from now on. */
+static void read_epc_stats(struct softsgx_stats *st)
+{
+	struct stats_query q;
+	struct timespec now;
+	char dir[4096];
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	q.after_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	assert_int_equal(sgx_stats_dir(dir, sizeof(dir)), 0);
+	for (int i = 0; i < 40; i++) {
+		if (sgx_stats_scan(dir, getpid(), read_stats, &q) == 1) {
+			*st = q.st;
+			return;
+		}
+		usleep(50000);
+	}
+	fail_msg("no stats published for this process");
+}
+
+static void test_munmap_close_while_inside(void **state)
+{
+	struct inside_arg a = { 0 };
+	struct softsgx_stats st;
+	struct th_encl e;
+	pthread_t th;
+
+	(void)state;
+	th_build(&e);
+	a.e = &e;
+	assert_int_equal(pthread_create(&th, NULL, spin_until_unmapped, &a), 0);
+	while (!atomic_load(&a.entered))
+		usleep(1000);
+	usleep(50000);
+	assert_false(atomic_load(&a.done));
+	th_unload(&e);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	/* Its ERESUME at the AEP faults on the TCS, which is no longer mapped. */
+	assert_int_equal(a.ret, 0);
+	assert_int_equal(a.c.exits, 0);
+	assert_int_equal(a.c.exceptions, 1);
+	assert_int_equal(a.c.vector, X86_TRAP_PF);
+	read_epc_stats(&st);
+	assert_int_equal(st.in_use_pages, 0);
+	assert_int_equal(st.leaked_pages, 0);
+	assert_int_equal(st.eremove_failures, 0);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -273,6 +363,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_new_thread_inherits_blocked_mask, setup,
 						teardown),
 		cmocka_unit_test(test_exec_with_every_signal_blocked),
+		cmocka_unit_test(test_munmap_close_while_inside),
 	};
 
 	shim_test_reexec(argc, argv, run_opts);
