@@ -70,6 +70,13 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 
 /*
+ * Whether SYSCALL, SYSENTER and INT 0x80 inside an enclave raise #UD as on
+ * hardware (Syscall User Dispatch, shim/sud.c); without it they reach the
+ * host kernel. For `softsgx info` and tests.
+ */
+bool shim_sud_active(void);
+
+/*
  * An interrupt for @t, inside an enclave at @uc: the AEX to the AEP. @kick:
  * SHIM_SIG_KICK, counted for shim_kick(); else a signal of the program's.
  */

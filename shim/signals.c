@@ -41,8 +41,11 @@
 #include "thread.h"
 
 #define NSIGS 65
+#ifndef SYS_USER_DISPATCH
+#define SYS_USER_DISPATCH 2 /* asm-generic/siginfo.h */
+#endif
 
-static const int owned_signals[] = { SIGSEGV, SIGILL, SIGFPE };
+static const int owned_signals[] = { SIGSEGV, SIGILL, SIGFPE, SIGSYS };
 #define NR_OWNED (sizeof(owned_signals) / sizeof(owned_signals[0]))
 
 /*
@@ -93,6 +96,44 @@ static int fault_access(const ucontext_t *uc)
 	long err = uc->uc_mcontext.gregs[REG_ERR];
 
 	return (err & 0x10) ? PROT_EXEC : (err & 0x2) ? PROT_WRITE : PROT_READ;
+}
+
+/*
+ * The return from every shim handler: rt_sigreturn from inside the preload
+ * library, which Syscall User Dispatch always lets through (sud.c), even
+ * when the handler returns into an enclave with the selector at BLOCK.
+ */
+extern char shim_rt_restorer[];
+__asm__(".text\n"
+	".globl shim_rt_restorer\n"
+	".hidden shim_rt_restorer\n"
+	".type shim_rt_restorer, @function\n"
+	"shim_rt_restorer:\n"
+	"	mov $15, %eax\n" /* __NR_rt_sigreturn */
+	"	syscall\n"
+	"	hlt\n"
+	".size shim_rt_restorer, .-shim_rt_restorer\n");
+
+/* The kernel's struct sigaction for rt_sigaction(2) on x86-64. */
+struct kernel_sigaction {
+	void (*handler)(int, siginfo_t *, void *);
+	unsigned long flags;
+	void *restorer;
+	uint64_t mask;
+};
+
+#define KSA_RESTORER 0x04000000UL
+
+/* Register a shim handler by system call: glibc would impose its own restorer. */
+static void register_handler(int sig, void (*fn)(int, siginfo_t *, void *), int flags,
+			     const sigset_t *mask)
+{
+	struct kernel_sigaction ksa = { .handler = fn,
+					.flags = (unsigned long)flags | KSA_RESTORER,
+					.restorer = shim_rt_restorer };
+
+	memcpy(&ksa.mask, mask, sizeof(ksa.mask));
+	shim_raw_syscall6(SYS_rt_sigaction, sig, (long)&ksa, 0, sizeof(ksa.mask), 0, 0);
 }
 
 static int raw_tgkill_self(int sig)
@@ -187,6 +228,46 @@ static int sgx_mapping_fault(siginfo_t *si, ucontext_t *uc)
 	}
 }
 
+/* What the kernel gives a #UD: SIGILL, ILL_ILLOPN at the instruction. */
+static void illegal_info(siginfo_t *info, const ucontext_t *uc)
+{
+	memset(info, 0, sizeof(*info));
+	info->si_signo = SIGILL;
+	info->si_code = ILL_ILLOPN;
+	info->si_addr = (void *)uc->uc_mcontext.gregs[REG_RIP];
+}
+
+/* INT imm8 at RIP: CD xx. */
+static bool int_n(const ucontext_t *uc)
+{
+	const uint8_t *ip = (const uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
+
+	return ip && ip[0] == 0xcd;
+}
+
+/*
+ * SIGSYS from Syscall User Dispatch: the kernel rolled the system call
+ * back (RAX is the number again) and reports the address after the
+ * instruction, all three of which (SYSCALL 0F 05, SYSENTER 0F 34,
+ * INT 0x80 CD 80) are two bytes long. Inside an enclave that is #UD at the
+ * instruction, through an AEX; outside (a selector left at BLOCK) the call
+ * runs again, now allowed.
+ */
+static int dispatched_syscall(const siginfo_t *si, ucontext_t *uc, struct shim_thread *t,
+			      siginfo_t *info)
+{
+	int sig;
+
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)si->si_call_addr - 2;
+	if (!t || !t->lp.inside)
+		return 0;
+	shim_model_get();
+	sig = shim_enclave_fault(SIGILL, (siginfo_t *)si, uc, t);
+	shim_model_put();
+	illegal_info(info, uc);
+	return sig;
+}
+
 /*
  * The real alternate stack stays the shim's: a thread whose first ENCLU
  * installed it from inside this handler would otherwise get its old
@@ -242,6 +323,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
 	bool inside = t && t->lp.inside;
+	siginfo_t info;
 	int deliver_sig;
 
 	/* Sent by kill(), tgkill(), sigqueue(): an interrupt, not a fault. */
@@ -251,6 +333,19 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		goto out;
 	}
 	/* CPUID emulation (shim/cpuid.c) hooks in here, before the ENCLU check. */
+
+	if (sig == SIGSYS && si->si_code == SYS_USER_DISPATCH) {
+		deliver_sig = dispatched_syscall(si, uc, t, &info);
+		goto deliver;
+	}
+	if (inside && sig == SIGSEGV && si->si_code == SI_KERNEL && int_n(uc)) {
+		/* INT n (not 3, 4, 0x80): #UD in enclave mode, #GP outside. */
+		shim_model_get();
+		deliver_sig = shim_enclave_fault(SIGILL, si, uc, t);
+		shim_model_put();
+		illegal_info(&info, uc);
+		goto deliver;
+	}
 
 	/* Not held into the program's handler, which may never return. */
 	shim_model_get();
@@ -268,15 +363,14 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	}
 	shim_model_put();
 
-	if (deliver_sig) {
-		siginfo_t info = *si;
-
-		if (deliver_sig != sig) {
-			info.si_signo = deliver_sig;
-			info.si_code = BUS_ADRERR;
-		}
-		deliver_fault(deliver_sig, &info, uc);
+	info = *si;
+	if (deliver_sig && deliver_sig != sig) {
+		info.si_signo = deliver_sig;
+		info.si_code = BUS_ADRERR;
 	}
+deliver:
+	if (deliver_sig)
+		deliver_fault(deliver_sig, &info, uc);
 out:
 	keep_altstack(uc, t);
 	errno = saved_errno;
@@ -286,8 +380,6 @@ out:
 /* Register with the kernel what stands for the program's @act on @sig. */
 static void install(int sig, const struct sigaction *act)
 {
-	struct sigaction sa;
-
 	if (is_owned(sig) || sig == SHIM_SIG_KICK)
 		return;
 	if (!is_handler(act)) {
@@ -295,18 +387,14 @@ static void install(int sig, const struct sigaction *act)
 		real.sigaction(sig, act, NULL);
 		return;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_sigaction = on_async;
-	sa.sa_mask = async_set;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK |
-		      (act->sa_flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT));
-	real.sigaction(sig, &sa, NULL);
+	register_handler(sig, on_async,
+			 SA_SIGINFO | SA_ONSTACK |
+				 (act->sa_flags & (SA_RESTART | SA_NOCLDSTOP | SA_NOCLDWAIT)),
+			 &async_set);
 }
 
 void shim_signals_init(void)
 {
-	struct sigaction sa = { .sa_sigaction = on_signal,
-				.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER };
 	const int sync_sigs[] = { SIGSEGV, SIGILL, SIGFPE, SIGBUS, SIGSYS, SIGTRAP };
 
 	shim_sigmask_init();
@@ -314,9 +402,8 @@ void shim_signals_init(void)
 	for (unsigned int i = 0; i < sizeof(sync_sigs) / sizeof(sync_sigs[0]); i++)
 		sigdelset(&async_set, sync_sigs[i]);
 	/* The main thread's alternate stack, before anything can enter an enclave. */
-	shim_thread_self();
+	shim_sud_init(shim_thread_self());
 
-	sa.sa_mask = async_set;
 	pthread_mutex_lock(&app_lock);
 	/* Whatever the program installed before the first SGX open stays behind us. */
 	for (int sig = 1; sig < NSIGS; sig++) {
@@ -326,13 +413,12 @@ void shim_signals_init(void)
 			continue;
 		app_act[sig] = cur;
 		if (is_owned(sig))
-			real.sigaction(sig, &sa, NULL);
+			register_handler(sig, on_signal, SA_SIGINFO | SA_ONSTACK | SA_NODEFER,
+					 &async_set);
 		else if (sig != SHIM_SIG_KICK && is_handler(&cur))
 			install(sig, &cur);
 	}
-	sa.sa_sigaction = on_kick;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	real.sigaction(SHIM_SIG_KICK, &sa, NULL);
+	register_handler(SHIM_SIG_KICK, on_kick, SA_SIGINFO | SA_ONSTACK | SA_RESTART, &async_set);
 	owned = true;
 	pthread_mutex_unlock(&app_lock);
 }

@@ -207,6 +207,7 @@ struct shim_thread *shim_thread_self(void)
 	t->depth = 0;
 	sgx_lp_init(&t->lp);
 	install_altstack(t);
+	shim_sud_thread_on(t);
 	/* glibc threads: the destructor gives the record back at exit. */
 	if (have_exit_key)
 		pthread_setspecific(exit_key, t);
@@ -220,6 +221,8 @@ static void exit_destructor(void *p)
 
 	if (atomic_load(&t->tid) != raw_gettid() || t->lp.inside)
 		return;
+	/* The selector goes too: the kernel must stop reading it for this thread. */
+	shim_sud_thread_off(t);
 	/* The stack goes to the next thread: this one must not take a signal on it. */
 	if (!shim_raw_syscall(SYS_sigaltstack, 0, (long)&cur, 0) && cur.ss_sp == t->altstack)
 		shim_raw_syscall(SYS_sigaltstack, (long)&off, 0, 0);
@@ -230,7 +233,11 @@ struct shim_thread *shim_handler_enter(void)
 {
 	struct shim_thread *t = lookup(raw_gettid());
 
-	if (t && !t->depth++ && t->lp.inside) {
+	if (!t)
+		return NULL;
+	/* Before anything outside the preload library makes a system call. */
+	t->sud_selector = SHIM_SUD_ALLOW;
+	if (!t->depth++ && t->lp.inside) {
 		set_base(ARCH_SET_FS, t->host_fs);
 		set_base(ARCH_SET_GS, t->host_gs);
 	}
@@ -250,6 +257,8 @@ void shim_handler_exit(struct shim_thread *t)
 	if (t && !--t->depth && t->lp.inside) {
 		set_base(ARCH_SET_FS, t->enclave_fs);
 		set_base(ARCH_SET_GS, t->enclave_gs);
+		/* Last: from here on only the return through shim_rt_restorer. */
+		t->sud_selector = SHIM_SUD_BLOCK;
 	}
 }
 
@@ -271,8 +280,12 @@ void shim_threads_after_fork(void)
 	for (struct shim_thread *t = atomic_load(&all_threads); t; t = t->next)
 		if (t != self)
 			atomic_store(&t->tid, 0);
-	if (self)
+	if (self) {
 		atomic_store(&self->tid, tid);
+		/* Syscall User Dispatch is not inherited by a fork's child. */
+		self->sud_on = false;
+		shim_sud_thread_on(self);
+	}
 }
 
 static void wait_kicked(struct shim_thread *t, unsigned int before, int tid)

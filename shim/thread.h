@@ -32,6 +32,8 @@ struct shim_thread {
 	struct sgx_lp lp;
 	_Atomic unsigned int kicks_done; /* AEXs forced by shim_kick() */
 	unsigned int depth;		 /* shim signal handlers running on this thread */
+	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
+	bool sud_on;
 	void *altstack;			 /* the shim's alternate signal stack */
 	size_t altstack_size;
 	uint64_t trace_entered_ns; /* traced: when the thread last entered its enclave */
@@ -72,6 +74,17 @@ void shim_kick(struct sgx_kernel *k, void *data);
  */
 void shim_threads_before_fork(void);
 void shim_threads_after_fork(void);
+
+/*
+ * Syscall User Dispatch (shim/sud.c): SYSCALL, SYSENTER and INT 0x80 in
+ * enclave code raise SIGSYS (SYS_USER_DISPATCH) instead of entering the
+ * kernel. shim_sud_init() with the main thread's record, once.
+ */
+#define SHIM_SUD_ALLOW 0
+#define SHIM_SUD_BLOCK 1
+void shim_sud_init(struct shim_thread *main_thread);
+void shim_sud_thread_on(struct shim_thread *t);
+void shim_sud_thread_off(struct shim_thread *t);
 
 /* Raw system calls: no errno, usable while FS is the enclave's. */
 long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
