@@ -256,11 +256,22 @@ static bool int_n(const ucontext_t *uc)
 static int dispatched_syscall(const siginfo_t *si, ucontext_t *uc, struct shim_thread *t,
 			      siginfo_t *info)
 {
+	uintptr_t ip = (uintptr_t)si->si_call_addr - 2;
+
 	int sig;
 
-	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)(uintptr_t)si->si_call_addr - 2;
-	if (!t || !t->lp.inside)
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)ip;
+	/*
+	 * Not enclave code (a handler registered by glibc's own sigaction(),
+	 * e.g. inside system(), returns through its restorer outside the
+	 * allowed region): run the call again, allowed, and let the enclave
+	 * it returns to run with the selector at ALLOW until its next exit.
+	 */
+	if (!t || !t->lp.inside || ip - t->lp.cr.base >= t->lp.cr.size) {
+		if (t)
+			t->sud_hold_allow = true;
 		return 0;
+	}
 	shim_model_get();
 	sig = shim_enclave_fault(SIGILL, (siginfo_t *)si, uc, t);
 	shim_model_put();

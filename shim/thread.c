@@ -258,7 +258,9 @@ void shim_handler_exit(struct shim_thread *t)
 		set_base(ARCH_SET_FS, t->enclave_fs);
 		set_base(ARCH_SET_GS, t->enclave_gs);
 		/* Last: from here on only the return through shim_rt_restorer. */
-		t->sud_selector = SHIM_SUD_BLOCK;
+		if (!t->sud_hold_allow)
+			t->sud_selector = SHIM_SUD_BLOCK;
+		t->sud_hold_allow = false;
 	}
 }
 

@@ -34,6 +34,7 @@ struct shim_thread {
 	unsigned int depth;		 /* shim signal handlers running on this thread */
 	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
 	bool sud_on;
+	bool sud_hold_allow;		 /* once: return into the enclave at ALLOW */
 	void *altstack;			 /* the shim's alternate signal stack */
 	size_t altstack_size;
 	uint64_t trace_entered_ns; /* traced: when the thread last entered its enclave */
