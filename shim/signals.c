@@ -237,12 +237,19 @@ static void illegal_info(siginfo_t *info, const ucontext_t *uc)
 	info->si_addr = (void *)uc->uc_mcontext.gregs[REG_RIP];
 }
 
-/* INT imm8 at RIP: CD xx. */
-static bool int_n(const ucontext_t *uc)
+/*
+ * A #GP at RIP that enclave mode makes a #UD: INT imm8 (CD xx; INT3, INTO
+ * and INT 0x80 do not come here), RDTSC (0F 31) and RDTSCP (0F 01 F9),
+ * which fault only while tsc.c has them trapped.
+ */
+static bool illegal_in_enclave(const ucontext_t *uc)
 {
 	const uint8_t *ip = (const uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
 
-	return ip && ip[0] == 0xcd;
+	if (!ip)
+		return false;
+	return ip[0] == 0xcd || (ip[0] == 0x0f && ip[1] == 0x31) ||
+	       (ip[0] == 0x0f && ip[1] == 0x01 && ip[2] == 0xf9);
 }
 
 /*
@@ -349,8 +356,8 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		deliver_sig = dispatched_syscall(si, uc, t, &info);
 		goto deliver;
 	}
-	if (inside && sig == SIGSEGV && si->si_code == SI_KERNEL && int_n(uc)) {
-		/* INT n (not 3, 4, 0x80): #UD in enclave mode, #GP outside. */
+	if (inside && sig == SIGSEGV && si->si_code == SI_KERNEL && illegal_in_enclave(uc)) {
+		/* #UD in enclave mode, #GP (or legal) outside. */
 		shim_model_get();
 		deliver_sig = shim_enclave_fault(SIGILL, si, uc, t);
 		shim_model_put();

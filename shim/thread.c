@@ -205,6 +205,7 @@ struct shim_thread *shim_thread_self(void)
 	t->host_gs = get_base(ARCH_GET_GS);
 	t->enclave_fs = t->enclave_gs = 0;
 	t->depth = 0;
+	t->tsc_off = false;
 	sgx_lp_init(&t->lp);
 	install_altstack(t);
 	shim_sud_thread_on(t);
@@ -241,6 +242,8 @@ struct shim_thread *shim_handler_enter(void)
 		set_base(ARCH_SET_FS, t->host_fs);
 		set_base(ARCH_SET_GS, t->host_gs);
 	}
+	/* Whatever it interrupted: host code (libc's clock_gettime()) may read the TSC. */
+	shim_tsc_host_runs(t);
 	return t;
 }
 
@@ -257,6 +260,7 @@ void shim_handler_exit(struct shim_thread *t)
 	if (t && !--t->depth && t->lp.inside) {
 		set_base(ARCH_SET_FS, t->enclave_fs);
 		set_base(ARCH_SET_GS, t->enclave_gs);
+		shim_tsc_enclave_resumes(t);
 		/* Last: from here on only the return through shim_rt_restorer. */
 		if (!t->sud_hold_allow)
 			t->sud_selector = SHIM_SUD_BLOCK;

@@ -35,6 +35,7 @@ struct shim_thread {
 	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
 	bool sud_on;
 	bool sud_hold_allow;		 /* once: return into the enclave at ALLOW */
+	bool tsc_off;			 /* PR_TSC_SIGSEGV set for enclave code (tsc.c) */
 	void *altstack;			 /* the shim's alternate signal stack */
 	size_t altstack_size;
 	uint64_t trace_entered_ns; /* traced: when the thread last entered its enclave */
@@ -86,6 +87,13 @@ void shim_threads_after_fork(void);
 void shim_sud_init(struct shim_thread *main_thread);
 void shim_sud_thread_on(struct shim_thread *t);
 void shim_sud_thread_off(struct shim_thread *t);
+
+/*
+ * RDTSC/RDTSCP fault in enclave code on a platform without SGX2 (shim/tsc.c):
+ * around each return into an enclave and each handler's start.
+ */
+void shim_tsc_enclave_resumes(struct shim_thread *t);
+void shim_tsc_host_runs(struct shim_thread *t);
 
 /* Raw system calls: no errno, usable while FS is the enclave's. */
 long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);

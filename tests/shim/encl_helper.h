@@ -94,25 +94,32 @@ static void th_unload(struct th_encl *e)
 	enclave_unload(&enclave_sys_native, &e->h);
 }
 
-/* Load and sign the test enclave; find the vDSO. 0 or -1 with a message. */
-static int th_prepare(void)
+/* Load the test enclave and find the vDSO. 0 or -1 with a message. */
+static inline int th_prepare_unsigned(void)
 {
 	const char *path = getenv("SOFTSGX_TEST_ENCLAVE");
-	const char *key_path = getenv("SOFTSGX_TEST_KEY");
-	EVP_PKEY *key = NULL;
-	int ret;
 
 	th_vdso = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!th_vdso || !path || !key_path) {
-		fprintf(stderr, "no vDSO entry, or SOFTSGX_TEST_ENCLAVE/KEY unset: run with `make check`\n");
+	if (!th_vdso || !path) {
+		fprintf(stderr, "no vDSO entry, or SOFTSGX_TEST_ENCLAVE unset: run with `make check`\n");
 		return -1;
 	}
 	if (enclave_image_load_file(path, &th_image)) {
 		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
 		return -1;
 	}
-	if (sgx_sign_load_key(key_path, &key)) {
-		fprintf(stderr, "%s: %s\n", key_path, sgx_sign_error());
+	return 0;
+}
+
+/* Sign the loaded image (as it is now) with SOFTSGX_TEST_KEY. */
+static inline int th_sign(void)
+{
+	const char *key_path = getenv("SOFTSGX_TEST_KEY");
+	EVP_PKEY *key = NULL;
+	int ret;
+
+	if (!key_path || sgx_sign_load_key(key_path, &key)) {
+		fprintf(stderr, "SOFTSGX_TEST_KEY: %s\n", key_path ? sgx_sign_error() : "unset");
 		return -1;
 	}
 	th_sig = aligned_alloc(4096, 4096);
@@ -121,6 +128,14 @@ static int th_prepare(void)
 	if (ret)
 		fprintf(stderr, "signing: %d\n", ret);
 	return ret ? -1 : 0;
+}
+
+/* Load and sign the test enclave; find the vDSO. 0 or -1 with a message. */
+static inline int th_prepare(void)
+{
+	if (th_prepare_unsigned())
+		return -1;
+	return th_sign();
 }
 
 #endif /* SOFTSGX_TESTS_ENCL_HELPER_H */
