@@ -50,8 +50,8 @@ static const int owned_signals[] = { SIGSEGV, SIGILL, SIGFPE, SIGSYS };
 
 /*
  * The program's dispositions, read by handlers of any thread: a seqlock.
- * Writers hold app_lock with every signal blocked, so a handler never
- * waits for a writer it interrupted.
+ * Writers hold app_lock with every asynchronous signal blocked, so a
+ * handler never waits for a writer it interrupted.
  */
 static pthread_mutex_t app_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction app_act[NSIGS];
@@ -443,7 +443,8 @@ void shim_signals_init(void)
 
 bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-	sigset_t all, saved;
+	struct sigaction copy;
+	sigset_t saved;
 
 	if (sig <= 0 || sig >= NSIGS || sig == SIGKILL || sig == SIGSTOP)
 		return false;
@@ -452,14 +453,17 @@ bool shim_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 	/* glibc's own (SIGCANCEL, SIGSETXID): sigaction() refuses them. */
 	if (sig == 32 || sig == 33)
 		return false;
-	sigfillset(&all);
-	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&saved, 8, 0, 0);
+	/* Read before the seqlock is odd: a fault here must not find it so. */
+	if (act)
+		copy = *act;
+	/* Not the synchronous faults, which would be fatal blocked. */
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&async_set, (long)&saved, 8, 0, 0);
 	pthread_mutex_lock(&app_lock);
 	if (old)
 		*old = app_act[sig];
 	if (act) {
-		app_store(sig, act);
-		install(sig, act);
+		app_store(sig, &copy);
+		install(sig, &copy);
 	}
 	pthread_mutex_unlock(&app_lock);
 	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&saved, 0, 8, 0, 0);
