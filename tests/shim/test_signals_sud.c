@@ -7,6 +7,11 @@
  * sgx_enclave_run (exception_vector 6); a program with its own AEP gets
  * SIGILL with the ucontext at its AEP. The mechanism is Syscall User
  * Dispatch: on a kernel without it the tests are skipped, saying so.
+ *
+ * Also the rule the shim follows for a fault the program blocks: an
+ * exception inside an enclave entered by the program's own ENCLU, with
+ * SIGILL blocked, kills it with SIGILL as Linux's force_sig_fault() does
+ * (while the same program's ENCLU keeps working under that mask).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -176,6 +181,32 @@ static void test_syscall_in_enclave_sigill_at_own_aep(void **state)
 	assert_int_equal(raw_seen.rbx, tcs);
 }
 
+static void test_blocked_fault_inside_kills(void **state)
+{
+	uint64_t tcs = encl.h.base + enclave_image_tcs_offset(&th_image, 0);
+	int status;
+	pid_t pid;
+
+	(void)state;
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		sigset_t ill;
+
+		sigemptyset(&ill);
+		sigaddset(&ill, SIGILL);
+		sigprocmask(SIG_BLOCK, &ill, NULL);
+		/* ENCLU works whatever the mask: a NOP round trip. */
+		if (raw_eenter(tcs, TEST_ENCL_OP_NOP, 0) != TEST_ENCL_OK)
+			_exit(2);
+		raw_eenter(tcs, TEST_ENCL_OP_UD2, 0);
+		_exit(3);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGILL)
+		fail_msg("child: status 0x%x, not killed by SIGILL", status);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -198,6 +229,7 @@ int main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_syscall_in_enclave_sigill_at_own_aep, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_blocked_fault_inside_kills, setup, teardown),
 	};
 
 	shim_test_reexec(argc, argv, run_opts);
