@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <ucontext.h>
 
@@ -66,6 +67,13 @@ bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc);
  * signal to deliver. *@t is created for a thread's first ENCLU.
  */
 int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
+/*
+ * The first three bytes of the enclave instruction at @uc's RIP for @t,
+ * inside, into @buf (0); or 1 when its page is not resident, after an AEX
+ * that leaves the instruction to run again from the AEP; -1 when @t is not
+ * inside.
+ */
+int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3]);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 

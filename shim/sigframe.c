@@ -56,8 +56,8 @@ _Static_assert(offsetof(ucontext_t, uc_sigmask) == offsetof(struct kernel_uconte
 #define SS_AUTODISARM (1U << 31) /* uapi/linux/signal.h */
 #endif
 #define RED_ZONE 128
-#define SAME_STACK 65536
 #define HANDLER_STACK 8192
+#define OWN_FRAMES (64 * 1024)
 #define FXSAVE_SIZE 512
 #define FPX_SW_OFFSET 464 /* struct _fpx_sw_bytes in the fxsave image's software area */
 #define FP_XSTATE_MAGIC1 0x46505853U
@@ -212,13 +212,15 @@ bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
 	if ((act->sa_flags & SA_ONSTACK) && prog_ss_flags(isp) == 0)
 		sp = (uintptr_t)prog_ss.ss_sp + prog_ss.ss_size;
 	/*
-	 * A thread without the shim's alternate stack (one that is exiting,
-	 * or made by a raw clone()) runs this handler just below the
-	 * interrupted stack, where Linux would put the program's frame: it
-	 * goes below this handler's own stack instead, far enough for the
-	 * rest of it to run.
+	 * Just above this function lie the shim handler's own frames and the
+	 * kernel's frame it was given. They are where Linux's frame would go
+	 * when the target stack is the one this handler runs on: the shim's
+	 * alternate stack (a fault in a shim handler delivered to the
+	 * program), or the thread's own stack when it has no alternate one
+	 * (a thread that is exiting, or made by a raw clone()). The frame goes
+	 * below this handler's stack instead, far enough for the rest of it.
 	 */
-	if (sp > here && (uintptr_t)uc < sp && sp - (uintptr_t)uc < SAME_STACK)
+	if (sp > here - HANDLER_STACK && sp < here + OWN_FRAMES)
 		sp = here - HANDLER_STACK;
 	if (fp) {
 		const uint32_t *sw = (const uint32_t *)((const char *)fp + FPX_SW_OFFSET);

@@ -242,12 +242,8 @@ static void illegal_info(siginfo_t *info, const ucontext_t *uc)
  * and INT 0x80 do not come here), RDTSC (0F 31) and RDTSCP (0F 01 F9),
  * which fault only while tsc.c has them trapped.
  */
-static bool illegal_in_enclave(const ucontext_t *uc)
+static bool illegal_in_enclave(const uint8_t *ip)
 {
-	const uint8_t *ip = (const uint8_t *)uc->uc_mcontext.gregs[REG_RIP];
-
-	if (!ip)
-		return false;
 	return ip[0] == 0xcd || (ip[0] == 0x0f && ip[1] == 0x31) ||
 	       (ip[0] == 0x0f && ip[1] == 0x01 && ip[2] == 0xf9);
 }
@@ -287,6 +283,40 @@ static int dispatched_syscall(const siginfo_t *si, ucontext_t *uc, struct shim_t
 }
 
 /*
+ * A fault of enclave code (@t inside, this the outermost handler), model
+ * lock held: ENCLU, an instruction enclave mode makes #UD, or an exception.
+ * The instruction is read from the EPC, never through the process's
+ * mapping (shim_enclave_insn()). Returns the signal to deliver (0: none)
+ * with its siginfo in @info.
+ */
+static int inside_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t,
+			siginfo_t *info)
+{
+	uint8_t insn[3];
+	int ret;
+
+	*info = *si;
+	/* A #PF is never an ENCLU, which raises #UD or #GP here before any access. */
+	if (sig == SIGFPE || (sig == SIGSEGV && uc->uc_mcontext.gregs[REG_TRAPNO] == 14))
+		return shim_enclave_fault(sig, si, uc, t);
+	ret = shim_enclave_insn(uc, t, insn);
+	if (ret == 1)
+		return 0; /* not resident: an AEX, the instruction runs again */
+	if (ret == 0 && insn[0] == 0x0f && insn[1] == 0x01 && insn[2] == 0xd7)
+		return shim_enclu_trap(sig, uc, &t);
+	if (ret == 0 && sig == SIGSEGV && si->si_code == SI_KERNEL && illegal_in_enclave(insn)) {
+		/* #UD in enclave mode, #GP (or legal) outside. */
+		illegal_info(info, uc);
+		ret = shim_enclave_fault(SIGILL, si, uc, t);
+		/* Reported at the AEP, as the kernel reports an exception there. */
+		if (ret)
+			illegal_info(info, uc);
+		return ret;
+	}
+	return shim_enclave_fault(sig, si, uc, t);
+}
+
+/*
  * The real alternate stack stays the shim's: a thread whose first ENCLU
  * installed it from inside this handler would otherwise get its old
  * (disabled) setting back from rt_sigreturn.
@@ -303,7 +333,8 @@ static void keep_altstack(ucontext_t *uc, const struct shim_thread *t)
 /* An interrupt for a thread that may be inside: the AEX, under the model lock. */
 static void interrupt(ucontext_t *uc, struct shim_thread *t, bool kick)
 {
-	if (!t || !t->lp.inside)
+	/* Enclave code runs only under the outermost handler (see on_signal()). */
+	if (!t || !t->lp.inside || t->depth != 1)
 		return;
 	shim_model_get();
 	shim_enclave_interrupted(uc, t, kick);
@@ -340,7 +371,14 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	struct shim_thread *t = shim_handler_enter();
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
-	bool inside = t && t->lp.inside;
+	/*
+	 * Enclave code was interrupted only if this is the thread's outermost
+	 * shim handler: a nested one interrupted the shim, e.g. at_enclu()
+	 * reading the instruction at an enclave RIP whose page the reclaimer
+	 * just took. Taken for an enclave fault, that fault made an AEX of
+	 * the shim's own registers and overwrote the outer handler's.
+	 */
+	bool inside = t && t->lp.inside && t->depth == 1;
 	siginfo_t info;
 	int deliver_sig;
 
@@ -356,30 +394,25 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		deliver_sig = dispatched_syscall(si, uc, t, &info);
 		goto deliver;
 	}
-	if (inside && sig == SIGSEGV && si->si_code == SI_KERNEL && illegal_in_enclave(uc)) {
-		/* #UD in enclave mode, #GP (or legal) outside. */
-		shim_model_get();
-		deliver_sig = shim_enclave_fault(SIGILL, si, uc, t);
-		shim_model_put();
-		illegal_info(&info, uc);
-		goto deliver;
-	}
-
 	/* Not held into the program's handler, which may never return. */
 	shim_model_get();
-	if (shim_enclu_trapped(sig, si, uc)) {
-		deliver_sig = shim_enclu_trap(sig, uc, &t);
-		/* A record made by this first ENCLU counts this handler as running. */
-		if (t && !t->depth)
-			t->depth = 1;
-	} else if (inside) {
-		deliver_sig = shim_enclave_fault(sig, si, uc, t);
-	} else if (sig == SIGSEGV) {
-		deliver_sig = sgx_mapping_fault(si, uc);
+	if (inside) {
+		deliver_sig = inside_fault(sig, si, uc, t, &info);
+		shim_model_put();
+		goto deliver;
 	} else {
-		deliver_sig = sig;
+		if (shim_enclu_trapped(sig, si, uc)) {
+			deliver_sig = shim_enclu_trap(sig, uc, &t);
+			/* A record made by this first ENCLU counts this handler as running. */
+			if (t && !t->depth)
+				t->depth = 1;
+		} else if (sig == SIGSEGV) {
+			deliver_sig = sgx_mapping_fault(si, uc);
+		} else {
+			deliver_sig = sig;
+		}
+		shim_model_put();
 	}
-	shim_model_put();
 
 	info = *si;
 	if (deliver_sig && deliver_sig != sig) {

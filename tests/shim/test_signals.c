@@ -266,6 +266,7 @@ static void test_default_action_kills_inside(void **state)
  * whose handler uses libc.
  */
 #define STORM_ROUNDS 300
+#define STORM_PERIOD_US 100
 static _Atomic unsigned int storm_signals;
 
 static void storm_handler(int sig)
@@ -300,7 +301,8 @@ static void *storm_thread(void *arg)
 
 static void test_signal_storm_under_reclaim(void **state)
 {
-	struct itimerval it = { { 0, 100 }, { 0, 100 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct itimerval it = { { 0, STORM_PERIOD_US }, { 0, STORM_PERIOD_US } };
+	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	struct th_encl e[3];
 	struct storm_arg a[2] = { { e, 0 }, { e, 1 } };
 	int nr = getenv("STORM_THREADS") ? atoi(getenv("STORM_THREADS")) : 1;
