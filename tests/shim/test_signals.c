@@ -262,8 +262,11 @@ static void test_default_action_kills_inside(void **state)
 
 /*
  * Issue 14's recursion: ECALLs into enclaves whose pages the reclaimer
- * keeps evicting, from two threads, under a timer signal every 100 us
- * whose handler uses libc.
+ * (ksgxd and the faulting thread) keeps evicting, under a timer signal
+ * every 100 us whose handler uses libc. One ECALL thread by default;
+ * STORM_THREADS=2 runs two, which still trips races of the kernel/CPU
+ * model (EBLOCK EPC_PAGE_CONFLICT, EWB NOT_TRACKED after the kick, a TCS
+ * left active at EREMOVE): not in `make check` until those are fixed.
  */
 #define STORM_ROUNDS 300
 #define STORM_PERIOD_US 100
@@ -305,7 +308,7 @@ static void test_signal_storm_under_reclaim(void **state)
 	struct itimerval off = { { 0, 0 }, { 0, 0 } };
 	struct th_encl e[3];
 	struct storm_arg a[2] = { { e, 0 }, { e, 1 } };
-	int nr = getenv("STORM_THREADS") ? atoi(getenv("STORM_THREADS")) : 1;
+	int nr = getenv("STORM_THREADS") && atoi(getenv("STORM_THREADS")) == 2 ? 2 : 1;
 	struct sigaction sa = { .sa_handler = storm_handler, .sa_flags = SA_RESTART };
 	pthread_t th[2];
 
