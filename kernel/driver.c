@@ -119,8 +119,13 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
 	return ret;
 }
 
-/* Drop [start, end) from the VMA list, splitting VMAs it cuts. mm write-locked. */
-static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end)
+/*
+ * Drop [start, end) from the VMA list, splitting VMAs it cuts. mm
+ * write-locked. VMAs removed whole go to @dead when it is not NULL, their
+ * file references still held (vma_put_dead()); else they are freed.
+ */
+static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end,
+			    struct list_head *dead)
 {
 	struct list_head *pos, *tmp;
 
@@ -144,11 +149,27 @@ static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end)
 		} else {
 			list_del_init(&vma->list);
 			k->mm.nr_vmas--;
+			if (dead) {
+				list_add(&vma->list, dead);
+				continue;
+			}
 			sgx_file_put(vma->file);
 			free(vma);
 		}
 	}
 	return 0;
+}
+
+/* Drop the file references of VMAs vma_remove_range() put on @dead. */
+static void vma_put_dead(struct list_head *dead)
+{
+	while (!list_empty(dead)) {
+		struct sgx_vma *vma = list_first_entry(dead, struct sgx_vma, list);
+
+		list_del_init(&vma->list);
+		sgx_file_put(vma->file);
+		free(vma);
+	}
 }
 
 int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags,
@@ -212,7 +233,7 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		}
 	}
 	/* MAP_FIXED replaced whatever was there, our VMAs included. */
-	ret = vma_remove_range(k, start, start + len);
+	ret = vma_remove_range(k, start, start + len, NULL);
 	if (!ret)
 		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS,
 				     start - offset, f);
@@ -229,16 +250,27 @@ out:
 
 int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
 {
+	struct list_head dead = LIST_HEAD_INIT(dead);
 	int ret;
 
 	if ((addr & (SGX_PAGE_SIZE - 1)) || !len)
 		return -EINVAL;
 	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
 	pthread_rwlock_wrlock(&k->mm.lock);
-	ret = vma_remove_range(k, addr, addr + len);
+	ret = vma_remove_range(k, addr, addr + len, &dead);
 	if (!ret && sys_munmap((void *)(uintptr_t)addr, len))
 		ret = -errno;
 	pthread_rwlock_unlock(&k->mm.lock);
+	/*
+	 * Linux's munmap ends with a TLB shootdown whose IPI makes every
+	 * thread inside an enclave take an AEX; with the PTEs gone, their
+	 * ERESUME faults. Before the last reference to an enclave goes (its
+	 * release EREMOVEs every page, which fails for a TCS still in use),
+	 * the same here: the model's IPI, once the range is unmapped.
+	 */
+	if (!list_empty(&dead) && k->kick)
+		k->kick(k, k->kick_data);
+	vma_put_dead(&dead);
 	return ret;
 }
 
@@ -338,7 +370,7 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 
 		/* Split so the new protection applies to exactly [a, seg_end). */
 		sgx_file_get(f);
-		ret = vma_remove_range(k, vstart, vend);
+		ret = vma_remove_range(k, vstart, vend, NULL);
 		if (!ret && vstart < a)
 			ret = sgx_vma_insert(&k->mm, vstart, a, old, base, f) ?: (sgx_file_get(f), 0);
 		if (!ret)

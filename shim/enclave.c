@@ -81,6 +81,49 @@ static bool at_enclu(const ucontext_t *uc)
 	       ip[2] == SGX_ENCLU_OPCODE_2;
 }
 
+/*
+ * The instruction bytes at @rip of enclave code, read from the EPC page as
+ * the CPU would fetch them, never through the process's mapping: the
+ * reclaimer may have zapped that since the instruction ran, and a fault
+ * taken here, inside the enclave, would have to load the page back while
+ * this very thread keeps the reclaim's tracking cycle open. False when the
+ * page is not resident right now.
+ */
+static bool enclave_code(struct sgx_kernel *k, uint64_t rip, uint8_t *buf, unsigned int len)
+{
+	for (unsigned int i = 0; i < len;) {
+		uint64_t addr = rip + i;
+		unsigned int chunk = SGX_PAGE_SIZE - (unsigned int)(addr & (SGX_PAGE_SIZE - 1));
+		void *epc;
+
+		if (sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), PROT_EXEC, &epc))
+			return false;
+		if (chunk > len - i)
+			chunk = len - i;
+		memcpy(buf + i, (uint8_t *)epc + (addr & (SGX_PAGE_SIZE - 1)), chunk);
+		i += chunk;
+	}
+	return true;
+}
+
+int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3])
+{
+	struct sgx_kernel *k = shim_kernel_if_up();
+	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
+
+	if (!k || !t->lp.inside)
+		return -1;
+	if (enclave_code(k, rip, buf, 3))
+		return 0;
+	/*
+	 * Not resident: as if an interrupt came just before the instruction.
+	 * The AEX lets the reclaimer finish; the AEP's ERESUME runs the
+	 * instruction again, after the page fault that brings it back.
+	 */
+	shim_enclave_interrupted(uc, t, false);
+	return 1;
+}
+
 static int pf_access(uint32_t err)
 {
 	return (err & X86_PF_INSTR) ? PROT_EXEC : (err & X86_PF_WRITE) ? PROT_WRITE : PROT_READ;
@@ -264,19 +307,21 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	return SIGSEGV;
 }
 
-void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t)
+void shim_enclave_interrupted(ucontext_t *uc, struct shim_thread *t, bool kick)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct hw_mmu mmu = { mmu_translate, k };
 
-	if (!k || !t || !t->lp.inside)
-		return;
-	/*
-	 * An interrupt: AEX to the AEP. There the thread executes ERESUME
-	 * itself (the vDSO's AEP is its ENCLU), re-entering in a new epoch.
-	 */
-	regs_from_uc(&t->regs, uc, t);
-	if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
-		regs_to_uc(uc, &t->regs, t);
-	atomic_fetch_add(&t->kicks_done, 1);
+	if (k && t && t->lp.inside) {
+		/*
+		 * An interrupt: AEX to the AEP. There the thread executes
+		 * ERESUME itself (the vDSO's AEP is its ENCLU), re-entering in
+		 * a new epoch.
+		 */
+		regs_from_uc(&t->regs, uc, t);
+		if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
+			regs_to_uc(uc, &t->regs, t);
+	}
+	if (kick && t)
+		atomic_fetch_add(&t->kicks_done, 1);
 }

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include <ucontext.h>
 
@@ -87,6 +88,13 @@ bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc);
  * signal to deliver. *@t is created for a thread's first ENCLU.
  */
 int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
+/*
+ * The first three bytes of the enclave instruction at @uc's RIP for @t,
+ * inside, into @buf (0); or 1 when its page is not resident, after an AEX
+ * that leaves the instruction to run again from the AEP; -1 when @t is not
+ * inside.
+ */
+int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3]);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
 
@@ -120,8 +128,41 @@ int shim_cpuid_emulate(ucontext_t *uc);
  */
 int shim_cpuid_trap(siginfo_t *si, ucontext_t *uc, struct shim_thread *t, bool inside);
 
-/* SHIM_SIG_KICK arrived: an interrupt for a thread inside an enclave. */
-void shim_enclave_kicked(ucontext_t *uc, struct shim_thread *t);
+/*
+ * Whether SYSCALL, SYSENTER and INT 0x80 inside an enclave raise #UD as on
+ * hardware (Syscall User Dispatch, shim/sud.c); without it they reach the
+ * host kernel. For `softsgx info` and tests.
+ */
+bool shim_sud_active(void);
+
+/*
+ * An interrupt for @t, inside an enclave at @uc: the AEX to the AEP. @kick:
+ * SHIM_SIG_KICK, counted for shim_kick(); else a signal of the program's.
+ */
+void shim_enclave_interrupted(ucontext_t *uc, struct shim_thread *t, bool kick);
+
+/*
+ * The program's signal mask (shim/sigmask.c). The signals the shim owns
+ * (shim_sig_owned(), a bit per signal, bit 0 for signal 1) are never
+ * blocked in the kernel; the program's blocking of them is per-thread
+ * state here.
+ */
+void shim_sigmask_init(void);
+uint64_t shim_sig_owned(void);
+uint64_t shim_sigmask_virtual(void);
+/* Set the virtual part; signals kept pending for it and now unblocked are raised. */
+void shim_sigmask_set_virtual(uint64_t mask);
+/* Whether the program blocks @sig, one of ours; keep an asynchronous one pending. */
+bool shim_sig_blocked(int sig);
+void shim_sig_pend(int sig);
+
+/*
+ * Make the shim's handler return into the program's handler @act for @sig
+ * through a signal frame built as Linux builds one (shim/sigframe.c),
+ * rewriting @uc; false when the kernel's frame is not the expected layout.
+ */
+bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
+			   const struct sigaction *act);
 
 /*
  * The model lock: held shared by every entry from the shim into the kernel

@@ -4,11 +4,18 @@
  * enclave's bases, so a signal handler cannot touch thread-local storage
  * (errno, glibc internals) until it has put the host's FS back: records are
  * found by thread ID through raw system calls, never through TLS.
+ *
+ * Records live on one list that only grows and are never freed: a signal
+ * handler of any thread, or shim_kick() walking the list, may hold one at
+ * any time. A record is recycled when its thread exits (a pthread key
+ * destructor) or when its thread ID is found dead; its alternate signal
+ * stack goes with it.
  */
 #ifndef SOFTSGX_SHIM_THREAD_H
 #define SOFTSGX_SHIM_THREAD_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <signal.h>
@@ -18,24 +25,41 @@
 #include "sgx.h"
 
 struct shim_thread {
-	int tid;
-	uint64_t host_fs, host_gs; /* glibc's thread pointer; GS as it was */
+	_Atomic int tid;		 /* 0: free for another thread */
+	struct shim_thread *next;	 /* on the list of every record, never unlinked */
+	uint64_t host_fs, host_gs;	 /* glibc's thread pointer; GS as it was */
 	uint64_t enclave_fs, enclave_gs;
 	struct sgx_lp lp;
 	_Atomic unsigned int kicks_done; /* AEXs forced by shim_kick() */
-	uint64_t trace_entered_ns;	 /* traced: when the thread last entered its enclave */
-	struct sgx_cpu_regs regs; /* scratch for the leaves: too big for the altstack */
+	unsigned int depth;		 /* shim signal handlers running on this thread */
+	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
+	bool sud_on;
+	bool sud_hold_allow;		 /* once: return into the enclave at ALLOW */
+	bool tsc_off;			 /* PR_TSC_SIGSEGV set for enclave code (tsc.c) */
+	void *altstack;			 /* the shim's alternate signal stack */
+	size_t altstack_size;
+	uint64_t trace_entered_ns; /* traced: when the thread last entered its enclave */
+	struct sgx_cpu_regs regs;  /* scratch for the leaves: too big for the altstack */
 };
 
-/* The calling thread's record, created on first use (host FS must be live). */
+/*
+ * The calling thread's record, created (or recycled) on first use, with
+ * the shim's alternate signal stack installed (host FS must be live).
+ */
 struct shim_thread *shim_thread_self(void);
+/* The calling thread's record, or NULL; async-signal-safe, FS not needed. */
+struct shim_thread *shim_thread_lookup(void);
+/* Records on the list and records in use, for tests and `softsgx top`. */
+void shim_thread_count(unsigned int *total, unsigned int *in_use);
 
 /*
  * First thing in every shim signal handler: the record of this thread if it
- * has one, with the host FS/GS restored when the thread was inside an enclave.
+ * has one, with the host FS/GS restored when the interrupted code was
+ * enclave code. Only the outermost handler of a thread switches bases: a
+ * handler nested in another interrupted the shim, which runs on host FS.
  */
 struct shim_thread *shim_handler_enter(void);
-/* Last thing: the enclave's FS/GS again if the thread is (still) inside. */
+/* Last thing: the enclave's FS/GS again if the outermost handler resumes the enclave. */
 void shim_handler_exit(struct shim_thread *t);
 
 /*
@@ -52,5 +76,27 @@ void shim_kick(struct sgx_kernel *k, void *data);
  */
 void shim_threads_before_fork(void);
 void shim_threads_after_fork(void);
+
+/*
+ * Syscall User Dispatch (shim/sud.c): SYSCALL, SYSENTER and INT 0x80 in
+ * enclave code raise SIGSYS (SYS_USER_DISPATCH) instead of entering the
+ * kernel. shim_sud_init() with the main thread's record, once.
+ */
+#define SHIM_SUD_ALLOW 0
+#define SHIM_SUD_BLOCK 1
+void shim_sud_init(struct shim_thread *main_thread);
+void shim_sud_thread_on(struct shim_thread *t);
+void shim_sud_thread_off(struct shim_thread *t);
+
+/*
+ * RDTSC/RDTSCP fault in enclave code on a platform without SGX2 (shim/tsc.c):
+ * around each return into an enclave and each handler's start.
+ */
+void shim_tsc_enclave_resumes(struct shim_thread *t);
+void shim_tsc_host_runs(struct shim_thread *t);
+
+/* Raw system calls: no errno, usable while FS is the enclave's. */
+long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);
+#define shim_raw_syscall(nr, a, b, c) shim_raw_syscall6(nr, a, b, c, 0, 0, 0)
 
 #endif /* SOFTSGX_SHIM_THREAD_H */

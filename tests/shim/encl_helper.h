@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The test enclave (docs/enclave-abi.md) for shim test programs: load,
+ * sign, build through real system calls, and call through the vDSO with a
+ * user handler that records what the enclave or the exception reported.
+ * Include once per program, after cmocka.h.
+ */
+#ifndef SOFTSGX_TESTS_ENCL_HELPER_H
+#define SOFTSGX_TESTS_ENCL_HELPER_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/enclave_image.h"
+#include "lib/sigstruct_sign.h"
+#include "softsgx/sgx_arch.h"
+#include "softsgx/sgx_uapi.h"
+#include "vdso_call.h"
+#include "../enclaves/test_enclave.h"
+
+static vdso_sgx_enter_enclave_t th_vdso;
+static struct enclave_image th_image;
+static struct sgx_sigstruct *th_sig;
+
+struct th_encl {
+	struct enclave_handle h;
+};
+
+/* What one call saw through the vDSO's user handler. */
+struct th_call {
+	long status, value;
+	unsigned int exits, exceptions;
+	uint16_t vector;
+	uint64_t addr;
+};
+
+static int th_handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
+		      struct sgx_enclave_run *run)
+{
+	struct th_call *c = (struct th_call *)(uintptr_t)run->user_data;
+
+	(void)rdx, (void)rsp, (void)r8, (void)r9;
+	if (run->function == SGX_EEXIT) {
+		c->exits++;
+		c->status = rdi;
+		c->value = rsi;
+		return 0;
+	}
+	c->exceptions++;
+	c->vector = run->exception_vector;
+	c->addr = run->exception_addr;
+	return 0;
+}
+
+/* EENTER TCS @tcs of @e for @op; 0 or the vDSO's error. */
+static int th_ecall(const struct th_encl *e, unsigned int tcs, uint64_t op, uint64_t a1,
+		    uint64_t a2, struct th_call *c)
+{
+	struct sgx_enclave_run run;
+
+	memset(c, 0, sizeof(*c));
+	c->status = c->value = -1;
+	memset(&run, 0, sizeof(run));
+	run.tcs = e->h.base + enclave_image_tcs_offset(&th_image, tcs);
+	run.user_handler = (uintptr_t)th_handler;
+	run.user_data = (uintptr_t)c;
+	return vdso_call(op, a1, a2, SGX_EENTER, &run, th_vdso);
+}
+
+/* An operation that must exit normally with TEST_ENCL_OK: its value. */
+static long th_ecall_ok(const struct th_encl *e, unsigned int tcs, uint64_t op, uint64_t a1,
+			uint64_t a2)
+{
+	struct th_call c;
+
+	assert_int_equal(th_ecall(e, tcs, op, a1, a2, &c), 0);
+	assert_int_equal(c.exceptions, 0);
+	assert_int_equal(c.exits, 1);
+	assert_int_equal(c.status, TEST_ENCL_OK);
+	return c.value;
+}
+
+static void th_build(struct th_encl *e)
+{
+	if (enclave_build(&enclave_sys_native, &th_image, th_sig, &e->h))
+		fail_msg("enclave_build: %s", enclave_image_error());
+}
+
+static void th_unload(struct th_encl *e)
+{
+	enclave_unload(&enclave_sys_native, &e->h);
+}
+
+/* Load the test enclave and find the vDSO. 0 or -1 with a message. */
+static inline int th_prepare_unsigned(void)
+{
+	const char *path = getenv("SOFTSGX_TEST_ENCLAVE");
+
+	th_vdso = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
+	if (!th_vdso || !path) {
+		fprintf(stderr, "no vDSO entry, or SOFTSGX_TEST_ENCLAVE unset: run with `make check`\n");
+		return -1;
+	}
+	if (enclave_image_load_file(path, &th_image)) {
+		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
+		return -1;
+	}
+	return 0;
+}
+
+/* Sign the loaded image (as it is now) with SOFTSGX_TEST_KEY. */
+static inline int th_sign(void)
+{
+	const char *key_path = getenv("SOFTSGX_TEST_KEY");
+	EVP_PKEY *key = NULL;
+	int ret;
+
+	if (!key_path || sgx_sign_load_key(key_path, &key)) {
+		fprintf(stderr, "SOFTSGX_TEST_KEY: %s\n", key_path ? sgx_sign_error() : "unset");
+		return -1;
+	}
+	th_sig = aligned_alloc(4096, 4096);
+	ret = th_sig ? enclave_image_sign(&th_image, key, NULL, th_sig) : -ENOMEM;
+	EVP_PKEY_free(key);
+	if (ret)
+		fprintf(stderr, "signing: %d\n", ret);
+	return ret ? -1 : 0;
+}
+
+/* Load and sign the test enclave; find the vDSO. 0 or -1 with a message. */
+static inline int th_prepare(void)
+{
+	if (th_prepare_unsigned())
+		return -1;
+	return th_sign();
+}
+
+#endif /* SOFTSGX_TESTS_ENCL_HELPER_H */
