@@ -268,10 +268,23 @@ static inline bool conform_have_cpuid_faulting(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-/* Syscall User Dispatch: turning it off succeeds where the kernel has it. */
+/*
+ * Syscall User Dispatch: turning it off succeeds where the kernel has it.
+ * Probed in a child: in this thread it would turn off the dispatch that
+ * whoever runs the program (the shim, as a debugger or Wine would) set up.
+ */
 static inline bool conform_have_sud(void)
 {
-	return prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0) == 0;
+	long pid;
+	int status;
+
+	pid = syscall(SYS_fork);
+	if (pid == 0)
+		syscall(SYS_exit_group,
+			prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0) ? 1 : 0);
+	if (pid < 0 || waitpid((pid_t)pid, &status, 0) != pid)
+		return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /*
