@@ -227,5 +227,8 @@ int leaf_etrack(struct sgx_hw *hw, void *secs);
 int leaf_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int leaf_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int leaf_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int leaf_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+int leaf_emodpr(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
+int leaf_emodt(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
 
 #endif /* SOFTSGX_HW_INTERNAL_H */
