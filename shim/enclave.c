@@ -143,12 +143,25 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 			      int sig, uint32_t err, uint64_t addr)
 {
 	struct hw_mmu mmu = { mmu_translate, k };
+	enum sgx_fault_result r = SGX_FAULT_NOT_OURS;
 	int ret;
 
 	regs_from_uc(&t->regs, uc, t);
 	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
-	if (!pf_fixable(err) || sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
+	if (pf_fixable(err))
+		r = sgx_handle_fault(k, addr, pf_access(err));
+	if (r != SGX_FAULT_RETRY) {
+		/*
+		 * SGX2: the EPCM refused a page the kernel has (PENDING,
+		 * MODIFIED, TRIM, restricted): the #PF the CPU raises after
+		 * finding the PTE, with the SGX bit. (The SSA's EXINFO, if
+		 * the enclave asked for it, keeps the walk's error code.)
+		 */
+		if (r == SGX_FAULT_EPCM) {
+			err |= X86_PF_SGX | X86_PF_PROT;
+			uc->uc_mcontext.gregs[REG_ERR] = err;
+		}
 		regs_to_uc(uc, &t->regs, t);
 		if (shim_vdso_fixup_exception(uc, X86_TRAP_PF, err, addr))
 			return 0;
