@@ -129,50 +129,55 @@ int encls_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *
  * The page becomes a zeroed REG page, RW, PENDING, of the SECS's enclave at
  * LINADDR. Enclave code cannot use it until EACCEPT or EACCEPTCOPY.
  *
- * Return: SGX_SUCCESS; SGX_EPC_PAGE_CONFLICT when @epc or the SECS is in use
- * by another leaf (the SDM's try-locks; retry). ENCLS_FAULT(X86_TRAP_GP):
- * no sgx2, misaligned @pginfo or @epc, SRCPGE or SECINFO nonzero, LINADDR
- * not page aligned or outside the enclave's ELRANGE, @epc already valid,
- * SECS not a valid SECS or its enclave not initialized (EINIT not done).
- * ENCLS_FAULT(X86_TRAP_PF): @epc or SECS not an EPC page.
+ * Return: SGX_SUCCESS (EAUG has no error codes).
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; @pginfo or @epc misaligned; SECS or
+ * LINADDR not page aligned; SRCPGE or SECINFO nonzero; @epc or the SECS in
+ * use by another leaf (the SDM's concurrency rules); the enclave not
+ * initialized; LINADDR outside its ELRANGE.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc or SECS not an EPC page; @epc already
+ * valid; SECS not a valid SECS.
  */
 int encls_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 
 /**
  * encls_emodpr() - restrict the permissions of an EPC page (ENCLS[EMODPR], 0x0E).
- * @secinfo: SECINFO (64-byte aligned); FLAGS.R/W/X are the permissions to
- *	     keep (new = old & SECINFO), all other bits must be zero.
+ * @secinfo: SECINFO (64-byte aligned); FLAGS.R/W/X are a mask of the
+ *	     permissions to keep (new = old & SECINFO); PENDING, MODIFIED, PR
+ *	     and the type are ignored; other bits are reserved.
  * @epc: a REG page of an initialized enclave (4 KiB aligned).
  *
  * Sets EPCM.PR and records the enclave's current ETRACK epoch: EACCEPT of
- * the page answers SGX_NOT_TRACKED until an ETRACK cycle started after this
+ * the page answers SGX_NOT_TRACKED until an ETRACK cycle begun after this
  * leaf has completed.
  *
  * Return: SGX_SUCCESS; SGX_PAGE_NOT_MODIFIABLE when the page is PENDING or
- * MODIFIED, or not a REG page; SGX_EPC_PAGE_CONFLICT when the page or its
- * SECS is in use by another leaf. ENCLS_FAULT(X86_TRAP_GP): no sgx2,
- * misaligned operands, reserved SECINFO bits or W without R in SECINFO,
- * @epc not a valid page, its enclave not initialized.
- * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page.
+ * MODIFIED (checked before the type: a TRIM page not yet accepted);
+ * SGX_EPC_PAGE_CONFLICT when another SGX2 leaf (EACCEPT...) uses the page.
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; misaligned operands; reserved SECINFO
+ * bits or W without R in SECINFO; the page in use by an SGX1 leaf (EWB...);
+ * its SECS held exclusively by another leaf; the enclave not initialized.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page, not valid, or (after the
+ * state check) not a REG page: Linux's REMOVE_PAGES reads "#PF" as "the
+ * trimmed page was accepted".
  */
 int encls_emodpr(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
 
 /**
  * encls_emodt() - change the type of an EPC page (ENCLS[EMODT], 0x0F).
- * @secinfo: SECINFO (64-byte aligned); FLAGS.PAGE_TYPE = TCS or TRIM,
- *	     R/W/X and all other bits zero.
- * @epc: a REG (or, to TRIM, a TCS) page of an initialized enclave.
+ * @secinfo: SECINFO (64-byte aligned); FLAGS.PAGE_TYPE = TCS or TRIM;
+ *	     R/W/X and the state bits are ignored; other bits reserved.
+ * @epc: a REG page of an initialized enclave, or a TCS page to trim.
  *
- * Sets the new type and EPCM.MODIFIED, clears R/W/X, records the enclave's
- * current ETRACK epoch (see encls_emodpr()).
+ * Sets the new type and EPCM.MODIFIED, clears R/W/X and PR, records the
+ * enclave's current ETRACK epoch (see encls_emodpr()).
  *
  * Return: SGX_SUCCESS; SGX_PAGE_NOT_MODIFIABLE when the page is PENDING or
- * MODIFIED, or not REG/TCS (or a TCS to become a TCS); SGX_EPC_PAGE_CONFLICT
- * when the page or its SECS is in use by another leaf (or, for a TCS, by a
- * thread inside the enclave). ENCLS_FAULT(X86_TRAP_GP): no sgx2, misaligned
- * operands, reserved SECINFO bits, a type other than TCS or TRIM, R/W/X
- * set, @epc not a valid page, its enclave not initialized.
- * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page.
+ * MODIFIED; SGX_EPC_PAGE_CONFLICT when any other leaf uses the page.
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; misaligned operands; reserved SECINFO
+ * bits; a type other than TCS or TRIM; the SECS held exclusively by another
+ * leaf; the enclave not initialized.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page or not valid; the page
+ * neither REG nor a TCS to become TRIM (checked before the state).
  */
 int encls_emodt(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
 
