@@ -363,8 +363,9 @@ static bool sgx_vma_access_ok(int prot, int access);
 
 /*
  * Linux sgx_vma_fault(). mm read-locked. On SGX2 a hole in an initialized
- * enclave is EAUG'd; a page whose EPCM refuses @access gets a PTE with what
- * the EPCM allows (maybe none) and SGX_FAULT_EPCM.
+ * enclave is EAUG'd. For enclave code (SGX_FAULT_ENCLAVE_MODE in @access)
+ * a page whose EPCM refuses the access gets a PTE with what the EPCM allows
+ * (maybe none) and SGX_FAULT_EPCM.
  */
 enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr,
 				     int access)
@@ -390,8 +391,9 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 		pthread_mutex_unlock(&encl->lock);
 		return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
 	}
-	prot = sgx_encl_pte_prot(encl, entry, vma->prot);
-	if (prot != vma->prot && !sgx_vma_access_ok(prot, access)) {
+	prot = (access & SGX_FAULT_ENCLAVE_MODE) ? sgx_encl_pte_prot(encl, entry, vma->prot)
+						  : vma->prot;
+	if (prot != vma->prot && !sgx_vma_access_ok(prot, access & PROT_ACCESS)) {
 		/* No EPCM verdict without a PTE the walk found: keep what it allows. */
 		if (prot && !entry->mapped && !sgx_epc_page_map(k, entry->epc_page, page_addr, prot))
 			entry->mapped = true;
@@ -471,7 +473,7 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	vma = sgx_find_vma(&k->mm, addr);
 	if (!vma)
 		ret = SGX_FAULT_NOT_OURS;
-	else if (!sgx_vma_access_ok(vma->prot, access))
+	else if (!sgx_vma_access_ok(vma->prot, access & PROT_ACCESS))
 		ret = SGX_FAULT_SIGSEGV;
 	else if (sgx_file_encl(vma->file))
 		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr, access);
@@ -483,6 +485,6 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	if (ret == SGX_FAULT_SIGBUS)
 		atomic_fetch_add(&k->stats.sigbus, 1);
 	if (trace)
-		trace_fault(trace, t0, addr, access, ret);
+		trace_fault(trace, t0, addr, access & PROT_ACCESS, ret);
 	return ret;
 }

@@ -65,6 +65,16 @@ enum sgx_fault_result {
 	SGX_FAULT_EPCM,
 };
 
+/*
+ * Or'ed into @access of sgx_handle_fault(): enclave code made the access
+ * (the thread left the enclave by an AEX for it), so the EPCM check that
+ * follows the page walk on hardware applies (sgx_encl_pte_prot()). Without
+ * it the access came from outside the enclave, which on hardware sees the
+ * abort page and never faults on the EPCM: the page is mapped as the VMA
+ * allows.
+ */
+#define SGX_FAULT_ENCLAVE_MODE 0x100
+
 /* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);
 

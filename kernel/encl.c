@@ -377,20 +377,15 @@ int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, 
 	void *epc;
 	int out = 0;
 
-	/*
-	 * On SGX1 the page tables alone decide: every page's EPCM allows at
-	 * least what may_map allowed the VMA. A TCS stays as it always was
-	 * here (the CPU model reaches it through sgx_translate(), never
-	 * through the PTE).
-	 */
-	if (!sgx_encl_sgx2(encl) || entry->type == SGX_PAGE_TYPE_TCS || !entry->epc_page)
+	if (!entry->epc_page)
 		return prot;
 	/*
-	 * SGX2 changes the EPCM under a live mapping (EAUG'd pages are
-	 * PENDING, EMODPR restricts, EMODT makes TRIM or TCS). On hardware
-	 * the EPCM check after the page walk makes such an access a #PF with
-	 * the SGX bit; enclave code runs natively here, so the PTE itself
-	 * carries the EPCM's verdict: it never allows more than the EPCM.
+	 * On hardware the EPCM check follows the page walk: an enclave access
+	 * the EPCM refuses (a TCS, a page PENDING after EAUG, MODIFIED after
+	 * EMODT, restricted by EMODPR) is a #PF with the SGX bit even though
+	 * the PTE allows it. Enclave code runs natively here, so the PTE
+	 * itself carries the EPCM's verdict: it never allows more than the
+	 * EPCM does.
 	 */
 	epc = sgx_get_epc_virt_addr(encl->k, entry->epc_page);
 	if ((prot & PROT_READ) && hw_epcm_accessible(encl->k->hw, epc, PROT_READ))

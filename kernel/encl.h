@@ -107,9 +107,9 @@ struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, i
 /* The CPU has SGX2 (CPUID.(12H,0):EAX[1]): the kernel's cpu_feature_enabled(X86_FEATURE_SGX2). */
 bool sgx_encl_sgx2(const struct sgx_encl *encl);
 /*
- * The protection a PTE of resident @entry may have in a VMA of protection
- * @prot: @prot itself on SGX1, on SGX2 no more than the page's EPCM allows
- * enclave code (kernel/encl.c says why). With encl->lock.
+ * The protection a PTE of resident @entry may have for enclave code in a
+ * VMA of protection @prot: no more than the page's EPCM allows (kernel/encl.c
+ * says why). With encl->lock.
  */
 int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, int prot);
 /* Drop @entry's PTE if it has one (Linux sgx_zap_enclave_ptes()). mm locked, encl->lock. */

@@ -113,19 +113,13 @@ static bool pf_fixable(uint32_t err)
 
 /*
  * A #PF on an ENCLU operand (the leaf's own page walk failed) that the
- * kernel model resolved. The leaf makes its own EPCM checks once the walk
- * succeeds, so the kernel's SGX_FAULT_EPCM, which is about enclave code
- * touching the page natively, only means "the page is there": EACCEPT of a
- * PENDING page must go on.
+ * kernel model resolved. Asked without SGX_FAULT_ENCLAVE_MODE: the leaf
+ * makes its own EPCM checks once the walk succeeds (EACCEPT of a PENDING
+ * page must go on).
  */
 static bool operand_fault_fixed(struct sgx_kernel *k, uint64_t addr, uint32_t err)
 {
-	enum sgx_fault_result r;
-
-	if (!pf_fixable(err))
-		return false;
-	r = sgx_handle_fault(k, addr, pf_access(err));
-	return r == SGX_FAULT_RETRY || r == SGX_FAULT_EPCM;
+	return pf_fixable(err) && sgx_handle_fault(k, addr, pf_access(err)) == SGX_FAULT_RETRY;
 }
 
 /*
@@ -166,10 +160,13 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	regs_from_uc(&t->regs, uc, t);
 	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
+	/*
+	 * Enclave code's own access gets the EPCM check; an ENCLU operand's
+	 * does not: the leaf checks the EPCM itself once the walk succeeds.
+	 */
 	if (pf_fixable(err))
-		r = sgx_handle_fault(k, addr, pf_access(err));
-	if (operand && r == SGX_FAULT_EPCM)
-		r = SGX_FAULT_RETRY;
+		r = sgx_handle_fault(k, addr,
+				     pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
 	if (r != SGX_FAULT_RETRY) {
 		/*
 		 * SGX2: the EPCM refused a page the kernel has (PENDING,

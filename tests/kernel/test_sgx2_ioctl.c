@@ -34,6 +34,10 @@
 /* An address that is never mapped: the kernel's copies must give EFAULT. */
 #define WILD ((void *)16)
 
+/* A fault taken by enclave code: the EPCM check applies. */
+#define ENCL_READ (PROT_READ | SGX_FAULT_ENCLAVE_MODE)
+#define ENCL_WRITE (PROT_WRITE | SGX_FAULT_ENCLAVE_MODE)
+
 #define RP SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS
 #define MT SGX_IOC_ENCLAVE_MODIFY_TYPES
 #define RM SGX_IOC_ENCLAVE_REMOVE_PAGES
@@ -386,6 +390,39 @@ static void test_remove_not_trim_eperm(void **state)
 	teardown(p, e);
 }
 
+/* ---- The EPCM check of enclave code, SGX1 and SGX2 alike ---- */
+
+static void tcs_epcm(bool sgx2)
+{
+	struct softsgx_platform *p = platform(sgx2, 64);
+	struct bf_enclave *e = build(p, true);
+	struct sgx_kernel *k = softsgx_kernel(p);
+
+	/* Enclave code never reaches a TCS: #PF with the SGX bit, no PTE. */
+	assert_int_equal(sgx_handle_fault(k, e->base, ENCL_READ), SGX_FAULT_EPCM);
+	assert_int_equal(sgx_handle_fault(k, e->base, ENCL_WRITE), SGX_FAULT_EPCM);
+	assert_false(kpage(p, e, 0)->mapped);
+	/* A REG page: as the VMA allows; the R-only page refuses a write by its VMA. */
+	assert_int_equal(sgx_handle_fault(k, e->base + PG_RW * PAGE, ENCL_WRITE), SGX_FAULT_RETRY);
+	assert_int_equal(sgx_handle_fault(k, e->base + PG_R * PAGE, ENCL_WRITE), SGX_FAULT_SIGSEGV);
+	/* Outside the enclave the TCS is mapped as its VMA says (Linux maps it RW). */
+	assert_int_equal(softsgx_handle_fault(p, page_addr(e, 0), PROT_WRITE), SOFTSGX_FAULT_RETRY);
+	assert_true(kpage(p, e, 0)->mapped);
+	teardown(p, e);
+}
+
+static void test_tcs_epcm_sgx1(void **state)
+{
+	(void)state;
+	tcs_epcm(false);
+}
+
+static void test_tcs_epcm_sgx2(void **state)
+{
+	(void)state;
+	tcs_epcm(true);
+}
+
 /* ---- With the SGX2 leaves: EAUG, EMODPR, EMODT ---- */
 
 static void test_eaug_fault(void **state)
@@ -403,14 +440,19 @@ static void test_eaug_fault(void **state)
 	/* Linux: dynamic pages may be mapped any way; the enclave decides. */
 	assert_int_equal(entry->vm_max_prot_bits, PROT_READ | PROT_WRITE | PROT_EXEC);
 	assert_non_null(entry->epc_page);
-	/* PENDING: no PTE; the access is refused by the EPCM (#PF with the SGX bit). */
+	/* PENDING: no PTE; enclave code is refused by the EPCM (#PF with the SGX bit). */
 	assert_false(entry->mapped);
-	assert_int_equal(softsgx_handle_fault(p, page_addr(e, PG_DYN), PROT_READ),
-			 SOFTSGX_FAULT_SIGSEGV);
 	assert_int_equal(
-		sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_DYN), PROT_READ),
+		sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_DYN), ENCL_READ),
+		SGX_FAULT_EPCM);
+	assert_int_equal(
+		sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_DYN), ENCL_WRITE),
 		SGX_FAULT_EPCM);
 	assert_false(entry->mapped);
+	/* Software outside the enclave never faults on the EPCM (the abort page). */
+	assert_int_equal(softsgx_handle_fault(p, page_addr(e, PG_DYN), PROT_READ),
+			 SOFTSGX_FAULT_RETRY);
+	assert_true(entry->mapped);
 	/* mprotect of a dynamic page to RWX is allowed (max prot RWX). */
 	assert_int_equal(softsgx_mprotect(p, page_addr(e, PG_DYN), PAGE,
 					  PROT_READ | PROT_WRITE | PROT_EXEC),
@@ -445,10 +487,10 @@ static void test_restrict_pending_not_modifiable(void **state)
 	assert_int_equal(kpage(p, e, PG_RW)->vm_max_prot_bits, PROT_READ | PROT_WRITE);
 	/* The PTE follows the EPCM: a write to page 2 is refused now. */
 	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_RW),
-					  PROT_WRITE),
+					  ENCL_WRITE),
 			 SGX_FAULT_EPCM);
 	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_RW),
-					  PROT_READ),
+					  ENCL_READ),
 			 SGX_FAULT_RETRY);
 	teardown(p, e);
 }
@@ -475,7 +517,7 @@ static void test_modify_types_trim_then_remove_eperm(void **state)
 	assert_non_null(kpage(p, e, PG_RW));
 	/* And enclave code can no longer reach it. */
 	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_RW),
-					  PROT_READ),
+					  ENCL_READ),
 			 SGX_FAULT_EPCM);
 	teardown(p, e);
 }
@@ -524,7 +566,7 @@ static void test_reclaim_pending_pages(void **state)
 	assert_null(kpage(p, e, PG_DYN)->epc_page);
 	/* Still PENDING after ELDU: the EPCM refuses; the ioctls see them again. */
 	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), (uintptr_t)page_addr(e, PG_DYN),
-					  PROT_READ),
+					  ENCL_READ),
 			 SGX_FAULT_EPCM);
 	assert_non_null(kpage(p, e, PG_DYN)->epc_page);
 	softsgx_get_stats(p, &st);
@@ -548,6 +590,8 @@ int main(void)
 		cmocka_unit_test(test_restrict_tcs_einval),
 		cmocka_unit_test(test_modify_types_type_rules),
 		cmocka_unit_test(test_remove_not_trim_eperm),
+		cmocka_unit_test(test_tcs_epcm_sgx1),
+		cmocka_unit_test(test_tcs_epcm_sgx2),
 		cmocka_unit_test(test_eaug_fault),
 		cmocka_unit_test(test_restrict_pending_not_modifiable),
 		cmocka_unit_test(test_modify_types_trim_then_remove_eperm),
