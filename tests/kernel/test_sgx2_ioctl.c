@@ -575,6 +575,44 @@ static void test_reclaim_pending_pages(void **state)
 	teardown(p, e);
 }
 
+static void test_reclaim_modified_trimmed_restricted(void **state)
+{
+	struct softsgx_platform *p = platform(true, 48);
+	struct bf_enclave *e = build(p, true);
+	struct sgx_enclave_modify_types mt = { PG_RW * PAGE, PAGE, SGX_PAGE_TYPE_TRIM, 0, 0 };
+	struct sgx_enclave_restrict_permissions rp = { PG_R * PAGE, PAGE, SGX_SECINFO_R, 0, 0 };
+	struct sgx_enclave_remove_pages rm = { PG_RW * PAGE, PAGE, 0 };
+	struct softsgx_stats st;
+
+	(void)state;
+	SKIP_WITHOUT_EAUG(p, e);
+	assert_int_equal(softsgx_ioctl(p, e->fd, MT, &mt), 0);
+	assert_int_equal(softsgx_ioctl(p, e->fd, RP, &rp), 0);
+	while (softsgx_reclaim(p))
+		;
+	assert_null(kpage(p, e, PG_RW)->epc_page);
+	assert_null(kpage(p, e, PG_R)->epc_page);
+	/*
+	 * The ioctls bring pages back themselves. The trimmed page is still
+	 * MODIFIED after EWB and ELDU: not accepted, so REMOVE_PAGES refuses.
+	 */
+	assert_int_equal(softsgx_ioctl(p, e->fd, RM, &rm), -EPERM);
+	assert_non_null(kpage(p, e, PG_RW)->epc_page);
+	assert_int_equal(kpage(p, e, PG_RW)->type, SGX_PAGE_TYPE_TRIM);
+	/* And enclave code cannot reach it (nor the PENDING page, nor write the restricted one). */
+	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), e->base + PG_RW * PAGE, ENCL_READ),
+			 SGX_FAULT_EPCM);
+	assert_int_equal(sgx_handle_fault(softsgx_kernel(p), e->base + PG_DYN * PAGE, ENCL_READ),
+			 SGX_FAULT_EPCM);
+	/* EMODPR again on the restricted page (PR set, not accepted): allowed by the CPU. */
+	rp = (struct sgx_enclave_restrict_permissions){ PG_R * PAGE, PAGE, SGX_SECINFO_R, 0, 0 };
+	assert_int_equal(softsgx_ioctl(p, e->fd, RP, &rp), 0);
+	assert_int_equal(rp.count, PAGE);
+	softsgx_get_stats(p, &st);
+	assert_true(st.reloads >= 3);
+	teardown(p, e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +635,7 @@ int main(void)
 		cmocka_unit_test(test_modify_types_trim_then_remove_eperm),
 		cmocka_unit_test(test_modify_types_tcs),
 		cmocka_unit_test(test_reclaim_pending_pages),
+		cmocka_unit_test(test_reclaim_modified_trimmed_restricted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
