@@ -81,7 +81,8 @@ int leaf_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 		goto out_secs;
 	}
 	secs = (const struct sgx_secs *)sref.page;
-	if (!secs_initialized(&sref) || pi.addr < secs->base || pi.addr - secs->base >= secs->size) {
+	if (!secs_initialized(&sref) || pi.addr < secs->base ||
+	    pi.addr - secs->base >= secs->size) {
 		ret = GP;
 		goto out_secs;
 	}

@@ -34,8 +34,8 @@ static int leaf_result(struct sgx_cpu_regs *regs, int code)
  * #PF unless on a readable REG page of this enclave that is neither PENDING
  * nor MODIFIED nor blocked. Copied into *@si (SCRATCH_SECINFO).
  */
-static int read_secinfo(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
-			uint64_t la, struct sgx_secinfo *si)
+static int read_secinfo(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu, uint64_t la,
+			struct sgx_secinfo *si)
 {
 	struct epc_ref ref;
 	int ret;
@@ -184,7 +184,8 @@ int enclu_eaccept(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 	e = ref.e;
 	type = e->type;
 	if (!e->valid || e->blocked ||
-	    (type != SGX_PAGE_TYPE_REG && type != SGX_PAGE_TYPE_TCS && type != SGX_PAGE_TYPE_TRIM) ||
+	    (type != SGX_PAGE_TYPE_REG && type != SGX_PAGE_TYPE_TCS &&
+	     type != SGX_PAGE_TYPE_TRIM) ||
 	    e->secs_pfn != lp->cr.secs_pfn)
 		return enclu_pf(lp, la, enclu_epcm_errcode(HW_MMU_READ));
 	if (!target_lock(e))

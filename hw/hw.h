@@ -40,7 +40,10 @@ struct sgx_hw_config {
 	bool flc;				     /* flexible launch control */
 };
 
-/* Two sections of 64 MiB, SGX1 only (no SGX2 leaves yet), flexible launch control. */
+/*
+ * Two sections of 64 MiB, SGX1 only (the SGX2 leaves exist, but the kernel
+ * model does not use them yet), flexible launch control.
+ */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 
 /*
