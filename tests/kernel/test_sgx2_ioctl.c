@@ -613,6 +613,52 @@ static void test_reclaim_modified_trimmed_restricted(void **state)
 	teardown(p, e);
 }
 
+/* ---- The model guest on vEPC: the same kernel code, REMOVE_ALL after a reset ---- */
+
+static void test_guest_sgx2_remove_all(void **state)
+{
+	struct softsgx_platform *host = platform(true, 128), *g;
+	struct sgx_enclave_modify_types mt = { PG_RW * PAGE, PAGE, SGX_PAGE_TYPE_TRIM, 0, 0 };
+	struct sgx_enclave_restrict_permissions rp = { PG_R * PAGE, PAGE, SGX_SECINFO_R, 0, 0 };
+	const size_t size = 64 * PAGE;
+	struct bf_enclave *e;
+	void *base = NULL;
+	size_t sz = size;
+	unsigned int valid = 0;
+	int fd;
+
+	(void)state;
+	fd = softsgx_open(host, "/dev/sgx_vepc", 0);
+	assert_true(fd >= 0);
+	assert_int_equal(softsgx_mmap(host, &base, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
+			 0);
+	g = softsgx_guest_boot(host, 1, &base, &sz);
+	assert_non_null(g);
+	e = build(g, true);
+	if (!eaug(g, e, PG_DYN)) {
+		fprintf(stderr, "skipped: the CPU model has no EAUG yet\n");
+		skip();
+	}
+	/* The guest kernel's EAUG, EMODT and EMODPR on vEPC pages. */
+	assert_non_null(kpage(g, e, PG_DYN)->epc_page);
+	assert_int_equal(softsgx_ioctl(g, e->fd, MT, &mt), 0);
+	assert_int_equal(softsgx_ioctl(g, e->fd, RP, &rp), 0);
+	/* The guest goes away with pages PENDING, MODIFIED (TRIM) and PR. */
+	softsgx_guest_reset(g);
+	bf_release(e);
+	free(e);
+	/* REMOVE_ALL EREMOVEs every one of them; the SECS goes on the second call. */
+	assert_true(softsgx_ioctl(host, fd, SGX_IOC_VEPC_REMOVE_ALL, NULL) >= 0);
+	assert_int_equal(softsgx_ioctl(host, fd, SGX_IOC_VEPC_REMOVE_ALL, NULL), 0);
+	for (size_t off = 0; off < size; off += PAGE)
+		valid += softsgx_epc_page_valid(host, (uint8_t *)base + off);
+	assert_int_equal(valid, 0);
+	assert_int_equal(softsgx_munmap(host, base, size), 0);
+	assert_int_equal(softsgx_close(host, fd), 0);
+	bf_assert_all_free(host);
+	softsgx_platform_free(host);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -636,6 +682,7 @@ int main(void)
 		cmocka_unit_test(test_modify_types_tcs),
 		cmocka_unit_test(test_reclaim_pending_pages),
 		cmocka_unit_test(test_reclaim_modified_trimmed_restricted),
+		cmocka_unit_test(test_guest_sgx2_remove_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
