@@ -35,7 +35,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <asm/prctl.h>
 
 #include <cmocka.h>
 
@@ -202,6 +205,15 @@ static void accept_page(const struct encl *e, uint64_t tcs, uint64_t off)
 static void detect_edmm(const struct encl *e)
 {
 	struct sgx_enclave_restrict_permissions rp;
+	uint32_t eax = 0x12, ebx, ecx = 0, edx;
+
+	/* CPUID.(12H,0):EAX[1], when the shim can answer CPUID (CPUID faulting). */
+	if (syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0) == 0) {
+		__asm__ volatile("cpuid" : "+a"(eax), "=b"(ebx), "+c"(ecx), "=d"(edx));
+		assert_int_equal(eax & 3, 3);
+	} else {
+		fprintf(stderr, "no CPUID faulting here: leaf 0x12 not checked\n");
+	}
 
 	/* What loaders do: zeroed arguments, any errno but ENOTTY means EDMM is there. */
 	memset(&rp, 0, sizeof(rp));
