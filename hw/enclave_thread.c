@@ -6,8 +6,6 @@
  * thread remembers the ETRACK epoch it entered in, so that leaving retires it
  * from a tracking cycle that counted it.
  */
-#include <sched.h>
-
 #include "hw_internal.h"
 
 /*
@@ -20,23 +18,24 @@ static int resolve_tcs(struct sgx_hw *hw, void *tcs, bool entering, struct epc_r
 {
 	if (!is_aligned(tcs, SGX_PAGE_SIZE) || !epc_resolve(hw, tcs, false, ref) || !ref->e)
 		return ENCLS_FAULT(X86_TRAP_GP);
-	if (!ref->e->valid || ref->e->type != SGX_PAGE_TYPE_TCS || (entering && ref->e->blocked) ||
+	if (!ref->e->valid || (entering && ref->e->blocked) ||
 	    !epc_resolve_pfn(hw, ref->e->secs_pfn, secs))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	/*
+	 * EMODT may have made the TCS of a thread inside a TRIM page (SGX2):
+	 * the thread still leaves through it, and must be counted out.
+	 */
+	if (ref->e->type != SGX_PAGE_TYPE_TCS && (entering || ref->e->type != SGX_PAGE_TYPE_TRIM))
 		return ENCLS_FAULT(X86_TRAP_GP);
 	return SGX_SUCCESS;
 }
 
 /*
  * ETRACK holds the SECS exclusively while it reads the thread count and
- * bumps the epoch; entering and leaving hold it shared, so a thread is either
- * wholly before or wholly after an ETRACK. The hold is brief: spin.
+ * bumps the epoch; entering and leaving hold it shared
+ * (epcm_hold_shared()), so a thread is either wholly before or wholly after
+ * an ETRACK. The hold is brief.
  */
-static void secs_hold(struct epcm_entry *secs)
-{
-	while (!epcm_trylock_shared(secs))
-		sched_yield();
-}
-
 int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 {
 	struct epc_ref ref, secs;
@@ -50,7 +49,7 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 		return ENCLS_FAULT(X86_TRAP_GP);
 	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, 1))
 		return ENCLS_FAULT(X86_TRAP_GP);
-	secs_hold(secs.e);
+	epcm_hold_shared(secs.e);
 	atomic_fetch_add(&secs.e->threads, 1);
 	ref.e->entry_epoch = atomic_load(&secs.e->epoch);
 	epcm_unlock_shared(secs.e);
@@ -63,7 +62,7 @@ void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
 
 	if (resolve_tcs(hw, tcs, false, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
 		return;
-	secs_hold(secs.e);
+	epcm_hold_shared(secs.e);
 	/* Counted by an ETRACK that ran while this thread was inside. */
 	if (ref.e->entry_epoch < atomic_load(&secs.e->epoch))
 		atomic_fetch_sub(&secs.e->trk_pending, 1);

@@ -227,3 +227,30 @@ int encls_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *
 		return leaf_eldb(hw, pginfo, epc, va_slot);
 	return pageinfo_leaf_end(hw, &lt, epc, pginfo, leaf_eldb(hw, pginfo, epc, va_slot));
 }
+
+int encls_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+{
+	struct leaf_trace lt;
+
+	if (!leaf_begin(hw, &lt, "EAUG", CAT_ENCLS))
+		return leaf_eaug(hw, pginfo, epc);
+	return pageinfo_leaf_end(hw, &lt, epc, pginfo, leaf_eaug(hw, pginfo, epc));
+}
+
+int encls_emodpr(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc)
+{
+	struct leaf_trace lt;
+
+	if (!leaf_begin(hw, &lt, "EMODPR", CAT_ENCLS))
+		return leaf_emodpr(hw, secinfo, epc);
+	return page_leaf_end(hw, &lt, epc, leaf_emodpr(hw, secinfo, epc));
+}
+
+int encls_emodt(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc)
+{
+	struct leaf_trace lt;
+
+	if (!leaf_begin(hw, &lt, "EMODT", CAT_ENCLS))
+		return leaf_emodt(hw, secinfo, epc);
+	return page_leaf_end(hw, &lt, epc, leaf_emodt(hw, secinfo, epc));
+}

@@ -2,7 +2,8 @@
 /*
  * The ENCLU leaves of the CPU model (SDM Vol. 3D, "Intel SGX Instruction
  * References" and "Enclave Exiting Events"): EENTER, ERESUME, EEXIT, the
- * asynchronous enclave exit, EREPORT and EGETKEY.
+ * asynchronous enclave exit, EREPORT and EGETKEY; with SGX2, EACCEPT,
+ * EACCEPTCOPY and EMODPE.
  *
  * The model has no signals and switches no real context. A logical processor
  * is a struct sgx_lp plus a struct sgx_cpu_regs that the caller owns: a leaf
@@ -246,10 +247,57 @@ int enclu_egetkey(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 		  struct sgx_cpu_regs *regs);
 
 /*
+ * ENCLU[EACCEPT] (SGX2): RBX = SECINFO (64-byte aligned), RCX = an enclave
+ * page (4 KiB aligned), both inside ELRANGE. Accepts what EAUG (REG, RW,
+ * PENDING), EMODPR (REG, PR) or EMODT (TCS or TRIM, MODIFIED) did to the
+ * page: SECINFO.FLAGS must give exactly the page's type, R/W/X, PENDING and
+ * MODIFIED (PR is not compared), else SGX_PAGE_ATTRIBUTES_MISMATCH; after
+ * EMODPR or EMODT, SGX_NOT_TRACKED until an ETRACK begun after the change
+ * has seen every thread then inside leave. SGX_SUCCESS clears PENDING,
+ * MODIFIED and PR. The code goes in RAX, ZF set on error, CF/PF/AF/OF/SF
+ * cleared, RIP past ENCLU. #GP: outside an enclave, alignment, an operand
+ * outside ELRANGE, reserved SECINFO bits, an illegal request (REG without
+ * PENDING or PR or with MODIFIED; TCS/TRIM without MODIFIED or with PENDING
+ * or PR; another type), the page in use by another leaf, or for a new TCS:
+ * nonzero reserved bytes or FLAGS, CSSA >= NSSA, AEP or STATE nonzero, or
+ * FS/GS limits of a 32-bit enclave. #PF: either operand not mapped (MMU's
+ * code), SECINFO not on a readable, accepted REG page of this enclave, the
+ * page not a valid unblocked REG/TCS/TRIM page of this enclave (X86_PF_SGX).
+ */
+int enclu_eaccept(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		  struct sgx_cpu_regs *regs);
+
+/*
+ * ENCLU[EACCEPTCOPY] (SGX2): RBX = SECINFO, RCX = a page EAUG added (REG,
+ * RW, PENDING), RDX = a source page, all inside ELRANGE. Copies the source
+ * into the page, gives it SECINFO's R/W/X and clears PENDING. RAX/ZF as
+ * EACCEPT: SGX_PAGE_ATTRIBUTES_MISMATCH when the destination is not such a
+ * page (also when it is invalid). #GP: outside an enclave, alignment,
+ * ELRANGE, reserved SECINFO bits, W without R, a type other than REG, the
+ * destination in use. #PF: an operand not mapped, SECINFO or the source not
+ * a readable, accepted, unblocked REG page of this enclave at its address.
+ */
+int enclu_eacceptcopy(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		      struct sgx_cpu_regs *regs);
+
+/*
+ * ENCLU[EMODPE] (SGX2): RBX = SECINFO, RCX = a REG page of this enclave.
+ * ORs SECINFO's R/W/X into the page's EPCM permissions (the OS's page
+ * tables still apply). No return code: RAX and RFLAGS are unchanged, RIP
+ * moves past ENCLU. #GP: outside an enclave, alignment, ELRANGE, reserved
+ * SECINFO bits, W without R in both the page and SECINFO, the page in use
+ * by another SGX2 leaf. #PF: an operand not mapped, SECINFO as for
+ * EACCEPT, the page not a valid, unblocked REG page of this enclave at its
+ * address, or PENDING or MODIFIED.
+ */
+int enclu_emodpe(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		 struct sgx_cpu_regs *regs);
+
+/*
  * ENCLU as the instruction: dispatch on EAX. #GP for EENTER/ERESUME inside an
  * enclave, for EREPORT/EGETKEY/EEXIT/EACCEPT/EMODPE/EACCEPTCOPY outside one,
- * and for a leaf the model does not have (the SGX2 leaves EACCEPT, EMODPE and
- * EACCEPTCOPY are not modelled yet).
+ * for the SGX2 leaves on a platform configured without SGX2, and for a leaf
+ * the model does not have.
  */
 int enclu(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 	  struct sgx_cpu_regs *regs);

@@ -45,13 +45,11 @@ int enclu_pf(struct sgx_lp *lp, uint64_t addr, uint32_t errcode)
 	return ENCLS_FAULT(X86_TRAP_PF);
 }
 
-int enclu_enclave_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
-		       uint64_t linaddr, int access, uint8_t type, uint64_t secs_pfn, uint8_t perms,
-		       struct epc_ref *ref)
+int enclu_translate(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		    uint64_t linaddr, int access, struct epc_ref *ref)
 {
 	uint64_t page = linaddr & ~(SGX_PAGE_SIZE - 1);
 	uint32_t errcode = 0;
-	struct epcm_entry *e;
 	void *epc = NULL;
 
 	if (!mmu->translate(mmu->ctx, page, access, &epc, &errcode))
@@ -59,10 +57,28 @@ int enclu_enclave_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu
 	/* Mapped, but not to EPC: the leaf's "does not resolve to an EPC page". */
 	if (!epc || !is_aligned(epc, SGX_PAGE_SIZE) || !epc_resolve(hw, epc, false, ref) || !ref->e)
 		return enclu_pf(lp, linaddr, enclu_epcm_errcode(access));
-	e = ref->e;
-	if (!e->valid || e->blocked || (e->flags & (SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED)) ||
-	    e->type != type || e->linaddr != page ||
-	    (secs_pfn != ENCLU_ANY_SECS && e->secs_pfn != secs_pfn) || (e->flags & perms) != perms)
+	return SGX_SUCCESS;
+}
+
+bool enclu_epcm_usable(const struct epcm_entry *e, uint64_t linaddr, uint8_t type,
+		       uint64_t secs_pfn, uint8_t perms)
+{
+	return e->valid && !e->blocked &&
+	       !(e->flags & (SGX_SECINFO_PENDING | SGX_SECINFO_MODIFIED)) && e->type == type &&
+	       e->linaddr == (linaddr & ~(SGX_PAGE_SIZE - 1)) &&
+	       (secs_pfn == ENCLU_ANY_SECS || e->secs_pfn == secs_pfn) &&
+	       (e->flags & perms) == perms;
+}
+
+int enclu_enclave_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		       uint64_t linaddr, int access, uint8_t type, uint64_t secs_pfn, uint8_t perms,
+		       struct epc_ref *ref)
+{
+	int ret = enclu_translate(hw, lp, mmu, linaddr, access, ref);
+
+	if (ret)
+		return ret;
+	if (!enclu_epcm_usable(ref->e, linaddr, type, secs_pfn, perms))
 		return enclu_pf(lp, linaddr, enclu_epcm_errcode(access));
 	return SGX_SUCCESS;
 }

@@ -578,8 +578,15 @@ int enclu(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu, struct
 		return enclu_eresume(hw, lp, mmu, regs);
 	case SGX_EEXIT:
 		return enclu_eexit(hw, lp, mmu, regs);
+	case SGX_EACCEPT:
+		return sgx_hw_config(hw)->sgx2 ? enclu_eaccept(hw, lp, mmu, regs) : enclu_gp(lp);
+	case SGX_EMODPE:
+		return sgx_hw_config(hw)->sgx2 ? enclu_emodpe(hw, lp, mmu, regs) : enclu_gp(lp);
+	case SGX_EACCEPTCOPY:
+		return sgx_hw_config(hw)->sgx2 ? enclu_eacceptcopy(hw, lp, mmu, regs)
+					       : enclu_gp(lp);
 	default:
-		/* Unsupported leaf, including the SGX2 leaves not modelled yet. */
+		/* A leaf this CPU does not have. */
 		return enclu_gp(lp);
 	}
 }

@@ -35,6 +35,19 @@ static inline uint32_t enclu_epcm_errcode(int access)
 #define ENCLU_ANY_SECS NO_PFN
 
 /*
+ * The first half of an enclave access: translate the page holding @linaddr
+ * through @mmu (#PF with the MMU's error code) to an EPC page (#PF with
+ * X86_PF_SGX when it is none). On success @ref is the page; its EPCM entry
+ * is not checked.
+ */
+int enclu_translate(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		    uint64_t linaddr, int access, struct epc_ref *ref);
+
+/* The EPCM half: the conditions enclu_enclave_page() lists, true when all hold. */
+bool enclu_epcm_usable(const struct epcm_entry *e, uint64_t linaddr, uint8_t type,
+		       uint64_t secs_pfn, uint8_t perms);
+
+/*
  * An access to the enclave page holding @linaddr: translate it through @mmu
  * (#PF with the MMU's error code), then require an EPC page whose EPCM entry
  * is valid, not blocked, neither PENDING nor MODIFIED, of type @type, at

@@ -5,6 +5,7 @@
  * the per-page locks whose contention makes leaves fault the way the SDM's
  * concurrency rules say.
  */
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,6 +116,8 @@ void epcm_invalidate(struct epcm_entry *e)
 	e->linaddr = 0;
 	e->secs_pfn = NO_PFN;
 	e->blk_epoch = 0;
+	e->mod_untracked = 0;
+	e->mod_epoch = 0;
 	atomic_store(&e->child_cnt, 0);
 	atomic_store(&e->threads, 0);
 	atomic_store(&e->trk_pending, 0);
@@ -131,13 +134,38 @@ bool epcm_lock_secs_shared(struct sgx_hw *hw, const struct epcm_entry *e,
 	return epcm_trylock_shared(secs->e);
 }
 
-bool epcm_tracking_done(const struct epcm_entry *secs, const struct epcm_entry *e)
+bool epcm_epoch_tracked(const struct epcm_entry *secs, uint64_t since)
 {
 	uint64_t epoch = atomic_load(&secs->epoch);
 
-	if (epoch <= e->blk_epoch)
-		return false; /* no ETRACK since the EBLOCK */
-	if (epoch > e->blk_epoch + 1)
+	if (epoch <= since)
+		return false; /* no ETRACK since then */
+	if (epoch > since + 1)
 		return true; /* a later ETRACK succeeded, so the first one finished */
 	return atomic_load(&secs->trk_pending) == 0;
+}
+
+bool epcm_tracking_done(const struct epcm_entry *secs, const struct epcm_entry *e)
+{
+	return epcm_epoch_tracked(secs, e->blk_epoch);
+}
+
+bool epcm_sgx2_trylock(struct epcm_entry *e)
+{
+	uint8_t idle = 0;
+
+	return atomic_compare_exchange_strong_explicit(&e->sgx2_busy, &idle, 1,
+						       memory_order_acquire,
+						       memory_order_relaxed);
+}
+
+void epcm_sgx2_unlock(struct epcm_entry *e)
+{
+	atomic_store_explicit(&e->sgx2_busy, 0, memory_order_release);
+}
+
+void epcm_hold_shared(struct epcm_entry *e)
+{
+	while (!epcm_trylock_shared(e))
+		sched_yield();
 }

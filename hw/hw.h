@@ -40,7 +40,10 @@ struct sgx_hw_config {
 	bool flc;				     /* flexible launch control */
 };
 
-/* Two sections of 64 MiB, SGX1 only (no SGX2 leaves yet), flexible launch control. */
+/*
+ * Two sections of 64 MiB, SGX1 only (the SGX2 leaves exist, but the kernel
+ * model does not use them yet), flexible launch control.
+ */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 
 /*
@@ -113,6 +116,75 @@ int encls_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *
 int encls_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 
 /*
+ * The SGX2 ENCLS leaves (SDM Vol. 3D: EAUG, EMODPR, EMODT). On a platform
+ * without sgx2 in its configuration they are not there: ENCLS_FAULT(#GP),
+ * like any other unsupported leaf.
+ */
+
+/**
+ * encls_eaug() - add a page to an initialized enclave (ENCLS[EAUG], 0x0D).
+ * @pginfo: PAGEINFO (32-byte aligned); LINADDR = the page's linear address,
+ *	    SECS = the enclave's SECS; SRCPGE must be 0; SECINFO must be 0 (the
+ *	    SDM allows a SECINFO only for the CET shadow-stack page types, which
+ *	    the model does not offer, so a nonzero SECINFO is #GP).
+ * @epc: the free EPC page (4 KiB aligned).
+ *
+ * The page becomes a zeroed REG page, RW, PENDING, of the SECS's enclave at
+ * LINADDR. Enclave code cannot use it until EACCEPT or EACCEPTCOPY.
+ *
+ * Return: SGX_SUCCESS (EAUG has no error codes).
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; @pginfo or @epc misaligned; SECS or
+ * LINADDR not page aligned; SRCPGE or SECINFO nonzero; @epc or the SECS in
+ * use by another leaf (the SDM's concurrency rules); the enclave not
+ * initialized; LINADDR outside its ELRANGE.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc or SECS not an EPC page; @epc already
+ * valid; SECS not a valid SECS.
+ */
+int encls_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+
+/**
+ * encls_emodpr() - restrict the permissions of an EPC page (ENCLS[EMODPR], 0x0E).
+ * @secinfo: SECINFO (64-byte aligned); FLAGS.R/W/X are a mask of the
+ *	     permissions to keep (new = old & SECINFO); PENDING, MODIFIED, PR
+ *	     and the type are ignored; other bits are reserved.
+ * @epc: a REG page of an initialized enclave (4 KiB aligned).
+ *
+ * Sets EPCM.PR and records the enclave's current ETRACK epoch: EACCEPT of
+ * the page answers SGX_NOT_TRACKED until an ETRACK cycle begun after this
+ * leaf has completed.
+ *
+ * Return: SGX_SUCCESS; SGX_PAGE_NOT_MODIFIABLE when the page is PENDING or
+ * MODIFIED (checked before the type: a TRIM page not yet accepted);
+ * SGX_EPC_PAGE_CONFLICT when another SGX2 leaf (EACCEPT...) uses the page.
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; misaligned operands; reserved SECINFO
+ * bits or W without R in SECINFO; the page in use by an SGX1 leaf (EWB...);
+ * its SECS held exclusively by another leaf; the enclave not initialized.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page, not valid, or (after the
+ * state check) not a REG page: Linux's REMOVE_PAGES reads "#PF" as "the
+ * trimmed page was accepted".
+ */
+int encls_emodpr(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
+
+/**
+ * encls_emodt() - change the type of an EPC page (ENCLS[EMODT], 0x0F).
+ * @secinfo: SECINFO (64-byte aligned); FLAGS.PAGE_TYPE = TCS or TRIM;
+ *	     R/W/X and the state bits are ignored; other bits reserved.
+ * @epc: a REG page of an initialized enclave, or a TCS page to trim.
+ *
+ * Sets the new type and EPCM.MODIFIED, clears R/W/X and PR, records the
+ * enclave's current ETRACK epoch (see encls_emodpr()).
+ *
+ * Return: SGX_SUCCESS; SGX_PAGE_NOT_MODIFIABLE when the page is PENDING or
+ * MODIFIED; SGX_EPC_PAGE_CONFLICT when any other leaf uses the page.
+ * ENCLS_FAULT(X86_TRAP_GP): no sgx2; misaligned operands; reserved SECINFO
+ * bits; a type other than TCS or TRIM; the SECS held exclusively by another
+ * leaf; the enclave not initialized.
+ * ENCLS_FAULT(X86_TRAP_PF): @epc not an EPC page or not valid; the page
+ * neither REG nor a TCS to become TRIM (checked before the state).
+ */
+int encls_emodt(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
+
+/*
  * A logical processor enters or leaves an enclave through the TCS at @tcs
  * (EPC address). These carry the architectural bookkeeping that EENTER,
  * ERESUME, EEXIT and AEX share: TCS busy, threads inside the enclave (for
@@ -151,6 +223,16 @@ void *hw_epc_view(struct sgx_hw *hw, const void *addr, int prot);
  * the EPC page at @addr holds a valid EPCM entry.
  */
 bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr);
+
+/*
+ * Whether enclave code may access the EPC page at @addr (direct map or
+ * alias) as @access (enum hw_mmu_access bits of enclu.h: read 1, write 2,
+ * exec 4) by its EPCM entry: valid, not blocked, REG, neither PENDING nor
+ * MODIFIED, with the EPCM permissions for @access. On hardware a failing
+ * check is a #PF with the SGX bit (X86_PF_SGX); the kernel model keeps the
+ * host PTE of such a page non-present and asks this when the fault comes.
+ */
+bool hw_epcm_accessible(struct sgx_hw *hw, const void *addr, int access);
 
 /*
  * The root of the platform's key hierarchy (the model's fuse key): EGETKEY

@@ -32,6 +32,15 @@
  */
 struct epcm_entry {
 	_Atomic uint32_t lock; /* EPCM_LOCK_EXCL or a count of shared holders */
+	/*
+	 * The SDM's second level of page locking: an SGX2 leaf (EMODPR, EMODT,
+	 * EACCEPT, EACCEPTCOPY, EMODPE) holds @lock shared against the SGX1
+	 * leaves and this flag against the other SGX2 leaves, so that each
+	 * conflict gets the answer of the SDM's "additional concurrency
+	 * restrictions" tables. Fields change under lock shared + sgx2_busy
+	 * only in the SGX2 leaves; no other shared holder writes them.
+	 */
+	_Atomic uint8_t sgx2_busy;
 	uint8_t valid;
 	uint8_t type;	 /* enum sgx_page_type */
 	uint8_t blocked; /* EBLOCK ran; cleared by ELDU */
@@ -39,6 +48,14 @@ struct epcm_entry {
 	uint64_t linaddr;
 	uint64_t secs_pfn; /* owning SECS, NO_PFN for SECS and VA pages */
 	uint64_t blk_epoch; /* the enclave's epoch when EBLOCK ran */
+	/*
+	 * SGX2: EMODPR or EMODT ran at enclave epoch mod_epoch, and EACCEPT
+	 * must wait (SGX_NOT_TRACKED) for a tracking cycle begun after it.
+	 * Cleared by EACCEPT and by ELDU/ELDB: a page that went through EWB
+	 * had its EBLOCK, so a tracking cycle, after the change.
+	 */
+	uint8_t mod_untracked;
+	uint64_t mod_epoch;
 
 	/* SECS pages only. */
 	_Atomic uint64_t child_cnt;   /* resident pages that name this SECS */
@@ -208,6 +225,28 @@ bool epcm_lock_secs_shared(struct sgx_hw *hw, const struct epcm_entry *e,
 
 /* EPC tracking: true when an ETRACK cycle that began after @e's EBLOCK is done. */
 bool epcm_tracking_done(const struct epcm_entry *secs, const struct epcm_entry *e);
+/* True when an ETRACK cycle that began after the enclave was at @epoch is done. */
+bool epcm_epoch_tracked(const struct epcm_entry *secs, uint64_t epoch);
+
+/* The SGX2 page lock (epcm_entry.sgx2_busy). */
+bool epcm_sgx2_trylock(struct epcm_entry *e);
+void epcm_sgx2_unlock(struct epcm_entry *e);
+
+/*
+ * Hold the SECS lock shared for a brief read, waiting out the exclusive
+ * holders (ETRACK); used where the SDM lets the leaf run concurrently
+ * with them.
+ */
+void epcm_hold_shared(struct epcm_entry *e);
+
+/* SECINFO.FLAGS bits the SGX2 leaves read: type, permissions and state. */
+#define SECINFO_SGX2_FLAGS (SGX_SECINFO_PAGE_TYPE_MASK | EPCM_PERM_MASK | EPCM_STATE_MASK)
+/* The reserved-fields check of the SGX2 leaves' SECINFO ("reserved fields are not zero"). */
+static inline bool secinfo_sgx2_reserved(const struct sgx_secinfo *si)
+{
+	return (si->flags & ~(uint64_t)SECINFO_SGX2_FLAGS) ||
+	       !all_zero(si->reserved, sizeof(si->reserved));
+}
 
 /*
  * The ENCLS leaves themselves; the public encls_*() of hw.h wrap them with
@@ -227,5 +266,8 @@ int leaf_etrack(struct sgx_hw *hw, void *secs);
 int leaf_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int leaf_eldu(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
 int leaf_eldb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va_slot);
+int leaf_eaug(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+int leaf_emodpr(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
+int leaf_emodt(struct sgx_hw *hw, const struct sgx_secinfo *secinfo, void *epc);
 
 #endif /* SOFTSGX_HW_INTERNAL_H */

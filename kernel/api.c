@@ -310,7 +310,10 @@ int softsgx_mprotect(struct softsgx_platform *p, void *addr, size_t len, int pro
 
 enum softsgx_fault softsgx_handle_fault(struct softsgx_platform *p, void *addr, int access)
 {
-	return (enum softsgx_fault)sgx_handle_fault(&p->k, (uintptr_t)addr, access);
+	enum sgx_fault_result r = sgx_handle_fault(&p->k, (uintptr_t)addr, access);
+
+	/* An EPCM refusal (SGX2) is a SIGSEGV for the program, as on Linux. */
+	return r == SGX_FAULT_EPCM ? SOFTSGX_FAULT_SIGSEGV : (enum softsgx_fault)r;
 }
 
 void softsgx_get_stats(struct softsgx_platform *p, struct softsgx_stats *st)

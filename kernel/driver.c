@@ -313,9 +313,11 @@ static int mprotect_ptes(struct sgx_kernel *k, uint64_t addr, uint64_t end, int 
 		pthread_mutex_lock(&encl->lock);
 		entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
 		if (entry && entry->mapped) {
+			int pte_prot = sgx_encl_pte_prot(encl, entry, prot);
+
 			entry->mapped = false;
-			if (prot && entry->epc_page) {
-				if (!sgx_epc_page_map(k, entry->epc_page, a, prot))
+			if (pte_prot && entry->epc_page) {
+				if (!sgx_epc_page_map(k, entry->epc_page, a, pte_prot))
 					entry->mapped = true;
 				else if (!ret) /* not present then: it faults back */
 					ret = sgx_pte_zap(a);
@@ -389,17 +391,29 @@ out:
 	return ret;
 }
 
-/* Linux sgx_vma_fault(). mm read-locked. */
-enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr)
+static bool sgx_vma_access_ok(int prot, int access);
+
+/*
+ * Linux sgx_vma_fault(). mm read-locked. On SGX2 a hole in an initialized
+ * enclave is EAUG'd. For enclave code (SGX_FAULT_ENCLAVE_MODE in @access)
+ * a page whose EPCM refuses the access gets a PTE with what the EPCM allows
+ * (maybe none) and SGX_FAULT_EPCM.
+ */
+enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr,
+				     int access)
 {
 	struct sgx_kernel *k = encl->k;
 	struct sgx_encl_page *entry;
 	uint64_t page_addr = addr & ~(SGX_PAGE_SIZE - 1);
-	int err;
+	int err, prot;
 
 	pthread_mutex_lock(&encl->lock);
 	entry = page_array_load(&encl->page_array, page_addr / SGX_PAGE_SIZE);
-	/* No dynamic EAUG yet: a hole in the enclave is a SIGBUS. */
+	if (!entry && sgx_encl_sgx2(encl)) {
+		pthread_mutex_unlock(&encl->lock);
+		return sgx_encl_eaug_page(encl, page_addr);
+	}
+	/* SGX1: a hole in the enclave is a SIGBUS. */
 	if (!entry || (entry->vm_max_prot_bits & vma->prot) != vma->prot) {
 		pthread_mutex_unlock(&encl->lock);
 		return SGX_FAULT_SIGBUS;
@@ -409,7 +423,16 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 		pthread_mutex_unlock(&encl->lock);
 		return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
 	}
-	if (sgx_epc_page_map(k, entry->epc_page, page_addr, vma->prot)) {
+	prot = (access & SGX_FAULT_ENCLAVE_MODE) ? sgx_encl_pte_prot(encl, entry, vma->prot)
+						  : vma->prot;
+	if (prot != vma->prot && !sgx_vma_access_ok(prot, access & PROT_ACCESS)) {
+		/* No EPCM verdict without a PTE the walk found: keep what it allows. */
+		if (prot && !entry->mapped && !sgx_epc_page_map(k, entry->epc_page, page_addr, prot))
+			entry->mapped = true;
+		pthread_mutex_unlock(&encl->lock);
+		return SGX_FAULT_EPCM;
+	}
+	if (sgx_epc_page_map(k, entry->epc_page, page_addr, prot)) {
 		pthread_mutex_unlock(&encl->lock);
 		return SGX_FAULT_SIGBUS;
 	}
@@ -443,6 +466,8 @@ static const char *fault_result_name(enum sgx_fault_result r)
 		return "SIGBUS";
 	case SGX_FAULT_SIGSEGV:
 		return "SIGSEGV";
+	case SGX_FAULT_EPCM:
+		return "EPCM";
 	default:
 		return "not ours";
 	}
@@ -480,10 +505,10 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	vma = sgx_find_vma(&k->mm, addr);
 	if (!vma)
 		ret = SGX_FAULT_NOT_OURS;
-	else if (!sgx_vma_access_ok(vma->prot, access))
+	else if (!sgx_vma_access_ok(vma->prot, access & PROT_ACCESS))
 		ret = SGX_FAULT_SIGSEGV;
 	else if (sgx_file_encl(vma->file))
-		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr);
+		ret = sgx_encl_fault(sgx_file_encl(vma->file), vma, addr, access);
 	else if (vma->file->type == SGX_FILE_VEPC)
 		ret = sgx_vepc_fault(vma->file->private_data, vma, addr);
 	else
@@ -492,6 +517,6 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 	if (ret == SGX_FAULT_SIGBUS)
 		atomic_fetch_add(&k->stats.sigbus, 1);
 	if (trace)
-		trace_fault(trace, t0, addr, access, ret);
+		trace_fault(trace, t0, addr, access & PROT_ACCESS, ret);
 	return ret;
 }

@@ -56,7 +56,24 @@ enum sgx_fault_result {
 	SGX_FAULT_RETRY,    /* PTE installed, or try again (VM_FAULT_NOPAGE) */
 	SGX_FAULT_SIGBUS,
 	SGX_FAULT_SIGSEGV,  /* the VMA does not allow this access */
+	/*
+	 * SGX2: the page is there but its EPCM refuses the access (PENDING,
+	 * MODIFIED, TRIM, permissions restricted): on hardware a #PF with
+	 * X86_PF_SGX after the PTE was found present, which Linux never
+	 * resolves (access_error()): SIGSEGV, or the vDSO's exception fixup.
+	 */
+	SGX_FAULT_EPCM,
 };
+
+/*
+ * Or'ed into @access of sgx_handle_fault(): enclave code made the access
+ * (the thread left the enclave by an AEX for it), so the EPCM check that
+ * follows the page walk on hardware applies (sgx_encl_pte_prot()). Without
+ * it the access came from outside the enclave, which on hardware sees the
+ * abort page and never faults on the EPCM: the page is mapped as the VMA
+ * allows.
+ */
+#define SGX_FAULT_ENCLAVE_MODE 0x100
 
 /* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);
@@ -73,6 +90,15 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc);
 long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
 /* The enclave driver's own mmap checks (sgx_encl_may_map). */
 int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int prot);
-enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr);
+enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr,
+				     int access);
+/* SGX2: EAUG a page at @addr, where the enclave has none (encl.c). mm read-locked. */
+enum sgx_fault_result sgx_encl_eaug_page(struct sgx_encl *encl, uint64_t addr);
+/* SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, MODIFY_TYPES, REMOVE_PAGES (ioctl_sgx2.c). */
+long sgx_ioc_enclave_restrict_permissions(struct sgx_encl *encl, unsigned long arg);
+long sgx_ioc_enclave_modify_types(struct sgx_encl *encl, unsigned long arg);
+long sgx_ioc_enclave_remove_pages(struct sgx_encl *encl, unsigned long arg);
+/* Linux's validate_offset_length() of the enclave ioctls: 0 or -EINVAL. */
+int sgx_validate_offset_length(struct sgx_encl *encl, uint64_t offset, uint64_t length);
 
 #endif /* SOFTSGX_DRIVER_H */

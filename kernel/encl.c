@@ -17,6 +17,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "driver.h"
 #include "encl.h"
 #include "mm.h"
 #include "fault_inject.h"
@@ -364,4 +365,124 @@ bool sgx_va_page_full(struct sgx_va_page *va_page)
 		if (va_page->slots[w] != UINT64_MAX)
 			return false;
 	return true;
+}
+
+bool sgx_encl_sgx2(const struct sgx_encl *encl)
+{
+	return sgx_hw_config(encl->k->hw)->sgx2;
+}
+
+int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, int prot)
+{
+	void *epc;
+	int out = 0;
+
+	if (!entry->epc_page)
+		return prot;
+	/*
+	 * On hardware the EPCM check follows the page walk: an enclave access
+	 * the EPCM refuses (a TCS, a page PENDING after EAUG, MODIFIED after
+	 * EMODT, restricted by EMODPR) is a #PF with the SGX bit even though
+	 * the PTE allows it. Enclave code runs natively here, so the PTE
+	 * itself carries the EPCM's verdict: it never allows more than the
+	 * EPCM does.
+	 */
+	epc = sgx_get_epc_virt_addr(encl->k, entry->epc_page);
+	if ((prot & PROT_READ) && hw_epcm_accessible(encl->k->hw, epc, PROT_READ))
+		out |= PROT_READ;
+	if ((prot & PROT_WRITE) && hw_epcm_accessible(encl->k->hw, epc, PROT_WRITE))
+		out |= PROT_WRITE;
+	if ((prot & PROT_EXEC) && hw_epcm_accessible(encl->k->hw, epc, PROT_EXEC))
+		out |= PROT_EXEC;
+	return out;
+}
+
+void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry)
+{
+	struct sgx_vma *vma;
+
+	if (!entry->mapped)
+		return;
+	vma = sgx_find_vma(&encl->k->mm, entry->desc);
+	/* Only touch the address if it still maps this enclave. */
+	if (vma && vma->file && sgx_file_encl(vma->file) == encl)
+		sgx_pte_zap(entry->desc);
+	entry->mapped = false;
+}
+
+/*
+ * Linux sgx_encl_eaug_page(): a fault on an address of an initialized
+ * enclave with no page there adds one (SGX2). Its kernel-side permissions
+ * are RWX: the enclave decides the real ones with EACCEPT, EACCEPTCOPY and
+ * EMODPE. No PTE is installed: the page is PENDING, which the EPCM refuses
+ * to enclave code until EACCEPT (see sgx_encl_pte_prot()); the next fault
+ * installs it once the EPCM allows. mm read-locked, encl->lock not held.
+ */
+enum sgx_fault_result sgx_encl_eaug_page(struct sgx_encl *encl, uint64_t addr)
+{
+	struct sgx_kernel *k = encl->k;
+	struct sgx_pageinfo pginfo __attribute__((aligned(32))) = { 0 };
+	enum sgx_fault_result vmret = SGX_FAULT_SIGBUS;
+	struct sgx_encl_page *encl_page;
+	struct sgx_epc_page *epc_page;
+	struct sgx_va_page *va_page;
+	int ret;
+
+	if (!(atomic_load(&encl->flags) & SGX_ENCL_INITIALIZED))
+		return SGX_FAULT_SIGBUS;
+	encl_page = sgx_kcalloc(1, sizeof(*encl_page));
+	if (!encl_page)
+		return SGX_FAULT_SIGBUS; /* VM_FAULT_OOM: the process gets no signal it could handle either */
+	encl_page->desc = addr;
+	encl_page->encl = encl;
+	encl_page->vm_max_prot_bits = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+	pthread_mutex_lock(&encl->lock);
+	/* Never reclaim here: the reclaimer needs encl->lock. Busy: retry the access. */
+	epc_page = sgx_alloc_epc_page(k, encl_page, false, &ret);
+	if (!epc_page) {
+		if (ret == -EBUSY)
+			vmret = SGX_FAULT_RETRY;
+		goto err_out_unlock;
+	}
+	va_page = sgx_encl_grow(encl, false, &ret);
+	if (ret)
+		goto err_out_epc;
+	if (va_page)
+		list_add(&va_page->list, &encl->va_pages);
+	/* Another thread's fault added it while encl->lock was not held. */
+	if (page_array_insert(&encl->page_array, addr / SGX_PAGE_SIZE, encl_page))
+		goto err_out_shrink;
+	/*
+	 * EAUG names the SECS: bring it back if the reclaimer took it with
+	 * the last child (Linux assumes it resident here).
+	 */
+	if (!encl->secs.epc_page && !sgx_encl_eldu(&encl->secs, NULL, &ret)) {
+		if (ret == -EBUSY)
+			vmret = SGX_FAULT_RETRY;
+		goto err_out;
+	}
+	pginfo.secs = (uintptr_t)sgx_get_epc_virt_addr(k, encl->secs.epc_page);
+	pginfo.addr = addr;
+	pginfo.metadata = 0;
+	pginfo.contents = 0;
+	if (encls_eaug(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page)))
+		goto err_out;
+	encl_page->epc_page = epc_page;
+	encl_page->type = SGX_PAGE_TYPE_REG;
+	encl->secs_child_cnt++;
+	sgx_mark_page_reclaimable(k, epc_page);
+	pthread_mutex_unlock(&encl->lock);
+	return SGX_FAULT_RETRY;
+
+err_out:
+	page_array_erase(&encl->page_array, addr / SGX_PAGE_SIZE);
+err_out_shrink:
+	sgx_encl_shrink(encl, va_page);
+err_out_epc:
+	sgx_encl_free_epc_page(k, epc_page);
+err_out_unlock:
+	pthread_mutex_unlock(&encl->lock);
+	free(encl_page);
+	return vmret;
 }

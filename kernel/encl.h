@@ -104,6 +104,17 @@ bool sgx_va_page_full(struct sgx_va_page *va_page);
 /* Resident page for @addr, ELDU'ing it (and the SECS) when evicted. With encl->lock. */
 struct sgx_encl_page *sgx_encl_load_page(struct sgx_encl *encl, uint64_t addr, int *err);
 
+/* The CPU has SGX2 (CPUID.(12H,0):EAX[1]): the kernel's cpu_feature_enabled(X86_FEATURE_SGX2). */
+bool sgx_encl_sgx2(const struct sgx_encl *encl);
+/*
+ * The protection a PTE of resident @entry may have for enclave code in a
+ * VMA of protection @prot: no more than the page's EPCM allows (kernel/encl.c
+ * says why). With encl->lock.
+ */
+int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, int prot);
+/* Drop @entry's PTE if it has one (Linux sgx_zap_enclave_ptes()). mm locked, encl->lock. */
+void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
+
 /* Reclaimer steps for one page (reclaim.c drives them). */
 bool sgx_reclaimer_age(struct sgx_encl_page *page);
 void sgx_reclaimer_block(struct sgx_encl_page *page);

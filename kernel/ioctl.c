@@ -2,7 +2,8 @@
 /*
  * The ioctls of /dev/sgx_enclave (Linux ioctl.c): ENCLAVE_CREATE,
  * ENCLAVE_ADD_PAGES, ENCLAVE_INIT and ENCLAVE_PROVISION, with the errno
- * values Linux returns (see docs/errno.md).
+ * values Linux returns (see docs/errno.md). The SGX2 ones are in
+ * ioctl_sgx2.c.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -247,7 +248,7 @@ err_out_free:
 	return ret;
 }
 
-static int sgx_validate_offset_length(struct sgx_encl *encl, uint64_t offset, uint64_t length)
+int sgx_validate_offset_length(struct sgx_encl *encl, uint64_t offset, uint64_t length)
 {
 	if (offset & (SGX_PAGE_SIZE - 1))
 		return -EINVAL;
@@ -457,10 +458,13 @@ long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
 		ret = sgx_ioc_enclave_provision(encl, arg);
 		break;
 	case SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS:
+		ret = sgx_ioc_enclave_restrict_permissions(encl, arg);
+		break;
 	case SGX_IOC_ENCLAVE_MODIFY_TYPES:
+		ret = sgx_ioc_enclave_modify_types(encl, arg);
+		break;
 	case SGX_IOC_ENCLAVE_REMOVE_PAGES:
-		/* Linux's answer when the CPU lacks SGX2; the SGX2 leaves are not modelled yet. */
-		ret = -ENODEV;
+		ret = sgx_ioc_enclave_remove_pages(encl, arg);
 		break;
 	default:
 		ret = -ENOTTY;

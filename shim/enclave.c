@@ -155,6 +155,17 @@ static bool pf_fixable(uint32_t err)
 }
 
 /*
+ * A #PF on an ENCLU operand (the leaf's own page walk failed) that the
+ * kernel model resolved. Asked without SGX_FAULT_ENCLAVE_MODE: the leaf
+ * makes its own EPCM checks once the walk succeeds (EACCEPT of a PENDING
+ * page must go on).
+ */
+static bool operand_fault_fixed(struct sgx_kernel *k, uint64_t addr, uint32_t err)
+{
+	return pf_fixable(err) && sgx_handle_fault(k, addr, pf_access(err)) == SGX_FAULT_RETRY;
+}
+
+/*
  * An exception at the enclave state in @uc: AEX, then the vDSO's fixup or a
  * signal for the program (returns the signal to deliver, 0 for none).
  */
@@ -183,15 +194,33 @@ static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, uconte
  * enclave_exception().
  */
 static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucontext_t *uc,
-			      int sig, uint32_t err, uint64_t addr)
+			      int sig, uint32_t err, uint64_t addr, bool operand)
 {
 	struct hw_mmu mmu = { mmu_translate, k };
+	enum sgx_fault_result r = SGX_FAULT_NOT_OURS;
 	int ret;
 
 	regs_from_uc(&t->regs, uc, t);
 	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
-	if (!pf_fixable(err) || sgx_handle_fault(k, addr, pf_access(err)) != SGX_FAULT_RETRY) {
+	/*
+	 * Enclave code's own access gets the EPCM check; an ENCLU operand's
+	 * does not: the leaf checks the EPCM itself once the walk succeeds.
+	 */
+	if (pf_fixable(err))
+		r = sgx_handle_fault(k, addr,
+				     pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
+	if (r != SGX_FAULT_RETRY) {
+		/*
+		 * SGX2: the EPCM refused a page the kernel has (PENDING,
+		 * MODIFIED, TRIM, restricted): the #PF the CPU raises after
+		 * finding the PTE, with the SGX bit. (The SSA's EXINFO, if
+		 * the enclave asked for it, keeps the walk's error code.)
+		 */
+		if (r == SGX_FAULT_EPCM) {
+			err |= X86_PF_SGX | X86_PF_PROT;
+			uc->uc_mcontext.gregs[REG_ERR] = err;
+		}
 		regs_to_uc(uc, &t->regs, t);
 		if (shim_vdso_fixup_exception(uc, X86_TRAP_PF, err, addr))
 			return 0;
@@ -206,9 +235,7 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 		if (t0)
 			shim_trace_enclu(k, t, t0, SGX_ERESUME, tcs, false, ret);
 	} while (encls_faulted(ret) && ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
-		 pf_fixable(t->lp.fault_errcode) &&
-		 sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
-			 SGX_FAULT_RETRY);
+		 operand_fault_fixed(k, t->lp.fault_addr, t->lp.fault_errcode));
 	/* A faulting ERESUME changed nothing: the thread goes to the AEP. */
 	regs_to_uc(uc, &t->regs, t);
 	return 0;
@@ -223,7 +250,7 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 	if (!k || !t || !t->lp.inside)
 		return sig;
 	if (sig == SIGSEGV && vector == X86_TRAP_PF)
-		return enclave_page_fault(k, t, uc, sig, err, (uintptr_t)si->si_addr);
+		return enclave_page_fault(k, t, uc, sig, err, (uintptr_t)si->si_addr, false);
 	if (sig == SIGILL)
 		vector = X86_TRAP_UD;
 	/*
@@ -291,11 +318,11 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	}
 	/* Inside an enclave, a #PF on an operand leaves it first, as on hardware. */
 	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && t->lp.inside)
-		return enclave_page_fault(k, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr);
+		return enclave_page_fault(k, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr,
+					  true);
 	/* #PF on an operand the kernel can bring in: retry the instruction. */
-	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && pf_fixable(t->lp.fault_errcode) &&
-	    sgx_handle_fault(k, t->lp.fault_addr, pf_access(t->lp.fault_errcode)) ==
-		    SGX_FAULT_RETRY)
+	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
+	    operand_fault_fixed(k, t->lp.fault_addr, t->lp.fault_errcode))
 		return 0;
 	/* ENCLU itself faulted: inside an enclave that is an AEX. */
 	if (t->lp.inside)
