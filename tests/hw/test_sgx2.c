@@ -908,14 +908,15 @@ static void test_trim_accept_remove(void **state)
 	/* Before EACCEPT, EMODPR says NOT_MODIFIABLE; after, #PF (Linux's REMOVE_PAGES test). */
 	assert_int_equal(emodpr(t, rodata, R | W | X), SGX_PAGE_NOT_MODIFIABLE);
 	enter(t);
+	/* Not accepted yet: EREMOVE waits for the threads, as for any child page. */
+	assert_int_equal(encls_eremove(t->hw, rodata), SGX_ENCLAVE_ACT);
 	assert_result(t, eaccept(t, ef_la(EF_RODATA), TRIM | MODIFIED), SGX_SUCCESS);
 	assert_int_equal(emodpr(t, rodata, R | W | X), PF);
 	/* A trimmed page is never accessible, accepted or not. */
 	assert_false(hw_epcm_accessible(t->hw, rodata, HW_MMU_READ));
-	/* EREMOVE waits for the threads, as for any child page. */
-	assert_int_equal(encls_eremove(t->hw, rodata), SGX_ENCLAVE_ACT);
-	leave(t);
+	/* Accepted: EREMOVE takes it with the thread still inside (SDM EREMOVE). */
 	assert_int_equal(encls_eremove(t->hw, rodata), SGX_SUCCESS);
+	leave(t);
 	assert_false(hw_epc_page_valid(t->hw, rodata));
 	assert_int_equal(atomic_load(&epcm(t, t->e.secs)->child_cnt), children - 1);
 
