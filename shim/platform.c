@@ -47,7 +47,7 @@ static struct sgx_file *shim_kernel_fget(struct sgx_kernel *k, int fd, void *dat
 {
 	(void)k;
 	(void)data;
-	return shim_fget(fd);
+	return shim_fget_nested(fd);
 }
 
 static void boot(void)

@@ -30,6 +30,27 @@ struct sgx_file *shim_fget(int fd);
 void shim_fd_install(int fd, struct sgx_file *f);
 /* Remove @fd; returns the file whose reference the caller now owns, or NULL. */
 struct sgx_file *shim_fd_remove(int fd);
+/*
+ * shim_fget() for callers inside the kernel model (SGX_IOC_ENCLAVE_PROVISION):
+ * a stale entry it finds is released later, on the table's own thread.
+ */
+struct sgx_file *shim_fget_nested(int fd);
+/* Whether @fd has an entry, without checking it (no lock, no system call). */
+bool shim_fd_present(int fd);
+/*
+ * Descriptors [@first, @last] were closed behind the table (close_range,
+ * closefrom): drop their entries, or, when @check, only those whose
+ * descriptor is gone or another file now.
+ */
+void shim_fd_forget_range(unsigned int first, unsigned int last, bool check);
+/*
+ * @fd is in no entry but may be a raw copy of an SGX descriptor: when its
+ * memfd (identity @st, or fstat()ed here) is an entry's, @fd gets an entry
+ * too. The file with a reference, or NULL. Cheap when the table is empty.
+ */
+struct stat;
+struct sgx_file *shim_fget_by_identity(int fd, const struct stat *st);
+struct sgx_file *shim_fget_untracked(int fd);
 
 /* libc's own functions, looked up behind the shim's wrappers. */
 struct shim_real {

@@ -5,26 +5,26 @@
  * goes straight to libc.
  */
 #define _GNU_SOURCE
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <link.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <linux/close_range.h>
 
+#include "devfs.h"
 #include "shim.h"
-
-static const struct {
-	const char *path;
-	enum sgx_file_type type;
-	const char *memfd_name;
-} devices[] = {
-	{ "/dev/sgx_enclave", SGX_FILE_ENCLAVE, "sgx_enclave" },
-	{ "/dev/sgx_provision", SGX_FILE_PROVISION, "sgx_provision" },
-	{ "/dev/sgx_vepc", SGX_FILE_VEPC, "sgx_vepc" },
-	/* The links older udev rules made for out-of-tree drivers. */
-	{ "/dev/sgx/enclave", SGX_FILE_ENCLAVE, "sgx_enclave" },
-	{ "/dev/sgx/provision", SGX_FILE_PROVISION, "sgx_provision" },
-};
+#include "softsgx/sgx_uapi.h"
 
 /* Drop a file reference; the last one runs release() inside the model. */
 static void shim_file_put(struct sgx_file *f)
@@ -42,38 +42,101 @@ static int set_errno(long ret)
 	return -1;
 }
 
-/* -1 when @path names no SGX device, else the open descriptor or -1 with errno. */
-static int open_device(const char *path, int flags, bool *ours)
+/* A new open file of @type on a fresh placeholder descriptor. */
+static int open_device(enum sgx_file_type type, int flags)
 {
-	struct sgx_kernel *k;
+	struct sgx_kernel *k = shim_kernel();
 	struct sgx_file *f;
 	int err, fd;
 
-	*ours = false;
-	if (!path)
+	if (!k)
+		return set_errno(-ENODEV);
+	if ((flags & O_CREAT) && (flags & O_EXCL))
+		return set_errno(-EEXIST);
+	if (flags & O_DIRECTORY)
+		return set_errno(-ENOTDIR);
+	shim_model_get();
+	f = sgx_file_open(k, type, &err);
+	shim_model_put();
+	if (!f)
+		return set_errno(err);
+	/* A real descriptor number, so the program's bookkeeping holds. */
+	fd = memfd_create(devfs_dev_path(type) + strlen("/dev/"),
+			  (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+	if (fd < 0) {
+		shim_file_put(f);
 		return -1;
-	for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
-		if (strcmp(path, devices[i].path))
-			continue;
-		*ours = true;
-		k = shim_kernel();
-		if (!k)
-			return set_errno(-ENODEV);
-		shim_model_get();
-		f = sgx_file_open(k, devices[i].type, &err);
-		shim_model_put();
-		if (!f)
-			return set_errno(err);
-		/* A real descriptor number, so the program's bookkeeping holds. */
-		fd = memfd_create(devices[i].memfd_name, (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
-		if (fd < 0) {
-			shim_file_put(f);
-			return -1;
-		}
-		shim_fd_install(fd, f);
-		return fd;
 	}
-	return -1;
+	shim_fd_install(fd, f);
+	return fd;
+}
+
+/* Open what devfs_lookup() answered (@r, @node, @canon); *@ours when it is ours. */
+static int open_node(int r, const struct devfs_node *node, const char *canon, int flags,
+		     bool *ours)
+{
+	*ours = r != 0;
+	if (r < 0)
+		return set_errno(r);
+	if (r == 0) {
+		if (strcmp(canon, "/proc/cpuinfo"))
+			return -1;
+		*ours = true;
+		return set_errno(procfs_open_cpuinfo(flags));
+	}
+	switch (node->kind) {
+	case DEVFS_CHR:
+		return open_device(node->type, flags);
+	case DEVFS_LNK:
+		/* Only a final link with O_NOFOLLOW is left unfollowed. */
+		return set_errno(-ELOOP);
+	case DEVFS_DIR:
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			return set_errno(-EEXIST);
+		return set_errno(devfs_open_vdir(canon, flags));
+	default:
+		return set_errno(procfs_open_node(node, flags));
+	}
+}
+
+/*
+ * -1 with *@ours false when @dirfd/@path is none of ours (the host opens
+ * it), else the descriptor or -1 with errno. Every spelling the kernel
+ * would resolve to our files counts; /proc/cpuinfo is ours too.
+ */
+static int open_ours(int dirfd, const char *path, int flags, mode_t mode, bool *ours)
+{
+	char canon[PATH_MAX];
+	struct devfs_node node;
+	int r;
+
+	*ours = false;
+	if (!devfs_maybe_at(dirfd, path) && !(path && strstr(path, "cpuinfo")))
+		return -1;
+	r = devfs_lookup(dirfd, path, flags & O_NOFOLLOW, &node, canon);
+	if (r == 2) {
+		/* A host file reached through ours: the host opens it by its name. */
+		*ours = true;
+		shim_resolve_real();
+		return real.openat(AT_FDCWD, canon, flags, mode);
+	}
+	return open_node(r, &node, canon, flags, ours);
+}
+
+/* The host said ENOENT for @path: a host link to one of our files? */
+static int open_via_link(int dirfd, const char *path, int flags, bool *ours)
+{
+	char canon[PATH_MAX];
+	struct devfs_node node;
+	int r;
+
+	*ours = false;
+	if (!path || !*path || devfs_maybe(path))
+		return -1;
+	r = devfs_lookup(dirfd, path, flags & O_NOFOLLOW, &node, canon);
+	if (r != 1)
+		return -1;
+	return open_node(r, &node, canon, flags, ours);
 }
 
 static mode_t open_mode(int flags, va_list ap)
@@ -81,40 +144,48 @@ static mode_t open_mode(int flags, va_list ap)
 	return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
 }
 
-int open(const char *path, int flags, ...)
+static int do_openat(int dirfd, const char *path, int flags, mode_t mode, bool at)
 {
 	bool ours;
+	int fd, err;
+
+	fd = open_ours(dirfd, path, flags, mode, &ours);
+	if (ours)
+		return fd;
+	shim_resolve_real();
+	fd = at ? real.openat(dirfd, path, flags, mode) : real.open(path, flags, mode);
+	if (fd >= 0 || errno != ENOENT)
+		return fd;
+	err = errno;
+	fd = open_via_link(dirfd, path, flags, &ours);
+	if (ours)
+		return fd;
+	errno = err;
+	return -1;
+}
+
+int open(const char *path, int flags, ...)
+{
 	mode_t mode;
 	va_list ap;
-	int fd;
 
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	fd = open_device(path, flags, &ours);
-	if (ours)
-		return fd;
-	shim_resolve_real();
-	return real.open(path, flags, mode);
+	return do_openat(AT_FDCWD, path, flags, mode, false);
 }
 
 int open64(const char *path, int flags, ...) __attribute__((alias("open")));
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
-	bool ours;
 	mode_t mode;
 	va_list ap;
-	int fd;
 
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	fd = open_device(path, flags, &ours);
-	if (ours)
-		return fd;
-	shim_resolve_real();
-	return real.openat(dirfd, path, flags, mode);
+	return do_openat(dirfd, path, flags, mode, true);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
@@ -132,11 +203,14 @@ int __openat_2(int dirfd, const char *path, int flags)
 	return openat(dirfd, path, flags);
 }
 
+int __openat64_2(int dirfd, const char *path, int flags) __attribute__((alias("__openat_2")));
+
 int close(int fd)
 {
 	struct sgx_file *f = shim_fd_remove(fd);
 	int ret;
 
+	devfs_vdir_unregister(fd);
 	shim_resolve_real();
 	ret = real.close(fd);
 	/* The last reference runs release(), as Linux's fput() does. */
@@ -152,6 +226,7 @@ static int dup_follow(int oldfd, int newfd)
 
 	if (newfd < 0 || newfd == oldfd)
 		return newfd;
+	devfs_vdir_dup(oldfd, newfd);
 	f = shim_fget(oldfd);
 	if (f) {
 		shim_fd_install(newfd, f);
@@ -209,6 +284,9 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+	/* An SGX ioctl on a descriptor copied behind our back. */
+	if (!f && _IOC_TYPE(request) == SGX_MAGIC)
+		f = shim_fget_untracked(fd);
 	if (!f) {
 		shim_resolve_real();
 		return real.ioctl(fd, request, arg);
@@ -225,6 +303,10 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 	struct sgx_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_fget(fd);
 	uint64_t a = (uintptr_t)addr;
 	int ret;
+
+	/* Shared mappings of a descriptor copied behind our back (fstat only then). */
+	if (!f && !(flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) != MAP_PRIVATE)
+		f = shim_fget_untracked(fd);
 
 	if (!f) {
 		shim_resolve_real();
@@ -284,4 +366,240 @@ int mprotect(void *addr, size_t len, int prot)
 		return ret;
 	shim_resolve_real();
 	return real.mprotect(addr, len, prot);
+}
+
+/* fopen()'s mode as open() flags. */
+static int fopen_flags(const char *mode)
+{
+	int flags;
+
+	switch (*mode) {
+	case 'r':
+		flags = O_RDONLY;
+		break;
+	case 'w':
+		flags = O_WRONLY | O_CREAT | O_TRUNC;
+		break;
+	case 'a':
+		flags = O_WRONLY | O_CREAT | O_APPEND;
+		break;
+	default:
+		return -1;
+	}
+	for (mode++; *mode; mode++) {
+		if (*mode == '+')
+			flags = (flags & ~O_ACCMODE) | O_RDWR;
+		else if (*mode == 'e')
+			flags |= O_CLOEXEC;
+		else if (*mode == 'x')
+			flags |= O_EXCL;
+	}
+	return flags;
+}
+
+/*
+ * libc's fopen() opens with its internal open, not ours: the devices,
+ * /proc/cpuinfo and sgx_total_bytes get a stream over our descriptor.
+ */
+static FILE *do_fopen(const char *path, const char *mode, bool large)
+{
+	int flags = mode ? fopen_flags(mode) : -1;
+	bool ours = false;
+	int fd = -1, err;
+	FILE *fp;
+
+	devfs_resolve_real();
+	if (flags >= 0)
+		fd = open_ours(AT_FDCWD, path, flags, 0666, &ours);
+	if (!ours) {
+		fp = large ? devfs_real.fopen64(path, mode) : devfs_real.fopen(path, mode);
+		if (fp || errno != ENOENT || flags < 0)
+			return fp;
+		err = errno;
+		fd = open_via_link(AT_FDCWD, path, flags, &ours);
+		if (!ours) {
+			errno = err;
+			return NULL;
+		}
+	}
+	if (fd < 0)
+		return NULL;
+	fp = fdopen(fd, mode);
+	if (!fp) {
+		err = errno;
+		close(fd);
+		errno = err;
+	}
+	return fp;
+}
+
+FILE *fopen(const char *path, const char *mode)
+{
+	return do_fopen(path, mode, false);
+}
+
+FILE *fopen64(const char *path, const char *mode)
+{
+	return do_fopen(path, mode, true);
+}
+
+/* libc closes the stream's descriptor with its internal close, not ours. */
+int fclose(FILE *fp)
+{
+	int fd = fp ? fileno(fp) : -1;
+	bool sgx = shim_fd_present(fd);
+	int ret;
+
+	devfs_resolve_real();
+	ret = devfs_real.fclose(fp);
+	/* Gone now (unless another thread reused the number): drop the entry. */
+	if (sgx)
+		shim_fd_forget_range((unsigned int)fd, (unsigned int)fd, true);
+	return ret;
+}
+
+int close_range(unsigned int first, unsigned int last, int flags)
+{
+	long ret = devfs_sys(SYS_close_range, first, last, flags, 0, 0, 0);
+
+	/* CLOSE_RANGE_CLOEXEC only marks them; CLOSE_RANGE_UNSHARE closes too. */
+	if (!ret && !(flags & CLOSE_RANGE_CLOEXEC))
+		shim_fd_forget_range(first, last, false);
+	return (int)devfs_ret(ret);
+}
+
+void closefrom(int lowfd)
+{
+	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
+
+	devfs_resolve_real();
+	if (devfs_real.closefrom)
+		devfs_real.closefrom(lowfd);
+	else
+		devfs_sys(SYS_close_range, first, ~0u, 0, 0, 0, 0);
+	shim_fd_forget_range(first, ~0u, true);
+}
+
+/*
+ * Whether @addr is code of this library. The model's own raw system calls
+ * (kernel/mm.c, kernel/fork.c) go through syscall() too, and must reach the
+ * kernel untouched, with the model's locks held or in a signal handler; so
+ * must its fstat() and readlink() of its own descriptors (kernel/fork.c),
+ * which must never see an SGX descriptor's disguise or release one.
+ */
+extern const char __ehdr_start[] __attribute__((visibility("hidden")));
+
+bool shim_from_self(const void *addr)
+{
+	static _Atomic uintptr_t lo, hi;
+	uintptr_t a = (uintptr_t)addr;
+
+	if (!atomic_load(&hi)) {
+		const ElfW(Ehdr) *eh = (const void *)__ehdr_start;
+		const ElfW(Phdr) *ph = (const void *)(__ehdr_start + eh->e_phoff);
+		uintptr_t first = UINTPTR_MAX, end = 0;
+
+		for (unsigned int i = 0; i < eh->e_phnum; i++) {
+			if (ph[i].p_type != PT_LOAD)
+				continue;
+			if (ph[i].p_vaddr < first)
+				first = ph[i].p_vaddr;
+			if (ph[i].p_vaddr + ph[i].p_memsz > end)
+				end = ph[i].p_vaddr + ph[i].p_memsz;
+		}
+		/* The ELF header is at the lowest load address plus the bias. */
+		atomic_store(&lo, (uintptr_t)__ehdr_start - first);
+		atomic_store(&hi, (uintptr_t)__ehdr_start - first + end);
+	}
+	return a >= atomic_load(&lo) && a < atomic_load(&hi);
+}
+
+/*
+ * syscall(): programs close, duplicate and open through it too (older
+ * glibc has no close_range wrapper). Those on SGX descriptors and paths
+ * take the wrappers' route; everything else goes to the kernel as is.
+ */
+long syscall(long nr, ...)
+{
+	long a[6];
+	va_list ap;
+
+	va_start(ap, nr);
+	for (int i = 0; i < 6; i++)
+		a[i] = va_arg(ap, long);
+	va_end(ap);
+	if (shim_from_self(__builtin_return_address(0)))
+		return devfs_ret(devfs_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
+	switch (nr) {
+	case SYS_vfork:
+		/*
+		 * The child would return through this C frame on the parent's
+		 * stack and clobber it; a fork is a valid vfork.
+		 */
+		nr = SYS_fork;
+		break;
+	case SYS_close:
+		if (shim_fd_present((int)a[0]))
+			return close((int)a[0]);
+		break;
+	case SYS_close_range:
+		return close_range((unsigned int)a[0], (unsigned int)a[1], (int)a[2]);
+	case SYS_dup:
+		if (shim_fd_present((int)a[0]))
+			return dup((int)a[0]);
+		break;
+	case SYS_dup2:
+		if (shim_fd_present((int)a[0]) || shim_fd_present((int)a[1]))
+			return dup2((int)a[0], (int)a[1]);
+		break;
+	case SYS_dup3:
+		if (shim_fd_present((int)a[0]) || shim_fd_present((int)a[1]))
+			return dup3((int)a[0], (int)a[1], (int)a[2]);
+		break;
+	case SYS_open:
+		return open((const char *)a[0], (int)a[1], (mode_t)a[2]);
+	case SYS_openat:
+		return openat((int)a[0], (const char *)a[1], (int)a[2], (mode_t)a[3]);
+	case SYS_ioctl:
+		if (shim_fd_present((int)a[0]) || _IOC_TYPE(a[1]) == SGX_MAGIC)
+			return ioctl((int)a[0], (unsigned long)a[1], a[2]);
+		break;
+	case SYS_fcntl:
+		if (shim_fd_present((int)a[0]))
+			return fcntl((int)a[0], (int)a[1], a[2]);
+		break;
+	case SYS_mmap:
+		if (!(a[3] & MAP_ANONYMOUS) && shim_fd_present((int)a[4])) {
+			void *p = mmap((void *)a[0], (size_t)a[1], (int)a[2], (int)a[3], (int)a[4],
+				       (off_t)a[5]);
+
+			return p == MAP_FAILED ? -1 : (long)p;
+		}
+		break;
+	case SYS_stat:
+		return devfs_stat_at(AT_FDCWD, (const char *)a[0], (struct stat *)a[1], 0);
+	case SYS_lstat:
+		return devfs_stat_at(AT_FDCWD, (const char *)a[0], (struct stat *)a[1],
+				     AT_SYMLINK_NOFOLLOW);
+	case SYS_fstat:
+		return devfs_fstat((int)a[0], (struct stat *)a[1]);
+	case SYS_newfstatat:
+		return devfs_stat_at((int)a[0], (const char *)a[1], (struct stat *)a[2], (int)a[3]);
+	case SYS_statx:
+		return statx((int)a[0], (const char *)a[1], (int)a[2], (unsigned int)a[3],
+			     (struct statx *)a[4]);
+	case SYS_access:
+		return access((const char *)a[0], (int)a[1]);
+	case SYS_faccessat:
+		return faccessat((int)a[0], (const char *)a[1], (int)a[2], 0);
+	case SYS_faccessat2:
+		return devfs_faccessat((int)a[0], (const char *)a[1], (int)a[2], (int)a[3], true);
+	case SYS_readlink:
+		return devfs_readlinkat(AT_FDCWD, (const char *)a[0], (char *)a[1], (size_t)a[2]);
+	case SYS_readlinkat:
+		return devfs_readlinkat((int)a[0], (const char *)a[1], (char *)a[2], (size_t)a[3]);
+	default:
+		break;
+	}
+	return devfs_ret(devfs_sys(nr, a[0], a[1], a[2], a[3], a[4], a[5]));
 }

@@ -11,12 +11,14 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "run_reach.h"
 
 #define NAME "run"
 #define PRELOAD_NAME "libsoftsgx-preload.so"
@@ -40,6 +42,8 @@ static void usage(FILE *out)
 	      "                   FILE is written when PROGRAM exits; %p in FILE stands\n"
 	      "                   for the process ID (for programs that run other SGX\n"
 	      "                   programs)\n"
+	      "      --force      run PROGRAM even when the shim cannot reach it (a\n"
+	      "                   statically linked or set-ID program: see below)\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
@@ -50,9 +54,17 @@ static void usage(FILE *out)
 	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps (default 1048576); later\n"
 	      "                   ones are dropped and counted\n"
 	      "\n"
-	      "Exit status: PROGRAM's own; 126 when it cannot be executed, 127 when it is\n"
-	      "not found, 1 when the shim is missing or the trace file cannot be written,\n"
-	      "2 for bad arguments or environment.\n",
+	      "PROGRAM (found in PATH as a shell finds it, through #! interpreters) must\n"
+	      "be one the dynamic loader preloads the shim into: dynamically linked,\n"
+	      "64-bit, and not set-user-ID, set-group-ID or with file capabilities that\n"
+	      "change its IDs or privileges (the loader's secure mode ignores\n"
+	      "LD_PRELOAD). Otherwise softsgx run says why and exits 126 without running\n"
+	      "it; with --force it runs it anyway (useful when it only starts other\n"
+	      "programs, which inherit the shim through the environment).\n"
+	      "\n"
+	      "Exit status: PROGRAM's own; 126 when it cannot be executed or the shim\n"
+	      "cannot reach it, 127 when it is not found, 1 when the shim is missing or\n"
+	      "the trace file cannot be written, 2 for bad arguments or environment.\n",
 	      out);
 }
 
@@ -119,17 +131,19 @@ static int run(int argc, char **argv)
 {
 	/* '+': stop at PROGRAM, its options are its own. */
 	static const char optstring[] = "+:h";
-	enum { OPT_TRACE = CLI_OPT_FIRST_FREE };
+	enum { OPT_TRACE = CLI_OPT_FIRST_FREE, OPT_FORCE };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"trace", required_argument, NULL, OPT_TRACE},
+		{"force", no_argument, NULL, OPT_FORCE},
 		CLI_PLATFORM_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
 	struct cli_platform_opts popts = {0};
 	struct softsgx_config cfg;
 	const char *trace = NULL;
-	char lib[PATH_MAX];
+	char lib[PATH_MAX], prog[PATH_MAX], why[256];
+	bool force = false;
 	int opt, ret;
 
 	opterr = 0;
@@ -144,6 +158,10 @@ static int run(int argc, char **argv)
 			trace = optarg;
 			continue;
 		}
+		if (opt == OPT_FORCE) {
+			force = true;
+			continue;
+		}
 		return cli_getopt_error(NAME, opt, argv, optstring, longopts);
 	}
 	if (optind >= argc)
@@ -151,6 +169,14 @@ static int run(int argc, char **argv)
 	ret = cli_platform_config(NAME, &popts, &cfg);
 	if (ret)
 		return ret;
+	/* Said plainly here, rather than the program finding no SGX device. */
+	if (!force && run_reach_check(argv[optind], prog, sizeof(prog), why, sizeof(why))) {
+		fprintf(stderr,
+			"softsgx %s: %s %s, so it would not see the SGX devices; "
+			"not running it (--force runs it anyway)\n",
+			NAME, prog, why);
+		return EXIT_CANNOT_EXECUTE;
+	}
 	ret = find_preload(lib, sizeof(lib));
 	if (ret)
 		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
