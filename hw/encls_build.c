@@ -246,8 +246,13 @@ out:
 	return ret;
 }
 
-/* EREMOVE of a page that belongs to an enclave: the SECS must agree. */
-static int eremove_child(struct sgx_hw *hw, struct epcm_entry *e)
+/*
+ * EREMOVE of a page that belongs to an enclave: the SECS must agree, and
+ * no thread may be inside unless @any_threads. That is for a TRIM page the
+ * enclave has accepted (SGX2): the SDM removes it whatever runs, which is
+ * what lets Linux's REMOVE_PAGES work on a live enclave.
+ */
+static int eremove_child(struct sgx_hw *hw, struct epcm_entry *e, bool any_threads)
 {
 	struct epc_ref sref;
 	int ret = SGX_SUCCESS;
@@ -257,7 +262,7 @@ static int eremove_child(struct sgx_hw *hw, struct epcm_entry *e)
 	/* Held exclusively by a leaf on the SECS itself, e.g. a concurrent EREMOVE. */
 	if (!epcm_trylock_shared(sref.e))
 		return GP;
-	if (atomic_load(&sref.e->threads))
+	if (!any_threads && atomic_load(&sref.e->threads))
 		ret = SGX_ENCLAVE_ACT;
 	else
 		atomic_fetch_sub(&sref.e->child_cnt, 1);
@@ -288,7 +293,9 @@ int leaf_eremove(struct sgx_hw *hw, void *epc)
 	case SGX_PAGE_TYPE_VA:
 		break;
 	default:
-		ret = eremove_child(hw, ref.e);
+		ret = eremove_child(hw, ref.e,
+				    ref.e->type == SGX_PAGE_TYPE_TRIM &&
+					    !(ref.e->flags & SGX_SECINFO_MODIFIED));
 		break;
 	}
 	if (ret == SGX_SUCCESS)

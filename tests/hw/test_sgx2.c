@@ -908,14 +908,15 @@ static void test_trim_accept_remove(void **state)
 	/* Before EACCEPT, EMODPR says NOT_MODIFIABLE; after, #PF (Linux's REMOVE_PAGES test). */
 	assert_int_equal(emodpr(t, rodata, R | W | X), SGX_PAGE_NOT_MODIFIABLE);
 	enter(t);
+	/* Not accepted yet: EREMOVE waits for the threads, as for any child page. */
+	assert_int_equal(encls_eremove(t->hw, rodata), SGX_ENCLAVE_ACT);
 	assert_result(t, eaccept(t, ef_la(EF_RODATA), TRIM | MODIFIED), SGX_SUCCESS);
 	assert_int_equal(emodpr(t, rodata, R | W | X), PF);
 	/* A trimmed page is never accessible, accepted or not. */
 	assert_false(hw_epcm_accessible(t->hw, rodata, HW_MMU_READ));
-	/* EREMOVE waits for the threads, as for any child page. */
-	assert_int_equal(encls_eremove(t->hw, rodata), SGX_ENCLAVE_ACT);
-	leave(t);
+	/* Accepted: EREMOVE takes it with the thread still inside (SDM EREMOVE). */
 	assert_int_equal(encls_eremove(t->hw, rodata), SGX_SUCCESS);
+	leave(t);
 	assert_false(hw_epc_page_valid(t->hw, rodata));
 	assert_int_equal(atomic_load(&epcm(t, t->e.secs)->child_cnt), children - 1);
 
@@ -1261,6 +1262,104 @@ static void test_grow_heap_new_thread(void **state)
 	assert_int_equal(atomic_load(&epcm(t, t->e.secs)->threads), 0);
 }
 
+/* ---- races: the SDM's answers, never a torn EPCM entry ---- */
+
+struct race_arg {
+	struct t *t;
+	void *page;
+	int ok, conflict, other;
+};
+
+static void *race_eaug(void *p)
+{
+	struct race_arg *a = p;
+	int ret = eaug_at(a->t, a->page, dyn_la(0), a->t->e.secs);
+
+	if (ret == SGX_SUCCESS)
+		a->ok++;
+	else if (ret == GP || ret == PF) /* in use, or already valid */
+		a->conflict++;
+	else
+		a->other++;
+	return NULL;
+}
+
+/* Two EAUGs of one page: one wins, the other is #GP (locked) or #PF (valid). */
+static void test_eaug_race(void **state)
+{
+	struct t *t = *state;
+
+	for (unsigned int round = 0; round < 50; round++) {
+		struct race_arg a[2] = {{.t = t, .page = dyn_epc(t, 0)},
+					{.t = t, .page = dyn_epc(t, 0)}};
+		pthread_t th[2];
+
+		for (unsigned int i = 0; i < 2; i++)
+			assert_int_equal(pthread_create(&th[i], NULL, race_eaug, &a[i]), 0);
+		for (unsigned int i = 0; i < 2; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(a[0].ok + a[1].ok, 1);
+		assert_int_equal(a[0].conflict + a[1].conflict, 1);
+		assert_int_equal(a[0].other + a[1].other, 0);
+		assert_int_equal(encls_eremove(t->hw, dyn_epc(t, 0)), SGX_SUCCESS);
+	}
+}
+
+struct modpr_arg {
+	struct t *t;
+	_Atomic int stop;
+	int ok, conflict, other;
+};
+
+static void *race_emodpr(void *p)
+{
+	struct modpr_arg *a = p;
+
+	while (!atomic_load(&a->stop)) {
+		int ret = emodpr(a->t, a->t->e.page[EF_CODE], R | X);
+
+		if (ret == SGX_SUCCESS)
+			a->ok++;
+		else if (ret == SGX_EPC_PAGE_CONFLICT)
+			a->conflict++;
+		else
+			a->other++;
+	}
+	return NULL;
+}
+
+/*
+ * EMODPR from the OS while the enclave EACCEPTs the same page: EMODPR
+ * answers SUCCESS or EPC_PAGE_CONFLICT, EACCEPT SUCCESS, NOT_TRACKED or
+ * #GP (page in use), nothing else.
+ */
+static void test_emodpr_eaccept_race(void **state)
+{
+	struct t *t = *state;
+	struct modpr_arg a = {.t = t};
+	unsigned int accepted = 0;
+	pthread_t th;
+
+	enter(t);
+	assert_int_equal(pthread_create(&th, NULL, race_emodpr, &a), 0);
+	for (unsigned int i = 0; i < 2000; i++) {
+		int ret = eaccept(t, ef_la(EF_CODE), REG | R | X | PR);
+
+		if (ret == SGX_SUCCESS)
+			accepted++;
+		else if (ret != SGX_NOT_TRACKED && ret != GP)
+			fail_msg("EACCEPT returned %#x", ret);
+	}
+	atomic_store(&a.stop, 1);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(a.other, 0);
+	assert_int_equal(epcm(t, t->e.page[EF_CODE])->flags & ~PR, R | X);
+	assert_int_equal(atomic_load(&epcm(t, t->e.page[EF_CODE])->lock), 0);
+	assert_int_equal(atomic_load(&epcm(t, t->e.page[EF_CODE])->sgx2_busy), 0);
+	leave(t);
+	(void)accepted; /* 0 is possible: this thread stays inside, so no tracking ends */
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1290,6 +1389,8 @@ int main(void)
 		T(test_ewb_eldu_states),
 		T(test_epcm_accessible),
 		T(test_grow_heap_new_thread),
+		T(test_eaug_race),
+		T(test_emodpr_eaccept_race),
 	};
 #undef T
 
