@@ -129,6 +129,23 @@ static int pf_access(uint32_t err)
 	return (err & X86_PF_INSTR) ? PROT_EXEC : (err & X86_PF_WRITE) ? PROT_WRITE : PROT_READ;
 }
 
+/*
+ * The error code of a #PF that enclave code took natively at @addr. The
+ * model's PTE is a duplicate mapping of the EPC page that the host fills on
+ * first touch, so the host may report "not present" (0x6) for a page whose
+ * PTE Linux would have present (0x7 for a write to a page mprotect made
+ * read-only): the model's page table says which, as the CPU's walk would.
+ */
+static uint32_t native_pf_errcode(struct sgx_kernel *k, uint64_t addr, uint32_t err)
+{
+	void *epc;
+
+	if (!(err & X86_PF_PROT) &&
+	    sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), pf_access(err), &epc) == -EACCES)
+		err |= X86_PF_PROT;
+	return err;
+}
+
 /* hw_aex(), traced. */
 static int aex(struct sgx_kernel *k, struct shim_thread *t, const struct hw_mmu *mmu,
 	       unsigned int vector, uint32_t err, uint64_t addr)
@@ -250,7 +267,9 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 	if (!k || !t || !t->lp.inside)
 		return sig;
 	if (sig == SIGSEGV && vector == X86_TRAP_PF)
-		return enclave_page_fault(k, t, uc, sig, err, (uintptr_t)si->si_addr, false);
+		return enclave_page_fault(k, t, uc, sig,
+					  native_pf_errcode(k, (uintptr_t)si->si_addr, err),
+					  (uintptr_t)si->si_addr, false);
 	if (sig == SIGILL)
 		vector = X86_TRAP_UD;
 	/*
