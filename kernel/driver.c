@@ -124,6 +124,42 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
  * write-locked. VMAs removed whole go to @dead when it is not NULL, their
  * file references still held (vma_put_dead()); else they are freed.
  */
+/*
+ * The host mappings of [start, end) of @vma's enclave are going (munmap, or
+ * an mmap over them): its PTEs are gone, as zap_page_range() leaves them on
+ * Linux. The next touch faults and finds the page not present.
+ */
+static void vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
+{
+	struct sgx_encl *encl = sgx_file_encl(vma->file);
+
+	if (!encl)
+		return;
+	start = start > vma->start ? start : vma->start;
+	end = end < vma->end ? end : vma->end;
+	pthread_mutex_lock(&encl->lock);
+	for (uint64_t a = start; a < end; a += SGX_PAGE_SIZE) {
+		struct sgx_encl_page *entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
+
+		if (entry)
+			entry->mapped = false;
+	}
+	pthread_mutex_unlock(&encl->lock);
+}
+
+/* vma_forget_ptes() for every VMA that [start, end) touches. mm write-locked. */
+static void range_forget_ptes(struct sgx_kernel *k, uint64_t start, uint64_t end)
+{
+	struct list_head *pos;
+
+	for (pos = k->mm.vmas.next; pos != &k->mm.vmas; pos = pos->next) {
+		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
+
+		if (vma->end > start && vma->start < end)
+			vma_forget_ptes(vma, start, end);
+	}
+}
+
 static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end,
 			    struct list_head *dead)
 {
@@ -232,7 +268,8 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 			goto out;
 		}
 	}
-	/* MAP_FIXED replaced whatever was there, our VMAs included. */
+	/* MAP_FIXED replaced whatever was there, our VMAs and their PTEs included. */
+	range_forget_ptes(k, start, start + len);
 	ret = vma_remove_range(k, start, start + len, NULL);
 	if (!ret)
 		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS,
@@ -257,6 +294,7 @@ int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
 		return -EINVAL;
 	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
 	pthread_rwlock_wrlock(&k->mm.lock);
+	range_forget_ptes(k, addr, addr + len);
 	ret = vma_remove_range(k, addr, addr + len, &dead);
 	if (!ret && sys_munmap((void *)(uintptr_t)addr, len))
 		ret = -errno;
