@@ -41,8 +41,7 @@ struct sgx_hw_config {
 };
 
 /*
- * Two sections of 64 MiB, SGX1 only (the SGX2 leaves exist, but the kernel
- * model does not use them yet), flexible launch control.
+ * Two sections of 64 MiB, SGX1 and SGX2, flexible launch control.
  */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
 

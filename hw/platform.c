@@ -34,11 +34,10 @@ void sgx_hw_default_config(struct sgx_hw_config *cfg)
 	cfg->section_size[0] = 64ULL << 20;
 	cfg->section_size[1] = 64ULL << 20;
 	/*
-	 * No SGX2 in CPUID until the kernel model has the SGX2 ioctls and EAUG
-	 * on fault too, not only the CPU model its leaves: loaders take
-	 * CPUID.(12H,0):EAX bit 1 as "EDMM available" (issue 13, item 7).
+	 * SGX2 in CPUID, the leaves, the ioctls and EAUG on fault, together:
+	 * loaders take CPUID.(12H,0):EAX bit 1 as "EDMM available".
 	 */
-	cfg->sgx2 = false;
+	cfg->sgx2 = true;
 	cfg->flc = true;
 }
 

@@ -2,8 +2,8 @@
 /*
  * Platform configuration from the environment, for programs run under the
  * shim: SOFTSGX_EPC (total EPC size, e.g. 128M, 1G), SOFTSGX_SECTIONS
- * (sections to split it into), SOFTSGX_SGX1=1 (hide SGX2), SOFTSGX_SGX2=1
- * (offer SGX2 while the default platform is SGX1; SOFTSGX_SGX1=1 wins).
+ * (sections to split it into), SOFTSGX_SGX1=1 (an SGX1 CPU: no SGX2 in CPUID,
+ * leaves or ioctls).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -18,7 +18,6 @@ int shim_config_from_env(struct sgx_hw_config *cfg)
 	const char *epc = getenv("SOFTSGX_EPC");
 	const char *sections = getenv("SOFTSGX_SECTIONS");
 	const char *sgx1 = getenv("SOFTSGX_SGX1");
-	const char *sgx2 = getenv("SOFTSGX_SGX2");
 	uint64_t total = 0, n = 0;
 
 	sgx_hw_default_config(cfg);
@@ -42,8 +41,6 @@ int shim_config_from_env(struct sgx_hw_config *cfg)
 	cfg->nr_sections = (unsigned int)n;
 	for (unsigned int i = 0; i < n; i++)
 		cfg->section_size[i] = total / n;
-	if (sgx2 && !strcmp(sgx2, "1"))
-		cfg->sgx2 = true;
 	if (sgx1 && !strcmp(sgx1, "1"))
 		cfg->sgx2 = false;
 	return 0;

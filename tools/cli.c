@@ -234,15 +234,12 @@ int cli_platform_config(const char *cmd, const struct cli_platform_opts *o,
 	cfg->nr_sections = (unsigned int)n;
 	for (unsigned int i = 0; i < SOFTSGX_MAX_SECTIONS; i++)
 		cfg->section_size[i] = i < n ? total / n : 0;
-	/* SOFTSGX_SGX2=1: SGX2 while the default is SGX1; --sgx1 and SOFTSGX_SGX1=1 win. */
-	if (env("SOFTSGX_SGX2") && !strcmp(env("SOFTSGX_SGX2"), "1"))
-		cfg->sgx2 = true;
 	if (o->sgx1) {
 		cfg->sgx2 = false;
 	} else if (sgx1) {
 		if (strcmp(sgx1, "1") && strcmp(sgx1, "0"))
 			return cli_usage_error(cmd, "SOFTSGX_SGX1 '%s' is neither 1 nor 0", sgx1);
-		/* "0" keeps the default: SGX2 is not advertised until the model has it. */
+		/* "0" keeps the default, SGX1 and SGX2. */
 		if (!strcmp(sgx1, "1"))
 			cfg->sgx2 = false;
 	}

@@ -76,10 +76,10 @@ void cli_hex(char *out, const uint8_t *in, size_t len);
  * Platform options, shared by the subcommands that boot a platform:
  *   --epc SIZE     total EPC, split evenly over the sections (SOFTSGX_EPC)
  *   --sections N   number of EPC sections, 1-8 (SOFTSGX_SECTIONS)
- *   --sgx1         SGX1 only, no SGX2 in CPUID (SOFTSGX_SGX1=1); the default
- *                  until the model has the SGX2 leaves
+ *   --sgx1         SGX1 only: no SGX2 in CPUID, no SGX2 leaves or ioctls
+ *                  (SOFTSGX_SGX1=1)
  * The command line wins over the environment, which wins over the default
- * platform (2 sections of 64 MiB, SGX1 only, flexible launch control).
+ * platform (2 sections of 64 MiB, SGX1 and SGX2, flexible launch control).
  */
 enum {
 	CLI_OPT_EPC = 0x100,
@@ -100,7 +100,7 @@ enum {
 	"  --epc SIZE       total EPC size, split evenly over the sections\n"                      \
 	"                   (suffixes K, M, G, T; default 128M, env SOFTSGX_EPC)\n"                \
 	"  --sections N     number of EPC sections, 1-8 (default 2, env SOFTSGX_SECTIONS)\n"       \
-	"  --sgx1           SGX1 only: no SGX2 in CPUID, the default (env SOFTSGX_SGX1=1)\n"
+	"  --sgx1           SGX1 only: no SGX2 in CPUID, leaves or ioctls (env SOFTSGX_SGX1=1)\n"
 
 #define CLI_EXIT_USAGE_TEXT                                                                        \
 	"Exit status: 0 success, 1 runtime failure, 2 bad arguments or environment.\n"

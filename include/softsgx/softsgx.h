@@ -22,7 +22,7 @@ struct softsgx_config {
 	bool no_ksgxd; /* no background reclaimer (tests that drive reclaim) */
 };
 
-/* Two EPC sections of 64 MiB, SGX1 only (SGX2 is not modelled yet), flexible launch control. */
+/* Two EPC sections of 64 MiB, SGX1 and SGX2, flexible launch control. */
 void softsgx_default_config(struct softsgx_config *cfg);
 
 struct softsgx_platform;

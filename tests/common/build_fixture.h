@@ -23,7 +23,7 @@ struct bf_config {
 	bool flc;
 };
 
-/* SGX1 only (as the default platform), FLC, ksgxd on, and @pages EPC pages. */
+/* SGX1 only (tests that need SGX2 set .sgx2), FLC, ksgxd on, and @pages EPC pages. */
 void bf_default_config(struct bf_config *cfg, uint64_t pages);
 struct softsgx_platform *bf_platform_new(const struct bf_config *cfg);
 /* A default platform with one section of @pages pages. */

@@ -107,11 +107,8 @@ static void default_config(void **state)
 	assert_int_equal(cfg.section_size[1], 64 * MiB);
 	for (unsigned int i = 2; i < SGX_HW_MAX_SECTIONS; i++)
 		assert_int_equal(cfg.section_size[i], 0);
-	/*
-	 * The CPU model has SGX2, but the kernel model does not use it yet:
-	 * CPUID must not announce it (flipped when it does).
-	 */
-	assert_false(cfg.sgx2);
+	/* SGX2: the leaves, the kernel's ioctls and EAUG on fault all exist. */
+	assert_true(cfg.sgx2);
 	assert_true(cfg.flc);
 
 	hw = sgx_hw_new(&cfg);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * SGX2 end to end under `softsgx run` (SGX2 forced on with SOFTSGX_SGX2=1
- * while the default platform is SGX1), with the project's test enclave on a
+ * SGX2 end to end under `softsgx run` (the default platform has SGX2), with
+ * the project's test enclave on a
  * small EPC so that the reclaimer runs, as Linux's selftests and the SDKs
  * use dynamic memory:
  *   - EDMM detected as loaders do (RESTRICT_PERMISSIONS with zeroed
@@ -531,11 +531,9 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_sgx2_new_thread),
 	};
 
-	/* The default platform is SGX1 this round: ask for SGX2. */
-	if (!getenv("SOFTSGX_SHIM_TEST_CHILD")) {
-		setenv("SOFTSGX_SGX2", "1", 1);
+	/* The default platform, whatever the caller's environment says. */
+	if (!getenv("SOFTSGX_SHIM_TEST_CHILD"))
 		unsetenv("SOFTSGX_SGX1");
-	}
 	shim_test_reexec(argc, argv, run_opts);
 	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
 	if (!vdso_enter) {

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -199,6 +200,19 @@ static void test_dup_keeps_enclave(void **state)
 	assert_int_equal(close(fd3), 0);
 }
 
+/*
+ * SGX2 as loaders detect EDMM: RESTRICT_PERMISSIONS with zeroed arguments
+ * fails with EINVAL on an SGX2 CPU and ENODEV without SGX2 (not CPUID, which
+ * is the host's where the host has no CPUID faulting).
+ */
+static bool cpu_has_sgx2(int encl_fd)
+{
+	struct sgx_enclave_restrict_permissions rp;
+
+	memset(&rp, 0, sizeof(rp));
+	return ioctl(encl_fd, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, &rp) < 0 && errno == EINVAL;
+}
+
 static sigjmp_buf jump;
 static volatile sig_atomic_t app_segv, app_bus;
 
@@ -240,10 +254,14 @@ static void test_program_signal_handlers_chain(void **state)
 	/* Enclave faults are still the shim's: no handler call. */
 	assert_int_equal(e.base[4 * SGX_PAGE_SIZE], 0x44);
 	assert_int_equal(app_segv, 1);
-	/* An ELRANGE address with no enclave page: SIGBUS, as Linux's fault handler. */
+	/*
+	 * An ELRANGE address with no enclave page: Linux's fault handler
+	 * sends SIGBUS on an SGX1 CPU; with SGX2 (CPUID.(12H,0):EAX[1], the
+	 * default platform) it adds the page with EAUG and nothing is raised.
+	 */
 	if (!sigsetjmp(jump, 1))
 		(void)*(volatile uint8_t *)(e.base + 12 * SGX_PAGE_SIZE);
-	assert_int_equal(app_bus, 1);
+	assert_int_equal(app_bus, cpu_has_sgx2(e.fd) ? 0 : 1);
 	/* sigaction reports the program's handler, not the shim's. */
 	{
 		struct sigaction cur;

@@ -148,7 +148,7 @@ static void test_info(void **state)
 	run(&r, CLI_ARGS("info"));
 	cli_assert_status(&r, 0);
 	assert_string_equal(r.err, "");
-	cli_assert_contains(r.out, "SGX1: yes, SGX2: no");
+	cli_assert_contains(r.out, "SGX1: yes, SGX2: yes");
 	cli_assert_contains(r.out, "MISCSELECT: EXINFO");
 	cli_assert_contains(r.out, "2^47 bytes");
 	cli_assert_contains(r.out, "ATTRIBUTES mask 0x");
@@ -197,10 +197,10 @@ static void test_info_environment(void **state)
 	cli_assert_contains(r.out, "EPC: 1024 pages (4 MiB) in 1 section\n");
 	cli_assert_contains(r.out, "SGX2: no");
 	cli_result_free(&r);
-	/* SOFTSGX_SGX1=0 cannot announce SGX2 leaves the model does not have. */
+	/* SOFTSGX_SGX1=0 keeps the default: SGX1 and SGX2. */
 	run_env(&r, CLI_ARGS("SOFTSGX_SGX1=0"), CLI_ARGS("info"));
 	cli_assert_status(&r, 0);
-	cli_assert_contains(r.out, "SGX1: yes, SGX2: no");
+	cli_assert_contains(r.out, "SGX1: yes, SGX2: yes");
 	cli_result_free(&r);
 	/* The command line wins over the environment. */
 	run_env(&r, CLI_ARGS("SOFTSGX_EPC=4M", "SOFTSGX_SECTIONS=1"),
@@ -253,7 +253,7 @@ static void test_info_json(void **state)
 	if (!cli_json_is_object(r.out))
 		fail_msg("not one JSON object:\n%s", r.out);
 	cli_assert_contains(r.out, "\"sgx1\": true");
-	cli_assert_contains(r.out, "\"sgx2\": false");
+	cli_assert_contains(r.out, "\"sgx2\": true");
 	cli_assert_contains(r.out, "\"miscselect_names\": [\"EXINFO\"]");
 	cli_assert_contains(r.out, "\"epc_sections\": [");
 	assert_int_equal(count(r.out, "\"phys_base\": "), 2);
@@ -492,8 +492,8 @@ static void test_run(void **state)
 	    CLI_ARGS("run", "--epc", "1M", "--sections", "1", "--", "sh", "-c",
 		     "echo \"$LD_PRELOAD|$SOFTSGX_EPC|$SOFTSGX_SECTIONS|$SOFTSGX_SGX1\"", "--epc"));
 	cli_assert_status(&r, 0);
-	/* SGX1 only: the default platform until the model has SGX2. */
-	snprintf(pre, sizeof(pre), "%s|1048576|1|1\n", getenv("SOFTSGX_PRELOAD"));
+	/* SGX1 and SGX2: the default platform. */
+	snprintf(pre, sizeof(pre), "%s|1048576|1|0\n", getenv("SOFTSGX_PRELOAD"));
 	assert_string_equal(r.out, pre);
 	cli_result_free(&r);
 	/* A shim that is not there is a runtime failure. */
