@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -137,6 +138,10 @@ static void test_setuid(void **state)
 	(void)state;
 	if (geteuid() != 0) {
 		printf("skipped: making a program set-user-ID to another user needs root\n");
+		skip();
+	}
+	if (prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) == 1) {
+		printf("skipped: running with no_new_privs, where exec ignores set-user-ID bits\n");
 		skip();
 	}
 	if (!setuid_copy(prog, sizeof(prog), 65534, 04755)) {
