@@ -15,9 +15,9 @@
 #include <string.h>
 
 #include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "../enclaves/test_enclave.h"
 
@@ -97,37 +97,16 @@ static void th_unload(struct th_encl *e)
 /* Load the test enclave and find the vDSO. 0 or -1 with a message. */
 static inline int th_prepare_unsigned(void)
 {
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE");
-
-	th_vdso = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!th_vdso || !path) {
-		fprintf(stderr, "no vDSO entry, or SOFTSGX_TEST_ENCLAVE unset: run with `make check`\n");
+	th_vdso = vdso_find_enter();
+	if (!th_vdso)
 		return -1;
-	}
-	if (enclave_image_load_file(path, &th_image)) {
-		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
-		return -1;
-	}
-	return 0;
+	return test_image_load("SOFTSGX_TEST_ENCLAVE", &th_image);
 }
 
 /* Sign the loaded image (as it is now) with SOFTSGX_TEST_KEY. */
 static inline int th_sign(void)
 {
-	const char *key_path = getenv("SOFTSGX_TEST_KEY");
-	EVP_PKEY *key = NULL;
-	int ret;
-
-	if (!key_path || sgx_sign_load_key(key_path, &key)) {
-		fprintf(stderr, "SOFTSGX_TEST_KEY: %s\n", key_path ? sgx_sign_error() : "unset");
-		return -1;
-	}
-	th_sig = aligned_alloc(4096, 4096);
-	ret = th_sig ? enclave_image_sign(&th_image, key, NULL, th_sig) : -ENOMEM;
-	EVP_PKEY_free(key);
-	if (ret)
-		fprintf(stderr, "signing: %d\n", ret);
-	return ret ? -1 : 0;
+	return test_image_sign(&th_image, &th_sig);
 }
 
 /* Load and sign the test enclave; find the vDSO. 0 or -1 with a message. */

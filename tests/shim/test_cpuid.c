@@ -43,10 +43,10 @@
 #include "hw.h"
 #include "lib/enclave_image.h"
 #include "lib/parse_size.h"
-#include "lib/sigstruct_sign.h"
 #include "shim_test.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "../enclaves/test_enclave.h"
 
@@ -744,28 +744,6 @@ static int ecall(const struct enclave_handle *h, unsigned int tcs, uint64_t op, 
 	return vdso_call(op, a1, a2, SGX_EENTER, run, vdso_enter);
 }
 
-static int load_enclave(void)
-{
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE"), *key_path = getenv("SOFTSGX_TEST_KEY");
-	EVP_PKEY *key = NULL;
-	int ret;
-
-	if (!path || !key_path) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE or SOFTSGX_TEST_KEY unset: run with make check\n");
-		return -1;
-	}
-	if (enclave_image_load_file(path, &image)) {
-		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
-		return -1;
-	}
-	if (sgx_sign_load_key(key_path, &key))
-		return -1;
-	sig = aligned_alloc(4096, 4096);
-	ret = sig ? enclave_image_sign(&image, key, NULL, sig) : -1;
-	EVP_PKEY_free(key);
-	return ret ? -1 : 0;
-}
-
 /* CPUID on TCS @tcs: #UD, then the exception entry reports it in EXITINFO. */
 static unsigned int enclave_cpuid_ud(const struct enclave_handle *h, unsigned int tcs)
 {
@@ -976,15 +954,14 @@ static int group_setup(void **state)
 			? "no CPUID faulting on this CPU (arch_prctl(ARCH_SET_CPUID): ENODEV)"
 			: "no CPUID faulting in this kernel (arch_prctl(ARCH_SET_CPUID) failed)";
 	}
-	return load_enclave();
+	return test_image_prepare("SOFTSGX_TEST_ENCLAVE", &image, &sig);
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
 	sgx_hw_free(model_hw);
-	enclave_image_free(&image);
-	free(sig);
+	test_image_free(&image, &sig);
 	return 0;
 }
 

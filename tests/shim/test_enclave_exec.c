@@ -578,10 +578,8 @@ int main(int argc, char **argv)
 	static const char *const run_opts[] = { "--epc", "512K", "--sections", "1", NULL };
 
 	shim_test_reexec(argc, argv, run_opts);
-	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!vdso_enter) {
-		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+	vdso_enter = vdso_find_enter();
+	if (!vdso_enter)
 		return 1;
-	}
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -49,8 +49,8 @@
 
 #include "test_cmac.h"
 #include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
 #include "shim_test.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -888,47 +888,14 @@ static void test_report_verified_by_target(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-static int sign(const struct enclave_image *img, const char *key_env, struct sgx_sigstruct **sig,
-		uint8_t mrsigner[SGX_HASH_SIZE])
-{
-	const char *path = getenv(key_env);
-	EVP_PKEY *key = NULL;
-	int ret;
-
-	if (!path) {
-		fprintf(stderr, "%s is not set: run with `make check`\n", key_env);
-		return -1;
-	}
-	ret = sgx_sign_load_key(path, &key);
-	if (ret) {
-		fprintf(stderr, "%s: %s\n", path, sgx_sign_error());
-		return -1;
-	}
-	*sig = aligned_alloc(PAGE, PAGE);
-	ret = *sig ? enclave_image_sign(img, key, NULL, *sig) : -ENOMEM;
-	if (!ret)
-		ret = sgx_sign_mrsigner(key, mrsigner);
-	EVP_PKEY_free(key);
-	if (ret)
-		fprintf(stderr, "signing with %s: %d\n", path, ret);
-	return ret;
-}
-
 /* The test enclave, a variant with another MRENCLAVE, and their signatures. */
 static int prepare(void)
 {
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE");
-	uint8_t unused[SGX_HASH_SIZE];
 	bool changed = false;
 
-	if (!path) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE is not set: run with `make check`\n");
+	if (test_image_load("SOFTSGX_TEST_ENCLAVE", &image) ||
+	    test_image_load("SOFTSGX_TEST_ENCLAVE", &variant))
 		return -1;
-	}
-	if (enclave_image_load_file(path, &image) || enclave_image_load_file(path, &variant)) {
-		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
-		return -1;
-	}
 	/* The bottom of TCS 0's stack, which the enclave never reaches. */
 	for (size_t i = 0; i < variant.nr_pages; i++) {
 		if (variant.pages[i].offset == variant.layout.stack_offset) {
@@ -937,12 +904,12 @@ static int prepare(void)
 		}
 	}
 	if (!changed) {
-		fprintf(stderr, "%s: no stack page\n", path);
+		fprintf(stderr, "the test enclave has no stack page\n");
 		return -1;
 	}
-	if (sign(&image, "SOFTSGX_TEST_KEY", &sig_image, mrsigner1) ||
-	    sign(&variant, "SOFTSGX_TEST_KEY", &sig_variant, unused) ||
-	    sign(&image, "SOFTSGX_TEST_KEY2", &sig_image2, mrsigner2))
+	if (test_image_sign_with("SOFTSGX_TEST_KEY", &image, &sig_image, mrsigner1) ||
+	    test_image_sign_with("SOFTSGX_TEST_KEY", &variant, &sig_variant, NULL) ||
+	    test_image_sign_with("SOFTSGX_TEST_KEY2", &image, &sig_image2, mrsigner2))
 		return -1;
 	return 0;
 }
@@ -956,10 +923,8 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	enclave_image_free(&image);
-	enclave_image_free(&variant);
-	free(sig_image);
-	free(sig_variant);
+	test_image_free(&image, &sig_image);
+	test_image_free(&variant, &sig_variant);
 	free(sig_image2);
 	return 0;
 }
@@ -982,11 +947,9 @@ int main(int argc, char **argv)
 	int ret;
 
 	shim_test_reexec(argc, argv, run_opts);
-	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!vdso_enter) {
-		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+	vdso_enter = vdso_find_enter();
+	if (!vdso_enter)
 		return 1;
-	}
 	probe = getenv(SEAL_PROBE_ENV);
 	if (probe) {
 		if (prepare())

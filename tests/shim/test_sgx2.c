@@ -44,8 +44,8 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
 #include "shim_test.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -490,37 +490,22 @@ static void test_sgx2_new_thread(void **state)
 
 static int group_setup(void **state)
 {
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE");
-	EVP_PKEY *key = NULL;
-
 	(void)state;
-	if (!path || enclave_image_load_file(path, &image)) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE: %s\n",
-			path ? enclave_image_error() : "unset");
+	if (test_image_load("SOFTSGX_TEST_ENCLAVE", &image))
 		return -1;
-	}
 	/* Room past the image for dynamic pages: ELRANGE is measured, so before signing. */
 	if (image.secs->size > DYN) {
 		fprintf(stderr, "the test enclave grew past %#llx\n", DYN);
 		return -1;
 	}
 	image.secs->size = ELRANGE;
-	if (sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key))
-		return -1;
-	sig = aligned_alloc(PAGE, PAGE);
-	if (!sig || enclave_image_sign(&image, key, NULL, sig)) {
-		EVP_PKEY_free(key);
-		return -1;
-	}
-	EVP_PKEY_free(key);
-	return 0;
+	return test_image_sign(&image, &sig);
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	enclave_image_free(&image);
-	free(sig);
+	test_image_free(&image, &sig);
 	return 0;
 }
 
@@ -535,10 +520,8 @@ int main(int argc, char **argv)
 	if (!getenv("SOFTSGX_SHIM_TEST_CHILD"))
 		unsetenv("SOFTSGX_SGX1");
 	shim_test_reexec(argc, argv, run_opts);
-	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!vdso_enter) {
-		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+	vdso_enter = vdso_find_enter();
+	if (!vdso_enter)
 		return 1;
-	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

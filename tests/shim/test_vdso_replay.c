@@ -38,8 +38,8 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
 #include "shim_test.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -350,25 +350,8 @@ static void test_eenter_not_a_tcs(void **state)
 
 static int setup(void)
 {
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE"), *key_path = getenv("SOFTSGX_TEST_KEY");
-	EVP_PKEY *key = NULL;
-
-	if (!path || !key_path) {
-		fprintf(stderr,
-			"SOFTSGX_TEST_ENCLAVE and SOFTSGX_TEST_KEY: run with `make check`\n");
+	if (test_image_prepare("SOFTSGX_TEST_ENCLAVE", &image, &sig))
 		return -1;
-	}
-	if (enclave_image_load_file(path, &image)) {
-		fprintf(stderr, "%s: %s\n", path, enclave_image_error());
-		return -1;
-	}
-	sig = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	if (!sig || sgx_sign_load_key(key_path, &key) ||
-	    enclave_image_sign(&image, key, NULL, sig)) {
-		fprintf(stderr, "cannot sign the test enclave\n");
-		return -1;
-	}
-	EVP_PKEY_free(key);
 	scratch = mmap(NULL, SCRATCH_SIZE + SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (scratch == MAP_FAILED)
@@ -437,7 +420,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i + 2 < nr; i++)
 		free((void *)tests[i].name);
 	free(tests);
-	enclave_image_free(&image);
-	free(sig);
+	test_image_free(&image, &sig);
 	return ret;
 }

@@ -32,8 +32,8 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
 #include "shim_test.h"
+#include "test_image.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -318,9 +318,8 @@ static void test_xstate(void **state)
 static void test_narrow_xfrm_warns_once(void **state)
 {
 	struct enclave_image narrow = {0};
-	struct sgx_sigstruct *nsig = aligned_alloc(PAGE, PAGE);
+	struct sgx_sigstruct *nsig = NULL;
 	char out[4096] = "";
-	EVP_PKEY *key = NULL;
 	struct encl e;
 	int fds[2], saved;
 	ssize_t n;
@@ -329,14 +328,11 @@ static void test_narrow_xfrm_warns_once(void **state)
 	need_avx();
 	if (xcr0 == 0x7) {
 		printf("skipped: XCR0 is x87|SSE|AVX, nothing narrower with AVX to try\n");
-		free(nsig);
 		skip();
 	}
-	assert_int_equal(enclave_image_load_file(getenv("SOFTSGX_TEST_ENCLAVE"), &narrow), 0);
+	assert_int_equal(test_image_load("SOFTSGX_TEST_ENCLAVE", &narrow), 0);
 	narrow.secs->xfrm = 0x7;
-	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
-	assert_int_equal(enclave_image_sign(&narrow, key, NULL, nsig), 0);
-	EVP_PKEY_free(key);
+	assert_int_equal(test_image_sign(&narrow, &nsig), 0);
 	if (enclave_build(&enclave_sys_native, &narrow, nsig, &e.h))
 		fail_msg("enclave_build: %s", enclave_image_error());
 
@@ -367,8 +363,7 @@ static void test_narrow_xfrm_warns_once(void **state)
 	assert_non_null(strstr(out, "XFRM 0x7 is narrower than this CPU's XCR0"));
 	assert_null(strstr(strstr(out, "narrower") + 1, "narrower"));
 	enclave_unload(&enclave_sys_native, &e.h);
-	enclave_image_free(&narrow);
-	free(nsig);
+	test_image_free(&narrow, &nsig);
 }
 
 static void *thread_main(void *arg)
@@ -413,33 +408,20 @@ static void probe_host(void)
 
 static int group_setup(void **state)
 {
-	const char *path = getenv("SOFTSGX_TEST_ENCLAVE_XSAVE");
-	EVP_PKEY *key = NULL;
-	int ret;
-
 	(void)state;
 	probe_host();
-	if (!path || enclave_image_load_file(path, &image)) {
-		fprintf(stderr, "SOFTSGX_TEST_ENCLAVE_XSAVE: %s\n",
-			path ? enclave_image_error() : "unset");
+	if (test_image_load("SOFTSGX_TEST_ENCLAVE_XSAVE", &image))
 		return -1;
-	}
 	/* XFRM = XCR0, as an SDK loader picks it on this CPU. */
 	if (vec_kind != VEC_NONE)
 		image.secs->xfrm = xcr0;
-	if (sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key))
-		return -1;
-	sig = aligned_alloc(PAGE, PAGE);
-	ret = sig ? enclave_image_sign(&image, key, NULL, sig) : -ENOMEM;
-	EVP_PKEY_free(key);
-	return ret ? -1 : 0;
+	return test_image_sign(&image, &sig);
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	enclave_image_free(&image);
-	free(sig);
+	test_image_free(&image, &sig);
 	return 0;
 }
 
@@ -452,10 +434,8 @@ int main(int argc, char **argv)
 	};
 
 	shim_test_reexec(argc, argv, run_opts);
-	vdso_enter = (vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
-	if (!vdso_enter) {
-		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+	vdso_enter = vdso_find_enter();
+	if (!vdso_enter)
 		return 1;
-	}
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,7 @@
 #include <elf.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 
@@ -79,6 +80,17 @@ static void *vdso_sym(const char *name)
 			return (void *)(bias + s->st_value);
 	}
 	return NULL;
+}
+
+/* __vdso_sgx_enter_enclave, or NULL with a message. */
+static inline vdso_sgx_enter_enclave_t vdso_find_enter(void)
+{
+	vdso_sgx_enter_enclave_t fn =
+		(vdso_sgx_enter_enclave_t)vdso_sym("__vdso_sgx_enter_enclave");
+
+	if (!fn)
+		fprintf(stderr, "no __vdso_sgx_enter_enclave in the vDSO\n");
+	return fn;
 }
 
 /*
