@@ -94,6 +94,29 @@ static void th_unload(struct th_encl *e)
 	enclave_unload(&enclave_sys_native, &e->h);
 }
 
+/*
+ * The enclave most of a program's tests enter: th_setup builds it and
+ * th_teardown unloads it, around each test or the group as cmocka is told.
+ */
+static struct th_encl encl;
+
+static inline int th_setup(void **state)
+{
+	(void)state;
+	th_build(&encl);
+	return 0;
+}
+
+static inline int th_teardown(void **state)
+{
+	(void)state;
+	th_unload(&encl);
+	return 0;
+}
+
+/* A test with its own freshly built enclave. */
+#define th_unit_test(f) cmocka_unit_test_setup_teardown(f, th_setup, th_teardown)
+
 /* Load the test enclave and find the vDSO. 0 or -1 with a message. */
 static inline int th_prepare_unsigned(void)
 {

@@ -33,7 +33,6 @@ static const char *const run_opts[] = { "--epc", "256K", "--sections", "1", NULL
 
 #define SIGNALS_WANTED 20
 
-static struct th_encl encl;
 static _Atomic uint64_t stop_flag;
 
 /* What the handler saw, for the test to check after the ECALL. */
@@ -331,20 +330,6 @@ static void test_signal_storm_under_reclaim(void **state)
 	assert_true(storm_signals > 0);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	th_build(&encl);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_unload(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -361,5 +346,5 @@ int main(int argc, char **argv)
 		cmocka_set_test_filter(getenv("SOFTSGX_TEST_FILTER"));
 	if (th_prepare())
 		return 1;
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, th_setup, th_teardown);
 }

@@ -26,7 +26,6 @@
 #define X86_TRAP_UD 6
 
 static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", "--sgx1", NULL };
-static struct th_encl encl;
 
 /* rdtsc; mov %rcx, %rbx; mov $EEXIT, %eax; enclu */
 static const uint8_t rdtsc_exit[] = { 0x0f, 0x31, 0x48, 0x89, 0xcb, 0xb8, 0x04,
@@ -106,26 +105,11 @@ static void test_rdtsc_in_enclave_is_ud_new_thread(void **state)
 	assert_int_equal(pthread_join(th, NULL), 0);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	th_build(&encl);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_unload(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_rdtsc_in_enclave_is_ud_sgx1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rdtsc_in_enclave_is_ud_new_thread, setup,
-						teardown),
+		th_unit_test(test_rdtsc_in_enclave_is_ud_sgx1),
+		th_unit_test(test_rdtsc_in_enclave_is_ud_new_thread),
 	};
 
 	shim_test_reexec(argc, argv, run_opts);

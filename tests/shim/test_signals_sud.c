@@ -37,7 +37,6 @@
 #define X86_TRAP_UD 6
 
 static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
-static struct th_encl encl;
 
 /* Whether this kernel has Syscall User Dispatch: asked in a child, which does not inherit it. */
 static bool have_sud(void)
@@ -207,29 +206,13 @@ static void test_blocked_fault_inside_kills(void **state)
 		fail_msg("child: status 0x%x, not killed by SIGILL", status);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	th_build(&encl);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_unload(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_syscall_in_enclave_is_ud_vdso, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_syscall_in_enclave_is_ud_new_thread, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_syscall_in_enclave_sigill_at_own_aep, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_blocked_fault_inside_kills, setup, teardown),
+		th_unit_test(test_syscall_in_enclave_is_ud_vdso),
+		th_unit_test(test_syscall_in_enclave_is_ud_new_thread),
+		th_unit_test(test_syscall_in_enclave_sigill_at_own_aep),
+		th_unit_test(test_blocked_fault_inside_kills),
 	};
 
 	shim_test_reexec(argc, argv, run_opts);

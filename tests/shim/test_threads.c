@@ -39,7 +39,6 @@
 #define X86_TRAP_PF 14
 
 static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
-static struct th_encl encl;
 
 /*
  * In an enclave of its own: NOP, an exception inside (#UD through the
@@ -339,29 +338,14 @@ static void test_munmap_close_while_inside(void **state)
 	assert_int_equal(st.eremove_failures, 0);
 }
 
-static int setup(void **state)
-{
-	(void)state;
-	th_build(&encl);
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	th_unload(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_first_ecall_from_new_pthread, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_first_ecall_from_thrd_create, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_5000_short_lived_threads, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_thread_blocking_all_signals, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_new_thread_inherits_blocked_mask, setup,
-						teardown),
+		th_unit_test(test_first_ecall_from_new_pthread),
+		th_unit_test(test_first_ecall_from_thrd_create),
+		th_unit_test(test_5000_short_lived_threads),
+		th_unit_test(test_thread_blocking_all_signals),
+		th_unit_test(test_new_thread_inherits_blocked_mask),
 		cmocka_unit_test(test_exec_with_every_signal_blocked),
 		cmocka_unit_test(test_munmap_close_while_inside),
 	};
