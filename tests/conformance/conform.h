@@ -5,8 +5,9 @@
  * written for this project from public descriptions of those stacks (the
  * kernel selftests, the Intel SGX SDK loader, runtimes with their own AEP):
  *
- *  - host feature probes, so that a check the host cannot support is
- *    reported as skipped with its reason, never passed;
+ *  - host feature probes (tests/shim/host_probe.h), so that a check the
+ *    host cannot support is reported as skipped with its reason, never
+ *    passed;
  *  - CPUID and XGETBV as the program executes them itself;
  *  - the vDSO's __vdso_sgx_enter_enclave found by reading the ELF image at
  *    getauxval(AT_SYSINFO_EHDR): DT_GNU_HASH and DT_HASH, and the symbol
@@ -14,8 +15,8 @@
  *  - the test enclave (docs/enclave-abi.md) built with the project's loader
  *    through real system calls (open, ioctl, mmap), which the shim serves.
  *
- * Include once per program: it defines static functions and one assembly
- * function (conform_vdso_call).
+ * Include once per program: it defines static functions, and through
+ * tests/shim/vdso_call.h the assembly caller of the vDSO (vdso_call).
  */
 #ifndef SOFTSGX_TESTS_CONFORM_H
 #define SOFTSGX_TESTS_CONFORM_H
@@ -60,19 +61,13 @@ const char *__asan_default_options(void)
 #endif
 #include <openssl/pem.h>
 
+#include "host_probe.h"
 #include "lib/enclave_image.h"
 #include "shim_test.h"
 #include "softsgx/sgx_uapi.h"
 #include "test_enclave.h"
+#include "vdso_call.h"
 
-#ifndef ARCH_GET_CPUID
-#define ARCH_GET_CPUID 0x1011
-#define ARCH_SET_CPUID 0x1012
-#endif
-#ifndef PR_SET_SYSCALL_USER_DISPATCH
-#define PR_SET_SYSCALL_USER_DISPATCH 59
-#define PR_SYS_DISPATCH_OFF	     0
-#endif
 
 /*
  * Checks that run on any thread: cmocka's assertions may only fail on the
@@ -247,44 +242,15 @@ static inline uint64_t conform_xgetbv(uint32_t index)
 	return (uint64_t)hi << 32 | lo;
 }
 
-/*
- * Is CPUID faulting available to this process? Under `softsgx run` it may
- * already be on (ARCH_GET_CPUID returns 0: CPUID faults). Otherwise probe
- * ARCH_SET_CPUID in a child made by a raw fork (no atfork handlers: the
- * child makes two system calls and exits), so this process is unchanged.
- */
+/* The host probes under the names these programs have always used. */
 static inline bool conform_have_cpuid_faulting(void)
 {
-	long pid;
-	int status;
-
-	if (syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0) == 0)
-		return true;
-	pid = syscall(SYS_fork);
-	if (pid == 0)
-		syscall(SYS_exit_group, syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0) ? 1 : 0);
-	if (pid < 0 || waitpid((pid_t)pid, &status, 0) != pid)
-		return false;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return host_has_cpuid_faulting();
 }
 
-/*
- * Syscall User Dispatch: turning it off succeeds where the kernel has it.
- * Probed in a child: in this thread it would turn off the dispatch that
- * whoever runs the program (the shim, as a debugger or Wine would) set up.
- */
 static inline bool conform_have_sud(void)
 {
-	long pid;
-	int status;
-
-	pid = syscall(SYS_fork);
-	if (pid == 0)
-		syscall(SYS_exit_group,
-			prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_OFF, 0, 0, 0) ? 1 : 0);
-	if (pid < 0 || waitpid((pid_t)pid, &status, 0) != pid)
-		return false;
-	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return host_has_sud();
 }
 
 /*
@@ -486,41 +452,6 @@ static inline void *conform_vdso_sym(const char *name, const char *version)
 			  : conform_vdso_sym_sysv(&v, name, version);
 }
 
-/*
- * conform_vdso_call(rdi, rsi, rdx, function, run, fn) calls
- * fn(rdi, rsi, rdx, function, 0, 0, run) and keeps RBX, RBP and R12-R15 for
- * its caller: after an AEX the CPU leaves R12-R15 zero (synthetic state)
- * and the vDSO, as Linux documents, preserves only RBX, RBP and RSP.
- */
-extern int conform_vdso_call(unsigned long rdi, unsigned long rsi, unsigned long rdx,
-			     unsigned int function, struct sgx_enclave_run *run,
-			     vdso_sgx_enter_enclave_t fn);
-__asm__(".text\n"
-	".globl conform_vdso_call\n"
-	".hidden conform_vdso_call\n"
-	".type conform_vdso_call, @function\n"
-	"conform_vdso_call:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
-	"	push %r8\n" /* run: the 7th argument, on the stack */
-	"	mov %r9, %rax\n"
-	"	xor %r8d, %r8d\n"
-	"	xor %r9d, %r9d\n"
-	"	call *%rax\n"
-	"	add $8, %rsp\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
-	"	ret\n"
-	".size conform_vdso_call, .-conform_vdso_call\n");
-
 /* ---- The test enclave. ---- */
 
 struct conform_encl {
@@ -645,7 +576,7 @@ static inline int conform_ecall(const struct conform_encl *e, unsigned int tcs, 
 	run->tcs = conform_tcs(e, tcs);
 	run->user_handler = (uintptr_t)conform_keep_result;
 	run->user_data = (uintptr_t)res;
-	return conform_vdso_call(op, a1, a2, SGX_EENTER, run, conform_vdso_enter);
+	return vdso_call(op, a1, a2, SGX_EENTER, run, conform_vdso_enter);
 }
 
 /* Find __vdso_sgx_enter_enclave or fail the program. */

@@ -247,7 +247,7 @@ static const char *pte_permissions(void *arg)
 	CHECK(mprotect((void *)(uintptr_t)page, 4096, PROT_READ | PROT_WRITE) == 0, "mprotect");
 	memset(&res, 0, sizeof(res));
 	res.status = ~0ULL;
-	CHECK(conform_vdso_call(0, 0, 0, SGX_ERESUME, &run, conform_vdso_enter) == 0, "ERESUME");
+	CHECK(vdso_call(0, 0, 0, SGX_ERESUME, &run, conform_vdso_enter) == 0, "ERESUME");
 	CHECK(run.function == SGX_EEXIT && res.status == TEST_ENCL_OK,
 	      "after ERESUME: function %u status %llu", run.function,
 	      (unsigned long long)res.status);

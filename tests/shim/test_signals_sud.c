@@ -28,31 +28,17 @@
 
 #include <cmocka.h>
 
+#include "host_probe.h"
 #include "shim_test.h"
 #include "encl_helper.h"
 
-#ifndef PR_SET_SYSCALL_USER_DISPATCH
-#define PR_SET_SYSCALL_USER_DISPATCH 59
-#endif
 #define X86_TRAP_UD 6
 
 static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL };
 
-/* Whether this kernel has Syscall User Dispatch: asked in a child, which does not inherit it. */
-static bool have_sud(void)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (!pid)
-		_exit(prctl(PR_SET_SYSCALL_USER_DISPATCH, 0, 0, 0, 0) ? 1 : 0);
-	return pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
-	       !WEXITSTATUS(status);
-}
-
 #define REQUIRE_SUD()                                                                       \
 	do {                                                                                \
-		if (!have_sud()) {                                                          \
+		if (!host_has_sud()) {                                                      \
 			fprintf(stderr, "skipped: the kernel has no Syscall User Dispatch\n"); \
 			skip();                                                             \
 		}                                                                           \

@@ -18,7 +18,7 @@
 #include "softsgx/sgx_uapi.h"
 
 /* The SysV ELF hash of the gABI's "Hash Table" section. */
-static uint32_t elf_hash(const char *name)
+static inline uint32_t elf_hash(const char *name)
 {
 	uint32_t h = 0, g;
 
@@ -33,7 +33,7 @@ static uint32_t elf_hash(const char *name)
 }
 
 /* @name in the vDSO's dynamic symbol table through DT_HASH, or NULL. */
-static void *vdso_sym(const char *name)
+static inline void *vdso_sym(const char *name)
 {
 	const uint8_t *base = (const uint8_t *)getauxval(AT_SYSINFO_EHDR);
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)base;
