@@ -63,6 +63,7 @@ const char *__asan_default_options(void)
 
 #include "host_probe.h"
 #include "lib/enclave_image.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "softsgx/sgx_uapi.h"
 #include "test_enclave.h"
@@ -122,10 +123,8 @@ static inline void conform_check_here(conform_body body, void *arg)
 static inline void conform_check_on_thread(conform_body body, void *arg)
 {
 	struct conform_thread_arg t = { .body = body, .arg = arg };
-	pthread_t th;
 
-	assert_int_equal(pthread_create(&th, NULL, conform_thread_main, &t), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(conform_thread_main, &t);
 	if (t.failed)
 		fail_msg("on a new thread: %s", t.msg);
 }

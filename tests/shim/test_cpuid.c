@@ -43,6 +43,7 @@
 #include "hw.h"
 #include "lib/enclave_image.h"
 #include "lib/parse_size.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -371,14 +372,9 @@ static void *thread_check(void *arg)
 
 static void test_new_thread(void **state)
 {
-	pthread_t th;
-	void *bad;
-
 	(void)state;
 	SKIP_WITHOUT_FAULTING();
-	assert_int_equal(pthread_create(&th, NULL, thread_check, NULL), 0);
-	assert_int_equal(pthread_join(th, &bad), 0);
-	assert_int_equal((uintptr_t)bad, 0);
+	assert_int_equal((uintptr_t)run_on_new_thread(thread_check, NULL), 0);
 }
 
 static void test_fork_child(void **state)
@@ -801,8 +797,6 @@ static void *thread_enclave_cpuid(void *arg)
 static void test_cpuid_in_enclave_is_ud(void **state)
 {
 	struct enclave_handle h;
-	pthread_t th;
-	void *bad;
 	int ret;
 
 	(void)state;
@@ -816,9 +810,7 @@ static void test_cpuid_in_enclave_is_ud(void **state)
 		fail_msg("enclave_build: %d: %s", ret, enclave_image_error());
 	assert_int_equal(enclave_cpuid_ud(&h, 0), 0);
 	/* From a thread that never entered an enclave before. */
-	assert_int_equal(pthread_create(&th, NULL, thread_enclave_cpuid, &h), 0);
-	assert_int_equal(pthread_join(th, &bad), 0);
-	assert_int_equal((uintptr_t)bad, 0);
+	assert_int_equal((uintptr_t)run_on_new_thread(thread_enclave_cpuid, &h), 0);
 	/* Outside again, CPUID is the model's. */
 	assert_int_equal(check_model_cpuid(), 0);
 	enclave_unload(&enclave_sys_native, &h);

@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
@@ -214,31 +215,18 @@ static void test_fault_codes(void **state)
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 
-static void *thread_main(void *arg)
+static void fault_codes_body(void *e)
 {
-	static char altstack[65536];
-	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
-
-	/*
-	 * Workaround, to be removed: without an alternate signal stack, the
-	 * first exception inside the enclave on a thread the shim did not give
-	 * one to kills the process (its SIGSEGV frame goes onto the enclave's
-	 * stack). The signals/threads work owns the fix.
-	 */
-	assert_int_equal(sigaltstack(&ss, NULL), 0);
-	fault_codes(arg);
-	return NULL;
+	fault_codes(e);
 }
 
 static void test_fault_codes_new_thread(void **state)
 {
 	struct encl e;
-	pthread_t t;
 
 	(void)state;
 	build(&e);
-	assert_int_equal(pthread_create(&t, NULL, thread_main, &e), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	run_on_new_thread_altstack(fault_codes_body, &e);
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 

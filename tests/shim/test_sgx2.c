@@ -44,6 +44,7 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
@@ -465,26 +466,18 @@ static void test_sgx2(void **state)
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 
-static void *thread_main(void *arg)
+static void all_scenarios_body(void *e)
 {
-	static char altstack[65536];
-	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
-
-	/* As test_fault_codes: until the shim gives new threads an alternate stack. */
-	assert_int_equal(sigaltstack(&ss, NULL), 0);
-	all_scenarios(arg);
-	return NULL;
+	all_scenarios(e);
 }
 
 static void test_sgx2_new_thread(void **state)
 {
 	struct encl e;
-	pthread_t t;
 
 	(void)state;
 	build(&e);
-	assert_int_equal(pthread_create(&t, NULL, thread_main, &e), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	run_on_new_thread_altstack(all_scenarios_body, &e);
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 

@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "new_thread.h"
 #include "shim_test.h"
 #include "encl_helper.h"
 
@@ -98,11 +99,8 @@ static void *rdtsc_thread(void *arg)
 
 static void test_rdtsc_in_enclave_is_ud_new_thread(void **state)
 {
-	pthread_t th;
-
 	(void)state;
-	assert_int_equal(pthread_create(&th, NULL, rdtsc_thread, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(rdtsc_thread, NULL);
 }
 
 int main(int argc, char **argv)

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "host_probe.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "encl_helper.h"
 
@@ -76,12 +77,9 @@ static void *syscall_thread(void *arg)
 
 static void test_syscall_in_enclave_is_ud_new_thread(void **state)
 {
-	pthread_t th;
-
 	(void)state;
 	REQUIRE_SUD();
-	assert_int_equal(pthread_create(&th, NULL, syscall_thread, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(syscall_thread, NULL);
 }
 
 /*

@@ -30,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "new_thread.h"
 #include "shim_test.h"
 #include "encl_helper.h"
 #include "stats_file.h"
@@ -69,11 +70,8 @@ static void *round_thread(void *arg)
 
 static void test_first_ecall_from_new_pthread(void **state)
 {
-	pthread_t th;
-
 	(void)state;
-	assert_int_equal(pthread_create(&th, NULL, round_thread, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(round_thread, NULL);
 }
 
 static int round_thrd(void *arg)
@@ -180,11 +178,8 @@ static void *blocked_thread(void *arg)
 
 static void test_thread_blocking_all_signals(void **state)
 {
-	pthread_t th;
-
 	(void)state;
-	assert_int_equal(pthread_create(&th, NULL, blocked_thread, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(blocked_thread, NULL);
 }
 
 static void *inherits_blocked(void *arg)
@@ -241,7 +236,6 @@ static void test_exec_with_every_signal_blocked(void **state)
 static int exec_probe(void)
 {
 	sigset_t back;
-	pthread_t th;
 
 	if (th_prepare())
 		return 2;
@@ -249,8 +243,7 @@ static int exec_probe(void)
 	assert_all_blocked(&back);
 	th_build(&encl);
 	enclave_round();
-	assert_int_equal(pthread_create(&th, NULL, inherits_blocked, NULL), 0);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	run_on_new_thread(inherits_blocked, NULL);
 	th_unload(&encl);
 	return 0;
 }

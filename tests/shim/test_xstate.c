@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "lib/enclave_image.h"
+#include "new_thread.h"
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
@@ -366,26 +367,17 @@ static void test_narrow_xfrm_warns_once(void **state)
 	test_image_free(&narrow, &nsig);
 }
 
-static void *thread_main(void *arg)
+static void all_cases_body(void *arg)
 {
-	static char altstack[65536];
-	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
-
 	(void)arg;
-	/* Workaround for the shim's new-thread bug, see test_fault_codes.c. */
-	assert_int_equal(sigaltstack(&ss, NULL), 0);
 	all_cases();
-	return NULL;
 }
 
 static void test_xstate_new_thread(void **state)
 {
-	pthread_t t;
-
 	(void)state;
 	need_avx();
-	assert_int_equal(pthread_create(&t, NULL, thread_main, NULL), 0);
-	assert_int_equal(pthread_join(t, NULL), 0);
+	run_on_new_thread_altstack(all_cases_body, NULL);
 }
 
 static void probe_host(void)
