@@ -35,6 +35,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
+#include "mini_encl.h"
 #include "shim_test.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_uapi.h"
@@ -83,25 +84,12 @@ struct enclave {
 };
 
 static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
-static struct sgx_secs secs_buf;
 static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
 static vdso_sgx_enter_enclave_t vdso_enter;
 
 static void add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
-	struct sgx_enclave_add_pages a = {
-		.src = (uintptr_t)page_buf,
-		.offset = page * SGX_PAGE_SIZE,
-		.length = SGX_PAGE_SIZE,
-		.secinfo = (uintptr_t)&secinfo,
-		.flags = SGX_PAGE_MEASURE,
-	};
-
-	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &a), 0);
-	sgx_measure_eadd(m, a.offset, &secinfo);
-	for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += 256)
-		sgx_measure_eextend(m, a.offset + c, page_buf + c);
+	assert_int_equal(mini_encl_add(fd, page * SGX_PAGE_SIZE, flags, page_buf, m), 0);
 }
 
 static void build_enclave(struct enclave *e, uint64_t extra_pages)
@@ -114,33 +102,17 @@ static void build_enclave(struct enclave *e, uint64_t extra_pages)
 		.xfrm_mask = 3,
 		.date = 0x20261122,
 	};
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs_buf };
 	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
 	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
 	struct sgx_measurement m;
-	EVP_PKEY *key = NULL;
-	uint8_t *area;
 
 	while (size < (ENCL_PAGES + extra_pages) * SGX_PAGE_SIZE)
 		size *= 2;
-	area = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	assert_true(area != MAP_FAILED);
-	e->base = (uint8_t *)(((uintptr_t)area + size - 1) & ~(size - 1));
-	/* Keep the ELRANGE reserved until the enclave's MAP_FIXED replaces it. */
-	if (e->base > area)
-		munmap(area, (size_t)(e->base - area));
-	munmap(e->base + size, (size_t)(area + size - e->base));
+	e->base = mini_encl_reserve(size, false);
+	assert_non_null(e->base);
 	e->fd = open("/dev/sgx_enclave", O_RDWR);
 	assert_true(e->fd >= 0);
-
-	memset(&secs_buf, 0, sizeof(secs_buf));
-	secs_buf.base = (uintptr_t)e->base;
-	secs_buf.size = size;
-	secs_buf.ssa_frame_size = 1;
-	secs_buf.attributes = desc.attributes;
-	secs_buf.xfrm = 3;
-	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_CREATE, &create), 0);
-	sgx_measure_ecreate(&m, 1, size);
+	assert_int_equal(mini_encl_create(e->fd, e->base, size, desc.attributes, &m), 0);
 
 	memset(page_buf, 0, sizeof(page_buf));
 	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
@@ -164,10 +136,7 @@ static void build_enclave(struct enclave *e, uint64_t extra_pages)
 	for (uint64_t i = 0; i < extra_pages; i++)
 		add(e->fd, ENCL_PAGES + i, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
 
-	sgx_measure_final(&m, desc.mrenclave);
-	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
-	assert_int_equal(sgx_sign_sigstruct(&desc, key, &sig_buf), 0);
-	EVP_PKEY_free(key);
+	assert_int_equal(mini_encl_sign(&desc, &m, &sig_buf), 0);
 	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
 
 	assert_ptr_equal(mmap(e->base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,

@@ -39,6 +39,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
+#include "mini_encl.h"
 #include "shim_test.h"
 #include "vdso_call.h"
 #include "softsgx/sgx_uapi.h"
@@ -82,28 +83,13 @@ struct enclave {
 };
 
 static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
-static struct sgx_secs secs_buf;
 static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
 static vdso_sgx_enter_enclave_t vdso_enter;
 
 /* -1 on any failure: usable in a fork() child, where cmocka is not. */
 static int add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
-	struct sgx_enclave_add_pages a = {
-		.src = (uintptr_t)page_buf,
-		.offset = page * SGX_PAGE_SIZE,
-		.length = SGX_PAGE_SIZE,
-		.secinfo = (uintptr_t)&secinfo,
-		.flags = SGX_PAGE_MEASURE,
-	};
-
-	if (ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &a))
-		return -1;
-	sgx_measure_eadd(m, a.offset, &secinfo);
-	for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += 256)
-		sgx_measure_eextend(m, a.offset + c, page_buf + c);
-	return 0;
+	return mini_encl_add(fd, page * SGX_PAGE_SIZE, flags, page_buf, m);
 }
 
 /*
@@ -120,40 +106,21 @@ static int build_enclave_at(struct enclave *e, uint64_t extra_pages, bool releas
 		.xfrm_mask = 3,
 		.date = 0x20261206,
 	};
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs_buf };
 	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
 	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
 	struct sgx_measurement m;
-	EVP_PKEY *key = NULL;
 	uint64_t size = ENCL_PAGES * SGX_PAGE_SIZE;
-	uint8_t *area;
 	int ret = 0;
 
 	while (size < (ENCL_PAGES + extra_pages) * SGX_PAGE_SIZE)
 		size *= 2;
 	e->size = size;
-	area = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (area == MAP_FAILED)
+	e->base = mini_encl_reserve(size, release);
+	if (!e->base)
 		return -1;
-	e->base = (uint8_t *)(((uintptr_t)area + size - 1) & ~(size - 1));
-	if (e->base > area)
-		munmap(area, (size_t)(e->base - area));
-	munmap(e->base + size, (size_t)(area + size - e->base));
-	if (release)
-		munmap(e->base, size);
 	e->fd = open("/dev/sgx_enclave", O_RDWR);
-	if (e->fd < 0)
+	if (e->fd < 0 || mini_encl_create(e->fd, e->base, size, desc.attributes, &m))
 		return -1;
-
-	memset(&secs_buf, 0, sizeof(secs_buf));
-	secs_buf.base = (uintptr_t)e->base;
-	secs_buf.size = size;
-	secs_buf.ssa_frame_size = 1;
-	secs_buf.attributes = desc.attributes;
-	secs_buf.xfrm = 3;
-	if (ioctl(e->fd, SGX_IOC_ENCLAVE_CREATE, &create))
-		return -1;
-	sgx_measure_ecreate(&m, 1, size);
 
 	memset(page_buf, 0, sizeof(page_buf));
 	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
@@ -179,12 +146,7 @@ static int build_enclave_at(struct enclave *e, uint64_t extra_pages, bool releas
 	if (ret)
 		return -1;
 
-	sgx_measure_final(&m, desc.mrenclave);
-	if (sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key) ||
-	    sgx_sign_sigstruct(&desc, key, &sig_buf))
-		return -1;
-	EVP_PKEY_free(key);
-	if (ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init))
+	if (mini_encl_sign(&desc, &m, &sig_buf) || ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init))
 		return -1;
 
 	if (mmap(e->base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd,

@@ -29,6 +29,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "softsgx/sgx_arch.h"
+#include "mini_encl.h"
 #include "shim_test.h"
 #include "softsgx/sgx_uapi.h"
 
@@ -41,39 +42,12 @@ struct enclave {
 };
 
 static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
-static struct sgx_secs secs_buf;
 static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
-
-static uint64_t free_base(uint64_t size)
-{
-	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint64_t base;
-
-	assert_true(p != MAP_FAILED);
-	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	/* Keep the ELRANGE reserved until the enclave's MAP_FIXED replaces it. */
-	if (base > (uintptr_t)p)
-		munmap(p, base - (uintptr_t)p);
-	munmap((void *)(uintptr_t)(base + size), (uintptr_t)p + size - base);
-	return base;
-}
 
 static void add(int fd, uint64_t offset, uint64_t flags, struct sgx_measurement *m)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { .flags = flags };
-	struct sgx_enclave_add_pages a = {
-		.src = (uintptr_t)page_buf,
-		.offset = offset,
-		.length = SGX_PAGE_SIZE,
-		.secinfo = (uintptr_t)&secinfo,
-		.flags = SGX_PAGE_MEASURE,
-	};
-
-	assert_int_equal(ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &a), 0);
-	assert_int_equal(a.count, SGX_PAGE_SIZE);
-	sgx_measure_eadd(m, offset, &secinfo);
-	for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += 256)
-		sgx_measure_eextend(m, offset + c, page_buf + c);
+	/* The whole page, or -1: a short ADD_PAGES count fails too. */
+	assert_int_equal(mini_encl_add(fd, offset, flags, page_buf, m), 0);
 }
 
 static void build(struct enclave *e)
@@ -86,24 +60,15 @@ static void build(struct enclave *e)
 		.date = 0x20261122,
 	};
 	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
-	struct sgx_enclave_create create = { .src = (uintptr_t)&secs_buf };
 	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
 	struct sgx_measurement m;
-	EVP_PKEY *key = NULL;
 
 	e->size = 16 * SGX_PAGE_SIZE;
-	e->base = (uint8_t *)(uintptr_t)free_base(e->size);
+	e->base = mini_encl_reserve(e->size, false);
+	assert_non_null(e->base);
 	e->fd = open("/dev/sgx_enclave", O_RDWR | O_CLOEXEC);
 	assert_true(e->fd >= 0);
-
-	memset(&secs_buf, 0, sizeof(secs_buf));
-	secs_buf.base = (uintptr_t)e->base;
-	secs_buf.size = e->size;
-	secs_buf.ssa_frame_size = 1;
-	secs_buf.attributes = desc.attributes;
-	secs_buf.xfrm = 3;
-	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_CREATE, &create), 0);
-	sgx_measure_ecreate(&m, 1, e->size);
+	assert_int_equal(mini_encl_create(e->fd, e->base, e->size, desc.attributes, &m), 0);
 
 	memset(page_buf, 0, sizeof(page_buf));
 	tcs->ssa_offset = SGX_PAGE_SIZE;
@@ -115,10 +80,7 @@ static void build(struct enclave *e)
 		memset(page_buf, (int)(0x40 + i), sizeof(page_buf));
 		add(e->fd, i * SGX_PAGE_SIZE, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
 	}
-	sgx_measure_final(&m, desc.mrenclave);
-	assert_int_equal(sgx_sign_load_key(getenv("SOFTSGX_TEST_KEY"), &key), 0);
-	assert_int_equal(sgx_sign_sigstruct(&desc, key, &sig_buf), 0);
-	EVP_PKEY_free(key);
+	assert_int_equal(mini_encl_sign(&desc, &m, &sig_buf), 0);
 	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
 	assert_ptr_equal(mmap(e->base, e->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
 			      e->fd, 0),
