@@ -2,7 +2,8 @@
 /*
  * The test enclave (docs/enclave-abi.md) for shim test programs: load,
  * sign, build through real system calls, and call through the vDSO with a
- * user handler that records what the enclave or the exception reported.
+ * user handler that records what the enclave or the exception reported
+ * (vdso_record.h).
  * Include once per program, after cmocka.h.
  */
 #ifndef SOFTSGX_TESTS_ENCL_HELPER_H
@@ -19,6 +20,7 @@
 #include "softsgx/sgx_uapi.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "../enclaves/test_enclave.h"
 
 static vdso_sgx_enter_enclave_t th_vdso;
@@ -29,44 +31,14 @@ struct th_encl {
 	struct enclave_handle h;
 };
 
-/* What one call saw through the vDSO's user handler. */
-struct th_call {
-	long status, value;
-	unsigned int exits, exceptions;
-	uint16_t vector;
-	uint64_t addr;
-};
-
-static int th_handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		      struct sgx_enclave_run *run)
-{
-	struct th_call *c = (struct th_call *)(uintptr_t)run->user_data;
-
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->exits++;
-		c->status = rdi;
-		c->value = rsi;
-		return 0;
-	}
-	c->exceptions++;
-	c->vector = run->exception_vector;
-	c->addr = run->exception_addr;
-	return 0;
-}
-
 /* EENTER TCS @tcs of @e for @op; 0 or the vDSO's error. */
 static int th_ecall(const struct th_encl *e, unsigned int tcs, uint64_t op, uint64_t a1,
-		    uint64_t a2, struct th_call *c)
+		    uint64_t a2, struct vdso_record *c)
 {
 	struct sgx_enclave_run run;
 
-	memset(c, 0, sizeof(*c));
-	c->status = c->value = -1;
-	memset(&run, 0, sizeof(run));
-	run.tcs = e->h.base + enclave_image_tcs_offset(&th_image, tcs);
-	run.user_handler = (uintptr_t)th_handler;
-	run.user_data = (uintptr_t)c;
+	c->on_exception = NULL;
+	vdso_record_start(c, &run, e->h.base + enclave_image_tcs_offset(&th_image, tcs));
 	return vdso_call(op, a1, a2, SGX_EENTER, &run, th_vdso);
 }
 
@@ -74,7 +46,7 @@ static int th_ecall(const struct th_encl *e, unsigned int tcs, uint64_t op, uint
 static long th_ecall_ok(const struct th_encl *e, unsigned int tcs, uint64_t op, uint64_t a1,
 			uint64_t a2)
 {
-	struct th_call c;
+	struct vdso_record c;
 
 	assert_int_equal(th_ecall(e, tcs, op, a1, a2, &c), 0);
 	assert_int_equal(c.exceptions, 0);

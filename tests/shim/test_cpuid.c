@@ -49,6 +49,7 @@
 #include "softsgx/sgx_uapi.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "../enclaves/test_enclave.h"
 
 #define X86_TRAP_UD 6
@@ -708,35 +709,10 @@ static vdso_sgx_enter_enclave_t vdso_enter;
 static struct enclave_image image;
 static struct sgx_sigstruct *sig;
 
-struct ecall {
-	unsigned int exits, exceptions;
-	long status, value;
-};
-
-static int ecall_handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-			 struct sgx_enclave_run *run)
-{
-	struct ecall *c = (struct ecall *)(uintptr_t)run->user_data;
-
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->exits++;
-		c->status = rdi;
-		c->value = rsi;
-	} else {
-		c->exceptions++;
-	}
-	return 0;
-}
-
 static int ecall(const struct enclave_handle *h, unsigned int tcs, uint64_t op, uint64_t a1,
-		 uint64_t a2, struct ecall *c, struct sgx_enclave_run *run)
+		 uint64_t a2, struct vdso_record *c, struct sgx_enclave_run *run)
 {
-	memset(c, 0, sizeof(*c));
-	memset(run, 0, sizeof(*run));
-	run->tcs = h->base + enclave_image_tcs_offset(&image, tcs);
-	run->user_handler = (uintptr_t)ecall_handler;
-	run->user_data = (uintptr_t)c;
+	vdso_record_start(c, run, h->base + enclave_image_tcs_offset(&image, tcs));
 	return vdso_call(op, a1, a2, SGX_EENTER, run, vdso_enter);
 }
 
@@ -744,7 +720,7 @@ static int ecall(const struct enclave_handle *h, unsigned int tcs, uint64_t op, 
 static unsigned int enclave_cpuid_ud(const struct enclave_handle *h, unsigned int tcs)
 {
 	struct sgx_enclave_run run;
-	struct ecall c;
+	struct vdso_record c = {0};
 	unsigned int bad = 0;
 
 	if (ecall(h, tcs, TEST_ENCL_OP_CPUID, 0x12, 0, &c, &run) != 0 ||

@@ -123,7 +123,7 @@ static void check_seen(void)
 /* Spin on TCS @tcs until the handler has run SIGNALS_WANTED times. */
 static void spin(unsigned int tcs)
 {
-	struct th_call c;
+	struct vdso_record c;
 
 	assert_int_equal(th_ecall(&encl, tcs, TEST_ENCL_OP_SPIN, (uintptr_t)&stop_flag, 0, &c), 0);
 	assert_int_equal(c.exceptions, 0);
@@ -223,7 +223,7 @@ static void *stop_later(void *arg)
 static void test_ignored_signal_is_invisible(void **state)
 {
 	pthread_t th;
-	struct th_call c;
+	struct vdso_record c;
 
 	(void)state;
 	reset_seen(0, 0);
@@ -246,7 +246,7 @@ static void test_default_action_kills_inside(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (!pid) {
-		struct th_call c;
+		struct vdso_record c;
 
 		atomic_store(&stop_flag, 0);
 		th_ecall(&encl, 0, TEST_ENCL_OP_SPIN, (uintptr_t)&stop_flag, 0, &c);

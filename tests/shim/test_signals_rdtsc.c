@@ -68,7 +68,7 @@ static int patch_image(void)
 static void rdtsc_is_ud(void)
 {
 	struct timespec ts;
-	struct th_call c;
+	struct vdso_record c;
 	uint64_t t0 = __rdtsc(), t1;
 
 	assert_int_equal(th_ecall(&encl, 1, 0, 0, 0, &c), 0);

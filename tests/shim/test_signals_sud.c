@@ -47,7 +47,7 @@ static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL }
 
 static void syscall_is_ud(unsigned int tcs)
 {
-	struct th_call c;
+	struct vdso_record c;
 
 	assert_int_equal(th_ecall(&encl, tcs, TEST_ENCL_OP_SYSCALL, SYS_getpid, 0, &c), 0);
 	if (c.exits)

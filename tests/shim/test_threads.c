@@ -48,7 +48,7 @@ static const char *const run_opts[] = { "--epc", "1M", "--sections", "1", NULL }
 static void enclave_round(void)
 {
 	struct th_encl e;
-	struct th_call c;
+	struct vdso_record c;
 
 	th_build(&e);
 	th_ecall_ok(&e, 1, TEST_ENCL_OP_NOP, 0, 0);
@@ -252,7 +252,7 @@ struct inside_arg {
 	struct th_encl *e;
 	_Atomic uint64_t flag; /* never set: the spin ends only by the fault */
 	_Atomic bool entered, done;
-	struct th_call c;
+	struct vdso_record c;
 	int ret;
 };
 

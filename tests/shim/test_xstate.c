@@ -36,6 +36,7 @@
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
@@ -132,23 +133,6 @@ __asm__(".text\n"
 	"	ret\n"
 	".size xs_call, .-xs_call\n");
 
-struct ecall {
-	long status, value;
-};
-
-static int handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		   struct sgx_enclave_run *run)
-{
-	struct ecall *c = (struct ecall *)(uintptr_t)run->user_data;
-
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->status = rdi;
-		c->value = rsi;
-	}
-	return 0;
-}
-
 struct encl {
 	struct enclave_handle h;
 };
@@ -158,15 +142,11 @@ static uint64_t tcs0(const struct encl *e)
 	return e->h.base + enclave_image_tcs_offset(&image, 0);
 }
 
-static void ecall(const struct encl *e, long op, long a, long b, struct ecall *c)
+static void ecall(const struct encl *e, long op, long a, long b, struct vdso_record *c)
 {
 	struct sgx_enclave_run run;
 
-	memset(&run, 0, sizeof(run));
-	run.tcs = tcs0(e);
-	run.user_handler = (uintptr_t)handler;
-	run.user_data = (uintptr_t)c;
-	c->status = c->value = -1;
+	vdso_record_start(c, &run, tcs0(e));
 	assert_int_equal(vdso_call((unsigned long)op, (unsigned long)a, (unsigned long)b,
 				   SGX_EENTER, &run, vdso_enter),
 			 0);
@@ -182,7 +162,7 @@ static void build(struct encl *e)
 
 static uint64_t buffer(const struct encl *e)
 {
-	struct ecall c = {0};
+	struct vdso_record c = {0};
 
 	ecall(e, TEST_ENCL_OP_BUFFER, 0, 0, &c);
 	assert_int_equal(c.status, TEST_ENCL_OK);
@@ -193,7 +173,7 @@ static uint64_t buffer(const struct encl *e)
 static void xsave_in_enclave(const struct encl *e)
 {
 	for (uint64_t slot = 0; slot < TEST_ENCL_XSAVE_SLOTS; slot++) {
-		struct ecall c = {0};
+		struct vdso_record c = {0};
 
 		ecall(e, TEST_ENCL_OP_XSAVE, -1, (long)(slot << 32 | xsave_size), &c);
 		if (c.status == TEST_ENCL_OVERRUN)
@@ -343,13 +323,10 @@ static void test_narrow_xfrm_warns_once(void **state)
 	assert_int_equal(dup2(fds[1], 2), 2);
 	close(fds[1]);
 	for (int i = 0; i < 2; i++) {
-		struct ecall c = {0};
+		struct vdso_record c = {0};
 		struct sgx_enclave_run run;
 
-		memset(&run, 0, sizeof(run));
-		run.tcs = e.h.base + enclave_image_tcs_offset(&narrow, 0);
-		run.user_handler = (uintptr_t)handler;
-		run.user_data = (uintptr_t)&c;
+		vdso_record_start(&c, &run, e.h.base + enclave_image_tcs_offset(&narrow, 0));
 		assert_int_equal(vdso_call(TEST_ENCL_OP_NOP, 0, 0, SGX_EENTER, &run, vdso_enter),
 				 0);
 		assert_int_equal(c.status, TEST_ENCL_OK);
