@@ -31,6 +31,7 @@
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
@@ -52,51 +53,28 @@ struct encl {
 	struct enclave_handle h;
 };
 
-struct ecall {
-	long status, value;
-	unsigned int exceptions;
-	uint16_t vector, error_code;
-	uint64_t addr;
-	/* On an exception: mprotect this page to @prot, then ERESUME. */
-	void *fix;
+/* On the first exception of a call: mprotect @page to @prot, then ERESUME. */
+struct fix {
+	void *page;
 	int prot;
 };
 
-static int handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		   struct sgx_enclave_run *run)
+static int fix_first(struct vdso_record *c)
 {
-	struct ecall *c = (struct ecall *)(uintptr_t)run->user_data;
+	const struct fix *f = c->ctx;
 
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->status = rdi;
-		c->value = rsi;
+	if (!f->page || c->exceptions != 1)
 		return 0;
-	}
-	c->exceptions++;
-	c->vector = run->exception_vector;
-	c->error_code = run->exception_error_code;
-	c->addr = run->exception_addr;
-	if (c->fix && c->exceptions == 1) {
-		if (mprotect(c->fix, PAGE, c->prot))
-			return -errno;
-		return SGX_ERESUME;
-	}
-	return 0;
+	if (mprotect(f->page, PAGE, f->prot))
+		return -errno;
+	return SGX_ERESUME;
 }
 
-static void ecall(uint64_t tcs, long op, long a, long b, struct ecall *c)
+static void ecall(uint64_t tcs, long op, long a, long b, struct vdso_record *c)
 {
 	struct sgx_enclave_run run;
 
-	memset(&run, 0, sizeof(run));
-	run.tcs = tcs;
-	run.user_handler = (uintptr_t)handler;
-	run.user_data = (uintptr_t)c;
-	c->status = c->value = -1;
-	c->exceptions = 0;
-	c->vector = c->error_code = 0;
-	c->addr = 0;
+	vdso_record_start(c, &run, tcs);
 	assert_int_equal(vdso_call((unsigned long)op, (unsigned long)a, (unsigned long)b,
 				   SGX_EENTER, &run, vdso_enter),
 			 0);
@@ -117,7 +95,7 @@ static uint64_t tcs0(const struct encl *e)
 
 static uint64_t buffer(const struct encl *e)
 {
-	struct ecall c = {0};
+	struct vdso_record c = {0};
 
 	ecall(tcs0(e), TEST_ENCL_OP_BUFFER, 0, 0, &c);
 	assert_int_equal(c.status, TEST_ENCL_OK);
@@ -132,7 +110,7 @@ static void remap(const struct encl *e, uint64_t addr, int prot)
 	assert_ptr_equal(p, (void *)(uintptr_t)addr);
 }
 
-static void check_pf(const struct ecall *c, uint64_t addr, uint16_t code)
+static void check_pf(const struct vdso_record *c, uint64_t addr, uint16_t code)
 {
 	assert_int_equal(c->exceptions, 1);
 	assert_int_equal(c->vector, TRAP_PF);
@@ -145,7 +123,8 @@ static void check_pf(const struct ecall *c, uint64_t addr, uint16_t code)
 
 static void fault_codes(struct encl *ep)
 {
-	struct ecall c = {0};
+	struct fix fix = {0};
+	struct vdso_record c = { .on_exception = fix_first, .ctx = &fix };
 	struct encl e = *ep;
 	uint64_t buf, page, code;
 
@@ -156,27 +135,27 @@ static void fault_codes(struct encl *ep)
 	ecall(tcs0(&e), TEST_ENCL_OP_WRITE_U64, (long)buf, 1, &c);
 	assert_int_equal(c.status, TEST_ENCL_OK);
 	assert_int_equal(mprotect((void *)(uintptr_t)page, PAGE, PROT_READ), 0);
-	c.fix = (void *)(uintptr_t)page;
-	c.prot = PROT_READ | PROT_WRITE;
+	fix.page = (void *)(uintptr_t)page;
+	fix.prot = PROT_READ | PROT_WRITE;
 	ecall(tcs0(&e), TEST_ENCL_OP_WRITE_U64, (long)buf, 2, &c);
 	check_pf(&c, buf, ERR_P | ERR_W | ERR_U);
 
 	/* A read of a present read-only page does not fault at all. */
 	assert_int_equal(mprotect((void *)(uintptr_t)page, PAGE, PROT_READ), 0);
-	c.fix = NULL;
+	fix.page = NULL;
 	ecall(tcs0(&e), TEST_ENCL_OP_READ_U64, (long)buf, 0, &c);
 	assert_int_equal(c.exceptions, 0);
 	assert_int_equal(c.value, 2);
 
 	/* Write to a page not mapped in yet: W | U. */
 	remap(&e, page, PROT_READ);
-	c.fix = (void *)(uintptr_t)page;
+	fix.page = (void *)(uintptr_t)page;
 	ecall(tcs0(&e), TEST_ENCL_OP_WRITE_U64, (long)buf, 3, &c);
 	check_pf(&c, buf, ERR_W | ERR_U);
 
 	/* PROT_NONE: not present on x86, a read is U only. */
 	assert_int_equal(mprotect((void *)(uintptr_t)page, PAGE, PROT_NONE), 0);
-	c.prot = PROT_READ;
+	fix.prot = PROT_READ;
 	ecall(tcs0(&e), TEST_ENCL_OP_READ_U64, (long)buf, 0, &c);
 	check_pf(&c, buf, ERR_U);
 	assert_int_equal(c.value, 3);
@@ -184,8 +163,8 @@ static void fault_codes(struct encl *ep)
 	/* Instruction fetch from the present entry page made NX: P | U | I. */
 	code = (e.h.base + image.entry) & ~(uint64_t)(PAGE - 1);
 	assert_int_equal(mprotect((void *)(uintptr_t)code, PAGE, PROT_READ), 0);
-	c.fix = (void *)(uintptr_t)code;
-	c.prot = PROT_READ | PROT_EXEC;
+	fix.page = (void *)(uintptr_t)code;
+	fix.prot = PROT_READ | PROT_EXEC;
 	ecall(tcs0(&e), TEST_ENCL_OP_NOP, 0, 0, &c);
 	check_pf(&c, e.h.base + image.entry, ERR_P | ERR_U | ERR_I);
 
@@ -195,7 +174,7 @@ static void fault_codes(struct encl *ep)
 	check_pf(&c, e.h.base + image.entry, ERR_U | ERR_I);
 
 	/* EENTER on a REG page: the EPCM check fails, P | U | SGX. */
-	c.fix = NULL;
+	fix.page = NULL;
 	ecall(page, TEST_ENCL_OP_NOP, 0, 0, &c);
 	assert_int_equal(c.exceptions, 1);
 	assert_int_equal(c.vector, TRAP_PF);

@@ -52,6 +52,7 @@
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
@@ -211,68 +212,38 @@ static uint64_t encl_tcs(const struct encl *e, unsigned int i)
 	return e->h.base + enclave_image_tcs_offset(e->img, i);
 }
 
-/* What the vDSO's user handler saw during one vdso_call(). */
-struct ecall {
-	long status; /* RDI at EEXIT */
-	long value;  /* RSI at EEXIT */
-	unsigned int exits;
-	unsigned int exceptions;
-	uint16_t vector;
-	uint16_t error_code;
-	uint64_t addr;
-	/* In: a page to make read-write again, then ERESUME, on a #PF. */
+/* How the user handler answers exceptions (vdso_record's hook). */
+struct answer {
+	/* A page to make read-write again, then ERESUME, on a #PF. */
 	void *restore;
-	/* In: how many other exceptions to answer with ERESUME. */
+	/* How many other exceptions to answer with ERESUME. */
 	unsigned int resume;
 };
 
-static int ecall_handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-			 struct sgx_enclave_run *run)
+static int answer_exception(struct vdso_record *c)
 {
-	struct ecall *c = (struct ecall *)(uintptr_t)run->user_data;
+	struct answer *ans = c->ctx;
 
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->exits++;
-		c->status = rdi;
-		c->value = rsi;
-		return 0;
-	}
-	c->exceptions++;
-	c->vector = run->exception_vector;
-	c->error_code = run->exception_error_code;
-	c->addr = run->exception_addr;
-	if (c->restore && run->exception_vector == X86_TRAP_PF) {
-		if (mprotect(c->restore, PAGE, PROT_READ | PROT_WRITE))
+	if (ans->restore && c->vector == X86_TRAP_PF) {
+		if (mprotect(ans->restore, PAGE, PROT_READ | PROT_WRITE))
 			return -errno;
 		return SGX_ERESUME;
 	}
-	if (c->resume) {
-		c->resume--;
+	if (ans->resume) {
+		ans->resume--;
 		return SGX_ERESUME;
 	}
 	return 0;
 }
 
 /*
- * @leaf on TCS @tcs through the vDSO with a user handler; its return value.
- * The inputs of @c stay, its outputs are reset.
+ * @leaf on TCS @tcs through the vDSO with a recording user handler; its
+ * return value. The hook of @c stays, what it recorded is reset.
  */
 static int ecall(struct encl *e, unsigned int tcs, unsigned int leaf, uint64_t op, uint64_t arg1,
-		 uint64_t arg2, struct ecall *c, struct sgx_enclave_run *run)
+		 uint64_t arg2, struct vdso_record *c, struct sgx_enclave_run *run)
 {
-	void *restore = c->restore;
-	unsigned int resume = c->resume;
-
-	memset(c, 0, sizeof(*c));
-	c->restore = restore;
-	c->resume = resume;
-	c->status = -1;
-	c->value = -1;
-	memset(run, 0, sizeof(*run));
-	run->tcs = encl_tcs(e, tcs);
-	run->user_handler = (uintptr_t)ecall_handler;
-	run->user_data = (uintptr_t)c;
+	vdso_record_start(c, run, encl_tcs(e, tcs));
 	return vdso_call(op, arg1, arg2, leaf, run, vdso_enter);
 }
 
@@ -281,7 +252,7 @@ static uint64_t ecall_ok(struct encl *e, unsigned int tcs, uint64_t op, uint64_t
 			 uint64_t arg2)
 {
 	struct sgx_enclave_run run;
-	struct ecall c = { 0 };
+	struct vdso_record c = { 0 };
 
 	assert_int_equal(ecall(e, tcs, SGX_EENTER, op, arg1, arg2, &c, &run), 0);
 	assert_int_equal(run.function, SGX_EEXIT);
@@ -296,7 +267,7 @@ static void ecall_status(struct encl *e, unsigned int tcs, uint64_t op, uint64_t
 			 uint64_t arg2, long status)
 {
 	struct sgx_enclave_run run;
-	struct ecall c = { 0 };
+	struct vdso_record c = { 0 };
 
 	assert_int_equal(ecall(e, tcs, SGX_EENTER, op, arg1, arg2, &c, &run), 0);
 	assert_int_equal(run.function, SGX_EEXIT);
@@ -500,7 +471,8 @@ static void test_buffer_round_trip(void **state)
 static void test_ud2_reported_eresume_exception_entry(void **state)
 {
 	struct sgx_enclave_run run;
-	struct ecall c = { 0 };
+	struct answer ans = { 0 };
+	struct vdso_record c = { .on_exception = answer_exception, .ctx = &ans };
 	struct encl e;
 
 	(void)state;
@@ -519,14 +491,14 @@ static void test_ud2_reported_eresume_exception_entry(void **state)
 	 * (An AEX restores the RSP and RBP that EENTER saved and ERESUME does
 	 * not update, so the resuming vDSO call must be the entering one.)
 	 */
-	c.resume = 1;
+	ans.resume = 1;
 	assert_int_equal(ecall(&e, 1, SGX_EENTER, TEST_ENCL_OP_UD2, 0, 0, &c, &run), 0);
 	assert_int_equal(run.function, SGX_ERESUME);
 	assert_int_equal(run.exception_vector, X86_TRAP_UD);
 	assert_int_equal(c.exceptions, 2);
-	assert_int_equal(c.resume, 0);
+	assert_int_equal(ans.resume, 0);
 	assert_int_equal(c.exits, 0);
-	c.resume = 0;
+	ans.resume = 0;
 
 	/* CSSA is 1: EENTER is the enclave's exception entry, which reports EXITINFO. */
 	assert_int_equal(ecall(&e, 0, SGX_EENTER, TEST_ENCL_OP_NOP, 0, 0, &c, &run), 0);
@@ -548,7 +520,7 @@ static void test_ud2_reported_eresume_exception_entry(void **state)
 static void test_div_zero_reported_exception_entry(void **state)
 {
 	struct sgx_enclave_run run;
-	struct ecall c = { 0 };
+	struct vdso_record c = { 0 };
 	struct encl e;
 
 	(void)state;
@@ -575,7 +547,8 @@ static void test_page_fault_resolved_by_host(void **state)
 {
 	const uint64_t value = 0x5EA1ED0FF1CE5EA1ULL;
 	struct sgx_enclave_run run;
-	struct ecall c = { 0 };
+	struct answer ans = { 0 };
+	struct vdso_record c = { .on_exception = answer_exception, .ctx = &ans };
 	struct encl e;
 	uint64_t page;
 
@@ -587,7 +560,7 @@ static void test_page_fault_resolved_by_host(void **state)
 
 	/* The host takes the page away; the enclave's read of it faults. */
 	assert_int_equal(mprotect((void *)(uintptr_t)page, PAGE, PROT_NONE), 0);
-	c.restore = (void *)(uintptr_t)page;
+	ans.restore = (void *)(uintptr_t)page;
 	assert_int_equal(ecall(&e, 0, SGX_EENTER, TEST_ENCL_OP_READ_U64, page, 0, &c, &run), 0);
 	/* The handler saw the #PF, gave the page back and resumed the read. */
 	assert_int_equal(c.exceptions, 1);

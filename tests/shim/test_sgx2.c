@@ -48,6 +48,7 @@
 #include "shim_test.h"
 #include "test_image.h"
 #include "vdso_call.h"
+#include "vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "../enclaves/test_enclave.h"
@@ -78,57 +79,34 @@ static struct sgx_sigstruct *sig;
 
 struct encl;
 
-struct ecall {
-	long status, value;
-	unsigned int exceptions;
-	uint16_t vector, error_code;
-	uint64_t addr;
-	/*
-	 * On the first exception: called, then ERESUME from the handler, as a
-	 * runtime's exception handler resumes (the enclave goes back out
-	 * through the frame it came in by).
-	 */
+/*
+ * On the first exception of a call: @fix(@e), then ERESUME from the
+ * handler, as a runtime's exception handler resumes (the enclave goes back
+ * out through the frame it came in by).
+ */
+struct fix {
 	void (*fix)(const struct encl *e);
 	const struct encl *e;
 };
 
-static int handler(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		   struct sgx_enclave_run *run)
+static int fix_first(struct vdso_record *c)
 {
-	struct ecall *c = (struct ecall *)(uintptr_t)run->user_data;
+	const struct fix *f = c->ctx;
 
-	(void)rdx, (void)rsp, (void)r8, (void)r9;
-	if (run->function == SGX_EEXIT) {
-		c->status = rdi;
-		c->value = rsi;
-		return 0;
-	}
-	c->exceptions++;
-	c->vector = run->exception_vector;
-	c->error_code = run->exception_error_code;
-	c->addr = run->exception_addr;
-	if (c->fix && c->exceptions == 1) {
-		c->fix(c->e);
+	if (f && c->exceptions == 1) {
+		f->fix(f->e);
 		return SGX_ERESUME;
 	}
 	/* Otherwise the TCS stays interrupted (CSSA 1). */
 	return 0;
 }
 
-static void enter(uint64_t tcs, unsigned int function, long op, long a, long b, struct ecall *c)
+static void enter(uint64_t tcs, unsigned int function, long op, long a, long b,
+		  struct vdso_record *c)
 {
 	struct sgx_enclave_run run;
-	void (*fix)(const struct encl *) = c->fix;
-	const struct encl *e = c->e;
 
-	memset(&run, 0, sizeof(run));
-	run.tcs = tcs;
-	run.user_handler = (uintptr_t)handler;
-	run.user_data = (uintptr_t)c;
-	memset(c, 0, sizeof(*c));
-	c->status = c->value = -1;
-	c->fix = fix;
-	c->e = e;
+	vdso_record_start(c, &run, tcs);
 	assert_int_equal(vdso_call((unsigned long)op, (unsigned long)a, (unsigned long)b, function,
 				   &run, vdso_enter),
 			 0);
@@ -137,7 +115,7 @@ static void enter(uint64_t tcs, unsigned int function, long op, long a, long b, 
 /* An ecall that must end in EEXIT with TEST_ENCL_OK; returns its value. */
 static long call_ok(uint64_t tcs, long op, long a, long b)
 {
-	struct ecall c = {0};
+	struct vdso_record c = {0};
 
 	enter(tcs, SGX_EENTER, op, a, b, &c);
 	if (c.exceptions)
@@ -156,7 +134,8 @@ static long call_ok(uint64_t tcs, long op, long a, long b)
 static long call_pf(const struct encl *e, uint64_t tcs, long op, long a, long b, uint16_t code,
 		    uint64_t addr, void (*fix)(const struct encl *e))
 {
-	struct ecall c = { .fix = fix, .e = e };
+	struct fix f = { .fix = fix, .e = e };
+	struct vdso_record c = { .on_exception = fix_first, .ctx = &f };
 
 	enter(tcs, SGX_EENTER, op, a, b, &c);
 	assert_int_equal(c.exceptions, 1);
@@ -242,7 +221,7 @@ static void heap_grow(const struct encl *e)
 	}
 	/* Accepting again: the page is no longer PENDING (SGX_PAGE_ATTRIBUTES_MISMATCH). */
 	{
-		struct ecall c = {0};
+		struct vdso_record c = {0};
 
 		enter(e->tcs0, SGX_EENTER, TEST_ENCL_OP_EACCEPT, (long)at(e, HEAP), PENDING_RW, &c);
 		assert_int_equal(c.status, TEST_ENCL_SGX_ERROR);
@@ -315,7 +294,7 @@ static void tcs_at_run_time(const struct encl *e)
 	assert_int_equal(mt.result, 0);
 	/* Not a TCS for EENTER before the enclave accepts it. */
 	{
-		struct ecall c = {0};
+		struct vdso_record c = {0};
 
 		enter(t, SGX_EENTER, TEST_ENCL_OP_NOP, 0, 0, &c);
 		assert_int_equal(c.exceptions, 1);
@@ -410,9 +389,9 @@ static void *spin_main(void *arg)
 	static char altstack[65536];
 	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
 	struct spinner *sp = arg;
-	struct ecall c = {0};
+	struct vdso_record c = {0};
 
-	/* As thread_main(): until the shim gives new threads an alternate stack. */
+	/* As run_on_new_thread_altstack(): until the shim gives new threads one. */
 	if (sigaltstack(&ss, NULL))
 		return NULL;
 	enter(sp->e->tcs1, SGX_EENTER, TEST_ENCL_OP_SPIN, (long)(uintptr_t)&sp->flag, 0, &c);
