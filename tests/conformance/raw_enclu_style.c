@@ -35,6 +35,7 @@
 #include <sys/ucontext.h>
 #include <time.h>
 
+#include "asm_frame.h"
 #include "conform.h"
 
 /*
@@ -50,12 +51,7 @@ __asm__(".text\n"
 	".globl raw_ecall\n"
 	".type raw_ecall, @function\n"
 	"raw_ecall:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
+	ASM_SAVE_CALLEE_SAVED
 	"	push %r8\n"
 	"	mov %rdi, %rbx\n"
 	"	mov %rsi, %rdi\n"
@@ -69,12 +65,7 @@ __asm__(".text\n"
 	"	mov %rsi, 8(%r8)\n"
 	"	xor %eax, %eax\n"
 	"1:	pop %r8\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
+	ASM_RESTORE_CALLEE_SAVED
 	"	ret\n"
 	".globl raw_aep\n"
 	"raw_aep:\n"

@@ -30,6 +30,7 @@
 
 #include "host_probe.h"
 #include "new_thread.h"
+#include "asm_frame.h"
 #include "shim_test.h"
 #include "encl_helper.h"
 
@@ -93,12 +94,7 @@ __asm__(".text\n"
 	".hidden raw_eenter, raw_aep\n"
 	".type raw_eenter, @function\n"
 	"raw_eenter:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
+	ASM_SAVE_CALLEE_SAVED
 	"	mov %rdi, %rbx\n"
 	"	mov %rsi, %rdi\n"
 	"	mov %rdx, %rsi\n"
@@ -110,12 +106,7 @@ __asm__(".text\n"
 	"raw_aep:\n"
 	"	.byte 0x0f, 0x01, 0xd7\n"
 	"1:	mov %rdi, %rax\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
+	ASM_RESTORE_CALLEE_SAVED
 	"	ret\n"
 	".size raw_eenter, .-raw_eenter\n");
 

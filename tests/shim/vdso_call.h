@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
+#include "asm_frame.h"
 #include "softsgx/sgx_uapi.h"
 
 /* The SysV ELF hash of the gABI's "Hash Table" section. */
@@ -107,12 +108,7 @@ __asm__(".text\n"
 	".hidden vdso_call\n"
 	".type vdso_call, @function\n"
 	"vdso_call:\n"
-	"	push %rbx\n"
-	"	push %rbp\n"
-	"	push %r12\n"
-	"	push %r13\n"
-	"	push %r14\n"
-	"	push %r15\n"
+	ASM_SAVE_CALLEE_SAVED
 	/* The 7th argument on the stack, which is 16-byte aligned at the call. */
 	"	push %r8\n"
 	"	mov %r9, %rax\n"
@@ -120,12 +116,7 @@ __asm__(".text\n"
 	"	xor %r9d, %r9d\n"
 	"	call *%rax\n"
 	"	add $8, %rsp\n"
-	"	pop %r15\n"
-	"	pop %r14\n"
-	"	pop %r13\n"
-	"	pop %r12\n"
-	"	pop %rbp\n"
-	"	pop %rbx\n"
+	ASM_RESTORE_CALLEE_SAVED
 	"	ret\n"
 	".size vdso_call, .-vdso_call\n");
 
