@@ -589,4 +589,34 @@ static inline void conform_find_vdso(void)
 	}
 }
 
+/*
+ * conform_main() for a program whose tests share @e, the test enclave that
+ * the variable @env names: loaded and signed before the group (in the
+ * process that runs the tests), freed after.
+ */
+static struct conform_encl *conform_group_encl;
+static const char *conform_group_env;
+
+static inline int conform_group_setup(void **state)
+{
+	(void)state;
+	conform_load(conform_group_encl, conform_group_env, 0);
+	return 0;
+}
+
+static inline int conform_group_teardown(void **state)
+{
+	(void)state;
+	conform_free(conform_group_encl);
+	return 0;
+}
+
+static inline int conform_main_encl(const char *group, const struct CMUnitTest *tests, size_t n,
+				    struct conform_encl *e, const char *env)
+{
+	conform_group_encl = e;
+	conform_group_env = env;
+	return conform_main(group, tests, n, conform_group_setup, conform_group_teardown);
+}
+
 #endif /* SOFTSGX_TESTS_CONFORM_H */

@@ -373,20 +373,6 @@ static void test_timer_signal_at_aep(void **state)
 	}
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	conform_load(&encl, "SOFTSGX_TEST_ENCLAVE", 0);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	conform_free(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -399,6 +385,6 @@ int main(int argc, char **argv)
 	};
 
 	shim_test_reexec(argc, argv, NULL);
-	return conform_main("raw_enclu_style", tests, sizeof(tests) / sizeof(tests[0]), group_setup,
-			    group_teardown);
+	return conform_main_encl("raw_enclu_style", tests, sizeof(tests) / sizeof(tests[0]), &encl,
+				 "SOFTSGX_TEST_ENCLAVE");
 }

@@ -423,20 +423,6 @@ static void test_timer_signal_during_enclave(void **state)
 	signal(SIGALRM, SIG_DFL);
 }
 
-static int group_setup(void **state)
-{
-	(void)state;
-	conform_load(&encl, "SOFTSGX_TEST_ENCLAVE", 0);
-	return 0;
-}
-
-static int group_teardown(void **state)
-{
-	(void)state;
-	conform_free(&encl);
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
 	static const char *const run_opts[] = { "--epc", "1M", "--sections", "2", NULL };
@@ -452,6 +438,6 @@ int main(int argc, char **argv)
 
 	shim_test_reexec(argc, argv, run_opts);
 	conform_find_vdso();
-	return conform_main("selftest_style", tests, sizeof(tests) / sizeof(tests[0]), group_setup,
-			    group_teardown);
+	return conform_main_encl("selftest_style", tests, sizeof(tests) / sizeof(tests[0]), &encl,
+				 "SOFTSGX_TEST_ENCLAVE");
 }
