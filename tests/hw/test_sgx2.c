@@ -178,6 +178,30 @@ static int emodt(struct t *t, void *epc, uint64_t flags)
 	return encls_emodt(t->hw, &si, epc);
 }
 
+/* An enclave at UNINIT_EPC that has not been through EINIT. */
+static void build_uninit(struct t *t, struct ef_enclave *uninit)
+{
+	struct ef_params p;
+
+	ef_params_default(&p);
+	p.no_einit = true;
+	ef_build(uninit, t->hw, UNINIT_EPC, &p);
+}
+
+/*
+ * The operands of EMODPR or EMODT (@leaf, SECINFO @si with its flags set):
+ * SECINFO not 64-byte aligned or the page not 4 KiB aligned is #GP, a page
+ * outside the EPC (@not_epc) #PF.
+ */
+static void secinfo_operand_faults(struct t *t,
+				   int (*leaf)(struct sgx_hw *, const struct sgx_secinfo *, void *),
+				   struct sgx_secinfo *si, void *page, void *not_epc)
+{
+	assert_int_equal(leaf(t->hw, (struct sgx_secinfo *)((uint8_t *)si + 32), page), GP);
+	assert_int_equal(leaf(t->hw, si, (uint8_t *)page + 64), GP);
+	assert_int_equal(leaf(t->hw, si, not_epc), PF);
+}
+
 static uint64_t si_la(void)
 {
 	return ef_la(EF_DATA) + SI_OFF;
@@ -329,7 +353,6 @@ static void test_eaug_faults(void **state)
 	uint8_t *heap = fx_page_buf(0);
 	struct sgx_pageinfo *pi = aligned_alloc(64, 2 * sizeof(*pi));
 	struct ef_enclave uninit;
-	struct ef_params p;
 	uint64_t la = dyn_la(0);
 
 	assert_non_null(pi);
@@ -370,9 +393,7 @@ static void test_eaug_faults(void **state)
 	assert_int_equal(eaug_at(t, target, la, t->e.secs), GP);
 	epcm_unlock_excl(epcm(t, t->e.secs));
 	/* An enclave that has not been through EINIT. */
-	ef_params_default(&p);
-	p.no_einit = true;
-	ef_build(&uninit, t->hw, UNINIT_EPC, &p);
+	build_uninit(t, &uninit);
 	assert_int_equal(eaug_at(t, target, la, uninit.secs), GP);
 
 	/* Nothing happened to the target. */
@@ -416,15 +437,12 @@ static void test_emodpr_codes_and_faults(void **state)
 	uint8_t *heap = fx_page_buf(0);
 	struct sgx_secinfo *si = aligned_alloc(64, 2 * sizeof(*si));
 	struct ef_enclave uninit;
-	struct ef_params p;
 
 	assert_non_null(si);
 	memset(si, 0, 2 * sizeof(*si));
 	/* Alignment of both operands, then "not an EPC page". */
 	si[0].flags = R;
-	assert_int_equal(encls_emodpr(t->hw, (struct sgx_secinfo *)((uint8_t *)si + 32), data), GP);
-	assert_int_equal(encls_emodpr(t->hw, si, (uint8_t *)data + 64), GP);
-	assert_int_equal(encls_emodpr(t->hw, si, heap), PF);
+	secinfo_operand_faults(t, encls_emodpr, si, data, heap);
 	/* Reserved SECINFO bits and bytes; W without R. */
 	assert_int_equal(emodpr(t, data, R | 0x40), GP);
 	assert_int_equal(emodpr(t, data, R | (1ULL << 16)), GP);
@@ -444,9 +462,7 @@ static void test_emodpr_codes_and_faults(void **state)
 	assert_int_equal(encls_epa(t->hw, fx_epc_page(t->hw, VA_EPC)), SGX_SUCCESS);
 	assert_int_equal(emodpr(t, fx_epc_page(t->hw, VA_EPC), R), PF);
 	/* A page of an enclave that has not been through EINIT. */
-	ef_params_default(&p);
-	p.no_einit = true;
-	ef_build(&uninit, t->hw, UNINIT_EPC, &p);
+	build_uninit(t, &uninit);
 	assert_int_equal(emodpr(t, uninit.page[EF_DATA], R), GP);
 	assert_int_equal(epcm(t, uninit.page[EF_DATA])->flags, R | W);
 	/* The SECS held exclusively (e.g. by ETRACK). */
@@ -492,14 +508,11 @@ static void test_emodt_codes_and_faults(void **state)
 	uint8_t *heap = fx_page_buf(0);
 	struct sgx_secinfo *si = aligned_alloc(64, 2 * sizeof(*si));
 	struct ef_enclave uninit;
-	struct ef_params p;
 
 	assert_non_null(si);
 	memset(si, 0, 2 * sizeof(*si));
 	si[0].flags = TRIM;
-	assert_int_equal(encls_emodt(t->hw, (struct sgx_secinfo *)((uint8_t *)si + 32), data), GP);
-	assert_int_equal(encls_emodt(t->hw, si, (uint8_t *)data + 64), GP);
-	assert_int_equal(encls_emodt(t->hw, si, heap), PF);
+	secinfo_operand_faults(t, encls_emodt, si, data, heap);
 	/* Reserved bits and bytes; a type other than TCS or TRIM. */
 	assert_int_equal(emodt(t, data, TRIM | 0x80), GP);
 	si[0].reserved[55] = 1;
@@ -523,9 +536,7 @@ static void test_emodt_codes_and_faults(void **state)
 	assert_int_equal(emodt(t, data, TRIM), SGX_PAGE_NOT_MODIFIABLE);
 	assert_int_equal(epcm(t, data)->type, SGX_PAGE_TYPE_TCS);
 	/* Uninitialized enclave; SECS held exclusively. */
-	ef_params_default(&p);
-	p.no_einit = true;
-	ef_build(&uninit, t->hw, UNINIT_EPC, &p);
+	build_uninit(t, &uninit);
 	assert_int_equal(emodt(t, uninit.page[EF_DATA], TRIM), GP);
 	assert_int_equal(epcm(t, uninit.page[EF_DATA])->type, SGX_PAGE_TYPE_REG);
 	assert_true(epcm_trylock_excl(epcm(t, t->e.secs)));
