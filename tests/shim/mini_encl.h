@@ -102,4 +102,66 @@ static inline int mini_encl_sign(struct sgx_sign_enclave *desc, const struct sgx
 	return ret ? -1 : 0;
 }
 
+/*
+ * The small layout test_enclave_exec and test_model_fds share, added and
+ * measured into @m: page 0 the TCS (entry at page 1, two SSA frames at
+ * pages 3-4, FS and GS at page 5); page 1 @code, int3 around it; pages 2-4
+ * zero; page 5 starting with @fs_marker; then @nr_extra pages of 0x77 from
+ * page @first_extra.
+ */
+static inline int mini_encl_add_layout(int fd, const uint8_t *code, size_t code_len,
+				       uint64_t fs_marker, uint64_t first_extra,
+				       uint64_t nr_extra, struct sgx_measurement *m)
+{
+	static uint8_t page[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
+	struct sgx_tcs *tcs = (struct sgx_tcs *)page;
+	const uint64_t rw = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
+	int ret = 0;
+
+	memset(page, 0, sizeof(page));
+	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
+	tcs->nr_ssa_frames = 2;
+	tcs->entry_offset = SGX_PAGE_SIZE;
+	tcs->fs_offset = 5 * SGX_PAGE_SIZE;
+	tcs->gs_offset = 5 * SGX_PAGE_SIZE;
+	tcs->fs_limit = 0xFFF;
+	tcs->gs_limit = 0xFFF;
+	ret |= mini_encl_add(fd, 0, SGX_SECINFO_TCS, page, m);
+	memset(page, 0xCC, sizeof(page)); /* int3 filler */
+	memcpy(page, code, code_len);
+	ret |= mini_encl_add(fd, SGX_PAGE_SIZE, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_X,
+			     page, m);
+	memset(page, 0, sizeof(page));
+	for (uint64_t p = 2; p <= 4; p++)
+		ret |= mini_encl_add(fd, p * SGX_PAGE_SIZE, rw, page, m);
+	memcpy(page, &fs_marker, sizeof(fs_marker));
+	ret |= mini_encl_add(fd, 5 * SGX_PAGE_SIZE, rw, page, m);
+	memset(page, 0x77, sizeof(page));
+	for (uint64_t i = 0; i < nr_extra; i++)
+		ret |= mini_encl_add(fd, (first_extra + i) * SGX_PAGE_SIZE, rw, page, m);
+	return ret ? -1 : 0;
+}
+
+/* That layout's mappings over the @size bytes at @base: TCS RW, code RX, the rest RW. */
+static inline int mini_encl_map_layout(int fd, uint8_t *base, uint64_t size)
+{
+	if (mmap(base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0) !=
+		    base ||
+	    mmap(base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED,
+		 fd, 0) != base + SGX_PAGE_SIZE ||
+	    mmap(base + 2 * SGX_PAGE_SIZE, size - 2 * SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED, fd, 0) != base + 2 * SGX_PAGE_SIZE)
+		return -1;
+	return 0;
+}
+
+/* A vDSO user handler for these enclaves, which answer in RDX: it into *user_data. */
+static inline int mini_encl_keep_rdx(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
+				     struct sgx_enclave_run *run)
+{
+	(void)rdi, (void)rsi, (void)rsp, (void)r8, (void)r9;
+	*(long *)(uintptr_t)run->user_data = rdx;
+	return 0;
+}
+
 #endif /* SOFTSGX_TESTS_MINI_ENCL_H */

@@ -83,14 +83,8 @@ struct enclave {
 	uint8_t *base;
 };
 
-static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
 static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
 static vdso_sgx_enter_enclave_t vdso_enter;
-
-static void add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
-{
-	assert_int_equal(mini_encl_add(fd, page * SGX_PAGE_SIZE, flags, page_buf, m), 0);
-}
 
 static void build_enclave(struct enclave *e, uint64_t extra_pages)
 {
@@ -103,7 +97,6 @@ static void build_enclave(struct enclave *e, uint64_t extra_pages)
 		.date = 0x20261122,
 	};
 	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
-	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
 	struct sgx_measurement m;
 
 	while (size < (ENCL_PAGES + extra_pages) * SGX_PAGE_SIZE)
@@ -114,53 +107,19 @@ static void build_enclave(struct enclave *e, uint64_t extra_pages)
 	assert_true(e->fd >= 0);
 	assert_int_equal(mini_encl_create(e->fd, e->base, size, desc.attributes, &m), 0);
 
-	memset(page_buf, 0, sizeof(page_buf));
-	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
-	tcs->nr_ssa_frames = 2;
-	tcs->entry_offset = SGX_PAGE_SIZE;
-	tcs->fs_offset = 5 * SGX_PAGE_SIZE;
-	tcs->gs_offset = 5 * SGX_PAGE_SIZE;
-	tcs->fs_limit = 0xFFF;
-	tcs->gs_limit = 0xFFF;
-	add(e->fd, 0, SGX_SECINFO_TCS, &m);
-	memset(page_buf, 0xCC, sizeof(page_buf)); /* int3 filler */
-	memcpy(page_buf, encl_code, (size_t)(encl_code_end - encl_code));
-	add(e->fd, 1, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_X, &m);
-	memset(page_buf, 0, sizeof(page_buf));
-	add(e->fd, 2, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	add(e->fd, 3, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	add(e->fd, 4, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	*(uint64_t *)page_buf = FS_MARKER;
-	add(e->fd, 5, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	memset(page_buf, 0x77, sizeof(page_buf));
-	for (uint64_t i = 0; i < extra_pages; i++)
-		add(e->fd, ENCL_PAGES + i, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-
+	assert_int_equal(mini_encl_add_layout(e->fd, encl_code,
+					      (size_t)(encl_code_end - encl_code), FS_MARKER,
+					      ENCL_PAGES, extra_pages, &m),
+			 0);
 	assert_int_equal(mini_encl_sign(&desc, &m, &sig_buf), 0);
 	assert_int_equal(ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init), 0);
-
-	assert_ptr_equal(mmap(e->base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
-			      MAP_SHARED | MAP_FIXED, e->fd, 0), e->base);
-	assert_ptr_equal(mmap(e->base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_READ | PROT_EXEC,
-			      MAP_SHARED | MAP_FIXED, e->fd, 0), e->base + SGX_PAGE_SIZE);
-	assert_ptr_equal(mmap(e->base + 2 * SGX_PAGE_SIZE, size - 2 * SGX_PAGE_SIZE,
-			      PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd, 0),
-			 e->base + 2 * SGX_PAGE_SIZE);
+	assert_int_equal(mini_encl_map_layout(e->fd, e->base, size), 0);
 }
 
 static void close_enclave(struct enclave *e, uint64_t size)
 {
 	munmap(e->base, size);
 	close(e->fd);
-}
-
-/* A user handler that reports RDX as it was at EEXIT. */
-static int keep_rdx(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		    struct sgx_enclave_run *run)
-{
-	(void)rdi, (void)rsi, (void)rsp, (void)r8, (void)r9;
-	*(long *)(uintptr_t)run->user_data = rdx;
-	return 0;
 }
 
 static long call(struct enclave *e, unsigned int leaf, long op, long arg, struct sgx_enclave_run *run)
@@ -170,7 +129,7 @@ static long call(struct enclave *e, unsigned int leaf, long op, long arg, struct
 
 	memset(run, 0, sizeof(*run));
 	run->tcs = (uintptr_t)e->base;
-	run->user_handler = (uintptr_t)keep_rdx;
+	run->user_handler = (uintptr_t)mini_encl_keep_rdx;
 	run->user_data = (uintptr_t)&rdx;
 	ret = vdso_call(op, arg, 0, leaf, run, vdso_enter);
 	assert_int_equal(ret, 0);
@@ -365,7 +324,7 @@ static long child_call(struct enclave *e, long op, long arg)
 	long rdx = -1;
 
 	run.tcs = (uintptr_t)e->base;
-	run.user_handler = (uintptr_t)keep_rdx;
+	run.user_handler = (uintptr_t)mini_encl_keep_rdx;
 	run.user_data = (uintptr_t)&rdx;
 	if (vdso_call(op, arg, 0, SGX_EENTER, &run, vdso_enter) || run.function != SGX_EEXIT)
 		return -1;

@@ -86,12 +86,6 @@ static uint8_t page_buf[SGX_PAGE_SIZE] __attribute__((aligned(4096)));
 static struct sgx_sigstruct sig_buf __attribute__((aligned(4096)));
 static vdso_sgx_enter_enclave_t vdso_enter;
 
-/* -1 on any failure: usable in a fork() child, where cmocka is not. */
-static int add(int fd, uint64_t page, uint64_t flags, struct sgx_measurement *m)
-{
-	return mini_encl_add(fd, page * SGX_PAGE_SIZE, flags, page_buf, m);
-}
-
 /*
  * With @release the address is picked with mmap() and given back before
  * ECREATE, the enclave's mmap(MAP_FIXED) taking it again afterwards (fine on
@@ -107,10 +101,8 @@ static int build_enclave_at(struct enclave *e, uint64_t extra_pages, bool releas
 		.date = 0x20261206,
 	};
 	struct sgx_enclave_init init = { .sigstruct = (uintptr_t)&sig_buf };
-	struct sgx_tcs *tcs = (struct sgx_tcs *)page_buf;
 	struct sgx_measurement m;
 	uint64_t size = ENCL_PAGES * SGX_PAGE_SIZE;
-	int ret = 0;
 
 	while (size < (ENCL_PAGES + extra_pages) * SGX_PAGE_SIZE)
 		size *= 2;
@@ -122,39 +114,11 @@ static int build_enclave_at(struct enclave *e, uint64_t extra_pages, bool releas
 	if (e->fd < 0 || mini_encl_create(e->fd, e->base, size, desc.attributes, &m))
 		return -1;
 
-	memset(page_buf, 0, sizeof(page_buf));
-	tcs->ssa_offset = 3 * SGX_PAGE_SIZE;
-	tcs->nr_ssa_frames = 2;
-	tcs->entry_offset = SGX_PAGE_SIZE;
-	tcs->fs_offset = 5 * SGX_PAGE_SIZE;
-	tcs->gs_offset = 5 * SGX_PAGE_SIZE;
-	tcs->fs_limit = 0xFFF;
-	tcs->gs_limit = 0xFFF;
-	ret |= add(e->fd, 0, SGX_SECINFO_TCS, &m);
-	memset(page_buf, 0xCC, sizeof(page_buf)); /* int3 filler */
-	memcpy(page_buf, fds_encl_code, (size_t)(fds_encl_code_end - fds_encl_code));
-	ret |= add(e->fd, 1, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_X, &m);
-	memset(page_buf, 0, sizeof(page_buf));
-	for (uint64_t p = 2; p <= 4; p++)
-		ret |= add(e->fd, p, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	*(uint64_t *)page_buf = FS_MARKER;
-	ret |= add(e->fd, 5, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m);
-	memset(page_buf, 0x77, sizeof(page_buf));
-	for (uint64_t i = 0; i < extra_pages; i++)
-		ret |= add(e->fd, ENCL_PAGES + i, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
-			   &m);
-	if (ret)
-		return -1;
-
-	if (mini_encl_sign(&desc, &m, &sig_buf) || ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init))
-		return -1;
-
-	if (mmap(e->base, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd,
-		 0) != e->base ||
-	    mmap(e->base + SGX_PAGE_SIZE, SGX_PAGE_SIZE, PROT_READ | PROT_EXEC,
-		 MAP_SHARED | MAP_FIXED, e->fd, 0) != e->base + SGX_PAGE_SIZE ||
-	    mmap(e->base + 2 * SGX_PAGE_SIZE, size - 2 * SGX_PAGE_SIZE, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_FIXED, e->fd, 0) != e->base + 2 * SGX_PAGE_SIZE)
+	if (mini_encl_add_layout(e->fd, fds_encl_code,
+				 (size_t)(fds_encl_code_end - fds_encl_code), FS_MARKER, ENCL_PAGES,
+				 extra_pages, &m) ||
+	    mini_encl_sign(&desc, &m, &sig_buf) || ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init) ||
+	    mini_encl_map_layout(e->fd, e->base, size))
 		return -1;
 	return 0;
 }
@@ -170,14 +134,6 @@ static void close_enclave(struct enclave *e)
 	close(e->fd);
 }
 
-static int keep_rdx(long rdi, long rsi, long rdx, long rsp, long r8, long r9,
-		    struct sgx_enclave_run *run)
-{
-	(void)rdi, (void)rsi, (void)rsp, (void)r8, (void)r9;
-	*(long *)(uintptr_t)run->user_data = rdx;
-	return 0;
-}
-
 /* RDX at EEXIT, or -1 when the enclave did not leave through EEXIT. */
 static long ecall(struct enclave *e, long op, long arg)
 {
@@ -185,7 +141,7 @@ static long ecall(struct enclave *e, long op, long arg)
 	long rdx = -1;
 
 	run.tcs = (uintptr_t)e->base;
-	run.user_handler = (uintptr_t)keep_rdx;
+	run.user_handler = (uintptr_t)mini_encl_keep_rdx;
 	run.user_data = (uintptr_t)&rdx;
 	if (vdso_call(op, arg, 0, SGX_EENTER, &run, vdso_enter) || run.function != SGX_EEXIT)
 		return -1;
