@@ -22,37 +22,28 @@ static inline void *run_on_new_thread(void *(*fn)(void *), void *arg)
 	return ret;
 }
 
-struct altstack_thread {
+struct body_thread {
 	void (*body)(void *);
 	void *arg;
 };
 
-static inline void *altstack_thread_main(void *p)
+static inline void *body_thread_main(void *p)
 {
-	static char altstack[65536];
-	const struct altstack_thread *t = p;
-	stack_t ss = {.ss_sp = altstack, .ss_size = sizeof(altstack)};
+	const struct body_thread *t = p;
 
-	/*
-	 * Workaround, to be removed: without an alternate signal stack, the
-	 * first exception inside the enclave on a thread the shim did not give
-	 * one to kills the process (its SIGSEGV frame goes onto the enclave's
-	 * stack). The signals/threads work owns the fix.
-	 */
-	assert_int_equal(sigaltstack(&ss, NULL), 0);
 	t->body(t->arg);
 	return NULL;
 }
 
 /*
- * @body(@arg) on a new thread with an alternate signal stack of its own
- * (one such thread at a time: they share the stack).
+ * @body(@arg) on a new thread that brings nothing of its own: no alternate
+ * signal stack (the shim gives every thread one before its first ENCLU).
  */
-static inline void run_on_new_thread_altstack(void (*body)(void *), void *arg)
+static inline void run_body_on_new_thread(void (*body)(void *), void *arg)
 {
-	struct altstack_thread t = { .body = body, .arg = arg };
+	struct body_thread t = { .body = body, .arg = arg };
 
-	run_on_new_thread(altstack_thread_main, &t);
+	run_on_new_thread(body_thread_main, &t);
 }
 
 #endif /* SOFTSGX_TESTS_NEW_THREAD_H */

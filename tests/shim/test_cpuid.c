@@ -455,12 +455,6 @@ static void test_all_signals_blocked(void **state)
 		_exit(sigismember(&back, SIGSEGV) ? 0 : 2);
 	}
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV) {
-		/* KNOWN ISSUE until the signal-mask work is merged: remove this skip then. */
-		fprintf(stderr, "skipped: KNOWN ISSUE: CPUID with SIGSEGV blocked kills the program "
-				"(needs the shim's virtual signal mask)\n");
-		skip();
-	}
 	assert_true(WIFEXITED(status));
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
@@ -746,29 +740,10 @@ static unsigned int enclave_cpuid_ud(const struct enclave_handle *h, unsigned in
 	return bad;
 }
 
-/*
- * KNOWN ISSUE (shim/thread.c, not CPUID): the shim installs a thread's
- * alternate signal stack inside the SIGILL handler of its first ENCLU, and
- * that handler's rt_sigreturn restores the uc_stack saved at delivery
- * (SS_DISABLE), so a fresh thread's first fault inside the enclave finds no
- * alternate stack, the kernel cannot write the signal frame on the unmapped
- * enclave stack, and the process dies of SIGSEGV. Until that is fixed the
- * thread brings its own alternate stack, as many runtimes do.
- */
+/* CPUID inside the enclave from a thread that brings no alternate stack of its own. */
 static void *thread_enclave_cpuid(void *arg)
 {
-	stack_t ss = { .ss_size = 256 * 1024 };
-	unsigned int bad;
-
-	ss.ss_sp = mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-			0);
-	if (ss.ss_sp == MAP_FAILED || sigaltstack(&ss, NULL))
-		return (void *)1;
-	bad = enclave_cpuid_ud(arg, 1);
-	ss.ss_flags = SS_DISABLE;
-	sigaltstack(&ss, NULL);
-	munmap(ss.ss_sp, ss.ss_size);
-	return (void *)(uintptr_t)bad;
+	return (void *)(uintptr_t)enclave_cpuid_ud(arg, 1);
 }
 
 static void test_cpuid_in_enclave_is_ud(void **state)

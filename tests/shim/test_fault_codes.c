@@ -205,7 +205,7 @@ static void test_fault_codes_new_thread(void **state)
 
 	(void)state;
 	build(&e);
-	run_on_new_thread_altstack(fault_codes_body, &e);
+	run_body_on_new_thread(fault_codes_body, &e);
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 

@@ -391,7 +391,7 @@ static void *spin_main(void *arg)
 	struct spinner *sp = arg;
 	struct vdso_record c = {0};
 
-	/* As run_on_new_thread_altstack(): until the shim gives new threads one. */
+	/* As run_body_on_new_thread(): until the shim gives new threads one. */
 	if (sigaltstack(&ss, NULL))
 		return NULL;
 	enter(sp->e->tcs1, SGX_EENTER, TEST_ENCL_OP_SPIN, (long)(uintptr_t)&sp->flag, 0, &c);
@@ -456,7 +456,7 @@ static void test_sgx2_new_thread(void **state)
 
 	(void)state;
 	build(&e);
-	run_on_new_thread_altstack(all_scenarios_body, &e);
+	run_body_on_new_thread(all_scenarios_body, &e);
 	enclave_unload(&enclave_sys_native, &e.h);
 }
 

@@ -345,7 +345,7 @@ static void test_xstate_new_thread(void **state)
 {
 	(void)state;
 	need_avx();
-	run_on_new_thread_altstack(all_cases_body, NULL);
+	run_body_on_new_thread(all_cases_body, NULL);
 }
 
 static void probe_host(void)
