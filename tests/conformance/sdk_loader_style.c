@@ -33,10 +33,13 @@
  *    its image, the loader maps that part read/write with no pages yet, and
  *    the trusted runtime grows its heap page by page: EACCEPT with
  *    PENDING | REG | R | W, which faults, the kernel EAUGs a page, the
- *    EACCEPT succeeds on the retry; then the page is used.
+ *    EACCEPT succeeds on the retry; then the page is used. Under
+ *    `softsgx run --sgx1` the same checks say no EDMM (SGX2 bit clear, the
+ *    ioctl ENODEV), and the uRTS would keep its heaps static.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -455,6 +458,84 @@ static void test_edmm_detect_and_grow_heap(void **state)
 	conform_free(&encl);
 }
 
+/*
+ * On an SGX1 CPU (`softsgx run --sgx1`) the same detection says no EDMM:
+ * CPUID.(12H,0):EAX has SGX1 without SGX2, and the ioctl fails with ENODEV
+ * (not ENOTTY: the driver has it, the CPU does not), so the uRTS keeps its
+ * heaps static. Run as the program itself under a nested `softsgx run`.
+ */
+#define SGX1_PROBE_ENV "SDK_LOADER_STYLE_SGX1_PROBE"
+
+static int sgx1_probe(void)
+{
+	struct cpuid_regs r = conform_cpuid(0x12, 0);
+	const char *dev = probe_device();
+	int err;
+
+	if (!(r.eax & 1) || (r.eax & 2)) {
+		fprintf(stderr, "--sgx1: CPUID.(12H,0):EAX = %#x, want SGX1 without SGX2\n", r.eax);
+		return 1;
+	}
+	if (cpu_has_edmm()) {
+		fprintf(stderr, "--sgx1: the uRTS's CPU check finds EDMM\n");
+		return 1;
+	}
+	err = dev ? driver_edmm_errno(dev) : -1;
+	if (err != ENODEV) {
+		fprintf(stderr, "--sgx1: RESTRICT_PERMISSIONS on %s: errno %d, Linux gives ENODEV\n",
+			dev ? dev : "(no device)", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void test_edmm_off_on_sgx1(void **state)
+{
+	char *bin = getenv("SOFTSGX_BIN"), probe_flag[] = SGX1_PROBE_ENV "=1";
+	char self[PATH_MAX];
+	char *args[] = { bin, "run", "--sgx1", "--", self, NULL };
+	char **envp;
+	size_t n = 0, k = 0;
+	ssize_t len;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (!conform_have_cpuid_faulting())
+		conform_skip("no CPUID faulting on this host: the SDK's CPUID check cannot see SGX");
+	assert_non_null(bin);
+	/* This program, by its path: /proc/self/exe would name `softsgx` there. */
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(len > 0);
+	self[len] = '\0';
+	/*
+	 * A fresh `softsgx run`, as a user would start the program: an
+	 * environment without the shim's LD_PRELOAD (an exec with the inherited
+	 * environment keeps the shim loaded in the new program, as `softsgx
+	 * run` wants for a program's children).
+	 */
+	while (environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof(*envp));
+	assert_non_null(envp);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "CONFORM_ONLY=", 13))
+			envp[k++] = environ[i];
+	envp[k++] = probe_flag;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		/* The system call itself: the shim's execve() keeps it preloaded. */
+		syscall(SYS_execve, bin, args, envp);
+		_exit(127);
+	}
+	free(envp);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("the program under `softsgx run --sgx1` failed (status %#x)", status);
+}
+
 /* ---- The vDSO as the SDK finds it. ---- */
 
 static void test_vdso_from_elf(void **state)
@@ -485,9 +566,12 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_xsave_around_ocalls),
 		cmocka_unit_test(test_xsave_threads_take_turns),
 		cmocka_unit_test(test_edmm_detect_and_grow_heap),
+		cmocka_unit_test(test_edmm_off_on_sgx1),
 	};
 
 	shim_test_reexec(argc, argv, NULL);
+	if (getenv(SGX1_PROBE_ENV))
+		return sgx1_probe();
 	conform_find_vdso();
 	return conform_main("sdk_loader_style", tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }
