@@ -23,13 +23,28 @@
  *    (two here) and take turns;
  *  - __vdso_sgx_enter_enclave is found by reading the vDSO's ELF image at
  *    getauxval(AT_SYSINFO_EHDR): DT_GNU_HASH and DT_HASH agree, version
- *    LINUX_2.6.
+ *    LINUX_2.6;
+ *  - EDMM (SGX2) is detected as the SDK's uRTS does before it tells its
+ *    trusted runtime to grow heaps dynamically: CPUID leaf 0 reaches 0x12,
+ *    CPUID.(12H,0):EAX has SGX1 (bit 0) and SGX2 (bit 1), and the driver
+ *    answers SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS with zeroed arguments on
+ *    a freshly opened device with any errno but ENOTTY (Linux: EINVAL, the
+ *    enclave is not initialized). The enclave's ELRANGE then reaches past
+ *    its image, the loader maps that part read/write with no pages yet, and
+ *    the trusted runtime grows its heap page by page: EACCEPT with
+ *    PENDING | REG | R | W, which faults, the kernel EAUGs a page, the
+ *    EACCEPT succeeds on the retry; then the page is used. Under
+ *    `softsgx run --sgx1` the same checks say no EDMM (SGX2 bit clear, the
+ *    ioctl ENODEV), and the uRTS would keep its heaps static.
  */
 #define _GNU_SOURCE
 #include <cpuid.h>
+#include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/time.h>
@@ -43,6 +58,12 @@
 
 static struct conform_encl encl;
 static const char *device;
+
+/* EDMM: ELRANGE of 1 MiB, the heap from 512 KiB up (the image ends below). */
+#define EDMM_ELRANGE	0x100000ULL
+#define EDMM_HEAP	0x80000ULL
+#define EDMM_HEAP_STEP	48 /* pages grown per run (main thread, then a new one) */
+#define PENDING_RW	(SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_PENDING)
 
 /* The probe an SDK loader makes: the first name that opens wins. */
 static const char *probe_device(void)
@@ -280,6 +301,245 @@ static void test_xsave_threads_take_turns(void **state)
 	conform_free(&encl);
 }
 
+/* ---- EDMM detection and a heap that grows by EACCEPT. ---- */
+
+/* The uRTS's CPU check: leaf 0x12 exists, SGX1 and SGX2 in its subleaf 0. */
+static bool cpu_has_edmm(void)
+{
+	struct cpuid_regs r = conform_cpuid(0, 0);
+
+	if (r.eax < 0x12)
+		return false;
+	r = conform_cpuid(0x12, 0);
+	return (r.eax & 1) && (r.eax & 2);
+}
+
+/* The uRTS's driver check: the SGX2 ioctl exists unless it is ENOTTY. */
+static int driver_edmm_errno(const char *path)
+{
+	struct sgx_enclave_restrict_permissions rp;
+	int fd = open(path, O_RDWR), ret, err;
+
+	if (fd < 0)
+		return -1;
+	memset(&rp, 0, sizeof(rp));
+	ret = ioctl(fd, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, &rp);
+	err = errno;
+	close(fd);
+	return ret ? err : 0;
+}
+
+/*
+ * The test enclave with room past its image: ELRANGE is part of the
+ * measurement (ECREATE's SIZE), so it is set before signing.
+ */
+static void load_edmm_enclave(void)
+{
+	const char *path = getenv("SOFTSGX_TEST_ENCLAVE"), *keyfile = getenv("SOFTSGX_TEST_KEY");
+	EVP_PKEY *key = NULL;
+	FILE *f;
+	uint64_t end;
+
+	memset(&encl, 0, sizeof(encl));
+	if (!path || !keyfile)
+		fail_msg("SOFTSGX_TEST_ENCLAVE and SOFTSGX_TEST_KEY must be set: run with `make check`");
+	if (enclave_image_load_file(path, &encl.img))
+		fail_msg("load %s: %s", path, enclave_image_error());
+	end = encl.img.pages[encl.img.nr_pages - 1].offset + SGX_PAGE_SIZE;
+	if (end > EDMM_HEAP || encl.img.secs->size > EDMM_ELRANGE)
+		fail_msg("the test enclave (%#llx bytes) grew into the heap at %#llx",
+			 (unsigned long long)end, EDMM_HEAP);
+	encl.img.secs->size = EDMM_ELRANGE;
+	f = fopen(keyfile, "r");
+	if (f) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+	}
+	if (!key)
+		fail_msg("cannot read the key %s", keyfile);
+	if (enclave_image_sign(&encl.img, key, NULL, &encl.sig))
+		fail_msg("signing the enclave failed");
+	EVP_PKEY_free(key);
+}
+
+static _Atomic unsigned int heap_pages; /* grown so far, by every run */
+
+/* One ECALL that must EEXIT with @status; its value. */
+static const char *ecall_status(unsigned int tcs, uint64_t op, uint64_t a1, uint64_t a2,
+				uint64_t status, uint64_t *value)
+{
+	struct sgx_enclave_run run;
+	struct conform_result res;
+	int ret = conform_ecall(&encl, tcs, op, a1, a2, &run, &res);
+
+	CHECK(ret == 0 && res.exited, "op %llu at %#llx: vDSO %d, leaf %u, vector %u, "
+	      "error code %#x, address %#llx", (unsigned long long)op, (unsigned long long)a1,
+	      ret, run.function, run.exception_vector, run.exception_error_code,
+	      (unsigned long long)run.exception_addr);
+	CHECK(res.status == status, "op %llu at %#llx: status %llu value %#llx, expected %llu",
+	      (unsigned long long)op, (unsigned long long)a1, (unsigned long long)res.status,
+	      (unsigned long long)res.value, (unsigned long long)status);
+	if (value)
+		*value = res.value;
+	return NULL;
+}
+
+/*
+ * The trusted runtime's heap growth: EDMM_HEAP_STEP fresh pages, each
+ * EACCEPTed (the fault EAUGs it) and then written; all read back; a second
+ * EACCEPT of a page is refused (no longer PENDING).
+ */
+static const char *grow_heap(void *arg)
+{
+	unsigned int first = atomic_fetch_add(&heap_pages, EDMM_HEAP_STEP);
+	uint64_t heap = encl.h.base + EDMM_HEAP + (uint64_t)first * SGX_PAGE_SIZE, v;
+	const char *msg;
+
+	(void)arg;
+	for (unsigned int i = 0; i < EDMM_HEAP_STEP; i++) {
+		uint64_t page = heap + (uint64_t)i * SGX_PAGE_SIZE;
+
+		msg = ecall_status(0, TEST_ENCL_OP_EACCEPT, page, PENDING_RW, TEST_ENCL_OK, &v);
+		if (msg)
+			return msg;
+		CHECK(v == 0, "EACCEPT of heap page %u returned %#llx", first + i,
+		      (unsigned long long)v);
+		msg = ecall_status(0, TEST_ENCL_OP_DYN_WRITE, page + 16, 0xED330000 + first + i,
+				   TEST_ENCL_OK, NULL);
+		if (msg)
+			return msg;
+	}
+	for (unsigned int i = 0; i < EDMM_HEAP_STEP; i++) {
+		uint64_t page = heap + (uint64_t)i * SGX_PAGE_SIZE;
+
+		msg = ecall_status(1, TEST_ENCL_OP_DYN_READ, page + 16, 0, TEST_ENCL_OK, &v);
+		if (msg)
+			return msg;
+		CHECK(v == 0xED330000 + first + i, "heap page %u holds %#llx", first + i,
+		      (unsigned long long)v);
+		/* EAUG gave a zeroed page. */
+		msg = ecall_status(1, TEST_ENCL_OP_DYN_READ, page, 0, TEST_ENCL_OK, &v);
+		if (msg)
+			return msg;
+		CHECK(v == 0, "heap page %u was not zeroed: %#llx", first + i,
+		      (unsigned long long)v);
+	}
+	msg = ecall_status(0, TEST_ENCL_OP_EACCEPT, heap, PENDING_RW, TEST_ENCL_SGX_ERROR, &v);
+	if (msg)
+		return msg;
+	CHECK(v == SGX_PAGE_ATTRIBUTES_MISMATCH, "a second EACCEPT returned %#llx",
+	      (unsigned long long)v);
+	return NULL;
+}
+
+static void test_edmm_detect_and_grow_heap(void **state)
+{
+	void *dyn;
+	int err;
+
+	(void)state;
+	if (!conform_have_cpuid_faulting())
+		conform_skip("no CPUID faulting on this host: the SDK's CPUID check cannot see SGX2");
+	if (!cpu_has_edmm())
+		fail_msg("CPUID.(12H,0):EAX lacks SGX2 (bit 1) on the default platform");
+	device = probe_device();
+	if (!device)
+		fail_msg("neither /dev/sgx/enclave nor /dev/sgx_enclave opens");
+	err = driver_edmm_errno(device);
+	if (err == ENOTTY)
+		fail_msg("%s: RESTRICT_PERMISSIONS is ENOTTY: the SDK would turn EDMM off", device);
+	/* Linux 6.0+ on an SGX2 CPU: the enclave is not initialized yet. */
+	assert_int_equal(err, EINVAL);
+
+	load_edmm_enclave();
+	conform_device = device;
+	assert_int_equal(conform_build(&encl), 0);
+	/* The loader maps the dynamic part read/write, with no pages behind it yet. */
+	dyn = mmap((void *)(uintptr_t)(encl.h.base + EDMM_HEAP), EDMM_ELRANGE - EDMM_HEAP,
+		   PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, encl.h.fd, 0);
+	assert_ptr_equal(dyn, (void *)(uintptr_t)(encl.h.base + EDMM_HEAP));
+	conform_check(grow_heap, NULL);
+	conform_free(&encl);
+}
+
+/*
+ * On an SGX1 CPU (`softsgx run --sgx1`) the same detection says no EDMM:
+ * CPUID.(12H,0):EAX has SGX1 without SGX2, and the ioctl fails with ENODEV
+ * (not ENOTTY: the driver has it, the CPU does not), so the uRTS keeps its
+ * heaps static. Run as the program itself under a nested `softsgx run`.
+ */
+#define SGX1_PROBE_ENV "SDK_LOADER_STYLE_SGX1_PROBE"
+
+static int sgx1_probe(void)
+{
+	struct cpuid_regs r = conform_cpuid(0x12, 0);
+	const char *dev = probe_device();
+	int err;
+
+	if (!(r.eax & 1) || (r.eax & 2)) {
+		fprintf(stderr, "--sgx1: CPUID.(12H,0):EAX = %#x, want SGX1 without SGX2\n", r.eax);
+		return 1;
+	}
+	if (cpu_has_edmm()) {
+		fprintf(stderr, "--sgx1: the uRTS's CPU check finds EDMM\n");
+		return 1;
+	}
+	err = dev ? driver_edmm_errno(dev) : -1;
+	if (err != ENODEV) {
+		fprintf(stderr, "--sgx1: RESTRICT_PERMISSIONS on %s: errno %d, Linux gives ENODEV\n",
+			dev ? dev : "(no device)", err);
+		return 1;
+	}
+	return 0;
+}
+
+static void test_edmm_off_on_sgx1(void **state)
+{
+	char *bin = getenv("SOFTSGX_BIN"), probe_flag[] = SGX1_PROBE_ENV "=1";
+	char self[PATH_MAX];
+	char *args[] = { bin, "run", "--sgx1", "--", self, NULL };
+	char **envp;
+	size_t n = 0, k = 0;
+	ssize_t len;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	if (!conform_have_cpuid_faulting())
+		conform_skip("no CPUID faulting on this host: the SDK's CPUID check cannot see SGX");
+	assert_non_null(bin);
+	/* This program, by its path: /proc/self/exe would name `softsgx` there. */
+	len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(len > 0);
+	self[len] = '\0';
+	/*
+	 * A fresh `softsgx run`, as a user would start the program: an
+	 * environment without the shim's LD_PRELOAD (an exec with the inherited
+	 * environment keeps the shim loaded in the new program, as `softsgx
+	 * run` wants for a program's children).
+	 */
+	while (environ[n])
+		n++;
+	envp = calloc(n + 2, sizeof(*envp));
+	assert_non_null(envp);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) && strncmp(environ[i], "CONFORM_ONLY=", 13))
+			envp[k++] = environ[i];
+	envp[k++] = probe_flag;
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		/* The system call itself: the shim's execve() keeps it preloaded. */
+		syscall(SYS_execve, bin, args, envp);
+		_exit(127);
+	}
+	free(envp);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		fail_msg("the program under `softsgx run --sgx1` failed (status %#x)", status);
+}
+
 /* ---- The vDSO as the SDK finds it. ---- */
 
 static void test_vdso_from_elf(void **state)
@@ -309,9 +569,13 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_vdso_from_elf),
 		cmocka_unit_test(test_xsave_around_ocalls),
 		cmocka_unit_test(test_xsave_threads_take_turns),
+		cmocka_unit_test(test_edmm_detect_and_grow_heap),
+		cmocka_unit_test(test_edmm_off_on_sgx1),
 	};
 
 	shim_test_reexec(argc, argv, NULL);
+	if (getenv(SGX1_PROBE_ENV))
+		return sgx1_probe();
 	conform_find_vdso();
 	return conform_main("sdk_loader_style", tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
 }

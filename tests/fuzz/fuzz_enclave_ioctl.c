@@ -11,7 +11,9 @@
  * with process_vm_readv, so they give EFAULT); INIT with a SIGSTRUCT signed
  * over the measurement the harness tracks (so INIT can succeed), patched or
  * raw; PROVISION with good and bad descriptors; mmap/munmap/mprotect with
- * fuzzed ranges; the page-fault path; forced reclaim; a pending signal.
+ * fuzzed ranges; the page-fault path (EAUG past the added pages of an
+ * initialized enclave); forced reclaim; a pending signal; the SGX2 ioctls
+ * RESTRICT_PERMISSIONS, MODIFY_TYPES and REMOVE_PAGES (op_sgx2).
  *
  * Addresses the model really maps (MAP_FIXED, munmap) stay inside an arena
  * the harness reserves, so the input never unmaps the fuzzer's own memory.
@@ -465,6 +467,128 @@ static void op_raw_ioctl(struct run *r)
 		t->measure_known = false;
 }
 
+/*
+ * The SGX2 ioctls with arguments the harness builds (op_raw_ioctl sends
+ * them raw bytes): RESTRICT_PERMISSIONS, MODIFY_TYPES, REMOVE_PAGES over a
+ * few arena pages, with permissions and types from the legal set or any
+ * value, result/count preset (nonzero is EINVAL), and the argument NULL,
+ * wild or read-only. Pages grow by EAUG through op_fault on an initialized
+ * enclave; the harness runs no enclave code, so pages stay PENDING or
+ * MODIFIED and EPERM/EFAULT with a result are the usual answers.
+ * Checked: the errno is one docs/errno.md lists, count is a page multiple no
+ * larger than length and equals it on success, result is an SGX code only
+ * where EMODPR/EMODT ran.
+ */
+static void op_sgx2(struct run *r)
+{
+	static const unsigned long cmds[] = {
+		SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS,
+		SGX_IOC_ENCLAVE_MODIFY_TYPES,
+		SGX_IOC_ENCLAVE_REMOVE_PAGES,
+		SGX_IOC_ENCLAVE_MODIFY_TYPES,
+	};
+	static const uint64_t perms[] = {SGX_SECINFO_R, SGX_SECINFO_R | SGX_SECINFO_W, 0,
+					 SGX_SECINFO_R | SGX_SECINFO_X};
+	static const uint64_t types[] = {SGX_PAGE_TYPE_TRIM, SGX_PAGE_TYPE_TCS,
+					 SGX_PAGE_TYPE_TRIM, SGX_PAGE_TYPE_REG};
+	static union {
+		struct sgx_enclave_restrict_permissions rp;
+		struct sgx_enclave_modify_types mt;
+		struct sgx_enclave_remove_pages rm;
+		uint8_t bytes[64];
+	} arg __attribute__((aligned(64)));
+	uint8_t b = fz_u8(&r->in);
+	int s = slot(r);
+	unsigned long cmd = cmds[b & 3];
+	uint64_t offset, length, *count, *result = NULL;
+	uint64_t arg_ptr = (uintptr_t)&arg;
+	struct encl_track *t;
+	bool readback = true;
+	long ret;
+
+	memset(&arg, 0, sizeof(arg));
+	if (b & 4) {
+		offset = fz_u64(&r->in);
+		length = fz_u64(&r->in);
+	} else {
+		offset = (uint64_t)(fz_u8(&r->in) % ARENA_PAGES) * SGX_PAGE_SIZE;
+		length = (uint64_t)(fz_u8(&r->in) % 5) * SGX_PAGE_SIZE;
+	}
+	if (cmd == SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS) {
+		arg.rp.offset = offset;
+		arg.rp.length = length;
+		arg.rp.permissions = (b & 8) ? fz_u64(&r->in) : perms[(b >> 4) & 3];
+		count = &arg.rp.count;
+		result = &arg.rp.result;
+	} else if (cmd == SGX_IOC_ENCLAVE_MODIFY_TYPES) {
+		arg.mt.offset = offset;
+		arg.mt.length = length;
+		arg.mt.page_type = (b & 8) ? fz_u64(&r->in) : types[(b >> 4) & 3];
+		count = &arg.mt.count;
+		result = &arg.mt.result;
+	} else {
+		arg.rm.offset = offset;
+		arg.rm.length = length;
+		count = &arg.rm.count;
+	}
+	if (b & 0x40) {
+		/* Nonzero result/count on input: EINVAL (or ignored result for REMOVE). */
+		*count = fz_u8(&r->in);
+		if (result)
+			*result = fz_u8(&r->in);
+	}
+	if (b & 0x80) {
+		switch (fz_u8(&r->in) % 3) {
+		case 0:
+			arg_ptr = 0;
+			break;
+		case 1:
+			arg_ptr = WILD_ADDR;
+			break;
+		default:
+			/* Readable, not writable: the write-back faults. */
+			memcpy(r->ro_page, &arg, sizeof(arg));
+			mprotect(r->ro_page, SGX_PAGE_SIZE, PROT_READ);
+			arg_ptr = (uintptr_t)r->ro_page;
+			break;
+		}
+		readback = false;
+	}
+	ret = softsgx_ioctl(r->p, r->fd[s], cmd, (void *)(uintptr_t)arg_ptr);
+	mprotect(r->ro_page, SGX_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	r->last = ret;
+	fz_check_errno(ret, "SGX2 ioctl", EBADF, ENOTTY, ENODEV, EINVAL, EFAULT, EAGAIN, EPERM,
+		       EBUSY);
+	t = track(r, s);
+	FZ_CHECK(ret || r->is_encl[s], "an SGX2 ioctl succeeded on a file that is no enclave");
+	if (!readback)
+		goto forget;
+	FZ_CHECK(!(*count & (SGX_PAGE_SIZE - 1)) || (b & 0x40),
+		 "SGX2 ioctl count %#llx not a page multiple", (unsigned long long)*count);
+	if (ret == 0) {
+		FZ_CHECK(*count == length, "SGX2 ioctl succeeded with count %#llx of %#llx",
+			 (unsigned long long)*count, (unsigned long long)length);
+		FZ_CHECK(!result || *result == 0, "SGX2 ioctl succeeded with result %#llx",
+			 (unsigned long long)*result);
+	} else if (!(b & 0x40)) {
+		FZ_CHECK(*count <= length, "SGX2 ioctl count %#llx beyond length %#llx",
+			 (unsigned long long)*count, (unsigned long long)length);
+		/* result is an SGX code (EMODPR/EMODT), only with EFAULT. */
+		FZ_CHECK(!result || *result == 0 ||
+				 (ret == -EFAULT && (*result == SGX_PAGE_NOT_MODIFIABLE ||
+						     *result == SGX_EPC_PAGE_CONFLICT)),
+			 "SGX2 ioctl %ld with result %#llx", ret, (unsigned long long)*result);
+	}
+forget:
+	/* Types, permissions and pages may have changed: content checks stop there. */
+	if (t && !(offset & (SGX_PAGE_SIZE - 1)) && length <= ARENA_SIZE)
+		for (uint64_t o = 0; o < length && offset / SGX_PAGE_SIZE + o / SGX_PAGE_SIZE < ARENA_PAGES;
+		     o += SGX_PAGE_SIZE)
+			t->content[offset / SGX_PAGE_SIZE + o / SGX_PAGE_SIZE] = 0;
+	else if (t)
+		memset(t->content, 0, sizeof(t->content));
+}
+
 /* Record who is mapped over [addr, addr + len) of the arena. */
 static void set_owner(struct run *r, uint64_t addr, uint64_t len, uint8_t owner)
 {
@@ -680,12 +804,15 @@ enum op {
 	OP_FAULT2,
 	OP_RECLAIM,
 	OP_SIGNAL,
+	OP_SGX2,
+	OP_SGX2_B,
 	NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
 	"open",	 "close", "dup",    "CREATE",	"ADD_PAGES", "ADD_PAGES", "INIT",    "PROVISION",
 	"ioctl", "mmap",  "munmap", "mprotect", "fault",     "fault",	  "reclaim", "signal",
+	"SGX2",	 "SGX2",
 };
 
 static void run_op(struct run *r, enum op op)
@@ -735,6 +862,10 @@ static void run_op(struct run *r, enum op op)
 	case OP_SIGNAL:
 		r->signal = !r->signal;
 		r->last = r->signal;
+		break;
+	case OP_SGX2:
+	case OP_SGX2_B:
+		op_sgx2(r);
 		break;
 	default:
 		break;

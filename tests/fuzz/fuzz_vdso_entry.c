@@ -5,10 +5,16 @@
  * cannot run under libFuzzer): ENCLU with arbitrary register values (EENTER,
  * ERESUME, EEXIT, EREPORT, EGETKEY and unknown leaves), asynchronous exits
  * with any vector, and TCS and SSA contents the input rewrites, on two
- * logical processors and an enclave with two TCS.
+ * logical processors and an enclave with two TCS. SGX2 (on unless the
+ * configuration byte's bit 1 is set): ENCLS EAUG onto the pages past the
+ * image, EMODPR, EMODT and ETRACK from "the kernel", and from inside
+ * EACCEPT, EMODPE and EACCEPTCOPY with a SECINFO the enclave wrote into its
+ * DATA page (op_sgx2_encls, op_sgx2_enclu).
  *
  * Checked on every step: the leaf returns SGX_SUCCESS, #GP, #PF, or (EGETKEY)
- * an SGX code; a faulting leaf changes no register and no EPC byte (hw/enclu.h);
+ * an SGX code (EACCEPT, EACCEPTCOPY: PAGE_ATTRIBUTES_MISMATCH, NOT_TRACKED
+ * also in RAX; EMODPR, EMODT: PAGE_NOT_MODIFIABLE, EPC_PAGE_CONFLICT;
+ * ETRACK: PREV_TRK_INCMPL); a faulting leaf changes no register and no EPC byte (hw/enclu.h);
  * enclave mode follows the leaf (EENTER/ERESUME enter, EEXIT/AEX leave). At the
  * end, with both processors out, every page EREMOVEs (no thread is still
  * counted inside, no TCS still busy).
@@ -178,6 +184,7 @@ static void setup(struct entry_run *r, uint8_t cfg_byte)
 	sgx_hw_default_config(&cfg);
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = EPC_PAGES * SGX_PAGE_SIZE;
+	cfg.sgx2 = !(cfg_byte & 2);
 	r->hw = sgx_hw_new(&cfg);
 	FZ_CHECK(r->hw, "no platform");
 	memset(&secs, 0, sizeof(secs));
@@ -304,6 +311,16 @@ static void check_leaf(struct entry_run *r, unsigned int lp, int ret, bool was_i
 			 (unsigned long long)r->regs[lp].rax, ret);
 		return;
 	}
+	if ((leaf == SGX_EACCEPT || leaf == SGX_EACCEPTCOPY) && was_inside && ret != SGX_SUCCESS) {
+		FZ_CHECK(ret == SGX_PAGE_ATTRIBUTES_MISMATCH ||
+				 (leaf == SGX_EACCEPT && ret == SGX_NOT_TRACKED),
+			 "leaf %#llx returned %#x", (unsigned long long)leaf, ret);
+		FZ_CHECK(r->regs[lp].rax == (uint64_t)ret && (r->regs[lp].rflags & X86_EFLAGS_ZF),
+			 "leaf %#llx: RAX %#llx or ZF, returned %#x", (unsigned long long)leaf,
+			 (unsigned long long)r->regs[lp].rax, ret);
+		FZ_CHECK(r->lp[lp].inside, "a failed EACCEPT left the enclave");
+		return;
+	}
 	FZ_CHECK(ret == SGX_SUCCESS, "%s (leaf %#llx) returned %#x, not an SDM outcome", what,
 		 (unsigned long long)leaf, ret);
 	if (leaf == SGX_EENTER || leaf == SGX_ERESUME)
@@ -379,8 +396,140 @@ static void op_mmu(struct entry_run *r, struct fz *in)
 	r->last = 0;
 }
 
-static const char *const op_names[] = {"EENTER", "ERESUME", "EEXIT", "EREPORT", "EGETKEY",
-				       "ENCLU",	 "AEX",	    "poke",  "mmu",	"EENTER"};
+/* The SECINFO slots enclave software writes into its DATA page (EPC bytes). */
+#define SI_SLOTS 8
+
+static uint64_t si_la(unsigned int slot)
+{
+	return la(DATA) + (uint64_t)(slot % SI_SLOTS) * 64;
+}
+
+/*
+ * Enclave software writing a SECINFO into DATA: the flags EACCEPT wants for
+ * each SGX2 step, or any value.
+ */
+static void write_secinfo(struct entry_run *r, struct fz *in, unsigned int slot)
+{
+	static const uint64_t flags[] = {
+		SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_PENDING,
+		SGX_SECINFO_TRIM | SGX_SECINFO_MODIFIED,
+		SGX_SECINFO_TCS | SGX_SECINFO_MODIFIED,
+		SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_PR,
+		SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_X,
+		SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_X | SGX_SECINFO_PENDING,
+		SGX_SECINFO_REG | SGX_SECINFO_PR,
+	};
+	uint8_t b = fz_u8(in);
+	uint64_t v = b < 0xE0 ? flags[b % 7] : fz_u64(in);
+	uint8_t *p = epc(r->hw, DATA + 1) + (slot % SI_SLOTS) * 64;
+
+	memset(p, 0, 64);
+	memcpy(p, &v, sizeof(v));
+	if (b >= 0xF0)
+		p[8 + b % 56] = fz_u8(in); /* a reserved byte */
+}
+
+/* Pages the enclave image leaves free, for EAUG: linear and EPC. */
+static uint64_t aug_la(uint8_t b)
+{
+	return la(NR_PAGES + b % (ENCL_PAGES - NR_PAGES));
+}
+
+/*
+ * "The kernel": EAUG (and map the page RW, as the fault handler does),
+ * EMODPR, EMODT, ETRACK. Outcomes: SUCCESS, the SDM's codes, #GP or #PF
+ * with no EPC byte changed.
+ */
+static void op_sgx2_encls(struct entry_run *r, struct fz *in)
+{
+	struct sgx_secinfo secinfo __attribute__((aligned(64)));
+	struct sgx_pageinfo pi __attribute__((aligned(32)));
+	uint8_t b = fz_u8(in), n = fz_u8(in);
+	unsigned int page = (b & 0x10) ? n % EPC_PAGES : 1 + n % NR_PAGES;
+	void *target = epc(r->hw, page);
+	const char *what;
+	int ret;
+
+	memset(&secinfo, 0, sizeof(secinfo));
+	for (unsigned int i = 0; i < EPC_PAGES; i++)
+		memcpy(r->epc_before[i], epc(r->hw, i), SGX_PAGE_SIZE);
+	switch (b & 3) {
+	case 0: {
+		uint64_t lin = (b & 0x20) ? addr_operand(in) : aug_la(n);
+		unsigned int dst = (b & 0x10) ? fz_u8(in) % EPC_PAGES
+					     : NR_PAGES + 1 + n % (EPC_PAGES - NR_PAGES - 1);
+
+		memset(&pi, 0, sizeof(pi));
+		pi.addr = lin;
+		pi.secs = (uintptr_t)epc(r->hw, 0);
+		if (b & 0x40)
+			pi.metadata = (uintptr_t)&secinfo;
+		what = "EAUG";
+		ret = encls_eaug(r->hw, &pi, epc(r->hw, dst));
+		if (ret == SGX_SUCCESS && lin >= BASE && lin < la(ENCL_PAGES)) {
+			unsigned int l = (lin - BASE) >> SGX_PAGE_SHIFT;
+
+			r->mmu_state.map[l] = epc(r->hw, dst);
+			r->mmu_state.prot[l] = HW_MMU_READ | HW_MMU_WRITE;
+		}
+		break;
+	}
+	case 1:
+		secinfo.flags = (b & 0x20) ? fz_u64(in) : (uint64_t)(b >> 6) & 3 ? SGX_SECINFO_R : 0;
+		what = "EMODPR";
+		ret = encls_emodpr(r->hw, &secinfo, target);
+		break;
+	case 2:
+		secinfo.flags = (b & 0x20) ? fz_u64(in)
+					   : (b & 0x40) ? SGX_SECINFO_TCS : SGX_SECINFO_TRIM;
+		what = "EMODT";
+		ret = encls_emodt(r->hw, &secinfo, target);
+		break;
+	default:
+		what = "ETRACK";
+		ret = encls_etrack(r->hw, (b & 0x20) ? target : epc(r->hw, 0));
+		break;
+	}
+	r->last = ret;
+	if (ret == GP || ret == PF) {
+		for (unsigned int i = 0; i < EPC_PAGES; i++)
+			FZ_CHECK(!memcmp(r->epc_before[i], epc(r->hw, i), SGX_PAGE_SIZE),
+				 "%s faulted (%#x) but changed EPC page %u", what, ret, i);
+		return;
+	}
+	FZ_CHECK(ret == SGX_SUCCESS ||
+			 ((b & 3) == 1 || (b & 3) == 2 ? ret == SGX_PAGE_NOT_MODIFIABLE ||
+							      ret == SGX_EPC_PAGE_CONFLICT
+						       : (b & 3) == 3 && ret == SGX_PREV_TRK_INCMPL),
+		 "%s returned %#x, not an SDM outcome", what, ret);
+}
+
+/*
+ * Enclave code: EACCEPT, EMODPE or EACCEPTCOPY with RBX = a SECINFO slot
+ * in DATA (written first), RCX = a page (mostly one EAUG or EMODPR/EMODT
+ * could have touched), RDX = a source page for EACCEPTCOPY.
+ */
+static void op_sgx2_enclu(struct entry_run *r, struct fz *in, unsigned int lp)
+{
+	static const uint64_t leaves[] = {SGX_EACCEPT, SGX_EACCEPT, SGX_EMODPE, SGX_EACCEPTCOPY};
+	uint8_t b = fz_u8(in), n = fz_u8(in);
+	unsigned int slot = b >> 5;
+	struct sgx_cpu_regs *regs = &r->regs[lp];
+	bool inside = r->lp[lp].inside;
+	int ret;
+
+	write_secinfo(r, in, slot);
+	regs->rax = leaves[b & 3];
+	regs->rbx = (b & 4) ? addr_operand(in) : si_la(slot);
+	regs->rcx = (b & 8) ? addr_operand(in) : (n & 0x80) ? aug_la(n) : la(n % NR_PAGES);
+	regs->rdx = (b & 0x10) ? addr_operand(in) : la(n & 1 ? RODATA : DATA);
+	snapshot(r, lp);
+	ret = enclu(r->hw, &r->lp[lp], &r->mmu, regs);
+	check_leaf(r, lp, ret, inside, "SGX2 ENCLU");
+}
+
+static const char *const op_names[] = {"EENTER", "ERESUME", "EEXIT", "EREPORT", "EGETKEY", "ENCLU",
+				       "AEX",	 "poke",    "mmu",   "",	"ENCLS2",  "ENCLU2"};
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -399,9 +548,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		uint8_t b = fz_u8(&in);
 		unsigned int op = b % 10, lp = (b >> 7) & 1;
 
+		/* 9 (once a second EENTER): an SGX2 step, ENCLS or ENCLU by the next byte. */
+		if (op == 9)
+			op = 10 + (fz_u8(&in) & 1);
+
 		switch (op) {
 		case 0:
-		case 9:
 			op_enclu(r, &in, lp, SGX_EENTER);
 			break;
 		case 1:
@@ -425,8 +577,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 			op_poke(r, &in);
 			break;
-		default:
+		case 8:
 			op_mmu(r, &in);
+			break;
+		case 10:
+			op_sgx2_encls(r, &in);
+			break;
+		default:
+			op_sgx2_enclu(r, &in, lp);
 			break;
 		}
 		FZ_TRACE("lp%u %-8s -> %#lx inside %d\n", lp, op_names[op], r->last,
@@ -447,7 +605,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				 "processor %u cannot leave the enclave: %#x", i, ret);
 		}
 	}
-	for (unsigned int n = 1; n <= NR_PAGES; n++) {
+	/* EAUG'd pages too (EREMOVE of a free page succeeds). */
+	for (unsigned int n = 1; n < EPC_PAGES; n++) {
 		int ret = encls_eremove(r->hw, epc(r->hw, n));
 
 		FZ_CHECK(ret == SGX_SUCCESS, "EREMOVE of enclave page %u: %#x", n, ret);

@@ -31,7 +31,7 @@ def u64(v):
 
 # ---- fuzz_enclave_ioctl ----
 OPEN, CLOSE, DUP, CREATE, ADD, ADD2, INIT, PROVISION, IOCTL, MMAP, MUNMAP, MPROTECT, \
-    FAULT, FAULT2, RECLAIM, SIGNAL = range(16)
+    FAULT, FAULT2, RECLAIM, SIGNAL, SGX2 = range(17)
 GOOD, NULLP, WILD, HALF = 0x00, 0xE0, 0xE1, 0xE2
 SI_TCS, SI_RW, SI_RX, SI_R = 0, 1, 2, 3
 
@@ -59,6 +59,17 @@ def e_mmap(slot, page, npages, prot=3, flags=0):
 
 def e_fault(page, access=0):
     return u8(FAULT, access, page) + u16(0)
+
+
+# op_sgx2: b = cmd (0 RESTRICT, 1 MODIFY_TYPES, 2 REMOVE_PAGES) | 4 raw range
+# | 8 raw permissions/type | idx << 4 | 0x40 preset count/result | 0x80 pointer.
+RESTRICT, MODT, REMOVE = 0, 1, 2
+P_R, P_RW, P_NONE, P_RX = 0, 1, 2, 3
+T_TRIM, T_TCS, T_REG = 0, 1, 3
+
+
+def e_sgx2(slot, cmd, page, npages, idx=0, extra_b=0, extra=b""):
+    return u8(SGX2, cmd | (idx << 4) | extra_b, slot, page, npages) + extra
 
 
 def enclave_seeds():
@@ -96,6 +107,33 @@ def enclave_seeds():
     yield "vepc_and_sgx2", (u8(0x30) + e_open(0, 4) + e_mmap(0, 0, 4, 3) + e_fault(0, 1)
                             + u8(IOCTL, 3, 0) + bytes(48) + e_open(1) + u8(IOCTL, 0, 1)
                             + bytes(48) + e_fault(1))
+    # SGX2 on an initialized enclave: EAUG by fault, then the three ioctls on
+    # added, augmented (PENDING), trimmed and missing pages, across reclaim.
+    sgx2 = u8(0x30) + build
+    yield "sgx2_eaug_restrict_trim_remove", (
+        sgx2 + e_fault(5, 1) + e_fault(6) + e_sgx2(0, RESTRICT, 1, 1, P_R)
+        + e_sgx2(0, RESTRICT, 5, 1, P_R) + e_sgx2(0, MODT, 5, 2, T_TRIM)
+        + e_sgx2(0, MODT, 2, 1, T_TRIM) + e_sgx2(0, REMOVE, 2, 1) + e_sgx2(0, REMOVE, 3, 1)
+        + e_sgx2(0, MODT, 3, 1, T_TCS) + e_sgx2(0, MODT, 3, 1, T_TCS) + e_sgx2(0, MODT, 2, 1, T_TCS)
+        + e_sgx2(0, RESTRICT, 7, 1) + u8(RECLAIM, 3) + e_sgx2(0, RESTRICT, 1, 1, P_NONE)
+        + e_sgx2(0, RESTRICT, 0, 1) + e_fault(2, 0) + e_fault(7, 1) + u8(RECLAIM, 3)
+        + e_fault(7) + e_sgx2(0, MODT, 6, 2, T_TRIM) + u8(MUNMAP, 0, 0, 8) + u8(CLOSE, 0))
+    yield "sgx2_args", (
+        u8(0x30) + e_open(0) + e_create(0) + e_sgx2(0, RESTRICT, 1, 1)
+        + e_add(0, SI_TCS, 0, 0, 1) + e_add(0, SI_RW, 1, 1, 3) + e_init(0)
+        + e_sgx2(0, RESTRICT, 1, 1, P_NONE, 8, u64(8)) + e_sgx2(0, RESTRICT, 1, 1, P_RW, 8, u64(2))
+        + e_sgx2(0, RESTRICT, 1, 1, P_R, 0x40, u8(1, 0)) + e_sgx2(0, MODT, 1, 1, T_TRIM, 0x40, u8(0, 3))
+        + e_sgx2(0, REMOVE, 1, 1, 0, 0x40, u8(1)) + e_sgx2(0, MODT, 1, 1, T_REG)
+        + e_sgx2(0, MODT, 1, 1, 0, 8, u64(0x104)) + e_sgx2(0, RESTRICT, 0, 0)
+        + u8(SGX2, 4, 0) + u64(0x800) + u64(0x1000) + u8(SGX2, 5, 0) + u64(0x1000) + u64(~0xFFF)
+        + u8(SGX2, 6, 0) + u64(0x7000) + u64(0x2000)
+        + e_sgx2(0, RESTRICT, 1, 1, P_R, 0x80, u8(0)) + e_sgx2(0, MODT, 2, 1, T_TRIM, 0x80, u8(1))
+        + e_sgx2(0, MODT, 2, 1, T_TRIM, 0x80, u8(2)) + e_sgx2(0, REMOVE, 2, 1, 0, 0x80, u8(2))
+        + e_open(1, 4) + e_sgx2(1, RESTRICT, 0, 1) + e_sgx2(2, REMOVE, 0, 1) + u8(SIGNAL)
+        + e_sgx2(0, MODT, 3, 1, T_TRIM))
+    # A CPU without SGX2: ENODEV before anything, and a hole faults SIGBUS.
+    yield "sgx2_off", (u8(0x10) + build + e_sgx2(0, RESTRICT, 1, 1) + e_sgx2(0, MODT, 1, 1)
+                       + e_sgx2(0, REMOVE, 1, 1, 0, 0x80, u8(1)) + e_fault(5, 1))
 
 
 # ---- fuzz_vepc ----
@@ -182,6 +220,25 @@ def poke(page_idx, off, val):
     return u8(7, page_idx) + u16(off) + u64(val)
 
 
+# op 9: an SGX2 step. ENCLS: b = leaf (0 EAUG, 1 EMODPR, 2 EMODT, 3 ETRACK)
+# | 0x10 any EPC page | 0x20 raw operand | 0x40 (EMODPR keeps R, EMODT to TCS,
+# EAUG with a SECINFO), n = page. ENCLU: b = leaf (0 EACCEPT, 2 EMODPE,
+# 3 EACCEPTCOPY) | slot << 5, n (0x80: page 9 + n % 7, past the image),
+# SECINFO flags index (0 REG RW PENDING, 1 TRIM MODIFIED, 2 TCS MODIFIED,
+# 3 REG R PR, 4 REG RWX, 5 REG RX PENDING, 6 REG PR).
+EAUG, EMODPR, EMODT, ETRACK = 0, 1, 2, 3
+EACCEPT, EMODPE, EACCEPTCOPY = 0, 2, 3
+AUG0, AUG1 = 0x85, 0x86  # linear pages 9 and 10 (EPC pages 10 and 11)
+
+
+def s2_encls(b, n=0, extra=b""):
+    return u8(9, 0, b, n) + extra
+
+
+def s2_enclu(b, n, si, lp=0):
+    return u8(9 + (130 if lp else 0), 1, b, n, si)
+
+
 def entry_seeds():
     enter, eexit = en(0), en(2)
     yield "enter_exit", u8(0) + enter + eexit + enter + eexit
@@ -207,6 +264,30 @@ def entry_seeds():
                             + en(5, extra=u8(9)) + en(0, mask=0x0400, extra=u64(7)) + enter
                             + en(0, mask=0x0300, extra=u32(600) + u16(512) + u64(~0)) + aex(32)
                             + en(1) + eexit)
+    enter, eexit = en(0), en(2)
+    # A heap page EAUG'd and accepted, one filled by EACCEPTCOPY, EMODPE, a
+    # restriction accepted only after ETRACK and an exit, a page trimmed and
+    # accepted, a page made a TCS.
+    yield "sgx2_eaug_accept", (u8(0) + enter + s2_encls(EAUG, 0) + s2_encls(EAUG, 1)
+                               + s2_enclu(EACCEPT, AUG0, 0) + s2_enclu(EACCEPTCOPY, AUG1, 4)
+                               + s2_enclu(EMODPE, DATA, 4) + s2_encls(EMODPR | 0x40, DATA)
+                               + s2_encls(ETRACK) + s2_enclu(EACCEPT | 0x20, DATA, 3) + eexit + enter
+                               + s2_enclu(EACCEPT | 0x20, DATA, 3)
+                               + s2_encls(EMODT | 0x10, 10) + s2_encls(ETRACK) + eexit + enter
+                               + s2_enclu(EACCEPT | 0x40, AUG0, 1)
+                               + s2_encls(EMODT | 0x50, 11) + s2_encls(ETRACK) + eexit + enter
+                               + s2_enclu(EACCEPT | 0x60, AUG1, 2) + eexit)
+    # Two processors: tracking waits for the other one to leave (AEX).
+    yield "sgx2_two_processors", (u8(0) + enter + en(0, lp=1, tcs=1) + s2_encls(EMODPR | 0x40, DATA)
+                                  + s2_encls(ETRACK) + s2_encls(ETRACK) + eexit + enter
+                                  + s2_enclu(EACCEPT, DATA, 3) + aex(32, lp=1)
+                                  + s2_enclu(EACCEPT, DATA, 3) + s2_encls(EMODT, TCS1)
+                                  + en(1, lp=1, tcs=1) + s2_encls(EMODPR, CODE)
+                                  + s2_enclu(EACCEPT, AUG0, 0, lp=1) + eexit)
+    # SGX1 CPU: every SGX2 leaf is #GP.
+    yield "sgx2_off", (u8(2) + enter + s2_encls(EAUG, 0) + s2_encls(EMODPR, DATA)
+                       + s2_encls(EMODT, DATA) + s2_enclu(EACCEPT, AUG0, 0)
+                       + s2_enclu(EMODPE, DATA, 4) + s2_enclu(EACCEPTCOPY, AUG1, 4) + eexit)
 
 
 # ---- vdso_shim (tests/shim/test_vdso_replay.c, not a libFuzzer harness) ----
