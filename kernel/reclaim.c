@@ -325,6 +325,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		/* Hold the enclave so a concurrent close cannot free it under us. */
 		if (sgx_encl_tryget(page->encl)) {
 			chunk[cnt++] = epc_page;
+			k->nr_isolated++;
 		} else {
 			epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
 		}
@@ -340,6 +341,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 			continue;
 		pthread_mutex_lock(&k->lru_lock);
 		list_add_tail(&chunk[i]->list, &k->active_page_list);
+		k->nr_isolated--;
 		pthread_mutex_unlock(&k->lru_lock);
 		sgx_encl_put(page->encl);
 		chunk[i] = NULL;
@@ -356,6 +358,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		sgx_encl_put_backing(&backing[i]);
 		pthread_mutex_lock(&k->lru_lock);
 		list_add_tail(&chunk[i]->list, &k->active_page_list);
+		k->nr_isolated--;
 		pthread_mutex_unlock(&k->lru_lock);
 		sgx_encl_put(page->encl);
 		chunk[i] = NULL;
@@ -374,6 +377,9 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		 * fault may already have loaded the page back.
 		 */
 		sgx_reclaimer_write(page, &backing[i]);
+		pthread_mutex_lock(&k->lru_lock);
+		k->nr_isolated--;
+		pthread_mutex_unlock(&k->lru_lock);
 		done++;
 		sgx_encl_put(encl);
 	}
