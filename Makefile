@@ -65,6 +65,8 @@ BENCH_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(BENCH_SRC))
 FUZZ_REPLAY_BINS := $(patsubst %,$(CHECK_DIR)/tests/fuzz/replay_%,$(FUZZ_NAMES))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
+# The reclaim storms of test_signals (2 and 8 threads), also run long by check-stress.
+STORM_BIN := $(RELEASE_DIR)/tests/shim/test_signals
 # Conformance programs (tests/conformance/): ordinary programs written the
 # way other SGX stacks are (kernel selftests, the SDK's loader, runtimes with
 # their own AEP), built like a user's (release, unsanitized) and re-executing
@@ -283,10 +285,12 @@ check-tsan-build: $(TSAN_TEST_BINS) $(TEST_KEY) $(TEST_KEY2)
 .PHONY: check-stress
 check-stress: deps
 	@$(MAKE) --no-print-directory $(STRESS_BINS) $(TEST_KEY) $(TEST_KEY2) \
-		$(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS)
+		$(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS) $(CONFORM_DEPS) $(STORM_BIN)
 	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(TSAN_ENV) \
 		./tests/run-tests $(STRESS_BINS)
 	@SOFTSGX_STRESS=long $(CONFORM_ENV) ./tests/run-tests $(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS)
+	@SOFTSGX_STRESS=long SOFTSGX_TEST_FILTER='test_signal_storm*' SOFTSGX_CPUID_NOTICE_GIVEN=1 \
+		SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(CONFORM_ENV) ./tests/run-tests $(STORM_BIN)
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 bench: deps

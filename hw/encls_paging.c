@@ -142,8 +142,12 @@ static int eblock_locked(struct sgx_hw *hw, struct epcm_entry *e)
 /*
  * The SDM lets EBLOCK share its page with other leaves; the model takes the
  * lock exclusively because EBLOCK writes EPCM fields, which only an exclusive
- * holder may do here. Linux never runs EBLOCK next to another leaf on the
- * same page, so the difference cannot be observed through the kernel model.
+ * holder may do here. It waits out the shared holders rather than failing:
+ * Linux's reclaimer blocks a TCS while a thread may be in EENTER or ERESUME
+ * on it (it only warns when EBLOCK fails, and the page would then be lost),
+ * and the processor answers SUCCESS there. Waiting also keeps a TCS that a
+ * thread is entering unblocked until that thread is counted in the SECS, so
+ * the ETRACK after this EBLOCK waits for it.
  */
 int leaf_eblock(struct sgx_hw *hw, void *epc)
 {
@@ -157,7 +161,7 @@ int leaf_eblock(struct sgx_hw *hw, void *epc)
 	/* No EPCM chunk yet: no leaf ever made this page valid. */
 	if (!ref.e)
 		return SGX_PG_INVLD;
-	if (!epcm_trylock_excl(ref.e))
+	if (!epcm_lock_excl_over_shared(ref.e))
 		return SGX_EPC_PAGE_CONFLICT;
 	ret = eblock_locked(hw, ref.e);
 	epcm_unlock_excl(ref.e);
@@ -167,7 +171,11 @@ int leaf_eblock(struct sgx_hw *hw, void *epc)
 /*
  * The validity of the SECS is checked under its lock: EPCM fields are only
  * stable while a lock is held. A page that is both locked and invalid thus
- * answers EPC_PAGE_CONFLICT rather than #PF.
+ * answers EPC_PAGE_CONFLICT rather than #PF. Only an exclusive holder
+ * conflicts: entries, exits and the leaves on the enclave's pages hold the
+ * SECS shared, briefly, and the processor runs ETRACK next to them (Linux
+ * never retries an ETRACK, so a conflict there would cost it the page whose
+ * EWB needed the tracking cycle).
  */
 int leaf_etrack(struct sgx_hw *hw, void *secs)
 {
@@ -180,7 +188,7 @@ int leaf_etrack(struct sgx_hw *hw, void *secs)
 	if (!epc_resolve(hw, secs, false, &ref) || !ref.e)
 		return PF;
 	e = ref.e;
-	if (!epcm_trylock_excl(e))
+	if (!epcm_lock_excl_over_shared(e))
 		return SGX_EPC_PAGE_CONFLICT;
 	if (!e->valid || e->type != SGX_PAGE_TYPE_SECS) {
 		ret = PF;
@@ -218,14 +226,15 @@ static bool paging_aligned(const struct sgx_pageinfo *pi, const void *epc, const
  * ELDU/ELDB). EPCM entries are allocated so that lock conflicts are reported
  * before validity, in the SDM's order.
  */
-static int paging_get(struct sgx_hw *hw, void *epc, void *va_slot, struct paging_op *op)
+static int paging_get(struct sgx_hw *hw, void *epc, void *va_slot, bool wait_shared,
+		      struct paging_op *op)
 {
 	if (!epc_resolve(hw, epc, true, &op->page) || !epc_resolve(hw, va_slot, true, &op->va))
 		return PF;
 	/* A page cannot carry the slot that versions it. */
 	if (op->page.e == op->va.e)
 		return GP;
-	if (!epcm_trylock_excl(op->page.e))
+	if (!(wait_shared ? epcm_lock_excl_over_shared(op->page.e) : epcm_trylock_excl(op->page.e)))
 		return GP;
 	if (!epcm_trylock_shared(op->va.e)) {
 		epcm_unlock_excl(op->page.e);
@@ -334,7 +343,14 @@ int leaf_ewb(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, void *va
 	/* LINADDR is an output of EWB, and an evicted page names no SECS. */
 	if (!paging_aligned(&op.pi, epc, va_slot) || op.pi.addr || op.pi.secs)
 		return GP;
-	ret = paging_get(hw, epc, va_slot, &op);
+	/*
+	 * The page's shared holders are waited out: EENTER or ERESUME on a
+	 * TCS that EBLOCK has since blocked holds it a moment, only to find it
+	 * blocked and fault. On the processor that entry never reaches the
+	 * TCS (the kernel's TLB shootdown precedes EBLOCK), and Linux does not
+	 * retry an EWB that faults: the page would be lost.
+	 */
+	ret = paging_get(hw, epc, va_slot, true, &op);
 	if (ret)
 		return ret;
 	if (!op.page.e->valid || !is_va_page(op.va.e)) {
@@ -461,7 +477,7 @@ static int encls_eld(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, 
 	op.pi = *pginfo;
 	if (!paging_aligned(&op.pi, epc, va_slot) || !is_aligned(op_ptr(op.pi.secs), SGX_PAGE_SIZE))
 		return GP;
-	ret = paging_get(hw, epc, va_slot, &op);
+	ret = paging_get(hw, epc, va_slot, false, &op);
 	if (ret)
 		return ret;
 	if (op.page.e->valid || !is_va_page(op.va.e)) {

@@ -23,6 +23,7 @@
 #ifndef SOFTSGX_ENCLU_H
 #define SOFTSGX_ENCLU_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -143,6 +144,14 @@ struct hw_mmu {
 struct sgx_lp {
 	/* Readable by the caller. */
 	bool inside;		/* enclave mode (CR_ENCLAVE_MODE) */
+	/*
+	 * EENTER or ERESUME in progress: from before the SECS counts the
+	 * thread in (which an ETRACK may then see) until @inside is set or
+	 * the leaf fails. On hardware an IPI cannot fall between the two;
+	 * here whoever interrupts the threads inside (the model's IPI) must
+	 * interrupt a thread in this window too, once it has finished.
+	 */
+	_Atomic bool entering;
 	uint64_t tcs_la;	/* TCS of the current or last entry (CR_TCS_LA) */
 	uint64_t aep;		/* AEP of the current or last entry */
 	uint64_t xfrm;		/* SECS.ATTRIBUTES.XFRM of the current or last entry */

@@ -78,6 +78,20 @@ int enclu_enclave_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu
 
 	if (ret)
 		return ret;
+	if (enclu_epcm_usable(ref->e, linaddr, type, secs_pfn, perms))
+		return SGX_SUCCESS;
+	/*
+	 * The model's walk and this check are two steps, and the kernel may
+	 * have unmapped the page between them, then blocked or written it
+	 * out. On the processor the unmapping's TLB shootdown completes
+	 * before the kernel's EBLOCK (Linux zaps the PTEs first), so the walk
+	 * itself would have failed: walk again, and a page no longer mapped
+	 * gets that not-present #PF, which the kernel resolves, instead of an
+	 * EPCM #PF that nothing can.
+	 */
+	ret = enclu_translate(hw, lp, mmu, linaddr, access, ref);
+	if (ret)
+		return ret;
 	if (!enclu_epcm_usable(ref->e, linaddr, type, secs_pfn, perms))
 		return enclu_pf(lp, linaddr, enclu_epcm_errcode(access));
 	return SGX_SUCCESS;

@@ -305,6 +305,33 @@ static int entry_checks_busy(struct sgx_hw *hw, struct sgx_lp *lp, const struct 
 }
 
 /*
+ * Find the TCS and hold its EPCM entry shared, which keeps EBLOCK and EWB
+ * off it (they wait for, or fault on, the holder). The check before the
+ * lock is a model artefact, not the processor's: EBLOCK or EWB may come
+ * between it and the lock, and the TCS is then checked again, walk
+ * included, so a TCS the kernel took away meanwhile gets the not-present
+ * #PF (enclu_enclave_page()) it gets on hardware, not a #GP. A leaf that
+ * holds the TCS alone for another reason still makes this one #GP.
+ */
+static int tcs_hold(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		    uint64_t tcs_la, struct epc_ref *tcs)
+{
+	for (int tries = 0; tries < 2; tries++) {
+		int ret = enclu_enclave_page(hw, lp, mmu, tcs_la, HW_MMU_READ, SGX_PAGE_TYPE_TCS,
+					     ENCLU_ANY_SECS, 0, tcs);
+
+		if (ret)
+			return ret;
+		if (!epcm_trylock_shared(tcs->e))
+			continue;
+		if (enclu_epcm_usable(tcs->e, tcs_la, SGX_PAGE_TYPE_TCS, ENCLU_ANY_SECS, 0))
+			return SGX_SUCCESS;
+		epcm_unlock_shared(tcs->e);
+	}
+	return enclu_gp(lp);
+}
+
+/*
  * The first half of EENTER and ERESUME. On success the TCS is busy (counted
  * by hw_enclave_enter()) and its EPCM entry held shared until entry_done().
  */
@@ -318,13 +345,9 @@ static int entry_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mm
 		return enclu_gp(lp);
 	if ((regs->rbx & (SGX_PAGE_SIZE - 1)) || !enclu_canonical(regs->rcx))
 		return enclu_gp(lp);
-	ret = enclu_enclave_page(hw, lp, mmu, regs->rbx, HW_MMU_READ, SGX_PAGE_TYPE_TCS,
-				 ENCLU_ANY_SECS, 0, &en->tcs);
+	ret = tcs_hold(hw, lp, mmu, regs->rbx, &en->tcs);
 	if (ret)
 		return ret;
-	/* The TCS is accessed shared; a leaf that holds it alone makes this one #GP. */
-	if (!epcm_trylock_shared(en->tcs.e))
-		return enclu_gp(lp);
 	/* TCS busy, or the enclave not initialized. */
 	ret = hw_enclave_enter(hw, en->tcs.page);
 	if (ret) {
@@ -369,8 +392,8 @@ static void entry_done(struct sgx_lp *lp, struct sgx_cpu_regs *regs, struct entr
 	epcm_unlock_shared(en->tcs.e);
 }
 
-int enclu_eenter(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
-		 struct sgx_cpu_regs *regs)
+static int eenter(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		  struct sgx_cpu_regs *regs)
 {
 	uint64_t tcs_la = regs->rbx, aep = regs->rcx, target;
 	struct entry en;
@@ -397,8 +420,8 @@ int enclu_eenter(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 	return SGX_SUCCESS;
 }
 
-int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
-		  struct sgx_cpu_regs *regs)
+static int eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		   struct sgx_cpu_regs *regs)
 {
 	uint64_t tcs_la = regs->rbx, aep = regs->rcx;
 	const struct sgx_ssa_gpr *gpr;
@@ -439,6 +462,34 @@ int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 	/* Pop the SSA stack. */
 	en.t->ssa_index--;
 	return SGX_SUCCESS;
+}
+
+/*
+ * lp->entering spans the whole leaf: it is set before hw_enclave_enter()
+ * counts the thread (so an ETRACK that counts it is followed, in whoever
+ * issued it, by a look that sees the flag) and cleared after lp->inside is
+ * set or the leaf has failed.
+ */
+int enclu_eenter(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		 struct sgx_cpu_regs *regs)
+{
+	int ret;
+
+	atomic_store(&lp->entering, true);
+	ret = eenter(hw, lp, mmu, regs);
+	atomic_store(&lp->entering, false);
+	return ret;
+}
+
+int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
+		  struct sgx_cpu_regs *regs)
+{
+	int ret;
+
+	atomic_store(&lp->entering, true);
+	ret = eresume(hw, lp, mmu, regs);
+	atomic_store(&lp->entering, false);
+	return ret;
 }
 
 /* The logical processor leaves enclave mode; the TCS is free again. */

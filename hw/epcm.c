@@ -169,3 +169,16 @@ void epcm_hold_shared(struct epcm_entry *e)
 	while (!epcm_trylock_shared(e))
 		sched_yield();
 }
+
+bool epcm_lock_excl_over_shared(struct epcm_entry *e)
+{
+	for (;;) {
+		uint32_t v = atomic_load_explicit(&e->lock, memory_order_relaxed);
+
+		if (v & EPCM_LOCK_EXCL)
+			return false;
+		if (!v && epcm_trylock_excl(e))
+			return true;
+		sched_yield();
+	}
+}

@@ -239,6 +239,18 @@ void epcm_sgx2_unlock(struct epcm_entry *e);
  */
 void epcm_hold_shared(struct epcm_entry *e);
 
+/*
+ * Take the lock exclusively, waiting out shared holders but not an
+ * exclusive one (false then). For the leaves the SDM runs concurrently with
+ * the shared users of their page, which the model must nevertheless exclude
+ * because it writes EPCM fields: EBLOCK next to EENTER/ERESUME on a TCS,
+ * ETRACK next to entries, exits, EBLOCK, EWB and ELDU on the SECS. Failing
+ * there instead would report conflicts the processor never reports. Every
+ * shared holder is a leaf that holds briefly and never waits for a lock
+ * its waiter could hold, so this cannot deadlock.
+ */
+bool epcm_lock_excl_over_shared(struct epcm_entry *e);
+
 /* SECINFO.FLAGS bits the SGX2 leaves read: type, permissions and state. */
 #define SECINFO_SGX2_FLAGS (SGX_SECINFO_PAGE_TYPE_MASK | EPCM_PERM_MASK | EPCM_STATE_MASK)
 /* The reserved-fields check of the SGX2 leaves' SECINFO ("reserved fields are not zero"). */

@@ -117,7 +117,7 @@ void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
 
 /* Reclaimer steps for one page (reclaim.c drives them). */
 bool sgx_reclaimer_age(struct sgx_encl_page *page);
-void sgx_reclaimer_block(struct sgx_encl_page *page);
+bool sgx_reclaimer_block(struct sgx_encl_page *page);
 void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing);
 
 #endif /* SOFTSGX_ENCL_H */

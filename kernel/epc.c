@@ -5,6 +5,7 @@
  * since boot, so descriptors exist only for pages that were ever allocated.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
@@ -124,9 +125,17 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 		}
 		pthread_mutex_lock(&k->lru_lock);
 		bool nothing_to_reclaim = list_empty(&k->active_page_list);
+		bool in_flight = k->nr_isolated != 0;
 		pthread_mutex_unlock(&k->lru_lock);
-		/* Nothing can ever come back: the EPC is full of unreclaimable pages. */
-		if (nothing_to_reclaim) {
+		/*
+		 * Nothing can ever come back: the EPC is full of unreclaimable
+		 * pages. Linux looks at the LRU alone; pages a batch holds are
+		 * off it for a moment, and on a small EPC (a few dozen pages,
+		 * several enclaves) batches could hold all the rest: the fault
+		 * path's ELDU answered SIGBUS (issue 14). They are freed or put
+		 * back shortly, so that is "busy", not "out of memory".
+		 */
+		if (nothing_to_reclaim && !in_flight) {
 			*err = -ENOMEM;
 			break;
 		}
@@ -134,7 +143,10 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 			*err = -EBUSY;
 			break;
 		}
-		sgx_reclaim_pages(k);
+		if (nothing_to_reclaim)
+			sched_yield(); /* another reclaimer is writing them out */
+		else
+			sgx_reclaim_pages(k);
 	}
 	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
 		sgx_wake_ksgxd(k);

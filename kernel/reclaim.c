@@ -128,7 +128,16 @@ static bool sgx_reclaimer_prepare(struct sgx_encl_page *page, struct sgx_backing
 	return !ret;
 }
 
-void sgx_reclaimer_block(struct sgx_encl_page *page)
+/*
+ * Zap the page's PTEs and EBLOCK it. False when EBLOCK refused: the page is
+ * then not blocked, still valid and resident, and must not be written out
+ * (EWB would answer PAGE_NOT_BLOCKED and the page would be lost); the caller
+ * puts it back on the LRU. BLKSTATE means blocked already, which is what we
+ * want. Linux only warns here, as EBLOCK cannot fail on the processor for a
+ * page the kernel owns; the model's leaf can still answer ENTRYEPOCH_LOCKED
+ * or EPC_PAGE_CONFLICT, so no page is risked on it.
+ */
+bool sgx_reclaimer_block(struct sgx_encl_page *page)
 {
 	struct sgx_encl *encl = page->encl;
 	struct sgx_kernel *k = encl->k;
@@ -145,10 +154,15 @@ void sgx_reclaimer_block(struct sgx_encl_page *page)
 		page->mapped = false;
 	}
 	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
-	if (ret)
-		fprintf(stderr, "softsgx: EBLOCK returned %#x\n", ret);
+	if (ret == SGX_BLKSTATE)
+		ret = SGX_SUCCESS;
+	if (ret) {
+		fprintf(stderr, "softsgx: EBLOCK returned %#x, page kept\n", ret);
+		page->being_reclaimed = false;
+	}
 	pthread_mutex_unlock(&encl->lock);
 	pthread_rwlock_unlock(&k->mm.lock);
+	return !ret;
 }
 
 static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_backing *backing)
@@ -161,6 +175,30 @@ static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_
 	pginfo.contents = (uintptr_t)backing->contents;
 	pginfo.metadata = (uintptr_t)backing->pcmd;
 	return encls_ewb(k->hw, &pginfo, sgx_get_epc_virt_addr(k, page->epc_page), va_slot);
+}
+
+/*
+ * Linux sgx_encl_ewb()'s ETRACK step. Its result matters: an ETRACK that did
+ * not start a cycle leaves the EWB after it NOT_TRACKED whatever the kick
+ * does, as no cycle begun after the EBLOCK exists. PREV_TRK_INCMPL (the last
+ * cycle still has threads inside) is ended by kicking them out, as Linux's
+ * sgx_enclave_etrack() does, and ETRACK tried again.
+ */
+static void sgx_encl_etrack(struct sgx_encl *encl)
+{
+	struct sgx_kernel *k = encl->k;
+	void *secs = sgx_get_epc_virt_addr(k, encl->secs.epc_page);
+	int ret;
+
+	atomic_fetch_add(&k->stats.etrack_retries, 1);
+	ret = encls_etrack(k->hw, secs);
+	if (ret && k->kick) {
+		atomic_fetch_add(&k->stats.ipis, 1);
+		k->kick(k, k->kick_data);
+		ret = encls_etrack(k->hw, secs);
+	}
+	if (ret)
+		fprintf(stderr, "softsgx: ETRACK returned %#x\n", ret);
 }
 
 /* EWB with Linux's retry ladder for NOT_TRACKED: ETRACK, then kick threads out. */
@@ -182,8 +220,8 @@ static int sgx_encl_ewb(struct sgx_encl_page *page, struct sgx_backing *backing)
 
 	ret = __sgx_encl_ewb(page, va_slot, backing);
 	if (ret == SGX_NOT_TRACKED) {
-		atomic_fetch_add(&k->stats.etrack_retries, 1);
-		encls_etrack(k->hw, sgx_get_epc_virt_addr(k, encl->secs.epc_page));
+		/* Another ETRACK (SGX2, a parallel reclaimer) may still have done it. */
+		sgx_encl_etrack(encl);
 		ret = __sgx_encl_ewb(page, va_slot, backing);
 		if (ret == SGX_NOT_TRACKED && k->kick) {
 			/* After ETRACK, so threads entering later are not missed. */
@@ -287,6 +325,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		/* Hold the enclave so a concurrent close cannot free it under us. */
 		if (sgx_encl_tryget(page->encl)) {
 			chunk[cnt++] = epc_page;
+			k->nr_isolated++;
 		} else {
 			epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
 		}
@@ -302,13 +341,28 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 			continue;
 		pthread_mutex_lock(&k->lru_lock);
 		list_add_tail(&chunk[i]->list, &k->active_page_list);
+		k->nr_isolated--;
 		pthread_mutex_unlock(&k->lru_lock);
 		sgx_encl_put(page->encl);
 		chunk[i] = NULL;
 	}
-	for (unsigned int i = 0; i < cnt; i++)
-		if (chunk[i])
-			sgx_reclaimer_block(chunk[i]->owner);
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl_page *page;
+
+		if (!chunk[i])
+			continue;
+		page = chunk[i]->owner;
+		if (sgx_reclaimer_block(page))
+			continue;
+		/* Not blocked: resident and intact, it goes back on the LRU. */
+		sgx_encl_put_backing(&backing[i]);
+		pthread_mutex_lock(&k->lru_lock);
+		list_add_tail(&chunk[i]->list, &k->active_page_list);
+		k->nr_isolated--;
+		pthread_mutex_unlock(&k->lru_lock);
+		sgx_encl_put(page->encl);
+		chunk[i] = NULL;
+	}
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct sgx_encl_page *page;
 		struct sgx_encl *encl;
@@ -323,6 +377,9 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		 * fault may already have loaded the page back.
 		 */
 		sgx_reclaimer_write(page, &backing[i]);
+		pthread_mutex_lock(&k->lru_lock);
+		k->nr_isolated--;
+		pthread_mutex_unlock(&k->lru_lock);
 		done++;
 		sgx_encl_put(encl);
 	}

@@ -102,6 +102,12 @@ struct sgx_kernel {
 
 	pthread_mutex_t lru_lock;
 	struct list_head active_page_list; /* reclaimable pages, oldest first */
+	/*
+	 * Pages a reclaimer batch has taken off active_page_list and not yet
+	 * freed or put back (lru_lock): still reclaimable, as far as an
+	 * allocation that finds the list empty is concerned.
+	 */
+	unsigned int nr_isolated;
 
 	pthread_t ksgxd;
 	bool ksgxd_running;

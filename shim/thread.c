@@ -294,6 +294,16 @@ void shim_threads_after_fork(void)
 	}
 }
 
+/*
+ * Inside, or in EENTER/ERESUME: an ETRACK may already count a thread whose
+ * entry has not set lp.inside yet. Its handler blocks the kick, which then
+ * arrives as the entry completes: an AEX, or nothing if the entry failed.
+ */
+static bool target_of_kick(struct shim_thread *t)
+{
+	return atomic_load(&t->lp.entering) || t->lp.inside;
+}
+
 static void wait_kicked(struct shim_thread *t, unsigned int before, int tid)
 {
 	struct timespec start, now;
@@ -305,7 +315,7 @@ static void wait_kicked(struct shim_thread *t, unsigned int before, int tid)
 	 * held in the shim's handler by a fork() in progress.
 	 */
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (atomic_load(&t->kicks_done) == before && t->lp.inside &&
+	while (atomic_load(&t->kicks_done) == before && target_of_kick(t) &&
 	       atomic_load(&t->tid) == tid) {
 		sched_yield();
 		clock_gettime(CLOCK_MONOTONIC, &now);
@@ -330,7 +340,7 @@ void shim_kick(struct sgx_kernel *k, void *data)
 		for (; t && n < KICK_BATCH; t = t->next) {
 			int tid = atomic_load(&t->tid);
 
-			if (!tid || tid == self || !t->lp.inside)
+			if (!tid || tid == self || !target_of_kick(t))
 				continue;
 			before[n] = atomic_load(&t->kicks_done);
 			tids[n] = tid;

@@ -6,11 +6,14 @@
  * are compared before and after). Round trips of every page type, tampered
  * and replayed pages, and the tracking protocol with a thread inside.
  */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -162,6 +165,42 @@ static void world_check(struct pg_test *t, struct world *w)
 		assert_int_equal((call), (expected));                         \
 		world_check((t), w_);                                         \
 	} while (0)
+
+/*
+ * A leaf of another logical processor holding an EPCM entry shared for a
+ * moment, as EENTER holds a TCS: taken here, let go by a thread 20 ms later.
+ */
+struct brief_hold {
+	struct epcm_entry *e;
+	pthread_t th;
+	atomic_bool released;
+};
+
+static void *release_later(void *arg)
+{
+	struct brief_hold *h = arg;
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	atomic_store(&h->released, true);
+	epcm_unlock_shared(h->e);
+	return NULL;
+}
+
+static void hold_shared_briefly(struct brief_hold *h, struct epcm_entry *e)
+{
+	h->e = e;
+	atomic_store(&h->released, false);
+	assert_true(epcm_trylock_shared(e));
+	assert_int_equal(pthread_create(&h->th, NULL, release_later, h), 0);
+}
+
+/* The leaf that just returned waited for the holder rather than failing. */
+static void assert_waited(struct brief_hold *h)
+{
+	assert_true(atomic_load(&h->released));
+	assert_int_equal(pthread_join(h->th, NULL), 0);
+}
 
 static int do_ewb(struct pg_test *t, void *epc, uint64_t *slot, struct backing *b)
 {
@@ -370,13 +409,20 @@ static void test_eblock_conflict(void **state)
 	struct pg_test *t = *state;
 	struct epcm_entry *e = epcm(t, t->code);
 
+	struct brief_hold h;
+
 	assert_true(epcm_trylock_excl(e));
 	EXPECT_NOCHANGE(t, SGX_EPC_PAGE_CONFLICT, encls_eblock(t->hw, t->code));
 	epcm_unlock_excl(e);
-	assert_true(epcm_trylock_shared(e));
-	EXPECT_NOCHANGE(t, SGX_EPC_PAGE_CONFLICT, encls_eblock(t->hw, t->code));
-	epcm_unlock_shared(e);
+	/*
+	 * A shared holder (EENTER on a TCS, EDBGRD) runs next to EBLOCK on
+	 * the processor; the model waits it out instead of failing, which
+	 * lost Linux's reclaimer the page (issue 14).
+	 */
+	hold_shared_briefly(&h, e);
 	assert_int_equal(encls_eblock(t->hw, t->code), SGX_SUCCESS);
+	assert_waited(&h);
+	assert_true(epcm(t, t->code)->blocked);
 }
 
 /* ETRACK (or another leaf) holds the SECS: the epoch is in flux. */
@@ -441,14 +487,20 @@ static void test_etrack_conflict(void **state)
 	struct pg_test *t = *state;
 	struct epcm_entry *secs = epcm(t, t->secs);
 
+	struct brief_hold h;
+
 	assert_true(epcm_trylock_excl(secs));
 	EXPECT_NOCHANGE(t, SGX_EPC_PAGE_CONFLICT, encls_etrack(t->hw, t->secs));
 	epcm_unlock_excl(secs);
-	/* Leaves on the children hold the SECS shared; ETRACK wants it alone. */
-	assert_true(epcm_trylock_shared(secs));
-	EXPECT_NOCHANGE(t, SGX_EPC_PAGE_CONFLICT, encls_etrack(t->hw, t->secs));
-	epcm_unlock_shared(secs);
+	/*
+	 * Entries, exits and the leaves on the children hold the SECS shared,
+	 * briefly; ETRACK, which needs it alone, waits them out (issue 14: a
+	 * failed ETRACK left EWB NOT_TRACKED and the page lost).
+	 */
+	hold_shared_briefly(&h, secs);
 	assert_int_equal(encls_etrack(t->hw, t->secs), SGX_SUCCESS);
+	assert_waited(&h);
+	assert_int_equal(atomic_load(&secs->epoch), 1);
 }
 
 /*
@@ -605,6 +657,7 @@ static void test_ewb_locks(void **state)
 	struct pg_test *t = *state;
 	struct epcm_entry *target = epcm(t, t->data), *va = epcm(t, t->va);
 	uint64_t *slot = slot_of(t->va, 0);
+	struct brief_hold h;
 
 	assert_int_equal(encls_eblock(t->hw, t->data), SGX_SUCCESS);
 	assert_int_equal(encls_etrack(t->hw, t->secs), SGX_SUCCESS);
@@ -612,16 +665,18 @@ static void test_ewb_locks(void **state)
 	assert_true(epcm_trylock_excl(target));
 	EXPECT_NOCHANGE(t, GP, do_ewb(t, t->data, slot, &t->bk[0]));
 	epcm_unlock_excl(target);
-	assert_true(epcm_trylock_shared(target));
-	EXPECT_NOCHANGE(t, GP, do_ewb(t, t->data, slot, &t->bk[0]));
-	epcm_unlock_shared(target);
 
 	assert_true(epcm_trylock_excl(va));
 	EXPECT_NOCHANGE(t, GP, do_ewb(t, t->data, slot, &t->bk[0]));
 	epcm_unlock_excl(va);
-	/* Other EWBs and ELDUs share the VA page. */
+	/*
+	 * Other EWBs and ELDUs share the VA page; a shared holder of the page
+	 * itself (an EENTER about to find its TCS blocked) is waited out.
+	 */
 	assert_true(epcm_trylock_shared(va));
+	hold_shared_briefly(&h, target);
 	assert_int_equal(do_ewb(t, t->data, slot, &t->bk[0]), SGX_SUCCESS);
+	assert_waited(&h);
 	epcm_unlock_shared(va);
 }
 

@@ -962,6 +962,91 @@ static void test_etrack_thread_inside(void **state)
 	free(pcmd);
 }
 
+/*
+ * An MMU that watches EENTER: it can play the kernel's reclaimer right
+ * after the first walk of the TCS (zap its PTE, EBLOCK it), and it records
+ * what a look from outside sees while EENTER walks the SSA frame.
+ */
+struct spy_mmu {
+	struct t *t;
+	bool reclaim_tcs;
+	int tcs_walks;
+	bool saw_entering, saw_inside;
+	uint32_t saw_threads;
+};
+
+static bool spy_translate(void *ctx, uint64_t linaddr, int access, void **epc, uint32_t *err)
+{
+	struct spy_mmu *s = ctx;
+	struct t *t = s->t;
+	bool ok = ef_translate(&t->e.mmu_state, linaddr, access, epc, err);
+
+	if (linaddr == ef_la(EF_TCS) && s->tcs_walks++ == 0 && s->reclaim_tcs) {
+		t->e.mmu_state.map[EF_TCS] = NULL;
+		assert_int_equal(encls_eblock(t->hw, t->e.page[EF_TCS]), SGX_SUCCESS);
+	}
+	if (linaddr == ef_la(EF_SSA)) {
+		s->saw_entering = atomic_load(&t->lp.entering);
+		s->saw_inside = t->lp.inside;
+		s->saw_threads = atomic_load(&epcm(t->hw, t->e.secs)->threads);
+	}
+	return ok;
+}
+
+/*
+ * Issue 14: the model walks, then checks the EPCM, and the reclaimer may
+ * zap and EBLOCK the TCS in between. On the processor the zap's TLB
+ * shootdown comes first and the walk faults "not present", which the
+ * kernel resolves; the EPCM #PF (SGX bit) that EENTER answered instead
+ * reached the program through the vDSO.
+ */
+static void test_eenter_tcs_reclaimed_after_walk(void **state)
+{
+	struct t *t = *state;
+	struct spy_mmu spy = { .t = t, .reclaim_tcs = true };
+	struct hw_mmu mmu = { spy_translate, &spy };
+
+	ef_regs_outside(&t->regs, SGX_EENTER);
+	EXPECT_FAULT(t, PF, enclu_eenter(t->hw, &t->lp, &mmu, &t->regs));
+	assert_int_equal(spy.tcs_walks, 2);
+	assert_int_equal(t->lp.fault_addr, ef_la(EF_TCS));
+	assert_int_equal(t->lp.fault_errcode, X86_PF_USER);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.page[EF_TCS])->tcs_busy), 0);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.secs)->threads), 0);
+	assert_false(atomic_load(&t->lp.entering));
+}
+
+/*
+ * Issue 14: between the SECS counting a thread in (which an ETRACK then
+ * waits for) and enclave mode, lp.entering says so, for the model's IPI;
+ * it is clear once the leaf is done, whether it entered or failed.
+ */
+static void test_eenter_entering_window(void **state)
+{
+	struct t *t = *state;
+	struct spy_mmu spy = { .t = t };
+	struct hw_mmu mmu = { spy_translate, &spy };
+
+	ef_regs_outside(&t->regs, SGX_EENTER);
+	assert_int_equal(enclu_eenter(t->hw, &t->lp, &mmu, &t->regs), SGX_SUCCESS);
+	assert_true(spy.saw_entering);
+	assert_false(spy.saw_inside);
+	assert_int_equal(spy.saw_threads, 1);
+	assert_true(t->lp.inside);
+	assert_false(atomic_load(&t->lp.entering));
+	ef_exit(&t->e, &t->lp, &t->regs);
+
+	/* A failing entry (SSA frame not mapped) clears it too. */
+	spy.saw_entering = false;
+	t->e.mmu_state.map[EF_SSA] = NULL;
+	ef_regs_outside(&t->regs, SGX_EENTER);
+	EXPECT_FAULT(t, PF, enclu_eenter(t->hw, &t->lp, &mmu, &t->regs));
+	assert_true(spy.saw_entering);
+	assert_false(atomic_load(&t->lp.entering));
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.secs)->threads), 0);
+	t->e.mmu_state.map[EF_SSA] = t->e.page[EF_SSA];
+}
+
 /* EREMOVE refuses pages of an enclave with a thread inside. */
 static void test_eremove_thread_inside(void **state)
 {
@@ -1090,6 +1175,8 @@ int main(void)
 		T(test_eremove_thread_inside),
 		T(test_two_threads),
 		T(test_eenter_race),
+		T(test_eenter_tcs_reclaimed_after_walk),
+		T(test_eenter_entering_window),
 	};
 #undef T
 

@@ -21,6 +21,7 @@
 #include "api_internal.h"
 #include "encl.h"
 #include "encl_fixture.h"
+#include "hw_internal.h"
 
 /* A value no other page or run has at offset MARK_OFF. */
 #define MARK_OFF       2048
@@ -461,6 +462,128 @@ static void test_replay(void **state)
 	free(e);
 }
 
+/* EPC address of page @i of @encl, which must be resident. */
+static void *epc_of(struct sgx_encl *encl, uint64_t i)
+{
+	struct sgx_encl_page *entry;
+	void *epc;
+
+	pthread_mutex_lock(&encl->lock);
+	entry = page_array_load(&encl->page_array, encl->base / SGX_PAGE_SIZE + i);
+	assert_non_null(entry);
+	assert_non_null(entry->epc_page);
+	epc = sgx_get_epc_virt_addr(encl->k, entry->epc_page);
+	pthread_mutex_unlock(&encl->lock);
+	return epc;
+}
+
+/* A logical processor inside the enclave through @tcs, which the kick makes leave. */
+struct inside {
+	void *tcs;
+	int kicks;
+	bool in;
+};
+
+static void kick_out(struct sgx_kernel *k, void *data)
+{
+	struct inside *t = data;
+
+	t->kicks++;
+	if (t->in)
+		hw_enclave_leave(k->hw, t->tcs);
+	t->in = false;
+}
+
+/*
+ * Issue 14: a thread inside, counted by an ETRACK that has not completed
+ * (as after an SGX2 ioctl or an earlier batch), when the reclaimer needs a
+ * new tracking cycle. Its ETRACK answers PREV_TRK_INCMPL; Linux's
+ * sgx_encl_ewb() went on regardless, so no cycle began after the EBLOCKs
+ * and the EWBs after the kick were NOT_TRACKED: every page of the batch
+ * lost. The model checks ETRACK, kicks the thread out and tracks again.
+ */
+static void test_ewb_after_incomplete_tracking(void **state)
+{
+	struct softsgx_platform *p = platform(1, 256, false);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct inside t = { 0 };
+	struct sgx_encl *encl;
+	struct softsgx_stats st;
+
+	(void)state;
+	assert_non_null(e);
+	ek_build(p, e, 20);
+	encl = encl_of(p, e->fd);
+	t.tcs = epc_of(encl, 0);
+	assert_int_equal(hw_enclave_enter(k->hw, t.tcs), SGX_SUCCESS);
+	t.in = true;
+	pthread_mutex_lock(&encl->lock);
+	assert_int_equal(encls_etrack(k->hw, sgx_get_epc_virt_addr(k, encl->secs.epc_page)),
+			 SGX_SUCCESS);
+	pthread_mutex_unlock(&encl->lock);
+	k->kick = kick_out;
+	k->kick_data = &t;
+
+	ek_fault_handler_install(p);
+	evict_all(p, encl);
+	st = stats(p);
+	assert_false(t.in);
+	assert_true(t.kicks >= 1);
+	assert_int_equal(st.evictions, 22); /* TCS, 20 REG, SECS */
+	assert_int_equal(st.lost_pages, 0);
+	assert_int_equal(st.eremove_failures, 0);
+	for (uint64_t i = 1; i <= 20; i++)
+		assert_true(touch(e, i, eadd_mark(i), false));
+	k->kick = NULL;
+	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	softsgx_platform_free(p);
+	free(e);
+}
+
+/*
+ * Issue 14: EBLOCK refused a page (here: another leaf holds it alone).
+ * Written out regardless, EWB answered PAGE_NOT_BLOCKED and the page was
+ * removed, lost. Not blocked, it is still valid and resident: it goes back
+ * on the LRU and leaves with a later batch, contents intact.
+ */
+static void test_eblock_refused_page_kept(void **state)
+{
+	struct softsgx_platform *p = platform(1, 256, false);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct sgx_encl *encl;
+	struct epc_ref ref;
+
+	(void)state;
+	assert_non_null(e);
+	ek_build(p, e, 20);
+	encl = encl_of(p, e->fd);
+	ek_fault_handler_install(p);
+	assert_true(epc_resolve(k->hw, epc_of(encl, 7), false, &ref));
+	assert_true(epcm_trylock_excl(ref.e));
+	for (int i = 0; i < 20; i++)
+		softsgx_reclaim(p);
+	assert_true(page_resident(encl, 7));
+	assert_false(page_resident(encl, 6));
+	assert_int_equal(stats(p).lost_pages, 0);
+	epcm_unlock_excl(ref.e);
+
+	evict_all(p, encl);
+	assert_false(page_resident(encl, 7));
+	for (uint64_t i = 1; i <= 20; i++)
+		assert_true(touch(e, i, eadd_mark(i), false));
+	assert_int_equal(stats(p).lost_pages, 0);
+	assert_int_equal(stats(p).sigbus, 0);
+	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	softsgx_platform_free(p);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -468,6 +591,8 @@ int main(void)
 		cmocka_unit_test(test_tamper),		 cmocka_unit_test(test_tamper_secs),
 		cmocka_unit_test(test_replay),
 		cmocka_unit_test(test_descriptors_closed_under_the_model),
+		cmocka_unit_test(test_ewb_after_incomplete_tracking),
+		cmocka_unit_test(test_eblock_refused_page_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
