@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "devfs.h"
+#include "thread.h"
 #include "shim.h"
 
 _Static_assert(sizeof(struct stat) == 144, "struct stat is the kernel's on x86-64");
@@ -74,16 +75,7 @@ static const struct dev_link {
 
 long devfs_sys(long nr, long a, long b, long c, long d, long e, long f)
 {
-	register long r10 __asm__("r10") = d;
-	register long r8 __asm__("r8") = e;
-	register long r9 __asm__("r9") = f;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
-			 : "rcx", "r11", "memory");
-	return ret;
+	return shim_raw_syscall6(nr, a, b, c, d, e, f);
 }
 
 long devfs_ret(long ret)
