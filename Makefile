@@ -371,7 +371,7 @@ fuzz-smoke: fuzz $(TEST_KEY)
 
 format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) $(DEMO_SRC) \
-		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h)
+		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h bench/*.h)
 
 $(RELEASE_SO): $(call release_obj,$(LIB_SRC))
 	$(CC) -shared -Wl,-soname,libsoftsgx.so.$(SO_MAJOR) -o $@ $^ $(LDLIBS)
