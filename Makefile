@@ -21,7 +21,7 @@ KERNEL_SRC := $(wildcard kernel/*.c)
 TOOLS_LIB_SRC := $(wildcard tools/lib/*.c)
 LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(TOOLS_LIB_SRC)
 TEST_COMMON_SRC := $(wildcard tests/common/*.c)
-TEST_SRC := $(filter-out tests/common/% tests/shim/% tests/enclaves/%,$(wildcard tests/*/test_*.c))
+TEST_SRC := $(filter-out tests/common/% tests/shim/% tests/enclaves/% tests/public/%,$(wildcard tests/*/test_*.c))
 # Programs of the shim tests are ordinary (unsanitized) programs run under
 # LD_PRELOAD=libsoftsgx-preload.so, as users run theirs.
 SHIM_SRC := $(wildcard shim/*.c)
@@ -129,9 +129,26 @@ ENCLAVE_LDFLAGS := -nostdlib -static-pie -Wl,-T,tests/enclaves/enclave.lds \
 
 .PHONY: all deps check bench run clean format
 # The embedding API as a versioned shared library (soname libsoftsgx.so.0).
-SO_MAJOR := 0
-SO_VERSION := $(SO_MAJOR).1.0
+# The version is the one of include/softsgx/softsgx.h (SOFTSGX_VERSION_*).
+softsgx_version_part = $(shell sed -n 's/^\#define SOFTSGX_VERSION_$(1) \([0-9]*\)$$/\1/p' \
+	include/softsgx/softsgx.h)
+SO_MAJOR := $(call softsgx_version_part,MAJOR)
+SO_VERSION := $(SO_MAJOR).$(call softsgx_version_part,MINOR).$(call softsgx_version_part,PATCH)
 RELEASE_SO := $(RELEASE_DIR)/libsoftsgx.so.$(SO_VERSION)
+# The soname link, for the programs of `make check` linked against the .so.
+RELEASE_SO_LINK := $(RELEASE_DIR)/libsoftsgx.so.$(SO_MAJOR)
+PUBLIC_HDRS := $(wildcard include/softsgx/*.h)
+# Every public header compiled alone, as C11 and as C++17 (issue 19): a
+# translation unit per header and language (the typedef keeps a header of
+# macros alone from being an empty unit); `make check` builds them.
+HDRCHECK_DIR := build/hdrcheck
+HDRCHECK_OBJ := $(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.c.o,$(PUBLIC_HDRS)) \
+	$(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.cc.o,$(PUBLIC_HDRS))
+CXX ?= g++
+# Programs linked against libsoftsgx.so as an embedder's are (tests/public/):
+# the export test and a C++ program that includes every public header.
+PUBLIC_TEST_BINS := $(RELEASE_DIR)/tests/public/test_exports
+PUBLIC_CXX_BIN := $(RELEASE_DIR)/tests/public/cxx_consumer
 
 all: $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB)
 
@@ -261,8 +278,10 @@ check: deps
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
+		SOFTSGX_SO=$(abspath $(RELEASE_SO)) SOFTSGX_HEADER=$(abspath include/softsgx/softsgx.h) \
+		SOFTSGX_CXX_CONSUMER=$(abspath $(PUBLIC_CXX_BIN)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS) \
-		$(CHECK_CONFORM_BINS) $(CHECK_CONFORM_ASAN_BINS)
+		$(PUBLIC_TEST_BINS) $(CHECK_CONFORM_BINS) $(CHECK_CONFORM_ASAN_BINS)
 
 # The conformance programs and the shim stress programs alone.
 .PHONY: check-conform
@@ -273,7 +292,8 @@ check-conform: deps
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
 	$(TEST_ENCLAVE) $(TEST_ENCLAVE_XSAVE) $(FUZZ_REPLAY_BINS) \
-	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER) $(CONFORM_BINS) $(CONFORM_ASAN_BINS)
+	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER) $(CONFORM_BINS) $(CONFORM_ASAN_BINS) \
+	$(HDRCHECK_OBJ) $(PUBLIC_TEST_BINS) $(PUBLIC_CXX_BIN)
 
 check-tsan: deps
 	@$(MAKE) --no-print-directory check-tsan-build
@@ -373,8 +393,37 @@ format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) $(DEMO_SRC) \
 		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h bench/*.h)
 
-$(RELEASE_SO): $(call release_obj,$(LIB_SRC))
-	$(CC) -shared -Wl,-soname,libsoftsgx.so.$(SO_MAJOR) -o $@ $^ $(LDLIBS)
+# Only the public API is exported (libsoftsgx.map): the rest binds inside.
+$(RELEASE_SO): $(call release_obj,$(LIB_SRC)) libsoftsgx.map
+	$(CC) -shared -Wl,-soname,libsoftsgx.so.$(SO_MAJOR) -Wl,--version-script=libsoftsgx.map \
+		-Wl,--no-undefined -o $@ $(call release_obj,$(LIB_SRC)) $(LDLIBS)
+
+$(RELEASE_SO_LINK): $(RELEASE_SO)
+	ln -sf $(notdir $<) $@
+
+$(HDRCHECK_DIR)/%.c.o: include/softsgx/%.h $(PUBLIC_HDRS)
+	@mkdir -p $(dir $@)
+	printf '#include "softsgx/$*.h"\ntypedef int softsgx_hdrcheck_;\n' | $(CC) -std=c11 -Wall -Wextra -Werror -pedantic -Iinclude \
+		-x c -c - -o $@
+
+$(HDRCHECK_DIR)/%.cc.o: include/softsgx/%.h $(PUBLIC_HDRS)
+	@mkdir -p $(dir $@)
+	printf '#include "softsgx/$*.h"\ntypedef int softsgx_hdrcheck_;\n' | $(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude \
+		-x c++ -c - -o $@
+
+# Linked against the .so, found through an rpath to build/release.
+# -rdynamic: the program's own functions are in its dynamic symbol table, as
+# in any program that loads plugins, so a library name left global would
+# bind to the program's function of that name (test_exports checks it does not).
+$(PUBLIC_TEST_BINS): $(RELEASE_DIR)/tests/public/%: tests/public/%.c $(RELEASE_SO_LINK)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< -o $@ -L$(RELEASE_DIR) -l:$(notdir $(RELEASE_SO)) \
+		-Wl,-rpath,'$$ORIGIN/../..' -rdynamic -lcmocka
+
+$(PUBLIC_CXX_BIN): tests/public/cxx_consumer.cc $(PUBLIC_HDRS) $(RELEASE_SO_LINK)
+	@mkdir -p $(dir $@)
+	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude $< -o $@ -L$(RELEASE_DIR) \
+		-l:$(notdir $(RELEASE_SO)) -Wl,-rpath,'$$ORIGIN/../..'
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the command, its shim
 # (in LIBDIR/softsgx, where `softsgx run` looks), the library for embedding,
@@ -394,8 +443,7 @@ install: all
 	ln -sf libsoftsgx.so.$(SO_VERSION) $(DESTDIR)$(LIBDIR)/libsoftsgx.so.$(SO_MAJOR)
 	ln -sf libsoftsgx.so.$(SO_MAJOR) $(DESTDIR)$(LIBDIR)/libsoftsgx.so
 	install -m 644 $(RELEASE_LIB) $(DESTDIR)$(LIBDIR)/
-	install -m 644 include/softsgx/sgx_uapi.h include/softsgx/sgx_arch.h \
-		include/softsgx/softsgx.h $(DESTDIR)$(INCLUDEDIR)/softsgx/
+	install -m 644 $(PUBLIC_HDRS) $(DESTDIR)$(INCLUDEDIR)/softsgx/
 	install -m 644 docs/softsgx.1 $(DESTDIR)$(MANDIR)/man1/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(SO_VERSION)|' \

@@ -31,6 +31,11 @@ struct softsgx_platform {
 	struct sgx_trace *trace;
 };
 
+const char *softsgx_version(void)
+{
+	return SOFTSGX_VERSION;
+}
+
 void softsgx_default_config(struct softsgx_config *cfg)
 {
 	struct sgx_hw_config hw;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Test-only access to the kernel model behind a platform of the embedding
- * API: white-box tests reach the EPC manager and an open file's enclave
- * through these. Not part of the public API (include/softsgx/softsgx.h).
+ * Access to the models behind a platform of the embedding API, for the
+ * tools and the white-box tests (which link libsoftsgx.a): they reach the
+ * CPU model, the EPC manager and an open file's enclave through these. Not
+ * part of the public API (include/softsgx/softsgx.h), and not exported by
+ * libsoftsgx.so (libsoftsgx.map).
  */
 #ifndef SOFTSGX_API_INTERNAL_H
 #define SOFTSGX_API_INTERNAL_H
@@ -11,6 +13,10 @@
 #include "sgx.h"
 
 struct softsgx_platform;
+struct sgx_hw;
+
+/* The CPU model underneath @p (hw/hw.h). */
+struct sgx_hw *softsgx_hw(struct softsgx_platform *p);
 
 /* The kernel model of @p. */
 struct sgx_kernel *softsgx_kernel(struct softsgx_platform *p);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "api_internal.h"
 #include "cli.h"
 #include "hw_cpuid.h"
 #include "host_cpu.h"

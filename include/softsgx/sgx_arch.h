@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "softsgx/compiler.h"
+
+SOFTSGX_BEGIN_DECLS
+
 #define SGX_PAGE_SIZE 4096UL
 #define SGX_PAGE_SHIFT 12
 #define SGX_CPUID 0x12
@@ -366,9 +370,9 @@ struct sgx_ssa_exinfo {
 	uint32_t reserved;
 } __attribute__((packed));
 
-#define SGX_ASSERT_SIZE(type, size) _Static_assert(sizeof(type) == (size), #type)
+#define SGX_ASSERT_SIZE(type, size) SOFTSGX_STATIC_ASSERT(sizeof(type) == (size), #type)
 #define SGX_ASSERT_OFF(type, field, off)                                      \
-	_Static_assert(offsetof(type, field) == (off), #type "." #field)
+	SOFTSGX_STATIC_ASSERT(offsetof(type, field) == (off), #type "." #field)
 
 SGX_ASSERT_SIZE(struct sgx_secs, 4096);
 SGX_ASSERT_OFF(struct sgx_secs, base, 8);
@@ -485,5 +489,7 @@ SGX_ASSERT_OFF(struct sgx_ssa_gpr, exitinfo, 160);
 SGX_ASSERT_OFF(struct sgx_ssa_gpr, fsbase, 168);
 SGX_ASSERT_OFF(struct sgx_ssa_gpr, gsbase, 176);
 SGX_ASSERT_SIZE(struct sgx_ssa_exinfo, 16);
+
+SOFTSGX_END_DECLS
 
 #endif /* SOFTSGX_SGX_ARCH_H */

@@ -14,6 +14,10 @@
 #include <stdint.h>
 #include <linux/ioctl.h>
 
+#include "softsgx/compiler.h"
+
+SOFTSGX_BEGIN_DECLS
+
 /* Flags of struct sgx_enclave_add_pages.flags. */
 enum sgx_page_flags {
 	SGX_PAGE_MEASURE = 0x01,
@@ -110,36 +114,38 @@ typedef int (*vdso_sgx_enter_enclave_t)(unsigned long rdi, unsigned long rsi,
 					unsigned long r8, unsigned long r9,
 					struct sgx_enclave_run *run);
 
-_Static_assert(sizeof(struct sgx_enclave_create) == 8, "sgx_enclave_create");
-_Static_assert(sizeof(struct sgx_enclave_add_pages) == 48, "sgx_enclave_add_pages");
-_Static_assert(offsetof(struct sgx_enclave_add_pages, offset) == 8, "add_pages.offset");
-_Static_assert(offsetof(struct sgx_enclave_add_pages, length) == 16, "add_pages.length");
-_Static_assert(offsetof(struct sgx_enclave_add_pages, secinfo) == 24, "add_pages.secinfo");
-_Static_assert(offsetof(struct sgx_enclave_add_pages, flags) == 32, "add_pages.flags");
-_Static_assert(offsetof(struct sgx_enclave_add_pages, count) == 40, "add_pages.count");
-_Static_assert(sizeof(struct sgx_enclave_init) == 8, "sgx_enclave_init");
-_Static_assert(sizeof(struct sgx_enclave_provision) == 8, "sgx_enclave_provision");
-_Static_assert(sizeof(struct sgx_enclave_restrict_permissions) == 40, "restrict_permissions");
-_Static_assert(offsetof(struct sgx_enclave_restrict_permissions, permissions) == 16,
-	       "restrict_permissions.permissions");
-_Static_assert(offsetof(struct sgx_enclave_restrict_permissions, result) == 24,
-	       "restrict_permissions.result");
-_Static_assert(offsetof(struct sgx_enclave_restrict_permissions, count) == 32,
-	       "restrict_permissions.count");
-_Static_assert(sizeof(struct sgx_enclave_modify_types) == 40, "modify_types");
-_Static_assert(offsetof(struct sgx_enclave_modify_types, page_type) == 16, "modify_types.page_type");
-_Static_assert(offsetof(struct sgx_enclave_modify_types, result) == 24, "modify_types.result");
-_Static_assert(offsetof(struct sgx_enclave_modify_types, count) == 32, "modify_types.count");
-_Static_assert(sizeof(struct sgx_enclave_remove_pages) == 24, "remove_pages");
-_Static_assert(offsetof(struct sgx_enclave_remove_pages, count) == 16, "remove_pages.count");
-_Static_assert(sizeof(struct sgx_enclave_run) == 256, "sgx_enclave_run");
-_Static_assert(offsetof(struct sgx_enclave_run, function) == 8, "run.function");
-_Static_assert(offsetof(struct sgx_enclave_run, exception_vector) == 12, "run.exception_vector");
-_Static_assert(offsetof(struct sgx_enclave_run, exception_error_code) == 14,
-	       "run.exception_error_code");
-_Static_assert(offsetof(struct sgx_enclave_run, exception_addr) == 16, "run.exception_addr");
-_Static_assert(offsetof(struct sgx_enclave_run, user_handler) == 24, "run.user_handler");
-_Static_assert(offsetof(struct sgx_enclave_run, user_data) == 32, "run.user_data");
-_Static_assert(offsetof(struct sgx_enclave_run, reserved) == 40, "run.reserved");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_create) == 8, "sgx_enclave_create");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_add_pages) == 48, "sgx_enclave_add_pages");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_add_pages, offset) == 8, "add_pages.offset");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_add_pages, length) == 16, "add_pages.length");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_add_pages, secinfo) == 24, "add_pages.secinfo");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_add_pages, flags) == 32, "add_pages.flags");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_add_pages, count) == 40, "add_pages.count");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_init) == 8, "sgx_enclave_init");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_provision) == 8, "sgx_enclave_provision");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_restrict_permissions) == 40, "restrict_permissions");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_restrict_permissions, permissions) == 16,
+		      "restrict_permissions.permissions");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_restrict_permissions, result) == 24,
+		      "restrict_permissions.result");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_restrict_permissions, count) == 32,
+		      "restrict_permissions.count");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_modify_types) == 40, "modify_types");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_modify_types, page_type) == 16, "modify_types.page_type");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_modify_types, result) == 24, "modify_types.result");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_modify_types, count) == 32, "modify_types.count");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_remove_pages) == 24, "remove_pages");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_remove_pages, count) == 16, "remove_pages.count");
+SOFTSGX_STATIC_ASSERT(sizeof(struct sgx_enclave_run) == 256, "sgx_enclave_run");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, function) == 8, "run.function");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, exception_vector) == 12, "run.exception_vector");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, exception_error_code) == 14,
+		      "run.exception_error_code");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, exception_addr) == 16, "run.exception_addr");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, user_handler) == 24, "run.user_handler");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, user_data) == 32, "run.user_data");
+SOFTSGX_STATIC_ASSERT(offsetof(struct sgx_enclave_run, reserved) == 40, "run.reserved");
+
+SOFTSGX_END_DECLS
 
 #endif /* SOFTSGX_SGX_UAPI_H */

@@ -12,6 +12,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "softsgx/compiler.h"
+
+/*
+ * The version of this header. The Makefile reads these three numbers for the
+ * shared library's file name (libsoftsgx.so.MAJOR.MINOR.PATCH, soname
+ * libsoftsgx.so.MAJOR) and for softsgx.pc, so they are the one place the
+ * version is written.
+ */
+#define SOFTSGX_VERSION_MAJOR 0
+#define SOFTSGX_VERSION_MINOR 1
+#define SOFTSGX_VERSION_PATCH 0
+#define SOFTSGX_VERSION_STRINGIFY_(x) #x
+#define SOFTSGX_VERSION_STRINGIFY(x) SOFTSGX_VERSION_STRINGIFY_(x)
+#define SOFTSGX_VERSION                                                        \
+	SOFTSGX_VERSION_STRINGIFY(SOFTSGX_VERSION_MAJOR)                       \
+	"." SOFTSGX_VERSION_STRINGIFY(SOFTSGX_VERSION_MINOR) "."             \
+	SOFTSGX_VERSION_STRINGIFY(SOFTSGX_VERSION_PATCH)
+
+SOFTSGX_BEGIN_DECLS
+
+/*
+ * The version of the library actually loaded, "MAJOR.MINOR.PATCH": compare
+ * it with SOFTSGX_VERSION to find a program running on another library than
+ * the one it was compiled against.
+ */
+const char *softsgx_version(void);
+
 #define SOFTSGX_MAX_SECTIONS 8
 
 struct softsgx_config {
@@ -171,7 +198,6 @@ void softsgx_trace_stop(struct softsgx_platform *p);
  */
 int softsgx_trace_save(struct softsgx_platform *p, const char *path);
 
-/* The CPU model underneath, for tools and tests (hw/hw.h). */
-struct sgx_hw *softsgx_hw(struct softsgx_platform *p);
+SOFTSGX_END_DECLS
 
 #endif /* SOFTSGX_SOFTSGX_H */

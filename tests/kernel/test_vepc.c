@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "api_internal.h"
 #include "encl_fixture.h"
 #include "hw.h"
 #include "softsgx/sgx_uapi.h"

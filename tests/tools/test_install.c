@@ -48,6 +48,7 @@ static void test_files(void **state)
 		ROOT "/include/softsgx/softsgx.h",
 		ROOT "/include/softsgx/sgx_uapi.h",
 		ROOT "/include/softsgx/sgx_arch.h",
+		ROOT "/include/softsgx/compiler.h",
 		ROOT "/share/man/man1/softsgx.1",
 	};
 	struct stat st;
@@ -98,6 +99,36 @@ static void test_program_builds_against_install(void **state)
 	assert_int_equal(sh("LD_LIBRARY_PATH=" ROOT "/lib " STAGE "/prog | grep -q '^fd 0$'"), 0);
 }
 
+/* Issue 19: a C++ program includes every installed header and links. */
+static void test_cxx_program_builds_against_install(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	if (sh("command -v c++ >/dev/null")) {
+		print_message("skipped: no C++ compiler (c++) on this host\n");
+		skip();
+	}
+	f = fopen(STAGE "/prog.cc", "w");
+	assert_non_null(f);
+	fputs("#include <cstring>\n"
+	      "#include <softsgx/compiler.h>\n"
+	      "#include <softsgx/sgx_arch.h>\n"
+	      "#include <softsgx/sgx_uapi.h>\n"
+	      "#include <softsgx/softsgx.h>\n"
+	      "int main()\n"
+	      "{\n"
+	      "	return std::strcmp(softsgx_version(), SOFTSGX_VERSION) != 0;\n"
+	      "}\n",
+	      f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(sh("cd " STAGE " && c++ -std=c++17 -Wall -Wextra -Werror prog.cc -o progxx "
+			    "$(PKG_CONFIG_SYSROOT_DIR=$PWD PKG_CONFIG_LIBDIR=$PWD/usr/lib/pkgconfig "
+			    "pkg-config --cflags --libs softsgx)"),
+			 0);
+	assert_int_equal(sh("LD_LIBRARY_PATH=" ROOT "/lib " STAGE "/progxx"), 0);
+}
+
 static void test_installed_run_finds_shim(void **state)
 {
 	(void)state;
@@ -112,6 +143,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_files),
 		cmocka_unit_test(test_program_builds_against_install),
+		cmocka_unit_test(test_cxx_program_builds_against_install),
 		cmocka_unit_test(test_installed_run_finds_shim),
 	};
 
