@@ -205,6 +205,7 @@ struct shim_thread *shim_thread_self(void)
 	t->host_gs = get_base(ARCH_GET_GS);
 	t->enclave_fs = t->enclave_gs = 0;
 	t->depth = 0;
+	t->kick_deferred = false;
 	t->tsc_off = false;
 	sgx_lp_init(&t->lp);
 	install_altstack(t);
