@@ -6,6 +6,7 @@
  * thread remembers the ETRACK epoch it entered in, so that leaving retires it
  * from a tracking cycle that counted it.
  */
+#include "enclu.h"
 #include "hw_internal.h"
 
 /*
@@ -69,4 +70,15 @@ void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
 	atomic_fetch_sub(&secs.e->threads, 1);
 	epcm_unlock_shared(secs.e);
 	atomic_store(&ref.e->tcs_busy, 0);
+}
+
+void sgx_lp_vanish(struct sgx_hw *hw, struct sgx_lp *lp)
+{
+	/*
+	 * Only between leaves (the shim's fork() waits for every thread in
+	 * the model): counted in exactly when inside.
+	 */
+	if (lp->inside && lp->cr.tcs)
+		hw_enclave_leave(hw, lp->cr.tcs);
+	sgx_lp_init(lp);
 }

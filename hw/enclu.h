@@ -175,6 +175,13 @@ struct sgx_lp {
 void sgx_lp_init(struct sgx_lp *lp);
 
 /*
+ * A logical processor that no longer exists while inside an enclave (the
+ * thread is not in a fork's child, which never had it): the enclave counts
+ * it out and its TCS is free, as if it had left; @lp is reset.
+ */
+void sgx_lp_vanish(struct sgx_hw *hw, struct sgx_lp *lp);
+
+/*
  * ENCLU[EENTER]: RBX = linear address of a TCS, RCX = AEP. On success RAX =
  * TCS.CSSA, RCX = RIP + 3 (the instruction after ENCLU), RIP = enclave base +
  * TCS.OENTRY, FS/GS bases = base + TCS.OFSBASE/OGSBASE; the outside RSP and

@@ -7,7 +7,8 @@
  * shim holds the model lock shared (shim_model_get()); fork() takes it
  * exclusively, so the model is quiet while it is copied. The shim's thread
  * records follow: threads that were inside an enclave at the fork do not
- * exist in the child, and their TCSs stay busy there.
+ * exist in the child, which counts them out of their enclaves and frees
+ * their TCSs (shim_threads_after_fork()), as if they had left.
  */
 #define _GNU_SOURCE
 #include <pthread.h>

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,17 @@ static void boot(void)
 	struct sgx_hw_config cfg;
 	int ret;
 
+	/*
+	 * OpenSSL's first initialisation registers OPENSSL_cleanup() with
+	 * atexit(): exit() would then free its library context and providers
+	 * while ksgxd encrypts a page in EWB, or another thread of the program
+	 * decrypts one in ELDU or derives a key, and that thread crashes
+	 * (SIGSEGV in a fetch, on a freed lock) after the program's work is
+	 * done. On Linux those threads just stop at exit. This is the first
+	 * OpenSSL call of a process that loads the shim (its constructor runs
+	 * before the program's): nothing is freed at exit, the kernel frees it.
+	 */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	shim_resolve_real();
 	ret = shim_config_from_env(&cfg);
 	if (ret) {

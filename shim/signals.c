@@ -335,12 +335,39 @@ static void keep_altstack(ucontext_t *uc, const struct shim_thread *t)
 /* An interrupt for a thread that may be inside: the AEX, under the model lock. */
 static void interrupt(ucontext_t *uc, struct shim_thread *t, bool kick)
 {
-	/* Enclave code runs only under the outermost handler (see on_signal()). */
-	if (!t || !t->lp.inside || t->depth != 1)
+	if (!t || !t->lp.inside)
 		return;
+	/*
+	 * Enclave code runs only under the outermost handler (see
+	 * on_signal()): a nested one interrupted the shim, and has no
+	 * enclave state to AEX. A kick is not lost there: shim_kick() waits
+	 * for it to be answered, and ignored it cost the reclaimer its whole
+	 * deadline. It is raised again when the outermost handler ends
+	 * (handler_return()), and arrives as that handler returns: an AEX if
+	 * it returns into the enclave, counted then.
+	 */
+	if (t->depth != 1) {
+		if (kick)
+			t->kick_deferred = true;
+		return;
+	}
 	shim_model_get();
 	shim_enclave_interrupted(uc, t, kick);
 	shim_model_put();
+}
+
+/*
+ * The end of every shim handler. The outermost raises a kick a nested one
+ * deferred (interrupt()): blocked while this handler runs, it is
+ * delivered as soon as rt_sigreturn restores the interrupted mask.
+ */
+static void handler_return(struct shim_thread *t)
+{
+	if (t && t->depth == 1 && t->kick_deferred) {
+		t->kick_deferred = false;
+		raw_tgkill_self(SHIM_SIG_KICK);
+	}
+	shim_handler_exit(t);
 }
 
 static void on_kick(int sig, siginfo_t *si, void *ucv)
@@ -353,7 +380,7 @@ static void on_kick(int sig, siginfo_t *si, void *ucv)
 	interrupt(ucv, t, true);
 	keep_altstack(ucv, t);
 	errno = saved_errno;
-	shim_handler_exit(t);
+	handler_return(t);
 }
 
 static void on_async(int sig, siginfo_t *si, void *ucv)
@@ -365,7 +392,7 @@ static void on_async(int sig, siginfo_t *si, void *ucv)
 	deliver_async(sig, si, ucv);
 	keep_altstack(ucv, t);
 	errno = saved_errno;
-	shim_handler_exit(t);
+	handler_return(t);
 }
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
@@ -428,7 +455,7 @@ deliver:
 out:
 	keep_altstack(uc, t);
 	errno = saved_errno;
-	shim_handler_exit(t);
+	handler_return(t);
 }
 
 /* Register with the kernel what stands for the program's @act on @sig. */

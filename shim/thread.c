@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "shim.h"
 #include "thread.h"
 
 #define ALTSTACK_SIZE (256 * 1024)
@@ -205,6 +206,7 @@ struct shim_thread *shim_thread_self(void)
 	t->host_gs = get_base(ARCH_GET_GS);
 	t->enclave_fs = t->enclave_gs = 0;
 	t->depth = 0;
+	t->kick_deferred = false;
 	t->tsc_off = false;
 	sgx_lp_init(&t->lp);
 	install_altstack(t);
@@ -278,14 +280,25 @@ void shim_threads_before_fork(void)
 void shim_threads_after_fork(void)
 {
 	struct shim_thread *self = lookup(forking_tid);
+	struct sgx_kernel *k = shim_kernel_if_up();
 	int tid = raw_gettid();
 
 	/* The other threads do not exist here: their records are free. */
 	for (unsigned int i = 0; i < HINTS; i++)
 		atomic_store(&hint[i], NULL);
-	for (struct shim_thread *t = atomic_load(&all_threads); t; t = t->next)
-		if (t != self)
-			atomic_store(&t->tid, 0);
+	for (struct shim_thread *t = atomic_load(&all_threads); t; t = t->next) {
+		if (t == self)
+			continue;
+		/*
+		 * One that was inside an enclave: Linux's child never had it.
+		 * Left counted in the child's copy of the model, it kept its
+		 * TCS busy and every ETRACK cycle of that enclave incomplete
+		 * (EWB NOT_TRACKED, the pages never reclaimed).
+		 */
+		if (k)
+			sgx_lp_vanish(k->hw, &t->lp);
+		atomic_store(&t->tid, 0);
+	}
 	if (self) {
 		atomic_store(&self->tid, tid);
 		/* Syscall User Dispatch is not inherited by a fork's child. */

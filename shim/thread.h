@@ -32,6 +32,7 @@ struct shim_thread {
 	struct sgx_lp lp;
 	_Atomic unsigned int kicks_done; /* AEXs forced by shim_kick() */
 	unsigned int depth;		 /* shim signal handlers running on this thread */
+	bool kick_deferred;		 /* a kick a nested handler got: raised again (signals.c) */
 	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
 	bool sud_on;
 	bool sud_hold_allow;		 /* once: return into the enclave at ALLOW */

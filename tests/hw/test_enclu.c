@@ -1064,6 +1064,47 @@ static void test_eremove_thread_inside(void **state)
 	assert_int_equal(t->lp.fault_errcode, SGX_PF_ERR(true));
 }
 
+/*
+ * A logical processor that stops existing inside (a thread a fork's child
+ * does not have): counted out, its TCS free, an ETRACK cycle that counted
+ * it complete, as after a leave.
+ */
+static void test_lp_vanish(void **state)
+{
+	struct t *t = *state;
+	struct sgx_cpu_regs *r = &t->regs;
+	void *va = fx_epc_page(t->hw, VA_PAGE);
+	uint8_t *contents = fx_page_buf(0);
+	struct sgx_pcmd *pcmd = aligned_alloc(sizeof(*pcmd), sizeof(*pcmd));
+	struct sgx_pageinfo pi = {
+		.contents = (uintptr_t)contents,
+		.metadata = (uintptr_t)pcmd,
+	};
+	void *data = t->e.page[EF_DATA];
+
+	assert_non_null(pcmd);
+	memset(pcmd, 0, sizeof(*pcmd));
+	assert_int_equal(encls_epa(t->hw, va), SGX_SUCCESS);
+	/* Outside: nothing to count out. */
+	sgx_lp_vanish(t->hw, &t->lp);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.secs)->threads), 0);
+
+	ef_enter(&t->e, &t->lp, r);
+	assert_int_equal(encls_eblock(t->hw, data), SGX_SUCCESS);
+	assert_int_equal(encls_etrack(t->hw, t->e.secs), SGX_SUCCESS);
+	assert_int_equal(encls_ewb(t->hw, &pi, data, va), SGX_NOT_TRACKED);
+	sgx_lp_vanish(t->hw, &t->lp);
+	assert_false(t->lp.inside);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.secs)->threads), 0);
+	assert_int_equal(encls_ewb(t->hw, &pi, data, va), SGX_SUCCESS);
+	assert_int_equal(encls_eremove(t->hw, t->e.page[EF_RODATA]), SGX_SUCCESS);
+	/* The TCS is free: another entry gets it. */
+	ef_enter(&t->e, &t->lp, r);
+	ef_exit(&t->e, &t->lp, r);
+	free(contents);
+	free(pcmd);
+}
+
 /* Two logical processors in one enclave, on two TCSs... of two enclaves. */
 static void test_two_threads(void **state)
 {
@@ -1173,6 +1214,7 @@ int main(void)
 		T(test_eresume_ssa_fault),
 		T(test_etrack_thread_inside),
 		T(test_eremove_thread_inside),
+		T(test_lp_vanish),
 		T(test_two_threads),
 		T(test_eenter_race),
 		T(test_eenter_tcs_reclaimed_after_walk),
