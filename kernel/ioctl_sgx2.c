@@ -89,57 +89,59 @@ static void sgx2_unlock(struct sgx_encl *encl)
 	pthread_rwlock_unlock(&encl->k->mm.lock);
 }
 
-static long sgx_enclave_restrict_permissions(struct sgx_encl *encl,
-					     struct sgx_enclave_restrict_permissions *modp)
+/* One page of an SGX2 ioctl, with both locks held: 0 or -errno. */
+typedef int (*sgx2_page_fn)(struct sgx_encl *encl, struct sgx_encl_page *entry, void *arg);
+
+/*
+ * The loop the three ioctls share: page by page, direct reclaim with no
+ * lock held, then the locks and the page. Stops at the first error; the
+ * bytes done before it go to *count (Linux's partial progress).
+ */
+static long sgx2_for_each_page(struct sgx_encl *encl, uint64_t offset, uint64_t length,
+			       uint64_t *count, sgx2_page_fn fn, void *arg)
 {
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { 0 };
-	struct sgx_kernel *k = encl->k;
 	struct sgx_encl_page *entry;
 	uint64_t c;
+	int ret = 0;
+
+	for (c = 0; c < length; c += SGX_PAGE_SIZE) {
+		sgx_reclaim_direct(encl->k);
+		sgx2_lock(encl);
+		entry = sgx2_load_page(encl, encl->base + offset + c, &ret);
+		if (entry)
+			ret = fn(encl, entry, arg);
+		sgx2_unlock(encl);
+		if (ret)
+			break;
+	}
+	*count = c;
+	return ret;
+}
+
+static int sgx_restrict_page(struct sgx_encl *encl, struct sgx_encl_page *entry, void *arg)
+{
+	struct sgx_enclave_restrict_permissions *modp = arg;
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { 0 };
+	struct sgx_kernel *k = encl->k;
 	int ret;
 
+	/* EMODPR works on REG pages only; anything else would fault. */
+	if (entry->type != SGX_PAGE_TYPE_REG)
+		return -EINVAL;
+	/*
+	 * The kernel's max permissions stay: the enclave may extend the
+	 * EPCM ones again with EMODPE, which the kernel never sees.
+	 */
 	secinfo.flags = modp->permissions & SGX_SECINFO_PERMISSION_MASK;
-	for (c = 0; c < modp->length; c += SGX_PAGE_SIZE) {
-		uint64_t addr = encl->base + modp->offset + c;
-
-		sgx_reclaim_direct(k);
-		sgx2_lock(encl);
-		entry = sgx2_load_page(encl, addr, &ret);
-		if (!entry)
-			goto out_unlock;
-		/* EMODPR works on REG pages only; anything else would fault. */
-		if (entry->type != SGX_PAGE_TYPE_REG) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
-		/*
-		 * The kernel's max permissions stay: the enclave may extend the
-		 * EPCM ones again with EMODPE, which the kernel never sees.
-		 */
-		ret = encls_emodpr(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
-		if (encls_faulted(ret)) {
-			ret = -EFAULT;
-			goto out_unlock;
-		}
-		if (ret) {
-			modp->result = (uint64_t)ret;
-			ret = -EFAULT;
-			goto out_unlock;
-		}
-		sgx_encl_zap_page(encl, entry);
-		ret = sgx_enclave_etrack(encl);
-		if (ret)
-			goto out_unlock;
-		sgx2_unlock(encl);
+	ret = encls_emodpr(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
+	if (encls_faulted(ret))
+		return -EFAULT;
+	if (ret) {
+		modp->result = (uint64_t)ret;
+		return -EFAULT;
 	}
-	ret = 0;
-	goto out;
-
-out_unlock:
-	sgx2_unlock(encl);
-out:
-	modp->count = c;
-	return ret;
+	sgx_encl_zap_page(encl, entry);
+	return sgx_enclave_etrack(encl);
 }
 
 long sgx_ioc_enclave_restrict_permissions(struct sgx_encl *encl, unsigned long arg)
@@ -161,7 +163,8 @@ long sgx_ioc_enclave_restrict_permissions(struct sgx_encl *encl, unsigned long a
 		return -EINVAL;
 	if (params.result || params.count)
 		return -EINVAL;
-	ret = sgx_enclave_restrict_permissions(encl, &params);
+	ret = sgx2_for_each_page(encl, params.offset, params.length, &params.count,
+				 sgx_restrict_page, &params);
 	if (copy_to_user(arg, &params, sizeof(params)))
 		return -EFAULT;
 	return ret;
@@ -185,68 +188,56 @@ static int sgx_encl_make_tcs(struct sgx_encl *encl, struct sgx_encl_page *entry)
 	return 0;
 }
 
-static long sgx_enclave_modify_types(struct sgx_encl *encl, struct sgx_enclave_modify_types *modt)
+static int sgx_modify_type_page(struct sgx_encl *encl, struct sgx_encl_page *entry, void *arg)
 {
+	struct sgx_enclave_modify_types *modt = arg;
 	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { 0 };
 	struct sgx_kernel *k = encl->k;
-	uint64_t page_type = modt->page_type & 0xFF;
-	struct sgx_encl_page *entry;
+	uint64_t page_type = modt->page_type;
 	int max_prot_restore;
-	uint64_t c;
 	int ret;
 
-	/* The only types EMODT makes. */
-	if (page_type != SGX_PAGE_TYPE_TCS && page_type != SGX_PAGE_TYPE_TRIM)
+	/* SDM: REG becomes TCS or TRIM, a TCS can only be trimmed. */
+	if (!(entry->type == SGX_PAGE_TYPE_REG ||
+	      (entry->type == SGX_PAGE_TYPE_TCS && page_type == SGX_PAGE_TYPE_TRIM)))
 		return -EINVAL;
-	secinfo.flags = page_type << 8;
-	for (c = 0; c < modt->length; c += SGX_PAGE_SIZE) {
-		uint64_t addr = encl->base + modt->offset + c;
-
-		sgx_reclaim_direct(k);
-		sgx2_lock(encl);
-		entry = sgx2_load_page(encl, addr, &ret);
-		if (!entry)
-			goto out_unlock;
-		/* SDM: REG becomes TCS or TRIM, a TCS can only be trimmed. */
-		if (!(entry->type == SGX_PAGE_TYPE_REG ||
-		      (entry->type == SGX_PAGE_TYPE_TCS && page_type == SGX_PAGE_TYPE_TRIM))) {
-			ret = -EINVAL;
-			goto out_unlock;
-		}
-		max_prot_restore = entry->vm_max_prot_bits;
-		if (entry->type == SGX_PAGE_TYPE_REG && page_type == SGX_PAGE_TYPE_TCS) {
-			ret = sgx_encl_make_tcs(encl, entry);
-			if (ret)
-				goto out_entry_changed;
-		}
-		ret = encls_emodt(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
-		if (encls_faulted(ret)) {
-			ret = -EFAULT;
-			goto out_entry_changed;
-		}
-		if (ret) {
-			modt->result = (uint64_t)ret;
-			ret = -EFAULT;
-			goto out_entry_changed;
-		}
-		/* MODIFIED now: the EPCM refuses enclave code until EACCEPT. */
-		sgx_encl_zap_page(encl, entry);
-		ret = sgx_enclave_etrack(encl);
+	max_prot_restore = entry->vm_max_prot_bits;
+	if (entry->type == SGX_PAGE_TYPE_REG && page_type == SGX_PAGE_TYPE_TCS) {
+		ret = sgx_encl_make_tcs(encl, entry);
 		if (ret)
-			goto out_unlock;
-		entry->type = (uint8_t)page_type;
-		sgx2_unlock(encl);
+			goto out_entry_changed;
 	}
-	ret = 0;
-	goto out;
+	secinfo.flags = page_type << 8;
+	ret = encls_emodt(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
+	if (encls_faulted(ret)) {
+		ret = -EFAULT;
+		goto out_entry_changed;
+	}
+	if (ret) {
+		modt->result = (uint64_t)ret;
+		ret = -EFAULT;
+		goto out_entry_changed;
+	}
+	/* MODIFIED now: the EPCM refuses enclave code until EACCEPT. */
+	sgx_encl_zap_page(encl, entry);
+	ret = sgx_enclave_etrack(encl);
+	if (ret)
+		return ret;
+	entry->type = (uint8_t)page_type;
+	return 0;
 
 out_entry_changed:
 	entry->vm_max_prot_bits = max_prot_restore;
-out_unlock:
-	sgx2_unlock(encl);
-out:
-	modt->count = c;
 	return ret;
+}
+
+static long sgx_enclave_modify_types(struct sgx_encl *encl, struct sgx_enclave_modify_types *modt)
+{
+	/* The only types EMODT makes. */
+	if (modt->page_type != SGX_PAGE_TYPE_TCS && modt->page_type != SGX_PAGE_TYPE_TRIM)
+		return -EINVAL;
+	return sgx2_for_each_page(encl, modt->offset, modt->length, &modt->count,
+				  sgx_modify_type_page, modt);
 }
 
 long sgx_ioc_enclave_modify_types(struct sgx_encl *encl, unsigned long arg)
@@ -272,59 +263,35 @@ long sgx_ioc_enclave_modify_types(struct sgx_encl *encl, unsigned long arg)
 	return ret;
 }
 
-static long sgx_encl_remove_pages(struct sgx_encl *encl, struct sgx_enclave_remove_pages *params)
+static int sgx_remove_page(struct sgx_encl *encl, struct sgx_encl_page *entry, void *arg)
 {
 	struct sgx_secinfo secinfo __attribute__((aligned(64))) = { 0 };
 	struct sgx_kernel *k = encl->k;
-	struct sgx_encl_page *entry;
-	uint64_t c;
 	int ret;
 
+	(void)arg;
+	if (entry->type != SGX_PAGE_TYPE_TRIM)
+		return -EPERM;
+	/*
+	 * EMODPR as a probe, as Linux: on a TRIM page it answers
+	 * PAGE_NOT_MODIFIABLE until the enclave has run EACCEPT, and
+	 * #PF after (the page is no longer MODIFIED, but not REG).
+	 */
 	secinfo.flags = SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_X;
-	for (c = 0; c < params->length; c += SGX_PAGE_SIZE) {
-		uint64_t addr = encl->base + params->offset + c;
-
-		sgx_reclaim_direct(k);
-		sgx2_lock(encl);
-		entry = sgx2_load_page(encl, addr, &ret);
-		if (!entry)
-			goto out_unlock;
-		if (entry->type != SGX_PAGE_TYPE_TRIM) {
-			ret = -EPERM;
-			goto out_unlock;
-		}
-		/*
-		 * EMODPR as a probe, as Linux: on a TRIM page it answers
-		 * PAGE_NOT_MODIFIABLE until the enclave has run EACCEPT, and
-		 * #PF after (the page is no longer MODIFIED, but not REG).
-		 */
-		ret = encls_emodpr(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
-		if (!encls_faulted(ret) || ENCLS_TRAPNR(ret) != X86_TRAP_PF) {
-			ret = -EPERM;
-			goto out_unlock;
-		}
-		if (sgx_unmark_page_reclaimable(k, entry->epc_page)) {
-			ret = -EBUSY;
-			goto out_unlock;
-		}
-		sgx_encl_zap_page(encl, entry);
-		sgx_encl_free_epc_page(k, entry->epc_page);
-		encl->secs_child_cnt--;
-		entry->epc_page = NULL;
-		page_array_erase(&encl->page_array, addr / SGX_PAGE_SIZE);
-		/* Its VA slot is given back, never the VA page (Linux). */
-		sgx_encl_shrink(encl, NULL);
-		free(entry);
-		sgx2_unlock(encl);
-	}
-	ret = 0;
-	goto out;
-
-out_unlock:
-	sgx2_unlock(encl);
-out:
-	params->count = c;
-	return ret;
+	ret = encls_emodpr(k->hw, &secinfo, sgx_get_epc_virt_addr(k, entry->epc_page));
+	if (!encls_faulted(ret) || ENCLS_TRAPNR(ret) != X86_TRAP_PF)
+		return -EPERM;
+	if (sgx_unmark_page_reclaimable(k, entry->epc_page))
+		return -EBUSY;
+	sgx_encl_zap_page(encl, entry);
+	sgx_encl_free_epc_page(k, entry->epc_page);
+	encl->secs_child_cnt--;
+	entry->epc_page = NULL;
+	page_array_erase(&encl->page_array, entry->desc / SGX_PAGE_SIZE);
+	/* Its VA slot is given back, never the VA page (Linux). */
+	sgx_encl_shrink(encl, NULL);
+	free(entry);
+	return 0;
 }
 
 long sgx_ioc_enclave_remove_pages(struct sgx_encl *encl, unsigned long arg)
@@ -341,7 +308,8 @@ long sgx_ioc_enclave_remove_pages(struct sgx_encl *encl, unsigned long arg)
 		return -EINVAL;
 	if (params.count)
 		return -EINVAL;
-	ret = sgx_encl_remove_pages(encl, &params);
+	ret = sgx2_for_each_page(encl, params.offset, params.length, &params.count, sgx_remove_page,
+				 NULL);
 	if (copy_to_user(arg, &params, sizeof(params)))
 		return -EFAULT;
 	return ret;
