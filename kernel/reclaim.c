@@ -304,6 +304,19 @@ void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing
 	pthread_mutex_unlock(&encl->lock);
 }
 
+/* A page the batch keeps after all: back on the LRU, its enclave let go. */
+static void sgx_reclaimer_putback(struct sgx_kernel *k, struct sgx_epc_page *epc_page)
+{
+	struct sgx_encl_page *page = epc_page->owner;
+	struct sgx_encl *encl = page->encl;
+
+	pthread_mutex_lock(&k->lru_lock);
+	list_add_tail(&epc_page->list, &k->active_page_list);
+	k->nr_isolated--;
+	pthread_mutex_unlock(&k->lru_lock);
+	sgx_encl_put(encl);
+}
+
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 {
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
@@ -339,11 +352,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 
 		if (sgx_reclaimer_age(page) && sgx_reclaimer_prepare(page, &backing[i]))
 			continue;
-		pthread_mutex_lock(&k->lru_lock);
-		list_add_tail(&chunk[i]->list, &k->active_page_list);
-		k->nr_isolated--;
-		pthread_mutex_unlock(&k->lru_lock);
-		sgx_encl_put(page->encl);
+		sgx_reclaimer_putback(k, chunk[i]);
 		chunk[i] = NULL;
 	}
 	for (unsigned int i = 0; i < cnt; i++) {
@@ -356,11 +365,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 			continue;
 		/* Not blocked: resident and intact, it goes back on the LRU. */
 		sgx_encl_put_backing(&backing[i]);
-		pthread_mutex_lock(&k->lru_lock);
-		list_add_tail(&chunk[i]->list, &k->active_page_list);
-		k->nr_isolated--;
-		pthread_mutex_unlock(&k->lru_lock);
-		sgx_encl_put(page->encl);
+		sgx_reclaimer_putback(k, chunk[i]);
 		chunk[i] = NULL;
 	}
 	for (unsigned int i = 0; i < cnt; i++) {
