@@ -120,11 +120,6 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
 }
 
 /*
- * Drop [start, end) from the VMA list, splitting VMAs it cuts. mm
- * write-locked. VMAs removed whole go to @dead when it is not NULL, their
- * file references still held (vma_put_dead()); else they are freed.
- */
-/*
  * The host mappings of [start, end) of @vma's enclave are going (munmap, or
  * an mmap over them): its PTEs are gone, as zap_page_range() leaves them on
  * Linux. The next touch faults and finds the page not present.
@@ -160,6 +155,11 @@ static void range_forget_ptes(struct sgx_kernel *k, uint64_t start, uint64_t end
 	}
 }
 
+/*
+ * Drop [start, end) from the VMA list, splitting VMAs it cuts. mm
+ * write-locked. VMAs removed whole go to @dead when it is not NULL, their
+ * file references still held (vma_put_dead()); else they are freed.
+ */
 static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end,
 			    struct list_head *dead)
 {
