@@ -9,11 +9,9 @@
  * realpath).
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -23,24 +21,6 @@
 
 #include "devfs.h"
 #include "shim.h"
-
-struct devfs_real devfs_real;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
-static void resolve(void)
-{
-	devfs_real.faccessat = dlsym(RTLD_NEXT, "faccessat");
-	devfs_real.realpath = dlsym(RTLD_NEXT, "realpath");
-	devfs_real.fopen = dlsym(RTLD_NEXT, "fopen");
-	devfs_real.fopen64 = dlsym(RTLD_NEXT, "fopen64");
-	devfs_real.fclose = dlsym(RTLD_NEXT, "fclose");
-	devfs_real.closefrom = dlsym(RTLD_NEXT, "closefrom");
-}
-
-void devfs_resolve_real(void)
-{
-	pthread_once(&real_once, resolve);
-}
 
 static int fail(int err)
 {
@@ -301,8 +281,8 @@ int devfs_faccessat(int dirfd, const char *path, int mode, int flags, bool raw2)
 		if (raw2) {
 			ret = devfs_sys(SYS_faccessat2, dirfd, (long)path, mode, flags, 0, 0);
 		} else {
-			devfs_resolve_real();
-			ret = devfs_real.faccessat(dirfd, path, mode, flags) ? -errno : 0;
+			shim_resolve_real();
+			ret = real.faccessat(dirfd, path, mode, flags) ? -errno : 0;
 		}
 		if (ret != -ENOENT || !via_host_link(dirfd, path, nofollow, &node))
 			return (int)devfs_ret(ret);
@@ -419,8 +399,8 @@ char *realpath(const char *path, char *resolved)
 	if (devfs_maybe(path))
 		r = devfs_lookup(AT_FDCWD, path, false, &node, canon);
 	if (r == 0) {
-		devfs_resolve_real();
-		ret = devfs_real.realpath(path, resolved);
+		shim_resolve_real();
+		ret = real.realpath(path, resolved);
 		if (ret || errno != ENOENT || !path || devfs_maybe(path) ||
 		    devfs_lookup(AT_FDCWD, path, false, &node, canon) <= 0)
 			return ret;
