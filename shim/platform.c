@@ -42,6 +42,11 @@ static void resolve(void)
 	real.fopen64 = dlsym(RTLD_NEXT, "fopen64");
 	real.fclose = dlsym(RTLD_NEXT, "fclose");
 	real.closefrom = dlsym(RTLD_NEXT, "closefrom");
+	real.opendir = dlsym(RTLD_NEXT, "opendir");
+	real.fdopendir = dlsym(RTLD_NEXT, "fdopendir");
+	real.readdir = dlsym(RTLD_NEXT, "readdir");
+	real.closedir = dlsym(RTLD_NEXT, "closedir");
+	real.rewinddir = dlsym(RTLD_NEXT, "rewinddir");
 }
 
 void shim_resolve_real(void)

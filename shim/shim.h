@@ -7,6 +7,7 @@
 #ifndef SOFTSGX_SHIM_H
 #define SOFTSGX_SHIM_H
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -74,6 +75,11 @@ struct shim_real {
 	FILE *(*fopen64)(const char *, const char *);
 	int (*fclose)(FILE *);
 	void (*closefrom)(int); /* NULL before glibc 2.34 */
+	DIR *(*opendir)(const char *);
+	DIR *(*fdopendir)(int);
+	struct dirent *(*readdir)(DIR *);
+	int (*closedir)(DIR *);
+	void (*rewinddir)(DIR *);
 };
 extern struct shim_real real;
 void shim_resolve_real(void);
