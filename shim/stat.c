@@ -28,18 +28,22 @@ static int fail(int err)
 	return -1;
 }
 
-/* The node of SGX descriptor @fd, or false. */
-static bool fd_node(int fd, struct devfs_node *node)
+/* The node of open SGX file @f, whose reference this puts; false for NULL. */
+static bool file_node(struct sgx_file *f, struct devfs_node *node)
 {
-	struct sgx_file *f = shim_fget(fd);
-
 	if (!f)
-		return devfs_vdir_node(fd, node);
+		return false;
 	devfs_node_of_type(f->type, node);
 	shim_model_get();
 	sgx_file_put(f);
 	shim_model_put();
 	return true;
+}
+
+/* The node of SGX descriptor @fd, or false. */
+static bool fd_node(int fd, struct devfs_node *node)
+{
+	return file_node(shim_fget(fd), node) || devfs_vdir_node(fd, node);
 }
 
 /*
@@ -80,15 +84,7 @@ static bool empty_path(const char *path, int flags)
 /* @fd, whose identity the host gave in @st, is a raw copy of an SGX descriptor. */
 static bool untracked_copy(int fd, const struct stat *st, struct devfs_node *node)
 {
-	struct sgx_file *f = fd >= 0 ? shim_fget_by_identity(fd, st) : NULL;
-
-	if (!f)
-		return false;
-	devfs_node_of_type(f->type, node);
-	shim_model_get();
-	sgx_file_put(f);
-	shim_model_put();
-	return true;
+	return fd >= 0 && file_node(shim_fget_by_identity(fd, st), node);
 }
 
 int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
