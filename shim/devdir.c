@@ -13,7 +13,6 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -39,27 +38,9 @@ struct tracked {
 	struct dirent ent;
 };
 
-static struct {
-	DIR *(*opendir)(const char *);
-	DIR *(*fdopendir)(int);
-	struct dirent *(*readdir)(DIR *);
-	int (*closedir)(DIR *);
-	void (*rewinddir)(DIR *);
-} real_dir;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
 static struct tracked *dirs[MAX_DIRS];
 static _Atomic int nr_dirs;
 static pthread_mutex_t dirs_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void resolve(void)
-{
-	real_dir.opendir = dlsym(RTLD_NEXT, "opendir");
-	real_dir.fdopendir = dlsym(RTLD_NEXT, "fdopendir");
-	real_dir.readdir = dlsym(RTLD_NEXT, "readdir");
-	real_dir.closedir = dlsym(RTLD_NEXT, "closedir");
-	real_dir.rewinddir = dlsym(RTLD_NEXT, "rewinddir");
-}
 
 static void track(DIR *d, const char *canon, bool ours)
 {
@@ -166,7 +147,7 @@ static DIR *open_ours(const char *canon)
 		errno = -fd;
 		return NULL;
 	}
-	d = real_dir.fdopendir(fd);
+	d = real.fdopendir(fd);
 	if (!d) {
 		devfs_vdir_unregister(fd);
 		devfs_sys(SYS_close, fd, 0, 0, 0, 0, 0);
@@ -184,8 +165,8 @@ DIR *opendir(const char *path)
 	DIR *d;
 	int err, r;
 
-	pthread_once(&real_once, resolve);
-	d = real_dir.opendir(path);
+	shim_resolve_real();
+	d = real.opendir(path);
 	/* The model's own listings (kernel/fork.c, in fork handlers) stay the host's. */
 	if (shim_from_self(__builtin_return_address(0)))
 		return d;
@@ -196,7 +177,7 @@ DIR *opendir(const char *path)
 		return NULL;
 	r = devfs_lookup(AT_FDCWD, path, false, &node, canon);
 	if (r == 2)
-		return watch(real_dir.opendir(canon));
+		return watch(real.opendir(canon));
 	if (r <= 0 || node.kind != DEVFS_DIR) {
 		errno = r < 0 ? -r : r > 0 ? ENOTDIR : err;
 		return NULL;
@@ -206,8 +187,8 @@ DIR *opendir(const char *path)
 
 DIR *fdopendir(int fd)
 {
-	pthread_once(&real_once, resolve);
-	return watch(real_dir.fdopendir(fd));
+	shim_resolve_real();
+	return watch(real.fdopendir(fd));
 }
 
 struct dirent *readdir(DIR *d)
@@ -216,15 +197,15 @@ struct dirent *readdir(DIR *d)
 	struct dirent *de;
 	int err = errno;
 
-	pthread_once(&real_once, resolve);
+	shim_resolve_real();
 	if (shim_from_self(__builtin_return_address(0)))
-		return real_dir.readdir(d);
+		return real.readdir(d);
 	t = find(d, false);
 	if (!t)
-		return real_dir.readdir(d);
+		return real.readdir(d);
 	if (!t->host_done) {
 		errno = 0;
-		de = real_dir.readdir(d);
+		de = real.readdir(d);
 		if (de || errno)
 			return de;
 		errno = err;
@@ -252,8 +233,8 @@ void rewinddir(DIR *d)
 {
 	struct tracked *t;
 
-	pthread_once(&real_once, resolve);
-	real_dir.rewinddir(d);
+	shim_resolve_real();
+	real.rewinddir(d);
 	t = find(d, false);
 	if (t) {
 		t->next = 0;
@@ -265,12 +246,12 @@ int closedir(DIR *d)
 {
 	struct tracked *t;
 
-	pthread_once(&real_once, resolve);
+	shim_resolve_real();
 	if (shim_from_self(__builtin_return_address(0)))
-		return real_dir.closedir(d);
+		return real.closedir(d);
 	t = find(d, true);
 	if (t && t->ours)
 		devfs_vdir_unregister(dirfd(d));
 	free(t);
-	return real_dir.closedir(d);
+	return real.closedir(d);
 }

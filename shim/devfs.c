@@ -353,13 +353,8 @@ bool devfs_vdir_path(int fd, char *out)
 	struct stat st;
 	bool found = false;
 
-	if (!atomic_load(&nr_vdirs))
+	if (!vdir_fd(fd) || devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0))
 		return false;
-	for (int i = 0; i < MAX_VDIRS; i++)
-		found |= atomic_load(&vdirs[i].fd) == fd;
-	if (!found || devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0))
-		return false;
-	found = false;
 	pthread_mutex_lock(&vdirs_lock);
 	for (int i = 0; i < MAX_VDIRS && !found; i++) {
 		if (atomic_load(&vdirs[i].fd) != fd || vdirs[i].dev != st.st_dev ||

@@ -11,7 +11,6 @@
 #define SOFTSGX_SHIM_DEVFS_H
 
 #include <stdbool.h>
-#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -106,18 +105,6 @@ int procfs_open_cpuinfo(int flags);
 int procfs_open_node(const struct devfs_node *node, int flags);
 /* Bytes of EPC on NUMA node @nid, as nodeN/x86/sgx_total_bytes reports them. */
 unsigned long long procfs_sgx_total_bytes(int nid);
-
-/* libc's own functions behind the wrappers of shim/stat.c and shim/syscalls.c. */
-struct devfs_real {
-	int (*faccessat)(int, const char *, int, int);
-	char *(*realpath)(const char *, char *);
-	FILE *(*fopen)(const char *, const char *);
-	FILE *(*fopen64)(const char *, const char *);
-	int (*fclose)(FILE *);
-	void (*closefrom)(int);
-};
-extern struct devfs_real devfs_real;
-void devfs_resolve_real(void);
 
 /* The program's stat family and readlink, for syscall() (shim/stat.c). */
 int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags);

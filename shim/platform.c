@@ -36,6 +36,17 @@ static void resolve(void)
 	real.munmap = dlsym(RTLD_NEXT, "munmap");
 	real.mprotect = dlsym(RTLD_NEXT, "mprotect");
 	real.sigaction = dlsym(RTLD_NEXT, "sigaction");
+	real.faccessat = dlsym(RTLD_NEXT, "faccessat");
+	real.realpath = dlsym(RTLD_NEXT, "realpath");
+	real.fopen = dlsym(RTLD_NEXT, "fopen");
+	real.fopen64 = dlsym(RTLD_NEXT, "fopen64");
+	real.fclose = dlsym(RTLD_NEXT, "fclose");
+	real.closefrom = dlsym(RTLD_NEXT, "closefrom");
+	real.opendir = dlsym(RTLD_NEXT, "opendir");
+	real.fdopendir = dlsym(RTLD_NEXT, "fdopendir");
+	real.readdir = dlsym(RTLD_NEXT, "readdir");
+	real.closedir = dlsym(RTLD_NEXT, "closedir");
+	real.rewinddir = dlsym(RTLD_NEXT, "rewinddir");
 }
 
 void shim_resolve_real(void)

@@ -7,9 +7,11 @@
 #ifndef SOFTSGX_SHIM_H
 #define SOFTSGX_SHIM_H
 
+#include <dirent.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <ucontext.h>
@@ -67,6 +69,17 @@ struct shim_real {
 	int (*munmap)(void *, size_t);
 	int (*mprotect)(void *, size_t, int);
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*faccessat)(int, const char *, int, int);
+	char *(*realpath)(const char *, char *);
+	FILE *(*fopen)(const char *, const char *);
+	FILE *(*fopen64)(const char *, const char *);
+	int (*fclose)(FILE *);
+	void (*closefrom)(int); /* NULL before glibc 2.34 */
+	DIR *(*opendir)(const char *);
+	DIR *(*fdopendir)(int);
+	struct dirent *(*readdir)(DIR *);
+	int (*closedir)(DIR *);
+	void (*rewinddir)(DIR *);
 };
 extern struct shim_real real;
 void shim_resolve_real(void);

@@ -9,11 +9,9 @@
  * realpath).
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,42 +22,28 @@
 #include "devfs.h"
 #include "shim.h"
 
-struct devfs_real devfs_real;
-static pthread_once_t real_once = PTHREAD_ONCE_INIT;
-
-static void resolve(void)
-{
-	devfs_real.faccessat = dlsym(RTLD_NEXT, "faccessat");
-	devfs_real.realpath = dlsym(RTLD_NEXT, "realpath");
-	devfs_real.fopen = dlsym(RTLD_NEXT, "fopen");
-	devfs_real.fopen64 = dlsym(RTLD_NEXT, "fopen64");
-	devfs_real.fclose = dlsym(RTLD_NEXT, "fclose");
-	devfs_real.closefrom = dlsym(RTLD_NEXT, "closefrom");
-}
-
-void devfs_resolve_real(void)
-{
-	pthread_once(&real_once, resolve);
-}
-
 static int fail(int err)
 {
 	errno = err;
 	return -1;
 }
 
-/* The node of SGX descriptor @fd, or false. */
-static bool fd_node(int fd, struct devfs_node *node)
+/* The node of open SGX file @f, whose reference this puts; false for NULL. */
+static bool file_node(struct sgx_file *f, struct devfs_node *node)
 {
-	struct sgx_file *f = shim_fget(fd);
-
 	if (!f)
-		return devfs_vdir_node(fd, node);
+		return false;
 	devfs_node_of_type(f->type, node);
 	shim_model_get();
 	sgx_file_put(f);
 	shim_model_put();
 	return true;
+}
+
+/* The node of SGX descriptor @fd, or false. */
+static bool fd_node(int fd, struct devfs_node *node)
+{
+	return file_node(shim_fget(fd), node) || devfs_vdir_node(fd, node);
 }
 
 /*
@@ -100,15 +84,7 @@ static bool empty_path(const char *path, int flags)
 /* @fd, whose identity the host gave in @st, is a raw copy of an SGX descriptor. */
 static bool untracked_copy(int fd, const struct stat *st, struct devfs_node *node)
 {
-	struct sgx_file *f = fd >= 0 ? shim_fget_by_identity(fd, st) : NULL;
-
-	if (!f)
-		return false;
-	devfs_node_of_type(f->type, node);
-	shim_model_get();
-	sgx_file_put(f);
-	shim_model_put();
-	return true;
+	return fd >= 0 && file_node(shim_fget_by_identity(fd, st), node);
 }
 
 int devfs_stat_at(int dirfd, const char *path, struct stat *st, int flags)
@@ -301,8 +277,8 @@ int devfs_faccessat(int dirfd, const char *path, int mode, int flags, bool raw2)
 		if (raw2) {
 			ret = devfs_sys(SYS_faccessat2, dirfd, (long)path, mode, flags, 0, 0);
 		} else {
-			devfs_resolve_real();
-			ret = devfs_real.faccessat(dirfd, path, mode, flags) ? -errno : 0;
+			shim_resolve_real();
+			ret = real.faccessat(dirfd, path, mode, flags) ? -errno : 0;
 		}
 		if (ret != -ENOENT || !via_host_link(dirfd, path, nofollow, &node))
 			return (int)devfs_ret(ret);
@@ -419,8 +395,8 @@ char *realpath(const char *path, char *resolved)
 	if (devfs_maybe(path))
 		r = devfs_lookup(AT_FDCWD, path, false, &node, canon);
 	if (r == 0) {
-		devfs_resolve_real();
-		ret = devfs_real.realpath(path, resolved);
+		shim_resolve_real();
+		ret = real.realpath(path, resolved);
 		if (ret || errno != ENOENT || !path || devfs_maybe(path) ||
 		    devfs_lookup(AT_FDCWD, path, false, &node, canon) <= 0)
 			return ret;

@@ -408,11 +408,11 @@ static FILE *do_fopen(const char *path, const char *mode, bool large)
 	int fd = -1, err;
 	FILE *fp;
 
-	devfs_resolve_real();
+	shim_resolve_real();
 	if (flags >= 0)
 		fd = open_ours(AT_FDCWD, path, flags, 0666, &ours);
 	if (!ours) {
-		fp = large ? devfs_real.fopen64(path, mode) : devfs_real.fopen(path, mode);
+		fp = large ? real.fopen64(path, mode) : real.fopen(path, mode);
 		if (fp || errno != ENOENT || flags < 0)
 			return fp;
 		err = errno;
@@ -450,8 +450,8 @@ int fclose(FILE *fp)
 	bool sgx = shim_fd_present(fd);
 	int ret;
 
-	devfs_resolve_real();
-	ret = devfs_real.fclose(fp);
+	shim_resolve_real();
+	ret = real.fclose(fp);
 	/* Gone now (unless another thread reused the number): drop the entry. */
 	if (sgx)
 		shim_fd_forget_range((unsigned int)fd, (unsigned int)fd, true);
@@ -472,9 +472,9 @@ void closefrom(int lowfd)
 {
 	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
 
-	devfs_resolve_real();
-	if (devfs_real.closefrom)
-		devfs_real.closefrom(lowfd);
+	shim_resolve_real();
+	if (real.closefrom)
+		real.closefrom(lowfd);
 	else
 		devfs_sys(SYS_close_range, first, ~0u, 0, 0, 0, 0);
 	shim_fd_forget_range(first, ~0u, true);
