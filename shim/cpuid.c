@@ -33,6 +33,7 @@
 #include "hw_cpuid.h"
 #include "enclu.h"
 #include "shim.h"
+#include "thread.h" /* shim_raw_syscall(): no errno, usable before FS is the host's */
 
 #define CPUID_OPCODE_0 0x0F
 #define CPUID_OPCODE_1 0xA2
@@ -53,23 +54,10 @@ static inline void native_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 			 : "a"(leaf), "c"(subleaf));
 }
 
-/* System calls without errno: the handler may run before FS is the host's TLS. */
-static long raw_syscall4(long nr, long a, long b, long c, long d)
-{
-	register long r10 __asm__("r10") = d;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 static long set_cpuid_faulting(bool on)
 {
 	/* ARCH_SET_CPUID's argument is "CPUID enabled": 0 turns faulting on. */
-	return raw_syscall4(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1, 0, 0);
+	return shim_raw_syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1, 0);
 }
 
 /*
@@ -83,11 +71,11 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 {
 	uint64_t all = ~0ULL, old;
 
-	raw_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, sizeof(all));
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, sizeof(all), 0, 0);
 	set_cpuid_faulting(false);
 	native_cpuid(leaf, subleaf, r);
 	set_cpuid_faulting(true);
-	raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof(old));
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof(old), 0, 0);
 }
 
 bool shim_cpuid_active(void)
@@ -159,7 +147,7 @@ __attribute__((constructor)) static void shim_cpuid_init(void)
 	if (!shim_kernel())
 		return;
 	/* ARCH_GET_CPUID: 1 when CPUID runs, 0 when it faults. */
-	if (raw_syscall4(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0, 0) == 0)
+	if (shim_raw_syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0) == 0)
 		host_cpuid(HW_CPUID_LEAF_BASIC, 0, r);
 	else
 		native_cpuid(HW_CPUID_LEAF_BASIC, 0, r);
