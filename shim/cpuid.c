@@ -6,8 +6,9 @@
  * with si_code SI_KERNEL at the instruction (0F A2). The shim's handler
  * then writes the model's EAX, EBX, ECX and EDX into the context and steps
  * over the instruction. Inside an enclave CPUID is illegal (#UD, SDM Vol.
- * 3D "Instructions illegal in enclave mode"), which the shim turns into an
- * AEX as hardware would.
+ * 3D "Instructions illegal in enclave mode"), which the shim's handler
+ * turns into an AEX as hardware would (inside_fault() in shim/signals.c),
+ * before this file is asked.
  *
  * CPUID faulting is a flag of each thread (TIF_NOCPUID): clone() and fork()
  * copy it, execve() clears it. So turning it on once, at load, reaches
@@ -22,7 +23,6 @@
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <errno.h>
-#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +33,7 @@
 #include "hw_cpuid.h"
 #include "enclu.h"
 #include "shim.h"
+#include "thread.h" /* shim_raw_syscall(): no errno, usable before FS is the host's */
 
 #define CPUID_OPCODE_0 0x0F
 #define CPUID_OPCODE_1 0xA2
@@ -42,14 +43,6 @@
 static bool cpuid_faulting;
 /* Host CPUID.0:EAX, read natively before faulting is on; the same on every CPU. */
 static uint32_t host_max_basic;
-
-/*
- * The shim's own code (the library's executable segment). A CPUID there is
- * never the enclave's, even while the thread's record says "inside": a
- * handler that runs CPUID before it has taken the AEX would otherwise have
- * its own context taken for the enclave's.
- */
-static uintptr_t shim_text_start, shim_text_end;
 
 /* Exported to the environment once the notice has been given in a process tree. */
 #define NOTICE_ENV "SOFTSGX_CPUID_NOTICE_GIVEN"
@@ -61,23 +54,10 @@ static inline void native_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 			 : "a"(leaf), "c"(subleaf));
 }
 
-/* System calls without errno: the handler may run before FS is the host's TLS. */
-static long raw_syscall4(long nr, long a, long b, long c, long d)
-{
-	register long r10 __asm__("r10") = d;
-	long ret;
-
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(nr), "D"(a), "S"(b), "d"(c), "r"(r10)
-			 : "rcx", "r11", "memory");
-	return ret;
-}
-
 static long set_cpuid_faulting(bool on)
 {
 	/* ARCH_SET_CPUID's argument is "CPUID enabled": 0 turns faulting on. */
-	return raw_syscall4(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1, 0, 0);
+	return shim_raw_syscall(SYS_arch_prctl, ARCH_SET_CPUID, on ? 0 : 1, 0);
 }
 
 /*
@@ -91,11 +71,11 @@ static void host_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
 {
 	uint64_t all = ~0ULL, old;
 
-	raw_syscall4(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, sizeof(all));
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_BLOCK, (long)&all, (long)&old, sizeof(all), 0, 0);
 	set_cpuid_faulting(false);
 	native_cpuid(leaf, subleaf, r);
 	set_cpuid_faulting(true);
-	raw_syscall4(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof(old));
+	shim_raw_syscall6(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, sizeof(old), 0, 0);
 }
 
 bool shim_cpuid_active(void)
@@ -141,31 +121,6 @@ int shim_cpuid_emulate(ucontext_t *uc)
 	return 0;
 }
 
-int shim_cpuid_trap(siginfo_t *si, ucontext_t *uc, struct shim_thread *t, bool inside)
-{
-	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-	int sig;
-
-	if (!inside || (rip >= shim_text_start && rip < shim_text_end))
-		return shim_cpuid_emulate(uc);
-	/*
-	 * Inside an enclave CPUID is #UD, whatever faulting says: an AEX with
-	 * vector 6 and no error code, then the vDSO's fixup or, for a
-	 * program with its own AEP, SIGILL at the AEP (ILL_ILLOPN, as Linux's
-	 * do_error_trap() reports a #UD, with the trap's RIP as the address).
-	 */
-	uc->uc_mcontext.gregs[REG_TRAPNO] = X86_TRAP_UD;
-	uc->uc_mcontext.gregs[REG_ERR] = 0;
-	sig = shim_enclave_fault(SIGILL, si, uc, t);
-	if (sig == SIGILL) {
-		si->si_signo = SIGILL;
-		si->si_errno = 0;
-		si->si_code = ILL_ILLOPN;
-		si->si_addr = (void *)uc->uc_mcontext.gregs[REG_RIP];
-	}
-	return sig;
-}
-
 /* Once per process tree: the first process that finds no CPUID faulting says so. */
 static void notice_no_faulting(long err)
 {
@@ -177,26 +132,6 @@ static void notice_no_faulting(long err)
 		"instead of raising #UD\n",
 		err == -ENODEV ? "ENODEV" : err == -EINVAL ? "EINVAL" : "failed");
 	setenv(NOTICE_ENV, "1", 1);
-}
-
-/* dl_iterate_phdr(): the executable segment of the object that holds @data. */
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *data)
-{
-	uintptr_t self = (uintptr_t)data;
-
-	(void)size;
-	for (unsigned int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		uintptr_t start = info->dlpi_addr + ph->p_vaddr;
-
-		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X) && self >= start &&
-		    self < start + ph->p_memsz) {
-			shim_text_start = start;
-			shim_text_end = start + ph->p_memsz;
-			return 1;
-		}
-	}
-	return 0;
 }
 
 /*
@@ -211,9 +146,8 @@ __attribute__((constructor)) static void shim_cpuid_init(void)
 
 	if (!shim_kernel())
 		return;
-	dl_iterate_phdr(find_own_text, (void *)(uintptr_t)shim_cpuid_trap);
 	/* ARCH_GET_CPUID: 1 when CPUID runs, 0 when it faults. */
-	if (raw_syscall4(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0, 0) == 0)
+	if (shim_raw_syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0) == 0)
 		host_cpuid(HW_CPUID_LEAF_BASIC, 0, r);
 	else
 		native_cpuid(HW_CPUID_LEAF_BASIC, 0, r);

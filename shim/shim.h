@@ -133,13 +133,6 @@ bool shim_cpuid_active(void);
 bool shim_cpuid_trapped(int sig, const siginfo_t *si, const ucontext_t *uc);
 /* Outside an enclave: the model's answer into @uc, RIP past CPUID; 0 when done. */
 int shim_cpuid_emulate(ucontext_t *uc);
-/*
- * A trapped CPUID of thread @t (NULL when it has no record): emulated
- * outside an enclave; inside one, #UD through an AEX, as on hardware. 0
- * when handled, else the signal to deliver, with *@si rewritten to match it
- * (SIGILL, ILL_ILLOPN for the enclave's #UD).
- */
-int shim_cpuid_trap(siginfo_t *si, ucontext_t *uc, struct shim_thread *t, bool inside);
 
 /*
  * Whether SYSCALL, SYSENTER and INT 0x80 inside an enclave raise #UD as on

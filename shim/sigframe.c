@@ -78,6 +78,14 @@ static bool prog_ss_on(uintptr_t sp)
 	       sp - (uintptr_t)prog_ss.ss_sp <= prog_ss.ss_size;
 }
 
+/* The program's stack becomes @ss (its SS_AUTODISARM kept), or none for NULL. */
+static void prog_ss_set(const stack_t *ss)
+{
+	prog_ss.ss_sp = ss ? ss->ss_sp : NULL;
+	prog_ss.ss_size = ss ? ss->ss_size : 0;
+	prog_ss.ss_flags = ss ? ss->ss_flags & SS_AUTODISARM : SS_DISABLE;
+}
+
 /* Linux sas_ss_flags() for the program's stack at @sp. */
 static int prog_ss_flags(uintptr_t sp)
 {
@@ -106,17 +114,13 @@ int sigaltstack(const stack_t *ss, stack_t *old)
 			return -1;
 		}
 		if (mode == SS_DISABLE) {
-			prog_ss.ss_sp = NULL;
-			prog_ss.ss_size = 0;
-			prog_ss.ss_flags = SS_DISABLE;
+			prog_ss_set(NULL);
 		} else {
 			if (ss->ss_size < (size_t)MINSIGSTKSZ) {
 				errno = ENOMEM;
 				return -1;
 			}
-			prog_ss.ss_sp = ss->ss_sp;
-			prog_ss.ss_size = ss->ss_size;
-			prog_ss.ss_flags = ss->ss_flags & SS_AUTODISARM;
+			prog_ss_set(ss);
 		}
 	}
 	if (old) {
@@ -138,15 +142,10 @@ __attribute__((visibility("hidden"))) void shim_sigreturn_fixup(struct kernel_uc
 
 	/* rt_sigreturn's restore_altstack(), which fails (ignored) while on it. */
 	if (!prog_ss_on((uintptr_t)uc)) {
-		if (ss.ss_flags & SS_DISABLE || !ss.ss_size) {
-			prog_ss.ss_sp = NULL;
-			prog_ss.ss_size = 0;
-			prog_ss.ss_flags = SS_DISABLE;
-		} else if (ss.ss_size >= (size_t)MINSIGSTKSZ) {
-			prog_ss.ss_sp = ss.ss_sp;
-			prog_ss.ss_size = ss.ss_size;
-			prog_ss.ss_flags = ss.ss_flags & SS_AUTODISARM;
-		}
+		if (ss.ss_flags & SS_DISABLE || !ss.ss_size)
+			prog_ss_set(NULL);
+		else if (ss.ss_size >= (size_t)MINSIGSTKSZ)
+			prog_ss_set(&ss);
 	}
 	if (t) {
 		uc->uc_stack.ss_sp = t->altstack;
@@ -248,11 +247,8 @@ bool shim_sigframe_deliver(int sig, const siginfo_t *si, ucontext_t *uc,
 	f->info.si_signo = sig;
 
 	/* SS_AUTODISARM: the stack is the handler's alone until it returns. */
-	if ((prog_ss.ss_flags & SS_AUTODISARM) && prog_ss_on(sp)) {
-		prog_ss.ss_sp = NULL;
-		prog_ss.ss_size = 0;
-		prog_ss.ss_flags = SS_DISABLE;
-	}
+	if ((prog_ss.ss_flags & SS_AUTODISARM) && prog_ss_on(sp))
+		prog_ss_set(NULL);
 
 	memcpy(&sa_mask, &act->sa_mask, sizeof(sa_mask));
 	handler_mask = restore | sa_mask;

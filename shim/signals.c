@@ -430,7 +430,7 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	} else {
 		/* CPUID faulting (shim/cpuid.c): the model's answer. */
 		if (shim_cpuid_trapped(sig, si, uc)) {
-			deliver_sig = shim_cpuid_trap(si, uc, t, false);
+			deliver_sig = shim_cpuid_emulate(uc);
 		} else if (shim_enclu_trapped(sig, si, uc)) {
 			deliver_sig = shim_enclu_trap(sig, uc, &t);
 			/* A record made by this first ENCLU counts this handler as running. */
