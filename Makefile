@@ -146,8 +146,10 @@ HDRCHECK_OBJ := $(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.c.o,$(PUBLIC_HD
 	$(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.cc.o,$(PUBLIC_HDRS))
 CXX ?= g++
 # Programs linked against libsoftsgx.so as an embedder's are (tests/public/):
-# the export test and a C++ program that includes every public header.
-PUBLIC_TEST_BINS := $(RELEASE_DIR)/tests/public/test_exports
+# the export test, the loader and signer, the README's embedding snippet
+# against a staged install, and a C++ program that includes every public
+# header.
+PUBLIC_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(wildcard tests/public/test_*.c))
 PUBLIC_CXX_BIN := $(RELEASE_DIR)/tests/public/cxx_consumer
 
 all: $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB)
