@@ -105,7 +105,7 @@ static int measure(const char *path, enum output how)
 
 	if (softsgx_image_load_file(path, &img))
 		return cli_fail(NAME, "%s", softsgx_error_detail());
-	if (softsgx_image_info(img, &info) || softsgx_image_mrenclave(img, mr)) {
+	if (softsgx_image_get_info(img, &info) || softsgx_image_mrenclave(img, mr)) {
 		softsgx_image_free(img);
 		return cli_fail(NAME, "%s", softsgx_error_detail());
 	}

@@ -74,7 +74,7 @@ int softsgx_image_add_pages(struct softsgx_image *img, uint64_t offset, const vo
 /* Frees @img; NULL is fine. */
 void softsgx_image_free(struct softsgx_image *img);
 
-/* What an image is, as softsgx_image_info() reports it. */
+/* What an image is, as softsgx_image_get_info() reports it. */
 struct softsgx_image_info {
 	uint64_t size;		  /* ELRANGE (SECS.SIZE) */
 	uint64_t nr_pages;	  /* pages added, TCS pages included */
@@ -96,7 +96,7 @@ SOFTSGX_STATIC_ASSERT(offsetof(struct softsgx_image_info, reserved) == 64,
 		      "softsgx_image_info.reserved");
 
 /* Fill @info. -EINVAL when @img or @info is NULL. */
-int softsgx_image_info(const struct softsgx_image *img, struct softsgx_image_info *info);
+int softsgx_image_get_info(const struct softsgx_image *img, struct softsgx_image_info *info);
 
 /*
  * Offset of TCS @i (in offset order) from the enclave base in *@offset;

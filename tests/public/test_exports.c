@@ -137,7 +137,7 @@ static void test_every_export_is_public(void **state)
  */
 static const char *const names_0_2[] = {
 	"softsgx_image_load_file", "softsgx_image_load_mem", "softsgx_image_new",
-	"softsgx_image_add_pages", "softsgx_image_free", "softsgx_image_info",
+	"softsgx_image_add_pages", "softsgx_image_free", "softsgx_image_get_info",
 	"softsgx_image_tcs_offset", "softsgx_enclave_build", "softsgx_enclave_build_fd",
 	"softsgx_enclave_free", "softsgx_enclave_forget", "softsgx_enclave_base",
 	"softsgx_enclave_size", "softsgx_enclave_nr_tcs", "softsgx_enclave_tcs",

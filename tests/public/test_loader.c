@@ -92,7 +92,7 @@ static void test_measure_matches_command(void **state)
 	assert_string_equal(mine, theirs);
 
 	/* The layout docs/enclave-abi.md gives the test enclave. */
-	assert_int_equal(softsgx_image_info(img, &info), 0);
+	assert_int_equal(softsgx_image_get_info(img, &info), 0);
 	assert_true(info.size >= 2 * SGX_PAGE_SIZE && !(info.size & (info.size - 1)));
 	assert_true(info.nr_pages > info.nr_tcs && info.nr_tcs >= 1);
 	assert_int_equal(info.attributes, SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT);
@@ -285,7 +285,7 @@ static void test_hand_built_image(void **state)
 	uint8_t a[SGX_HASH_SIZE], b[SGX_HASH_SIZE];
 
 	(void)state;
-	assert_int_equal(softsgx_image_info(img, &info), 0);
+	assert_int_equal(softsgx_image_get_info(img, &info), 0);
 	assert_int_equal(info.size, 8 * SGX_PAGE_SIZE);
 	assert_int_equal(info.nr_pages, 4);
 	assert_int_equal(info.nr_tcs, 1);

@@ -230,7 +230,7 @@ static bool is_tcs(const struct enclave_page *pg)
 	return SGX_SECINFO_PAGE_TYPE(pg->secinfo) == SGX_PAGE_TYPE_TCS;
 }
 
-int softsgx_image_info(const struct softsgx_image *s, struct softsgx_image_info *info)
+int softsgx_image_get_info(const struct softsgx_image *s, struct softsgx_image_info *info)
 {
 	const struct enclave_image *img = s ? &s->img : NULL;
 	unsigned int nr_tcs = 0;
