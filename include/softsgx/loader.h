@@ -68,8 +68,8 @@ int softsgx_image_new(uint64_t size, uint32_t ssa_frame_pages, struct softsgx_im
  * another page type or a reserved SECINFO bit, or an unknown flag; -ENOMEM.
  * Only images from softsgx_image_new() take pages (-EINVAL for ELF images).
  */
-int softsgx_image_add_pages(struct softsgx_image *img, uint64_t offset, const void *src,
-			    size_t len, uint64_t secinfo, unsigned int flags);
+int softsgx_image_add_pages(struct softsgx_image *img, uint64_t offset, const void *src, size_t len,
+			    uint64_t secinfo, unsigned int flags);
 
 /* Frees @img; NULL is fine. */
 void softsgx_image_free(struct softsgx_image *img);

@@ -76,8 +76,7 @@ int softsgx_sign(const struct softsgx_image *img, const struct softsgx_key *key,
 		 const struct softsgx_sign_opts *opts, struct sgx_sigstruct *sig);
 
 /* MRSIGNER of the key that signed @sig: SHA-256 of its modulus as stored. */
-int softsgx_sigstruct_mrsigner(const struct sgx_sigstruct *sig,
-			       uint8_t mrsigner[SGX_HASH_SIZE]);
+int softsgx_sigstruct_mrsigner(const struct sgx_sigstruct *sig, uint8_t mrsigner[SGX_HASH_SIZE]);
 
 SOFTSGX_END_DECLS
 

@@ -301,9 +301,9 @@ static void test_hand_built_image(void **state)
 	{
 		static uint8_t page[SGX_PAGE_SIZE];
 
-		assert_int_equal(softsgx_image_add_pages(again, 0, page, sizeof(page),
-							 SGX_SECINFO_TCS, 0),
-				 0);
+		assert_int_equal(
+			softsgx_image_add_pages(again, 0, page, sizeof(page), SGX_SECINFO_TCS, 0),
+			0);
 	}
 	assert_int_equal(softsgx_image_mrenclave(again, b), 0);
 	assert_memory_not_equal(a, b, sizeof(a));
@@ -384,9 +384,9 @@ static void test_wrong_sizes(void **state)
 	assert_int_equal(softsgx_image_add_pages(img, 0, pages, 100, rw, 0), -EINVAL);
 	assert_int_equal(softsgx_image_add_pages(img, 8, pages, SGX_PAGE_SIZE, rw, 0), -EINVAL);
 	/* Inside the ELRANGE, with no overflow. */
-	assert_int_equal(softsgx_image_add_pages(img, 3 * SGX_PAGE_SIZE, pages, sizeof(pages),
-						 rw, 0),
-			 -EINVAL);
+	assert_int_equal(
+		softsgx_image_add_pages(img, 3 * SGX_PAGE_SIZE, pages, sizeof(pages), rw, 0),
+		-EINVAL);
 	assert_int_equal(softsgx_image_add_pages(img, UINT64_MAX & ~(SGX_PAGE_SIZE - 1), pages,
 						 sizeof(pages), rw, 0),
 			 -EINVAL);
@@ -399,9 +399,9 @@ static void test_wrong_sizes(void **state)
 	assert_int_equal(softsgx_image_add_pages(img, 0, pages, SGX_PAGE_SIZE,
 						 SGX_SECINFO_REG | SGX_SECINFO_W, 0),
 			 -EINVAL);
-	assert_int_equal(softsgx_image_add_pages(img, 0, pages, SGX_PAGE_SIZE,
-						 rw | SGX_SECINFO_PENDING, 0),
-			 -EINVAL);
+	assert_int_equal(
+		softsgx_image_add_pages(img, 0, pages, SGX_PAGE_SIZE, rw | SGX_SECINFO_PENDING, 0),
+		-EINVAL);
 	assert_int_equal(softsgx_image_add_pages(img, 0, pages, SGX_PAGE_SIZE, rw, 2), -EINVAL);
 	/* Ascending offsets. */
 	assert_int_equal(softsgx_image_add_pages(img, SGX_PAGE_SIZE, pages, SGX_PAGE_SIZE, rw, 0),

@@ -22,12 +22,11 @@
 
 #include <cmocka.h>
 
-#define STAGE "build/public-stage"
-#define ROOT STAGE "/usr"
+#define STAGE	"build/public-stage"
+#define ROOT	STAGE "/usr"
 #define SECTION "## Using the embedding API"
 /* pkg-config over the staged tree, as in tests/tools/test_install.c. */
-#define PKG_CONFIG                                                                         \
-	"PKG_CONFIG_SYSROOT_DIR=$PWD PKG_CONFIG_LIBDIR=$PWD/usr/lib/pkgconfig pkg-config"
+#define PKG_CONFIG "PKG_CONFIG_SYSROOT_DIR=$PWD PKG_CONFIG_LIBDIR=$PWD/usr/lib/pkgconfig pkg-config"
 
 static const char *env(const char *name)
 {

@@ -23,8 +23,8 @@ _Static_assert(SOFTSGX_PAGE_MEASURE == 1, "the uAPI's SGX_PAGE_MEASURE");
 
 struct softsgx_image {
 	struct enclave_image img;
-	bool by_hand;	/* from softsgx_image_new(): takes pages */
-	size_t cap;	/* pages img.pages and img.data have room for (by hand) */
+	bool by_hand; /* from softsgx_image_new(): takes pages */
+	size_t cap;   /* pages img.pages and img.data have room for (by hand) */
 };
 
 struct softsgx_enclave {
@@ -166,8 +166,8 @@ static int image_grow(struct softsgx_image *s, size_t more)
 	return 0;
 }
 
-int softsgx_image_add_pages(struct softsgx_image *s, uint64_t offset, const void *src,
-			    size_t len, uint64_t secinfo, unsigned int flags)
+int softsgx_image_add_pages(struct softsgx_image *s, uint64_t offset, const void *src, size_t len,
+			    uint64_t secinfo, unsigned int flags)
 {
 	struct enclave_image *img = s ? &s->img : NULL;
 	uint64_t type = SGX_SECINFO_PAGE_TYPE(secinfo), end;
