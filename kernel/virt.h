@@ -38,8 +38,10 @@ void *sgx_vepc_translate(void *ctx, uintptr_t page_addr);
  * guest would meet the shortage as #PF from its own ENCLS.
  */
 int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size);
+int sgx_vepc_populate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr, uint64_t size);
 
 /* The EPC page behind @addr of a vEPC mapping, or NULL; allocates nothing. */
 void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr);
+void *sgx_vepc_lookup_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr);
 
 #endif /* SOFTSGX_VIRT_H */
