@@ -93,6 +93,24 @@ long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
 	}
 }
 
+long sgx_file_ioctl_mm(struct sgx_file *f, struct sgx_mm *mm, unsigned long cmd, unsigned long arg)
+{
+	struct sgx_mm *prev = sgx_set_current_mm(mm);
+	long ret = sgx_file_ioctl(f, cmd, arg);
+
+	sgx_set_current_mm(prev);
+	return ret;
+}
+
+struct sgx_file *sgx_fget(struct sgx_kernel *k, int fd)
+{
+	struct sgx_mm *mm = sgx_current_mm();
+
+	if (mm && mm != &k->mm)
+		return sgx_mm_fget(mm, fd);
+	return k->fget ? k->fget(k, fd, k->fget_data) : NULL;
+}
+
 /* Linux sgx_encl_may_map(): no page in range may allow less than @prot. */
 struct may_map_ctx {
 	uint64_t start, end;

@@ -50,6 +50,13 @@ struct sgx_encl *sgx_file_encl(const struct sgx_file *f);
  * commands give -ENOTTY, as userspace sees Linux's -ENOIOCTLCMD.
  */
 long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
+/* ioctl(2) made by the process of @mm: its memory, its descriptors (sgx_current_mm()). */
+long sgx_file_ioctl_mm(struct sgx_file *f, struct sgx_mm *mm, unsigned long cmd, unsigned long arg);
+/*
+ * The file behind descriptor @fd of the calling process, with a reference:
+ * sgx_current_mm()'s descriptors, or the embedder's (k->fget). NULL if none.
+ */
+struct sgx_file *sgx_fget(struct sgx_kernel *k, int fd);
 
 /*
  * mmap(2) of @f: @flags are MAP_* (MAP_SHARED required, MAP_FIXED honoured),

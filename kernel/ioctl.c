@@ -424,7 +424,7 @@ static long sgx_ioc_enclave_provision(struct sgx_encl *encl, unsigned long arg)
 
 	if (copy_from_user(&params, arg, sizeof(params)))
 		return -EFAULT;
-	pf = k->fget ? k->fget(k, (int)params.fd, k->fget_data) : NULL;
+	pf = sgx_fget(k, (int)params.fd);
 	if (!pf)
 		return -EINVAL;
 	if (pf->type != SGX_FILE_PROVISION) {

@@ -126,6 +126,21 @@ void sgx_mm_put(struct sgx_mm *mm)
 	free(mm);
 }
 
+static __thread struct sgx_mm *current_mm;
+
+struct sgx_mm *sgx_current_mm(void)
+{
+	return current_mm;
+}
+
+struct sgx_mm *sgx_set_current_mm(struct sgx_mm *mm)
+{
+	struct sgx_mm *prev = current_mm;
+
+	current_mm = mm;
+	return prev;
+}
+
 struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
 {
 	struct list_head *pos, *tmp;

@@ -63,6 +63,12 @@ struct sgx_mm_ops {
 	int (*zap)(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n);
 	/* munmap(2) of [addr, addr + len). */
 	int (*unmap)(struct sgx_mm *mm, uint64_t addr, uint64_t len);
+	/*
+	 * copy_from_user/copy_to_user of an ioctl made for this mm: @n bytes
+	 * between @local and the process's @remote; 0 or -EFAULT. NULL: the
+	 * process the model runs in.
+	 */
+	int (*access_user)(struct sgx_mm *mm, void *local, uint64_t remote, size_t n, bool write);
 };
 
 /* The operations on this process's own address space. */
@@ -120,6 +126,16 @@ int sgx_mm_fd_install(struct sgx_mm *mm, int fd, struct sgx_file *f);
 struct sgx_file *sgx_mm_fget(struct sgx_mm *mm, int fd);
 /* close(2): 0 or -EBADF. */
 int sgx_mm_fd_close(struct sgx_mm *mm, int fd);
+
+/*
+ * The mm a system call is being made for (Linux's current->mm), set by
+ * sgx_file_ioctl_mm() for the call's duration: its user memory and its
+ * descriptors are the ones the ioctl reads. NULL: the process the model
+ * runs in (k->mm, and the embedder's descriptor table, k->fget).
+ */
+struct sgx_mm *sgx_current_mm(void);
+/* Returns the previous one, to be put back. */
+struct sgx_mm *sgx_set_current_mm(struct sgx_mm *mm);
 
 /* With mm->lock held. */
 struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr);

@@ -33,7 +33,7 @@
 /* What one mm's operations saw, and where its address space lives here. */
 struct rec {
 	int64_t delta; /* mm address + delta = address in this process */
-	unsigned int installs, zaps, unmaps;
+	unsigned int installs, zaps, unmaps, user_copies;
 	uint64_t install_addr[MAX_REC], zap_addr[MAX_REC];
 };
 
@@ -517,6 +517,86 @@ static void test_vepc_two_mms(void **state)
 	softsgx_platform_free(p);
 }
 
+/* A process's user memory, at its address + delta here; remote 0 is a bad pointer. */
+static int rec_access_user(struct sgx_mm *mm, void *local, uint64_t remote, size_t n, bool write)
+{
+	struct rec *r = mm->ops_data;
+	void *at = real(r, remote);
+
+	r->user_copies++;
+	if (!remote)
+		return -EFAULT;
+	if (write)
+		memcpy(at, local, n);
+	else
+		memcpy(local, at, n);
+	return 0;
+}
+
+static const struct sgx_mm_ops uaccess_ops = {
+	.reserve = null_reserve,
+	.install = rec_install,
+	.zap = rec_zap,
+	.unmap = null_unmap,
+	.access_user = rec_access_user,
+};
+
+/* An ioctl made for an mm reads that process's memory and descriptors, not ours. */
+static void test_ioctl_for_mm(void **state)
+{
+	struct sgx_enclave_provision params, local_params;
+	struct fixture fx;
+	struct sgx_file *pf;
+	struct sgx_encl *encl;
+	struct sgx_mm *mm;
+	struct rec r;
+	int err = 0, local_fd;
+
+	(void)state;
+	build(&fx);
+	encl = sgx_file_encl(fx.f);
+	memset(&r, 0, sizeof(r));
+	r.delta = 7 * PAGE;
+	mm = sgx_mm_create(&uaccess_ops, &r);
+	assert_non_null(mm);
+	pf = sgx_file_open_mm(fx.k, mm, SGX_FILE_PROVISION, &err);
+	assert_non_null(pf);
+	assert_ptr_equal(pf->mm, mm);
+	assert_int_equal(sgx_mm_fd_install(mm, 9, pf), 0);
+	local_fd = softsgx_open(fx.p, "/dev/sgx_provision", 0);
+	assert_true(local_fd >= 0 && local_fd != 9);
+
+	/* Descriptor 9 of the process, read from its memory. */
+	params.fd = 9;
+	assert_int_equal(sgx_file_ioctl_mm(fx.f, mm, SGX_IOC_ENCLAVE_PROVISION,
+					   (uintptr_t)&params - (uint64_t)r.delta),
+			 0);
+	assert_true(r.user_copies >= 1);
+	assert_true(encl->attributes_mask & SGX_ATTR_PROVISIONKEY);
+	assert_null(sgx_current_mm());
+
+	/* Our descriptor is nothing in that process; its bad pointer is -EFAULT. */
+	encl->attributes_mask &= ~(uint64_t)SGX_ATTR_PROVISIONKEY;
+	params.fd = (uint32_t)local_fd;
+	assert_int_equal(sgx_file_ioctl_mm(fx.f, mm, SGX_IOC_ENCLAVE_PROVISION,
+					   (uintptr_t)&params - (uint64_t)r.delta),
+			 -EINVAL);
+	assert_int_equal(sgx_file_ioctl_mm(fx.f, mm, SGX_IOC_ENCLAVE_PROVISION, 0), -EFAULT);
+	assert_false(encl->attributes_mask & SGX_ATTR_PROVISIONKEY);
+	/* The process the model runs in still reads its own. */
+	local_params.fd = (uint32_t)local_fd;
+	assert_int_equal(sgx_file_ioctl(fx.f, SGX_IOC_ENCLAVE_PROVISION,
+					(uintptr_t)&local_params),
+			 0);
+	assert_true(encl->attributes_mask & SGX_ATTR_PROVISIONKEY);
+
+	assert_int_equal(softsgx_close(fx.p, local_fd), 0);
+	sgx_file_put(fx.f);
+	sgx_mm_exit(mm);
+	sgx_mm_put(mm);
+	finish(&fx);
+}
+
 /* The local mm keeps its single-process behaviour: files opened by the process are its own. */
 static void test_local_mm(void **state)
 {
@@ -548,6 +628,7 @@ int main(void)
 		cmocka_unit_test(test_fd_close_releases),
 		cmocka_unit_test(test_mm_limit),
 		cmocka_unit_test(test_vepc_two_mms),
+		cmocka_unit_test(test_ioctl_for_mm),
 		cmocka_unit_test(test_local_mm),
 	};
 
