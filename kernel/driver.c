@@ -200,11 +200,11 @@ static int vma_remove_range(struct sgx_mm *mm, uint64_t start, uint64_t end,
 			if (ret)
 				return ret;
 			sgx_file_get(vma->file);
-			vma->end = start;
+			sgx_vma_set_range(vma, vma->start, start);
 		} else if (vma->start < start) {
-			vma->end = start;
+			sgx_vma_set_range(vma, vma->start, start);
 		} else if (vma->end > end) {
-			vma->start = end;
+			sgx_vma_set_range(vma, end, vma->end);
 		} else {
 			sgx_vma_unlink(mm, vma);
 			if (dead) {

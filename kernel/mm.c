@@ -12,6 +12,7 @@
 #include "encl.h"
 #include "mm.h"
 #include "fault_inject.h"
+#include "virt.h"
 
 void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -154,6 +155,24 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
 	return NULL;
 }
 
+/* A vEPC counts the bytes mapped onto it in every mm, for usage reports. */
+static void vma_account(struct sgx_vma *vma, int64_t sign)
+{
+	if (vma->file && vma->file->type == SGX_FILE_VEPC) {
+		struct sgx_vepc *vepc = vma->file->private_data;
+
+		atomic_fetch_add(&vepc->mapped_bytes, sign * (int64_t)(vma->end - vma->start));
+	}
+}
+
+void sgx_vma_set_range(struct sgx_vma *vma, uint64_t start, uint64_t end)
+{
+	vma_account(vma, -1);
+	vma->start = start;
+	vma->end = end;
+	vma_account(vma, 1);
+}
+
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 		   uint64_t file_base, struct sgx_file *file)
 {
@@ -173,6 +192,7 @@ int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 	vma->file_base = file_base;
 	vma->file = file;
 	vma->mm = mm;
+	vma_account(vma, 1);
 	list_add_tail(&vma->list, &mm->vmas);
 	mm->nr_vmas++;
 	return 0;
@@ -184,6 +204,7 @@ void sgx_vma_unlink(struct sgx_mm *mm, struct sgx_vma *vma)
 
 	list_del_init(&vma->list);
 	mm->nr_vmas--;
+	vma_account(vma, -1);
 	if (encl)
 		sgx_encl_mm_remove(encl, mm);
 }

@@ -15,7 +15,9 @@
  *
  * struct sgx_kernel embeds the mm of the process it runs in (k->mm): private
  * mode serves that one only. Others come from sgx_mm_create() and
- * sgx_mm_fork(), and leave through sgx_mm_exit() and sgx_mm_put().
+ * sgx_mm_fork(), and leave through sgx_mm_exit() and sgx_mm_put(). Whoever
+ * calls into the model for an mm holds a reference to it meanwhile; the
+ * enclaves that list it and the files it opened hold their own.
  */
 #ifndef SOFTSGX_MM_H
 #define SOFTSGX_MM_H
@@ -145,6 +147,8 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr);
  */
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 		   uint64_t file_base, struct sgx_file *file);
+/* Move @vma's bounds (a split, a partial munmap); mm->lock write-locked. */
+void sgx_vma_set_range(struct sgx_vma *vma, uint64_t start, uint64_t end);
 /* Take @vma off the list and its enclave's mm_list; mm->lock write-locked. Then put + free. */
 void sgx_vma_unlink(struct sgx_mm *mm, struct sgx_vma *vma);
 

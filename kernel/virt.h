@@ -15,6 +15,7 @@ struct sgx_vepc {
 	struct sgx_kernel *k;
 	pthread_mutex_t lock;
 	struct page_array page_array; /* file page index -> struct sgx_epc_page */
+	_Atomic int64_t mapped_bytes; /* VMAs onto it, in every mm (sgx_vma_set_range()) */
 	struct list_head usage_link;  /* on k->vepcs */
 	uint64_t usage_id;
 };

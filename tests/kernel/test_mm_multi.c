@@ -24,6 +24,7 @@
 #include "encl_fixture.h"
 #include "mm.h"
 #include "softsgx/sgx_uapi.h"
+#include "usage.h"
 #include "virt.h"
 
 #define PAGE SGX_PAGE_SIZE
@@ -460,6 +461,17 @@ static void test_mm_limit(void **state)
 	finish(&fx);
 }
 
+/* Bytes mapped onto the one vEPC instance, in every mm. */
+static uint64_t vepc_mapped(struct sgx_kernel *k)
+{
+	struct softsgx_vepc_usage v[2];
+	unsigned int ne, nv;
+
+	sgx_usage(k, NULL, 0, &ne, v, 2, &nv);
+	assert_int_equal(nv, 1);
+	return v[0].mapped_bytes;
+}
+
 /* One vEPC mapped in two mms: one EPC page behind both; the last exit releases it. */
 static void test_vepc_two_mms(void **state)
 {
@@ -485,6 +497,14 @@ static void test_vepc_two_mms(void **state)
 	assert_int_equal(sgx_file_mmap_mm(f, a, &va, size, PROT_READ | PROT_WRITE, MAP_SHARED, 0), 0);
 	assert_int_equal(sgx_file_mmap_mm(f, b, &vb, size, PROT_READ | PROT_WRITE, MAP_SHARED, 0), 0);
 	assert_int_equal(sgx_mm_fd_install(a, 7, f), 0);
+	assert_int_equal(vepc_mapped(k), 2 * size);
+	/* A hole in B's mapping: two VMAs left there. */
+	assert_int_equal(sgx_munmap_mm(k, b, vb + 2 * PAGE, PAGE), 0);
+	assert_int_equal(vepc_mapped(k), 2 * size - PAGE);
+	assert_int_equal(sgx_file_mmap_mm(f, b, &(uint64_t){ vb + 2 * PAGE }, PAGE,
+					  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, 2 * PAGE),
+			 0);
+	assert_int_equal(vepc_mapped(k), 2 * size);
 
 	assert_int_equal(sgx_handle_fault_mm(k, a, va + PAGE, PROT_WRITE), SGX_FAULT_RETRY);
 	assert_int_equal(sgx_handle_fault_mm(k, b, vb + PAGE, PROT_READ), SGX_FAULT_RETRY);
@@ -504,8 +524,10 @@ static void test_vepc_two_mms(void **state)
 	c = sgx_mm_fork(a, &rec_ops, &rc, &err);
 	assert_non_null(c);
 	assert_ptr_equal(sgx_vepc_lookup_mm(k, c, va + PAGE), sgx_vepc_lookup_mm(k, b, vb + PAGE));
+	assert_int_equal(vepc_mapped(k), 3 * size);
 	sgx_mm_exit(a);
 	sgx_mm_put(a);
+	assert_int_equal(vepc_mapped(k), 2 * size);
 	assert_non_null(sgx_vepc_lookup_mm(k, b, vb + PAGE));
 	sgx_mm_exit(b);
 	sgx_mm_put(b);
