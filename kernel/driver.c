@@ -361,7 +361,9 @@ static bool range_covered(struct sgx_mm *mm, uint64_t start, uint64_t end)
  * change_protection() does: a present enclave page stays present with @prot
  * (a write to it then faults with P set, error code 0x7, not 0x6), the rest
  * stays not present. PROT_NONE leaves nothing present, as on x86. vEPC pages
- * are dropped and fault back. mm write-locked, so no fault or reclaim runs.
+ * are dropped and fault back. mm write-locked, so no fault runs in this mm;
+ * the reclaimer (encl->lock only) may zap a page meanwhile, which clears its
+ * bit, so the page is not re-installed, or zaps it again afterwards.
  */
 static int mprotect_ptes(struct sgx_mm *mm, uint64_t addr, uint64_t end, int prot)
 {
