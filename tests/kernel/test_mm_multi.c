@@ -9,6 +9,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -306,6 +307,54 @@ static void test_evict_zaps_every_mm(void **state)
 	sgx_mm_exit(b);
 	sgx_mm_put(b);
 	finish(&fx);
+}
+
+/* SGX2: the PTEs an EPCM change drops go in every mm that maps the page. */
+static void test_sgx2_zaps_every_mm(void **state)
+{
+	struct sgx_enclave_restrict_permissions rp = {
+		.length = PAGE,
+		.permissions = SGX_SECINFO_R,
+	};
+	struct fixture fx;
+	struct rec ra, rb;
+	struct sgx_mm *a, *b;
+	uint64_t pg;
+	long ret;
+
+	(void)state;
+	build(&fx);
+	rp.offset = PAGE;
+	pg = page_addr(&fx, 1);
+	rec_init(&ra, fx.e.base, fx.e.size);
+	rec_init(&rb, fx.e.base, fx.e.size);
+	a = new_mm(&ra);
+	b = new_mm(&rb);
+	map_encl(&fx, a);
+	map_encl(&fx, b);
+	fault(&fx, a, 1, PROT_READ);
+	fault(&fx, b, 1, PROT_READ);
+	fault(&fx, b, 2, PROT_READ);
+	ret = sgx_file_ioctl_mm(fx.f, b, SGX_IOC_ENCLAVE_RESTRICT_PERMISSIONS, (uintptr_t)&rp);
+	if (ret == -ENODEV) {
+		fprintf(stderr, "skipped: the platform has no SGX2\n");
+	} else {
+		assert_int_equal(ret, 0);
+		assert_int_equal(rp.count, PAGE);
+		assert_true(recorded(ra.zap_addr, ra.zaps, pg));
+		assert_true(recorded(rb.zap_addr, rb.zaps, pg));
+		assert_false(recorded(rb.zap_addr, rb.zaps, page_addr(&fx, 2)));
+		assert_int_equal(entry(&fx, 1)->mapped, 0);
+		assert_int_equal(entry(&fx, 2)->mapped, encl_mm_bit(&fx, b));
+	}
+	sgx_file_put(fx.f);
+	sgx_mm_exit(a);
+	sgx_mm_put(a);
+	sgx_mm_exit(b);
+	sgx_mm_put(b);
+	finish(&fx);
+	if (ret == -ENODEV)
+		skip();
 }
 
 /* fork(): the child shares the enclave, reads the parent's store, and outlives the parent. */
@@ -646,6 +695,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_evict_zaps_every_mm),
+		cmocka_unit_test(test_sgx2_zaps_every_mm),
 		cmocka_unit_test(test_fork_and_exit),
 		cmocka_unit_test(test_fd_close_releases),
 		cmocka_unit_test(test_mm_limit),
