@@ -160,7 +160,9 @@ static void *worker_fn(void *arg)
 	struct shadow *s = &shadows[w->id];
 	uint64_t first = 1 + (uint64_t)w->id * PAGES_PER_MM;
 
-	for (w->passes = 0; !atomic_load(&r->stop) && now() < r->deadline; w->passes++) {
+	/* At least one pass, however late the thread starts. */
+	for (w->passes = 0; !w->passes || (!atomic_load(&r->stop) && now() < r->deadline);
+	     w->passes++) {
 		for (uint64_t i = first; i < first + PAGES_PER_MM; i++) {
 			uint64_t expect;
 
@@ -192,7 +194,7 @@ static void *fork_fn(void *arg)
 	struct sgx_mm *a = atomic_load(&shadows[0].mm);
 	struct shadow *s = &shadows[2];
 
-	while (!atomic_load(&r->stop) && now() < r->deadline) {
+	do {
 		int err = 0;
 		struct sgx_mm *child = sgx_mm_fork(a, &shadow_ops, s, &err);
 
@@ -208,7 +210,7 @@ static void *fork_fn(void *arg)
 		sgx_mm_exit(child);
 		sgx_mm_put(child);
 		atomic_fetch_add(&r->forks, 1);
-	}
+	} while (!atomic_load(&r->stop) && now() < r->deadline);
 	return NULL;
 }
 
