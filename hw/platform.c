@@ -66,8 +66,10 @@ static int config_valid(const struct sgx_hw_config *cfg)
 static void section_data(void *ctx, sgx_shm_range_fn fn, void *arg)
 {
 	struct hw_section *s = ctx;
+	uint64_t end = atomic_load(&s->chunks_end);
 
-	for (uint64_t c = 0; c < s->nr_chunks; c++) {
+	/* Chunks never created hold no page: O(pages used), not O(EPC). */
+	for (uint64_t c = 0; c < end; c++) {
 		struct epcm_entry *chunk = atomic_load(&s->chunks[c]);
 
 		for (uint64_t i = 0; chunk && i < EPCM_CHUNK_PAGES; i++) {
