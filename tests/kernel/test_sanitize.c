@@ -123,24 +123,28 @@ static void test_fresh_huge_epc(void **state)
 	struct sgx_kernel_config cfg;
 	struct sgx_hw_config hcfg;
 	struct sgx_epc_page *page;
-	struct sgx_hw *hw;
+	struct sgx_hw *hw = NULL;
 	struct sgx_kernel k;
+	uint64_t pages;
 	double t0, t_boot, t_alloc;
 	int err;
 
 	(void)state;
 	sgx_hw_default_config(&hcfg);
-	hcfg.section_size[0] = SGX_HW_MAX_EPC_PAGES / 2 * SGX_PAGE_SIZE;
-	hcfg.section_size[1] = SGX_HW_MAX_EPC_PAGES / 2 * SGX_PAGE_SIZE;
-	t0 = now();
-	hw = sgx_hw_new(&hcfg);
-	if (!hw && errno == ENOMEM) {
-		/* ThreadSanitizer's memory layout has no room for a 1 TiB mapping. */
-		print_message("skipped: no 1 TiB of address space for the EPC here (%s)\n",
-			      strerror(errno));
-		skip();
+	/*
+	 * ThreadSanitizer's memory layout has no room for the 8 TiB of views
+	 * of a 1 TiB EPC: there, the largest EPC that maps, said below.
+	 */
+	for (pages = SGX_HW_MAX_EPC_PAGES; !hw && pages >= (1ULL << 20); pages /= 2) {
+		hcfg.section_size[0] = pages / 2 * SGX_PAGE_SIZE;
+		hcfg.section_size[1] = pages / 2 * SGX_PAGE_SIZE;
+		t0 = now();
+		hw = sgx_hw_new(&hcfg);
+		if (!hw && errno != ENOMEM)
+			break;
 	}
 	assert_non_null(hw);
+	pages = hw_epc_total_pages(hw);
 	sgx_kernel_config_from_hw(&cfg, hw);
 	boot(&k, &cfg, true, false);
 	t_boot = now() - t0;
@@ -152,19 +156,21 @@ static void test_fresh_huge_epc(void **state)
 	page = sgx_alloc_epc_page(&k, NULL, false, &err);
 	t_alloc = now() - t0;
 	assert_non_null(page);
-	print_message("EPC of 2^28 pages: power-on and boot %.4f s, first allocation %.6f s\n",
-		      t_boot, t_alloc);
+	print_message("EPC of %llu pages%s: power-on and boot %.4f s, first allocation %.6f s\n",
+		      (unsigned long long)pages,
+		      pages < SGX_HW_MAX_EPC_PAGES ? " (no room for 2^28 here)" : "", t_boot,
+		      t_alloc);
 	assert_int_equal(desc_chunks(&k), 1);
-	assert_int_equal(usage(&k).free, SGX_HW_MAX_EPC_PAGES - 1);
+	assert_int_equal(usage(&k).free, pages - 1);
 	assert_invariant(&k);
-	/* ECREATE on it creates one EPCM chunk of the 2^19. */
+	/* ECREATE on it creates one EPCM chunk of the section's. */
 	fx_ecreate_default(hw, sgx_get_epc_virt_addr(&k, page));
 	assert_int_equal(atomic_load(&hw->sec[0].chunks_end), 1);
 	assert_int_equal(hw_epc_used_pages(hw, hw->sec[0].virt, hw->sec[0].npages),
 			 EPCM_CHUNK_PAGES);
 	assert_int_equal(hw_epc_used_pages(hw, hw->sec[1].virt, hw->sec[1].npages), 0);
 	sgx_encl_free_epc_page(&k, page);
-	assert_int_equal(usage(&k).free, SGX_HW_MAX_EPC_PAGES);
+	assert_int_equal(usage(&k).free, pages);
 	sgx_kernel_destroy(&k);
 	sgx_hw_free(hw);
 }
