@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "epc_internal.h"
 #include "fault_inject.h"
@@ -37,6 +38,13 @@ struct sgx_epc_page *sgx_epc_desc_get(struct sgx_kernel *k, unsigned int section
 		if (!atomic_compare_exchange_strong(slot, &expected, chunk)) {
 			free(chunk);
 			chunk = expected;
+		} else {
+			uint64_t end = atomic_load(&s->desc_chunks_end);
+			uint64_t want = index / SGX_EPC_DESC_CHUNK + 1;
+
+			while (end < want &&
+			       !atomic_compare_exchange_weak(&s->desc_chunks_end, &end, want))
+				;
 		}
 	}
 	return &chunk[index % SGX_EPC_DESC_CHUNK];
@@ -225,15 +233,35 @@ void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 	sgx_free_epc_page(k, page);
 }
 
+/*
+ * The table of descriptor chunks: a pointer per SGX_EPC_DESC_CHUNK pages,
+ * mapped rather than calloc()ed (a heap calloc() of a size freed before
+ * clears it all: boot would cost time and memory per EPC page). A host
+ * allocation all the same, for fault injection.
+ */
+static _Atomic(struct sgx_epc_page *) *desc_table_new(uint64_t nr)
+{
+	void *p;
+
+	if (sgx_fi_should_fail(SGX_FI_HOST_ALLOC))
+		return NULL;
+	p = mmap(NULL, nr * sizeof(struct sgx_epc_page *), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static void sections_destroy(struct sgx_kernel *k)
 {
 	for (unsigned int i = 0; i < k->nr_sections; i++) {
 		struct sgx_epc_section *s = &k->sections[i];
 
 		if (s->desc_chunks) {
-			for (uint64_t c = 0; c < s->nr_chunks; c++)
+			uint64_t end = atomic_load(&s->desc_chunks_end);
+
+			/* Chunks past the last one created were never allocated. */
+			for (uint64_t c = 0; c < end; c++)
 				free(atomic_load(&s->desc_chunks[c]));
-			free(s->desc_chunks);
+			munmap(s->desc_chunks, s->nr_chunks * sizeof(*s->desc_chunks));
 		}
 		pthread_mutex_destroy(&s->lock);
 	}
@@ -272,7 +300,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 		s->npages = src->size / SGX_PAGE_SIZE;
 		memcpy(s->view, src->view, sizeof(s->view));
 		s->nr_chunks = (s->npages + SGX_EPC_DESC_CHUNK - 1) / SGX_EPC_DESC_CHUNK;
-		s->desc_chunks = sgx_kcalloc(s->nr_chunks, sizeof(*s->desc_chunks));
+		s->desc_chunks = desc_table_new(s->nr_chunks);
 		if (!s->desc_chunks) {
 			ret = -ENOMEM;
 			goto err;

@@ -61,6 +61,7 @@ struct sgx_epc_section {
 	struct list_head dirty_list;
 	_Atomic(struct sgx_epc_page *) *desc_chunks;
 	uint64_t nr_chunks;
+	_Atomic uint64_t desc_chunks_end; /* one past the highest chunk created */
 };
 
 struct sgx_stats {
