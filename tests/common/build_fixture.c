@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "build_fixture.h"
+#include "leak_guard.h"
 #include "encl_fixture.h"
 #include "lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
@@ -34,7 +35,7 @@ struct softsgx_platform *bf_platform_new(const struct bf_config *bc)
 	cfg.no_ksgxd = bc->no_ksgxd;
 	cfg.sgx2 = bc->sgx2;
 	cfg.flc = bc->flc;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }

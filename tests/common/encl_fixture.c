@@ -13,6 +13,7 @@
 #include "api_internal.h"
 #include "encl.h"
 #include "encl_fixture.h"
+#include "leak_guard.h"
 #include "measure.h"
 #include "lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
@@ -29,7 +30,7 @@ struct softsgx_platform *ek_platform(unsigned int nr_sections, uint64_t pages)
 	cfg.nr_sections = nr_sections;
 	for (unsigned int i = 0; i < nr_sections; i++)
 		cfg.section_size[i] = pages * SGX_PAGE_SIZE;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -209,6 +210,8 @@ void ek_fault_handler_install(struct softsgx_platform *p)
 
 void ek_fault_handler_remove(void)
 {
+	if (!fault_platform)
+		return;
 	sigaction(SIGSEGV, &old_segv, NULL);
 	fault_platform = NULL;
 }

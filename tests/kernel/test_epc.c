@@ -27,6 +27,7 @@
 #include "hw_fixture.h"
 #include "hw_internal.h"
 #include "sgx.h"
+#include "leak_guard.h"
 
 #define RW_REG (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 
@@ -344,7 +345,7 @@ static struct softsgx_platform *platform(unsigned int pages, bool ksgxd)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = (uint64_t)pages * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = !ksgxd;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -394,7 +395,7 @@ static void test_alloc_full_reclaimable(void **state)
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	assert_int_equal(usage(k).free, 128);
 	assert_invariant(k);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(pages);
 	free(e);
 }
@@ -496,7 +497,7 @@ static void test_should_reclaim(void **state)
 	free_all(k, pages, n);
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	assert_int_equal(usage(k).free, 128);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(pages);
 	free(e);
 }
@@ -541,7 +542,7 @@ static void test_watermark_wakes_ksgxd(void **state)
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	wait_free(k, 256);
 	assert_invariant(k);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(pages);
 	free(e);
 }
@@ -594,7 +595,7 @@ static void test_ksgxd_young_pages(void **state)
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
 	wait_free(k, 256);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(pages);
 	free(e);
 }
@@ -643,22 +644,22 @@ static void test_ksgxd_blocks_signals(void **state)
 		assert_true(threads >= 1); /* ksgxd at least */
 		assert_int_equal(blocking, threads);
 	}
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_boot_clean),
-		cmocka_unit_test(test_boot_dirty),
-		cmocka_unit_test(test_boot_leak),
-		cmocka_unit_test(test_alloc_full_unreclaimable),
-		cmocka_unit_test(test_alloc_full_reclaimable),
-		cmocka_unit_test(test_huge_epc_lazy_descriptors),
-		cmocka_unit_test(test_should_reclaim),
-		cmocka_unit_test(test_watermark_wakes_ksgxd),
-		cmocka_unit_test(test_ksgxd_young_pages),
-		cmocka_unit_test(test_ksgxd_blocks_signals),
+		LG_TEST(test_boot_clean),
+		LG_TEST(test_boot_dirty),
+		LG_TEST(test_boot_leak),
+		LG_TEST(test_alloc_full_unreclaimable),
+		LG_TEST(test_alloc_full_reclaimable),
+		LG_TEST(test_huge_epc_lazy_descriptors),
+		LG_TEST(test_should_reclaim),
+		LG_TEST(test_watermark_wakes_ksgxd),
+		LG_TEST(test_ksgxd_young_pages),
+		LG_TEST(test_ksgxd_blocks_signals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -26,6 +26,7 @@
 #include "fault_inject.h"
 #include "measure.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 #define NR_REG	  10 /* pages 1..10; pages 8..10 are added by one ioctl */
 #define ENCL_SIZE (16 * SGX_PAGE_SIZE)
@@ -251,7 +252,7 @@ static struct softsgx_platform *quiet_platform(void)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = EPC_PAGES * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = true; /* only this thread calls into the model: counts repeat */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -312,7 +313,7 @@ static void sweep_nth(enum sgx_fi_point point, const char *name)
 	/* Reusable afterwards: one more clean life on the same platform. */
 	build_and_use(&r);
 	ek_fault_handler_remove();
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(r.e);
 }
 
@@ -407,7 +408,7 @@ static void sweep_after(enum sgx_fi_point point, const char *name)
 	ek_fault_handler_install(r.p);
 	build_and_use(&r);
 	ek_fault_handler_remove();
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(r.e);
 }
 
@@ -437,19 +438,19 @@ static void test_disarmed_counts_nothing(void **state)
 	ek_fault_handler_remove();
 	assert_int_equal(sgx_fi_calls(SGX_FI_HOST_ALLOC), 0);
 	assert_int_equal(sgx_fi_failures(SGX_FI_HOST_ALLOC), 0);
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(r.e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_disarmed_counts_nothing),
-		cmocka_unit_test(test_host_alloc_nth),
-		cmocka_unit_test(test_backing_nth),
-		cmocka_unit_test(test_epc_alloc_nth),
-		cmocka_unit_test(test_host_alloc_exhausted),
-		cmocka_unit_test(test_epc_exhausted),
+		LG_TEST(test_disarmed_counts_nothing),
+		LG_TEST(test_host_alloc_nth),
+		LG_TEST(test_backing_nth),
+		LG_TEST(test_epc_alloc_nth),
+		LG_TEST(test_host_alloc_exhausted),
+		LG_TEST(test_epc_exhausted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
 #include "test_keys.h"
+#include "leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
@@ -139,7 +140,7 @@ static void test_create_success_and_twice(void **state)
 	assert_int_equal(st.in_use_pages, 2);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_create_efault(void **state)
@@ -175,7 +176,7 @@ static void test_create_efault(void **state)
 	munmap(half, 2 * PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static long create_with(struct bf_enclave *e, void (*edit)(struct sgx_secs *secs))
@@ -255,7 +256,7 @@ static void test_create_einval_size(void **state)
 	assert_int_equal(bf_create_attr(e, BF_ATTRIBUTES), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_create_ecreate_refuses_eio(void **state)
@@ -277,7 +278,7 @@ static void test_create_ecreate_refuses_eio(void **state)
 	assert_int_equal(bf_create_attr(e, BF_ATTRIBUTES), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* A platform without ksgxd: nothing but the test ever reclaims. */
@@ -311,7 +312,7 @@ static void test_create_enomem(void **state)
 	assert_int_equal(bf_create_attr(e3, BF_ATTRIBUTES), 0);
 	assert_int_equal(softsgx_close(p, e3->fd), 0);
 	close_all(p, e1);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 
 	/* Four pages: full, so the VA page already fails. */
 	p = quiet_platform(4);
@@ -324,7 +325,7 @@ static void test_create_enomem(void **state)
 	assert_int_equal(softsgx_close(p, e3->fd), 0);
 	assert_int_equal(softsgx_close(p, e2->fd), 0);
 	close_all(p, e1);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e1);
 	free(e2);
 	free(e3);
@@ -352,7 +353,7 @@ static void test_add_before_create_after_init(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_einval_params(void **state)
@@ -421,7 +422,7 @@ static void test_add_einval_params(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_einval_secinfo(void **state)
@@ -473,7 +474,7 @@ static void test_add_einval_secinfo(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_same_offset_ebusy(void **state)
@@ -511,7 +512,7 @@ static void test_add_same_offset_ebusy(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_bad_src_partial(void **state)
@@ -551,7 +552,7 @@ static void test_add_bad_src_partial(void **state)
 	munmap(src, 3 * PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_eadd_refuses_eio(void **state)
@@ -586,7 +587,7 @@ static void test_add_eadd_refuses_eio(void **state)
 	free(tcs);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_count_not_writable(void **state)
@@ -614,7 +615,7 @@ static void test_add_count_not_writable(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_epc_full_nothing_reclaimable(void **state)
@@ -639,7 +640,7 @@ static void test_add_epc_full_nothing_reclaimable(void **state)
 	close_all(p, e1);
 	free(e1);
 	free(e2);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_add_epc_full_reclaims(void **state)
@@ -669,7 +670,7 @@ static void test_add_epc_full_reclaims(void **state)
 	close_all(p, e1);
 	free(e1);
 	free(e2);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /*
@@ -723,7 +724,7 @@ static void test_add_enomem_partial(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static _Atomic int signal_budget; /* calls until a signal is "pending"; < 0: never */
@@ -764,7 +765,7 @@ static void test_add_signal_pending(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- SGX_IOC_ENCLAVE_INIT ---- */
@@ -785,7 +786,7 @@ static void test_init_before_create_and_twice(void **state)
 	assert_int_equal(bf_init(e), -EINVAL);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_efault(void **state)
@@ -812,7 +813,7 @@ static void test_init_efault(void **state)
 	munmap(half, 2 * PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_vendor(void **state)
@@ -835,7 +836,7 @@ static void test_init_vendor(void **state)
 	assert_int_equal(bf_init(e), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_reserved_einval(void **state)
@@ -870,7 +871,7 @@ static void test_init_reserved_einval(void **state)
 	assert_int_equal(bf_init(e), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_eperm(void **state)
@@ -907,7 +908,7 @@ static void test_init_eperm(void **state)
 	assert_int_equal(bf_init(e), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_any_signer_with_flc(void **state)
@@ -928,7 +929,7 @@ static void test_init_any_signer_with_flc(void **state)
 	assert_int_equal(bf_init(e), -EINVAL);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- SGX_IOC_ENCLAVE_PROVISION ---- */
@@ -978,7 +979,7 @@ static void test_provision(void **state)
 	close_all(p, e);
 	free(e);
 	free(other);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_provision_fd_truncated_to_32_bits(void **state)
@@ -996,7 +997,7 @@ static void test_provision_fd_truncated_to_32_bits(void **state)
 	assert_int_equal(softsgx_close(p, pfd), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_provision_before_create_is_lost(void **state)
@@ -1021,7 +1022,7 @@ static void test_provision_before_create_is_lost(void **state)
 	assert_int_equal(softsgx_close(p, pfd), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_einittokenkey_never_allowed(void **state)
@@ -1039,7 +1040,7 @@ static void test_einittokenkey_never_allowed(void **state)
 	assert_int_equal(softsgx_close(p, pfd), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- EINIT and SGX_UNMASKED_EVENT ---- */
@@ -1056,7 +1057,7 @@ static void test_init_unmasked_event_retry(void **state)
 	assert_int_equal(bf_init(e), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_unmasked_event_gives_up(void **state)
@@ -1073,7 +1074,7 @@ static void test_init_unmasked_event_gives_up(void **state)
 	assert_int_equal(bf_init(e), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_init_signal_pending(void **state)
@@ -1098,7 +1099,7 @@ static void test_init_signal_pending(void **state)
 	softsgx_kernel(p)->signal_pending = NULL;
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- Unknown commands, descriptors, SGX2 commands on SGX1 ---- */
@@ -1134,7 +1135,7 @@ static void test_unknown_cmd_enotty(void **state)
 	free(secs);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_sgx2_cmds_without_sgx2_enodev(void **state)
@@ -1159,7 +1160,7 @@ static void test_sgx2_cmds_without_sgx2_enodev(void **state)
 	assert_int_equal(softsgx_ioctl(p, e->fd, SGX_IOC_ENCLAVE_REMOVE_PAGES, &rm), -ENODEV);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- One ioctl at a time per enclave ---- */
@@ -1201,7 +1202,7 @@ static void test_busy_flag(void **state)
 	free(buf);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void *init_thread(void *arg)
@@ -1251,45 +1252,45 @@ static void test_busy_second_thread(void **state)
 	assert_int_equal(softsgx_close(p, pfd), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_create_success_and_twice),
-		cmocka_unit_test(test_create_efault),
-		cmocka_unit_test(test_create_einval_size),
-		cmocka_unit_test(test_create_ecreate_refuses_eio),
-		cmocka_unit_test(test_create_enomem),
-		cmocka_unit_test(test_add_before_create_after_init),
-		cmocka_unit_test(test_add_einval_params),
-		cmocka_unit_test(test_add_einval_secinfo),
-		cmocka_unit_test(test_add_same_offset_ebusy),
-		cmocka_unit_test(test_add_bad_src_partial),
-		cmocka_unit_test(test_add_eadd_refuses_eio),
-		cmocka_unit_test(test_add_count_not_writable),
-		cmocka_unit_test(test_add_epc_full_nothing_reclaimable),
-		cmocka_unit_test(test_add_epc_full_reclaims),
-		cmocka_unit_test(test_add_enomem_partial),
-		cmocka_unit_test(test_add_signal_pending),
-		cmocka_unit_test(test_init_before_create_and_twice),
-		cmocka_unit_test(test_init_efault),
-		cmocka_unit_test(test_init_vendor),
-		cmocka_unit_test(test_init_reserved_einval),
-		cmocka_unit_test(test_init_eperm),
-		cmocka_unit_test(test_init_any_signer_with_flc),
-		cmocka_unit_test(test_provision),
-		cmocka_unit_test(test_provision_fd_truncated_to_32_bits),
-		cmocka_unit_test(test_provision_before_create_is_lost),
-		cmocka_unit_test(test_einittokenkey_never_allowed),
-		cmocka_unit_test(test_init_unmasked_event_retry),
-		cmocka_unit_test(test_init_unmasked_event_gives_up),
-		cmocka_unit_test(test_init_signal_pending),
-		cmocka_unit_test(test_unknown_cmd_enotty),
-		cmocka_unit_test(test_sgx2_cmds_without_sgx2_enodev),
-		cmocka_unit_test(test_busy_flag),
-		cmocka_unit_test(test_busy_second_thread),
+		LG_TEST(test_create_success_and_twice),
+		LG_TEST(test_create_efault),
+		LG_TEST(test_create_einval_size),
+		LG_TEST(test_create_ecreate_refuses_eio),
+		LG_TEST(test_create_enomem),
+		LG_TEST(test_add_before_create_after_init),
+		LG_TEST(test_add_einval_params),
+		LG_TEST(test_add_einval_secinfo),
+		LG_TEST(test_add_same_offset_ebusy),
+		LG_TEST(test_add_bad_src_partial),
+		LG_TEST(test_add_eadd_refuses_eio),
+		LG_TEST(test_add_count_not_writable),
+		LG_TEST(test_add_epc_full_nothing_reclaimable),
+		LG_TEST(test_add_epc_full_reclaims),
+		LG_TEST(test_add_enomem_partial),
+		LG_TEST(test_add_signal_pending),
+		LG_TEST(test_init_before_create_and_twice),
+		LG_TEST(test_init_efault),
+		LG_TEST(test_init_vendor),
+		LG_TEST(test_init_reserved_einval),
+		LG_TEST(test_init_eperm),
+		LG_TEST(test_init_any_signer_with_flc),
+		LG_TEST(test_provision),
+		LG_TEST(test_provision_fd_truncated_to_32_bits),
+		LG_TEST(test_provision_before_create_is_lost),
+		LG_TEST(test_einittokenkey_never_allowed),
+		LG_TEST(test_init_unmasked_event_retry),
+		LG_TEST(test_init_unmasked_event_gives_up),
+		LG_TEST(test_init_signal_pending),
+		LG_TEST(test_unknown_cmd_enotty),
+		LG_TEST(test_sgx2_cmds_without_sgx2_enodev),
+		LG_TEST(test_busy_flag),
+		LG_TEST(test_busy_second_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,6 +27,7 @@
 #include "softsgx/sgx_uapi.h"
 #include "usage.h"
 #include "virt.h"
+#include "leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define NR_REG 6
@@ -126,7 +127,7 @@ static struct softsgx_platform *platform(void)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 256 * PAGE;
 	cfg.no_ksgxd = true; /* reclaim only when the test says */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -229,7 +230,7 @@ static void assert_all_free(struct softsgx_platform *p)
 static void finish(struct fixture *fx)
 {
 	assert_all_free(fx->p);
-	softsgx_platform_free(fx->p);
+	lg_platform_free(fx->p);
 }
 
 /* Two mms map one enclave; eviction zaps both; a fault in B reloads into B only. */
@@ -585,7 +586,7 @@ static void test_vepc_two_mms(void **state)
 	sgx_mm_exit(c);
 	sgx_mm_put(c);
 	assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* A process's user memory, at its address + delta here; remote 0 is a bad pointer. */
@@ -688,20 +689,20 @@ static void test_local_mm(void **state)
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)fx.e.base, fx.e.size), 0);
 	assert_int_equal(softsgx_close(p, fx.e.fd), 0);
 	assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_evict_zaps_every_mm),
-		cmocka_unit_test(test_sgx2_zaps_every_mm),
-		cmocka_unit_test(test_fork_and_exit),
-		cmocka_unit_test(test_fd_close_releases),
-		cmocka_unit_test(test_mm_limit),
-		cmocka_unit_test(test_vepc_two_mms),
-		cmocka_unit_test(test_ioctl_for_mm),
-		cmocka_unit_test(test_local_mm),
+		LG_TEST(test_evict_zaps_every_mm),
+		LG_TEST(test_sgx2_zaps_every_mm),
+		LG_TEST(test_fork_and_exit),
+		LG_TEST(test_fd_close_releases),
+		LG_TEST(test_mm_limit),
+		LG_TEST(test_vepc_two_mms),
+		LG_TEST(test_ioctl_for_mm),
+		LG_TEST(test_local_mm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

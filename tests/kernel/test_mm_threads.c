@@ -32,6 +32,7 @@
 #include "encl_fixture.h"
 #include "mm.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 #define PAGE	       SGX_PAGE_SIZE
 #define EPC_PAGES      96
@@ -245,7 +246,7 @@ static void test_mms_race_reclaim(void **state)
 	softsgx_default_config(&cfg);
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = EPC_PAGES * PAGE;
-	r.p = softsgx_platform_new(&cfg);
+	r.p = lg_platform_new(&cfg);
 	assert_non_null(r.p);
 	kern = softsgx_kernel(r.p);
 	ek_create_and_add(r.p, e, NR_REG);
@@ -309,14 +310,14 @@ static void test_mms_race_reclaim(void **state)
 		usleep(1000);
 	assert_int_equal(st.free_pages, st.total_pages);
 	ek_assert_invariant(r.p);
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mms_race_reclaim),
+		LG_TEST(test_mms_race_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,6 +24,7 @@
 #include "build_fixture.h"
 #include "encl_fixture.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define R (SGX_SECINFO_REG | SGX_SECINFO_R)
@@ -182,7 +183,7 @@ static void test_mmap_flags_and_args(void **state)
 	assert_int_equal(nr_vmas(p), vmas);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_mmap_prot_beyond_page_permissions(void **state)
@@ -246,7 +247,7 @@ static void test_mmap_prot_beyond_page_permissions(void **state)
 	unmap(p, addr, PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ELRANGE moved into a reserved [base - size, base + 3 * size): maps around it are safe. */
@@ -296,7 +297,7 @@ static void test_mmap_outside_elrange(void **state)
 	close_all(p, e);
 	munmap(region, 4 * e->size);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_prot_none_reservation_before_pages(void **state)
@@ -335,7 +336,7 @@ static void test_prot_none_reservation_before_pages(void **state)
 	assert_int_equal(nr_vmas(p), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_read_implies_exec(void **state)
@@ -358,7 +359,7 @@ static void test_read_implies_exec(void **state)
 	unmap(p, page_addr(e, PG_RW), PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_map_fixed_noreplace(void **state)
@@ -390,7 +391,7 @@ static void test_map_fixed_noreplace(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- mprotect ---- */
@@ -435,7 +436,7 @@ static void test_mprotect_above_permissions(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_mprotect_args_and_holes(void **state)
@@ -472,7 +473,7 @@ static void test_mprotect_args_and_holes(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- munmap and faults ---- */
@@ -506,7 +507,7 @@ static void test_munmap_then_fault(void **state)
 	assert_int_equal(nr_vmas(p), 0);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_fault_access_kinds(void **state)
@@ -546,7 +547,7 @@ static void test_fault_access_kinds(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_fault_sigbus(void **state)
@@ -576,7 +577,7 @@ static void test_fault_sigbus(void **state)
 	assert_int_equal(after.sigbus, before.sigbus + 3);
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 
 	/* After INIT on a CPU without SGX2 a hole stays a SIGBUS. */
 	bf_default_config(&cfg, 64);
@@ -589,7 +590,7 @@ static void test_fault_sigbus(void **state)
 	unmap(p, page_addr(e, PG_HOLE), (NR_PAGES - PG_HOLE) * PAGE);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /*
@@ -657,7 +658,7 @@ static void test_fault_epc_exhausted(void **state)
 		free(fill[i]);
 	close_all(p, a);
 	free(a);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- descriptors and mappings ---- */
@@ -687,7 +688,7 @@ static void test_dup_keeps_enclave(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_close_with_mapping_alive(void **state)
@@ -721,7 +722,7 @@ static void test_close_with_mapping_alive(void **state)
 	bf_assert_all_free(p);
 	bf_release(e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_mprotect_split_keeps_enclave(void **state)
@@ -746,7 +747,7 @@ static void test_mprotect_split_keeps_enclave(void **state)
 	bf_assert_all_free(p);
 	bf_release(e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /*
@@ -797,7 +798,7 @@ static void test_mprotect_keeps_present(void **state)
 	unmap(p, page_addr(e, 0), e->size);
 	close_all(p, e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ---- the device files ---- */
@@ -816,7 +817,7 @@ static void test_open_paths(void **state)
 	assert_int_equal(softsgx_close(p, 3), -EBADF);
 	assert_int_equal(softsgx_close(p, -1), -EBADF);
 	bf_assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_descriptor_table_full(void **state)
@@ -843,7 +844,7 @@ static void test_descriptor_table_full(void **state)
 	for (int i = 0; i < n; i++)
 		assert_int_equal(softsgx_close(p, fds[i]), 0);
 	bf_assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_guest_has_no_vepc(void **state)
@@ -857,18 +858,18 @@ static void test_guest_has_no_vepc(void **state)
 	vfd = softsgx_open(host, "/dev/sgx_vepc", 0);
 	assert_true(vfd >= 0);
 	assert_int_equal(map(host, vfd, &base, size, PROT_RW, MAP_SHARED), 0);
-	g = softsgx_guest_boot(host, 1, &base, &size);
+	g = lg_guest_boot(host, 1, &base, &size);
 	assert_non_null(g);
 	/* No nested virtualization: the guest's sgx_vepc_init() finds no VMX. */
 	assert_int_equal(softsgx_open(g, "/dev/sgx_vepc", 0), -ENOENT);
 	fd = softsgx_open(g, "/dev/sgx_enclave", 0);
 	assert_true(fd >= 0);
 	assert_int_equal(softsgx_close(g, fd), 0);
-	softsgx_platform_free(g);
+	lg_platform_free(g);
 	assert_int_equal(softsgx_munmap(host, base, size), 0);
 	assert_int_equal(softsgx_close(host, vfd), 0);
 	bf_assert_all_free(host);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 static void test_no_flc(void **state)
@@ -891,7 +892,7 @@ static void test_no_flc(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(softsgx_close(p, fd), 0);
 	bf_assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_provision_file_has_no_ops(void **state)
@@ -918,33 +919,33 @@ static void test_provision_file_has_no_ops(void **state)
 	assert_int_equal(softsgx_close(p, fd), 0);
 	assert_int_equal(softsgx_close(p, fd2), 0);
 	bf_assert_all_free(p);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_mmap_flags_and_args),
-		cmocka_unit_test(test_mmap_prot_beyond_page_permissions),
-		cmocka_unit_test(test_mmap_outside_elrange),
-		cmocka_unit_test(test_prot_none_reservation_before_pages),
-		cmocka_unit_test(test_read_implies_exec),
-		cmocka_unit_test(test_map_fixed_noreplace),
-		cmocka_unit_test(test_mprotect_above_permissions),
-		cmocka_unit_test(test_mprotect_args_and_holes),
-		cmocka_unit_test(test_munmap_then_fault),
-		cmocka_unit_test(test_fault_access_kinds),
-		cmocka_unit_test(test_fault_sigbus),
-		cmocka_unit_test(test_fault_epc_exhausted),
-		cmocka_unit_test(test_dup_keeps_enclave),
-		cmocka_unit_test(test_close_with_mapping_alive),
-		cmocka_unit_test(test_mprotect_split_keeps_enclave),
-		cmocka_unit_test(test_mprotect_keeps_present),
-		cmocka_unit_test(test_open_paths),
-		cmocka_unit_test(test_descriptor_table_full),
-		cmocka_unit_test(test_guest_has_no_vepc),
-		cmocka_unit_test(test_no_flc),
-		cmocka_unit_test(test_provision_file_has_no_ops),
+		LG_TEST(test_mmap_flags_and_args),
+		LG_TEST(test_mmap_prot_beyond_page_permissions),
+		LG_TEST(test_mmap_outside_elrange),
+		LG_TEST(test_prot_none_reservation_before_pages),
+		LG_TEST(test_read_implies_exec),
+		LG_TEST(test_map_fixed_noreplace),
+		LG_TEST(test_mprotect_above_permissions),
+		LG_TEST(test_mprotect_args_and_holes),
+		LG_TEST(test_munmap_then_fault),
+		LG_TEST(test_fault_access_kinds),
+		LG_TEST(test_fault_sigbus),
+		LG_TEST(test_fault_epc_exhausted),
+		LG_TEST(test_dup_keeps_enclave),
+		LG_TEST(test_close_with_mapping_alive),
+		LG_TEST(test_mprotect_split_keeps_enclave),
+		LG_TEST(test_mprotect_keeps_present),
+		LG_TEST(test_open_paths),
+		LG_TEST(test_descriptor_table_full),
+		LG_TEST(test_guest_has_no_vepc),
+		LG_TEST(test_no_flc),
+		LG_TEST(test_provision_file_has_no_ops),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

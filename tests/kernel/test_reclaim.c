@@ -22,6 +22,7 @@
 #include "encl.h"
 #include "encl_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 /* A value no other page or run has at offset MARK_OFF. */
 #define MARK_OFF       2048
@@ -53,7 +54,7 @@ static struct softsgx_platform *platform(unsigned int nr_sections, uint64_t page
 	for (unsigned int i = 0; i < nr_sections; i++)
 		cfg.section_size[i] = pages * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = !ksgxd;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -203,7 +204,7 @@ static void test_oversubscription(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -248,7 +249,7 @@ static void test_descriptors_closed_under_the_model(void **state)
 	close(file);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -292,7 +293,7 @@ static void test_secs_evict_reload(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -375,7 +376,7 @@ static void test_tamper(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(buf);
 	free(e);
 }
@@ -406,7 +407,7 @@ static void test_tamper_secs(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -456,7 +457,7 @@ static void test_replay(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(old);
 	free(cur);
 	free(e);
@@ -539,7 +540,7 @@ static void test_ewb_after_incomplete_tracking(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -580,19 +581,19 @@ static void test_eblock_refused_page_kept(void **state)
 	ek_assert_invariant(p);
 	close_and_check(p, e);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_oversubscription), cmocka_unit_test(test_secs_evict_reload),
-		cmocka_unit_test(test_tamper),		 cmocka_unit_test(test_tamper_secs),
-		cmocka_unit_test(test_replay),
-		cmocka_unit_test(test_descriptors_closed_under_the_model),
-		cmocka_unit_test(test_ewb_after_incomplete_tracking),
-		cmocka_unit_test(test_eblock_refused_page_kept),
+		LG_TEST(test_oversubscription), LG_TEST(test_secs_evict_reload),
+		LG_TEST(test_tamper),		 LG_TEST(test_tamper_secs),
+		LG_TEST(test_replay),
+		LG_TEST(test_descriptors_closed_under_the_model),
+		LG_TEST(test_ewb_after_incomplete_tracking),
+		LG_TEST(test_eblock_refused_page_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "encl_fixture.h"
+#include "leak_guard.h"
 
 #define NR_WORKERS	 4
 #define PAGES_PER_WORKER 64
@@ -131,7 +132,7 @@ static void test_faults_race_reclaim(void **state)
 	softsgx_default_config(&cfg);
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = EPC_PAGES * SGX_PAGE_SIZE;
-	r.p = softsgx_platform_new(&cfg);
+	r.p = lg_platform_new(&cfg);
 	assert_non_null(r.p);
 	ek_build(r.p, e, NR_WORKERS * PAGES_PER_WORKER);
 	r.base = e->base;
@@ -191,7 +192,7 @@ static void test_faults_race_reclaim(void **state)
 	assert_int_equal(st.free_pages, st.total_pages);
 	ek_assert_invariant(r.p);
 	ek_fault_handler_remove();
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(e);
 }
 
@@ -215,7 +216,7 @@ static void test_close_races_reclaim(void **state)
 	softsgx_default_config(&cfg);
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = EPC_PAGES * SGX_PAGE_SIZE;
-	r.p = softsgx_platform_new(&cfg);
+	r.p = lg_platform_new(&cfg);
 	assert_non_null(r.p);
 	ek_fault_handler_install(r.p);
 	assert_int_equal(pthread_create(&reclaimer, NULL, reclaim_fn, &r), 0);
@@ -260,15 +261,15 @@ static void test_close_races_reclaim(void **state)
 	assert_true(st.evictions > 0);
 	ek_assert_invariant(r.p);
 	ek_fault_handler_remove();
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_faults_race_reclaim),
-		cmocka_unit_test(test_close_races_reclaim),
+		LG_TEST(test_faults_race_reclaim),
+		LG_TEST(test_close_races_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,6 +25,7 @@
 #include "hw_fixture.h"
 #include "hw_internal.h"
 #include "sgx.h"
+#include "leak_guard.h"
 
 #define RW_REG (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 
@@ -432,12 +433,12 @@ static void test_guest_epc_reused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fresh_huge_epc),
-		cmocka_unit_test(test_reboot_memory),
-		cmocka_unit_test(test_background_alloc_at_once),
-		cmocka_unit_test(test_on_demand),
-		cmocka_unit_test(test_background_leak),
-		cmocka_unit_test(test_guest_epc_reused),
+		LG_TEST(test_fresh_huge_epc),
+		LG_TEST(test_reboot_memory),
+		LG_TEST(test_background_alloc_at_once),
+		LG_TEST(test_on_demand),
+		LG_TEST(test_background_leak),
+		LG_TEST(test_guest_epc_reused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

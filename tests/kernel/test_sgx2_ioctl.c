@@ -26,6 +26,7 @@
 #include "encl.h"
 #include "hw.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
@@ -106,7 +107,7 @@ static void teardown(struct softsgx_platform *p, struct bf_enclave *e)
 	bf_assert_all_free(p);
 	bf_release(e);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void *page_addr(const struct bf_enclave *e, uint64_t i)
@@ -632,7 +633,7 @@ static void test_guest_sgx2_remove_all(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(softsgx_mmap(host, &base, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0),
 			 0);
-	g = softsgx_guest_boot(host, 1, &base, &sz);
+	g = lg_guest_boot(host, 1, &base, &sz);
 	assert_non_null(g);
 	e = build(g, true);
 	if (!eaug(g, e, PG_DYN)) {
@@ -644,7 +645,7 @@ static void test_guest_sgx2_remove_all(void **state)
 	assert_int_equal(softsgx_ioctl(g, e->fd, MT, &mt), 0);
 	assert_int_equal(softsgx_ioctl(g, e->fd, RP, &rp), 0);
 	/* The guest goes away with pages PENDING, MODIFIED (TRIM) and PR. */
-	softsgx_guest_reset(g);
+	lg_guest_reset(g);
 	bf_release(e);
 	free(e);
 	/* REMOVE_ALL EREMOVEs every one of them; the SECS goes on the second call. */
@@ -656,33 +657,33 @@ static void test_guest_sgx2_remove_all(void **state)
 	assert_int_equal(softsgx_munmap(host, base, size), 0);
 	assert_int_equal(softsgx_close(host, fd), 0);
 	bf_assert_all_free(host);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sgx1_enodev_before_anything),
-		cmocka_unit_test(test_sgx1_hole_sigbus),
-		cmocka_unit_test(test_not_initialized_einval),
-		cmocka_unit_test(test_efault_arg),
-		cmocka_unit_test(test_offset_length_einval),
-		cmocka_unit_test(test_restrict_args_einval),
-		cmocka_unit_test(test_modify_types_args_einval),
-		cmocka_unit_test(test_remove_count_einval),
-		cmocka_unit_test(test_hole_efault_count),
-		cmocka_unit_test(test_restrict_tcs_einval),
-		cmocka_unit_test(test_modify_types_type_rules),
-		cmocka_unit_test(test_remove_not_trim_eperm),
-		cmocka_unit_test(test_tcs_epcm_sgx1),
-		cmocka_unit_test(test_tcs_epcm_sgx2),
-		cmocka_unit_test(test_eaug_fault),
-		cmocka_unit_test(test_restrict_pending_not_modifiable),
-		cmocka_unit_test(test_modify_types_trim_then_remove_eperm),
-		cmocka_unit_test(test_modify_types_tcs),
-		cmocka_unit_test(test_reclaim_pending_pages),
-		cmocka_unit_test(test_reclaim_modified_trimmed_restricted),
-		cmocka_unit_test(test_guest_sgx2_remove_all),
+		LG_TEST(test_sgx1_enodev_before_anything),
+		LG_TEST(test_sgx1_hole_sigbus),
+		LG_TEST(test_not_initialized_einval),
+		LG_TEST(test_efault_arg),
+		LG_TEST(test_offset_length_einval),
+		LG_TEST(test_restrict_args_einval),
+		LG_TEST(test_modify_types_args_einval),
+		LG_TEST(test_remove_count_einval),
+		LG_TEST(test_hole_efault_count),
+		LG_TEST(test_restrict_tcs_einval),
+		LG_TEST(test_modify_types_type_rules),
+		LG_TEST(test_remove_not_trim_eperm),
+		LG_TEST(test_tcs_epcm_sgx1),
+		LG_TEST(test_tcs_epcm_sgx2),
+		LG_TEST(test_eaug_fault),
+		LG_TEST(test_restrict_pending_not_modifiable),
+		LG_TEST(test_modify_types_trim_then_remove_eperm),
+		LG_TEST(test_modify_types_tcs),
+		LG_TEST(test_reclaim_pending_pages),
+		LG_TEST(test_reclaim_modified_trimmed_restricted),
+		LG_TEST(test_guest_sgx2_remove_all),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

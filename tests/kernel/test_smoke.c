@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "encl_fixture.h"
+#include "leak_guard.h"
 
 static void test_build_fault_close(void **state)
 {
@@ -42,7 +43,7 @@ static void test_build_fault_close(void **state)
 	assert_int_equal(st.free_pages, st.total_pages);
 	ek_fault_handler_remove();
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_evict_reload(void **state)
@@ -58,7 +59,7 @@ static void test_evict_reload(void **state)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 256 * 4096;
 	cfg.no_ksgxd = true;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	ek_build(p, e, 40);
 	ek_fault_handler_install(p);
@@ -81,14 +82,14 @@ static void test_evict_reload(void **state)
 	ek_assert_invariant(p);
 	ek_fault_handler_remove();
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_build_fault_close),
-		cmocka_unit_test(test_evict_reload),
+		LG_TEST(test_build_fault_close),
+		LG_TEST(test_evict_reload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

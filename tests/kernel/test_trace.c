@@ -23,6 +23,7 @@
 #include "encl_fixture.h"
 #include "json_check.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 struct saved {
 	char dir[32];
@@ -41,7 +42,7 @@ static struct softsgx_platform *platform(uint64_t pages)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = pages * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = true; /* the test drives reclaim */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -163,7 +164,7 @@ static void test_enclave_timeline(void **state)
 		saved_free(&s2);
 	}
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -183,7 +184,7 @@ static void test_truncated(void **state)
 	saved_free(&s);
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
@@ -216,11 +217,11 @@ static void test_vepc_remove_all(void **state)
 	{
 		void *bases[1] = {base};
 		size_t sizes[1] = {size};
-		struct softsgx_platform *g = softsgx_guest_boot(p, 1, bases, sizes);
+		struct softsgx_platform *g = lg_guest_boot(p, 1, bases, sizes);
 
 		assert_non_null(g);
 		assert_int_equal(softsgx_trace_start(g, 0), -EINVAL);
-		softsgx_platform_free(g);
+		lg_platform_free(g);
 		save(p, &s);
 		/* The guest's boot sanitized its EPC: EREMOVE of each page, via the alias. */
 		assert_true(trace_json_count(s.json, "EREMOVE") >= 4);
@@ -229,7 +230,7 @@ static void test_vepc_remove_all(void **state)
 	}
 	assert_int_equal(softsgx_munmap(p, base, size), 0);
 	assert_int_equal(softsgx_close(p, fd), 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /*
@@ -263,17 +264,17 @@ static void test_concurrent_reclaim(void **state)
 	ek_fault_handler_remove();
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enclave_timeline),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_vepc_remove_all),
-		cmocka_unit_test(test_concurrent_reclaim),
+		LG_TEST(test_enclave_timeline),
+		LG_TEST(test_truncated),
+		LG_TEST(test_vepc_remove_all),
+		LG_TEST(test_concurrent_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 
 #include "encl_fixture.h"
 #include "softsgx/sgx_arch.h"
+#include "leak_guard.h"
 
 #define MAX_ROWS 8
 
@@ -44,7 +45,7 @@ static struct softsgx_platform *platform(uint64_t pages, bool ksgxd)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = pages * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = !ksgxd;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -89,7 +90,7 @@ static void test_no_enclaves(void **state)
 	assert_int_equal(softsgx_close(p, fd), 0);
 	get_usage(p, &u);
 	assert_int_equal(u.nr_encls, 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* ECREATE + ADD: SECS, one VA page, the TCS and the REG pages are resident. */
@@ -119,7 +120,7 @@ static void test_added_pages(void **state)
 	assert_int_equal(u.nr_encls, 0);
 	assert_int_equal(stats(p).in_use_pages, 0);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 struct touch {
@@ -180,7 +181,7 @@ static void test_evicted_and_reloaded(void **state)
 	get_usage(p, &u);
 	assert_int_equal(u.nr_encls, 0);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* When the rows do not fit, the total says so; ids follow creation order. */
@@ -211,7 +212,7 @@ static void test_more_enclaves_than_rows(void **state)
 	assert_int_equal(rows[0].id, second);
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(softsgx_close(p, fds[i]), 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 struct vtouch {
@@ -267,7 +268,7 @@ static void test_vepc(void **state)
 	get_usage(p, &u);
 	assert_int_equal(u.nr_vepcs, 0);
 	assert_int_equal(stats(p).in_use_pages, 0);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 struct reporter {
@@ -328,18 +329,18 @@ static void test_reports_beside_reclaim(void **state)
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	assert_int_equal(softsgx_munmap(p, (void *)(uintptr_t)e->base, e->size), 0);
 	free(e);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_no_enclaves),
-		cmocka_unit_test(test_added_pages),
-		cmocka_unit_test(test_evicted_and_reloaded),
-		cmocka_unit_test(test_more_enclaves_than_rows),
-		cmocka_unit_test(test_vepc),
-		cmocka_unit_test(test_reports_beside_reclaim),
+		LG_TEST(test_no_enclaves),
+		LG_TEST(test_added_pages),
+		LG_TEST(test_evicted_and_reloaded),
+		LG_TEST(test_more_enclaves_than_rows),
+		LG_TEST(test_vepc),
+		LG_TEST(test_reports_beside_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

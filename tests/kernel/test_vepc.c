@@ -20,6 +20,7 @@
 #include "encl_fixture.h"
 #include "hw.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 struct vepc {
 	int fd;
@@ -80,7 +81,7 @@ static void test_fault_allocates(void **state)
 	ek_assert_invariant(p);
 	vepc_close(p, &v);
 	assert_int_equal(stats(p).free_pages, stats(p).total_pages);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_mmap_rules_and_ioctl_errors(void **state)
@@ -97,7 +98,7 @@ static void test_mmap_rules_and_ioctl_errors(void **state)
 	assert_int_equal(softsgx_ioctl(p, v.fd, SGX_IOC_ENCLAVE_CREATE, NULL), -ENOTTY);
 	assert_int_equal(softsgx_ioctl(p, v.fd, _IO(SGX_MAGIC, 0x42), NULL), -ENOTTY);
 	vepc_close(p, &v);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_remove_all_idle(void **state)
@@ -118,7 +119,7 @@ static void test_remove_all_idle(void **state)
 	assert_int_equal(remove_all(p, &v), 0);
 	ek_assert_invariant(p);
 	vepc_close(p, &v);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* A guest whose first EPC section is @a and second @b. */
@@ -127,7 +128,7 @@ static struct softsgx_platform *guest_boot(struct softsgx_platform *host, struct
 {
 	void *base[2] = { a->base, b->base };
 	size_t size[2] = { a->size, b->size };
-	struct softsgx_platform *g = softsgx_guest_boot(host, 2, base, size);
+	struct softsgx_platform *g = lg_guest_boot(host, 2, base, size);
 
 	assert_non_null(g);
 	return g;
@@ -180,7 +181,7 @@ static void test_guest_reboot_cycle(void **state)
 	all_valid_pages(host, &b, &valid);
 	assert_int_equal(valid, 7); /* TCS + 6 REG */
 
-	softsgx_guest_reset(g);
+	lg_guest_reset(g);
 	free(e);
 	/* The reset left the EPCM as it was. */
 	all_valid_pages(host, &b, &valid);
@@ -200,12 +201,12 @@ static void test_guest_reboot_cycle(void **state)
 	g = guest_boot(host, &a, &b);
 	assert_int_equal(stats(g).sanitize_valid_pages, 0);
 	assert_int_equal(stats(g).free_pages, stats(g).total_pages);
-	softsgx_platform_free(g);
+	lg_platform_free(g);
 
 	vepc_close(host, &a);
 	vepc_close(host, &b);
 	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 static void test_reboot_without_remove_all_leaves_state(void **state)
@@ -222,16 +223,16 @@ static void test_reboot_without_remove_all_leaves_state(void **state)
 	ek_fault_handler_install(g);
 	guest_enclave(g, e);
 	ek_fault_handler_remove();
-	softsgx_guest_reset(g);
+	lg_guest_reset(g);
 	free(e);
 	/* A guest that boots on dirty EPC cleans it itself, SECS in a second pass. */
 	g = guest_boot(host, &a, &b);
 	assert_int_equal(stats(g).sanitize_valid_pages, 9);
 	assert_int_equal(stats(g).free_pages, stats(g).total_pages);
-	softsgx_platform_free(g);
+	lg_platform_free(g);
 	vepc_close(host, &a);
 	vepc_close(host, &b);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 /* Find the guest TCS by asking the CPU to enter each page of @v. */
@@ -263,7 +264,7 @@ static void test_remove_all_busy_with_thread_inside(void **state)
 	tcs = enter_some_tcs(host, &b);
 	assert_int_equal(remove_all(host, &b), -EBUSY);
 	hw_enclave_leave(softsgx_hw(host), tcs);
-	softsgx_guest_reset(g);
+	lg_guest_reset(g);
 	free(e);
 	assert_int_equal(remove_all(host, &b), 0);
 	assert_int_equal(remove_all(host, &a), 0);
@@ -272,7 +273,7 @@ static void test_remove_all_busy_with_thread_inside(void **state)
 	vepc_close(host, &b);
 	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
 	assert_int_equal(stats(host).vepc_eremove_warnings, 0);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 static void test_zombie_secs_freed_by_last_child_instance(void **state)
@@ -289,7 +290,7 @@ static void test_zombie_secs_freed_by_last_child_instance(void **state)
 	ek_fault_handler_install(g);
 	guest_enclave(g, e);
 	ek_fault_handler_remove();
-	softsgx_guest_reset(g);
+	lg_guest_reset(g);
 	free(e);
 
 	/* A goes first: its SECS still has children in B and becomes a zombie. */
@@ -301,7 +302,7 @@ static void test_zombie_secs_freed_by_last_child_instance(void **state)
 	assert_int_equal(stats(host).zombie_pages, 0);
 	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
 	ek_assert_invariant(host);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 struct race {
@@ -339,7 +340,7 @@ static void test_close_races_remove_all(void **state)
 		ek_assert_invariant(p);
 		assert_int_equal(stats(p).free_pages, stats(p).total_pages);
 	}
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_competes_with_host_enclaves(void **state)
@@ -409,7 +410,7 @@ static void test_competes_with_host_enclaves(void **state)
 	vepc_close(p, &v);
 	free(e);
 	assert_int_equal(stats(p).free_pages, stats(p).total_pages);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /*
@@ -433,13 +434,13 @@ static void test_guest_boot_needs_backed_epc(void **state)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 8 * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = true;
-	host = softsgx_platform_new(&cfg);
+	host = lg_platform_new(&cfg);
 	assert_non_null(host);
 	vepc_open(host, &v, 16);
 	base[0] = v.base;
 	size[0] = v.size;
 	errno = 0;
-	assert_null(softsgx_guest_boot(host, 1, base, size));
+	assert_null(lg_guest_boot(host, 1, base, size));
 	assert_int_equal(errno, ENOMEM);
 	ek_assert_invariant(host);
 	assert_int_equal(stats(host).leaked_pages, 0);
@@ -450,7 +451,7 @@ static void test_guest_boot_needs_backed_epc(void **state)
 	base[0] = e;
 	size[0] = SGX_PAGE_SIZE;
 	errno = 0;
-	assert_null(softsgx_guest_boot(host, 1, base, size));
+	assert_null(lg_guest_boot(host, 1, base, size));
 	assert_int_equal(errno, EINVAL);
 
 	/* Host enclave pages are reclaimed to back the guest. */
@@ -460,33 +461,33 @@ static void test_guest_boot_needs_backed_epc(void **state)
 	vepc_open(host, &small, 5);
 	base[0] = small.base;
 	size[0] = small.size;
-	g = softsgx_guest_boot(host, 1, base, size);
+	g = lg_guest_boot(host, 1, base, size);
 	assert_non_null(g);
 	assert_int_equal(stats(g).leaked_pages, 0);
 	assert_int_equal(stats(g).free_pages, 5);
 	assert_true(stats(host).evictions > 0);
 	ek_assert_invariant(host);
-	softsgx_platform_free(g);
+	lg_platform_free(g);
 	vepc_close(host, &small);
 	assert_int_equal(softsgx_close(host, e->fd), 0);
 	free(e);
 	assert_int_equal(stats(host).free_pages, stats(host).total_pages);
-	softsgx_platform_free(host);
+	lg_platform_free(host);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fault_allocates),
-		cmocka_unit_test(test_mmap_rules_and_ioctl_errors),
-		cmocka_unit_test(test_remove_all_idle),
-		cmocka_unit_test(test_guest_reboot_cycle),
-		cmocka_unit_test(test_reboot_without_remove_all_leaves_state),
-		cmocka_unit_test(test_remove_all_busy_with_thread_inside),
-		cmocka_unit_test(test_zombie_secs_freed_by_last_child_instance),
-		cmocka_unit_test(test_close_races_remove_all),
-		cmocka_unit_test(test_competes_with_host_enclaves),
-		cmocka_unit_test(test_guest_boot_needs_backed_epc),
+		LG_TEST(test_fault_allocates),
+		LG_TEST(test_mmap_rules_and_ioctl_errors),
+		LG_TEST(test_remove_all_idle),
+		LG_TEST(test_guest_reboot_cycle),
+		LG_TEST(test_reboot_without_remove_all_leaves_state),
+		LG_TEST(test_remove_all_busy_with_thread_inside),
+		LG_TEST(test_zombie_secs_freed_by_last_child_instance),
+		LG_TEST(test_close_races_remove_all),
+		LG_TEST(test_competes_with_host_enclaves),
+		LG_TEST(test_guest_boot_needs_backed_epc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -33,6 +33,7 @@
 
 #include "encl_fixture.h"
 #include "softsgx/sgx_uapi.h"
+#include "leak_guard.h"
 
 #define EPC_PAGES   96
 #define NR_BUILDERS 4
@@ -242,7 +243,7 @@ static void test_enclave_lifecycles_under_reclaim(void **state)
 	assert_int_equal(st.lost_pages, 0);
 	assert_int_equal(st.eremove_failures, 0);
 	wait_all_free(r.p);
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 	free(r.signed_e);
 }
 
@@ -353,7 +354,7 @@ static void test_vepc_remove_all_races(void **state)
 	assert_true(rounds > 1 && st.vepc_faults > 0);
 	assert_int_equal(st.zombie_pages, 0);
 	wait_all_free(r.p);
-	softsgx_platform_free(r.p);
+	lg_platform_free(r.p);
 }
 
 /* ---- 3. fork() with a live platform and a mapped enclave ---- */
@@ -483,7 +484,7 @@ static void fork_case(enum child_act act, bool handlers, const char *name, int *
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 64 * SGX_PAGE_SIZE;
 	cfg.no_ksgxd = true; /* the child would inherit no ksgxd anyway; keep locks free */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	ek_fault_handler_install(p);
 	fork_setup(p, e);
@@ -497,7 +498,7 @@ static void fork_case(enum child_act act, bool handlers, const char *name, int *
 	assert_int_equal(softsgx_close(p, e->fd), 0);
 	wait_all_free(p);
 	ek_fault_handler_remove();
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 	free(e);
 }
 

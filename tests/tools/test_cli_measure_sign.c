@@ -30,6 +30,7 @@
 #include "lib/sigstruct_sign.h"
 #include "softsgx/softsgx.h"
 #include "test_keys.h"
+#include "leak_guard.h"
 
 #define TEST_ENCLAVE_ENV "SOFTSGX_TEST_ENCLAVE"
 #define PAGE		 SGX_PAGE_SIZE
@@ -333,7 +334,7 @@ static void einit_with(const struct sgx_sigstruct *sig, struct sgx_secs *secs)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 256 * PAGE;
 	cfg.no_ksgxd = true; /* nothing evicts the SECS under the white-box read */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	sys = enclave_sys_softsgx(p);
 	library_image(&img, mr);
@@ -345,7 +346,7 @@ static void einit_with(const struct sgx_sigstruct *sig, struct sgx_secs *secs)
 	assert_true(secs->attributes & SGX_ATTR_INIT);
 	enclave_unload(&sys, &h);
 	enclave_image_free(&img);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_sign_einit(void **state)

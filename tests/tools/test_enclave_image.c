@@ -28,6 +28,7 @@
 #include "softsgx/softsgx.h"
 #include "test_keys.h"
 #include "../enclaves/test_enclave.h"
+#include "leak_guard.h"
 
 #define TEST_ENCLAVE_ENV "SOFTSGX_TEST_ENCLAVE"
 #define PAGE		 SGX_PAGE_SIZE
@@ -408,7 +409,7 @@ static struct softsgx_platform *platform(void)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 256 * PAGE;
 	cfg.no_ksgxd = true; /* nothing evicts the SECS under the white-box read */
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	return p;
 }
@@ -468,7 +469,7 @@ static void test_build_through_embedding_api(void **state)
 	EVP_PKEY_free(key);
 	free(secs);
 	free(sig);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* Two enclaves from one image: separate ELRANGEs, both initialized. */
@@ -493,7 +494,7 @@ static void test_build_twice(void **state)
 	enclave_image_free(&img);
 	EVP_PKEY_free(key);
 	free(sig);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* EINIT checks the measurement: a page changed after signing fails with EPERM. */
@@ -521,7 +522,7 @@ static void test_build_wrong_measurement(void **state)
 	enclave_image_free(&img);
 	EVP_PKEY_free(key);
 	free(sig);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 /* A platform without flexible launch control has no /dev/sgx_enclave. */
@@ -540,7 +541,7 @@ static void test_build_no_device(void **state)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 64 * PAGE;
 	cfg.flc = false;
-	p = softsgx_platform_new(&cfg);
+	p = lg_platform_new(&cfg);
 	assert_non_null(p);
 	sys = enclave_sys_softsgx(p);
 	load(&img);
@@ -550,7 +551,7 @@ static void test_build_no_device(void **state)
 	enclave_image_free(&img);
 	EVP_PKEY_free(key);
 	free(sig);
-	softsgx_platform_free(p);
+	lg_platform_free(p);
 }
 
 static void test_refuse_not_elf(void **state)
