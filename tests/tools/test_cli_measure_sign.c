@@ -370,7 +370,8 @@ static void test_sign_einit(void **state)
 	value_after(r.out, "MRSIGNER", signer);
 	cli_result_free(&r);
 
-	cli_exec(&r, CLI_ARGS("sign", "--key", key, "--isvprodid", "7", "--isvsvn", "3", "--date",
+	/* Numbers as C writes them (issue 19): 0x10 is 16. */
+	cli_exec(&r, CLI_ARGS("sign", "--key", key, "--isvprodid", "0x10", "--isvsvn", "3", "--date",
 			      "20240229", enclave_path(), "--output", out));
 	cli_assert_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -379,7 +380,7 @@ static void test_sign_einit(void **state)
 	assert_string_equal(got, mr);
 	value_after(r.out, "MRSIGNER", got);
 	assert_string_equal(got, signer);
-	cli_assert_contains(r.out, "ISVPRODID: 7, ISVSVN: 3, DATE: 20240229\n");
+	cli_assert_contains(r.out, "ISVPRODID: 16, ISVSVN: 3, DATE: 20240229\n");
 	cli_result_free(&r);
 
 	/* A public file: 0666 under the umask; only the SIGSTRUCT in the directory. */
@@ -393,7 +394,7 @@ static void test_sign_einit(void **state)
 	assert_int_equal(sig->header.date, 0x20240229);
 	assert_int_equal(sig->header.vendor, 0);
 	assert_int_equal(sig->exponent, 3);
-	assert_int_equal(sig->body.isvprodid, 7);
+	assert_int_equal(sig->body.isvprodid, 16);
 	assert_int_equal(sig->body.isvsvn, 3);
 	assert_int_equal(sig->body.attributes, SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT);
 	assert_int_equal(sig->body.attributes_mask, ~(uint64_t)SGX_ATTR_INIT);
@@ -408,7 +409,7 @@ static void test_sign_einit(void **state)
 	assert_string_equal(got, signer);
 	hex(got, secs->mrenclave);
 	assert_string_equal(got, mr);
-	assert_int_equal(secs->isv_prod_id, 7);
+	assert_int_equal(secs->isv_prod_id, 16);
 	assert_int_equal(secs->isv_svn, 3);
 	free(sig);
 

@@ -191,11 +191,11 @@ static void test_unwritable(void **state)
 	snprintf(marker, sizeof(marker), "%s/ran", dir);
 	snprintf(script, sizeof(script), "touch '%s'", marker);
 
-	/* A directory that does not exist: the program never starts. */
+	/* A directory that does not exist: a bad setting (2), the program never starts. */
 	snprintf(missing, sizeof(missing), "%s/no/such/dir/t.json", dir);
 	argv[3] = missing;
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, "softsgx run: cannot write the trace to ");
 	cli_assert_contains(r.err, "/no/such/dir/t.json: No such file or directory");
 	cli_result_free(&r);
@@ -204,7 +204,7 @@ static void test_unwritable(void **state)
 	/* FILE is a directory. */
 	argv[3] = dir;
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, ": Is a directory");
 	cli_result_free(&r);
 	assert_int_equal(stat(marker, &st), -1);
@@ -249,7 +249,7 @@ static void test_guest_traced(void **state)
 
 	argv[3] = "/nonexistent-softsgx-dir/guest.json";
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err,
 			    "softsgx guest: cannot write the trace to "
 			    "/nonexistent-softsgx-dir/guest.json: No such file or directory");
