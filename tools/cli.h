@@ -144,6 +144,16 @@ int cli_rsa3072_e3_keygen(EVP_PKEY **key);
 int cli_setting_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
+ * Why the file @path, which the signer would not load as a key, is not
+ * one SGX can use, when its content tells: a public key, an encrypted key,
+ * DER instead of PEM, a certificate, an OpenSSH key. The sentence (naming
+ * @path and what to do) is written to @out; NULL when there is nothing
+ * more to say than the loader's message (a wrong size or exponent is
+ * already named by it).
+ */
+const char *cli_key_problem(const char *path, char *out, size_t size);
+
+/*
  * The argument of --trace FILE, checked before any work starts: *@abs gets
  * FILE as an absolute path (free() it). The trace is written as a temporary
  * file in FILE's directory and renamed, so that directory must be writable

@@ -100,7 +100,7 @@ int cli_state_dir(const char *cmd, char *create, size_t len)
 						 "cannot use SOFTSGX_STATE_DIR '%s': %m (it holds "
 						 "no readable root-key and cannot be written)",
 						 v);
-		goto export;
+		goto usable;
 	}
 	if (errno != ENOENT)
 		return cli_setting_error(cmd, "cannot use SOFTSGX_STATE_DIR '%s': %m", v);
@@ -121,7 +121,7 @@ int cli_state_dir(const char *cmd, char *create, size_t len)
 	if (snprintf(create, len, "%s", path) >= (int)len)
 		return cli_setting_error(cmd, "cannot use SOFTSGX_STATE_DIR '%s': %s", v,
 					 strerror(ENAMETOOLONG));
-export:
+usable:
 	/* Absolute: the program may change directory before the shim needs it. */
 	if (setenv("SOFTSGX_STATE_DIR", path, 1))
 		return cli_fail(cmd, "cannot set up the environment: %m");

@@ -172,9 +172,14 @@ static int sign(const struct sign_args *a)
 		return cli_fail(NAME, "%s", enclave_image_error());
 	err = sgx_sign_load_key(a->key, &key);
 	if (err == -EINVAL) {
-		/* A file that is not a key SGX can use: say which key would do. */
-		cli_fail(NAME, "%s; 'softsgx keygen' makes an RSA-3072 key with exponent 3",
-			 sgx_sign_error());
+		char why[512];
+
+		/* A file that is not a key SGX can use: say what it is, and which key would do. */
+		if (cli_key_problem(a->key, why, sizeof(why)))
+			cli_fail(NAME, "%s", why);
+		else
+			cli_fail(NAME, "%s; 'softsgx keygen' makes an RSA-3072 key with exponent 3",
+				 sgx_sign_error());
 		goto out;
 	}
 	if (err) {

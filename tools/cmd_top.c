@@ -326,14 +326,13 @@ static void print_json_platform(const struct platform *p, const struct rates *r,
 		       (unsigned long long)e->lost_pages, (unsigned long long)e->added_pages,
 		       encl_state(e->flags));
 	}
-	printf("], \"enclaves_total\": %llu, \"vepcs\": [",
-	       (unsigned long long)p->snap.nr_encls);
+	printf("], \"enclaves_total\": %llu, \"vepcs\": [", (unsigned long long)p->snap.nr_encls);
 	for (unsigned int i = 0; i < rows(p->snap.nr_vepcs, SGX_STATS_MAX_VEPCS); i++) {
 		const struct softsgx_vepc_usage *v = &p->snap.vepcs[i];
 
 		printf("%s{\"id\": %llu, \"mapped_bytes\": %llu, \"epc_pages\": %llu}",
-		       i ? ", " : "", (unsigned long long)v->id, (unsigned long long)v->mapped_bytes,
-		       (unsigned long long)v->epc_pages);
+		       i ? ", " : "", (unsigned long long)v->id,
+		       (unsigned long long)v->mapped_bytes, (unsigned long long)v->epc_pages);
 	}
 	printf("], \"vepcs_total\": %llu}", (unsigned long long)p->snap.nr_vepcs);
 }

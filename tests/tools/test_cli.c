@@ -537,7 +537,7 @@ static void test_numbers(void **state)
 	static const struct {
 		const char *arg, *sections; /* NULL: refused */
 	} cases[] = {
-		{"2", "2"},   {"0x2", "2"}, {"0X4", "4"}, {"010", "8"},	 {"0", NULL},
+		{"2", "2"},   {"0x2", "2"}, {"0X4", "4"}, {"010", "8"}, {"0", NULL},
 		{"0x", NULL}, {"09", NULL}, {"+2", NULL}, {"2 ", NULL}, {"0x10", NULL},
 	};
 	struct cli_result r;
@@ -648,8 +648,7 @@ static void test_run_trace_settings(void **state)
 	run_marked(&r, marker, NULL, CLI_ARGS("--trace", missing));
 	cli_assert_status(&r, 2);
 	snprintf(want, sizeof(want),
-		 "softsgx run: cannot write the trace to %s: No such file or directory\n",
-		 missing);
+		 "softsgx run: cannot write the trace to %s: No such file or directory\n", missing);
 	assert_string_equal(r.err, want);
 	cli_result_free(&r);
 	/* The same through SOFTSGX_TRACE in the environment. */
@@ -661,7 +660,8 @@ static void test_run_trace_settings(void **state)
 	assert_false(exists(marker));
 
 	/* A relative FILE reaches the program absolute. */
-	run_marked(&r, marker, CLI_ARGS("SOFTSGX_TRACE_MAX_EVENTS="), CLI_ARGS("--trace", "t.json"));
+	run_marked(&r, marker, CLI_ARGS("SOFTSGX_TRACE_MAX_EVENTS="),
+		   CLI_ARGS("--trace", "t.json"));
 	cli_assert_status(&r, 0);
 	snprintf(want, sizeof(want), "||%s/t.json\n", getcwd(file, sizeof(file)));
 	cli_assert_contains(r.out, want);

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "cli_fixture.h"
 #include "encl_fixture.h"
@@ -444,6 +445,32 @@ static void write_pem(const char *path, EVP_PKEY *key, bool private)
 	EVP_PKEY_free(key);
 }
 
+enum key_form { KEY_ENCRYPTED, KEY_DER_PRIVATE, KEY_DER_PUBLIC };
+
+/* @key written to @path in @form; @key is freed. */
+static void write_key_as(const char *path, EVP_PKEY *key, enum key_form form)
+{
+	static char pass[] = "secret";
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	switch (form) {
+	case KEY_ENCRYPTED:
+		assert_int_equal(PEM_write_PrivateKey(f, key, EVP_aes_256_cbc(), NULL, 0, NULL,
+						      pass),
+				 1);
+		break;
+	case KEY_DER_PRIVATE:
+		assert_int_equal(i2d_PrivateKey_fp(f, key), 1);
+		break;
+	case KEY_DER_PUBLIC:
+		assert_int_equal(i2d_PUBKEY_fp(f, key), 1);
+		break;
+	}
+	assert_int_equal(fclose(f), 0);
+	EVP_PKEY_free(key);
+}
+
 /* sign with the key at @key: exit 1 naming @why, and no output file. */
 static void expect_key_refused(const char *dir, const char *key, const char *why)
 {
@@ -479,10 +506,24 @@ static void test_sign_wrong_keys(void **state)
 	write_pem(path, EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), true);
 	expect_key_refused(dir, path, "the key is EC, SGX needs RSA-3072 with exponent 3");
 
-	/* The public half of a good key cannot sign. */
+	/* The public half of a good key cannot sign; each form said in words (issue 19). */
 	snprintf(path, sizeof(path), "%s/public.pem", dir);
 	write_pem(path, test_key(), false);
-	expect_key_refused(dir, path, "no unencrypted PEM private key");
+	expect_key_refused(dir, path, "public.pem is a public key; signing needs the private key");
+
+	snprintf(path, sizeof(path), "%s/encrypted.pem", dir);
+	write_key_as(path, test_key(), KEY_ENCRYPTED);
+	expect_key_refused(dir, path,
+			   "encrypted.pem is an encrypted private key, and softsgx does not ask "
+			   "for passphrases");
+
+	snprintf(path, sizeof(path), "%s/private.der", dir);
+	write_key_as(path, test_key(), KEY_DER_PRIVATE);
+	expect_key_refused(dir, path, "private.der is a DER private key; softsgx reads PEM");
+
+	snprintf(path, sizeof(path), "%s/public.der", dir);
+	write_key_as(path, test_key(), KEY_DER_PUBLIC);
+	expect_key_refused(dir, path, "public.der is a DER public key");
 
 	expect_key_refused(dir, enclave_path(), "no unencrypted PEM private key");
 	snprintf(path, sizeof(path), "%s/missing.pem", dir);
