@@ -56,6 +56,8 @@ TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c)
 TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke \
 	$(TSAN_DIR)/tests/stress/test_stress $(TSAN_DIR)/tests/kernel/test_trace
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/test_stats_file
+# mm (several address spaces): the mms racing the reclaimer, under TSan too.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_mm_threads
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.
@@ -146,8 +148,10 @@ HDRCHECK_OBJ := $(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.c.o,$(PUBLIC_HD
 	$(patsubst include/softsgx/%.h,$(HDRCHECK_DIR)/%.cc.o,$(PUBLIC_HDRS))
 CXX ?= g++
 # Programs linked against libsoftsgx.so as an embedder's are (tests/public/):
-# the export test and a C++ program that includes every public header.
-PUBLIC_TEST_BINS := $(RELEASE_DIR)/tests/public/test_exports
+# the export test, the loader and signer, the README's embedding snippet
+# against a staged install, and a C++ program that includes every public
+# header.
+PUBLIC_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(wildcard tests/public/test_*.c))
 PUBLIC_CXX_BIN := $(RELEASE_DIR)/tests/public/cxx_consumer
 
 # Quiet build (issue 19): `make` prints a short line per step ("CC
@@ -448,6 +452,20 @@ $(PUBLIC_CXX_BIN): tests/public/cxx_consumer.cc $(PUBLIC_HDRS) $(RELEASE_SO_LINK
 	@mkdir -p $(dir $@)
 	$(CXX) -std=c++17 -Wall -Wextra -Werror -pedantic -Iinclude $< -o $@ -L$(RELEASE_DIR) \
 		-l:$(notdir $(RELEASE_SO)) -Wl,-rpath,'$$ORIGIN/../..'
+
+# The public API as an embedder gets it (issue 19): `make check` installs
+# into build/public-stage (PREFIX=/usr), and tests/public/test_readme
+# compiles README.md's embedding snippet against it through pkg-config and
+# runs it. Everything `install` needs is built first, so the nested make
+# only copies.
+PUBLIC_STAGE := build/public-stage
+PUBLIC_STAGE_PC := $(PUBLIC_STAGE)/usr/lib/pkgconfig/softsgx.pc
+$(PUBLIC_STAGE_PC): $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB) $(PUBLIC_HDRS) \
+		softsgx.pc.in docs/softsgx.1 tools/softsgx-completion.bash
+	@rm -rf $(PUBLIC_STAGE)
+	@env -u MAKEFLAGS -u MFLAGS $(MAKE) -s install DESTDIR=$(abspath $(PUBLIC_STAGE)) PREFIX=/usr \
+		>/dev/null
+check-build: $(PUBLIC_STAGE_PC)
 
 # make install [PREFIX=/usr/local] [DESTDIR=staging]: the command, its shim
 # (in LIBDIR/softsgx, where `softsgx run` looks), the library for embedding,

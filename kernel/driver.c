@@ -23,6 +23,12 @@
 
 struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, int *err)
 {
+	return sgx_file_open_mm(k, &k->mm, type, err);
+}
+
+struct sgx_file *sgx_file_open_mm(struct sgx_kernel *k, struct sgx_mm *mm, enum sgx_file_type type,
+				  int *err)
+{
 	struct sgx_file *f;
 
 	if (type != SGX_FILE_ENCLAVE && type != SGX_FILE_PROVISION && type != SGX_FILE_VEPC) {
@@ -35,6 +41,7 @@ struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, in
 		return NULL;
 	}
 	f->k = k;
+	f->mm = mm;
 	f->type = type;
 	atomic_store(&f->refcount, 1);
 	if (type == SGX_FILE_ENCLAVE || type == SGX_FILE_VEPC) {
@@ -46,6 +53,7 @@ struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, in
 			return NULL;
 		}
 	}
+	sgx_mm_get(mm);
 	return f;
 }
 
@@ -62,6 +70,7 @@ void sgx_file_put(struct sgx_file *f)
 		sgx_encl_put(f->private_data);
 	else if (f->type == SGX_FILE_VEPC)
 		sgx_vepc_release(f->private_data);
+	sgx_mm_put(f->mm);
 	free(f);
 }
 
@@ -82,6 +91,24 @@ long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg)
 	default:
 		return -ENOTTY; /* /dev/sgx_provision has no ioctls */
 	}
+}
+
+long sgx_file_ioctl_mm(struct sgx_file *f, struct sgx_mm *mm, unsigned long cmd, unsigned long arg)
+{
+	struct sgx_mm *prev = sgx_set_current_mm(mm);
+	long ret = sgx_file_ioctl(f, cmd, arg);
+
+	sgx_set_current_mm(prev);
+	return ret;
+}
+
+struct sgx_file *sgx_fget(struct sgx_kernel *k, int fd)
+{
+	struct sgx_mm *mm = sgx_current_mm();
+
+	if (mm && mm != &k->mm)
+		return sgx_mm_fget(mm, fd);
+	return k->fget ? k->fget(k, fd, k->fget_data) : NULL;
 }
 
 /* Linux sgx_encl_may_map(): no page in range may allow less than @prot. */
@@ -119,12 +146,8 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
 	return ret;
 }
 
-/*
- * The host mappings of [start, end) of @vma's enclave are going (munmap, or
- * an mmap over them): its PTEs are gone, as zap_page_range() leaves them on
- * Linux. The next touch faults and finds the page not present.
- */
-static void vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
+/* The next touch faults and finds the page not present. */
+void sgx_vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
 {
 	struct sgx_encl *encl = sgx_file_encl(vma->file);
 
@@ -137,21 +160,21 @@ static void vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
 		struct sgx_encl_page *entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
 
 		if (entry)
-			entry->mapped = false;
+			entry->mapped &= ~vma->pte_bit;
 	}
 	pthread_mutex_unlock(&encl->lock);
 }
 
-/* vma_forget_ptes() for every VMA that [start, end) touches. mm write-locked. */
-static void range_forget_ptes(struct sgx_kernel *k, uint64_t start, uint64_t end)
+/* sgx_vma_forget_ptes() for every VMA that [start, end) touches. mm write-locked. */
+static void range_forget_ptes(struct sgx_mm *mm, uint64_t start, uint64_t end)
 {
 	struct list_head *pos;
 
-	for (pos = k->mm.vmas.next; pos != &k->mm.vmas; pos = pos->next) {
+	for (pos = mm->vmas.next; pos != &mm->vmas; pos = pos->next) {
 		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
 
 		if (vma->end > start && vma->start < end)
-			vma_forget_ptes(vma, start, end);
+			sgx_vma_forget_ptes(vma, start, end);
 	}
 }
 
@@ -160,31 +183,30 @@ static void range_forget_ptes(struct sgx_kernel *k, uint64_t start, uint64_t end
  * write-locked. VMAs removed whole go to @dead when it is not NULL, their
  * file references still held (vma_put_dead()); else they are freed.
  */
-static int vma_remove_range(struct sgx_kernel *k, uint64_t start, uint64_t end,
+static int vma_remove_range(struct sgx_mm *mm, uint64_t start, uint64_t end,
 			    struct list_head *dead)
 {
 	struct list_head *pos, *tmp;
 
-	list_for_each_safe(pos, tmp, &k->mm.vmas) {
+	list_for_each_safe(pos, tmp, &mm->vmas) {
 		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
 
 		if (vma->end <= start || vma->start >= end)
 			continue;
 		if (vma->start < start && vma->end > end) {
-			int ret = sgx_vma_insert(&k->mm, end, vma->end, vma->prot, vma->file_base,
+			int ret = sgx_vma_insert(mm, end, vma->end, vma->prot, vma->file_base,
 						 vma->file);
 
 			if (ret)
 				return ret;
 			sgx_file_get(vma->file);
-			vma->end = start;
+			sgx_vma_set_range(vma, vma->start, start);
 		} else if (vma->start < start) {
-			vma->end = start;
+			sgx_vma_set_range(vma, vma->start, start);
 		} else if (vma->end > end) {
-			vma->start = end;
+			sgx_vma_set_range(vma, end, vma->end);
 		} else {
-			list_del_init(&vma->list);
-			k->mm.nr_vmas--;
+			sgx_vma_unlink(mm, vma);
 			if (dead) {
 				list_add(&vma->list, dead);
 				continue;
@@ -211,7 +233,12 @@ static void vma_put_dead(struct list_head *dead)
 int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags,
 		  uint64_t offset)
 {
-	struct sgx_kernel *k = f->k;
+	return sgx_file_mmap_mm(f, &f->k->mm, addr, len, prot, flags, offset);
+}
+
+int sgx_file_mmap_mm(struct sgx_file *f, struct sgx_mm *mm, uint64_t *addr, uint64_t len, int prot,
+		     int flags, uint64_t offset)
+{
 	/* MAP_FIXED_NOREPLACE is MAP_FIXED that fails with EEXIST instead of replacing. */
 	bool noreplace = flags & MAP_FIXED_NOREPLACE;
 	bool fixed = (flags & MAP_FIXED) || noreplace;
@@ -243,49 +270,53 @@ int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, in
 		if (ret)
 			return ret;
 	}
-	pthread_rwlock_wrlock(&k->mm.lock);
+	pthread_rwlock_wrlock(&mm->lock);
 	if (noreplace) {
 		/* A hint the host honours only when the whole range is free. */
 		uint64_t want = start;
 
-		ret = sgx_mm_reserve(&start, len, false);
+		ret = mm->ops->reserve(mm, &start, len, false);
 		if (ret)
 			goto out;
 		if (start != want) {
-			sys_munmap((void *)(uintptr_t)start, len);
+			mm->ops->unmap(mm, start, len);
 			ret = -EEXIST;
 			goto out;
 		}
 	} else {
-		ret = sgx_mm_reserve(&start, len, fixed);
+		ret = mm->ops->reserve(mm, &start, len, fixed);
 		if (ret)
 			goto out;
 	}
 	if (!fixed && f->type == SGX_FILE_ENCLAVE) {
 		ret = sgx_encl_may_map(f->private_data, start, start + len, prot);
 		if (ret) {
-			sys_munmap((void *)(uintptr_t)start, len);
+			mm->ops->unmap(mm, start, len);
 			goto out;
 		}
 	}
 	/* MAP_FIXED replaced whatever was there, our VMAs and their PTEs included. */
-	range_forget_ptes(k, start, start + len);
-	ret = vma_remove_range(k, start, start + len, NULL);
+	range_forget_ptes(mm, start, start + len);
+	ret = vma_remove_range(mm, start, start + len, NULL);
 	if (!ret)
-		ret = sgx_vma_insert(&k->mm, start, start + len, prot & PROT_ACCESS,
-				     start - offset, f);
+		ret = sgx_vma_insert(mm, start, start + len, prot & PROT_ACCESS, start - offset, f);
 	if (ret) {
-		sys_munmap((void *)(uintptr_t)start, len);
+		mm->ops->unmap(mm, start, len);
 		goto out;
 	}
 	sgx_file_get(f);
 	*addr = start;
 out:
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return ret;
 }
 
 int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
+{
+	return sgx_munmap_mm(k, &k->mm, addr, len);
+}
+
+int sgx_munmap_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr, uint64_t len)
 {
 	struct list_head dead = LIST_HEAD_INIT(dead);
 	int ret;
@@ -293,12 +324,12 @@ int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len)
 	if ((addr & (SGX_PAGE_SIZE - 1)) || !len)
 		return -EINVAL;
 	len = (len + SGX_PAGE_SIZE - 1) & ~(SGX_PAGE_SIZE - 1);
-	pthread_rwlock_wrlock(&k->mm.lock);
-	range_forget_ptes(k, addr, addr + len);
-	ret = vma_remove_range(k, addr, addr + len, &dead);
-	if (!ret && sys_munmap((void *)(uintptr_t)addr, len))
-		ret = -errno;
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_wrlock(&mm->lock);
+	range_forget_ptes(mm, addr, addr + len);
+	ret = vma_remove_range(mm, addr, addr + len, &dead);
+	if (!ret)
+		ret = mm->ops->unmap(mm, addr, len);
+	pthread_rwlock_unlock(&mm->lock);
 	/*
 	 * Linux's munmap ends with a TLB shootdown whose IPI makes every
 	 * thread inside an enclave take an AEX; with the PTEs gone, their
@@ -330,19 +361,21 @@ static bool range_covered(struct sgx_mm *mm, uint64_t start, uint64_t end)
  * change_protection() does: a present enclave page stays present with @prot
  * (a write to it then faults with P set, error code 0x7, not 0x6), the rest
  * stays not present. PROT_NONE leaves nothing present, as on x86. vEPC pages
- * are dropped and fault back. mm write-locked, so no fault or reclaim runs.
+ * are dropped and fault back. mm write-locked, so no fault runs in this mm;
+ * the reclaimer (encl->lock only) may zap a page meanwhile, which clears its
+ * bit, so the page is not re-installed, or zaps it again afterwards.
  */
-static int mprotect_ptes(struct sgx_kernel *k, uint64_t addr, uint64_t end, int prot)
+static int mprotect_ptes(struct sgx_mm *mm, uint64_t addr, uint64_t end, int prot)
 {
-	uint64_t a;
-	int ret = 0;
+	uint64_t a = addr;
+	int ret;
 
-	/* First nothing present, then the pages that were present, re-installed. */
-	if (sys_mmap((void *)(uintptr_t)addr, end - addr, PROT_NONE,
-		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
-		return -errno;
+	/* First nothing present (a fixed reservation), then the pages that were present. */
+	ret = mm->ops->reserve(mm, &a, end - addr, true);
+	if (ret)
+		return ret;
 	for (a = addr; a < end; a += SGX_PAGE_SIZE) {
-		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		struct sgx_vma *vma = sgx_find_vma(mm, a);
 		struct sgx_encl *encl = vma ? sgx_file_encl(vma->file) : NULL;
 		struct sgx_encl_page *entry;
 
@@ -350,16 +383,14 @@ static int mprotect_ptes(struct sgx_kernel *k, uint64_t addr, uint64_t end, int 
 			continue;
 		pthread_mutex_lock(&encl->lock);
 		entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
-		if (entry && entry->mapped) {
+		if (entry && (entry->mapped & vma->pte_bit)) {
 			int pte_prot = sgx_encl_pte_prot(encl, entry, prot);
 
-			entry->mapped = false;
-			if (pte_prot && entry->epc_page) {
-				if (!sgx_epc_page_map(k, entry->epc_page, a, pte_prot))
-					entry->mapped = true;
-				else if (!ret) /* not present then: it faults back */
-					ret = sgx_pte_zap(a);
-			}
+			entry->mapped &= ~vma->pte_bit;
+			if (pte_prot && entry->epc_page &&
+			    sgx_encl_install_pte(encl, vma, entry, a, pte_prot) && !ret)
+				/* not present then: it faults back */
+				ret = mm->ops->zap(mm, &a, 1);
 		}
 		pthread_mutex_unlock(&encl->lock);
 	}
@@ -367,6 +398,11 @@ static int mprotect_ptes(struct sgx_kernel *k, uint64_t addr, uint64_t end, int 
 }
 
 int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
+{
+	return sgx_mprotect_mm(&k->mm, addr, len, prot);
+}
+
+int sgx_mprotect_mm(struct sgx_mm *mm, uint64_t addr, uint64_t len, int prot)
 {
 	uint64_t end, a;
 	int ret = 0;
@@ -383,13 +419,13 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 	/* PROT_SEM is accepted and means nothing on x86; PROT_GROWS* needs a stack VMA. */
 	if (prot & ~(PROT_ACCESS | PROT_SEM))
 		return -EINVAL;
-	pthread_rwlock_wrlock(&k->mm.lock);
-	if (!range_covered(&k->mm, addr, end)) {
+	pthread_rwlock_wrlock(&mm->lock);
+	if (!range_covered(mm, addr, end)) {
 		ret = -ENOMEM;
 		goto out;
 	}
 	for (a = addr; a < end;) {
-		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		struct sgx_vma *vma = sgx_find_vma(mm, a);
 		uint64_t seg_end = vma->end < end ? vma->end : end;
 		struct sgx_encl *encl = sgx_file_encl(vma->file);
 
@@ -402,30 +438,39 @@ int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
 		a = seg_end;
 	}
 	for (a = addr; a < end;) {
-		struct sgx_vma *vma = sgx_find_vma(&k->mm, a);
+		struct sgx_vma *vma = sgx_find_vma(mm, a);
 		uint64_t seg_end = vma->end < end ? vma->end : end;
 		struct sgx_file *f = vma->file;
-		uint64_t vstart = vma->start, vend = vma->end, base = vma->file_base;
+		struct sgx_encl *encl = sgx_file_encl(f);
+		uint64_t vstart = vma->start, vend = vma->end, base = vma->file_base, bit;
 		int old = vma->prot;
 
-		/* Split so the new protection applies to exactly [a, seg_end). */
+		/*
+		 * Split so the new protection applies to exactly [a, seg_end).
+		 * The enclave keeps this mm on its mm_list meanwhile, with the
+		 * same bit: its present pages stay present.
+		 */
 		sgx_file_get(f);
-		ret = vma_remove_range(k, vstart, vend, NULL);
-		if (!ret && vstart < a)
-			ret = sgx_vma_insert(&k->mm, vstart, a, old, base, f) ?: (sgx_file_get(f), 0);
+		ret = encl ? sgx_encl_mm_add(encl, mm, &bit) : 0;
 		if (!ret)
-			ret = sgx_vma_insert(&k->mm, a, seg_end, prot & PROT_ACCESS, base, f) ?:
+			ret = vma_remove_range(mm, vstart, vend, NULL);
+		if (!ret && vstart < a)
+			ret = sgx_vma_insert(mm, vstart, a, old, base, f) ?: (sgx_file_get(f), 0);
+		if (!ret)
+			ret = sgx_vma_insert(mm, a, seg_end, prot & PROT_ACCESS, base, f) ?:
 									(sgx_file_get(f), 0);
 		if (!ret && seg_end < vend)
-			ret = sgx_vma_insert(&k->mm, seg_end, vend, old, base, f) ?: (sgx_file_get(f), 0);
+			ret = sgx_vma_insert(mm, seg_end, vend, old, base, f) ?: (sgx_file_get(f), 0);
+		if (encl)
+			sgx_encl_mm_remove(encl, mm);
 		sgx_file_put(f);
 		if (ret)
 			goto out;
 		a = seg_end;
 	}
-	ret = mprotect_ptes(k, addr, end, prot & PROT_ACCESS);
+	ret = mprotect_ptes(mm, addr, end, prot & PROT_ACCESS);
 out:
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return ret;
 }
 
@@ -440,7 +485,6 @@ static bool sgx_vma_access_ok(int prot, int access);
 enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma, uint64_t addr,
 				     int access)
 {
-	struct sgx_kernel *k = encl->k;
 	struct sgx_encl_page *entry;
 	uint64_t page_addr = addr & ~(SGX_PAGE_SIZE - 1);
 	int err, prot;
@@ -465,16 +509,15 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 						  : vma->prot;
 	if (prot != vma->prot && !sgx_vma_access_ok(prot, access & PROT_ACCESS)) {
 		/* No EPCM verdict without a PTE the walk found: keep what it allows. */
-		if (prot && !entry->mapped && !sgx_epc_page_map(k, entry->epc_page, page_addr, prot))
-			entry->mapped = true;
+		if (prot && !(entry->mapped & vma->pte_bit))
+			sgx_encl_install_pte(encl, vma, entry, page_addr, prot);
 		pthread_mutex_unlock(&encl->lock);
 		return SGX_FAULT_EPCM;
 	}
-	if (sgx_epc_page_map(k, entry->epc_page, page_addr, prot)) {
+	if (sgx_encl_install_pte(encl, vma, entry, page_addr, prot)) {
 		pthread_mutex_unlock(&encl->lock);
 		return SGX_FAULT_SIGBUS;
 	}
-	entry->mapped = true;
 	entry->young = true;
 	pthread_mutex_unlock(&encl->lock);
 	return SGX_FAULT_RETRY;
@@ -533,14 +576,20 @@ static void trace_fault(struct sgx_trace *t, uint64_t t0, uint64_t addr, int acc
 
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access)
 {
+	return sgx_handle_fault_mm(k, &k->mm, addr, access);
+}
+
+enum sgx_fault_result sgx_handle_fault_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr,
+					  int access)
+{
 	struct sgx_trace *trace = hw_trace(k->hw);
 	uint64_t t0 = trace ? sgx_trace_now() : 0;
 	enum sgx_fault_result ret;
 	struct sgx_vma *vma;
 
 	atomic_fetch_add(&k->stats.faults, 1);
-	pthread_rwlock_rdlock(&k->mm.lock);
-	vma = sgx_find_vma(&k->mm, addr);
+	pthread_rwlock_rdlock(&mm->lock);
+	vma = sgx_find_vma(mm, addr);
 	if (!vma)
 		ret = SGX_FAULT_NOT_OURS;
 	else if (!sgx_vma_access_ok(vma->prot, access & PROT_ACCESS))
@@ -551,7 +600,7 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
 		ret = sgx_vepc_fault(vma->file->private_data, vma, addr);
 	else
 		ret = SGX_FAULT_SIGBUS;
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	if (ret == SGX_FAULT_SIGBUS)
 		atomic_fetch_add(&k->stats.sigbus, 1);
 	if (trace)

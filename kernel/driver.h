@@ -21,15 +21,25 @@ enum sgx_file_type {
 
 struct sgx_encl;
 
-/* An open file: shared by dup()ed descriptors and by the VMAs mapping it. */
+/*
+ * An open file: shared by dup()ed descriptors and by the VMAs mapping it,
+ * in its process and in children that inherited it.
+ */
 struct sgx_file {
 	struct sgx_kernel *k;
+	struct sgx_mm *mm; /* the process that opened it (a reference) */
 	enum sgx_file_type type;
 	_Atomic long refcount;
 	void *private_data;
 };
 
+/*
+ * The calls that act for a process take its mm (the *_mm() names); the
+ * others act for the process the model runs in (k->mm).
+ */
 struct sgx_file *sgx_file_open(struct sgx_kernel *k, enum sgx_file_type type, int *err);
+struct sgx_file *sgx_file_open_mm(struct sgx_kernel *k, struct sgx_mm *mm, enum sgx_file_type type,
+				  int *err);
 void sgx_file_get(struct sgx_file *f);
 /* The last reference runs release: the enclave goes when nothing maps it. */
 void sgx_file_put(struct sgx_file *f);
@@ -40,6 +50,13 @@ struct sgx_encl *sgx_file_encl(const struct sgx_file *f);
  * commands give -ENOTTY, as userspace sees Linux's -ENOIOCTLCMD.
  */
 long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
+/* ioctl(2) made by the process of @mm: its memory, its descriptors (sgx_current_mm()). */
+long sgx_file_ioctl_mm(struct sgx_file *f, struct sgx_mm *mm, unsigned long cmd, unsigned long arg);
+/*
+ * The file behind descriptor @fd of the calling process, with a reference:
+ * sgx_current_mm()'s descriptors, or the embedder's (k->fget). NULL if none.
+ */
+struct sgx_file *sgx_fget(struct sgx_kernel *k, int fd);
 
 /*
  * mmap(2) of @f: @flags are MAP_* (MAP_SHARED required, MAP_FIXED honoured),
@@ -48,8 +65,18 @@ long sgx_file_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);
  */
 int sgx_file_mmap(struct sgx_file *f, uint64_t *addr, uint64_t len, int prot, int flags,
 		  uint64_t offset);
+int sgx_file_mmap_mm(struct sgx_file *f, struct sgx_mm *mm, uint64_t *addr, uint64_t len, int prot,
+		     int flags, uint64_t offset);
 int sgx_munmap(struct sgx_kernel *k, uint64_t addr, uint64_t len);
+int sgx_munmap_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr, uint64_t len);
 int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot);
+int sgx_mprotect_mm(struct sgx_mm *mm, uint64_t addr, uint64_t len, int prot);
+/*
+ * The PTEs of [start, end) of @vma are going with the mapping (munmap, an
+ * mmap over them, the process's exit), as zap_page_range() leaves them on
+ * Linux: the enclave forgets them. mm write-locked.
+ */
+void sgx_vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end);
 
 enum sgx_fault_result {
 	SGX_FAULT_NOT_OURS, /* no SGX VMA there: the process's own fault */
@@ -77,6 +104,8 @@ enum sgx_fault_result {
 
 /* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);
+enum sgx_fault_result sgx_handle_fault_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr,
+					  int access);
 
 /*
  * The EPC page (direct-map address) behind enclave address @addr for an
@@ -85,6 +114,7 @@ enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int 
  * and the PTE is present (the CPU's P bit in the #PF error code).
  */
 int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc);
+int sgx_translate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr, int access, void **epc);
 
 /* ioctl handlers of /dev/sgx_enclave, in ioctl.c. */
 long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);

@@ -34,6 +34,7 @@ struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 	pthread_mutex_init(&encl->lock, NULL);
 	page_array_init(&encl->page_array);
 	INIT_LIST_HEAD(&encl->va_pages);
+	INIT_LIST_HEAD(&encl->mm_list);
 	encl->secs.encl = encl;
 	encl->secs.type = SGX_PAGE_TYPE_SECS;
 	sgx_usage_add_encl(k, encl);
@@ -94,6 +95,17 @@ static void sgx_encl_release(struct sgx_encl *encl)
 		free(va);
 	}
 	close_backing(encl);
+	/*
+	 * Left only when the VMAs' files were dropped without unmapping them
+	 * (a platform torn down whole): nothing maps the enclave any more.
+	 */
+	while (!list_empty(&encl->mm_list)) {
+		struct sgx_encl_mm *em = list_first_entry(&encl->mm_list, struct sgx_encl_mm, list);
+
+		list_del_init(&em->list);
+		sgx_mm_put(em->mm);
+		free(em);
+	}
 	pthread_mutex_destroy(&encl->lock);
 	free(encl);
 }
@@ -399,15 +411,119 @@ int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, 
 
 void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry)
 {
-	struct sgx_vma *vma;
+	struct list_head *pos;
 
-	if (!entry->mapped)
-		return;
-	vma = sgx_find_vma(&encl->k->mm, entry->desc);
-	/* Only touch the address if it still maps this enclave. */
-	if (vma && vma->file && sgx_file_encl(vma->file) == encl)
-		sgx_pte_zap(entry->desc);
-	entry->mapped = false;
+	for (pos = encl->mm_list.next; pos != &encl->mm_list && entry->mapped; pos = pos->next) {
+		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+
+		if (!(entry->mapped & em->bit))
+			continue;
+		em->mm->ops->zap(em->mm, &entry->desc, 1);
+		entry->mapped &= ~em->bit;
+	}
+	entry->mapped = 0;
+}
+
+static struct sgx_encl_mm *encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)
+{
+	struct list_head *pos;
+
+	for (pos = encl->mm_list.next; pos != &encl->mm_list; pos = pos->next) {
+		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+
+		if (em->mm == mm)
+			return em;
+	}
+	return NULL;
+}
+
+int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm, uint64_t *bit)
+{
+	struct sgx_encl_mm *em;
+	int ret = 0;
+
+	pthread_mutex_lock(&encl->lock);
+	em = encl_mm_find(encl, mm);
+	if (!em) {
+		if (encl->mm_bits == UINT64_MAX || !(em = sgx_kcalloc(1, sizeof(*em)))) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		em->mm = mm;
+		em->bit = 1ULL << __builtin_ctzll(~encl->mm_bits);
+		encl->mm_bits |= em->bit;
+		sgx_mm_get(mm);
+		list_add_tail(&em->list, &encl->mm_list);
+	}
+	em->nr_vmas++;
+	*bit = em->bit;
+out:
+	pthread_mutex_unlock(&encl->lock);
+	return ret;
+}
+
+/* A page's bit of a departed mm must not name the next mm that gets it. */
+static int clear_pte_bit(uint64_t index, void *item, void *data)
+{
+	struct sgx_encl_page *entry = item;
+
+	(void)index;
+	entry->mapped &= ~*(uint64_t *)data;
+	return 0;
+}
+
+void sgx_encl_mm_remove(struct sgx_encl *encl, struct sgx_mm *mm)
+{
+	struct sgx_encl_mm *em;
+
+	pthread_mutex_lock(&encl->lock);
+	em = encl_mm_find(encl, mm);
+	if (em && !--em->nr_vmas) {
+		list_del_init(&em->list);
+		encl->mm_bits &= ~em->bit;
+		page_array_for_each(&encl->page_array, clear_pte_bit, &em->bit);
+	} else {
+		em = NULL;
+	}
+	pthread_mutex_unlock(&encl->lock);
+	if (em) {
+		sgx_mm_put(mm);
+		free(em);
+	}
+}
+
+struct copy_ptes_ctx {
+	uint64_t from, to;
+};
+
+static int copy_pte_bit(uint64_t index, void *item, void *data)
+{
+	struct sgx_encl_page *entry = item;
+	struct copy_ptes_ctx *c = data;
+
+	(void)index;
+	if (entry->mapped & c->from)
+		entry->mapped |= c->to;
+	return 0;
+}
+
+void sgx_encl_mm_copy_ptes(struct sgx_encl *encl, uint64_t from, uint64_t to)
+{
+	struct copy_ptes_ctx c = { from, to };
+
+	pthread_mutex_lock(&encl->lock);
+	page_array_for_each(&encl->page_array, copy_pte_bit, &c);
+	pthread_mutex_unlock(&encl->lock);
+}
+
+int sgx_encl_install_pte(struct sgx_encl *encl, struct sgx_vma *vma, struct sgx_encl_page *entry,
+			 uint64_t addr, int prot)
+{
+	int ret = vma->mm->ops->install(vma->mm, encl->k, entry->epc_page, addr, prot);
+
+	if (!ret)
+		entry->mapped |= vma->pte_bit;
+	return ret;
 }
 
 /*

@@ -38,13 +38,32 @@ struct sgx_encl_page {
 	uint8_t type;	      /* enum sgx_page_type */
 	bool being_reclaimed;
 	bool young;	      /* touched since the reclaimer last looked */
-	bool mapped;	      /* a PTE maps it in the process */
 	bool lost;	      /* eviction failed after EBLOCK: contents gone */
+	/*
+	 * The mms with a PTE for it: one bit per struct sgx_encl_mm
+	 * (encl->lock). Zapping goes to exactly those mms.
+	 */
+	uint64_t mapped;
 	struct sgx_epc_page *epc_page; /* NULL while evicted */
 	struct sgx_encl *encl;
 	struct sgx_va_page *va_page; /* version slot of the evicted copy */
 	unsigned int va_offset;
 };
+
+/*
+ * An mm that maps the enclave (Linux's struct sgx_encl_mm), on encl->mm_list
+ * from its first VMA of the enclave to its last. It holds a reference to
+ * the mm. Its bit names it in the pages' PTE masks; 64 mms at most map one
+ * enclave (a 65th mmap or fork gets -ENOMEM).
+ */
+struct sgx_encl_mm {
+	struct sgx_mm *mm;
+	uint64_t bit;
+	unsigned long nr_vmas;
+	struct list_head list;
+};
+
+#define SGX_ENCL_MAX_MMS 64
 
 struct sgx_encl {
 	struct sgx_kernel *k;
@@ -59,6 +78,8 @@ struct sgx_encl {
 	struct page_array page_array;
 	struct list_head va_pages; /* a page with free slots first */
 	struct sgx_shm backing;	   /* page contents, then PCMDs; map NULL until ECREATE */
+	struct list_head mm_list; /* struct sgx_encl_mm, under encl->lock */
+	uint64_t mm_bits;	  /* bits of the mms on mm_list */
 	struct list_head usage_link; /* on k->encls */
 	uint64_t usage_id;
 };
@@ -112,8 +133,26 @@ bool sgx_encl_sgx2(const struct sgx_encl *encl);
  * says why). With encl->lock.
  */
 int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, int prot);
-/* Drop @entry's PTE if it has one (Linux sgx_zap_enclave_ptes()). mm locked, encl->lock. */
+/*
+ * Drop @entry's PTE in every mm that has one (Linux sgx_zap_enclave_ptes()
+ * over encl->mm_list). With encl->lock; no mm lock needed: a PTE bit is
+ * cleared under encl->lock before its VMA goes, so a set bit means the
+ * address still maps this enclave in that mm.
+ */
 void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
+
+/*
+ * A VMA of @mm maps the enclave now: add @mm to mm_list at its first one
+ * and give its bit in *@bit. 0 or -ENOMEM. Takes encl->lock; mm->lock held.
+ */
+int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm, uint64_t *bit);
+/* One VMA of @mm less: off mm_list with its last. Takes encl->lock. */
+void sgx_encl_mm_remove(struct sgx_encl *encl, struct sgx_mm *mm);
+/* fork(): pages present in the mm of @from are present in the mm of @to. Takes encl->lock. */
+void sgx_encl_mm_copy_ptes(struct sgx_encl *encl, uint64_t from, uint64_t to);
+/* Install a PTE for resident @entry in @vma's mm; records it in entry->mapped. encl->lock. */
+int sgx_encl_install_pte(struct sgx_encl *encl, struct sgx_vma *vma, struct sgx_encl_page *entry,
+			 uint64_t addr, int prot);
 
 /* Reclaimer steps for one page (reclaim.c drives them). */
 bool sgx_reclaimer_age(struct sgx_encl_page *page);

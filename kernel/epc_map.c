@@ -11,7 +11,8 @@
 #include "sgx.h"
 #include "shm.h"
 
-int sgx_epc_page_map(struct sgx_kernel *k, struct sgx_epc_page *page, uint64_t addr, int prot)
+int sgx_epc_page_map(struct sgx_kernel *k, const struct sgx_epc_page *page, uint64_t addr,
+		     int prot)
 {
 	struct sgx_epc_section *s = &k->sections[page->section];
 	int p = prot & (SGX_SHM_NR_VIEWS - 1);

@@ -3,7 +3,9 @@
  * fork() of a process with a platform. The platform is memory of the
  * process, so the child of a fork gets its own copy of it, taken at the
  * fork, and parent and child go on separately. (Linux shares an enclave
- * between parent and child; docs/architecture.md says why this differs.)
+ * between parent and child; docs/architecture.md says why this differs. A
+ * platform service, which outlives its clients, forks an mm the Linux way:
+ * sgx_mm_fork(), kernel/mm_process.c.)
  *
  * Ordinary memory is copied by fork() itself. What is not: EPC sections and
  * enclave backing stores are shared memory (hw/shm.h), which parent and

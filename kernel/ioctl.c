@@ -200,7 +200,7 @@ static int sgx_encl_add_page(struct sgx_encl *encl, uint64_t src, uint64_t offse
 	encl_page = sgx_encl_page_alloc(encl, offset, secinfo->flags);
 	if (!encl_page)
 		return -ENOMEM;
-	/* Allocate before taking locks: reclaim needs the mm and enclave locks. */
+	/* Allocate before taking locks: reclaim needs the enclave's lock. */
 	epc_page = sgx_alloc_epc_page(k, encl_page, true, &ret);
 	if (!epc_page) {
 		free(encl_page);
@@ -424,7 +424,7 @@ static long sgx_ioc_enclave_provision(struct sgx_encl *encl, unsigned long arg)
 
 	if (copy_from_user(&params, arg, sizeof(params)))
 		return -EFAULT;
-	pf = k->fget ? k->fget(k, (int)params.fd, k->fget_data) : NULL;
+	pf = sgx_fget(k, (int)params.fd);
 	if (!pf)
 		return -EINVAL;
 	if (pf->type != SGX_FILE_PROVISION) {

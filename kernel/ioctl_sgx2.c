@@ -78,7 +78,10 @@ static struct sgx_encl_page *sgx2_load_page(struct sgx_encl *encl, uint64_t addr
 
 static void sgx2_lock(struct sgx_encl *encl)
 {
-	/* mm before encl, as everywhere: zapping a PTE needs the VMA list. */
+	/*
+	 * mm before encl, as everywhere. The zaps themselves need only
+	 * encl->lock: they reach every mm on encl->mm_list (sgx_encl_zap_page()).
+	 */
 	pthread_rwlock_rdlock(&encl->k->mm.lock);
 	pthread_mutex_lock(&encl->lock);
 }

@@ -8,8 +8,11 @@
 #include <unistd.h>
 
 #include "softsgx/sgx_arch.h"
+#include "driver.h"
+#include "encl.h"
 #include "mm.h"
 #include "fault_inject.h"
+#include "virt.h"
 
 void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -29,11 +32,62 @@ int sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
-void sgx_mm_init(struct sgx_mm *mm)
+static int local_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool fixed)
+{
+	(void)mm;
+	return sgx_mm_reserve(addr, len, fixed);
+}
+
+static int local_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
+			 uint64_t addr, int prot)
+{
+	(void)mm;
+	return sgx_epc_page_map(k, page, addr, prot);
+}
+
+static int local_zap(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n)
+{
+	int ret = 0;
+
+	(void)mm;
+	for (unsigned int i = 0; i < n; i++) {
+		int r = sgx_pte_zap(addrs[i]);
+
+		if (r && !ret)
+			ret = r;
+	}
+	return ret;
+}
+
+static int local_unmap(struct sgx_mm *mm, uint64_t addr, uint64_t len)
+{
+	(void)mm;
+	return sys_munmap((void *)(uintptr_t)addr, len) ? -errno : 0;
+}
+
+const struct sgx_mm_ops sgx_mm_local_ops = {
+	.reserve = local_reserve,
+	.install = local_install,
+	.zap = local_zap,
+	.unmap = local_unmap,
+};
+
+static void mm_init(struct sgx_mm *mm, const struct sgx_mm_ops *ops, void *ops_data)
 {
 	pthread_rwlock_init(&mm->lock, NULL);
 	INIT_LIST_HEAD(&mm->vmas);
 	mm->nr_vmas = 0;
+	atomic_store(&mm->refcount, 1);
+	mm->ops = ops;
+	mm->ops_data = ops_data;
+	pthread_mutex_init(&mm->files_lock, NULL);
+	INIT_LIST_HEAD(&mm->files);
+}
+
+void sgx_mm_init(struct sgx_mm *mm)
+{
+	mm_init(mm, &sgx_mm_local_ops, NULL);
+	mm->embedded = true;
 }
 
 void sgx_mm_destroy(struct sgx_mm *mm)
@@ -43,11 +97,49 @@ void sgx_mm_destroy(struct sgx_mm *mm)
 	list_for_each_safe(pos, tmp, &mm->vmas) {
 		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
 
-		sys_munmap((void *)(uintptr_t)vma->start, vma->end - vma->start);
+		mm->ops->unmap(mm, vma->start, vma->end - vma->start);
 		list_del_init(&vma->list);
 		free(vma);
 	}
 	pthread_rwlock_destroy(&mm->lock);
+	pthread_mutex_destroy(&mm->files_lock);
+}
+
+struct sgx_mm *sgx_mm_create(const struct sgx_mm_ops *ops, void *ops_data)
+{
+	struct sgx_mm *mm = sgx_kcalloc(1, sizeof(*mm));
+
+	if (mm)
+		mm_init(mm, ops, ops_data);
+	return mm;
+}
+
+void sgx_mm_get(struct sgx_mm *mm)
+{
+	atomic_fetch_add(&mm->refcount, 1);
+}
+
+void sgx_mm_put(struct sgx_mm *mm)
+{
+	if (atomic_fetch_sub(&mm->refcount, 1) != 1 || mm->embedded)
+		return;
+	sgx_mm_destroy(mm);
+	free(mm);
+}
+
+static __thread struct sgx_mm *current_mm;
+
+struct sgx_mm *sgx_current_mm(void)
+{
+	return current_mm;
+}
+
+struct sgx_mm *sgx_set_current_mm(struct sgx_mm *mm)
+{
+	struct sgx_mm *prev = current_mm;
+
+	current_mm = mm;
+	return prev;
 }
 
 struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
@@ -63,21 +155,58 @@ struct sgx_vma *sgx_find_vma(struct sgx_mm *mm, uint64_t addr)
 	return NULL;
 }
 
+/* A vEPC counts the bytes mapped onto it in every mm, for usage reports. */
+static void vma_account(struct sgx_vma *vma, int64_t sign)
+{
+	if (vma->file && vma->file->type == SGX_FILE_VEPC) {
+		struct sgx_vepc *vepc = vma->file->private_data;
+
+		atomic_fetch_add(&vepc->mapped_bytes, sign * (int64_t)(vma->end - vma->start));
+	}
+}
+
+void sgx_vma_set_range(struct sgx_vma *vma, uint64_t start, uint64_t end)
+{
+	vma_account(vma, -1);
+	vma->start = start;
+	vma->end = end;
+	vma_account(vma, 1);
+}
+
 int sgx_vma_insert(struct sgx_mm *mm, uint64_t start, uint64_t end, int prot,
 		   uint64_t file_base, struct sgx_file *file)
 {
 	struct sgx_vma *vma = sgx_kcalloc(1, sizeof(*vma));
+	struct sgx_encl *encl = file ? sgx_file_encl(file) : NULL;
 
 	if (!vma)
 		return -ENOMEM;
+	/* Linux's sgx_encl_mm_add() at mmap and vm_ops->open: the enclave learns of the mm. */
+	if (encl && sgx_encl_mm_add(encl, mm, &vma->pte_bit)) {
+		free(vma);
+		return -ENOMEM;
+	}
 	vma->start = start;
 	vma->end = end;
 	vma->prot = prot;
 	vma->file_base = file_base;
 	vma->file = file;
+	vma->mm = mm;
+	vma_account(vma, 1);
 	list_add_tail(&vma->list, &mm->vmas);
 	mm->nr_vmas++;
 	return 0;
+}
+
+void sgx_vma_unlink(struct sgx_mm *mm, struct sgx_vma *vma)
+{
+	struct sgx_encl *encl = vma->file ? sgx_file_encl(vma->file) : NULL;
+
+	list_del_init(&vma->list);
+	mm->nr_vmas--;
+	vma_account(vma, -1);
+	if (encl)
+		sgx_encl_mm_remove(encl, mm);
 }
 
 bool sgx_mm_overlaps(struct sgx_mm *mm, uint64_t start, uint64_t end)

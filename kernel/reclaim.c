@@ -143,16 +143,9 @@ bool sgx_reclaimer_block(struct sgx_encl_page *page)
 	struct sgx_kernel *k = encl->k;
 	int ret;
 
-	pthread_rwlock_rdlock(&k->mm.lock);
+	/* In every mm on the enclave's mm_list that maps it (Linux sgx_zap_enclave_ptes()). */
 	pthread_mutex_lock(&encl->lock);
-	if (page->mapped) {
-		struct sgx_vma *vma = sgx_find_vma(&k->mm, page->desc);
-
-		/* Only touch the address if it still maps this enclave. */
-		if (vma && vma->file && sgx_file_encl(vma->file) == encl)
-			sgx_pte_zap(page->desc);
-		page->mapped = false;
-	}
+	sgx_encl_zap_page(encl, page);
 	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
 	if (ret == SGX_BLKSTATE)
 		ret = SGX_SUCCESS;
@@ -161,7 +154,6 @@ bool sgx_reclaimer_block(struct sgx_encl_page *page)
 		page->being_reclaimed = false;
 	}
 	pthread_mutex_unlock(&encl->lock);
-	pthread_rwlock_unlock(&k->mm.lock);
 	return !ret;
 }
 

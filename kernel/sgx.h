@@ -119,7 +119,11 @@ struct sgx_kernel {
 	sgx_kick_fn kick;
 	void *kick_data;
 
-	struct sgx_mm mm; /* the one process this model serves */
+	/*
+	 * The process the model runs in: the one private mode serves. A
+	 * service's clients have mms of their own (sgx_mm_create()).
+	 */
+	struct sgx_mm mm;
 
 	/* fd -> open file with a reference, for SGX_IOC_ENCLAVE_PROVISION. */
 	struct sgx_file *(*fget)(struct sgx_kernel *k, int fd, void *data);
@@ -187,8 +191,12 @@ void sgx_wake_ksgxd(struct sgx_kernel *k);
 /* One reclaimer batch (up to SGX_NR_TO_SCAN pages); returns pages reclaimed. */
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k);
 
-/* Install a PTE mapping @page at @addr: a duplicate of its page in a view of its section. */
-int sgx_epc_page_map(struct sgx_kernel *k, struct sgx_epc_page *page, uint64_t addr, int prot);
+/*
+ * The local mm's install (sgx_mm_local_ops): a PTE mapping @page at @addr,
+ * a duplicate of its page in a view of its section.
+ */
+int sgx_epc_page_map(struct sgx_kernel *k, const struct sgx_epc_page *page, uint64_t addr,
+		     int prot);
 
 struct sgx_epc_usage {
 	uint64_t total, free, in_use, leaked, zombie;

@@ -20,14 +20,19 @@
 
 int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 {
+	return sgx_translate_mm(k, &k->mm, addr, access, epc);
+}
+
+int sgx_translate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr, int access, void **epc)
+{
 	struct sgx_encl_page *entry;
 	struct sgx_encl *encl;
 	struct sgx_vma *vma;
 	int ret = -EFAULT;
 
-	if (pthread_rwlock_tryrdlock(&k->mm.lock))
+	if (pthread_rwlock_tryrdlock(&mm->lock))
 		return -EFAULT;
-	vma = sgx_find_vma(&k->mm, addr);
+	vma = sgx_find_vma(mm, addr);
 	if (!vma || !vma->file)
 		goto out;
 	encl = sgx_file_encl(vma->file);
@@ -42,7 +47,7 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 		 * PTE, as the CPU's walk; otherwise not present, and the fault
 		 * handler decides (SIGSEGV by the VMA's protection).
 		 */
-		if (entry && entry->mapped && entry->epc_page && vma->prot)
+		if (entry && (entry->mapped & vma->pte_bit) && entry->epc_page && vma->prot)
 			ret = -EACCES;
 	} else if (entry && entry->epc_page && !entry->being_reclaimed) {
 		*epc = sgx_get_epc_virt_addr(k, entry->epc_page);
@@ -50,6 +55,6 @@ int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 	}
 	pthread_mutex_unlock(&encl->lock);
 out:
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return ret;
 }

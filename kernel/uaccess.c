@@ -5,18 +5,23 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mm.h"
 #include "uaccess.h"
 
 static int copy_user(void *local, uint64_t remote, size_t n, bool write)
 {
 	struct iovec l = { .iov_base = local, .iov_len = n };
 	struct iovec r = { .iov_base = (void *)(uintptr_t)remote, .iov_len = n };
+	struct sgx_mm *mm = sgx_current_mm();
 	ssize_t done;
 
 	if (n == 0)
 		return 0;
 	if (remote + n < remote)
 		return -EFAULT;
+	/* An ioctl made for another process: its memory, through its mm. */
+	if (mm && mm->ops->access_user)
+		return mm->ops->access_user(mm, local, remote, n, write);
 	done = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
 		     : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
 	return done == (ssize_t)n ? 0 : -EFAULT;

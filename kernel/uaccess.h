@@ -10,7 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* 0, or -EFAULT when any byte of the user range is not accessible. */
+/*
+ * 0, or -EFAULT when any byte of the user range is not accessible. The user
+ * is sgx_current_mm()'s process when it has its own access_user op.
+ */
 int copy_from_user(void *to, uint64_t from, size_t n);
 int copy_to_user(uint64_t to, const void *from, size_t n);
 

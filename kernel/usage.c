@@ -109,22 +109,6 @@ static void encl_usage(struct sgx_encl *encl, struct softsgx_enclave_usage *u)
 	pthread_mutex_unlock(&encl->lock);
 }
 
-/* Bytes of the process's mappings onto @vepc. mm.lock held. */
-static uint64_t vepc_mapped(struct sgx_kernel *k, struct sgx_vepc *vepc)
-{
-	struct list_head *pos;
-	uint64_t bytes = 0;
-
-	for (pos = k->mm.vmas.next; pos != &k->mm.vmas; pos = pos->next) {
-		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
-
-		if (vma->file && vma->file->type == SGX_FILE_VEPC &&
-		    vma->file->private_data == vepc)
-			bytes += vma->end - vma->start;
-	}
-	return bytes;
-}
-
 void sgx_usage(struct sgx_kernel *k, struct softsgx_enclave_usage *encls, unsigned int max_encls,
 	       unsigned int *nr_encls, struct softsgx_vepc_usage *vepcs, unsigned int max_vepcs,
 	       unsigned int *nr_vepcs)
@@ -147,7 +131,8 @@ void sgx_usage(struct sgx_kernel *k, struct softsgx_enclave_usage *encls, unsign
 
 		if (n < max_vepcs) {
 			vepcs[n].id = vepc->usage_id;
-			vepcs[n].mapped_bytes = vepc_mapped(k, vepc);
+			/* In every mm that maps it (struct sgx_vma accounting). */
+			vepcs[n].mapped_bytes = (uint64_t)atomic_load(&vepc->mapped_bytes);
 			pthread_mutex_lock(&vepc->lock);
 			vepcs[n].epc_pages = vepc->page_array.count;
 			pthread_mutex_unlock(&vepc->lock);

@@ -71,7 +71,7 @@ enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma,
 	pthread_mutex_lock(&vepc->lock);
 	epc_page = vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
 	if (epc_page)
-		err = sgx_epc_page_map(vepc->k, epc_page, page_addr, vma->prot);
+		err = vma->mm->ops->install(vma->mm, vepc->k, epc_page, page_addr, vma->prot);
 	pthread_mutex_unlock(&vepc->lock);
 	if (!err)
 		return SGX_FAULT_RETRY;
@@ -80,13 +80,13 @@ enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma,
 }
 
 /* Back the page at @page_addr of a vEPC mapping. 0, -EINVAL, or the allocator's errno. */
-static int vepc_populate_page(struct sgx_kernel *k, uintptr_t page_addr)
+static int vepc_populate_page(struct sgx_mm *mm, uintptr_t page_addr)
 {
 	struct sgx_vma *vma;
 	int err = -EINVAL;
 
-	pthread_rwlock_rdlock(&k->mm.lock);
-	vma = sgx_find_vma(&k->mm, page_addr);
+	pthread_rwlock_rdlock(&mm->lock);
+	vma = sgx_find_vma(mm, page_addr);
 	if (vma && vma->file && vma->file->type == SGX_FILE_VEPC) {
 		struct sgx_vepc *vepc = vma->file->private_data;
 
@@ -95,20 +95,25 @@ static int vepc_populate_page(struct sgx_kernel *k, uintptr_t page_addr)
 		vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
 		pthread_mutex_unlock(&vepc->lock);
 	}
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return err;
 }
 
 int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size)
 {
+	return sgx_vepc_populate_mm(k, &k->mm, addr, size);
+}
+
+int sgx_vepc_populate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr, uint64_t size)
+{
 	for (uint64_t off = 0; off < size; off += SGX_PAGE_SIZE) {
-		int err = vepc_populate_page(k, addr + off);
+		int err = vepc_populate_page(mm, addr + off);
 
 		/* Host enclave pages are reclaimable: write some out, as ksgxd would. */
 		while (err == -EBUSY) {
 			if (!sgx_reclaim_pages(k))
 				return -ENOMEM;
-			err = vepc_populate_page(k, addr + off);
+			err = vepc_populate_page(mm, addr + off);
 		}
 		if (err)
 			return err;
@@ -118,11 +123,16 @@ int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size)
 
 void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr)
 {
+	return sgx_vepc_lookup_mm(k, &k->mm, addr);
+}
+
+void *sgx_vepc_lookup_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr)
+{
 	struct sgx_epc_page *epc_page = NULL;
 	struct sgx_vma *vma;
 
-	pthread_rwlock_rdlock(&k->mm.lock);
-	vma = sgx_find_vma(&k->mm, addr);
+	pthread_rwlock_rdlock(&mm->lock);
+	vma = sgx_find_vma(mm, addr);
 	if (vma && vma->file && vma->file->type == SGX_FILE_VEPC) {
 		struct sgx_vepc *vepc = vma->file->private_data;
 
@@ -130,7 +140,7 @@ void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr)
 		epc_page = page_array_load(&vepc->page_array, (addr - vma->file_base) / SGX_PAGE_SIZE);
 		pthread_mutex_unlock(&vepc->lock);
 	}
-	pthread_rwlock_unlock(&k->mm.lock);
+	pthread_rwlock_unlock(&mm->lock);
 	return epc_page ? sgx_get_epc_virt_addr(k, epc_page) : NULL;
 }
 

@@ -15,6 +15,7 @@ struct sgx_vepc {
 	struct sgx_kernel *k;
 	pthread_mutex_t lock;
 	struct page_array page_array; /* file page index -> struct sgx_epc_page */
+	_Atomic int64_t mapped_bytes; /* VMAs onto it, in every mm (sgx_vma_set_range()) */
 	struct list_head usage_link;  /* on k->vepcs */
 	uint64_t usage_id;
 };
@@ -38,8 +39,10 @@ void *sgx_vepc_translate(void *ctx, uintptr_t page_addr);
  * guest would meet the shortage as #PF from its own ENCLS.
  */
 int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size);
+int sgx_vepc_populate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr, uint64_t size);
 
 /* The EPC page behind @addr of a vEPC mapping, or NULL; allocates nothing. */
 void *sgx_vepc_lookup(struct sgx_kernel *k, uintptr_t addr);
+void *sgx_vepc_lookup_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr);
 
 #endif /* SOFTSGX_VIRT_H */

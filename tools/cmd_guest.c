@@ -29,17 +29,14 @@
 
 #include "cli.h"
 #include "hw.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "softsgx/loader.h"
 #include "softsgx/sgx_uapi.h"
+#include "softsgx/sign.h"
 
 #define NAME		      "guest"
 #define DEFAULT_PAGES	      256
 #define DEFAULT_ENCLAVE_PAGES 16
 #define A_PAGES		      2
-/* Enclave attributes: a debug enclave in 64-bit mode, x87 and SSE state. */
-#define ENCL_ATTRIBUTES (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
-#define ENCL_XFRM	0x3ULL
 
 static void usage(FILE *out)
 {
@@ -73,9 +70,8 @@ struct vepc {
 };
 
 struct guest_enclave {
-	int fd;
+	struct softsgx_enclave *encl; /* built by the public loader */
 	uint64_t base, size, nr_reg;
-	void *reserved; /* the ELRANGE reservation until the enclave is mapped */
 	uint8_t mrenclave[SGX_HASH_SIZE];
 	uint8_t mrsigner[SGX_HASH_SIZE];
 };
@@ -135,164 +131,77 @@ static uint8_t page_pattern(uint64_t i)
 	return (uint8_t)(0xA5 ^ (i * 29));
 }
 
-/* An ELRANGE-sized hole aligned to its size, kept reserved (PROT_NONE). */
-static int reserve_elrange(struct guest_enclave *e)
+/*
+ * The guest enclave's image, laid out by hand: page 0 the TCS (its SSA
+ * frame and entry point in page 1), then @e->nr_reg REG pages, read-write,
+ * whose first 8 bytes hold their number; all measured.
+ */
+static int make_image(const struct guest_enclave *e, struct softsgx_image **img)
 {
-	uint8_t *p = mmap(NULL, 2 * e->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			  -1, 0);
-	uint8_t *base, *end;
-
-	if (p == MAP_FAILED)
-		return cli_fail(NAME, "no address space for a %llu-byte ELRANGE: %m", ull(e->size));
-	base = (uint8_t *)(((uintptr_t)p + e->size - 1) & ~(uintptr_t)(e->size - 1));
-	end = base + e->size;
-	if (base > p)
-		munmap(p, (size_t)(base - p));
-	if (p + 2 * e->size > end)
-		munmap(end, (size_t)(p + 2 * e->size - end));
-	e->base = (uintptr_t)base;
-	e->reserved = base;
-	return 0;
-}
-
-static int add_pages(struct softsgx_platform *g, struct guest_enclave *e, const uint8_t *src,
-		     uint64_t offset, uint64_t len, uint64_t flags, struct sgx_measurement *m)
-{
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = flags};
-	uint64_t done = 0;
-
-	while (done < len) {
-		struct sgx_enclave_add_pages add = {
-			.src = (uintptr_t)(src + done),
-			.offset = offset + done,
-			.length = len - done,
-			.secinfo = (uintptr_t)&secinfo,
-			.flags = SGX_PAGE_MEASURE,
-		};
-		long ret = softsgx_ioctl(g, e->fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
-
-		/* A signal may end the ioctl early: go on from where it stopped. */
-		if (ret && ret != -EINTR)
-			return cli_fail(NAME, "SGX_IOC_ENCLAVE_ADD_PAGES at offset 0x%llx: %s",
-					ull(offset + done + add.count), strerror((int)-ret));
-		done += add.count;
-	}
-	/* What EADD and EEXTEND will have hashed, to put in the SIGSTRUCT. */
-	for (uint64_t o = 0; o < len; o += SGX_PAGE_SIZE) {
-		sgx_measure_eadd(m, offset + o, &secinfo);
-		for (unsigned int c = 0; c < SGX_PAGE_SIZE; c += SGX_EEXTEND_CHUNK)
-			sgx_measure_eextend(m, offset + o + c, src + o + c);
-	}
-	return 0;
-}
-
-/* Today as the BCD yyyymmdd of SIGSTRUCT.DATE. */
-static uint32_t bcd_date(void)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	char s[16];
-	uint32_t v = 0;
-
-	gmtime_r(&t, &tm);
-	strftime(s, sizeof(s), "%Y%m%d", &tm);
-	for (const char *c = s; *c; c++)
-		v = v << 4 | (uint32_t)(*c - '0');
-	return v;
-}
-
-/* ECREATE, EADD+EEXTEND of TCS and REG pages, SIGSTRUCT, EINIT, mmap. */
-static int build_enclave(struct softsgx_platform *g, struct guest_enclave *e, EVP_PKEY *key)
-{
-	struct sgx_secs *secs = aligned_alloc(SGX_PAGE_SIZE, sizeof(*secs));
-	struct sgx_sigstruct *sig = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	uint8_t *src = aligned_alloc(SGX_PAGE_SIZE, e->nr_reg * SGX_PAGE_SIZE);
 	struct sgx_tcs *tcs = aligned_alloc(SGX_PAGE_SIZE, sizeof(*tcs));
-	struct sgx_sign_enclave desc = {
-		.attributes = ENCL_ATTRIBUTES,
-		.attributes_mask = ~(uint64_t)SGX_ATTR_INIT,
-		.xfrm = ENCL_XFRM,
-		.xfrm_mask = ENCL_XFRM,
-		.date = bcd_date(),
-	};
-	struct sgx_enclave_create create;
-	struct sgx_enclave_init init;
-	struct sgx_measurement m;
-	void *addr;
-	long ret;
-	int err = CLI_EXIT_FAILURE;
+	uint8_t *src = malloc(e->nr_reg * SGX_PAGE_SIZE);
+	int ret = -ENOMEM;
 
-	if (!secs || !sig || !src || !tcs) {
-		cli_fail(NAME, "out of memory");
+	*img = NULL;
+	if (!tcs || !src)
 		goto out;
-	}
-	e->fd = softsgx_open(g, "/dev/sgx_enclave", O_RDWR);
-	if (e->fd < 0) {
-		cli_fail(NAME, "open of the guest's /dev/sgx_enclave failed: %s", strerror(-e->fd));
-		goto out;
-	}
-
-	memset(secs, 0, sizeof(*secs));
-	secs->base = e->base;
-	secs->size = e->size;
-	secs->ssa_frame_size = 1;
-	secs->attributes = ENCL_ATTRIBUTES;
-	secs->xfrm = ENCL_XFRM;
-	create.src = (uintptr_t)secs;
-	ret = softsgx_ioctl(g, e->fd, SGX_IOC_ENCLAVE_CREATE, &create);
-	if (ret) {
-		cli_fail(NAME, "SGX_IOC_ENCLAVE_CREATE failed: %s", strerror((int)-ret));
-		goto out;
-	}
-	sgx_measure_ecreate(&m, secs->ssa_frame_size, secs->size);
-
-	/* Page 0: the TCS, its SSA frame and entry point in page 1. */
 	memset(tcs, 0, sizeof(*tcs));
 	tcs->ssa_offset = SGX_PAGE_SIZE;
 	tcs->nr_ssa_frames = 1;
 	tcs->entry_offset = SGX_PAGE_SIZE;
 	tcs->fs_limit = 0xFFF;
 	tcs->gs_limit = 0xFFF;
-	if (add_pages(g, e, (uint8_t *)tcs, 0, SGX_PAGE_SIZE, SGX_SECINFO_TCS, &m))
-		goto out;
 	for (uint64_t i = 1; i <= e->nr_reg; i++) {
 		uint8_t *page = src + (i - 1) * SGX_PAGE_SIZE;
 
 		memset(page, page_pattern(i), SGX_PAGE_SIZE);
 		memcpy(page, &i, sizeof(i));
 	}
-	if (add_pages(g, e, src, SGX_PAGE_SIZE, e->nr_reg * SGX_PAGE_SIZE,
-		      SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W, &m))
-		goto out;
-	sgx_measure_final(&m, e->mrenclave);
-
-	memcpy(desc.mrenclave, e->mrenclave, sizeof(desc.mrenclave));
-	if (sgx_sign_sigstruct(&desc, key, sig) || sgx_sign_sigstruct_mrsigner(sig, e->mrsigner)) {
-		cli_fail(NAME, "signing the SIGSTRUCT failed: %s", sgx_sign_error());
-		goto out;
-	}
-	init.sigstruct = (uintptr_t)sig;
-	ret = softsgx_ioctl(g, e->fd, SGX_IOC_ENCLAVE_INIT, &init);
-	if (ret) {
-		cli_fail(NAME, "SGX_IOC_ENCLAVE_INIT failed: %ld (%s)", ret,
-			 ret < 0 ? strerror((int)-ret) : "SGX error code");
-		goto out;
-	}
-	addr = (void *)(uintptr_t)e->base;
-	ret = softsgx_mmap(g, &addr, e->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd,
-			   0);
-	if (ret) {
-		cli_fail(NAME, "mmap of the guest enclave failed: %s", strerror((int)-ret));
-		goto out;
-	}
-	e->reserved = NULL; /* the enclave mapping replaced the reservation */
-	err = 0;
+	ret = softsgx_image_new(e->size, 1, img);
+	if (!ret)
+		ret = softsgx_image_add_pages(*img, 0, tcs, SGX_PAGE_SIZE, SGX_SECINFO_TCS,
+					      SOFTSGX_PAGE_MEASURE);
+	if (!ret)
+		ret = softsgx_image_add_pages(*img, SGX_PAGE_SIZE, src, e->nr_reg * SGX_PAGE_SIZE,
+					      SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
+					      SOFTSGX_PAGE_MEASURE);
 out:
-	free(tcs);
 	free(src);
+	free(tcs);
+	return ret;
+}
+
+/* The public loader and signer: ECREATE, EADD+EEXTEND, SIGSTRUCT, EINIT, mmap. */
+static int build_enclave(struct softsgx_platform *g, struct guest_enclave *e,
+			 const struct softsgx_key *key)
+{
+	struct sgx_sigstruct *sig = malloc(sizeof(*sig));
+	struct softsgx_image *img = NULL;
+	int ret = -ENOMEM;
+
+	if (sig)
+		ret = make_image(e, &img);
+	if (ret) {
+		cli_fail(NAME, "laying out the guest enclave failed: %s",
+			 ret == -ENOMEM ? "out of memory" : softsgx_error_detail());
+		goto out;
+	}
+	if (softsgx_sign(img, key, NULL, sig) || softsgx_sigstruct_mrsigner(sig, e->mrsigner)) {
+		cli_fail(NAME, "signing the SIGSTRUCT failed: %s", softsgx_error_detail());
+		goto out;
+	}
+	memcpy(e->mrenclave, sig->body.mrenclave, sizeof(e->mrenclave));
+	ret = softsgx_enclave_build(g, img, sig, &e->encl);
+	if (ret) {
+		cli_fail(NAME, "building the enclave in the guest failed: %s",
+			 softsgx_error_detail());
+		goto out;
+	}
+	e->base = softsgx_enclave_base(e->encl);
+out:
+	softsgx_image_free(img);
 	free(sig);
-	free(secs);
-	return err;
+	return ret ? CLI_EXIT_FAILURE : 0;
 }
 
 /*
@@ -454,12 +363,12 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 	struct vepc a = {.name = "A", .fd = -1, .pages = A_PAGES};
 	struct vepc b = {.name = "B", .fd = -1, .pages = pages};
 	struct vepc *v[2] = {&a, &b};
-	struct guest_enclave e = {.fd = -1, .nr_reg = nr_reg, .size = 2 * SGX_PAGE_SIZE};
+	struct guest_enclave e = {.nr_reg = nr_reg, .size = 2 * SGX_PAGE_SIZE};
 	struct softsgx_platform *host, *g = NULL;
 	char hex[2 * SGX_HASH_SIZE + 1], buf[32];
 	uint64_t guest_pages = A_PAGES + pages, valid_a, valid_b;
 	struct softsgx_stats hs, gs;
-	EVP_PKEY *key = NULL;
+	struct softsgx_key *key = NULL;
 	int ret = CLI_EXIT_FAILURE;
 
 	host = softsgx_platform_new(cfg);
@@ -497,13 +406,13 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 	       ull(gs.total_pages), ull(stats(host).vepc_faults), ull(stats(host).in_use_pages),
 	       ull(gs.sanitize_valid_pages));
 
-	if (cli_rsa3072_e3_keygen(&key)) {
-		cli_fail(NAME, "generating the signing key failed (OpenSSL)");
+	if (softsgx_key_generate(&key)) {
+		cli_fail(NAME, "generating the signing key failed: %s", softsgx_error_detail());
 		goto out;
 	}
 	while (e.size < (nr_reg + 1) * SGX_PAGE_SIZE)
 		e.size *= 2;
-	if (reserve_elrange(&e) || build_enclave(g, &e, key))
+	if (build_enclave(g, &e, key))
 		goto out;
 	cli_hex(hex, e.mrenclave, sizeof(e.mrenclave));
 	printf("3. Built an enclave in the guest through its /dev/sgx_enclave: ECREATE of a "
@@ -532,6 +441,9 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 		       ull(stats(g).evictions));
 	printf("\n");
 
+	/* The enclave stays as it is in the guest's EPC: the reset takes it away. */
+	softsgx_enclave_forget(e.encl);
+	e.encl = NULL;
 	softsgx_guest_reset(g);
 	g = NULL;
 	printf("6. Reset the guest: its kernel vanished without running ENCLS, so the EPCM "
@@ -578,6 +490,7 @@ static int guest_cycle(const struct softsgx_config *cfg, uint64_t pages, uint64_
 	ret = CLI_EXIT_OK;
 out:
 	/* A clean shutdown of a live guest, then the host closes what is left. */
+	softsgx_enclave_free(e.encl);
 	softsgx_platform_free(g);
 	if (trace) {
 		int err = softsgx_trace_save(host, trace);
@@ -587,9 +500,7 @@ out:
 				       strerror(-err));
 	}
 	softsgx_platform_free(host);
-	if (e.reserved)
-		munmap(e.reserved, e.size);
-	EVP_PKEY_free(key);
+	softsgx_key_free(key);
 	return ret;
 }
 

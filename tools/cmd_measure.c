@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * softsgx measure: the MRENCLAVE of an enclave ELF as the project's loader
- * (tools/lib/enclave_image.c) lays it out and builds it, with a short
+ * softsgx measure: the MRENCLAVE of an enclave ELF as the public loader
+ * (softsgx/loader.h, softsgx/sign.h) lays it out and builds it, with a short
  * description of that layout. Nothing is built: the measurement is computed
  * from the ECREATE, EADD and EEXTEND sequence the loader's ioctls cause.
  */
@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "lib/enclave_image.h"
+#include "softsgx/loader.h"
+#include "softsgx/sign.h"
 
 #define NAME "measure"
 
@@ -36,82 +37,86 @@ static void usage(FILE *out)
 
 enum output { OUT_TEXT, OUT_JSON, OUT_QUIET };
 
-/* The text output names the loader's fixed SECS bits; keep the names true. */
-_Static_assert(ENCLAVE_IMAGE_ATTRIBUTES == (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT) &&
-		       ENCLAVE_IMAGE_MISCSELECT == SGX_MISC_EXINFO,
-	       "update the attribute names print_text() prints");
-
-static unsigned int tcs_pages(const struct enclave_image *img)
+/* The names of the set bits of @v among @names (bit i named names[i]), space separated. */
+static const char *bit_names(char *buf, size_t len, uint64_t v, const char *const *names,
+			     unsigned int nr)
 {
-	unsigned int n = 0;
+	size_t n = 0;
 
-	for (size_t i = 0; i < img->nr_pages; i++)
-		n += SGX_SECINFO_PAGE_TYPE(img->pages[i].secinfo) == SGX_PAGE_TYPE_TCS;
-	return n;
+	buf[0] = '\0';
+	for (unsigned int i = 0; i < nr && n < len; i++)
+		if ((v >> i & 1) && names[i])
+			n += (size_t)snprintf(buf + n, len - n, "%s%s", n ? " " : "", names[i]);
+	return buf;
 }
 
-static void print_text(const char *path, const struct enclave_image *img, const char *mr)
+static void print_text(const char *path, const struct softsgx_image_info *in, const char *mr)
 {
-	const struct enclave_layout_note *l = &img->layout;
-	const struct sgx_secs *secs = img->secs;
-	unsigned int tcs = tcs_pages(img);
-	char size[32], stack[32];
+	/* SDM Vol. 3D, SECS.ATTRIBUTES and MISCSELECT bits. */
+	static const char *const attrs[] = {"INIT", "DEBUG", "MODE64BIT", NULL, "PROVISIONKEY",
+					    "EINITTOKENKEY", "CET", "KSS", NULL, NULL,
+					    "AEXNOTIFY"};
+	static const char *const misc[] = {"EXINFO"};
+	char size[32], stack[32], an[96], mn[32];
 
 	printf("MRENCLAVE: %s\n", mr);
 	printf("Enclave:   %s\n", path);
-	printf("ELRANGE:   %s (SECS.SIZE %#llx)\n", cli_format_size(secs->size, size),
-	       (unsigned long long)secs->size);
-	printf("Pages:     %zu added and measured (%u TCS, %zu regular)\n", img->nr_pages, tcs,
-	       img->nr_pages - tcs);
+	printf("ELRANGE:   %s (SECS.SIZE %#llx)\n", cli_format_size(in->size, size),
+	       (unsigned long long)in->size);
+	printf("Pages:     %llu added and measured (%u TCS, %llu regular)\n",
+	       (unsigned long long)in->nr_pages, in->nr_tcs,
+	       (unsigned long long)(in->nr_pages - in->nr_tcs));
 	printf("TCS:       %u, each with %u SSA frame%s of %u page%s and a %s stack; "
 	       "entry %#llx\n",
-	       l->nr_tcs, l->nssa, l->nssa == 1 ? "" : "s", l->ssa_frame_pages,
-	       l->ssa_frame_pages == 1 ? "" : "s", cli_format_size(l->stack_size, stack),
-	       (unsigned long long)img->entry);
-	printf("SECS:      ATTRIBUTES %#llx (DEBUG MODE64BIT), XFRM %#llx, MISCSELECT %#x "
-	       "(EXINFO)\n",
-	       (unsigned long long)secs->attributes, (unsigned long long)secs->xfrm,
-	       secs->miscselect);
+	       in->nr_tcs, in->nssa, in->nssa == 1 ? "" : "s", in->ssa_frame_pages,
+	       in->ssa_frame_pages == 1 ? "" : "s", cli_format_size(in->stack_size, stack),
+	       (unsigned long long)in->entry);
+	printf("SECS:      ATTRIBUTES %#llx (%s), XFRM %#llx, MISCSELECT %#x (%s)\n",
+	       (unsigned long long)in->attributes,
+	       bit_names(an, sizeof(an), in->attributes, attrs, sizeof(attrs) / sizeof(attrs[0])),
+	       (unsigned long long)in->xfrm, in->miscselect,
+	       bit_names(mn, sizeof(mn), in->miscselect, misc, 1));
 }
 
 /* Sizes and counts are numbers; the entry point and SECS fields hex strings, as in info. */
-static void print_json(const char *path, const struct enclave_image *img, const char *mr)
+static void print_json(const char *path, const struct softsgx_image_info *in, const char *mr)
 {
-	const struct enclave_layout_note *l = &img->layout;
-	const struct sgx_secs *secs = img->secs;
-	unsigned int tcs = tcs_pages(img);
-
 	printf("{\n  \"file\": ");
 	cli_json_string(path);
 	printf(",\n  \"mrenclave\": \"%s\",\n", mr);
-	printf("  \"size\": %llu,\n", (unsigned long long)secs->size);
-	printf("  \"pages\": %zu,\n  \"tcs\": %u,\n  \"regular_pages\": %zu,\n", img->nr_pages, tcs,
-	       img->nr_pages - tcs);
-	printf("  \"nssa\": %u,\n  \"ssa_frame_pages\": %u,\n  \"stack_size\": %llu,\n", l->nssa,
-	       l->ssa_frame_pages, (unsigned long long)l->stack_size);
-	printf("  \"entry\": \"0x%llx\",\n", (unsigned long long)img->entry);
+	printf("  \"size\": %llu,\n", (unsigned long long)in->size);
+	printf("  \"pages\": %llu,\n  \"tcs\": %u,\n  \"regular_pages\": %llu,\n",
+	       (unsigned long long)in->nr_pages, in->nr_tcs,
+	       (unsigned long long)(in->nr_pages - in->nr_tcs));
+	printf("  \"nssa\": %u,\n  \"ssa_frame_pages\": %u,\n  \"stack_size\": %llu,\n", in->nssa,
+	       in->ssa_frame_pages, (unsigned long long)in->stack_size);
+	printf("  \"entry\": \"0x%llx\",\n", (unsigned long long)in->entry);
 	printf("  \"attributes\": \"0x%016llx\",\n  \"xfrm\": \"0x%016llx\",\n",
-	       (unsigned long long)secs->attributes, (unsigned long long)secs->xfrm);
-	printf("  \"miscselect\": \"0x%08x\"\n}\n", secs->miscselect);
+	       (unsigned long long)in->attributes, (unsigned long long)in->xfrm);
+	printf("  \"miscselect\": \"0x%08x\"\n}\n", in->miscselect);
 }
 
 static int measure(const char *path, enum output how)
 {
-	struct enclave_image img;
+	struct softsgx_image *img;
+	struct softsgx_image_info info;
 	uint8_t mr[SGX_HASH_SIZE];
 	char hex[2 * SGX_HASH_SIZE + 1];
 
-	if (enclave_image_load_file(path, &img))
-		return cli_fail(NAME, "%s", enclave_image_error());
-	enclave_image_mrenclave(&img, mr);
+	if (softsgx_image_load_file(path, &img))
+		return cli_fail(NAME, "%s", softsgx_error_detail());
+	if (softsgx_image_get_info(img, &info) || softsgx_image_mrenclave(img, mr)) {
+		softsgx_image_free(img);
+		return cli_fail(NAME, "%s", softsgx_error_detail());
+	}
+	softsgx_image_free(img);
 	cli_hex(hex, mr, sizeof(mr));
 	if (how == OUT_JSON)
-		print_json(path, &img, hex);
+		print_json(path, &info, hex);
 	else if (how == OUT_QUIET)
 		printf("%s\n", hex);
 	else
-		print_text(path, &img, hex);
-	enclave_image_free(&img);
+		print_text(path, &info, hex);
 	if (fflush(stdout))
 		return cli_fail(NAME, "writing the output failed: %m");
 	return CLI_EXIT_OK;

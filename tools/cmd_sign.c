@@ -2,9 +2,10 @@
 /*
  * softsgx sign: the SIGSTRUCT that lets EINIT accept an enclave ELF built by
  * softsgx's loader, signed with an RSA-3072 key with public exponent 3 (the
- * kind `softsgx keygen` makes). The SIGSTRUCT is checked the way EINIT checks
- * it before it is written, and written atomically: a temporary file next to
- * the output, renamed over it once complete.
+ * kind `softsgx keygen` makes), through the public softsgx/loader.h and
+ * softsgx/sign.h. softsgx_sign() checks the SIGSTRUCT the way EINIT checks
+ * it; it is written atomically: a temporary file next to the output, renamed
+ * over it once complete.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,9 +18,8 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
-#include "sigstruct_verify.h"
+#include "softsgx/loader.h"
+#include "softsgx/sign.h"
 
 #define NAME "sign"
 
@@ -156,21 +156,21 @@ static bool same_file(const char *a, const char *b)
 
 struct sign_args {
 	const char *enclave, *key, *output;
-	struct enclave_sign_opts opts;
+	struct softsgx_sign_opts opts;
 };
 
 static int sign(const struct sign_args *a)
 {
 	struct sgx_sigstruct *sig = NULL;
-	struct enclave_image img;
-	EVP_PKEY *key = NULL;
+	struct softsgx_image *img;
+	struct softsgx_key *key = NULL;
 	uint8_t mrsigner[SGX_HASH_SIZE];
 	char hex[2 * SGX_HASH_SIZE + 1];
-	int ret = CLI_EXIT_FAILURE, err, sgx;
+	int ret = CLI_EXIT_FAILURE, err;
 
-	if (enclave_image_load_file(a->enclave, &img))
-		return cli_fail(NAME, "%s", enclave_image_error());
-	err = sgx_sign_load_key(a->key, &key);
+	if (softsgx_image_load_file(a->enclave, &img))
+		return cli_fail(NAME, "%s", softsgx_error_detail());
+	err = softsgx_key_load(a->key, &key);
 	if (err == -EINVAL) {
 		char why[512];
 
@@ -179,26 +179,21 @@ static int sign(const struct sign_args *a)
 			cli_fail(NAME, "%s", why);
 		else
 			cli_fail(NAME, "%s; 'softsgx keygen' makes an RSA-3072 key with exponent 3",
-				 sgx_sign_error());
+				 softsgx_error_detail());
 		goto out;
 	}
 	if (err) {
-		cli_fail(NAME, "%s", sgx_sign_error());
+		cli_fail(NAME, "%s", softsgx_error_detail());
 		goto out;
 	}
-	sig = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
+	sig = malloc(sizeof(*sig));
 	if (!sig) {
 		cli_fail(NAME, "out of memory");
 		goto out;
 	}
-	if (enclave_image_sign(&img, key, &a->opts, sig)) {
-		cli_fail(NAME, "%s", enclave_image_error());
-		goto out;
-	}
-	/* What EINIT checks of the SIGSTRUCT alone: never write one it would refuse. */
-	sgx = sgx_sigstruct_check(sig, mrsigner);
-	if (sgx != SGX_SUCCESS) {
-		cli_fail(NAME, "the new SIGSTRUCT does not verify (SGX error %d)", sgx);
+	/* softsgx_sign() checks the result as EINIT would: never write one it would refuse. */
+	if (softsgx_sign(img, key, &a->opts, sig) || softsgx_sigstruct_mrsigner(sig, mrsigner)) {
+		cli_fail(NAME, "%s", softsgx_error_detail());
 		goto out;
 	}
 	ret = write_sigstruct(a->output, sig);
@@ -216,8 +211,8 @@ static int sign(const struct sign_args *a)
 	ret = fflush(stdout) ? cli_fail(NAME, "writing the output failed: %m") : CLI_EXIT_OK;
 out:
 	free(sig);
-	EVP_PKEY_free(key);
-	enclave_image_free(&img);
+	softsgx_key_free(key);
+	softsgx_image_free(img);
 	return ret;
 }
 

@@ -4,6 +4,9 @@
  * kernel model) inside the calling process, driven through calls that mirror
  * the device files. Every call returns 0 (or a count) or a negative errno,
  * the value Linux would give the corresponding system call.
+ *
+ * Building enclaves from an ELF and signing them: softsgx/loader.h and
+ * softsgx/sign.h (since 0.2).
  */
 #ifndef SOFTSGX_SOFTSGX_H
 #define SOFTSGX_SOFTSGX_H
@@ -21,7 +24,7 @@
  * version is written.
  */
 #define SOFTSGX_VERSION_MAJOR 0
-#define SOFTSGX_VERSION_MINOR 1
+#define SOFTSGX_VERSION_MINOR 2
 #define SOFTSGX_VERSION_PATCH 0
 #define SOFTSGX_VERSION_STRINGIFY_(x) #x
 #define SOFTSGX_VERSION_STRINGIFY(x) SOFTSGX_VERSION_STRINGIFY_(x)

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: MIT
 /*
  * The boundary of libsoftsgx.so (issue 19): a program linked against the
- * shared library, as an embedder's is, sees the functions of
- * include/softsgx/softsgx.h and nothing else (libsoftsgx.map), and its own
+ * shared library, as an embedder's is, sees the functions of the public
+ * headers (softsgx.h, loader.h, sign.h) and nothing else (libsoftsgx.map),
+ * each in the version node of the release that added it, and its own
  * functions cannot capture the library's internal calls.
  *
  * Environment (the Makefile's check target): SOFTSGX_SO, the library;
- * SOFTSGX_HEADER, include/softsgx/softsgx.h; SOFTSGX_CXX_CONSUMER, a C++
- * program that includes every public header and links against the library.
+ * SOFTSGX_HEADER, include/softsgx/softsgx.h (the other headers are read
+ * from its directory); SOFTSGX_CXX_CONSUMER, a C++ program that includes
+ * every public header and links against the library.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -50,17 +52,33 @@ static const char *env(const char *name)
 	return v;
 }
 
+/* The headers that declare the library's functions. */
+static const char *const fn_headers[] = {"softsgx.h", "loader.h", "sign.h"};
+
+/* Every header of fn_headers, one after another. */
 static char *read_header(void)
 {
-	FILE *f = fopen(env("SOFTSGX_HEADER"), "r");
+	const char *main_header = env("SOFTSGX_HEADER");
+	const char *slash = strrchr(main_header, '/');
+	int dir_len = slash ? (int)(slash - main_header + 1) : 0;
 	char *text = calloc(1, 1 << 20);
-	size_t n;
+	size_t used = 0;
 
-	assert_non_null(f);
 	assert_non_null(text);
-	n = fread(text, 1, (1 << 20) - 1, f);
-	assert_true(n > 0);
-	fclose(f);
+	for (size_t i = 0; i < sizeof(fn_headers) / sizeof(fn_headers[0]); i++) {
+		char path[4096];
+		FILE *f;
+		size_t n;
+
+		snprintf(path, sizeof(path), "%.*s%s", dir_len, main_header, fn_headers[i]);
+		f = fopen(path, "r");
+		if (!f)
+			fail_msg("cannot open %s", path);
+		n = fread(text + used, 1, (1 << 20) - 1 - used, f);
+		assert_true(n > 0);
+		used += n;
+		fclose(f);
+	}
 	return text;
 }
 
@@ -105,12 +123,75 @@ static void test_every_export_is_public(void **state)
 		if (at)
 			*at = '\0';
 		if (strncmp(name, "softsgx_", 8) || !declares(header, name))
-			fail_msg("libsoftsgx.so exports %s, which softsgx.h does not declare", name);
+			fail_msg("libsoftsgx.so exports %s, which no public header declares", name);
 		nr++;
 	}
 	assert_int_equal(pclose(nm), 0);
 	assert_true(nr >= 20);
 	free(header);
+}
+
+/*
+ * The names of release 0.2 (softsgx/loader.h and softsgx/sign.h), exactly,
+ * in their own version node; 0.1's stay in theirs.
+ */
+static const char *const names_0_2[] = {
+	"softsgx_image_load_file", "softsgx_image_load_mem", "softsgx_image_new",
+	"softsgx_image_add_pages", "softsgx_image_free", "softsgx_image_get_info",
+	"softsgx_image_tcs_offset", "softsgx_enclave_build", "softsgx_enclave_build_fd",
+	"softsgx_enclave_free", "softsgx_enclave_forget", "softsgx_enclave_base",
+	"softsgx_enclave_size", "softsgx_enclave_nr_tcs", "softsgx_enclave_tcs",
+	"softsgx_error_detail", "softsgx_key_load", "softsgx_key_generate", "softsgx_key_free",
+	"softsgx_key_mrsigner", "softsgx_image_mrenclave", "softsgx_sign",
+	"softsgx_sigstruct_mrsigner",
+};
+
+static void test_version_nodes(void **state)
+{
+	const size_t nr_new = sizeof(names_0_2) / sizeof(names_0_2[0]);
+	unsigned int seen[sizeof(names_0_2) / sizeof(names_0_2[0])] = {0};
+	unsigned int nr_0_1 = 0;
+	char cmd[4096], line[512];
+	FILE *nm;
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "nm -D --defined-only --format=posix '%s'", env("SOFTSGX_SO"));
+	nm = popen(cmd, "r");
+	if (!nm) {
+		print_message("skipped: cannot run nm\n");
+		skip();
+	}
+	while (fgets(line, sizeof(line), nm)) {
+		char name[256], type;
+		char *at, *node;
+		size_t i;
+
+		if (sscanf(line, "%255s %c", name, &type) != 2 || type == 'A')
+			continue;
+		at = strchr(name, '@');
+		if (!at)
+			fail_msg("%s has no version", name);
+		*at = '\0';
+		node = at + 1 + (at[1] == '@');
+		for (i = 0; i < nr_new; i++)
+			if (!strcmp(name, names_0_2[i]))
+				break;
+		if (i < nr_new) {
+			if (strcmp(node, "SOFTSGX_0.2"))
+				fail_msg("%s is in %s, not SOFTSGX_0.2", name, node);
+			seen[i]++;
+		} else if (!strcmp(node, "SOFTSGX_0.1")) {
+			nr_0_1++;
+		} else {
+			fail_msg("%s is in %s, which only 0.2's names may be", name, node);
+		}
+	}
+	assert_int_equal(pclose(nm), 0);
+	for (size_t i = 0; i < nr_new; i++)
+		if (seen[i] != 1)
+			fail_msg("%s is exported %u times in SOFTSGX_0.2", names_0_2[i], seen[i]);
+	/* Release 0.1's 24 functions, none moved. */
+	assert_int_equal(nr_0_1, 24);
 }
 
 static void *open_so(void)
@@ -138,7 +219,7 @@ static void test_every_public_function_is_exported(void **state)
 		memcpy(name, s, len);
 		name[len] = '\0';
 		if (!dlsym(h, name))
-			fail_msg("softsgx.h declares %s, which libsoftsgx.so does not export", name);
+			fail_msg("a public header declares %s, which libsoftsgx.so does not export", name);
 		nr++;
 	}
 	assert_true(nr >= 20);
@@ -151,6 +232,9 @@ static void test_internal_names_are_hidden(void **state)
 	static const char *const internal[] = {
 		"copy_from_user", "copy_to_user", "ksgxd", "sys_mmap", "leaf_ewb",
 		"softsgx_hw", "softsgx_kernel", "softsgx_fget", "sgx_hw_new",
+		/* the loader and signer behind softsgx/loader.h and sign.h */
+		"enclave_build", "enclave_image_load_file", "sgx_sign_sigstruct", "api_fail",
+		"api_image",
 	};
 	void *h = open_so();
 
@@ -252,6 +336,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_export_is_public),
 		cmocka_unit_test(test_every_public_function_is_exported),
+		cmocka_unit_test(test_version_nodes),
 		cmocka_unit_test(test_internal_names_are_hidden),
 		cmocka_unit_test(test_own_copy_from_user_does_not_interpose),
 		cmocka_unit_test(test_version),

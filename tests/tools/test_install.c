@@ -45,7 +45,7 @@ static void test_files(void **state)
 	static const char *const files[] = {
 		ROOT "/bin/softsgx",
 		ROOT "/lib/softsgx/libsoftsgx-preload.so",
-		ROOT "/lib/libsoftsgx.so.0.1.0",
+		ROOT "/lib/libsoftsgx.so.0.2.0",
 		ROOT "/lib/libsoftsgx.so.0",
 		ROOT "/lib/libsoftsgx.so",
 		ROOT "/lib/libsoftsgx.a",
@@ -54,6 +54,8 @@ static void test_files(void **state)
 		ROOT "/include/softsgx/sgx_uapi.h",
 		ROOT "/include/softsgx/sgx_arch.h",
 		ROOT "/include/softsgx/compiler.h",
+		ROOT "/include/softsgx/loader.h",
+		ROOT "/include/softsgx/sign.h",
 		ROOT "/share/man/man1/softsgx.1",
 		ROOT "/share/bash-completion/completions/softsgx",
 	};
@@ -67,7 +69,7 @@ static void test_files(void **state)
 	assert_int_equal(sh("grep -qx 'Libs: -L${libdir} -lsoftsgx' " ROOT
 			    "/lib/pkgconfig/softsgx.pc"), 0);
 	/* The soname is the major version. */
-	assert_int_equal(sh("objdump -p " ROOT "/lib/libsoftsgx.so.0.1.0 | "
+	assert_int_equal(sh("objdump -p " ROOT "/lib/libsoftsgx.so.0.2.0 | "
 			    "grep -q 'SONAME *libsoftsgx.so.0'"), 0);
 }
 

@@ -578,10 +578,10 @@ int enclave_image_sign(const struct enclave_image *img, EVP_PKEY *key,
 
 	memset(&desc, 0, sizeof(desc));
 	enclave_image_mrenclave(img, desc.mrenclave);
-	desc.attributes = img->secs->attributes;
+	desc.attributes = opts && opts->attributes ? opts->attributes : img->secs->attributes;
 	desc.attributes_mask = ~(uint64_t)SGX_ATTR_INIT;
-	desc.xfrm = img->secs->xfrm;
-	desc.xfrm_mask = img->secs->xfrm;
+	desc.xfrm = opts && opts->xfrm ? opts->xfrm : img->secs->xfrm;
+	desc.xfrm_mask = desc.xfrm;
 	desc.miscselect = img->secs->miscselect;
 	desc.misc_mask = ~(uint32_t)0;
 	desc.isvprodid = opts ? opts->isvprodid : 0;
@@ -611,8 +611,10 @@ static int native_close(void *ctx, int fd)
 
 static long native_ioctl(void *ctx, int fd, unsigned long cmd, void *arg)
 {
+	long ret = ioctl(fd, cmd, arg);
+
 	(void)ctx;
-	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+	return ret < 0 ? -errno : ret;
 }
 
 static int native_mmap(void *ctx, void **addr, size_t len, int prot, int flags, int fd,
@@ -766,34 +768,31 @@ static int add_run(const struct enclave_sys *sys, int fd, const struct enclave_p
 	return 0;
 }
 
-int enclave_build(const struct enclave_sys *sys, const struct enclave_image *img,
-		  const struct sgx_sigstruct *sig, struct enclave_handle *h)
+int enclave_build_fd(const struct enclave_sys *sys, int fd, const struct enclave_image *img,
+		     const struct sgx_secs *secs_in, const struct sgx_sigstruct *sig,
+		     struct enclave_handle *h)
 {
 	struct sgx_enclave_create create;
 	struct sgx_enclave_init init;
 	struct sgx_secs *secs;
 	uint64_t base = 0;
 	long ret;
-	int fd;
 
 	memset(h, 0, sizeof(*h));
 	h->fd = -1;
 	image_error[0] = '\0';
 	if (!img->nr_pages || !img->secs)
 		return fail(-EINVAL, "empty enclave image");
-	fd = sys->open(sys->ctx, "/dev/sgx_enclave", O_RDWR);
-	if (fd < 0)
-		return fail(fd, "open /dev/sgx_enclave: %s", strerror(-fd));
 	ret = reserve_elrange(img->secs->size, &base);
 	if (ret)
-		goto err_close;
+		return (int)ret;
 
 	secs = aligned_alloc(SGX_PAGE_SIZE, sizeof(*secs));
 	if (!secs) {
 		ret = fail(-ENOMEM, "out of memory");
 		goto err_unmap;
 	}
-	memcpy(secs, img->secs, sizeof(*secs));
+	memcpy(secs, secs_in ? secs_in : img->secs, sizeof(*secs));
 	secs->base = base;
 	create.src = (uintptr_t)secs;
 	ret = sys->ioctl(sys->ctx, fd, SGX_IOC_ENCLAVE_CREATE, &create);
@@ -812,6 +811,12 @@ int enclave_build(const struct enclave_sys *sys, const struct enclave_image *img
 
 	init.sigstruct = (uintptr_t)sig;
 	ret = sys->ioctl(sys->ctx, fd, SGX_IOC_ENCLAVE_INIT, &init);
+	if (ret > 0) {
+		/* Drivers before Linux 5.11 return EINIT's SGX error code itself. */
+		ret = fail(-EPERM, "ENCLAVE_INIT: EINIT refused the SIGSTRUCT (SGX error %ld)",
+			   ret);
+		goto err_unmap;
+	}
 	if (ret) {
 		ret = fail((int)ret, "ENCLAVE_INIT: %s%s", strerror((int)-ret),
 			   ret == -EPERM ? " (EINIT refused the SIGSTRUCT)" : "");
@@ -838,9 +843,26 @@ int enclave_build(const struct enclave_sys *sys, const struct enclave_image *img
 
 err_unmap:
 	sys->munmap(sys->ctx, (void *)(uintptr_t)base, img->secs->size);
-err_close:
-	sys->close(sys->ctx, fd);
 	return (int)ret;
+}
+
+int enclave_build(const struct enclave_sys *sys, const struct enclave_image *img,
+		  const struct sgx_sigstruct *sig, struct enclave_handle *h)
+{
+	int fd, ret;
+
+	memset(h, 0, sizeof(*h));
+	h->fd = -1;
+	image_error[0] = '\0';
+	if (!img->nr_pages || !img->secs)
+		return fail(-EINVAL, "empty enclave image");
+	fd = sys->open(sys->ctx, "/dev/sgx_enclave", O_RDWR);
+	if (fd < 0)
+		return fail(fd, "open /dev/sgx_enclave: %s", strerror(-fd));
+	ret = enclave_build_fd(sys, fd, img, NULL, sig, h);
+	if (ret)
+		sys->close(sys->ctx, fd);
+	return ret;
 }
 
 void enclave_unload(const struct enclave_sys *sys, struct enclave_handle *h)

@@ -98,12 +98,14 @@ void enclave_image_mrenclave(const struct enclave_image *img, uint8_t out[SGX_HA
 struct enclave_sign_opts {
 	uint16_t isvprodid;
 	uint16_t isvsvn;
-	uint32_t date; /* yyyymmdd in BCD digits; 0: today (UTC) */
+	uint32_t date;	     /* yyyymmdd in BCD digits; 0: today (UTC) */
+	uint64_t attributes; /* 0: the image's SECS attributes */
+	uint64_t xfrm;	     /* 0: the image's SECS XFRM */
 };
 
 /*
- * SIGSTRUCT for @img signed with @key (RSA-3072, e = 3). The attributes are
- * enforced under the mask ~INIT, XFRM under its own value's bits, MISCSELECT
+ * SIGSTRUCT for @img signed with @key (RSA-3072, e = 3). The attributes
+ * (@opts's, else the image's) are enforced under the mask ~INIT, XFRM under its own value's bits, MISCSELECT
  * under all bits. @opts may be NULL (product 0, SVN 0, today).
  */
 int enclave_image_sign(const struct enclave_image *img, EVP_PKEY *key,
@@ -148,6 +150,15 @@ struct enclave_handle {
  */
 int enclave_build(const struct enclave_sys *sys, const struct enclave_image *img,
 		  const struct sgx_sigstruct *sig, struct enclave_handle *h);
+/*
+ * The same on @fd, an open /dev/sgx_enclave of @sys with no enclave yet,
+ * which stays the caller's (not closed on failure; h->fd is @fd on
+ * success). ECREATE gets @secs (its base replaced by the ELRANGE's), or
+ * the image's SECS when @secs is NULL.
+ */
+int enclave_build_fd(const struct enclave_sys *sys, int fd, const struct enclave_image *img,
+		     const struct sgx_secs *secs, const struct sgx_sigstruct *sig,
+		     struct enclave_handle *h);
 /* Unmap the ELRANGE and close the descriptor. */
 void enclave_unload(const struct enclave_sys *sys, struct enclave_handle *h);
 
