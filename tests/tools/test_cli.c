@@ -765,6 +765,36 @@ static void test_run_state_dir(void **state)
 		assert_string_equal(r.out, want);
 		cli_result_free(&r);
 	}
+
+	/*
+	 * The shim alone (LD_PRELOAD without softsgx run) keeps the same rule:
+	 * the last component is made, missing parents are not (the program
+	 * runs on with a root key of this run only, and says so).
+	 */
+	{
+		char preload[4200], state_env[160];
+		const char *argv[] = {"/bin/sh", "-c", "true", NULL};
+		struct cli_cmd c = {.argv = argv,
+				    .env = CLI_ARGS(preload, state_env),
+				    .unset = PLATFORM_VARS};
+
+		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", cli_env_path("SOFTSGX_PRELOAD"));
+		snprintf(state_env, sizeof(state_env), "SOFTSGX_STATE_DIR=%s/p/q", dir);
+		cli_run(&r, &c);
+		cli_assert_status(&r, 0);
+		cli_assert_contains(r.err, "softsgx: no usable root key in the state directory");
+		cli_result_free(&r);
+		snprintf(path, sizeof(path), "%s/p", dir);
+		assert_false(exists(path));
+
+		snprintf(state_env, sizeof(state_env), "SOFTSGX_STATE_DIR=%s/shim-state", dir);
+		cli_run(&r, &c);
+		cli_assert_status(&r, 0);
+		assert_string_equal(r.err, "");
+		cli_result_free(&r);
+		snprintf(path, sizeof(path), "%s/shim-state/root-key", dir);
+		assert_true(exists(path));
+	}
 	cli_tmpdir_remove(dir);
 }
 
