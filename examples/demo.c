@@ -476,7 +476,8 @@ static void keep_paging(struct encl *e, unsigned int total, unsigned int seconds
 				if (SGX_SECINFO_PAGE_TYPE(pg->secinfo) != SGX_PAGE_TYPE_REG ||
 				    !(pg->secinfo & SGX_SECINFO_R))
 					continue;
-				v = ecall(&e[i], TEST_ENCL_OP_READ_U64, e[i].h.base + pg->offset, 0);
+				v = ecall(&e[i], TEST_ENCL_OP_READ_U64, e[i].h.base + pg->offset,
+					  0);
 				reads++;
 				memcpy(&want, pg->contents, sizeof(want));
 				if (!(pg->secinfo & SGX_SECINFO_W) && v != want)

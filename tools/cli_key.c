@@ -88,7 +88,8 @@ const char *cli_key_problem(const char *path, char *out, size_t size)
 			 path);
 	else if (has(buf, len, "-----BEGIN CERTIFICATE-----"))
 		snprintf(out, size,
-			 "%s is a certificate; signing needs the private key it was made for", path);
+			 "%s is a certificate; signing needs the private key it was made for",
+			 path);
 	else if (has(buf, len, "-----BEGIN OPENSSH PRIVATE KEY-----"))
 		snprintf(out, size,
 			 "%s is an OpenSSH key; SGX needs an RSA-3072 key with exponent 3 in "
@@ -100,8 +101,8 @@ const char *cli_key_problem(const char *path, char *out, size_t size)
 			 "pkey -inform DER -in %s -out KEY.pem'",
 			 path, path);
 	else if (der)
-		snprintf(out, size,
-			 "%s is a DER public key; signing needs the private key, in PEM", path);
+		snprintf(out, size, "%s is a DER public key; signing needs the private key, in PEM",
+			 path);
 	else
 		out = NULL;
 	free(buf);

@@ -175,7 +175,8 @@ static void test_default_process_name(void **state)
 	(void)state;
 	assert_non_null(t);
 	json = to_json(t, NULL);
-	snprintf(want, sizeof(want), "\"ph\":\"M\",\"ts\":0.000,\"pid\":%d,\"tid\":0,"
+	snprintf(want, sizeof(want),
+		 "\"ph\":\"M\",\"ts\":0.000,\"pid\":%d,\"tid\":0,"
 		 "\"args\":{\"name\":\"%s\"}}",
 		 (int)getpid(), program_invocation_short_name);
 	if (!strstr(json, want))

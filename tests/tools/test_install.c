@@ -23,7 +23,7 @@
 #define ROOT STAGE "/usr"
 /* make as a user runs it, not steered by the `make check` around us. */
 #define MAKE_CLEAN "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory"
-#define QUIET_OBJ STAGE "/quiet/tools/cli.o"
+#define QUIET_OBJ  STAGE "/quiet/tools/cli.o"
 
 static int sh(const char *cmd)
 {

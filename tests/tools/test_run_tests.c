@@ -80,7 +80,7 @@ static void expect_summary(const struct cli_result *r, const char *line)
 }
 
 #define CMOCKA_SUMMARY(passed, skipped)                                                            \
-	"[==========] 3 test(s) run.\n[  PASSED  ] " passed " test(s).\n"                           \
+	"[==========] 3 test(s) run.\n[  PASSED  ] " passed " test(s).\n"                          \
 	"[  SKIPPED ] " skipped " test(s), listed below:\n[  SKIPPED ] test_x\n"
 
 static void test_exit_77_is_a_skip(void **state)
