@@ -58,6 +58,8 @@ TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tes
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/test_stats_file
 # mm (several address spaces): the mms racing the reclaimer, under TSan too.
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_mm_threads
+# Background sanitization races ksgxd against allocations (sanitize).
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_sanitize
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.
@@ -341,6 +343,9 @@ check-stress: deps
 		SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(CONFORM_ENV) ./tests/run-tests $(STORM_BIN)
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
+# bench/bench_startup times `softsgx run`: the command next to the benchmarks (sanitize).
+$(RELEASE_DIR)/bench/bench_startup: | $(RELEASE_CLI)
+
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS) $(PRELOAD_LIB)
 	@SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_STATE_DIR=$(abspath build/state) \

@@ -11,6 +11,15 @@
 
 #include "hw_internal.h"
 
+/* An atomic max: chunks are created concurrently by leaves on any thread. */
+static void raise_chunks_end(struct hw_section *s, uint64_t end)
+{
+	uint64_t cur = atomic_load(&s->chunks_end);
+
+	while (cur < end && !atomic_compare_exchange_weak(&s->chunks_end, &cur, end))
+		;
+}
+
 static struct epcm_entry *chunk_get(struct hw_section *s, uint64_t index, bool alloc)
 {
 	_Atomic(struct epcm_entry *) *slot = &s->chunks[index / EPCM_CHUNK_PAGES];
@@ -29,6 +38,8 @@ static struct epcm_entry *chunk_get(struct hw_section *s, uint64_t index, bool a
 							     memory_order_acquire)) {
 			free(chunk);
 			chunk = expected;
+		} else {
+			raise_chunks_end(s, index / EPCM_CHUNK_PAGES + 1);
 		}
 	}
 	return chunk ? &chunk[index % EPCM_CHUNK_PAGES] : NULL;
@@ -73,6 +84,25 @@ bool epc_resolve_pfn(struct sgx_hw *hw, uint64_t pfn, struct epc_ref *ref)
 		}
 	}
 	return false;
+}
+
+uint64_t hw_epc_used_pages(struct sgx_hw *hw, const void *addr, uint64_t npages)
+{
+	const uint8_t *p = addr;
+
+	for (unsigned int i = 0; i < hw->nr_sections; i++) {
+		struct hw_section *s = &hw->sec[i];
+		uint64_t first, end;
+
+		if (p < s->virt || p >= s->virt + s->size)
+			continue;
+		first = (uint64_t)(p - s->virt) >> SGX_PAGE_SHIFT;
+		end = atomic_load(&s->chunks_end) * EPCM_CHUNK_PAGES;
+		if (end <= first)
+			return 0;
+		return end - first < npages ? end - first : npages;
+	}
+	return npages; /* an alias, or no EPC: every page may be in use */
 }
 
 bool epcm_trylock_excl(struct epcm_entry *e)

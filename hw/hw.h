@@ -224,6 +224,16 @@ void *hw_epc_view(struct sgx_hw *hw, const void *addr, int prot);
 bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr);
 
 /*
+ * Observability, like hw_epc_page_valid(): how many pages from @addr (a page
+ * of a section's direct map or of an alias, @npages of them) may hold EPCM
+ * state. The pages after that many were never valid since power-on. The
+ * model knows it from its lazily created EPCM chunks; an alias (a guest's
+ * EPC) gives no such answer: all @npages. Lets a kernel sanitize only the
+ * part of the EPC a previous owner can have used.
+ */
+uint64_t hw_epc_used_pages(struct sgx_hw *hw, const void *addr, uint64_t npages);
+
+/*
  * Whether enclave code may access the EPC page at @addr (direct map or
  * alias) as @access (enum hw_mmu_access bits of enclu.h: read 1, write 2,
  * exec 4) by its EPCM entry: valid, not blocked, REG, neither PENDING nor

@@ -79,6 +79,12 @@ struct hw_section {
 	struct sgx_shm shm; /* the memory: virt is shm.map, one view per protection */
 	_Atomic(struct epcm_entry *) *chunks;
 	uint64_t nr_chunks;
+	/*
+	 * One past the highest chunk ever created: pages from
+	 * chunks_end * EPCM_CHUNK_PAGES up never held EPCM state, so walks over
+	 * "what might be in use" (sanitization, fork's copy) stop there.
+	 */
+	_Atomic uint64_t chunks_end;
 };
 
 /*

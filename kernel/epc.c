@@ -3,6 +3,8 @@
  * EPC sections, page descriptors and the page allocator. A section hands out
  * pages from its free list first, then from the range of pages never used
  * since boot, so descriptors exist only for pages that were ever allocated.
+ * Sanitization (sanitize.c) runs in ksgxd; a page it has not reached yet is
+ * sanitized by the allocation that takes it.
  */
 #define _GNU_SOURCE /* pthread_setname_np */
 #include <errno.h>
@@ -11,14 +13,16 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
 
-#include "sgx.h"
+#include "epc_internal.h"
 #include "fault_inject.h"
 #include "usage.h"
 
-static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section,
-				     uint64_t index)
+struct sgx_epc_page *sgx_epc_desc_get(struct sgx_kernel *k, unsigned int section,
+				      uint64_t index)
 {
+	struct sgx_epc_section *s = &k->sections[section];
 	_Atomic(struct sgx_epc_page *) *slot = &s->desc_chunks[index / SGX_EPC_DESC_CHUNK];
 	struct sgx_epc_page *chunk = atomic_load(slot);
 	struct sgx_epc_page *expected = NULL;
@@ -35,6 +39,13 @@ static struct sgx_epc_page *desc_get(struct sgx_epc_section *s, uint32_t section
 		if (!atomic_compare_exchange_strong(slot, &expected, chunk)) {
 			free(chunk);
 			chunk = expected;
+		} else {
+			uint64_t end = atomic_load(&s->desc_chunks_end);
+			uint64_t want = index / SGX_EPC_DESC_CHUNK + 1;
+
+			while (end < want &&
+			       !atomic_compare_exchange_weak(&s->desc_chunks_end, &end, want))
+				;
 		}
 	}
 	return &chunk[index % SGX_EPC_DESC_CHUNK];
@@ -59,14 +70,23 @@ void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw)
 		cfg->nr_sections++;
 }
 
-/* Take a section's next never-used page, skipping pages sanitization kept. */
+/*
+ * Take a section's next never-used page, skipping pages sanitization kept.
+ * Pages below san_next were sanitized, pages from san_end up need none; a
+ * page in between is sanitized here first: EREMOVE of one page costs the
+ * allocation less than waiting for ksgxd to get there.
+ */
 static struct sgx_epc_page *take_fresh(struct sgx_kernel *k, unsigned int i)
 {
 	struct sgx_epc_section *s = &k->sections[i];
 
 	while (s->fresh_next < s->npages) {
-		struct sgx_epc_page *page = desc_get(s, i, s->fresh_next);
+		struct sgx_epc_page *page;
 
+		if (s->fresh_next == s->san_next && s->san_next < s->san_end &&
+		    sgx_sanitize_next_locked(k, i))
+			return NULL;
+		page = sgx_epc_desc_get(k, i, s->fresh_next);
 		if (!page)
 			return NULL;
 		s->fresh_next++;
@@ -118,11 +138,27 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 
 	for (;;) {
 		/* Injected exhaustion: this look finds every free list empty. */
-		page = sgx_fi_should_fail(SGX_FI_EPC_ALLOC) ? NULL : __sgx_alloc_epc_page(k);
+		bool injected = sgx_fi_should_fail(SGX_FI_EPC_ALLOC);
+
+		page = injected ? NULL : __sgx_alloc_epc_page(k);
 		if (page) {
 			page->owner = owner;
 			atomic_fetch_add(&k->stats.allocs, 1);
 			break;
+		}
+		/*
+		 * Free pages may still wait for sanitization's second pass (or,
+		 * on the rare -ENOMEM of a descriptor, its first): do ksgxd's
+		 * work rather than report an EPC that is not full as full.
+		 */
+		if (!injected && !sgx_sanitize_done(k)) {
+			int ret = sgx_sanitize_step(k, SGX_NR_HIGH_PAGES);
+
+			if (ret < 0) {
+				*err = ret;
+				break;
+			}
+			continue;
 		}
 		pthread_mutex_lock(&k->lru_lock);
 		bool nothing_to_reclaim = list_empty(&k->active_page_list);
@@ -154,7 +190,7 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 	return page;
 }
 
-static void put_on_free_list(struct sgx_kernel *k, struct sgx_epc_page *page)
+void sgx_epc_put_free(struct sgx_kernel *k, struct sgx_epc_page *page, bool count)
 {
 	struct sgx_epc_section *s = &k->sections[page->section];
 
@@ -162,7 +198,8 @@ static void put_on_free_list(struct sgx_kernel *k, struct sgx_epc_page *page)
 	page->owner = NULL;
 	page->flags = SGX_EPC_PAGE_TOUCHED | SGX_EPC_PAGE_IS_FREE;
 	list_add_tail(&page->list, &s->free_list);
-	atomic_fetch_add(&k->nr_free_pages, 1);
+	if (count)
+		atomic_fetch_add(&k->nr_free_pages, 1);
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -170,7 +207,7 @@ void sgx_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
 	atomic_fetch_sub(&k->nr_in_use_pages, 1);
 	atomic_fetch_add(&k->stats.frees, 1);
-	put_on_free_list(k, page);
+	sgx_epc_put_free(k, page, true);
 }
 
 void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
@@ -198,61 +235,20 @@ void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 }
 
 /*
- * EREMOVE every page of a section. A SECS fails with CHILD_PRESENT while a
- * child later in the EPC still exists, so failures get a second pass after
- * all children are gone; what fails twice is leaked.
+ * The table of descriptor chunks: a pointer per SGX_EPC_DESC_CHUNK pages,
+ * mapped rather than calloc()ed (a heap calloc() of a size freed before
+ * clears it all: boot would cost time and memory per EPC page). A host
+ * allocation all the same, for fault injection.
  */
-static int sanitize_section(struct sgx_kernel *k, unsigned int i, struct list_head *dirty)
+static _Atomic(struct sgx_epc_page *) *desc_table_new(uint64_t nr)
 {
-	struct sgx_epc_section *s = &k->sections[i];
+	void *p;
 
-	for (uint64_t idx = 0; idx < s->npages; idx++) {
-		struct sgx_epc_page *page;
-
-		/* Seen before EREMOVE: what a previous owner left behind. */
-		if (hw_epc_page_valid(k->hw, s->virt_addr + idx * SGX_PAGE_SIZE))
-			atomic_fetch_add(&k->stats.sanitize_valid_pages, 1);
-		if (!encls_eremove(k->hw, s->virt_addr + idx * SGX_PAGE_SIZE))
-			continue;
-		page = desc_get(s, i, idx);
-		if (!page)
-			return -ENOMEM;
-		page->flags |= SGX_EPC_PAGE_TOUCHED;
-		list_add_tail(&page->list, dirty);
-	}
-	return 0;
-}
-
-static int sgx_sanitize(struct sgx_kernel *k)
-{
-	struct list_head dirty = LIST_HEAD_INIT(dirty);
-	struct list_head *pos, *tmp;
-	int ret;
-
-	for (unsigned int i = 0; i < k->nr_sections; i++) {
-		ret = sanitize_section(k, i, &dirty);
-		if (ret)
-			return ret;
-	}
-	atomic_store(&k->nr_free_pages, (int64_t)k->total_pages);
-	list_for_each_safe(pos, tmp, &dirty) {
-		struct sgx_epc_page *page = list_entry(pos, struct sgx_epc_page, list);
-
-		/* Not free until the second pass succeeds. */
-		list_del_init(&page->list);
-		atomic_fetch_sub(&k->nr_free_pages, 1);
-		ret = encls_eremove(k->hw, sgx_get_epc_virt_addr(k, page));
-		if (ret) {
-			fprintf(stderr, "softsgx: sanitization: EREMOVE returned %#x, "
-					"EPC page %#llx leaked\n",
-				ret, (unsigned long long)sgx_get_epc_phys_addr(k, page));
-			page->flags |= SGX_EPC_PAGE_LEAKED;
-			atomic_fetch_add(&k->nr_leaked_pages, 1);
-			continue;
-		}
-		put_on_free_list(k, page);
-	}
-	return 0;
+	if (sgx_fi_should_fail(SGX_FI_HOST_ALLOC))
+		return NULL;
+	p = mmap(NULL, nr * sizeof(struct sgx_epc_page *), PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	return p == MAP_FAILED ? NULL : p;
 }
 
 static void sections_destroy(struct sgx_kernel *k)
@@ -261,12 +257,16 @@ static void sections_destroy(struct sgx_kernel *k)
 		struct sgx_epc_section *s = &k->sections[i];
 
 		if (s->desc_chunks) {
-			for (uint64_t c = 0; c < s->nr_chunks; c++)
+			uint64_t end = atomic_load(&s->desc_chunks_end);
+
+			/* Chunks past the last one created were never allocated. */
+			for (uint64_t c = 0; c < end; c++)
 				free(atomic_load(&s->desc_chunks[c]));
-			free(s->desc_chunks);
+			munmap(s->desc_chunks, s->nr_chunks * sizeof(*s->desc_chunks));
 		}
 		pthread_mutex_destroy(&s->lock);
 	}
+	pthread_mutex_destroy(&k->sanitize_lock);
 }
 
 void *ksgxd(void *arg);
@@ -286,6 +286,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 	INIT_LIST_HEAD(&k->zombie_secs_pages);
 	pthread_mutex_init(&k->ksgxd_lock, NULL);
 	pthread_cond_init(&k->ksgxd_waitq, NULL);
+	pthread_mutex_init(&k->sanitize_lock, NULL);
 	sgx_usage_init(k);
 
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
@@ -300,17 +301,25 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 		s->npages = src->size / SGX_PAGE_SIZE;
 		memcpy(s->view, src->view, sizeof(s->view));
 		s->nr_chunks = (s->npages + SGX_EPC_DESC_CHUNK - 1) / SGX_EPC_DESC_CHUNK;
-		s->desc_chunks = sgx_kcalloc(s->nr_chunks, sizeof(*s->desc_chunks));
+		s->desc_chunks = desc_table_new(s->nr_chunks);
 		if (!s->desc_chunks) {
 			ret = -ENOMEM;
 			goto err;
 		}
 		k->total_pages += s->npages;
+		sgx_sanitize_section_init(k, i);
 	}
-	ret = sgx_sanitize(k);
-	if (ret)
-		goto err;
-	if (!cfg->no_ksgxd) {
+	/* Not yet sanitized counts as free: whoever takes such a page sanitizes it. */
+	atomic_store(&k->nr_free_pages, (int64_t)k->total_pages);
+	/* Budget 0: only notes an EPC with nothing to sanitize (a fresh one) as done. */
+	sgx_sanitize_step(k, 0);
+	if (cfg->no_ksgxd && !cfg->sanitize_on_demand) {
+		/* Nothing would do it in the background. */
+		ret = sgx_sanitize_wait(k);
+		if (ret)
+			goto err;
+	}
+	if (!cfg->no_ksgxd && !cfg->sanitize_on_demand) {
 		ret = sgx_kernel_start_ksgxd(k);
 		if (ret)
 			goto err;

@@ -74,6 +74,8 @@ void *ksgxd(void *arg)
 {
 	struct sgx_kernel *k = arg;
 
+	/* As Linux's ksgxd: sanitize the EPC first (kernel/sanitize.c). */
+	sgx_sanitize_background(k, ksgxd_should_stop);
 	pthread_mutex_lock(&k->ksgxd_lock);
 	while (!k->ksgxd_stop) {
 		if (!k->ksgxd_wake) {

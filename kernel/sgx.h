@@ -5,7 +5,8 @@
  * Linux arch/x86/kernel/cpu/sgx so a reader of one finds the other.
  *
  * Unlike Linux, page descriptors are created lazily in chunks: an EPC of 2^28
- * pages costs memory only for the pages ever handed out.
+ * pages costs memory only for the pages ever handed out; and sanitization
+ * (sanitize.c) walks only the pages the CPU model says may hold EPCM state.
  */
 #ifndef SOFTSGX_KERNEL_SGX_H
 #define SOFTSGX_KERNEL_SGX_H
@@ -51,8 +52,16 @@ struct sgx_epc_section {
 	pthread_mutex_t lock;
 	struct list_head free_list; /* pages freed after use */
 	uint64_t fresh_next;	    /* pages from here up were never handed out */
+	/*
+	 * Sanitization (sanitize.c), under @lock: its first pass has looked at
+	 * the pages below san_next; pages from san_end up held no EPCM state
+	 * at boot. Pages whose first EREMOVE failed wait on dirty_list.
+	 */
+	uint64_t san_next, san_end;
+	struct list_head dirty_list;
 	_Atomic(struct sgx_epc_page *) *desc_chunks;
 	uint64_t nr_chunks;
+	_Atomic uint64_t desc_chunks_end; /* one past the highest chunk created */
 };
 
 struct sgx_stats {
@@ -76,7 +85,9 @@ struct sgx_kernel_config {
 	struct sgx_hw *hw;
 	unsigned int nr_sections;
 	struct sgx_hw_section sections[SGX_HW_MAX_SECTIONS];
-	bool no_ksgxd; /* tests that drive reclaim by hand */
+	bool no_ksgxd; /* tests that drive reclaim by hand: boot sanitizes at once */
+	/* Tests: no ksgxd and no sanitization at boot, allocations sanitize what they take. */
+	bool sanitize_on_demand;
 };
 
 struct sgx_kernel {
@@ -108,6 +119,10 @@ struct sgx_kernel {
 	 * allocation that finds the list empty is concerned.
 	 */
 	unsigned int nr_isolated;
+
+	/* Serializes sanitization steps; sanitized: both passes are over. */
+	pthread_mutex_t sanitize_lock;
+	_Atomic bool sanitized;
 
 	pthread_t ksgxd;
 	bool ksgxd_running;
@@ -146,9 +161,11 @@ struct sgx_kernel {
 };
 
 /*
- * Boot: take the sections, EREMOVE every page (a second pass for SECS pages
- * whose children came later in the first), count leaks, start ksgxd.
- * Returns 0 or -errno.
+ * Boot: take the sections, start ksgxd, which sanitizes in the background:
+ * EREMOVE of every page that may hold EPCM state (a second pass for SECS
+ * pages whose children came later in the first), leaks counted. Pages the
+ * CPU model never used are free at once. Without ksgxd, sanitization runs
+ * here. Returns 0 or -errno.
  */
 int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg);
 void sgx_kernel_destroy(struct sgx_kernel *k);
@@ -168,6 +185,18 @@ int sgx_kernel_start_ksgxd(struct sgx_kernel *k);
 void sgx_fork_prepare(struct sgx_kernel *k);
 void sgx_fork_parent(struct sgx_kernel *k);
 int sgx_fork_child(struct sgx_kernel *k);
+
+/*
+ * Sanitization (sanitize.c). A step EREMOVEs up to @budget pages: returns 1
+ * when both passes are over, 0 when pages remain, -ENOMEM. ksgxd runs steps
+ * at start; an allocation that finds nothing free runs one; wait runs them
+ * until the end (0 or -ENOMEM).
+ */
+int sgx_sanitize_step(struct sgx_kernel *k, uint64_t budget);
+int sgx_sanitize_wait(struct sgx_kernel *k);
+bool sgx_sanitize_done(struct sgx_kernel *k);
+/* ksgxd's first work: steps until done, or until @should_stop says so (it resumes on restart). */
+void sgx_sanitize_background(struct sgx_kernel *k, bool (*should_stop)(struct sgx_kernel *k));
 
 /* Host configuration: every section of the CPU model. */
 void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw);
