@@ -7,6 +7,7 @@
  * sanitized build/check/softsgx.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -719,22 +720,30 @@ static void test_run_state_dir(void **state)
 	if (geteuid() == 0) {
 		snprintf(path, sizeof(path), "%s/theirs", dir);
 		assert_int_equal(mkdir(path, 0777), 0);
-		assert_int_equal(chown(path, 65534, 65534), 0);
 		snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s/theirs/state", dir);
+		/* In a user namespace without uid 65534 mapped, root cannot give it away. */
+		if (chown(path, 65534, 65534)) {
+			print_message("note: chown to uid 65534 failed (%s): the case of another "
+				      "user's directory is not checked here\n",
+				      strerror(errno));
+			env[0] = '\0';
+		}
 	} else {
 		snprintf(path, sizeof(path), "/");
 		snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=/softsgx-test-state");
 	}
-	run_marked(&r, marker, CLI_ARGS(env), NULL);
-	cli_assert_status(&r, 2);
-	snprintf(want, sizeof(want),
-		 "does not exist, and softsgx creates it only in a writable directory of yours, "
-		 "which %s is not\n",
-		 path);
-	cli_assert_contains(r.err, want);
-	cli_result_free(&r);
-	assert_false(exists(marker));
-	assert_false(exists(strchr(env, '=') + 1));
+	if (env[0]) {
+		run_marked(&r, marker, CLI_ARGS(env), NULL);
+		cli_assert_status(&r, 2);
+		snprintf(want, sizeof(want),
+			 "does not exist, and softsgx creates it only in a writable directory of "
+			 "yours, which %s is not\n",
+			 path);
+		cli_assert_contains(r.err, want);
+		cli_result_free(&r);
+		assert_false(exists(marker));
+		assert_false(exists(strchr(env, '=') + 1));
+	}
 
 	/* The last component is made, 0700, and the program gets it absolute. */
 	snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s/state/", dir);
