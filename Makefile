@@ -156,6 +156,30 @@ CXX ?= g++
 PUBLIC_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(wildcard tests/public/test_*.c))
 PUBLIC_CXX_BIN := $(RELEASE_DIR)/tests/public/cxx_consumer
 
+# Quiet build (issue 19): `make` prints a short line per step ("CC
+# build/check/hw/epcm.o", "LD build/release/softsgx", "AR ..."), `make V=1`
+# every command. The compilers and ar are wrapped here, so rules stay plain
+# `$(CC) ...` and new rules are quiet too: $(info) prints when make expands
+# the recipe, and expands to nothing. Commands that are not compilers (ln,
+# install, openssl) are silent without V=1.
+V ?= 0
+ifneq ($(V),1)
+.SILENT:
+quiet_empty :=
+quiet_pad := $(quiet_empty)  $(quiet_empty)
+# CC for a compile (an object, or a program built from its source in one
+# step), LD for a link of objects alone.
+quiet_tool = $(info $(quiet_pad)$(if $(filter %.o,$@)$(filter %.c %.cc %.S,$<),$(1),$(2))$(quiet_pad)$@)
+QUIET_CC := $(CC)
+QUIET_CXX := $(CXX)
+QUIET_ENCLAVE_CC := $(ENCLAVE_CC)
+QUIET_AR := $(AR)
+override CC = $(call quiet_tool,CC,LD)$(QUIET_CC)
+override CXX = $(call quiet_tool,CXX,LD)$(QUIET_CXX)
+override ENCLAVE_CC = $(call quiet_tool,CC,LD)$(QUIET_ENCLAVE_CC)
+override AR = $(call quiet_tool,AR,AR)$(QUIET_AR)
+endif
+
 all: $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB)
 
 # Install the Debian packages the build needs, only when they are missing.
@@ -180,15 +204,15 @@ $(RELEASE_DIR)/%.o: %.S
 
 $(CHECK_LIB): $(call check_obj,$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(TSAN_LIB): $(call tsan_obj,$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(RELEASE_LIB): $(call release_obj,$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(CHECK_DIR)/tests/%: tests/%.c $(call check_obj,$(TEST_COMMON_SRC)) $(CHECK_LIB)
 	@mkdir -p $(dir $@)
@@ -379,7 +403,7 @@ $(FUZZ_DIR)/obj/%.o: %.c
 
 $(FUZZ_LIB): $(call fuzz_obj,$(LIB_SRC))
 	@rm -f $@
-	ar rcs $@ $^
+	$(AR) rcs $@ $^
 
 $(FUZZ_DIR)/bin/%: $(call fuzz_obj,tests/fuzz/%.c $(FUZZ_COMMON_SRC)) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
@@ -442,7 +466,7 @@ $(PUBLIC_CXX_BIN): tests/public/cxx_consumer.cc $(PUBLIC_HDRS) $(RELEASE_SO_LINK
 PUBLIC_STAGE := build/public-stage
 PUBLIC_STAGE_PC := $(PUBLIC_STAGE)/usr/lib/pkgconfig/softsgx.pc
 $(PUBLIC_STAGE_PC): $(RELEASE_LIB) $(RELEASE_SO) $(RELEASE_CLI) $(PRELOAD_LIB) $(PUBLIC_HDRS) \
-		softsgx.pc.in docs/softsgx.1
+		softsgx.pc.in docs/softsgx.1 tools/softsgx-completion.bash
 	@rm -rf $(PUBLIC_STAGE)
 	@env -u MAKEFLAGS -u MFLAGS $(MAKE) -s install DESTDIR=$(abspath $(PUBLIC_STAGE)) PREFIX=/usr \
 		>/dev/null
@@ -456,6 +480,8 @@ BINDIR ?= $(PREFIX)/bin
 LIBDIR ?= $(PREFIX)/lib
 INCLUDEDIR ?= $(PREFIX)/include
 MANDIR ?= $(PREFIX)/share/man
+# bash-completion loads completions/NAME when NAME is first completed.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 .PHONY: install
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR)/softsgx $(DESTDIR)$(LIBDIR)/pkgconfig \
@@ -471,6 +497,27 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' \
 		-e 's|@INCLUDEDIR@|$(INCLUDEDIR)|' -e 's|@VERSION@|$(SO_VERSION)|' \
 		softsgx.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/softsgx.pc
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 644 tools/softsgx-completion.bash $(DESTDIR)$(BASHCOMPDIR)/softsgx
+
+# make uninstall [PREFIX=...] [DESTDIR=...] (issue 19): removes exactly the
+# files `make install` put there, with the same variables, and the two
+# directories of softsgx's own when they are left empty; shared directories
+# (bin, lib, man1...) stay.
+.PHONY: uninstall
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/softsgx \
+		$(DESTDIR)$(LIBDIR)/softsgx/libsoftsgx-preload.so \
+		$(DESTDIR)$(LIBDIR)/libsoftsgx.so.$(SO_VERSION) \
+		$(DESTDIR)$(LIBDIR)/libsoftsgx.so.$(SO_MAJOR) \
+		$(DESTDIR)$(LIBDIR)/libsoftsgx.so \
+		$(DESTDIR)$(LIBDIR)/libsoftsgx.a \
+		$(addprefix $(DESTDIR)$(INCLUDEDIR)/softsgx/,$(notdir $(PUBLIC_HDRS))) \
+		$(DESTDIR)$(MANDIR)/man1/softsgx.1 \
+		$(DESTDIR)$(LIBDIR)/pkgconfig/softsgx.pc \
+		$(DESTDIR)$(BASHCOMPDIR)/softsgx
+	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBDIR)/softsgx \
+		$(DESTDIR)$(INCLUDEDIR)/softsgx 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -16,6 +16,12 @@
  *    write a distinct value into each through an enclave operation, then
  *    read every value back through the enclaves: the driver evicts and
  *    reloads pages as they are needed.
+ * 3b. With --seconds N, keep every enclave paging for N seconds: read every
+ *    page of every enclave through the enclave, round after round, so the
+ *    EPC stays oversubscribed and `softsgx top` in a second terminal shows
+ *    live fault, eviction and reload rates. The read-only pages (code and
+ *    constants) must come back as the image has them after every trip
+ *    through EWB and ELDU.
  * 4. A one-line summary. Exit status 0, or 1 with a message on stderr at
  *    the first thing that goes wrong; 2 for bad arguments.
  *
@@ -61,6 +67,8 @@
 /* Build enough copies that the enclaves need this many times the EPC. */
 #define OVERSUBSCRIBE 2
 #define MAX_COPIES    4096
+/* --seconds: a day at most. */
+#define MAX_SECONDS 86400
 /* TCS 0 serves every operation; TCS 1 is given to the exception. */
 #define TCS_WORK    0
 #define TCS_FAULT   1
@@ -443,8 +451,56 @@ static unsigned int touched_pages(uint64_t buf_off, uint64_t magic_off, uint64_t
 	return n;
 }
 
+/*
+ * Read every readable regular page of every enclave, enclave after enclave,
+ * for @seconds: the enclaves need twice the EPC, so each round evicts what
+ * the last one loaded. A page that is not writable must read as the image
+ * has it. One line per second.
+ */
+static void keep_paging(struct encl *e, unsigned int total, unsigned int seconds)
+{
+	const struct enclave_image *img = e[0].img;
+	double start = now_ms(), next = start + 1000, end = start + seconds * 1000.0;
+	unsigned long long reads = 0, last = 0, rounds = 0;
+
+	printf("  paging     for %u s: every page of every enclave read through the enclave,"
+	       " round after round\n"
+	       "             (`softsgx top` in another terminal shows the rates)\n",
+	       seconds);
+	while (now_ms() < end) {
+		for (unsigned int i = 0; i < total; i++) {
+			for (size_t p = 0; p < img->nr_pages; p++) {
+				const struct enclave_page *pg = &img->pages[p];
+				uint64_t v, want;
+
+				if (SGX_SECINFO_PAGE_TYPE(pg->secinfo) != SGX_PAGE_TYPE_REG ||
+				    !(pg->secinfo & SGX_SECINFO_R))
+					continue;
+				v = ecall(&e[i], TEST_ENCL_OP_READ_U64, e[i].h.base + pg->offset,
+					  0);
+				reads++;
+				memcpy(&want, pg->contents, sizeof(want));
+				if (!(pg->secinfo & SGX_SECINFO_W) && v != want)
+					die("enclave %u: read-only page at +%#llx reads %#llx, not"
+					    " %#llx",
+					    i, (unsigned long long)pg->offset,
+					    (unsigned long long)v, (unsigned long long)want);
+			}
+		}
+		rounds++;
+		if (now_ms() >= next) {
+			printf("  paging     %3.0f s: %llu rounds, %llu reads in the last second,"
+			       " read-only pages intact\n",
+			       (now_ms() - start) / 1000, rounds, reads - last);
+			last = reads;
+			next += 1000;
+		}
+	}
+}
+
 struct paging {
 	unsigned int copies;   /* built after the first enclave */
+	unsigned int seconds;  /* --seconds: how long to keep paging after the reads */
 	uint64_t epc_pages;    /* of the whole platform */
 	uint64_t pages_needed; /* by all the enclaves: image, SECS and VA page */
 	uint64_t written;      /* pages the writes touched, over all enclaves */
@@ -532,6 +588,9 @@ static void oversubscribe(struct encl *first, const struct enclave_image *img,
 	       (unsigned long long)pg->evicted, (unsigned long long)pg->written,
 	       (unsigned long long)pg->reloaded, (unsigned long long)pg->written);
 
+	if (pg->seconds)
+		keep_paging(e, total, pg->seconds);
+
 	/* The SEAL key depends on MRENCLAVE and the platform, not on the copy. */
 	seal_key(&e[total - 1], seal);
 	if (memcmp(seal, seal0, sizeof(seal)))
@@ -550,7 +609,7 @@ static void oversubscribe(struct encl *first, const struct enclave_image *img,
 
 static void usage(FILE *out)
 {
-	fputs("Usage: demo [--epc SIZE] [--copies N] [ENCLAVE]\n"
+	fputs("Usage: demo [--epc SIZE] [--copies N] [--seconds N] [ENCLAVE]\n"
 	      "\n"
 	      "Build, sign, enter and oversubscribe the test enclave ENCLAVE through\n"
 	      "/dev/sgx_enclave and the vDSO (default: " DEFAULT_ENCLAVE ").\n"
@@ -558,6 +617,8 @@ static void usage(FILE *out)
 	      "  --epc SIZE   the platform's EPC size (default: " DEFAULT_EPC ")\n"
 	      "  --copies N   copies to build after the first enclave (default: enough for\n"
 	      "               twice the EPC)\n"
+	      "  --seconds N  then keep every enclave paging for N seconds, a line per\n"
+	      "               second: for `softsgx top` in a second terminal\n"
 	      "\n"
 	      "Run it on an SGX machine, or under `softsgx run --epc SIZE -- demo --epc SIZE`.\n",
 	      out);
@@ -568,10 +629,11 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"epc", required_argument, NULL, 'e'},
 		{"copies", required_argument, NULL, 'c'},
+		{"seconds", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *path = DEFAULT_ENCLAVE, *epc = DEFAULT_EPC, *copies = NULL;
+	const char *path = DEFAULT_ENCLAVE, *epc = DEFAULT_EPC, *copies = NULL, *seconds = NULL;
 	uint8_t mrenclave[SGX_HASH_SIZE], mrsigner[SGX_HASH_SIZE], seal[16], data[64];
 	static struct sgx_sigstruct sig;
 	struct enclave_image img = {0};
@@ -593,6 +655,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			copies = optarg;
+			break;
+		case 's':
+			seconds = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -618,6 +683,12 @@ int main(int argc, char **argv)
 			copies);
 		return 2;
 	}
+	if (seconds && cli_parse_uint(seconds, 1, MAX_SECONDS, &n)) {
+		fprintf(stderr, "demo: --seconds: not a number from 1 to %d: '%s'\n", MAX_SECONDS,
+			seconds);
+		return 2;
+	}
+	pg.seconds = seconds ? (unsigned int)n : 0;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pg.epc_pages = epc_bytes / PAGE;
 

@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -266,6 +267,60 @@ static void put_event(FILE *out, const struct sgx_trace_event *ev, uint32_t pid)
 	fputs("}}", out);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * A "thread_name" metadata event for every thread that recorded and still
+ * runs, with the name it has now (/proc/self/task/TID/comm): ksgxd and the
+ * program's named threads get named tracks. Threads that ended are left
+ * unnamed (Perfetto shows their tid). Returns false when nothing was written.
+ */
+static bool put_thread_names(FILE *out, const struct sgx_trace *t, size_t n, bool first)
+{
+	uint32_t *tids = malloc((n ? n : 1) * sizeof(*tids));
+	size_t nr = 0;
+
+	if (!tids)
+		return !first; /* names are a nicety: the events matter */
+	for (size_t i = 0; i < n; i++)
+		if (atomic_load_explicit(&t->slots[i].ready, memory_order_acquire))
+			tids[nr++] = t->slots[i].ev.tid;
+	qsort(tids, nr, sizeof(*tids), cmp_u32);
+	for (size_t i = 0; i < nr; i++) {
+		char path[64], name[32] = "";
+		struct sgx_trace_event ev = {
+			.name = "thread_name",
+			.cat = "__metadata",
+			.ph = 'M',
+		};
+		FILE *f;
+
+		if (i && tids[i] == tids[i - 1])
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%u/comm", tids[i]);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		if (fgets(name, sizeof(name), f))
+			name[strcspn(name, "\n")] = '\0';
+		fclose(f);
+		if (!name[0])
+			continue;
+		ev.tid = tids[i];
+		sgx_trace_arg_str(&ev, "name", name);
+		fputs(first ? "\n" : ",\n", out);
+		put_event(out, &ev, t->pid);
+		first = false;
+	}
+	free(tids);
+	return !first;
+}
+
 int sgx_trace_write_json(const struct sgx_trace *t, FILE *out)
 {
 	size_t n = sgx_trace_count(t);
@@ -273,18 +328,22 @@ int sgx_trace_write_json(const struct sgx_trace *t, FILE *out)
 	bool first = true;
 
 	fputs("{\"traceEvents\":[", out);
-	if (t->process_name[0]) {
+	{
 		struct sgx_trace_event ev = {
 			.name = "process_name",
 			.cat = "__metadata",
 			.ph = 'M',
 		};
 
-		sgx_trace_arg_str(&ev, "name", t->process_name);
+		/* Unnamed (a program of the embedding API): the program's own name. */
+		sgx_trace_arg_str(&ev, "name",
+				  t->process_name[0] ? t->process_name
+						     : program_invocation_short_name);
 		putc('\n', out);
 		put_event(out, &ev, t->pid);
 		first = false;
 	}
+	first = !put_thread_names(out, t, n, first);
 	for (size_t i = 0; i < n; i++) {
 		const struct trace_slot *s = &t->slots[i];
 		uint64_t end;

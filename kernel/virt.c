@@ -22,6 +22,25 @@ struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
 	return vepc;
 }
 
+/*
+ * A vEPC page backed on first touch (the counter vepc_faults): an instant
+ * on the faulting thread's track, with the page's index in the file and the
+ * host EPC page that now backs it.
+ */
+static void trace_vepc_fault(struct sgx_kernel *k, uint64_t index,
+			     const struct sgx_epc_page *epc_page)
+{
+	struct sgx_trace *trace = hw_trace(k->hw);
+	struct sgx_trace_event ev;
+
+	if (!trace)
+		return;
+	sgx_trace_event_init(&ev, 'i', "vEPC fault", "vepc", sgx_trace_now());
+	sgx_trace_arg_int(&ev, "index", (int64_t)index);
+	sgx_trace_arg_hex(&ev, "epc", sgx_get_epc_phys_addr(k, epc_page));
+	sgx_trace_record(trace, &ev);
+}
+
 /* The page at file index @index, allocated if absent. With vepc->lock. */
 static struct sgx_epc_page *vepc_get_page(struct sgx_vepc *vepc, uint64_t index, int *err)
 {
@@ -39,6 +58,7 @@ static struct sgx_epc_page *vepc_get_page(struct sgx_vepc *vepc, uint64_t index,
 		return NULL;
 	}
 	atomic_fetch_add(&vepc->k->stats.vepc_faults, 1);
+	trace_vepc_fault(vepc->k, index, epc_page);
 	return epc_page;
 }
 

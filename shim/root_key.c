@@ -5,12 +5,16 @@
  * on one machine. Deleting the file regenerates it at the next run.
  *
  * Location: $SOFTSGX_STATE_DIR, else $XDG_STATE_HOME/softsgx, else
- * ~/.local/state/softsgx; file "root-key", 16 bytes, mode 0600.
+ * ~/.local/state/softsgx; file "root-key", 16 bytes, mode 0600. The XDG
+ * defaults are created as the XDG spec asks (missing parents too, 0700); a
+ * SOFTSGX_STATE_DIR only as its last component, so that a typo does not make
+ * a tree of directories (`softsgx run` checks it before the program starts).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,14 +23,16 @@
 
 #include "shim.h"
 
-static int state_dir(char *out, size_t len)
+/* @*explicit: the directory is SOFTSGX_STATE_DIR, not a default. */
+static int state_dir(char *out, size_t len, bool *explicit)
 {
 	const char *dir = getenv("SOFTSGX_STATE_DIR");
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
 	int n;
 
-	if (dir && *dir)
+	*explicit = dir && *dir;
+	if (*explicit)
 		n = snprintf(out, len, "%s", dir);
 	else if (xdg && *xdg)
 		n = snprintf(out, len, "%s/softsgx", xdg);
@@ -85,10 +91,13 @@ void shim_root_key_load(struct sgx_hw *hw)
 {
 	char dir[PATH_MAX], file[PATH_MAX + 16];
 	uint8_t key[SGX_ROOT_KEY_SIZE];
+	bool explicit;
 	int ret;
 
-	ret = state_dir(dir, sizeof(dir));
-	if (!ret)
+	ret = state_dir(dir, sizeof(dir), &explicit);
+	if (!ret && explicit)
+		ret = mkdir(dir, 0700) && errno != EEXIST ? -errno : 0;
+	else if (!ret)
 		ret = make_dirs(dir);
 	if (ret)
 		goto ephemeral;

@@ -12,10 +12,20 @@
  * ENCLU leaves are recorded here: the shim runs them for the thread that
  * trapped. Each thread's time inside an enclave, from the end of EENTER or
  * ERESUME to the start of EEXIT or AEX, is an "enclave" event of its own.
+ *
+ * EPC pressure as counter tracks, which Perfetto draws as graphs over the
+ * timeline: a thread of ours samples the kernel model's counters every
+ * TRACE_SAMPLE_MS and records "EPC pages" (free, in use) and "EPC paging"
+ * (evictions and reloads since boot; Perfetto's delta view gives the rates)
+ * whenever they changed. It starts recording only once the process traced
+ * something else, so a process that did nothing with SGX still writes no
+ * file, and the counters then start from the last quiet sample.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +34,10 @@
 #include "shim.h"
 #include "thread.h"
 #include "trace.h"
+#include "usage.h"
+
+/* Often enough to draw a reclaim wave (ksgxd's batches take ~1 ms), cheap enough to leave on. */
+#define TRACE_SAMPLE_MS 10
 
 static struct sgx_trace *trace;
 static char *trace_path;
@@ -71,6 +85,80 @@ static void trace_write_at_exit(void)
 			strerror(-ret));
 }
 
+/* The counters at @ts_ns as two counter events. */
+static void record_counters(const struct softsgx_stats *st, uint64_t ts_ns)
+{
+	struct sgx_trace_event ev;
+
+	sgx_trace_event_init(&ev, 'C', "EPC pages", "epc", ts_ns);
+	sgx_trace_arg_int(&ev, "free", (int64_t)st->free_pages);
+	sgx_trace_arg_int(&ev, "in use", (int64_t)st->in_use_pages);
+	sgx_trace_record(trace, &ev);
+	sgx_trace_event_init(&ev, 'C', "EPC paging", "epc", ts_ns);
+	sgx_trace_arg_int(&ev, "evictions", (int64_t)st->evictions);
+	sgx_trace_arg_int(&ev, "reloads", (int64_t)st->reloads);
+	sgx_trace_record(trace, &ev);
+}
+
+static bool counters_changed(const struct softsgx_stats *a, const struct softsgx_stats *b)
+{
+	return a->free_pages != b->free_pages || a->in_use_pages != b->in_use_pages ||
+	       a->evictions != b->evictions || a->reloads != b->reloads;
+}
+
+static void *trace_sampler(void *arg)
+{
+	const struct timespec period = {0, TRACE_SAMPLE_MS * 1000000L};
+	struct softsgx_stats last = {0}, cur;
+	uint64_t last_ns = 0, now;
+	bool started = false;
+
+	(void)arg;
+	for (;; nanosleep(&period, NULL)) {
+		/* The platform is up a moment after tracing is set up. */
+		struct sgx_kernel *k = shim_kernel_if_up();
+
+		if (!k)
+			continue;
+		shim_model_get();
+		sgx_get_stats(k, &cur);
+		shim_model_put();
+		now = sgx_trace_now();
+		if (!started && !sgx_trace_count(trace)) {
+			/* Nothing traced yet: the starting point, if something comes. */
+			last = cur;
+			last_ns = now;
+			continue;
+		}
+		if (!started) {
+			started = true;
+			if (last_ns)
+				record_counters(&last, last_ns);
+		} else if (!counters_changed(&cur, &last)) {
+			continue;
+		}
+		record_counters(&cur, now);
+		last = cur;
+	}
+	return NULL;
+}
+
+/* The sampler runs until the process ends; a failure only costs the counters. */
+static void start_sampler(void)
+{
+	sigset_t all, old;
+	pthread_t t;
+
+	/* No signal of the program's may land on our thread. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (!pthread_create(&t, NULL, trace_sampler, NULL)) {
+		pthread_setname_np(t, "softsgx-trace");
+		pthread_detach(t);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 void shim_trace_init(struct sgx_hw *hw)
 {
 	const char *path = getenv("SOFTSGX_TRACE");
@@ -108,6 +196,7 @@ void shim_trace_init(struct sgx_hw *hw)
 		return;
 	}
 	hw_set_trace(hw, trace);
+	start_sampler();
 }
 
 uint64_t shim_trace_begin(struct sgx_kernel *k)

@@ -116,6 +116,11 @@ void cli_json_string(const char *s)
 	putchar('"');
 }
 
+/*
+ * One parser for every numeric option, so they all take the same forms: as
+ * C and strtoul(base 0) write them, decimal, 0x hexadecimal (ISVPRODIDs are
+ * often quoted in hex) or 0 octal. No sign, no spaces, nothing after it.
+ */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	unsigned long long v;
@@ -123,8 +128,11 @@ int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 
 	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
+	/* "0x" alone is no number (strtoull would take its "0"). */
+	if (s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && !isxdigit((unsigned char)s[2]))
+		return -EINVAL;
 	errno = 0;
-	v = strtoull(s, &end, 10);
+	v = strtoull(s, &end, 0);
 	if (*end)
 		return -EINVAL;
 	if (errno || v < min || v > max)

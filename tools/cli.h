@@ -62,7 +62,10 @@ int cli_getopt_error(const char *cmd, int opt, char **argv, const char *optstrin
 /* Usage error for the first operand left after option parsing, if any. */
 int cli_no_operands(const char *cmd, int argc, char **argv);
 
-/* A decimal number in [@min, @max]; 0 or -EINVAL (-ERANGE when out of range). */
+/*
+ * A number in [@min, @max], written in decimal, hexadecimal (0x10) or octal
+ * (020); 0 or -EINVAL (-ERANGE when out of range).
+ */
 int cli_parse_uint(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /* "64 MiB", "12 KiB", "5000 bytes": the largest binary unit that is exact. */
@@ -134,13 +137,52 @@ uint64_t cli_config_pages(const struct softsgx_config *cfg);
 int cli_rsa3072_e3_keygen(EVP_PKEY **key);
 
 /*
+ * "softsgx CMD: MESSAGE" on stderr; returns CLI_EXIT_USAGE. For a setting
+ * that cannot work (a path that cannot be written, a bad SOFTSGX_* value),
+ * where "Try --help" would not help.
+ */
+int cli_setting_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Why the file @path, which the signer would not load as a key, is not
+ * one SGX can use, when its content tells: a public key, an encrypted key,
+ * DER instead of PEM, a certificate, an OpenSSH key. The sentence (naming
+ * @path and what to do) is written to @out; NULL when there is nothing
+ * more to say than the loader's message (a wrong size or exponent is
+ * already named by it).
+ */
+const char *cli_key_problem(const char *path, char *out, size_t size);
+
+/*
  * The argument of --trace FILE, checked before any work starts: *@abs gets
  * FILE as an absolute path (free() it). The trace is written as a temporary
  * file in FILE's directory and renamed, so that directory must be writable
- * and FILE must not be a directory. Returns 0, CLI_EXIT_USAGE for an empty
- * name, or CLI_EXIT_FAILURE after printing why FILE cannot be written.
+ * and FILE must not be a directory. A FILE that starts with '-' ("--trace --
+ * prog", "--trace --epc 1M") is an option taken for a name: refused (write
+ * ./-name for such a file). Returns 0, or CLI_EXIT_USAGE after printing what
+ * is wrong with FILE.
  */
 int cli_trace_file(const char *cmd, const char *arg, char **abs);
+
+/* The largest SOFTSGX_TRACE_MAX_EVENTS: 2^32 events (the buffer is reserved, not committed). */
+#define CLI_TRACE_MAX_EVENTS_LIMIT (1ULL << 32)
+/*
+ * SOFTSGX_TRACE_MAX_EVENTS, if set, must be a number from 1 to
+ * CLI_TRACE_MAX_EVENTS_LIMIT (any form cli_parse_uint() takes; re-exported
+ * in decimal for the shim). 0, or CLI_EXIT_USAGE after saying why not.
+ */
+int cli_trace_max_events(const char *cmd);
+/*
+ * SOFTSGX_STATE_DIR, if set: an existing directory the root key can be read
+ * from or written to, or a missing last component under an existing,
+ * writable directory owned by the user, which @create (@len bytes) then
+ * names ("" otherwise) for cli_state_dir_create() to make, mode 0700, when
+ * every other check has passed. The variable is re-exported as an absolute
+ * path. 0, or CLI_EXIT_USAGE after saying why the directory cannot be used.
+ */
+int cli_state_dir(const char *cmd, char *create, size_t len);
+/* mkdir @create (mode 0700) unless it is ""; 0 or CLI_EXIT_FAILURE. */
+int cli_state_dir_create(const char *cmd, const char *create);
 /* Help text of --trace FILE. */
 #define CLI_TRACE_USAGE                                                                            \
 	"      --trace FILE write a timeline of the platform to FILE (Chrome/Perfetto\n"         \

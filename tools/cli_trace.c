@@ -24,12 +24,18 @@ int cli_trace_file(const char *cmd, const char *arg, char **abs)
 	*abs = NULL;
 	if (!*arg)
 		return cli_usage_error(cmd, "--trace needs a file name");
+	/* getopt hands the next word to --trace whatever it is: "--" or an option. */
+	if (arg[0] == '-')
+		return cli_usage_error(cmd,
+				       "--trace needs a file name, not '%s' (write ./%s for a "
+				       "file of that name)",
+				       arg, arg);
 	if (arg[0] == '/') {
 		path = strdup(arg);
 	} else {
 		/* Absolute: the program may change directory before it exits. */
 		if (!getcwd(cwd, sizeof(cwd)))
-			return cli_fail(cmd, "cannot use the trace file %s: %m", arg);
+			return cli_setting_error(cmd, "cannot use the trace file %s: %m", arg);
 		if (asprintf(&path, "%s/%s", cwd, arg) < 0)
 			path = NULL;
 	}
@@ -39,9 +45,10 @@ int cli_trace_file(const char *cmd, const char *arg, char **abs)
 		return cli_fail(cmd, "cannot use the trace file %s: %s", arg, strerror(ENOMEM));
 	}
 	if (!stat(path, &st) && S_ISDIR(st.st_mode))
-		ret = cli_fail(cmd, "cannot write the trace to %s: %s", arg, strerror(EISDIR));
+		ret = cli_setting_error(cmd, "cannot write the trace to %s: %s", arg,
+					strerror(EISDIR));
 	else if (access(dirname(dir_copy), W_OK | X_OK))
-		ret = cli_fail(cmd, "cannot write the trace to %s: %m", arg);
+		ret = cli_setting_error(cmd, "cannot write the trace to %s: %m", arg);
 	free(dir_copy);
 	if (ret)
 		free(path);

@@ -51,8 +51,14 @@ static void usage(FILE *out)
 	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
 	      "                   next to the softsgx executable, else in\n"
 	      "                   ../lib/softsgx/ relative to it)\n"
-	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps (default 1048576); later\n"
-	      "                   ones are dropped and counted\n"
+	      "  SOFTSGX_TRACE    as --trace FILE, when --trace is not given\n"
+	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps, 1-4294967296 (default\n"
+	      "                   1048576); later ones are dropped and counted\n"
+	      "  SOFTSGX_STATE_DIR  where the platform's root key is kept (sealing keys\n"
+	      "                   stay the same across runs); default\n"
+	      "                   $XDG_STATE_HOME/softsgx or ~/.local/state/softsgx. It\n"
+	      "                   must exist, or its parent must be a writable directory\n"
+	      "                   of yours: then softsgx run creates it (mode 0700)\n"
 	      "\n"
 	      "PROGRAM (found in PATH as a shell finds it, through #! interpreters) must\n"
 	      "be one the dynamic loader preloads the shim into: dynamically linked,\n"
@@ -63,8 +69,10 @@ static void usage(FILE *out)
 	      "programs, which inherit the shim through the environment).\n"
 	      "\n"
 	      "Exit status: PROGRAM's own; 126 when it cannot be executed or the shim\n"
-	      "cannot reach it, 127 when it is not found, 1 when the shim is missing or\n"
-	      "the trace file cannot be written, 2 for bad arguments or environment.\n",
+	      "cannot reach it, 127 when it is not found, 1 when the shim is missing, 2\n"
+	      "for bad arguments or environment (a trace file that cannot be written, a\n"
+	      "bad SOFTSGX_TRACE_MAX_EVENTS or SOFTSGX_STATE_DIR): then PROGRAM is not\n"
+	      "started.\n",
 	      out);
 }
 
@@ -127,6 +135,30 @@ static int export_platform(const struct softsgx_config *cfg)
 	return setenv("SOFTSGX_SGX1", cfg->sgx2 ? "0" : "1", 1);
 }
 
+/*
+ * --trace FILE, or else a SOFTSGX_TRACE already in the environment (which
+ * the shim would use just the same): checked, and exported absolute.
+ */
+static int check_trace(const char *arg)
+{
+	const char *env = getenv("SOFTSGX_TRACE");
+	char *path;
+	int ret;
+
+	if (!arg)
+		arg = env && *env ? env : NULL;
+	if (!arg)
+		return 0;
+	ret = cli_trace_file(NAME, arg, &path);
+	if (ret)
+		return ret;
+	ret = setenv("SOFTSGX_TRACE", path, 1);
+	free(path);
+	if (ret)
+		return cli_fail(NAME, "cannot set up the environment: %m");
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	/* '+': stop at PROGRAM, its options are its own. */
@@ -142,7 +174,7 @@ static int run(int argc, char **argv)
 	struct cli_platform_opts popts = {0};
 	struct softsgx_config cfg;
 	const char *trace = NULL;
-	char lib[PATH_MAX], prog[PATH_MAX], why[256];
+	char lib[PATH_MAX], prog[PATH_MAX], why[256], state_dir[PATH_MAX];
 	bool force = false;
 	int opt, ret;
 
@@ -169,6 +201,17 @@ static int run(int argc, char **argv)
 	ret = cli_platform_config(NAME, &popts, &cfg);
 	if (ret)
 		return ret;
+	/*
+	 * Everything the shim reads only as the program starts is checked now:
+	 * afterwards a bad value could only be a warning once the run is over.
+	 */
+	ret = check_trace(trace);
+	if (!ret)
+		ret = cli_trace_max_events(NAME);
+	if (!ret)
+		ret = cli_state_dir(NAME, state_dir, sizeof(state_dir));
+	if (ret)
+		return ret;
 	/* Said plainly here, rather than the program finding no SGX device. */
 	if (!force && run_reach_check(argv[optind], prog, sizeof(prog), why, sizeof(why))) {
 		fprintf(stderr,
@@ -182,17 +225,10 @@ static int run(int argc, char **argv)
 		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
 	if (set_preload(lib) || export_platform(&cfg))
 		return cli_fail(NAME, "cannot set up the environment: %m");
-	if (trace) {
-		char *path;
-
-		ret = cli_trace_file(NAME, trace, &path);
-		if (ret)
-			return ret;
-		ret = setenv("SOFTSGX_TRACE", path, 1);
-		free(path);
-		if (ret)
-			return cli_fail(NAME, "cannot set up the environment: %m");
-	}
+	/* Last: a directory made for a program that then did not run would be litter. */
+	ret = cli_state_dir_create(NAME, state_dir);
+	if (ret)
+		return ret;
 	fflush(NULL);
 	execvp(argv[optind], argv + optind);
 	ret = errno;

@@ -172,9 +172,14 @@ static int sign(const struct sign_args *a)
 		return cli_fail(NAME, "%s", softsgx_error_detail());
 	err = softsgx_key_load(a->key, &key);
 	if (err == -EINVAL) {
-		/* A file that is not a key SGX can use: say which key would do. */
-		cli_fail(NAME, "%s; 'softsgx keygen' makes an RSA-3072 key with exponent 3",
-			 softsgx_error_detail());
+		char why[512];
+
+		/* A file that is not a key SGX can use: say what it is, and which key would do. */
+		if (cli_key_problem(a->key, why, sizeof(why)))
+			cli_fail(NAME, "%s", why);
+		else
+			cli_fail(NAME, "%s; 'softsgx keygen' makes an RSA-3072 key with exponent 3",
+				 softsgx_error_detail());
 		goto out;
 	}
 	if (err) {

@@ -40,7 +40,8 @@ static void usage(FILE *out)
 	      "  -n, --iterations N\n"
 	      "                   exit after N refreshes\n"
 	      "  -p, --pid PID    only the program with process id PID\n"
-	      "  --json           one JSON object per refresh instead of text\n"
+	      "  --json           JSON Lines instead of text: one JSON object on one line\n"
+	      "                   per refresh, with the Unix time of the sample\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n"
 	      "Programs publish their statistics in $XDG_RUNTIME_DIR/softsgx/PID.stats\n"
@@ -279,15 +280,15 @@ static void print_json_platform(const struct platform *p, const struct rates *r,
 
 	printf("{\"pid\": %llu, \"program\": ", (unsigned long long)p->hdr.pid);
 	cli_json_string(p->hdr.program);
-	printf(", \"uptime_s\": %.3f, \"updates\": %llu, \"stale\": %s,\n",
+	printf(", \"uptime_s\": %.3f, \"updates\": %llu, \"stale\": %s, ",
 	       age_s(p->hdr.start_monotonic_ns, now), (unsigned long long)p->snap.updates,
 	       p->snap.updated_ns + STALE_NS < now ? "true" : "false");
-	printf("   \"epc\": {\"total_pages\": %llu, \"free_pages\": %llu, \"in_use_pages\": %llu, "
-	       "\"leaked_pages\": %llu, \"zombie_pages\": %llu},\n",
+	printf("\"epc\": {\"total_pages\": %llu, \"free_pages\": %llu, \"in_use_pages\": %llu, "
+	       "\"leaked_pages\": %llu, \"zombie_pages\": %llu}, ",
 	       (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
 	       (unsigned long long)st->in_use_pages, (unsigned long long)st->leaked_pages,
 	       (unsigned long long)st->zombie_pages);
-	printf("   \"rates\": {");
+	printf("\"rates\": {");
 	json_rate("interval_s", r->valid, r->seconds);
 	printf(", ");
 	json_rate("faults_per_s", r->valid, r->faults);
@@ -297,12 +298,12 @@ static void print_json_platform(const struct platform *p, const struct rates *r,
 	json_rate("reloads_per_s", r->valid, r->reloads);
 	printf(", ");
 	json_rate("vepc_faults_per_s", r->valid, r->vepc_faults);
-	printf("},\n");
-	printf("   \"counters\": {\"allocs\": %llu, \"frees\": %llu, \"evictions\": %llu, "
+	printf("}, ");
+	printf("\"counters\": {\"allocs\": %llu, \"frees\": %llu, \"evictions\": %llu, "
 	       "\"reloads\": %llu, \"faults\": %llu, \"sigbus\": %llu, \"reclaim_batches\": %llu, "
 	       "\"etrack_retries\": %llu, \"ipis\": %llu, \"eremove_failures\": %llu, "
 	       "\"lost_pages\": %llu, \"vepc_faults\": %llu, \"vepc_remove_all\": %llu, "
-	       "\"vepc_eremove_warnings\": %llu, \"sanitize_valid_pages\": %llu},\n",
+	       "\"vepc_eremove_warnings\": %llu, \"sanitize_valid_pages\": %llu}, ",
 	       (unsigned long long)st->allocs, (unsigned long long)st->frees,
 	       (unsigned long long)st->evictions, (unsigned long long)st->reloads,
 	       (unsigned long long)st->faults, (unsigned long long)st->sigbus,
@@ -312,40 +313,47 @@ static void print_json_platform(const struct platform *p, const struct rates *r,
 	       (unsigned long long)st->vepc_remove_all,
 	       (unsigned long long)st->vepc_eremove_warnings,
 	       (unsigned long long)st->sanitize_valid_pages);
-	printf("   \"enclaves\": [");
+	printf("\"enclaves\": [");
 	for (unsigned int i = 0; i < rows(p->snap.nr_encls, SGX_STATS_MAX_ENCLS); i++) {
 		const struct softsgx_enclave_usage *e = &p->snap.encls[i];
 
-		printf("%s\n     {\"id\": %llu, \"base\": \"0x%016llx\", \"size\": %llu, "
+		printf("%s{\"id\": %llu, \"base\": \"0x%016llx\", \"size\": %llu, "
 		       "\"epc_pages\": %llu, \"va_pages\": %llu, \"evicted_pages\": %llu, "
 		       "\"lost_pages\": %llu, \"added_pages\": %llu, \"state\": \"%s\"}",
-		       i ? "," : "", (unsigned long long)e->id, (unsigned long long)e->base,
+		       i ? ", " : "", (unsigned long long)e->id, (unsigned long long)e->base,
 		       (unsigned long long)e->size, (unsigned long long)e->epc_pages,
 		       (unsigned long long)e->va_pages, (unsigned long long)e->evicted_pages,
 		       (unsigned long long)e->lost_pages, (unsigned long long)e->added_pages,
 		       encl_state(e->flags));
 	}
-	printf("],\n   \"enclaves_total\": %llu,\n   \"vepcs\": [",
-	       (unsigned long long)p->snap.nr_encls);
+	printf("], \"enclaves_total\": %llu, \"vepcs\": [", (unsigned long long)p->snap.nr_encls);
 	for (unsigned int i = 0; i < rows(p->snap.nr_vepcs, SGX_STATS_MAX_VEPCS); i++) {
 		const struct softsgx_vepc_usage *v = &p->snap.vepcs[i];
 
-		printf("%s\n     {\"id\": %llu, \"mapped_bytes\": %llu, \"epc_pages\": %llu}",
-		       i ? "," : "", (unsigned long long)v->id, (unsigned long long)v->mapped_bytes,
-		       (unsigned long long)v->epc_pages);
+		printf("%s{\"id\": %llu, \"mapped_bytes\": %llu, \"epc_pages\": %llu}",
+		       i ? ", " : "", (unsigned long long)v->id,
+		       (unsigned long long)v->mapped_bytes, (unsigned long long)v->epc_pages);
 	}
-	printf("],\n   \"vepcs_total\": %llu}", (unsigned long long)p->snap.nr_vepcs);
+	printf("], \"vepcs_total\": %llu}", (unsigned long long)p->snap.nr_vepcs);
 }
 
+/*
+ * One refresh as one line (JSON Lines): `softsgx top --json | jq -c ...` or
+ * any line reader follows the stream as it comes. "time" is the Unix time of
+ * the sample, for plotting a stream.
+ */
 static void print_json(const struct sample *cur, const struct sample *prev)
 {
 	uint64_t now = monotonic_ns();
+	struct timespec wall;
 
-	printf("{\"platforms\": [");
+	clock_gettime(CLOCK_REALTIME, &wall);
+	printf("{\"time\": %lld.%03ld, \"platforms\": [", (long long)wall.tv_sec,
+	       wall.tv_nsec / 1000000);
 	for (size_t i = 0; i < cur->n; i++) {
 		struct rates r = rates_of(&cur->v[i], find_prev(prev, &cur->v[i]));
 
-		printf("%s\n  ", i ? "," : "");
+		printf("%s", i ? ", " : "");
 		print_json_platform(&cur->v[i], &r, now);
 	}
 	printf("]}\n");

@@ -33,7 +33,7 @@ static const struct cli_cmd *find_command(const char *name)
 
 static void usage(FILE *out)
 {
-	fputs("Usage: softsgx [--help] COMMAND [OPTIONS]\n"
+	fputs("Usage: softsgx [--help] [--version] COMMAND [OPTIONS]\n"
 	      "\n"
 	      "Intel SGX and the Linux SGX driver, modelled in user space.\n"
 	      "\n"
@@ -42,6 +42,7 @@ static void usage(FILE *out)
 	for (size_t i = 0; i < NR_COMMANDS; i++)
 		fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(out, "  %-8s %s\n", "help", "show the usage of softsgx or of one command");
+	fprintf(out, "  %-8s %s\n", "version", "show the version of softsgx (as --version)");
 	fputs("\n"
 	      "Run 'softsgx help COMMAND' or 'softsgx COMMAND --help' for a command's options.\n"
 	      "\n" CLI_EXIT_USAGE_TEXT,
@@ -58,6 +59,16 @@ static int __attribute__((format(printf, 1, 2))) top_usage_error(const char *fmt
 	va_end(ap);
 	fputs("\nTry 'softsgx --help'.\n", stderr);
 	return CLI_EXIT_USAGE;
+}
+
+/*
+ * "softsgx VERSION" on one line, as GNU programs print their name and
+ * version first; `softsgx version` too, as git and go have it.
+ */
+static int version(void)
+{
+	printf("softsgx %s\n", SOFTSGX_VERSION);
+	return CLI_EXIT_OK;
 }
 
 static int help(int argc, char **argv)
@@ -85,6 +96,7 @@ int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const struct cli_cmd *cmd;
@@ -97,8 +109,10 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return CLI_EXIT_OK;
+		case 'V':
+			return version();
 		default:
-			if (optopt && optopt != 'h' && optopt < 256)
+			if (optopt && optopt != 'h' && optopt != 'V' && optopt < 256)
 				return top_usage_error("unknown option '-%c'", optopt);
 			return top_usage_error("unknown option '%s'", argv[optind - 1]);
 		}
@@ -111,6 +125,11 @@ int main(int argc, char **argv)
 	optind = 0;
 	if (!strcmp(argv[0], "help"))
 		return help(argc, argv);
+	if (!strcmp(argv[0], "version")) {
+		if (argc > 1)
+			return top_usage_error("version: unexpected argument '%s'", argv[1]);
+		return version();
+	}
 	cmd = find_command(argv[0]);
 	if (!cmd)
 		return top_usage_error("unknown command '%s'", argv[0]);

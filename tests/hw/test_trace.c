@@ -39,12 +39,18 @@ static char *to_json(const struct sgx_trace *t, size_t *len)
 	return buf;
 }
 
+/*
+ * @json is a valid trace of @events events besides its metadata: the
+ * process name, always first, and the names of threads that recorded.
+ */
 static void assert_trace(const char *json, size_t len, size_t events)
 {
 	struct trace_summary sum;
 
 	assert_true(trace_json_check(json, len, &sum));
-	assert_int_equal(sum.events, events);
+	assert_int_equal(trace_json_count(json, "process_name"), 1);
+	assert_non_null(strstr(json, "[\n{\"name\":\"process_name\",\"cat\":\"__metadata\","));
+	assert_int_equal(sum.events - 1 - trace_json_count(json, "thread_name"), events);
 	assert_true(sum.display_ns);
 }
 
@@ -151,11 +157,91 @@ static void test_process_name(void **state)
 	sgx_trace_record(t, &ev);
 	json = to_json(t, &len);
 	/* A metadata event first, then the recorded one. */
-	assert_trace(json, len, 2);
+	assert_trace(json, len, 1);
 	assert_non_null(strstr(json, "[\n{\"name\":\"process_name\",\"cat\":\"__metadata\","
 				     "\"ph\":\"M\","));
 	assert_non_null(strstr(json, "\"args\":{\"name\":\"demo \\\"x\\\"\"}}"));
 	free(json);
+	sgx_trace_free(t);
+}
+
+/* Without a name set, the process is named after the program (here, this test). */
+static void test_default_process_name(void **state)
+{
+	struct sgx_trace *t = sgx_trace_new(4);
+	char want[128];
+	char *json;
+
+	(void)state;
+	assert_non_null(t);
+	json = to_json(t, NULL);
+	snprintf(want, sizeof(want),
+		 "\"ph\":\"M\",\"ts\":0.000,\"pid\":%d,\"tid\":0,"
+		 "\"args\":{\"name\":\"%s\"}}",
+		 (int)getpid(), program_invocation_short_name);
+	if (!strstr(json, want))
+		fail_msg("no %s in\n%s", want, json);
+	free(json);
+	sgx_trace_free(t);
+}
+
+struct named {
+	struct sgx_trace *t;
+	pthread_barrier_t recorded, written;
+};
+
+static void *named_recorder(void *arg)
+{
+	struct named *n = arg;
+	struct sgx_trace_event ev;
+
+	pthread_setname_np(pthread_self(), "ksgxd");
+	sgx_trace_event_init(&ev, 'X', "EWB", "reclaim", sgx_trace_now());
+	sgx_trace_record_span(n->t, &ev);
+	pthread_barrier_wait(&n->recorded);
+	/* Alive while the trace is written: its name is read then. */
+	pthread_barrier_wait(&n->written);
+	return NULL;
+}
+
+/*
+ * Threads that recorded and still run get their names as thread_name
+ * metadata (ksgxd's track is called ksgxd); counter events ('C') keep their
+ * arguments as numbers, one track per argument in Perfetto.
+ */
+static void test_thread_names_and_counters(void **state)
+{
+	struct sgx_trace *t = sgx_trace_new(16);
+	struct named n = {.t = t};
+	struct sgx_trace_event ev;
+	pthread_t th;
+	char *json;
+	size_t len;
+
+	(void)state;
+	assert_non_null(t);
+	pthread_barrier_init(&n.recorded, NULL, 2);
+	pthread_barrier_init(&n.written, NULL, 2);
+	assert_int_equal(pthread_create(&th, NULL, named_recorder, &n), 0);
+	pthread_barrier_wait(&n.recorded);
+	sgx_trace_event_init(&ev, 'C', "EPC pages", "epc", 7000);
+	sgx_trace_arg_int(&ev, "free", 12);
+	sgx_trace_arg_int(&ev, "in use", 52);
+	sgx_trace_record(t, &ev);
+	json = to_json(t, &len);
+	pthread_barrier_wait(&n.written);
+	pthread_join(th, NULL);
+
+	assert_trace(json, len, 2);
+	/* Both threads that recorded: this one and ksgxd. */
+	assert_int_equal(trace_json_count(json, "thread_name"), 2);
+	assert_non_null(strstr(json, "\"args\":{\"name\":\"ksgxd\"}}"));
+	assert_non_null(strstr(json, "{\"name\":\"EPC pages\",\"cat\":\"epc\",\"ph\":\"C\","
+				     "\"ts\":7.000,"));
+	assert_non_null(strstr(json, "\"args\":{\"free\":12,\"in use\":52}}"));
+	free(json);
+	pthread_barrier_destroy(&n.recorded);
+	pthread_barrier_destroy(&n.written);
 	sgx_trace_free(t);
 }
 
@@ -366,6 +452,8 @@ int main(void)
 		cmocka_unit_test(test_more_args_than_slots),
 		cmocka_unit_test(test_escaping),
 		cmocka_unit_test(test_process_name),
+		cmocka_unit_test(test_default_process_name),
+		cmocka_unit_test(test_thread_names_and_counters),
 		cmocka_unit_test(test_truncation),
 		cmocka_unit_test(test_empty),
 		cmocka_unit_test(test_threads),

@@ -7,7 +7,9 @@
  * sanitized build/check/softsgx.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include "cli_fixture.h"
+#include "softsgx/softsgx.h"
 #include "lib/sigstruct_sign.h"
 #include "test_keys.h"
 
@@ -503,11 +506,316 @@ static void test_run(void **state)
 	cli_result_free(&r);
 }
 
+static void test_version(void **state)
+{
+	struct cli_result r;
+
+	(void)state;
+	run(&r, CLI_ARGS("--version"));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "softsgx " SOFTSGX_VERSION "\n");
+	assert_string_equal(r.err, "");
+	cli_result_free(&r);
+	run(&r, CLI_ARGS("version"));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "softsgx " SOFTSGX_VERSION "\n");
+	cli_result_free(&r);
+	run(&r, CLI_ARGS("version", "--json"));
+	cli_assert_usage_error(&r, NULL, "version: unexpected argument '--json'");
+	cli_result_free(&r);
+	run(&r, CLI_ARGS("--version=1"));
+	cli_assert_usage_error(&r, NULL, "unknown option '--version=1'");
+	cli_result_free(&r);
+	run(&r, CLI_ARGS("--help"));
+	cli_assert_contains(r.out, "--version");
+	cli_assert_contains(r.out, "  version ");
+	cli_result_free(&r);
+}
+
+/* Every numeric option goes through one parser: decimal, 0x hex, 0 octal. */
+static void test_numbers(void **state)
+{
+	static const struct {
+		const char *arg, *sections; /* NULL: refused */
+	} cases[] = {
+		{"2", "2"},   {"0x2", "2"}, {"0X4", "4"}, {"010", "8"}, {"0", NULL},
+		{"0x", NULL}, {"09", NULL}, {"+2", NULL}, {"2 ", NULL}, {"0x10", NULL},
+	};
+	struct cli_result r;
+	char want[32];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		run(&r, CLI_ARGS("run", "--epc", "1M", "--sections", cases[i].arg, "--", "sh", "-c",
+				 "echo $SOFTSGX_SECTIONS"));
+		if (cases[i].sections) {
+			cli_assert_status(&r, 0);
+			snprintf(want, sizeof(want), "%s\n", cases[i].sections);
+			assert_string_equal(r.out, want);
+		} else {
+			cli_assert_usage_error(&r, "run", "is not a number of EPC sections");
+		}
+		cli_result_free(&r);
+	}
+	run(&r, CLI_ARGS("top", "--once", "-d", "0.1", "--pid", "0x7fffffff"));
+	cli_assert_status(&r, 1);
+	cli_assert_contains(r.out, "no softsgx platform with pid 2147483647");
+	cli_result_free(&r);
+}
+
+/*
+ * A script that records that it ran: settings that are checked before the
+ * program starts must leave no marker behind.
+ */
+static void run_marked(struct cli_result *r, const char *marker, const char *const *env,
+		       const char *const *opts)
+{
+	char script[512];
+	const char *args[16];
+	size_t n = 0;
+
+	snprintf(script, sizeof(script),
+		 "touch '%s'; echo \"$SOFTSGX_STATE_DIR|$SOFTSGX_TRACE_MAX_EVENTS|$SOFTSGX_TRACE\"",
+		 marker);
+	args[n++] = "run";
+	for (; opts && *opts; opts++)
+		args[n++] = *opts;
+	args[n++] = "--";
+	args[n++] = "sh";
+	args[n++] = "-c";
+	args[n++] = script;
+	args[n] = NULL;
+	run_env(r, env, args);
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return !lstat(path, &st);
+}
+
+/* SOFTSGX_TRACE_MAX_EVENTS and --trace FILE: refused with exit 2 before the program starts. */
+static void test_run_trace_settings(void **state)
+{
+	char dir[64], marker[96], file[96], missing[128], want[256];
+	struct cli_result r;
+
+	(void)state;
+	cli_tmpdir_make(dir, sizeof(dir), "test-cli");
+	snprintf(marker, sizeof(marker), "%s/ran", dir);
+	snprintf(file, sizeof(file), "%s/t.json", dir);
+
+	static const char *const bad_max[] = {"0", "-1", "many", "1e6", "4294967297", "0x"};
+	for (size_t i = 0; i < sizeof(bad_max) / sizeof(bad_max[0]); i++) {
+		char env[64];
+
+		snprintf(env, sizeof(env), "SOFTSGX_TRACE_MAX_EVENTS=%s", bad_max[i]);
+		run_marked(&r, marker, CLI_ARGS(env), CLI_ARGS("--trace", file));
+		cli_assert_status(&r, 2);
+		snprintf(want, sizeof(want),
+			 "softsgx run: SOFTSGX_TRACE_MAX_EVENTS '%s' is not a number of events "
+			 "from 1 to 4294967296\n",
+			 bad_max[i]);
+		assert_string_equal(r.err, want);
+		assert_string_equal(r.out, "");
+		cli_result_free(&r);
+		assert_false(exists(marker));
+	}
+	/* Any form of number; the shim gets it in decimal. */
+	run_marked(&r, marker, CLI_ARGS("SOFTSGX_TRACE_MAX_EVENTS=0x100"), NULL);
+	cli_assert_status(&r, 0);
+	cli_assert_contains(r.out, "|256|");
+	cli_result_free(&r);
+	assert_int_equal(unlink(marker), 0);
+
+	/* getopt gives --trace the next word, whatever it is: an option is no file name. */
+	run_marked(&r, marker, NULL, CLI_ARGS("--trace"));
+	cli_assert_usage_error(&r, "run",
+			       "--trace needs a file name, not '--' (write ./-- for a file of "
+			       "that name)");
+	cli_result_free(&r);
+	run_marked(&r, marker, NULL, CLI_ARGS("--trace", "--epc", "1M"));
+	cli_assert_usage_error(&r, "run", "--trace needs a file name, not '--epc'");
+	cli_result_free(&r);
+	run_marked(&r, marker, NULL, CLI_ARGS("--trace="));
+	cli_assert_usage_error(&r, "run", "--trace needs a file name");
+	cli_result_free(&r);
+	assert_false(exists(marker));
+	assert_false(exists("--"));
+
+	/* A file that cannot be written: a bad setting, exit 2, one clear line. */
+	snprintf(missing, sizeof(missing), "%s/no/such/dir/t.json", dir);
+	run_marked(&r, marker, NULL, CLI_ARGS("--trace", missing));
+	cli_assert_status(&r, 2);
+	snprintf(want, sizeof(want),
+		 "softsgx run: cannot write the trace to %s: No such file or directory\n", missing);
+	assert_string_equal(r.err, want);
+	cli_result_free(&r);
+	/* The same through SOFTSGX_TRACE in the environment. */
+	snprintf(want, sizeof(want), "SOFTSGX_TRACE=%s", missing);
+	run_marked(&r, marker, CLI_ARGS(want), NULL);
+	cli_assert_status(&r, 2);
+	cli_assert_contains(r.err, "softsgx run: cannot write the trace to ");
+	cli_result_free(&r);
+	assert_false(exists(marker));
+
+	/* A relative FILE reaches the program absolute. */
+	run_marked(&r, marker, CLI_ARGS("SOFTSGX_TRACE_MAX_EVENTS="),
+		   CLI_ARGS("--trace", "t.json"));
+	cli_assert_status(&r, 0);
+	snprintf(want, sizeof(want), "||%s/t.json\n", getcwd(file, sizeof(file)));
+	cli_assert_contains(r.out, want);
+	cli_result_free(&r);
+	cli_tmpdir_remove(dir);
+}
+
+/*
+ * SOFTSGX_STATE_DIR: an existing directory, or a last component made under
+ * an existing writable directory of the user's; anything else is exit 2
+ * before the program starts, and nothing is created.
+ */
+static void test_run_state_dir(void **state)
+{
+	char dir[64], marker[96], env[160], path[128], want[512];
+	struct cli_result r;
+	struct stat st;
+
+	(void)state;
+	cli_tmpdir_make(dir, sizeof(dir), "test-cli");
+	snprintf(marker, sizeof(marker), "%s/ran", dir);
+
+	/* Missing, and so is its parent: no tree of directories. */
+	snprintf(path, sizeof(path), "%s/a/b", dir);
+	snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s", path);
+	run_marked(&r, marker, CLI_ARGS(env), NULL);
+	cli_assert_status(&r, 2);
+	snprintf(want, sizeof(want),
+		 "softsgx run: SOFTSGX_STATE_DIR '%s' does not exist, nor does its parent "
+		 "directory %s/a; softsgx creates only the last component of the state "
+		 "directory\n",
+		 path, dir);
+	assert_string_equal(r.err, want);
+	cli_result_free(&r);
+	assert_false(exists(marker));
+	snprintf(path, sizeof(path), "%s/a", dir);
+	assert_false(exists(path));
+
+	/* Not a directory. */
+	snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s", marker);
+	assert_int_equal(mkdir(marker, 0700), 0);
+	assert_int_equal(rmdir(marker), 0);
+	snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=/dev/null");
+	run_marked(&r, marker, CLI_ARGS(env), NULL);
+	cli_assert_status(&r, 2);
+	assert_string_equal(r.err,
+			    "softsgx run: SOFTSGX_STATE_DIR '/dev/null' is not a directory\n");
+	cli_result_free(&r);
+	assert_false(exists(marker));
+
+	/*
+	 * In a directory that is not the user's: a directory we own given to
+	 * nobody when we are root, else / (root's).
+	 */
+	if (geteuid() == 0) {
+		snprintf(path, sizeof(path), "%s/theirs", dir);
+		assert_int_equal(mkdir(path, 0777), 0);
+		snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s/theirs/state", dir);
+		/* In a user namespace without uid 65534 mapped, root cannot give it away. */
+		if (chown(path, 65534, 65534)) {
+			print_message("note: chown to uid 65534 failed (%s): the case of another "
+				      "user's directory is not checked here\n",
+				      strerror(errno));
+			env[0] = '\0';
+		}
+	} else {
+		snprintf(path, sizeof(path), "/");
+		snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=/softsgx-test-state");
+	}
+	if (env[0]) {
+		run_marked(&r, marker, CLI_ARGS(env), NULL);
+		cli_assert_status(&r, 2);
+		snprintf(want, sizeof(want),
+			 "does not exist, and softsgx creates it only in a writable directory of "
+			 "yours, which %s is not\n",
+			 path);
+		cli_assert_contains(r.err, want);
+		cli_result_free(&r);
+		assert_false(exists(marker));
+		assert_false(exists(strchr(env, '=') + 1));
+	}
+
+	/* The last component is made, 0700, and the program gets it absolute. */
+	snprintf(env, sizeof(env), "SOFTSGX_STATE_DIR=%s/state/", dir);
+	run_marked(&r, marker, CLI_ARGS(env), NULL);
+	cli_assert_status(&r, 0);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	snprintf(want, sizeof(want), "%s||", path);
+	assert_true(strncmp(r.out, want, strlen(want)) == 0);
+	cli_result_free(&r);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	assert_int_equal(unlink(marker), 0);
+
+	/* Relative names are resolved where softsgx run starts. */
+	{
+		const char *argv[] = {"softsgx", "run", "--", "sh", "-c", "echo $SOFTSGX_STATE_DIR",
+				      NULL};
+		struct cli_cmd c = {.path = cli_bin(),
+				    .argv = argv,
+				    .env = CLI_ARGS("SOFTSGX_STATE_DIR=state"),
+				    .unset = PLATFORM_VARS,
+				    .cwd = dir};
+
+		cli_run(&r, &c);
+		cli_assert_status(&r, 0);
+		snprintf(want, sizeof(want), "%s\n", path);
+		assert_string_equal(r.out, want);
+		cli_result_free(&r);
+	}
+
+	/*
+	 * The shim alone (LD_PRELOAD without softsgx run) keeps the same rule:
+	 * the last component is made, missing parents are not (the program
+	 * runs on with a root key of this run only, and says so).
+	 */
+	{
+		char preload[4200], state_env[160];
+		const char *argv[] = {"/bin/sh", "-c", "true", NULL};
+		struct cli_cmd c = {.argv = argv,
+				    .env = CLI_ARGS(preload, state_env),
+				    .unset = PLATFORM_VARS};
+
+		snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", cli_env_path("SOFTSGX_PRELOAD"));
+		snprintf(state_env, sizeof(state_env), "SOFTSGX_STATE_DIR=%s/p/q", dir);
+		cli_run(&r, &c);
+		cli_assert_status(&r, 0);
+		cli_assert_contains(r.err, "softsgx: no usable root key in the state directory");
+		cli_result_free(&r);
+		snprintf(path, sizeof(path), "%s/p", dir);
+		assert_false(exists(path));
+
+		snprintf(state_env, sizeof(state_env), "SOFTSGX_STATE_DIR=%s/shim-state", dir);
+		cli_run(&r, &c);
+		cli_assert_status(&r, 0);
+		assert_string_equal(r.err, "");
+		cli_result_free(&r);
+		snprintf(path, sizeof(path), "%s/shim-state/root-key", dir);
+		assert_true(exists(path));
+	}
+	cli_tmpdir_remove(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_top_level),
 		cmocka_unit_test(test_run),
+		cmocka_unit_test(test_version),
+		cmocka_unit_test(test_numbers),
+		cmocka_unit_test(test_run_trace_settings),
+		cmocka_unit_test(test_run_state_dir),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_info_bad_arguments),
 		cmocka_unit_test(test_info),

@@ -23,6 +23,7 @@
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "cli_fixture.h"
 #include "encl_fixture.h"
@@ -371,7 +372,8 @@ static void test_sign_einit(void **state)
 	value_after(r.out, "MRSIGNER", signer);
 	cli_result_free(&r);
 
-	cli_exec(&r, CLI_ARGS("sign", "--key", key, "--isvprodid", "7", "--isvsvn", "3", "--date",
+	/* Numbers as C writes them (issue 19): 0x10 is 16. */
+	cli_exec(&r, CLI_ARGS("sign", "--key", key, "--isvprodid", "0x10", "--isvsvn", "3", "--date",
 			      "20240229", enclave_path(), "--output", out));
 	cli_assert_status(&r, 0);
 	assert_string_equal(r.err, "");
@@ -380,7 +382,7 @@ static void test_sign_einit(void **state)
 	assert_string_equal(got, mr);
 	value_after(r.out, "MRSIGNER", got);
 	assert_string_equal(got, signer);
-	cli_assert_contains(r.out, "ISVPRODID: 7, ISVSVN: 3, DATE: 20240229\n");
+	cli_assert_contains(r.out, "ISVPRODID: 16, ISVSVN: 3, DATE: 20240229\n");
 	cli_result_free(&r);
 
 	/* A public file: 0666 under the umask; only the SIGSTRUCT in the directory. */
@@ -394,7 +396,7 @@ static void test_sign_einit(void **state)
 	assert_int_equal(sig->header.date, 0x20240229);
 	assert_int_equal(sig->header.vendor, 0);
 	assert_int_equal(sig->exponent, 3);
-	assert_int_equal(sig->body.isvprodid, 7);
+	assert_int_equal(sig->body.isvprodid, 16);
 	assert_int_equal(sig->body.isvsvn, 3);
 	assert_int_equal(sig->body.attributes, SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT);
 	assert_int_equal(sig->body.attributes_mask, ~(uint64_t)SGX_ATTR_INIT);
@@ -409,7 +411,7 @@ static void test_sign_einit(void **state)
 	assert_string_equal(got, signer);
 	hex(got, secs->mrenclave);
 	assert_string_equal(got, mr);
-	assert_int_equal(secs->isv_prod_id, 7);
+	assert_int_equal(secs->isv_prod_id, 16);
 	assert_int_equal(secs->isv_svn, 3);
 	free(sig);
 
@@ -440,6 +442,32 @@ static void write_pem(const char *path, EVP_PKEY *key, bool private)
 		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
 	else
 		assert_int_equal(PEM_write_PUBKEY(f, key), 1);
+	assert_int_equal(fclose(f), 0);
+	EVP_PKEY_free(key);
+}
+
+enum key_form { KEY_ENCRYPTED, KEY_DER_PRIVATE, KEY_DER_PUBLIC };
+
+/* @key written to @path in @form; @key is freed. */
+static void write_key_as(const char *path, EVP_PKEY *key, enum key_form form)
+{
+	static char pass[] = "secret";
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	switch (form) {
+	case KEY_ENCRYPTED:
+		assert_int_equal(PEM_write_PrivateKey(f, key, EVP_aes_256_cbc(), NULL, 0, NULL,
+						      pass),
+				 1);
+		break;
+	case KEY_DER_PRIVATE:
+		assert_int_equal(i2d_PrivateKey_fp(f, key), 1);
+		break;
+	case KEY_DER_PUBLIC:
+		assert_int_equal(i2d_PUBKEY_fp(f, key), 1);
+		break;
+	}
 	assert_int_equal(fclose(f), 0);
 	EVP_PKEY_free(key);
 }
@@ -479,10 +507,24 @@ static void test_sign_wrong_keys(void **state)
 	write_pem(path, EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), true);
 	expect_key_refused(dir, path, "the key is EC, SGX needs RSA-3072 with exponent 3");
 
-	/* The public half of a good key cannot sign. */
+	/* The public half of a good key cannot sign; each form said in words (issue 19). */
 	snprintf(path, sizeof(path), "%s/public.pem", dir);
 	write_pem(path, test_key(), false);
-	expect_key_refused(dir, path, "no unencrypted PEM private key");
+	expect_key_refused(dir, path, "public.pem is a public key; signing needs the private key");
+
+	snprintf(path, sizeof(path), "%s/encrypted.pem", dir);
+	write_key_as(path, test_key(), KEY_ENCRYPTED);
+	expect_key_refused(dir, path,
+			   "encrypted.pem is an encrypted private key, and softsgx does not ask "
+			   "for passphrases");
+
+	snprintf(path, sizeof(path), "%s/private.der", dir);
+	write_key_as(path, test_key(), KEY_DER_PRIVATE);
+	expect_key_refused(dir, path, "private.der is a DER private key; softsgx reads PEM");
+
+	snprintf(path, sizeof(path), "%s/public.der", dir);
+	write_key_as(path, test_key(), KEY_DER_PUBLIC);
+	expect_key_refused(dir, path, "public.der is a DER public key");
 
 	expect_key_refused(dir, enclave_path(), "no unencrypted PEM private key");
 	snprintf(path, sizeof(path), "%s/missing.pem", dir);

@@ -5,6 +5,8 @@
  * print the MRENCLAVE the loader computes for the enclave, the #UD vector,
  * and the summary line with the enclaves it built and the pages it saw
  * evicted; and fail with a clear message and status when it cannot work.
+ * With --seconds N it keeps paging for N seconds while `softsgx top` shows
+ * the eviction and reload rates.
  *
  * `make check` passes SOFTSGX_BIN (the softsgx command), SOFTSGX_DEMO (the
  * demo, built like a user's program), SOFTSGX_TEST_ENCLAVE and
@@ -16,7 +18,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -118,6 +122,80 @@ static void test_demo_as_make_run_runs_it(void **state)
 	enclave_image_free(&img);
 }
 
+/* The number after "@key": in @json, as a double; -1 when absent. */
+static double json_double(const char *json, const char *key)
+{
+	char pattern[64];
+	const char *p;
+
+	snprintf(pattern, sizeof(pattern), "\"%s\": ", key);
+	p = strstr(json, pattern);
+	return p ? strtod(p + strlen(pattern), NULL) : -1;
+}
+
+/*
+ * The tour's second terminal (issue 19): `demo --seconds 3` keeps its
+ * enclaves paging, and `softsgx top` sees evictions and reloads per second
+ * while it runs. Both get a private XDG_RUNTIME_DIR, so only this demo shows.
+ */
+static void test_demo_keeps_paging(void **state)
+{
+	char dir[64], xdg[96], pid[16];
+	const char *const env[] = {xdg, NULL};
+	const char *argv[] = {cli_env_path("SOFTSGX_BIN"),
+			      "run",
+			      "--epc",
+			      EPC,
+			      "--sections",
+			      "1",
+			      "--",
+			      cli_env_path("SOFTSGX_DEMO"),
+			      "--epc",
+			      EPC,
+			      "--seconds",
+			      "3",
+			      cli_env_path("SOFTSGX_TEST_ENCLAVE"),
+			      NULL};
+	const struct cli_cmd demo = {.argv = argv, .env = env, .unset = UNSET_VARS};
+	double evictions = 0, reloads = 0;
+	struct cli_result r;
+	int out, status;
+	char *text;
+	pid_t p;
+
+	(void)state;
+	cli_tmpdir_make(dir, sizeof(dir), "test-demo");
+	snprintf(xdg, sizeof(xdg), "XDG_RUNTIME_DIR=%s", dir);
+	out = memfd_create("demo-stdout", MFD_CLOEXEC);
+	assert_true(out >= 0);
+	p = cli_start(&demo, -1, out, out);
+	snprintf(pid, sizeof(pid), "%d", (int)p);
+	/* Until top has seen both rates nonzero, or the demo is over. */
+	for (int i = 0; i < 20 && !(evictions > 0 && reloads > 0); i++) {
+		cli_exec_env(&r, env, UNSET_VARS,
+			     CLI_ARGS("top", "--once", "--json", "-d", "0.3", "--pid", pid));
+		if (r.status == 0) {
+			evictions = json_double(r.out, "evictions_per_s");
+			reloads = json_double(r.out, "reloads_per_s");
+		}
+		cli_result_free(&r);
+	}
+	status = cli_wait(p);
+	text = cli_slurp(out, NULL);
+	close(out);
+	if (status)
+		fail_msg("the demo exited %d:\n%s", status, text);
+	if (!(evictions > 0 && reloads > 0))
+		fail_msg("top saw %.1f evictions/s and %.1f reloads/s while the demo paged:\n%s",
+			 evictions, reloads, text);
+	cli_assert_contains(text, "  paging     for 3 s: ");
+	cli_assert_contains(text, "  paging       1 s: ");
+	cli_assert_contains(text, " read-only pages intact\n");
+	cli_assert_contains(text, "\nSummary: built 1 + ");
+	free(text);
+	cli_tmpdir_remove(dir);
+}
+
 static void test_demo_failures(void **state)
 {
 	const char *demo = cli_env_path("SOFTSGX_DEMO");
@@ -142,6 +220,10 @@ static void test_demo_failures(void **state)
 	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, "--epc");
 	cli_result_free(&r);
+	run_demo(&r, CLI_ARGS("--seconds", "0", enclave));
+	cli_assert_status(&r, 2);
+	cli_assert_contains(r.err, "demo: --seconds: not a number from 1 to 86400: '0'");
+	cli_result_free(&r);
 	run_demo(&r, CLI_ARGS(enclave, "extra"));
 	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, "Usage: demo ");
@@ -165,6 +247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_demo_as_make_run_runs_it),
 		cmocka_unit_test(test_demo_failures),
+		cmocka_unit_test(test_demo_keeps_paging),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

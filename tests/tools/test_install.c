@@ -2,7 +2,9 @@
 /*
  * make install into a staging tree: the files land where documented, a
  * program builds against the installed headers, library and pkg-config
- * data and runs, and the installed `softsgx run` finds its installed shim.
+ * data and runs, and the installed `softsgx run` finds its installed shim;
+ * make uninstall removes exactly those files. And the build's own output:
+ * a short line per step, the commands with V=1.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -19,6 +21,9 @@
 
 #define STAGE "build/install-test"
 #define ROOT STAGE "/usr"
+/* make as a user runs it, not steered by the `make check` around us. */
+#define MAKE_CLEAN "env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make --no-print-directory"
+#define QUIET_OBJ  STAGE "/quiet/tools/cli.o"
 
 static int sh(const char *cmd)
 {
@@ -52,6 +57,7 @@ static void test_files(void **state)
 		ROOT "/include/softsgx/loader.h",
 		ROOT "/include/softsgx/sign.h",
 		ROOT "/share/man/man1/softsgx.1",
+		ROOT "/share/bash-completion/completions/softsgx",
 	};
 	struct stat st;
 
@@ -140,6 +146,43 @@ static void test_installed_run_finds_shim(void **state)
 			 0);
 }
 
+/*
+ * Every file install put is gone, nothing else is: a file of another
+ * package in the same directories stays, and so do those directories.
+ */
+static void test_uninstall(void **state)
+{
+	(void)state;
+	assert_int_equal(sh("touch " ROOT "/bin/other " ROOT "/lib/libother.so"), 0);
+	assert_int_equal(sh(MAKE_CLEAN " -s uninstall DESTDIR=" STAGE " PREFIX=/usr"), 0);
+	/* What is left: the two foreign files, and no softsgx file or link. */
+	assert_int_equal(sh("test \"$(cd " ROOT " && find . ! -type d | sort | tr '\\n' ' ')\" = "
+			    "'./bin/other ./lib/libother.so '"),
+			 0);
+	/* softsgx's own directories went with their files; shared ones stay. */
+	assert_int_equal(sh("test ! -e " ROOT "/lib/softsgx && test ! -e " ROOT
+			    "/include/softsgx && test -d " ROOT "/share/man/man1"),
+			 0);
+	/* Again: nothing left to remove is no error. */
+	assert_int_equal(sh(MAKE_CLEAN " -s uninstall DESTDIR=" STAGE " PREFIX=/usr"), 0);
+}
+
+/*
+ * `make` prints "  CC  TARGET" per step and no command; `make V=1` the
+ * command and no such line. One object, built into a directory of its own.
+ */
+static void test_quiet_build(void **state)
+{
+	(void)state;
+	assert_int_equal(sh("test \"$(" MAKE_CLEAN " -B CHECK_DIR=" STAGE "/quiet " QUIET_OBJ
+			    " 2>&1)\" = '  CC  " QUIET_OBJ "'"),
+			 0);
+	assert_int_equal(sh("out=$(" MAKE_CLEAN " -B V=1 CHECK_DIR=" STAGE "/quiet " QUIET_OBJ
+			    " 2>&1) && case $out in *'  CC  '*) exit 1;; "
+			    "*' -c tools/cli.c -o " QUIET_OBJ "'*) exit 0;; esac; exit 1"),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +190,9 @@ int main(void)
 		cmocka_unit_test(test_program_builds_against_install),
 		cmocka_unit_test(test_cxx_program_builds_against_install),
 		cmocka_unit_test(test_installed_run_finds_shim),
+		cmocka_unit_test(test_quiet_build),
+		/* Last: it removes what the others use. */
+		cmocka_unit_test(test_uninstall),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

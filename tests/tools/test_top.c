@@ -62,6 +62,32 @@ static unsigned long long json_number(const char *json, const char *key)
 	return strtoull(p + strlen(pattern), NULL, 10);
 }
 
+/*
+ * @out is JSON Lines (jsonlines.org) of @lines lines: each line one JSON
+ * object, starting with the sample's Unix time.
+ */
+static void assert_json_lines(const char *out, unsigned int lines)
+{
+	unsigned int n = 0;
+
+	for (const char *p = out; *p; n++) {
+		const char *nl = strchr(p, '\n');
+		char *line;
+
+		if (!nl)
+			fail_msg("the last line does not end in a newline:\n%s", out);
+		line = strndup(p, (size_t)(nl - p));
+		assert_non_null(line);
+		if (!cli_json_is_object(line))
+			fail_msg("line %u is not one JSON object:\n%s", n + 1, line);
+		if (strncmp(line, "{\"time\": ", 9) || strtod(line + 9, NULL) < 1.7e9)
+			fail_msg("line %u does not start with the Unix time:\n%s", n + 1, line);
+		free(line);
+		p = nl + 1;
+	}
+	assert_int_equal(n, lines);
+}
+
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
@@ -259,7 +285,8 @@ static void test_nothing_running(void **state)
 	cli_result_free(&r);
 	top(f, &r, CLI_ARGS("top", "--once", "--json", "-d", "0.1"));
 	cli_assert_status(&r, 0);
-	assert_string_equal(r.out, "{\"platforms\": []}\n");
+	assert_json_lines(r.out, 1);
+	cli_assert_contains(r.out, ", \"platforms\": []}\n");
 	cli_result_free(&r);
 	top(f, &r, CLI_ARGS("top", "--once", "-d", "0.1", "--pid", "2147483647"));
 	cli_assert_status(&r, 1);
@@ -267,7 +294,8 @@ static void test_nothing_running(void **state)
 	cli_result_free(&r);
 	top(f, &r, CLI_ARGS("top", "--once", "--json", "-d", "0.1", "-p", "2147483647"));
 	cli_assert_status(&r, 1);
-	assert_string_equal(r.out, "{\"platforms\": []}\n");
+	assert_json_lines(r.out, 1);
+	cli_assert_contains(r.out, ", \"platforms\": []}\n");
 	cli_assert_contains(r.err, "no softsgx platform with pid 2147483647");
 	cli_result_free(&r);
 }
@@ -285,6 +313,7 @@ static void test_shows_running_program(void **state)
 	assert_int_equal(stats_files(f), 1);
 
 	top_json_when_published(f, &r);
+	assert_json_lines(r.out, 1);
 	snprintf(want, sizeof(want), "\"pid\": %s, \"program\": \"epc_holder\"", pid);
 	cli_assert_contains(r.out, want);
 	assert_int_equal(json_number(r.out, "total_pages"), 64);
@@ -312,6 +341,12 @@ static void test_shows_running_program(void **state)
 	/* Rates over the sampling interval are numbers (ksgxd may still be evicting). */
 	cli_assert_contains(r.out, "\"evictions_per_s\": ");
 	assert_null(strstr(r.out, "null"));
+	cli_result_free(&r);
+
+	/* A stream: one line per refresh, as it happens. */
+	top(f, &r, CLI_ARGS("top", "--json", "-n", "3", "-d", "0.1", "--pid", pid));
+	cli_assert_status(&r, 0);
+	assert_json_lines(r.out, 3);
 	cli_result_free(&r);
 
 	/* Text, without --pid: the one program of this directory. */

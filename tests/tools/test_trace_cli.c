@@ -121,6 +121,18 @@ static void test_demo_traced(void **state)
 	/* Perfetto labels the process with the program's name. */
 	cli_assert_contains(json, "{\"name\":\"process_name\",\"cat\":\"__metadata\",\"ph\":\"M\"");
 	cli_assert_contains(json, "\"args\":{\"name\":\"demo\"}");
+	/* The reclaimer's track is named as Linux's (issue 19). */
+	cli_assert_contains(json, "{\"name\":\"thread_name\",\"cat\":\"__metadata\",\"ph\":\"M\"");
+	cli_assert_contains(json, "\"args\":{\"name\":\"ksgxd\"}");
+	/*
+	 * EPC pressure as counter tracks: free and in use, and the evictions
+	 * and reloads since boot, from a first quiet sample to the last change.
+	 */
+	assert_true(trace_json_count(json, "EPC pages") >= 2);
+	assert_int_equal(trace_json_count(json, "EPC pages"), trace_json_count(json, "EPC paging"));
+	cli_assert_contains(json, "{\"name\":\"EPC pages\",\"cat\":\"epc\",\"ph\":\"C\",");
+	cli_assert_contains(json, "\"args\":{\"free\":256,\"in use\":0}}");
+	cli_assert_contains(json, "\"args\":{\"evictions\":0,\"reloads\":0}}");
 	free(json);
 	cli_tmpdir_remove(dir);
 }
@@ -140,8 +152,11 @@ static void test_demo_truncated(void **state)
 	cli_assert_status(&r, 0);
 	cli_result_free(&r);
 	json = load_trace(path, &sum);
-	/* The process name, the 100 kept, the marker. */
-	assert_int_equal(sum.events, 102);
+	/* The 100 kept and the marker, besides the process and thread names. */
+	assert_int_equal(sum.events - trace_json_count(json, "process_name") -
+				 trace_json_count(json, "thread_name"),
+			 101);
+	assert_int_equal(trace_json_count(json, "process_name"), 1);
 	assert_int_equal(trace_json_count(json, "trace truncated"), 1);
 	cli_assert_contains(json, "\"max_events\":100,\"dropped_events\":");
 	free(json);
@@ -191,11 +206,11 @@ static void test_unwritable(void **state)
 	snprintf(marker, sizeof(marker), "%s/ran", dir);
 	snprintf(script, sizeof(script), "touch '%s'", marker);
 
-	/* A directory that does not exist: the program never starts. */
+	/* A directory that does not exist: a bad setting (2), the program never starts. */
 	snprintf(missing, sizeof(missing), "%s/no/such/dir/t.json", dir);
 	argv[3] = missing;
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, "softsgx run: cannot write the trace to ");
 	cli_assert_contains(r.err, "/no/such/dir/t.json: No such file or directory");
 	cli_result_free(&r);
@@ -204,7 +219,7 @@ static void test_unwritable(void **state)
 	/* FILE is a directory. */
 	argv[3] = dir;
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err, ": Is a directory");
 	cli_result_free(&r);
 	assert_int_equal(stat(marker, &st), -1);
@@ -245,11 +260,16 @@ static void test_guest_traced(void **state)
 	assert_events(json, "EINIT");
 	assert_events(json, "EREMOVE");
 	assert_events(json, "fault");
+	/* vEPC pages backed on first touch, one instant each (issue 19). */
+	assert_events(json, "vEPC fault");
+	cli_assert_contains(json, "\"name\":\"vEPC fault\",\"cat\":\"vepc\",\"ph\":\"i\"");
+	/* Named after the program, as the shim names a traced program. */
+	cli_assert_contains(json, "\"args\":{\"name\":\"softsgx\"}");
 	free(json);
 
 	argv[3] = "/nonexistent-softsgx-dir/guest.json";
 	spawn(&r, NULL, NULL, argv);
-	cli_assert_status(&r, 1);
+	cli_assert_status(&r, 2);
 	cli_assert_contains(r.err,
 			    "softsgx guest: cannot write the trace to "
 			    "/nonexistent-softsgx-dir/guest.json: No such file or directory");
