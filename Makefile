@@ -499,18 +499,21 @@ $(CHECK_DIR)/tests/service/%: tests/service/%.c $(call check_obj,$(TEST_COMMON_S
 	$(CC) $(CFLAGS_CHECK) -MMD -MP $< $(call check_obj,$(TEST_COMMON_SRC)) \
 		$(CHECK_SVC_LIB) $(CHECK_LIB) -o $@ $(TEST_LDLIBS)
 
+# The protocol harness also checks TOP replies with tests/common/json_check.c.
+SVC_FUZZ_SRC := tests/fuzz/fuzz_service_proto.c $(FUZZ_COMMON_SRC) tests/common/json_check.c
 $(CHECK_DIR)/tests/fuzz/replay_fuzz_service_proto: tests/fuzz/fuzz_service_proto.c \
-		tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC)) $(CHECK_SVC_LIB) $(CHECK_LIB)
+		tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
+		$(CHECK_SVC_LIB) $(CHECK_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_CHECK) -Itests/fuzz -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/fuzz_service_proto"' \
-		-MMD -MP $< tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC)) \
+		-MMD -MP $< tests/fuzz/replay.c \
+		$(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
 		$(CHECK_SVC_LIB) $(CHECK_LIB) -o $@ $(TEST_LDLIBS)
 
-$(FUZZ_DIR)/bin/fuzz_service_proto: $(call fuzz_obj,tests/fuzz/fuzz_service_proto.c \
-		$(FUZZ_COMMON_SRC) $(SVC_SRC)) $(FUZZ_LIB)
+$(FUZZ_DIR)/bin/fuzz_service_proto: $(call fuzz_obj,$(SVC_FUZZ_SRC) $(SVC_SRC)) $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $(call fuzz_obj,tests/fuzz/fuzz_service_proto.c \
-		$(FUZZ_COMMON_SRC) $(SVC_SRC)) $(FUZZ_LIB) $(LDLIBS)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $(call fuzz_obj,$(SVC_FUZZ_SRC) $(SVC_SRC)) \
+		$(FUZZ_LIB) $(LDLIBS)
 # ---- end svc ----
 
 clean:

@@ -292,6 +292,8 @@ static pid_t spawn_start(const char *dir, const char *bin, const struct softsgx_
 		/* The command's "started" line is not the caller's output; errors stay on stderr. */
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);
+		/* Only the standard streams: the caller's other descriptors are its own. */
+		close_range(STDERR_FILENO + 1, ~0u, 0);
 		execve(bin ? bin : "/proc/self/exe", (char *const *)argv, env);
 		_exit(127);
 	}

@@ -42,6 +42,7 @@ static void *reply_start(struct svc_out *out, const struct svc_hdr *req, unsigne
 	h->version = SVC_VERSION;
 	h->type = (uint16_t)((type & ~SVC_REPLY) | SVC_REPLY);
 	h->seq = req ? req->seq : 0;
+	h->len = sizeof(*r);
 	r->status = status;
 	out->len = sizeof(*h) + sizeof(*r);
 	return r + 1;

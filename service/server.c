@@ -30,6 +30,13 @@ uint64_t svc_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static int log_fd = STDERR_FILENO;
+
+void svc_log_to(int fd)
+{
+	log_fd = fd;
+}
+
 void svc_log(const char *fmt, ...)
 {
 	char line[1024];
@@ -38,6 +45,8 @@ void svc_log(const char *fmt, ...)
 	va_list ap;
 	size_t n;
 
+	if (log_fd < 0)
+		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -49,7 +58,7 @@ void svc_log(const char *fmt, ...)
 	n = strlen(line);
 	line[n++] = '\n';
 	/* One write per line: lines of concurrent writers do not interleave. */
-	if (write(STDERR_FILENO, line, n) < 0)
+	if (write(log_fd, line, n) < 0)
 		return;
 }
 
@@ -200,13 +209,36 @@ static void report(int fd, int status)
 }
 
 /*
+ * Close every descriptor above stderr except @keep (@n of them): a daemon
+ * that kept a pipe of whoever started it would make a shell's $(...) of
+ * that command wait for the daemon's exit.
+ */
+static void close_others(const int *keep, unsigned int n)
+{
+	unsigned int lo = STDERR_FILENO + 1;
+
+	for (;;) {
+		unsigned int next = ~0u;
+
+		for (unsigned int i = 0; i < n; i++)
+			if (keep[i] >= (int)lo && (unsigned int)keep[i] < next)
+				next = (unsigned int)keep[i];
+		if (next > lo)
+			close_range(lo, next - 1, 0);
+		if (next == ~0u)
+			return;
+		lo = next + 1;
+	}
+}
+
+/*
  * Detach: fork, setsid, fork again (the daemon is no session leader, so it
  * never gets a controlling terminal), standard streams to /dev/null and the
  * log. Returns in the daemon with *@ready_fd the pipe to the first process;
  * the first process returns the daemon's status there and exits through
  * the caller.
  */
-static int daemonize(const char *dir, int *ready_fd, pid_t *pid)
+static int daemonize(const char *dir, int lock, int lfd, int *ready_fd, pid_t *pid)
 {
 	char log[256];
 	int pfd[2], null, logfd;
@@ -249,6 +281,7 @@ static int daemonize(const char *dir, int *ready_fd, pid_t *pid)
 		close(null);
 	if (logfd > STDERR_FILENO)
 		close(logfd);
+	close_others((const int[]){lock, lfd, pfd[1]}, 3);
 	/* Keep no directory busy; failing that is harmless. */
 	if (chdir("/"))
 		svc_log("chdir /: %m");
@@ -342,7 +375,7 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 		return lfd;
 	}
 	if (!o->foreground) {
-		ret = daemonize(o->dir, &ready, pid);
+		ret = daemonize(o->dir, lock, lfd, &ready, pid);
 		if (ret) {
 			/* The first process: the daemon keeps the lock and socket. */
 			close(lfd);

@@ -86,5 +86,7 @@ uint64_t svc_now_ms(void);
 
 /* "2026-12-06T05:50:01.123Z softsgx-service[PID]: ..." on stderr. */
 void svc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Where svc_log() writes: a descriptor, or -1 for nowhere (the fuzz harness). */
+void svc_log_to(int fd);
 
 #endif /* SOFTSGX_SERVICE_SERVER_H */

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -373,6 +374,7 @@ static int raw_call(int fd, const void *msg, size_t len, int sendfd, uint32_t *s
 	assert_true(n >= (ssize_t)(sizeof(rep.h) + sizeof(rep.r)));
 	assert_int_equal(rep.h.magic, SVC_MAGIC);
 	assert_true(rep.h.type & SVC_REPLY);
+	assert_int_equal(rep.h.len, (size_t)n - sizeof(rep.h));
 	if (seq)
 		*seq = rep.h.seq;
 	return rep.r.status;
@@ -606,6 +608,57 @@ static void test_other_uid(void **state)
 	assert_still_serving(fx);
 }
 
+/*
+ * Started without --foreground: the command returns once the daemon serves,
+ * and the daemon keeps none of its starter's descriptors (a shell's $(...)
+ * of the command ends at once, not when the daemon exits).
+ */
+static void test_daemon_detaches(void **state)
+{
+	struct svc_fx *fx = *state;
+	struct pollfd p;
+	struct cli_result r;
+	char out[512] = "";
+	size_t len = 0;
+	int pfd[2], extra;
+	pid_t cmd, daemon;
+	uint64_t end;
+	ssize_t n;
+
+	assert_int_equal(pipe(pfd), 0);
+	/* A descriptor without close-on-exec, as a shell would leave one. */
+	extra = dup(pfd[1]);
+	cmd = cli_start(&(struct cli_cmd){.argv = CLI_ARGS(cli_bin(), "platform", "start", "--epc",
+							   "4M", "--sections", "1")},
+			-1, pfd[1], pfd[1]);
+	close(pfd[1]);
+	close(extra);
+	p = (struct pollfd){.fd = pfd[0], .events = POLLIN};
+	end = fx_now_ms() + 5000;
+	for (;;) {
+		assert_true(fx_now_ms() < end);
+		assert_true(poll(&p, 1, 100) >= 0);
+		n = read(pfd[0], out + len, sizeof(out) - 1 - len);
+		if (n == 0)
+			break; /* every writer gone */
+		if (n > 0)
+			len += (size_t)n;
+	}
+	close(pfd[0]);
+	out[len] = '\0';
+	assert_int_equal(cli_wait(cmd), 0);
+	cli_assert_contains(out, "started (pid");
+	daemon = svc_lock_holder(fx->dir);
+	assert_true(daemon > 0);
+	run_cmd(&r, CLI_ARGS("platform", "status"));
+	cli_assert_status(&r, 0);
+	cli_result_free(&r);
+	run_cmd(&r, CLI_ARGS("platform", "stop"));
+	cli_assert_status(&r, 0);
+	cli_result_free(&r);
+	assert_int_equal(svc_lock_holder(fx->dir), 0);
+}
+
 static void test_usage(void **state)
 {
 	struct cli_result r;
@@ -658,6 +711,7 @@ int main(void)
 		T(test_top),
 		T(test_get_epc),
 		T(test_other_uid),
+		T(test_daemon_detaches),
 		T(test_usage),
 	};
 
