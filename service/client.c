@@ -83,8 +83,11 @@ int svc_call(struct svc_client *c, unsigned int type, const void *req, size_t re
 		return -ENOTCONN;
 	if (req_len > SVC_MSG_MAX - sizeof(h))
 		return -EMSGSIZE;
-	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0)
+	if (sendmsg(c->fd, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN)
+			return -ETIMEDOUT; /* SO_SNDTIMEO: the service reads nothing */
 		return errno == ECONNRESET || errno == ENOTCONN ? -EPIPE : -errno;
+	}
 	buf = malloc(SVC_MSG_MAX + 1);
 	if (!buf)
 		return -ENOMEM;
@@ -151,8 +154,9 @@ out:
 	return ret;
 }
 
-static int dial(const char *dir, int *out)
+static int dial(const char *dir, int timeout_ms, int *out)
 {
+	struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
@@ -171,8 +175,13 @@ static int dial(const char *dir, int *out)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/*
+	 * Bounds connect() on a full listen backlog and a send to a service
+	 * that stopped reading (AF_UNIX waits for either with the send timeout).
+	 */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
-		ret = -errno;
+		ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		close(fd);
 		return ret;
 	}
@@ -221,7 +230,7 @@ int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_conf
 	else
 		h.flags |= SVC_HELLO_ANY_CONFIG;
 	program_name(h.program, sizeof(h.program));
-	ret = dial(dir, &c->fd);
+	ret = dial(dir, c->timeout_ms, &c->fd);
 	if (ret)
 		return ret;
 	memset(&rep, 0, sizeof(rep));

@@ -131,10 +131,13 @@ pid_t svc_lock_holder(const char *dir)
 	if (fd < 0)
 		return 0;
 	/* A shared lock we can take means nobody holds the exclusive one. */
-	if (flock(fd, LOCK_SH | LOCK_NB))
+	if (flock(fd, LOCK_SH | LOCK_NB)) {
 		pid = read_pid(fd);
+		if (!pid)
+			pid = -1;
+	}
 	close(fd);
-	return pid ? pid : 0;
+	return pid;
 }
 
 /* 1 when a service answers at @path, 0 when the socket is stale, -errno. */

@@ -43,7 +43,10 @@ int svc_dir_file(const char *dir, const char *name, char *buf, size_t len);
 int svc_lock_take(const char *dir, pid_t *holder);
 /* Record @pid in the lock file behind @fd. 0 or -errno. */
 int svc_lock_set_pid(int fd, pid_t pid);
-/* The pid of the service holding the lock, 0 when none does. */
+/*
+ * The pid of the service holding the lock; 0 when none does; -1 when one
+ * does but its pid is not (or no longer) in the file: starting or exiting.
+ */
 pid_t svc_lock_holder(const char *dir);
 
 /*

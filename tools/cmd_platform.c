@@ -119,31 +119,27 @@ static int connect_error(const char *cmd, const char *dir, int err)
 	return cli_fail(cmd, "cannot reach the platform service in %s: %s", dir, strerror(-err));
 }
 
+/*
+ * The lock is held: tell the service's HELLO answer. -ENOENT (no socket
+ * yet or no more: the holder is starting or exiting) lets the caller retry.
+ */
 static int already_running(const char *cmd, const char *dir, const struct softsgx_config *cfg,
-			   bool foreground, pid_t holder)
+			   bool foreground)
 {
 	struct svc_hello_rep info;
 	struct svc_client c = {0};
 	char have[96];
-	int ret = -ENOENT;
+	int ret = svc_connect(&c, dir, cfg, SVC_HELLO_CONTROL, &info);
 
-	/* The holder binds its socket right after taking the lock: give it a moment. */
-	for (int i = 0; i < 500 && not_running(ret); i++) {
-		ret = svc_connect(&c, dir, cfg, SVC_HELLO_CONTROL, &info);
-		if (not_running(ret))
-			usleep(10000);
-	}
+	if (not_running(ret))
+		return -ENOENT;
 	if (ret == -EBUSY)
 		return cli_fail(cmd,
 				"platform already running with %s (pid %u); stop it first "
 				"(softsgx platform stop)",
 				svc_config_describe(&info.cfg, have), info.service_pid);
-	if (ret) {
-		if (not_running(ret))
-			return cli_fail(cmd, "another start holds the lock in %s (pid %d)", dir,
-					(int)holder);
+	if (ret)
 		return connect_error(cmd, dir, ret);
-	}
 	svc_close(&c);
 	if (foreground)
 		return cli_fail(cmd, "a platform service already runs (pid %u)", info.service_pid);
@@ -204,9 +200,22 @@ static int do_start(int argc, char **argv)
 		return ret;
 	o.dir = dir;
 	fflush(stdout);
-	ret = svc_server_start(&o, &pid);
-	if (ret == -EALREADY)
-		return already_running(cmd, dir, &o.cfg, o.foreground, pid);
+	/*
+	 * Between a holder's lock and its socket, or its socket and its lock
+	 * at exit, neither serving nor starting is possible: retry for 5 s.
+	 */
+	for (int i = 0;; i++) {
+		ret = svc_server_start(&o, &pid);
+		if (ret != -EALREADY)
+			break;
+		ret = already_running(cmd, dir, &o.cfg, o.foreground);
+		if (ret != -ENOENT)
+			return ret;
+		if (i == 500)
+			return cli_fail(cmd, "another start holds the lock in %s (pid %d) but "
+					     "does not serve", dir, (int)pid);
+		usleep(10000);
+	}
 	if (ret == -EPERM)
 		return CLI_EXIT_FAILURE; /* svc_server_start() said why */
 	if (ret)

@@ -138,8 +138,9 @@ static inline void fx_fini(struct svc_fx *fx)
 	}
 	/* A daemon the test started through the client. */
 	holder = svc_lock_holder(fx->dir);
-	if (holder > 0) {
-		kill(holder, SIGTERM);
+	if (holder) {
+		if (holder > 0)
+			kill(holder, SIGTERM);
 		for (int i = 0; i < 500 && svc_lock_holder(fx->dir); i++)
 			usleep(10000);
 	}

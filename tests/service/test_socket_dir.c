@@ -132,6 +132,7 @@ static void test_lock(void **state)
 	fd = svc_lock_take(tmp, &holder);
 	assert_true(fd >= 0);
 	assert_int_equal(holder, 0);
+	assert_int_equal(svc_lock_holder(tmp), -1); /* held, no pid yet */
 	assert_int_equal(svc_lock_set_pid(fd, 4242), 0);
 	/* flock() conflicts between open file descriptions: a second open is refused. */
 	assert_int_equal(svc_lock_take(tmp, &holder), -EALREADY);
