@@ -69,8 +69,11 @@ int svc_call(struct svc_client *c, unsigned int type, const void *req, size_t re
 		char buf[CMSG_SPACE(sizeof(int) * SVC_MAX_FDS)];
 		struct cmsghdr align;
 	} ctl;
-	struct svc_hdr h = {.magic = SVC_MAGIC, .version = SVC_VERSION, .type = (uint16_t)type,
-			    .len = (uint32_t)req_len, .seq = ++c->seq};
+	struct svc_hdr h = {.magic = SVC_MAGIC,
+			    .version = SVC_VERSION,
+			    .type = (uint16_t)type,
+			    .len = (uint32_t)req_len,
+			    .seq = ++c->seq};
 	struct iovec iov[2] = {{&h, sizeof(h)}, {(void *)req, req_len}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = req_len ? 2 : 1};
 	int got[SVC_MAX_FDS], ngot = 0, ret;
@@ -96,7 +99,9 @@ int svc_call(struct svc_client *c, unsigned int type, const void *req, size_t re
 		if (ret)
 			goto out;
 		iov[0] = (struct iovec){buf, SVC_MSG_MAX + 1};
-		mh = (struct msghdr){.msg_iov = iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+		mh = (struct msghdr){.msg_iov = iov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
 				     .msg_controllen = sizeof(ctl.buf)};
 		n = recvmsg(c->fd, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -216,7 +221,8 @@ static void program_name(char *buf, size_t len)
 int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_config *cfg,
 		unsigned int flags, struct svc_hello_rep *info)
 {
-	struct svc_hello_req h = {.pid = (uint32_t)getpid(), .version = SVC_VERSION, .flags = flags};
+	struct svc_hello_req h = {
+		.pid = (uint32_t)getpid(), .version = SVC_VERSION, .flags = flags};
 	struct svc_hello_rep rep;
 	size_t len = 0;
 	int ret;
@@ -298,7 +304,7 @@ static pid_t spawn_start(const char *dir, const char *bin, const struct softsgx_
 	if (pid == 0) {
 		int null = open("/dev/null", O_WRONLY);
 
-		/* The command's "started" line is not the caller's output; errors stay on stderr. */
+		/* "started" is not the caller's output; errors stay on stderr. */
 		if (null >= 0)
 			dup2(null, STDOUT_FILENO);
 		/* Only the standard streams: the caller's other descriptors are its own. */
@@ -389,8 +395,7 @@ int svc_shutdown(struct svc_client *c, bool force, unsigned int *clients)
 {
 	struct svc_shutdown_req req = {.flags = force ? SVC_SHUTDOWN_FORCE : 0};
 	struct svc_shutdown_rep rep = {0};
-	int ret = svc_call(c, SVC_SHUTDOWN, &req, sizeof(req), &rep, sizeof(rep), NULL, NULL,
-			   NULL);
+	int ret = svc_call(c, SVC_SHUTDOWN, &req, sizeof(req), &rep, sizeof(rep), NULL, NULL, NULL);
 
 	if (clients)
 		*clients = rep.clients;

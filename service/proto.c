@@ -90,8 +90,10 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 		/* A refused HELLO says which platform is in force. */
 		if (type == SVC_HELLO && r->status == -EBUSY)
 			return body == sizeof(struct svc_hello_rep) ? 0 : -EINVAL;
-		return body == 0 || (type == SVC_SHUTDOWN &&
-				     body == sizeof(struct svc_shutdown_rep)) ? 0 : -EINVAL;
+		/* A refused SHUTDOWN says how many clients kept it up. */
+		if (type == SVC_SHUTDOWN && body == sizeof(struct svc_shutdown_rep))
+			return 0;
+		return body == 0 ? 0 : -EINVAL;
 	}
 	switch (type) {
 	case SVC_HELLO:

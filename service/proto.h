@@ -122,10 +122,10 @@ struct svc_get_epc_rep {
 struct svc_msg {
 	const struct svc_hdr *hdr; /* NULL when fewer than 16 bytes arrived */
 	const void *payload;
-	size_t size;  /* bytes received, header included */
-	bool trunc;   /* the message was larger than the buffer (MSG_TRUNC) */
-	int nfds;     /* descriptors that came with it */
-	bool reply;   /* a reply is expected here (the client side) */
+	size_t size; /* bytes received, header included */
+	bool trunc;  /* the message was larger than the buffer (MSG_TRUNC) */
+	int nfds;    /* descriptors that came with it */
+	bool reply;  /* a reply is expected here (the client side) */
 };
 
 /*

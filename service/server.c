@@ -50,8 +50,8 @@ void svc_log(const char *fmt, ...)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	gmtime_r(&ts.tv_sec, &tm);
 	n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-	n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ softsgx-service[%d]: ",
-			      ts.tv_nsec / 1000000, (int)getpid());
+	n += (size_t)snprintf(line + n, sizeof(line) - n,
+			      ".%03ldZ softsgx-service[%d]: ", ts.tv_nsec / 1000000, (int)getpid());
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
 	va_end(ap);
@@ -144,7 +144,9 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 	} ctl;
 	struct svc_conn *c = s->conns[i];
 	struct iovec iov = {.iov_base = buf, .iov_len = SVC_MSG_MAX + 1};
-	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = ctl.buf,
 			    .msg_controllen = sizeof(ctl.buf)};
 	struct svc_msg m = {0};
 	ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);

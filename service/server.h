@@ -20,7 +20,7 @@
 #include "proto.h"
 #include "softsgx/softsgx.h"
 
-#define SVC_MAX_CONNS 256
+#define SVC_MAX_CONNS		 256
 #define SVC_DEFAULT_IDLE_TIMEOUT 30 /* seconds */
 
 struct svc_server_opts {

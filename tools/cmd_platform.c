@@ -181,8 +181,10 @@ static int do_start(int argc, char **argv)
 			break;
 		case OPT_IDLE:
 			if (cli_parse_uint(optarg, 0, 86400 * 365, &v))
-				return cli_usage_error(cmd, "--idle-timeout '%s' is not a number of "
-							    "seconds", optarg);
+				return cli_usage_error(cmd,
+						       "--idle-timeout '%s' is not a number of "
+						       "seconds",
+						       optarg);
 			o.idle_timeout = (unsigned int)v;
 			break;
 		default:
@@ -212,15 +214,18 @@ static int do_start(int argc, char **argv)
 		if (ret != -ENOENT)
 			return ret;
 		if (i == 500)
-			return cli_fail(cmd, "another start holds the lock in %s (pid %d) but "
-					     "does not serve", dir, (int)pid);
+			return cli_fail(cmd,
+					"another start holds the lock in %s (pid %d) but "
+					"does not serve",
+					dir, (int)pid);
 		usleep(10000);
 	}
 	if (ret == -EPERM)
 		return CLI_EXIT_FAILURE; /* svc_server_start() said why */
 	if (ret)
 		return cli_fail(cmd, "the service did not start: %s%s", strerror(-ret),
-				o.foreground ? "" : " (see " SVC_LOG_NAME " in the socket directory)");
+				o.foreground ? ""
+					     : " (see " SVC_LOG_NAME " in the socket directory)");
 	if (!o.foreground) {
 		struct svc_config w;
 
@@ -291,7 +296,8 @@ static int do_stop(int argc, char **argv)
 	if (ret)
 		return cli_fail(cmd, "the service did not stop: %s", strerror(-ret));
 	if (!wait_gone(dir))
-		return cli_fail(cmd, "the service (pid %u) accepted to stop but still runs after 5 s",
+		return cli_fail(cmd,
+				"the service (pid %u) accepted to stop but still runs after 5 s",
 				info.service_pid);
 	printf("softsgx platform: stopped (pid %u)\n", info.service_pid);
 	return CLI_EXIT_OK;
@@ -306,9 +312,8 @@ static void print_status_json(const char *dir, const struct svc_status_rep *st)
 	cli_json_string(sock);
 	printf(", \"uptime_s\": %.3f,\n \"config\": {\"epc_bytes\": %llu, \"sections\": %u, "
 	       "\"sgx1\": %s},\n",
-	       (double)st->uptime_ms / 1000.0,
-	       (unsigned long long)svc_config_epc_bytes(&st->cfg), st->cfg.nr_sections,
-	       st->cfg.flags & SVC_CFG_SGX1 ? "true" : "false");
+	       (double)st->uptime_ms / 1000.0, (unsigned long long)svc_config_epc_bytes(&st->cfg),
+	       st->cfg.nr_sections, st->cfg.flags & SVC_CFG_SGX1 ? "true" : "false");
 	printf(" \"epc\": {\"total_pages\": %llu, \"free_pages\": %llu, \"in_use_pages\": %llu, "
 	       "\"leaked_pages\": %llu, \"zombie_pages\": %llu},\n",
 	       (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,

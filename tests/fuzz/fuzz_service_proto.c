@@ -76,8 +76,8 @@ static void check_reply(const struct svc_msg *req, int check, const struct svc_o
 	const struct svc_hdr *h = (const void *)out->buf;
 	const struct svc_reply_hdr *r = (const void *)(h + 1);
 	unsigned int type = req->hdr ? req->hdr->type : 0;
-	struct svc_msg rep = {.hdr = h, .payload = r, .size = out->len, .nfds = out->nfds,
-			      .reply = true};
+	struct svc_msg rep = {
+		.hdr = h, .payload = r, .size = out->len, .nfds = out->nfds, .reply = true};
 
 	FZ_CHECK(out->len >= sizeof(*h) + sizeof(*r) && out->len <= SVC_MSG_MAX,
 		 "reply of %zu bytes", out->len);

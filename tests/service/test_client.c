@@ -67,8 +67,8 @@ static void test_start_on_demand(void **state)
 		struct svc_client c2 = {0};
 		struct svc_hello_rep info2;
 
-		assert_int_equal(svc_connect_or_start(&c2, fx->dir, "/nonexistent", &cfg, 0, &info2),
-				 0);
+		assert_int_equal(
+			svc_connect_or_start(&c2, fx->dir, "/nonexistent", &cfg, 0, &info2), 0);
 		assert_int_equal(info2.service_pid, info.service_pid);
 		svc_close(&c2);
 	}

@@ -22,8 +22,11 @@ struct buf {
 
 static struct svc_msg msg(struct buf *b, unsigned int type, size_t len)
 {
-	b->h = (struct svc_hdr){.magic = SVC_MAGIC, .version = SVC_VERSION,
-				.type = (uint16_t)type, .len = (uint32_t)len, .seq = 7};
+	b->h = (struct svc_hdr){.magic = SVC_MAGIC,
+				.version = SVC_VERSION,
+				.type = (uint16_t)type,
+				.len = (uint32_t)len,
+				.seq = 7};
 	return (struct svc_msg){.hdr = &b->h, .payload = b->payload, .size = sizeof(b->h) + len};
 }
 

@@ -334,8 +334,7 @@ static int raw_connect(struct svc_fx *fx)
 	struct timeval tv = {.tv_sec = 5};
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 
-	assert_int_equal(svc_dir_file(fx->dir, SVC_SOCK_NAME, sa.sun_path, sizeof(sa.sun_path)),
-			 0);
+	assert_int_equal(svc_dir_file(fx->dir, SVC_SOCK_NAME, sa.sun_path, sizeof(sa.sun_path)), 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	return fd;
@@ -389,8 +388,11 @@ static void assert_closed(int fd)
 
 static struct svc_hdr hdr(unsigned int type, uint32_t len, uint32_t seq)
 {
-	return (struct svc_hdr){.magic = SVC_MAGIC, .version = SVC_VERSION,
-				.type = (uint16_t)type, .len = len, .seq = seq};
+	return (struct svc_hdr){.magic = SVC_MAGIC,
+				.version = SVC_VERSION,
+				.type = (uint16_t)type,
+				.len = len,
+				.seq = seq};
 }
 
 static void assert_still_serving(struct svc_fx *fx)
@@ -699,20 +701,13 @@ static void test_usage(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_start_status_stop),
-		T(test_config_mismatch),
-		T(test_start_race),
-		T(test_stop_refused_with_client),
-		T(test_idle_exit),
-		T(test_stale_socket_replaced),
-		T(test_dir_refused),
-		T(test_killed_mid_call),
-		T(test_malformed),
-		T(test_top),
-		T(test_get_epc),
-		T(test_other_uid),
-		T(test_daemon_detaches),
-		T(test_usage),
+		T(test_start_status_stop), T(test_config_mismatch),
+		T(test_start_race),	   T(test_stop_refused_with_client),
+		T(test_idle_exit),	   T(test_stale_socket_replaced),
+		T(test_dir_refused),	   T(test_killed_mid_call),
+		T(test_malformed),	   T(test_top),
+		T(test_get_epc),	   T(test_other_uid),
+		T(test_daemon_detaches),   T(test_usage),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
