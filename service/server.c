@@ -178,10 +178,14 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 	ret = send_out(c->fd, out);
 	for (int k = 0; k < out->nfds; k++)
 		close(out->fds[k]);
-	if (ret || out->close) {
-		if (out->close)
-			svc_log("pid %d: malformed message (%zd bytes): connection closed",
-				(int)c->pid, n);
+	if (ret) {
+		/* Its socket is full: it does not read its replies. Never wait for it. */
+		svc_log("pid %d: reply not sent (%s): connection dropped", (int)c->pid,
+			strerror(-ret));
+		return -1;
+	}
+	if (out->close) {
+		svc_log("pid %d: malformed message (%zd bytes): connection closed", (int)c->pid, n);
 		return -1;
 	}
 	return 0;

@@ -500,6 +500,34 @@ static void test_malformed(void **state)
 	}
 }
 
+/* A client that sends and never reads is dropped; the others are served. */
+static void test_flood(void **state)
+{
+	struct svc_fx *fx = *state;
+	struct svc_hdr h = hdr(SVC_STATUS, 0, 1);
+	uint64_t end;
+	int fd, err = 0;
+	char *log;
+
+	fx_start(fx, NULL);
+	fd = raw_connect(fx);
+	end = fx_now_ms() + 10000;
+	while (!err && fx_now_ms() < end) {
+		if (send(fd, &h, sizeof(h), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+			if (errno == EAGAIN)
+				usleep(100);
+			else
+				err = errno;
+		}
+	}
+	assert_true(err == EPIPE || err == ECONNRESET);
+	close(fd);
+	assert_still_serving(fx);
+	log = fx_log(fx);
+	cli_assert_contains(log, "connection dropped");
+	free(log);
+}
+
 static void test_top(void **state)
 {
 	struct svc_fx *fx = *state;
@@ -700,15 +728,25 @@ static void test_usage(void **state)
 
 int main(void)
 {
+	/* clang-format off */
 	const struct CMUnitTest tests[] = {
-		T(test_start_status_stop), T(test_config_mismatch),
-		T(test_start_race),	   T(test_stop_refused_with_client),
-		T(test_idle_exit),	   T(test_stale_socket_replaced),
-		T(test_dir_refused),	   T(test_killed_mid_call),
-		T(test_malformed),	   T(test_top),
-		T(test_get_epc),	   T(test_other_uid),
-		T(test_daemon_detaches),   T(test_usage),
+		T(test_start_status_stop),
+		T(test_config_mismatch),
+		T(test_start_race),
+		T(test_stop_refused_with_client),
+		T(test_idle_exit),
+		T(test_stale_socket_replaced),
+		T(test_dir_refused),
+		T(test_killed_mid_call),
+		T(test_malformed),
+		T(test_flood),
+		T(test_top),
+		T(test_get_epc),
+		T(test_other_uid),
+		T(test_daemon_detaches),
+		T(test_usage),
 	};
+	/* clang-format on */
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
