@@ -37,7 +37,8 @@ int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_conf
 /*
  * svc_connect(); when no service runs, start one first: fork and exec
  * `@bin platform start` with @cfg as options (@bin NULL: /proc/self/exe,
- * the softsgx command itself), then connect, for at most
+ * which is right only inside the softsgx command: the shim must pass the
+ * command's path, e.g. one `softsgx run` exports), then connect, for at most
  * SVC_START_TIMEOUT_MS (-ETIMEDOUT). -ECHILD: the start command failed (it
  * said why on stderr).
  */
