@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,6 +149,50 @@ static void test_start_fails(void **state)
 	assert_int_equal(svc_call(&c, SVC_STATUS, NULL, 0, NULL, 0, NULL, NULL, NULL), -ENOTCONN);
 }
 
+/* A socket served by another user's process is refused by the client. */
+static void test_foreign_service(void **state)
+{
+	struct svc_fx *fx = *state;
+	struct svc_client c = {0};
+	char sub[192], env[256];
+	pid_t pid;
+	int ret = -ENOENT;
+
+	if (geteuid() != 0) {
+		printf("skip: running a service as another user needs root (setuid)\n");
+		skip();
+	}
+	snprintf(sub, sizeof(sub), "%s/nobody", fx->dir);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(chown(sub, 65534, 65534), 0);
+	assert_int_equal(chmod(fx->dir, 0711), 0);
+	snprintf(env, sizeof(env), "SOFTSGX_RUNTIME_DIR=%s", sub);
+	pid = fork();
+	if (!pid) {
+		const char *argv[] = {cli_bin(), "platform", "start", "--foreground", "--epc", "4M",
+				      "--sections", "1", NULL};
+		const char *envp[] = {env, NULL};
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, STDOUT_FILENO);
+		dup2(null, STDERR_FILENO);
+		if (setgid(65534) || setuid(65534))
+			_exit(10);
+		execve(argv[0], (char *const *)argv, (char *const *)envp);
+		_exit(127);
+	}
+	for (int i = 0; i < 1000 && (ret == -ENOENT || ret == -ECONNREFUSED); i++) {
+		ret = svc_connect(&c, sub, NULL, SVC_HELLO_CONTROL, NULL);
+		if (ret == -ENOENT || ret == -ECONNREFUSED)
+			usleep(10000);
+	}
+	kill(pid, SIGTERM);
+	assert_true(fx_wait_exit(pid, 5000) >= 0);
+	assert_int_equal(chmod(fx->dir, 0700), 0);
+	assert_int_equal(ret, -EPERM);
+	assert_int_equal(c.fd, -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -156,6 +201,7 @@ int main(void)
 		T(test_start_on_demand),
 		T(test_start_race),
 		T(test_start_fails),
+		T(test_foreign_service),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
