@@ -169,8 +169,9 @@ static void test_foreign_service(void **state)
 	snprintf(env, sizeof(env), "SOFTSGX_RUNTIME_DIR=%s", sub);
 	pid = fork();
 	if (!pid) {
-		const char *argv[] = {cli_bin(), "platform", "start", "--foreground", "--epc", "4M",
-				      "--sections", "1", NULL};
+		const char *argv[] = {cli_bin(),      "platform", "start",
+				      "--foreground", "--epc",	  "4M",
+				      "--sections",   "1",	  NULL};
 		const char *envp[] = {env, NULL};
 		int null = open("/dev/null", O_WRONLY);
 
