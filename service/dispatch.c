@@ -82,6 +82,10 @@ static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_
 			svc_config_describe(&s->cfg, have));
 		return;
 	}
+	if (!(h->flags & SVC_HELLO_CONTROL) && svc_conn_attach_mm(c)) {
+		reply_start(out, req, SVC_HELLO, -ENOMEM);
+		return;
+	}
 	c->hello = true;
 	c->control = h->flags & SVC_HELLO_CONTROL;
 	snprintf(c->program, sizeof(c->program), "%s", h->program);

@@ -71,6 +71,7 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 	if (c->hello && !c->control)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
 	close(c->fd);
+	svc_conn_release(c);
 	free(c);
 	s->conns[i] = s->conns[--s->nr_conns];
 }

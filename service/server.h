@@ -40,6 +40,8 @@ struct svc_server_opts {
  */
 int svc_server_start(const struct svc_server_opts *o, pid_t *pid);
 
+struct sgx_mm;
+
 /* One connection as the dispatcher sees it. */
 struct svc_conn {
 	int fd;
@@ -48,7 +50,14 @@ struct svc_conn {
 	bool hello;   /* HELLO accepted */
 	bool control; /* SVC_HELLO_CONTROL: not counted as a client */
 	char program[SVC_PROGRAM_MAX];
+	/* The client's address space in the kernel model (client_mm.c); NULL for control. */
+	struct sgx_mm *mm;
 };
+
+/* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
+int svc_conn_attach_mm(struct svc_conn *c);
+/* The connection is gone: its mm exits (its enclaves' and files' references go). */
+void svc_conn_release(struct svc_conn *c);
 
 struct svc_server {
 	struct softsgx_platform *platform;

@@ -62,6 +62,8 @@ static bool documented(int status, unsigned int type)
 		return true;
 	case -EBUSY:
 		return type == SVC_HELLO || type == SVC_SHUTDOWN;
+	case -ENOMEM:
+		return type == SVC_HELLO; /* no memory for the client's mm */
 	case -ENOBUFS:
 		return type == SVC_TOP;
 	case -EOPNOTSUPP:
@@ -146,11 +148,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_reply(&m, check, &out);
 		for (int k = 0; k < out.nfds; k++)
 			close(out.fds[k]);
-		if (out.close)
+		if (out.close) {
+			svc_conn_release(c);
 			*c = (struct svc_conn){.fd = -1, .pid = c->pid};
+		}
 		s->stop = false; /* SHUTDOWN only asks; the loop would stop */
 		fz_check_invariant(s->platform, "a message");
 	}
+	for (unsigned int i = 0; i < NR_CONNS; i++)
+		svc_conn_release(&conns[i]);
 	s->nr_conns = 0;
 	return 0;
 }
