@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -104,6 +105,27 @@ static void counts(struct svc_server *s, struct platform_counts *pc)
 	softsgx_get_usage(s->platform, NULL, 0, &pc->enclaves, NULL, 0, &pc->vepcs);
 }
 
+/*
+ * How far ksgxd's sanitization is (kernel/sanitize.c): each section's first
+ * pass has looked at san_next of the san_end pages that may hold EPCM
+ * state, under the section's lock; sgx_sanitize_done() after both passes.
+ */
+static void sanitize_progress(struct svc_server *s, struct svc_status_rep *r)
+{
+	struct sgx_kernel *k = softsgx_kernel(s->platform);
+
+	for (unsigned int i = 0; i < k->nr_sections; i++) {
+		struct sgx_epc_section *sec = &k->sections[i];
+
+		pthread_mutex_lock(&sec->lock);
+		r->sanitized_pages += sec->san_next < sec->san_end ? sec->san_next : sec->san_end;
+		r->sanitize_total_pages += sec->san_end;
+		pthread_mutex_unlock(&sec->lock);
+	}
+	if (sgx_sanitize_done(k))
+		r->flags |= SVC_STATUS_SANITIZED;
+}
+
 static void do_status(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
 	struct svc_status_rep *r = reply_start(out, req, SVC_STATUS, 0);
@@ -121,9 +143,7 @@ static void do_status(struct svc_server *s, const struct svc_hdr *req, struct sv
 	r->vepcs = pc.vepcs;
 	r->service_pid = (uint32_t)s->pid;
 	r->uptime_ms = svc_now_ms() - s->start_ms;
-	/* Sanitization runs to its end inside softsgx_platform_new() today: no progress to give. */
-	r->sanitized_pages = 0;
-	r->sanitize_total_pages = 0;
+	sanitize_progress(s, r);
 	r->cfg = s->cfg;
 	reply_body(out, sizeof(*r));
 }

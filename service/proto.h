@@ -89,10 +89,18 @@ struct svc_status_rep {
 	uint64_t total_pages, free_pages, in_use_pages, leaked_pages, zombie_pages;
 	uint32_t clients, enclaves, vepcs, service_pid;
 	uint64_t uptime_ms;
-	/* Sanitization progress in pages; both 0 when the platform does not say. */
+	/*
+	 * Sanitization (kernel/sanitize.c, ksgxd in the background): of the
+	 * pages that may hold EPCM state (sanitize_total_pages; 0 on a fresh
+	 * EPC), the first pass has looked at sanitized_pages.
+	 * SVC_STATUS_SANITIZED once both passes are over.
+	 */
 	uint64_t sanitized_pages, sanitize_total_pages;
 	struct svc_config cfg;
+	uint32_t flags; /* SVC_STATUS_* */
+	uint32_t reserved;
 };
+#define SVC_STATUS_SANITIZED 0x1u
 
 #define SVC_SHUTDOWN_FORCE 0x1u
 struct svc_shutdown_req {

@@ -319,14 +319,13 @@ static void print_status_json(const char *dir, const struct svc_status_rep *st)
 	       (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
 	       (unsigned long long)st->in_use_pages, (unsigned long long)st->leaked_pages,
 	       (unsigned long long)st->zombie_pages);
-	printf(" \"clients\": %u, \"enclaves\": %u, \"vepcs\": %u, \"sanitization\": ", st->clients,
-	       st->enclaves, st->vepcs);
-	if (st->sanitize_total_pages)
-		printf("{\"done_pages\": %llu, \"total_pages\": %llu}}\n",
-		       (unsigned long long)st->sanitized_pages,
-		       (unsigned long long)st->sanitize_total_pages);
-	else
-		printf("null}\n");
+	printf(" \"clients\": %u, \"enclaves\": %u, \"vepcs\": %u,\n", st->clients, st->enclaves,
+	       st->vepcs);
+	printf(" \"sanitization\": {\"done\": %s, \"pages_looked_at\": %llu, "
+	       "\"pages_to_look_at\": %llu}}\n",
+	       st->flags & SVC_STATUS_SANITIZED ? "true" : "false",
+	       (unsigned long long)st->sanitized_pages,
+	       (unsigned long long)st->sanitize_total_pages);
 }
 
 static void print_status(const char *dir, const struct svc_status_rep *st)
@@ -343,8 +342,12 @@ static void print_status(const char *dir, const struct svc_status_rep *st)
 	       (unsigned long long)st->free_pages, (unsigned long long)st->in_use_pages,
 	       (unsigned long long)st->leaked_pages, (unsigned long long)st->zombie_pages);
 	printf("  clients   %u, enclaves %u, vEPCs %u\n", st->clients, st->enclaves, st->vepcs);
-	if (st->sanitize_total_pages)
-		printf("  sanitized %llu of %llu pages\n", (unsigned long long)st->sanitized_pages,
+	if (st->flags & SVC_STATUS_SANITIZED)
+		printf("  sanitize  done (%llu pages could hold EPCM state)\n",
+		       (unsigned long long)st->sanitize_total_pages);
+	else
+		printf("  sanitize  %llu of %llu pages looked at (ksgxd is at it)\n",
+		       (unsigned long long)st->sanitized_pages,
 		       (unsigned long long)st->sanitize_total_pages);
 }
 

@@ -61,6 +61,8 @@ static void test_start_status_stop(void **state)
 	cli_assert_contains(r.out, "--epc 8M --sections 2");
 	cli_assert_contains(r.out, "2048 pages (8 MiB): 2048 free, 0 in use, 0 leaked, 0 zombie");
 	cli_assert_contains(r.out, "clients   0");
+	/* A fresh EPC: nothing can hold EPCM state, sanitization is over at once. */
+	cli_assert_contains(r.out, "sanitize  done (0 pages");
 	cli_result_free(&r);
 
 	run_cmd(&r, CLI_ARGS("platform", "status", "--json"));
@@ -68,6 +70,7 @@ static void test_start_status_stop(void **state)
 	assert_true(cli_json_is_object(r.out));
 	cli_assert_contains(r.out, "\"running\": true");
 	cli_assert_contains(r.out, "\"total_pages\": 2048");
+	cli_assert_contains(r.out, "\"sanitization\": {\"done\": true");
 	cli_result_free(&r);
 
 	run_cmd(&r, CLI_ARGS("platform", "stop"));
