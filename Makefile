@@ -37,6 +37,20 @@ FUZZ_COMMON_SRC := tests/fuzz/harness.c
 FUZZ_NAMES := $(notdir $(basename $(FUZZ_SRC)))
 # The softsgx command: tools/*.c (tools/lib/ is part of the library).
 CLI_SRC := $(wildcard tools/*.c)
+# ---- svc: the platform service (service/, issue 16) ----
+# Built into the softsgx command (its sources join CLI_SRC) and, for the
+# tests of tests/service/ and the fuzz harness, into an archive of its own
+# linked before libsoftsgx.a. Defined here, before the rules that expand
+# CLI_SRC in their prerequisites.
+SVC_SRC := $(wildcard service/*.c)
+CLI_SRC += $(SVC_SRC)
+# Its headers for the command, the tests and the fuzz build (CFLAGS_FUZZ is
+# made from CFLAGS_COMMON further down; the other three already are).
+CFLAGS_COMMON += -Iservice
+CFLAGS_CHECK += -Iservice
+CFLAGS_TSAN += -Iservice
+CFLAGS_RELEASE += -Iservice
+# ---- end svc ----
 
 CHECK_DIR := build/check
 TSAN_DIR := build/tsan
@@ -518,6 +532,36 @@ uninstall:
 		$(DESTDIR)$(BASHCOMPDIR)/softsgx
 	rmdir --ignore-fail-on-non-empty $(DESTDIR)$(LIBDIR)/softsgx \
 		$(DESTDIR)$(INCLUDEDIR)/softsgx 2>/dev/null || true
+
+# ---- svc: rules of the platform service's tests (see the block at CLI_SRC) ----
+CHECK_SVC_LIB := $(CHECK_DIR)/libsoftsgx-service.a
+$(CHECK_SVC_LIB): $(call check_obj,$(SVC_SRC))
+	@rm -f $@
+	ar rcs $@ $^
+
+# Shorter stem than $(CHECK_DIR)/tests/%, so make picks this rule for them.
+$(CHECK_DIR)/tests/service/%: tests/service/%.c $(call check_obj,$(TEST_COMMON_SRC)) \
+		$(CHECK_SVC_LIB) $(CHECK_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CHECK) -MMD -MP $< $(call check_obj,$(TEST_COMMON_SRC)) \
+		$(CHECK_SVC_LIB) $(CHECK_LIB) -o $@ $(TEST_LDLIBS)
+
+# The protocol harness also checks TOP replies with tests/common/json_check.c.
+SVC_FUZZ_SRC := tests/fuzz/fuzz_service_proto.c $(FUZZ_COMMON_SRC) tests/common/json_check.c
+$(CHECK_DIR)/tests/fuzz/replay_fuzz_service_proto: tests/fuzz/fuzz_service_proto.c \
+		tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
+		$(CHECK_SVC_LIB) $(CHECK_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_CHECK) -Itests/fuzz -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/fuzz_service_proto"' \
+		-MMD -MP $< tests/fuzz/replay.c \
+		$(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
+		$(CHECK_SVC_LIB) $(CHECK_LIB) -o $@ $(TEST_LDLIBS)
+
+$(FUZZ_DIR)/bin/fuzz_service_proto: $(call fuzz_obj,$(SVC_FUZZ_SRC) $(SVC_SRC)) $(FUZZ_LIB)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS_FUZZ) -fsanitize=fuzzer -o $@ $(call fuzz_obj,$(SVC_FUZZ_SRC) $(SVC_SRC)) \
+		$(FUZZ_LIB) $(LDLIBS)
+# ---- end svc ----
 
 clean:
 	rm -rf build

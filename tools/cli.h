@@ -43,6 +43,7 @@ extern const struct cli_cmd cmd_run;
 extern const struct cli_cmd cmd_measure;
 extern const struct cli_cmd cmd_sign;
 extern const struct cli_cmd cmd_top;
+extern const struct cli_cmd cmd_platform;
 
 /*
  * "softsgx CMD: MESSAGE" and "Try 'softsgx CMD --help'." on stderr;

@@ -19,6 +19,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_sign,
 	&cmd_guest,
 	&cmd_top,
+	&cmd_platform,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

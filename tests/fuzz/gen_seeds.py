@@ -325,12 +325,63 @@ def vdso_shim_seeds():
                               + vcall(op=DIV_ZERO, hsel=0x80 | 2 | (7 << 2), extra=u8(0)))
 
 
+# ---- fuzz_service_proto ----
+SVC_MAGIC, SVC_VERSION = 0x58475353, 1
+S_HELLO, S_STATUS, S_TOP, S_SHUTDOWN, S_GET_EPC = 1, 2, 3, 4, 5
+FIX, TRUNC = 4, 8
+
+
+def smsg(conn, body, ctl=0):
+    return u8(conn | ctl) + u16(len(body)) + body
+
+
+def shdr(typ, payload=b"", seq=1, magic=SVC_MAGIC, version=SVC_VERSION, length=None):
+    n = len(payload) if length is None else length
+    return struct.pack("<IHHII", magic, version, typ, n, seq) + payload
+
+
+def s_config(sections=1, size=32 * 4096, flags=0):
+    sizes = [size if i < sections else 0 for i in range(8)]
+    return u32(sections) + u32(flags) + b"".join(u64(x) for x in sizes)
+
+
+def s_hello(flags=0, cfg=None, program=b"seed"):
+    cfg = s_config() if cfg is None else cfg
+    return u32(4242) + u32(SVC_VERSION) + u32(flags) + u32(0) + cfg + program.ljust(64, b"\0")
+
+
+def service_seeds():
+    hello = shdr(S_HELLO, s_hello())
+    yield "hello_then_all", (smsg(0, hello) + smsg(0, shdr(S_STATUS, seq=2))
+                             + smsg(0, shdr(S_TOP, seq=3)) + smsg(0, shdr(S_GET_EPC, seq=4))
+                             + smsg(0, shdr(S_SHUTDOWN, u32(0) + u32(0), seq=5)))
+    yield "control_and_client", (smsg(0, hello) + smsg(1, shdr(S_HELLO, s_hello(3)))
+                                 + smsg(1, shdr(S_SHUTDOWN, u32(0) + u32(0)))
+                                 + smsg(1, shdr(S_SHUTDOWN, u32(1) + u32(0)))
+                                 + smsg(1, shdr(S_TOP)))
+    yield "config_mismatch", (smsg(0, shdr(S_HELLO, s_hello(0, s_config(2, 8192))))
+                              + smsg(0, shdr(S_HELLO, s_hello(0, s_config(1, 4095))))
+                              + smsg(0, shdr(S_HELLO, s_hello(0, s_config(1, 32 * 4096, 1))))
+                              + smsg(0, shdr(S_STATUS)))
+    yield "framing", (smsg(0, shdr(S_STATUS, magic=0x1234)) + smsg(1, b"SSGX\x01")
+                      + smsg(2, shdr(S_STATUS, length=0xFFFFFFF0))
+                      + smsg(3, shdr(S_STATUS, version=9)) + smsg(0, shdr(S_STATUS), TRUNC)
+                      + smsg(0, b""))
+    yield "fixed_up", (smsg(0, shdr(77, b"junk"), FIX) + smsg(0, shdr(S_HELLO, s_hello()[:-3]), FIX)
+                       + smsg(0, shdr(S_HELLO, s_hello(0x80)), FIX)
+                       + smsg(0, shdr(S_HELLO, s_hello(program=b"x" * 64)), FIX)
+                       + smsg(0, shdr(S_STATUS | 0x8000), FIX))
+    yield "fds_attached", (smsg(0, hello) + smsg(0, shdr(S_STATUS), 0x10)
+                           + smsg(0, shdr(S_GET_EPC), 0x70) + smsg(0, shdr(S_STATUS)))
+
+
 SEEDS = {
     "fuzz_enclave_ioctl": enclave_seeds,
     "fuzz_vepc": vepc_seeds,
     "fuzz_eldu": eldu_seeds,
     "fuzz_vdso_entry": entry_seeds,
     "vdso_shim": vdso_shim_seeds,
+    "fuzz_service_proto": service_seeds,
 }
 
 

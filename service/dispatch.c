@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The service's request handlers (server.h: svc_dispatch()). Every message
+ * goes through svc_msg_check() first; a handler sees only well-formed
+ * requests and writes its reply into the caller's buffer.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api_internal.h"
+#include "hw.h"
+#include "server.h"
+
+unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except)
+{
+	unsigned int n = 0;
+
+	for (unsigned int i = 0; i < s->nr_conns; i++) {
+		const struct svc_conn *c = s->conns[i];
+
+		if (c != except && c->hello && !c->control)
+			n++;
+	}
+	return n;
+}
+
+/* The reply header and status; returns where the type's payload goes. */
+static void *reply_start(struct svc_out *out, const struct svc_hdr *req, unsigned int type,
+			 int status)
+{
+	struct svc_hdr *h = (struct svc_hdr *)out->buf;
+	struct svc_reply_hdr *r = (struct svc_reply_hdr *)(h + 1);
+
+	memset(h, 0, sizeof(*h) + sizeof(*r));
+	h->magic = SVC_MAGIC;
+	h->version = SVC_VERSION;
+	h->type = (uint16_t)((type & ~SVC_REPLY) | SVC_REPLY);
+	h->seq = req ? req->seq : 0;
+	h->len = sizeof(*r);
+	r->status = status;
+	out->len = sizeof(*h) + sizeof(*r);
+	return r + 1;
+}
+
+static void reply_body(struct svc_out *out, size_t len)
+{
+	struct svc_hdr *h = (struct svc_hdr *)out->buf;
+
+	out->len += len;
+	h->len = (uint32_t)(out->len - sizeof(*h));
+}
+
+static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *req,
+		     const struct svc_hello_req *h, struct svc_out *out)
+{
+	struct svc_hello_rep *rep;
+	int status = 0;
+
+	if (c->hello)
+		status = -EINVAL; /* one HELLO per connection */
+	else if (!(h->flags & SVC_HELLO_ANY_CONFIG) && !svc_config_equal(&h->cfg, &s->cfg))
+		status = -EBUSY;
+	rep = reply_start(out, req, SVC_HELLO, status);
+	if (status == -EINVAL)
+		return;
+	memset(rep, 0, sizeof(*rep));
+	rep->service_pid = (uint32_t)s->pid;
+	rep->version = SVC_VERSION;
+	rep->cfg = s->cfg;
+	reply_body(out, sizeof(*rep));
+	if (status) {
+		char want[96], have[96];
+
+		svc_log("pid %d (%s) wants %s; refused, the platform runs with %s", (int)c->pid,
+			h->program, svc_config_describe(&h->cfg, want),
+			svc_config_describe(&s->cfg, have));
+		return;
+	}
+	if (!(h->flags & SVC_HELLO_CONTROL) && svc_conn_attach_mm(c)) {
+		reply_start(out, req, SVC_HELLO, -ENOMEM);
+		return;
+	}
+	c->hello = true;
+	c->control = h->flags & SVC_HELLO_CONTROL;
+	snprintf(c->program, sizeof(c->program), "%s", h->program);
+	if (!c->control)
+		svc_log("client pid %d (%s) connected", (int)c->pid, c->program);
+}
+
+struct platform_counts {
+	struct softsgx_stats st;
+	unsigned int enclaves, vepcs;
+};
+
+static void counts(struct svc_server *s, struct platform_counts *pc)
+{
+	softsgx_get_stats(s->platform, &pc->st);
+	softsgx_get_usage(s->platform, NULL, 0, &pc->enclaves, NULL, 0, &pc->vepcs);
+}
+
+/*
+ * How far ksgxd's sanitization is (kernel/sanitize.c): each section's first
+ * pass has looked at san_next of the san_end pages that may hold EPCM
+ * state, under the section's lock; sgx_sanitize_done() after both passes.
+ */
+static void sanitize_progress(struct svc_server *s, struct svc_status_rep *r)
+{
+	struct sgx_kernel *k = softsgx_kernel(s->platform);
+
+	for (unsigned int i = 0; i < k->nr_sections; i++) {
+		struct sgx_epc_section *sec = &k->sections[i];
+
+		pthread_mutex_lock(&sec->lock);
+		r->sanitized_pages += sec->san_next < sec->san_end ? sec->san_next : sec->san_end;
+		r->sanitize_total_pages += sec->san_end;
+		pthread_mutex_unlock(&sec->lock);
+	}
+	if (sgx_sanitize_done(k))
+		r->flags |= SVC_STATUS_SANITIZED;
+}
+
+static void do_status(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
+{
+	struct svc_status_rep *r = reply_start(out, req, SVC_STATUS, 0);
+	struct platform_counts pc;
+
+	counts(s, &pc);
+	memset(r, 0, sizeof(*r));
+	r->total_pages = pc.st.total_pages;
+	r->free_pages = pc.st.free_pages;
+	r->in_use_pages = pc.st.in_use_pages;
+	r->leaked_pages = pc.st.leaked_pages;
+	r->zombie_pages = pc.st.zombie_pages;
+	r->clients = svc_clients(s, NULL);
+	r->enclaves = pc.enclaves;
+	r->vepcs = pc.vepcs;
+	r->service_pid = (uint32_t)s->pid;
+	r->uptime_ms = svc_now_ms() - s->start_ms;
+	sanitize_progress(s, r);
+	r->cfg = s->cfg;
+	reply_body(out, sizeof(*r));
+}
+
+/* Appends to the TOP reply; false once the buffer is full. */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool full;
+};
+
+static void __attribute__((format(printf, 2, 3))) jprintf(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->cap - b->len)
+		b->full = true;
+	else
+		b->len += (size_t)n;
+}
+
+static void jstring(struct jbuf *b, const char *s)
+{
+	jprintf(b, "\"");
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			jprintf(b, "\\%c", ch);
+		else if (ch < 0x20 || ch >= 0x7f)
+			jprintf(b, "\\u%04x", ch);
+		else
+			jprintf(b, "%c", ch);
+	}
+	jprintf(b, "\"");
+}
+
+/*
+ * The machine as issue 16 item 6 describes it: the EPC and one entry per
+ * client process. Enclaves and vEPCs belong to no client yet (the shim does
+ * not forward to the service in this stage), so the lists are empty.
+ */
+static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
+{
+	char *body = reply_start(out, req, SVC_TOP, 0);
+	struct jbuf b = {.p = body, .cap = sizeof(out->buf) - out->len};
+	struct platform_counts pc;
+	bool first = true;
+
+	counts(s, &pc);
+	jprintf(&b,
+		"{\"service_pid\": %d, \"uptime_s\": %.3f,\n \"epc\": {\"total_pages\": %" PRIu64
+		", \"free_pages\": %" PRIu64 ", \"in_use_pages\": %" PRIu64
+		", \"leaked_pages\": %" PRIu64 ", \"zombie_pages\": %" PRIu64
+		", \"enclaves\": %u, \"vepcs\": %u},\n \"processes\": [",
+		(int)s->pid, (double)(svc_now_ms() - s->start_ms) / 1000.0, pc.st.total_pages,
+		pc.st.free_pages, pc.st.in_use_pages, pc.st.leaked_pages, pc.st.zombie_pages,
+		pc.enclaves, pc.vepcs);
+	for (unsigned int i = 0; i < s->nr_conns; i++) {
+		const struct svc_conn *c = s->conns[i];
+
+		if (!c->hello || c->control)
+			continue;
+		jprintf(&b, "%s\n  {\"pid\": %d, \"program\": ", first ? "" : ",", (int)c->pid);
+		jstring(&b, c->program);
+		jprintf(&b, ", \"enclaves\": [], \"vepcs\": []}");
+		first = false;
+	}
+	jprintf(&b, "]}\n");
+	if (b.full) {
+		reply_start(out, req, SVC_TOP, -ENOBUFS);
+		return;
+	}
+	reply_body(out, b.len);
+}
+
+static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *req,
+			const struct svc_shutdown_req *r, struct svc_out *out)
+{
+	unsigned int clients = svc_clients(s, c);
+	bool refuse = clients && !(r->flags & SVC_SHUTDOWN_FORCE);
+	struct svc_shutdown_rep *rep = reply_start(out, req, SVC_SHUTDOWN, refuse ? -EBUSY : 0);
+
+	memset(rep, 0, sizeof(*rep));
+	rep->clients = clients;
+	reply_body(out, sizeof(*rep));
+	if (refuse) {
+		svc_log("stop refused: %u client%s connected", clients, clients == 1 ? "" : "s");
+		return;
+	}
+	svc_log("stop requested by pid %d%s", (int)c->pid, clients ? " (forced)" : "");
+	s->stop = true;
+}
+
+/*
+ * A descriptor of the memfd behind @addr's mapping. The model keeps no
+ * descriptor of its EPC (hw/shm.h: a program may close any), so it is
+ * reopened through /proc/self/map_files, which Linux allows only with
+ * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: -EOPNOTSUPP without them.
+ */
+static int mapping_fd(const void *addr)
+{
+	unsigned long start, end, a = (unsigned long)addr;
+	char line[512], path[64];
+	int fd = -ENOENT;
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx", &start, &end) != 2 || a < start || a >= end)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, end);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fd = errno == EPERM || errno == EACCES ? -EOPNOTSUPP : -errno;
+		break;
+	}
+	fclose(f);
+	return fd;
+}
+
+static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
+{
+	struct sgx_hw *hw = softsgx_hw(s->platform);
+	struct svc_get_epc_rep *rep = reply_start(out, req, SVC_GET_EPC, 0);
+	struct sgx_hw_section sec;
+	unsigned int n = 0;
+	int fd;
+
+	memset(rep, 0, sizeof(*rep));
+	while (n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
+		fd = mapping_fd(sec.virt);
+		if (fd < 0) {
+			for (unsigned int i = 0; i < n; i++)
+				close(out->fds[i]);
+			out->nfds = 0;
+			reply_start(out, req, SVC_GET_EPC, fd);
+			return;
+		}
+		out->fds[n] = fd;
+		rep->section[n].phys = sec.phys;
+		rep->section[n].size = sec.size;
+		n++;
+	}
+	out->nfds = (int)n;
+	rep->nr_sections = n;
+	reply_body(out, sizeof(*rep));
+}
+
+void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
+		  struct svc_out *out)
+{
+	const struct svc_hdr *h = m->hdr;
+	int ret;
+
+	out->nfds = 0;
+	out->close = false;
+	ret = svc_msg_check(m);
+	if (ret) {
+		/* A header too short to trust gets a reply with type and seq 0. */
+		bool hdr_ok = h && m->size >= sizeof(*h);
+
+		reply_start(out, hdr_ok ? h : NULL, hdr_ok ? h->type : 0, ret);
+		out->close = svc_framing_error(ret);
+		return;
+	}
+	if (h->type != SVC_HELLO && !c->hello) {
+		reply_start(out, h, h->type, -ENOTCONN);
+		return;
+	}
+	switch (h->type) {
+	case SVC_HELLO:
+		do_hello(s, c, h, m->payload, out);
+		break;
+	case SVC_STATUS:
+		do_status(s, h, out);
+		break;
+	case SVC_TOP:
+		do_top(s, h, out);
+		break;
+	case SVC_SHUTDOWN:
+		do_shutdown(s, c, h, m->payload, out);
+		break;
+	case SVC_GET_EPC:
+		do_get_epc(s, h, out);
+		break;
+	}
+}

@@ -1,0 +1,214 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The protocol's checks and small helpers (service/proto.h). Both ends run
+ * every message they receive through svc_msg_check() before looking at a
+ * field, so the rules of the wire format are written once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+
+#define PAGE 4096u
+
+/* A config a client asks for: what softsgx_platform_new() could boot. */
+static bool config_valid(const struct svc_config *c)
+{
+	if (c->nr_sections < 1 || c->nr_sections > SOFTSGX_MAX_SECTIONS)
+		return false;
+	if (c->flags & ~SVC_CFG_SGX1)
+		return false;
+	for (unsigned int i = 0; i < SOFTSGX_MAX_SECTIONS; i++) {
+		uint64_t sz = c->section_size[i];
+
+		if (i < c->nr_sections ? !sz || sz % PAGE : sz != 0)
+			return false;
+	}
+	return true;
+}
+
+static bool string_terminated(const char *s, size_t max)
+{
+	return memchr(s, '\0', max) != NULL;
+}
+
+static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
+{
+	const void *p = m->payload;
+
+	/* Requests never carry descriptors: an fd from a client is refused, not kept. */
+	if (m->nfds)
+		return -EINVAL;
+	switch (type) {
+	case SVC_HELLO: {
+		const struct svc_hello_req *h = p;
+
+		if (len != sizeof(*h))
+			return -EINVAL;
+		if (h->flags & ~SVC_HELLO_FLAGS || h->reserved)
+			return -EINVAL;
+		if (!string_terminated(h->program, sizeof(h->program)))
+			return -EINVAL;
+		if (!(h->flags & SVC_HELLO_ANY_CONFIG) && !config_valid(&h->cfg))
+			return -EINVAL;
+		return 0;
+	}
+	case SVC_STATUS:
+	case SVC_TOP:
+	case SVC_GET_EPC:
+		return len ? -EINVAL : 0;
+	case SVC_SHUTDOWN: {
+		const struct svc_shutdown_req *r = p;
+
+		if (len != sizeof(*r) || r->flags & ~SVC_SHUTDOWN_FORCE || r->reserved)
+			return -EINVAL;
+		return 0;
+	}
+	default:
+		return -EINVAL;
+	}
+}
+
+static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
+{
+	const struct svc_reply_hdr *r = m->payload;
+	size_t body;
+
+	if (!(type & SVC_REPLY) || len < sizeof(*r))
+		return -EINVAL;
+	type &= ~SVC_REPLY;
+	if (type < SVC_HELLO || type > SVC_TYPE_MAX)
+		return -EINVAL;
+	if (r->status > 0 || r->status < -4095 || r->reserved)
+		return -EINVAL;
+	body = len - sizeof(*r);
+	if (m->nfds && (type != SVC_GET_EPC || r->status))
+		return -EINVAL;
+	if (r->status) {
+		/* A refused HELLO says which platform is in force. */
+		if (type == SVC_HELLO && r->status == -EBUSY)
+			return body == sizeof(struct svc_hello_rep) ? 0 : -EINVAL;
+		/* A refused SHUTDOWN says how many clients kept it up. */
+		if (type == SVC_SHUTDOWN && body == sizeof(struct svc_shutdown_rep))
+			return 0;
+		return body == 0 ? 0 : -EINVAL;
+	}
+	switch (type) {
+	case SVC_HELLO:
+		return body == sizeof(struct svc_hello_rep) ? 0 : -EINVAL;
+	case SVC_STATUS:
+		return body == sizeof(struct svc_status_rep) ? 0 : -EINVAL;
+	case SVC_TOP:
+		return 0;
+	case SVC_SHUTDOWN:
+		return body == sizeof(struct svc_shutdown_rep) ? 0 : -EINVAL;
+	case SVC_GET_EPC: {
+		const struct svc_get_epc_rep *e = (const void *)(r + 1);
+
+		if (body != sizeof(*e) || e->nr_sections > SOFTSGX_MAX_SECTIONS)
+			return -EINVAL;
+		return m->nfds == (int)e->nr_sections ? 0 : -EINVAL;
+	}
+	}
+	return -EINVAL;
+}
+
+int svc_msg_check(const struct svc_msg *m)
+{
+	const struct svc_hdr *h = m->hdr;
+
+	/* Framing: without these the message boundary itself is in doubt. */
+	if (!h || m->size < sizeof(*h) || m->trunc || m->size > SVC_MSG_MAX)
+		return -EPROTO;
+	if (h->magic != SVC_MAGIC || h->version != SVC_VERSION)
+		return -EPROTO;
+	if (h->len != m->size - sizeof(*h))
+		return -EPROTO;
+	if (m->nfds < 0 || m->nfds > SVC_MAX_FDS)
+		return -EPROTO;
+	if (m->reply)
+		return check_reply(m, h->type, h->len);
+	return check_request(m, h->type, h->len);
+}
+
+void svc_config_from(struct svc_config *w, const struct softsgx_config *cfg)
+{
+	memset(w, 0, sizeof(*w));
+	w->nr_sections = cfg->nr_sections;
+	w->flags = cfg->sgx2 ? 0 : SVC_CFG_SGX1;
+	for (unsigned int i = 0; i < cfg->nr_sections && i < SOFTSGX_MAX_SECTIONS; i++)
+		w->section_size[i] = cfg->section_size[i];
+}
+
+void svc_config_to(struct softsgx_config *cfg, const struct svc_config *w)
+{
+	softsgx_default_config(cfg);
+	cfg->nr_sections = w->nr_sections;
+	cfg->sgx2 = !(w->flags & SVC_CFG_SGX1);
+	for (unsigned int i = 0; i < SOFTSGX_MAX_SECTIONS; i++)
+		cfg->section_size[i] = w->section_size[i];
+}
+
+bool svc_config_equal(const struct svc_config *a, const struct svc_config *b)
+{
+	if (a->nr_sections != b->nr_sections || a->flags != b->flags)
+		return false;
+	for (unsigned int i = 0; i < SOFTSGX_MAX_SECTIONS; i++)
+		if (a->section_size[i] != b->section_size[i])
+			return false;
+	return true;
+}
+
+uint64_t svc_config_epc_bytes(const struct svc_config *w)
+{
+	uint64_t total = 0;
+
+	for (unsigned int i = 0; i < w->nr_sections && i < SOFTSGX_MAX_SECTIONS; i++)
+		total += w->section_size[i];
+	return total;
+}
+
+/* The shortest exact "64M" / "1G" / "12K" form, as --epc accepts it. */
+static void size_arg(uint64_t bytes, char *buf, size_t len)
+{
+	static const char units[] = "KMGT";
+	int u = -1;
+
+	while (u < 3 && bytes && !(bytes % 1024)) {
+		bytes /= 1024;
+		u++;
+	}
+	if (u < 0)
+		snprintf(buf, len, "%llu", (unsigned long long)bytes);
+	else
+		snprintf(buf, len, "%llu%c", (unsigned long long)bytes, units[u]);
+}
+
+const char *svc_config_describe(const struct svc_config *w, char buf[96])
+{
+	char size[32];
+
+	size_arg(svc_config_epc_bytes(w), size, sizeof(size));
+	snprintf(buf, 96, "--epc %s --sections %u%s", size, w->nr_sections,
+		 w->flags & SVC_CFG_SGX1 ? " --sgx1" : "");
+	return buf;
+}
+
+const char *svc_type_name(unsigned int type)
+{
+	switch (type & ~SVC_REPLY) {
+	case SVC_HELLO:
+		return "HELLO";
+	case SVC_STATUS:
+		return "STATUS";
+	case SVC_TOP:
+		return "TOP";
+	case SVC_SHUTDOWN:
+		return "SHUTDOWN";
+	case SVC_GET_EPC:
+		return "GET_EPC";
+	}
+	return "unknown";
+}

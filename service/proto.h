@@ -1,0 +1,164 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The wire protocol between the platform service (service/server.c) and its
+ * clients (service/client.c): AF_UNIX SOCK_SEQPACKET, so one send() is one
+ * message (no framing of our own to get wrong) and descriptors travel with
+ * SCM_RIGHTS. docs/architecture.md, "Platform service", has the table.
+ *
+ * Every message is a struct svc_hdr and @len payload bytes. A reply has the
+ * request's type with SVC_REPLY set, the request's seq, and a payload that
+ * starts with struct svc_reply_hdr (status 0 or -errno) followed by the
+ * type's reply payload. All integers are in host byte order: both ends are
+ * on the same machine, and the version field covers any change of layout.
+ */
+#ifndef SOFTSGX_SERVICE_PROTO_H
+#define SOFTSGX_SERVICE_PROTO_H
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "softsgx/softsgx.h"
+
+#define SVC_MAGIC   0x58475353u /* "SSGX" in memory on little-endian */
+#define SVC_VERSION 1
+
+/* The largest message either side sends or accepts, header included. */
+#define SVC_MSG_MAX (256 * 1024)
+/* Descriptors one message may carry (GET_EPC: one per EPC section). */
+#define SVC_MAX_FDS SOFTSGX_MAX_SECTIONS
+
+enum svc_type {
+	SVC_HELLO = 1,
+	SVC_STATUS = 2,
+	SVC_TOP = 3,
+	SVC_SHUTDOWN = 4,
+	SVC_GET_EPC = 5,
+	SVC_TYPE_MAX = SVC_GET_EPC,
+};
+#define SVC_REPLY 0x8000u /* set in the type of a reply */
+
+struct svc_hdr {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;
+	uint32_t len; /* payload bytes after the header */
+	uint32_t seq; /* chosen by the client; echoed in the reply */
+};
+_Static_assert(sizeof(struct svc_hdr) == 16, "svc_hdr layout");
+
+struct svc_reply_hdr {
+	int32_t status; /* 0 or -errno */
+	uint32_t reserved;
+};
+_Static_assert(sizeof(struct svc_reply_hdr) == 8, "svc_reply_hdr layout");
+
+/* The platform a client wants, or the one in force. */
+#define SVC_CFG_SGX1 0x1u /* SGX1 only */
+struct svc_config {
+	uint32_t nr_sections;
+	uint32_t flags; /* SVC_CFG_* */
+	uint64_t section_size[SOFTSGX_MAX_SECTIONS];
+};
+_Static_assert(sizeof(struct svc_config) == 72, "svc_config layout");
+
+/* Flags of HELLO. */
+#define SVC_HELLO_ANY_CONFIG 0x1u /* take the platform as it is (status, stop, top) */
+#define SVC_HELLO_CONTROL    0x2u /* a control connection: not a client of the platform */
+#define SVC_HELLO_FLAGS	     (SVC_HELLO_ANY_CONFIG | SVC_HELLO_CONTROL)
+
+#define SVC_PROGRAM_MAX 64
+struct svc_hello_req {
+	uint32_t pid;
+	uint32_t version; /* SVC_VERSION of the client */
+	uint32_t flags;	  /* SVC_HELLO_* */
+	uint32_t reserved;
+	struct svc_config cfg;
+	char program[SVC_PROGRAM_MAX]; /* NUL-terminated */
+};
+
+/* Also the payload of a -EBUSY HELLO reply: the config in force. */
+struct svc_hello_rep {
+	uint32_t service_pid;
+	uint32_t version;
+	struct svc_config cfg;
+};
+
+struct svc_status_rep {
+	uint64_t total_pages, free_pages, in_use_pages, leaked_pages, zombie_pages;
+	uint32_t clients, enclaves, vepcs, service_pid;
+	uint64_t uptime_ms;
+	/*
+	 * Sanitization (kernel/sanitize.c, ksgxd in the background): of the
+	 * pages that may hold EPCM state (sanitize_total_pages; 0 on a fresh
+	 * EPC), the first pass has looked at sanitized_pages.
+	 * SVC_STATUS_SANITIZED once both passes are over.
+	 */
+	uint64_t sanitized_pages, sanitize_total_pages;
+	struct svc_config cfg;
+	uint32_t flags; /* SVC_STATUS_* */
+	uint32_t reserved;
+};
+#define SVC_STATUS_SANITIZED 0x1u
+
+#define SVC_SHUTDOWN_FORCE 0x1u
+struct svc_shutdown_req {
+	uint32_t flags;
+	uint32_t reserved;
+};
+
+/* SHUTDOWN reply payload (with 0 or -EBUSY): the clients connected. */
+struct svc_shutdown_rep {
+	uint32_t clients;
+	uint32_t reserved;
+};
+
+/* GET_EPC reply: one descriptor per section, in order, with SCM_RIGHTS. */
+struct svc_epc_section {
+	uint64_t phys, size;
+};
+struct svc_get_epc_rep {
+	uint32_t nr_sections;
+	uint32_t reserved;
+	struct svc_epc_section section[SOFTSGX_MAX_SECTIONS];
+};
+
+/* TOP reply payload: JSON text (not NUL-terminated; the length is @len). */
+
+/* A received message as svc_msg_check() sees it. */
+struct svc_msg {
+	const struct svc_hdr *hdr; /* NULL when fewer than 16 bytes arrived */
+	const void *payload;
+	size_t size; /* bytes received, header included */
+	bool trunc;  /* the message was larger than the buffer (MSG_TRUNC) */
+	int nfds;    /* descriptors that came with it */
+	bool reply;  /* a reply is expected here (the client side) */
+};
+
+/*
+ * Validate every field of a received message, in one place. Returns 0,
+ * -EPROTO for a framing error (short, truncated, bad magic or version, @len
+ * not the bytes received: the connection must be closed), or -EINVAL for a
+ * well-framed message the receiver cannot take (unknown type, payload size
+ * wrong for the type, descriptors where none belong, bad flags or fields).
+ */
+int svc_msg_check(const struct svc_msg *m);
+/* True for the errors of svc_msg_check() after which the connection is closed. */
+static inline bool svc_framing_error(int err)
+{
+	return err == -EPROTO;
+}
+
+/* Config conversions and comparison. */
+void svc_config_from(struct svc_config *w, const struct softsgx_config *cfg);
+void svc_config_to(struct softsgx_config *cfg, const struct svc_config *w);
+bool svc_config_equal(const struct svc_config *a, const struct svc_config *b);
+uint64_t svc_config_epc_bytes(const struct svc_config *w);
+/* "--epc 64M --sections 2" (plus " --sgx1"): how the platform was started. */
+const char *svc_config_describe(const struct svc_config *w, char buf[96]);
+
+/* A string of the message type, for logs. */
+const char *svc_type_name(unsigned int type);
+
+#endif /* SOFTSGX_SERVICE_PROTO_H */

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The platform service: one platform (hw/ + kernel/) per user, served to
+ * clients over the socket of socket_dir.h with the protocol of proto.h.
+ *
+ * One thread serves every connection with poll(): the requests of this
+ * stage are short and never block on a client, so a single loop keeps the
+ * connection table free of locks and a slow or hostile client cannot hold
+ * the others up (every send is non-blocking; a peer whose socket is full is
+ * dropped). The platform's own threads (ksgxd) run as in any process.
+ */
+#ifndef SOFTSGX_SERVICE_SERVER_H
+#define SOFTSGX_SERVICE_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+#include "softsgx/softsgx.h"
+
+#define SVC_MAX_CONNS		 256
+#define SVC_DEFAULT_IDLE_TIMEOUT 30 /* seconds */
+
+struct svc_server_opts {
+	struct softsgx_config cfg;
+	unsigned int idle_timeout; /* seconds without clients, enclaves and vEPCs; 0: never */
+	bool foreground;	   /* stay attached, log to stderr */
+	const char *dir;	   /* socket directory (socket_dir.h) */
+};
+
+/*
+ * Start a service and serve until it stops. In the foreground this returns
+ * when the service exits (0 after SHUTDOWN, SIGTERM, SIGINT or the idle
+ * timeout). Otherwise the service daemonizes and this returns 0 once it
+ * serves, with *@pid its pid. -EALREADY: another service holds the
+ * directory's lock (*@pid its pid, 0 when unknown). Other -errno: the
+ * directory is refused (-EPERM), the platform did not boot...
+ */
+int svc_server_start(const struct svc_server_opts *o, pid_t *pid);
+
+struct sgx_mm;
+
+/* One connection as the dispatcher sees it. */
+struct svc_conn {
+	int fd;
+	pid_t pid; /* SO_PEERCRED at accept */
+	uid_t uid;
+	bool hello;   /* HELLO accepted */
+	bool control; /* SVC_HELLO_CONTROL: not counted as a client */
+	char program[SVC_PROGRAM_MAX];
+	/* The client's address space in the kernel model (client_mm.c); NULL for control. */
+	struct sgx_mm *mm;
+};
+
+/* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
+int svc_conn_attach_mm(struct svc_conn *c);
+/* The connection is gone: its mm exits (its enclaves' and files' references go). */
+void svc_conn_release(struct svc_conn *c);
+
+struct svc_server {
+	struct softsgx_platform *platform;
+	struct svc_config cfg; /* in force */
+	unsigned int idle_timeout;
+	uint64_t start_ms, idle_since_ms;
+	bool stop;
+	pid_t pid;
+	struct svc_conn *conns[SVC_MAX_CONNS];
+	unsigned int nr_conns;
+};
+
+/* A reply being built: the whole message, and the descriptors to pass. */
+struct svc_out {
+	uint8_t buf[SVC_MSG_MAX] __attribute__((aligned(8)));
+	size_t len;
+	int fds[SVC_MAX_FDS]; /* the dispatcher's own; the caller closes them after sending */
+	int nfds;
+	bool close; /* close the connection after sending (framing error) */
+};
+
+/*
+ * Check and answer one received message of @c (svc_msg_check(), then the
+ * handler of its type). Always produces a reply in @out. Exposed for the
+ * fuzz harness, which drives it without sockets.
+ */
+void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
+		  struct svc_out *out);
+
+/* Clients (connections past HELLO, not control) other than @except. */
+unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t svc_now_ms(void);
+
+/* "2026-12-06T05:50:01.123Z softsgx-service[PID]: ..." on stderr. */
+void svc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Where svc_log() writes: a descriptor, or -1 for nowhere (the fuzz harness). */
+void svc_log_to(int fd);
+
+#endif /* SOFTSGX_SERVICE_SERVER_H */

@@ -1,0 +1,162 @@
+// SPDX-License-Identifier: MIT
+/*
+ * libFuzzer harness: the platform service's message checks and dispatcher
+ * (svc_msg_check() and svc_dispatch() of service/), without sockets. The
+ * input is a sequence of messages on four simulated connections to one
+ * service on a small platform:
+ *
+ *   u8  conn (bits 0-1), FIX (bit 2: write a valid magic, version and len
+ *       into the header, so mutations get past framing), TRUNC (bit 3: as
+ *       if recvmsg() reported MSG_TRUNC); bits 4-6: descriptors "attached"
+ *   u16 size, then that many bytes: the message as received
+ *
+ * After every message: the reply is one well-formed message (header, seq,
+ * type), its status is an errno the protocol documents for the request, a
+ * request svc_msg_check() refused gets exactly that error (and a framing
+ * error closes the connection), a reply to an accepted request passes the
+ * client's check, a TOP reply is valid JSON, and the EPC invariant holds.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "json_check.h"
+#include "server.h"
+
+#define NR_CONNS 4
+#define MAX_MSGS 64
+
+static struct svc_server *server(void)
+{
+	static struct svc_server s;
+	static bool booted;
+	struct softsgx_config cfg;
+
+	if (!booted) {
+		softsgx_default_config(&cfg);
+		cfg.nr_sections = 1;
+		cfg.section_size[0] = 32 * 4096;
+		cfg.section_size[1] = 0;
+		cfg.no_ksgxd = true;
+		s.platform = softsgx_platform_new(&cfg);
+		FZ_CHECK(s.platform, "platform did not boot");
+		svc_config_from(&s.cfg, &cfg);
+		s.pid = getpid();
+		s.start_ms = svc_now_ms();
+		svc_log_to(-1);
+		booted = true;
+	}
+	return &s;
+}
+
+static bool documented(int status, unsigned int type)
+{
+	switch (status) {
+	case 0:
+	case -EPROTO:
+	case -EINVAL:
+	case -ENOTCONN:
+		return true;
+	case -EBUSY:
+		return type == SVC_HELLO || type == SVC_SHUTDOWN;
+	case -ENOMEM:
+		return type == SVC_HELLO; /* no memory for the client's mm */
+	case -ENOBUFS:
+		return type == SVC_TOP;
+	case -EOPNOTSUPP:
+	case -ENOENT:
+		return type == SVC_GET_EPC;
+	}
+	return false;
+}
+
+static void check_reply(const struct svc_msg *req, int check, const struct svc_out *out)
+{
+	const struct svc_hdr *h = (const void *)out->buf;
+	const struct svc_reply_hdr *r = (const void *)(h + 1);
+	unsigned int type = req->hdr ? req->hdr->type : 0;
+	struct svc_msg rep = {
+		.hdr = h, .payload = r, .size = out->len, .nfds = out->nfds, .reply = true};
+
+	FZ_CHECK(out->len >= sizeof(*h) + sizeof(*r) && out->len <= SVC_MSG_MAX,
+		 "reply of %zu bytes", out->len);
+	FZ_CHECK(h->magic == SVC_MAGIC && h->version == SVC_VERSION, "reply header");
+	FZ_CHECK(h->len == out->len - sizeof(*h), "reply len %u of %zu", h->len, out->len);
+	FZ_CHECK(h->type & SVC_REPLY, "reply type %#x", h->type);
+	FZ_CHECK(h->seq == (req->hdr && req->size >= sizeof(*h) ? req->hdr->seq : 0), "reply seq");
+	FZ_CHECK(documented(r->status, type), "status %d for type %u", r->status, type);
+	if (check) {
+		FZ_CHECK(r->status == check, "refused with %d, check said %d", r->status, check);
+		FZ_CHECK(out->close == svc_framing_error(check), "close %d after %d", out->close,
+			 check);
+		FZ_CHECK(out->nfds == 0, "descriptors with an error");
+		return;
+	}
+	FZ_CHECK(!out->close, "connection closed after an accepted request");
+	FZ_CHECK(svc_msg_check(&rep) == 0, "the client would refuse the reply to type %u", type);
+	if (type == SVC_TOP && r->status == 0)
+		FZ_CHECK(json_valid((const char *)(r + 1), h->len - sizeof(*r)), "TOP JSON");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct svc_out out;
+	static uint8_t buf[SVC_MSG_MAX + 8] __attribute__((aligned(8)));
+	struct svc_server *s = server();
+	struct svc_conn conns[NR_CONNS];
+	struct fz in;
+
+	fz_trace_init();
+	fz_init(&in, data, size);
+	memset(conns, 0, sizeof(conns));
+	for (unsigned int i = 0; i < NR_CONNS; i++) {
+		conns[i].fd = -1;
+		conns[i].pid = 1000 + (pid_t)i;
+		s->conns[i] = &conns[i];
+	}
+	s->nr_conns = NR_CONNS;
+	for (int n = 0; n < MAX_MSGS && !fz_done(&in); n++) {
+		uint8_t ctl = fz_u8(&in);
+		size_t len = fz_u16(&in);
+		struct svc_conn *c = &conns[ctl & 3];
+		struct svc_msg m = {0};
+		int check;
+
+		if (len > SVC_MSG_MAX)
+			len = SVC_MSG_MAX;
+		memset(buf, 0, len < 64 ? 64 : len);
+		fz_bytes(&in, buf, len);
+		if ((ctl & 4) && len >= sizeof(struct svc_hdr)) {
+			struct svc_hdr *h = (void *)buf;
+
+			h->magic = SVC_MAGIC;
+			h->version = SVC_VERSION;
+			h->len = (uint32_t)(len - sizeof(*h));
+		}
+		m.hdr = len >= sizeof(struct svc_hdr) ? (const void *)buf : NULL;
+		m.payload = buf + sizeof(struct svc_hdr);
+		m.size = len;
+		m.trunc = ctl & 8;
+		m.nfds = (ctl >> 4) & 7;
+		check = svc_msg_check(&m);
+		FZ_TRACE("msg %d conn %u len %zu type %u nfds %d: check %d\n", n, ctl & 3, len,
+			 m.hdr ? m.hdr->type : 0, m.nfds, check);
+		svc_dispatch(s, c, &m, &out);
+		check_reply(&m, check, &out);
+		for (int k = 0; k < out.nfds; k++)
+			close(out.fds[k]);
+		if (out.close) {
+			svc_conn_release(c);
+			*c = (struct svc_conn){.fd = -1, .pid = c->pid};
+		}
+		s->stop = false; /* SHUTDOWN only asks; the loop would stop */
+		fz_check_invariant(s->platform, "a message");
+	}
+	for (unsigned int i = 0; i < NR_CONNS; i++)
+		svc_conn_release(&conns[i]);
+	s->nr_conns = 0;
+	return 0;
+}
