@@ -41,9 +41,9 @@ static void usage(FILE *out)
 	      "Commands:\n",
 	      out);
 	for (size_t i = 0; i < NR_COMMANDS; i++)
-		fprintf(out, "  %-8s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(out, "  %-8s %s\n", "help", "show the usage of softsgx or of one command");
-	fprintf(out, "  %-8s %s\n", "version", "show the version of softsgx (as --version)");
+		fprintf(out, "  %-9s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(out, "  %-9s %s\n", "help", "show the usage of softsgx or of one command");
+	fprintf(out, "  %-9s %s\n", "version", "show the version of softsgx (as --version)");
 	fputs("\n"
 	      "Run 'softsgx help COMMAND' or 'softsgx COMMAND --help' for a command's options.\n"
 	      "\n" CLI_EXIT_USAGE_TEXT,
