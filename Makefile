@@ -56,6 +56,9 @@ TSAN_TEST_BINS := $(patsubst %.c,$(TSAN_DIR)/%,$(wildcard tests/kernel/test_*.c)
 TSAN_CHECK_BINS := $(TSAN_DIR)/tests/kernel/test_reclaim_threads $(TSAN_DIR)/tests/kernel/test_smoke \
 	$(TSAN_DIR)/tests/stress/test_stress $(TSAN_DIR)/tests/kernel/test_trace
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/test_stats_file
+# crypto (issue 18): the CPU model's per-thread cipher contexts, EWB/ELDU on
+# several threads and across platforms, under TSan as well.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_paging_threads $(TSAN_DIR)/tests/hw/test_page_crypto_ctx
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.
