@@ -108,11 +108,12 @@ out:
 }
 
 /*
- * EADD's copy into the EPC. Both pages are usually cold: the source is fresh
- * from the loader, the EPC page was last used by another enclave, if at all.
- * Asking for every line of both first lets the loads and the write-allocates
- * of the whole page overlap instead of trickling in as the copy reaches
- * them: bench_build's EADD-only figure gains about 15%. Non-temporal stores
+ * EADD's copy into the EPC. The EPC page is usually cold (last used by
+ * another enclave, if at all), and the source may be (a loader's image not
+ * touched since it was read). Asking for every line of both first lets the
+ * loads and the write-allocates of the whole page overlap instead of
+ * trickling in as the copy reaches them: bench_build's EADD-only figure,
+ * which copies from cold memory, gains about 15%. Non-temporal stores
  * would save the write-allocates too, but the EEXTENDs that follow would
  * then read the page from memory instead of the cache (slower builds).
  */
