@@ -78,8 +78,8 @@ struct bench {
 	uint8_t *epc; /* direct map of the single section */
 	uint8_t *src; /* 64 MiB of enclave content */
 	struct sgx_secs *secs_src;
-	struct sgx_secinfo secinfo; /* of every page */
-	uint8_t *stream;	    /* what MRENCLAVE hashes after ECREATE */
+	struct sgx_secinfo secinfo;	  /* of every page */
+	uint8_t *stream;		  /* what MRENCLAVE hashes after ECREATE */
 	uint8_t mrenclave[SGX_HASH_SIZE]; /* the model's, from the last measured build */
 };
 

@@ -84,7 +84,7 @@ static struct raw {
 	struct gcm *g;
 	bool active; /* the fault handler reloads for the mechanism */
 	bool failed;
-} raw = { .memfd = -1 };
+} raw = {.memfd = -1};
 
 /*
  * The thread's CPU time (user and system): every figure here is the work of

@@ -157,10 +157,10 @@ static bool gcm_start(struct gcm_ctx *g, bool enc, const uint8_t key[PAGE_CRYPTO
 	return true;
 }
 
-static enum page_crypto_status seal_with(struct gcm_ctx *g,
-					 const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint64_t nonce,
-					 const void *aad, size_t aad_len, const void *plain,
-					 void *cipher_out, uint8_t mac_out[PAGE_CRYPTO_MAC_SIZE])
+static enum page_crypto_status seal_with(struct gcm_ctx *g, const uint8_t key[PAGE_CRYPTO_KEY_SIZE],
+					 uint64_t nonce, const void *aad, size_t aad_len,
+					 const void *plain, void *cipher_out,
+					 uint8_t mac_out[PAGE_CRYPTO_MAC_SIZE])
 {
 	int len;
 
@@ -202,9 +202,9 @@ enum page_crypto_status page_seal(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint6
 	return ret;
 }
 
-static enum page_crypto_status open_with(struct gcm_ctx *g,
-					 const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint64_t nonce,
-					 const void *aad, size_t aad_len, const void *cipher,
+static enum page_crypto_status open_with(struct gcm_ctx *g, const uint8_t key[PAGE_CRYPTO_KEY_SIZE],
+					 uint64_t nonce, const void *aad, size_t aad_len,
+					 const void *cipher,
 					 const uint8_t mac[PAGE_CRYPTO_MAC_SIZE], void *scratch)
 {
 	uint8_t tag[PAGE_CRYPTO_MAC_SIZE];

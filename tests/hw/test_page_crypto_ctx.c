@@ -61,7 +61,7 @@ static int teardown(void **state)
 static void reference_seal(const uint8_t *key, uint64_t nonce, const struct keys *k,
 			   uint8_t *cipher, uint8_t tag[16])
 {
-	uint8_t iv[12] = { 0 };
+	uint8_t iv[12] = {0};
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int len;
 
@@ -184,9 +184,9 @@ static void on_alarm(int sig)
 static void test_nested_in_signal_handler(void **state)
 {
 	struct keys *k = *state;
-	struct itimerval it = { .it_interval = { 0, 200 }, .it_value = { 0, 200 } };
-	struct itimerval off = { 0 };
-	struct sigaction sa = { .sa_handler = on_alarm }, old;
+	struct itimerval it = {.it_interval = {0, 200}, .it_value = {0, 200}};
+	struct itimerval off = {0};
+	struct sigaction sa = {.sa_handler = on_alarm}, old;
 	uint8_t *cipher = fx_page_buf(0), *out = fx_page_buf(0), *want = fx_page_buf(0);
 	uint8_t mac[16], tag[16];
 	unsigned int rounds = 0;
@@ -222,10 +222,10 @@ static void test_nested_in_signal_handler(void **state)
 	}
 	assert_int_equal(setitimer(ITIMER_REAL, &off, NULL), 0);
 	assert_int_equal(sigaction(SIGALRM, &old, NULL), 0);
-	print_message("%u rounds, %d calls from the signal handler\n", rounds,
-		      (int)nest.calls);
+	print_message("%u rounds, %d calls from the signal handler\n", rounds, (int)nest.calls);
 	if (wrong)
-		fail_msg("round %u: a seal or unseal interrupted by the handler went wrong", rounds);
+		fail_msg("round %u: a seal or unseal interrupted by the handler went wrong",
+			 rounds);
 	assert_int_equal(nest.bad, 0);
 	assert_true(rounds == 200000 || (nest.calls >= 300 && rounds >= 2000));
 	free(cipher);
@@ -244,7 +244,7 @@ static void *seal_on_thread(void *arg)
 	uint8_t mac[16], tag[16];
 	intptr_t bad = 0;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-	uint8_t iv[12] = { 3 };
+	uint8_t iv[12] = {3};
 	int len;
 
 	/* The reference by hand: cmocka asserts belong to the main thread. */

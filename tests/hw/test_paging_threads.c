@@ -21,13 +21,13 @@
 
 #include "hw_fixture.h"
 
-#define NR_THREADS 4
+#define NR_THREADS   4
 #define NR_PLATFORMS 2
-#define PAGES 4 /* enclave pages per thread and platform */
-#define ROUNDS 24
+#define PAGES	     4 /* enclave pages per thread and platform */
+#define ROUNDS	     24
 /* Per platform: one shared VA page, then per thread a SECS and its pages. */
-#define VA_PAGE 0
-#define THREAD_PAGES (1 + PAGES)
+#define VA_PAGE	      0
+#define THREAD_PAGES  (1 + PAGES)
 #define SECTION_PAGES (1 + NR_THREADS * THREAD_PAGES)
 
 struct platform {
