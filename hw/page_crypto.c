@@ -43,7 +43,8 @@ struct page_crypto_tls {
 
 static pthread_key_t tls_key;
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
-static bool tls_key_ok;
+/* Cleared again when the library goes (tls_key_fini()): no new thread registers. */
+static _Atomic bool tls_key_ok;
 /* The fast path; tls_key only exists to free the contexts at thread exit. */
 static __thread struct page_crypto_tls *tls;
 
@@ -68,7 +69,19 @@ static void tls_free(void *p)
 
 static void tls_key_init(void)
 {
-	tls_key_ok = pthread_key_create(&tls_key, tls_free) == 0;
+	atomic_store(&tls_key_ok, pthread_key_create(&tls_key, tls_free) == 0);
+}
+
+/*
+ * A program may dlopen() and dlclose() the library (libsoftsgx.so): no
+ * thread must then find tls_free(), gone with it, among its key destructors.
+ * Contexts of threads still running are left to the process; a thread that
+ * seals after this (at exit, say) falls back to temporary contexts.
+ */
+__attribute__((destructor)) static void tls_key_fini(void)
+{
+	if (atomic_exchange(&tls_key_ok, false))
+		pthread_key_delete(tls_key);
 }
 
 /* This thread's contexts, made on first use; NULL when the host is out of memory. */
@@ -79,7 +92,7 @@ static struct page_crypto_tls *tls_get(void)
 	if (__builtin_expect(t != NULL, 1))
 		return t;
 	pthread_once(&tls_once, tls_key_init);
-	if (!tls_key_ok)
+	if (!atomic_load_explicit(&tls_key_ok, memory_order_relaxed))
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
