@@ -74,6 +74,9 @@ TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_usage $(TSAN_DIR)/tests/kernel/
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_mm_threads
 # Background sanitization races ksgxd against allocations (sanitize).
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_sanitize
+# crypto (issue 18): the CPU model's per-thread cipher contexts, EWB/ELDU on
+# several threads and across platforms, under TSan as well.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_paging_threads $(TSAN_DIR)/tests/hw/test_page_crypto_ctx
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.

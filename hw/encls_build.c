@@ -107,6 +107,25 @@ out:
 	return ret;
 }
 
+/*
+ * EADD's copy into the EPC. The EPC page is usually cold (last used by
+ * another enclave, if at all), and the source may be (a loader's image not
+ * touched since it was read). Asking for every line of both first lets the
+ * loads and the write-allocates of the whole page overlap instead of
+ * trickling in as the copy reaches them: bench_build's EADD-only figure,
+ * which copies from cold memory, gains about 15%. Non-temporal stores
+ * would save the write-allocates too, but the EEXTENDs that follow would
+ * then read the page from memory instead of the cache (slower builds).
+ */
+static void copy_page(void *dst, const void *src)
+{
+	for (unsigned int i = 0; i < SGX_PAGE_SIZE; i += 64) {
+		__builtin_prefetch((const uint8_t *)src + i, 0, 3);
+		__builtin_prefetch((uint8_t *)dst + i, 1, 3);
+	}
+	memcpy(dst, src, SGX_PAGE_SIZE);
+}
+
 /* The TCS fields EADD insists on (SDM EADD, "TCS checks"). */
 static bool tcs_acceptable(const struct sgx_tcs *tcs)
 {
@@ -184,7 +203,7 @@ int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 	if (ret)
 		goto out;
 
-	memcpy(ref.page, src, SGX_PAGE_SIZE);
+	copy_page(ref.page, src);
 	epcm_invalidate(ref.e);
 	ref.e->type = (uint8_t)SGX_SECINFO_PAGE_TYPE(secinfo->flags);
 	if (ref.e->type == SGX_PAGE_TYPE_TCS) {

@@ -21,8 +21,6 @@
 #include <stddef.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-
 #include "hw_internal.h"
 #include "page_crypto.h"
 
@@ -305,6 +303,11 @@ static int ewb_commit(struct sgx_hw *hw, struct paging_op *op, struct sgx_pagein
 	version = atomic_fetch_add(&hw->next_version, 1);
 	hdr.version = version;
 	/*
+	 * Sealed here, then copied out: GCM may read the ciphertext back from
+	 * its output to hash it, and software can write the output buffer at
+	 * any time, so sealing straight into it could tag bytes other than
+	 * those encrypted. Also, a leaf that fails writes no output.
+	 *
 	 * Only libcrypto running out of host memory fails here. Real hardware
 	 * has no such failure; a fault that changed nothing is the closest
 	 * answer the leaf can give.
@@ -413,8 +416,8 @@ static int eld_commit(struct sgx_hw *hw, struct paging_op *op, const struct sgx_
 {
 	struct epcm_entry *e = op->page.e;
 	struct page_mac_header hdr;
-	uint8_t cipher[SGX_PAGE_SIZE];
-	uint8_t plain[SGX_PAGE_SIZE];
+	/* The ciphertext, then in place the plaintext: one private page. */
+	uint8_t buf[SGX_PAGE_SIZE];
 	enum page_crypto_status st;
 	uint64_t version;
 	int ret = SGX_SUCCESS;
@@ -426,13 +429,22 @@ static int eld_commit(struct sgx_hw *hw, struct paging_op *op, const struct sgx_
 	memcpy(hdr.reserved, pcmd->reserved, sizeof(hdr.reserved));
 	hdr.linaddr = op->pi.addr;
 	hdr.version = version;
-	/* Snapshot: bytes that change while GCM reads them must not pass its check. */
-	memcpy(cipher, op_ptr(op->pi.contents), SGX_PAGE_SIZE);
-	st = page_unseal(hw->paging_key, version, &hdr, sizeof(hdr), cipher, pcmd->mac, plain);
-	if (st == PAGE_CRYPTO_BAD_MAC)
-		return SGX_MAC_COMPARE_FAIL;
-	if (st != PAGE_CRYPTO_OK)
-		return GP; /* host out of memory, as in ewb_commit() */
+	/*
+	 * Snapshot: bytes that change while GCM reads them must not pass its
+	 * check (software may write the backing page meanwhile). Decrypted in
+	 * place, and copied to the EPC page only once the tag matched and the
+	 * slot is ours, so a failed ELDU leaves that page as it was.
+	 */
+	memcpy(buf, op_ptr(op->pi.contents), SGX_PAGE_SIZE);
+	st = page_open(hw->paging_key, version, &hdr, sizeof(hdr), buf, pcmd->mac, buf);
+	if (st == PAGE_CRYPTO_BAD_MAC) {
+		ret = SGX_MAC_COMPARE_FAIL;
+		goto out;
+	}
+	if (st != PAGE_CRYPTO_OK) {
+		ret = GP; /* host out of memory, as in ewb_commit() */
+		goto out;
+	}
 	/*
 	 * A concurrent ELDU of another copy took this version first: for us
 	 * the version is gone, exactly as if we had read the emptied slot.
@@ -442,7 +454,7 @@ static int eld_commit(struct sgx_hw *hw, struct paging_op *op, const struct sgx_
 		goto out;
 	}
 
-	memcpy(op->page.page, plain, SGX_PAGE_SIZE);
+	memcpy(op->page.page, buf, SGX_PAGE_SIZE);
 	/* Also gives a reloaded SECS fresh tracking state and no children. */
 	epcm_invalidate(e);
 	e->type = (uint8_t)SGX_SECINFO_PAGE_TYPE(pcmd->secinfo.flags);
@@ -459,7 +471,8 @@ static int eld_commit(struct sgx_hw *hw, struct paging_op *op, const struct sgx_
 	}
 	e->valid = 1;
 out:
-	OPENSSL_cleanse(plain, sizeof(plain));
+	/* Plaintext, or after a bad tag unauthenticated bytes: neither outlives the leaf. */
+	explicit_bzero(buf, sizeof(buf));
 	return ret;
 }
 

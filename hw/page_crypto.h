@@ -2,7 +2,10 @@
 /*
  * Sealing of one evicted EPC page: AES-128-GCM under the platform's paging
  * key, with the page's metadata as additional authenticated data. EWB seals,
- * ELDU/ELDB unseal; nothing else in the model sees the cipher.
+ * ELDU/ELDB unseal; nothing else in the model sees the cipher. Every thread
+ * keeps its own cipher contexts (page_crypto.c), so the functions may run on
+ * any number of threads at once, also in a signal handler that interrupted
+ * one of them on its own thread.
  *
  * The nonce is the page's EWB version. Versions are drawn from one counter per
  * platform and never reused, so a (key, IV) pair never repeats, which GCM
@@ -42,5 +45,16 @@ enum page_crypto_status page_seal(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint6
 enum page_crypto_status page_unseal(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint64_t nonce,
 				    const void *aad, size_t aad_len, const void *cipher,
 				    const uint8_t mac[PAGE_CRYPTO_MAC_SIZE], void *plain_out);
+
+/*
+ * page_unseal() for a caller with a private scratch page, saving it a copy:
+ * decrypt @cipher into @scratch (which may be @cipher itself) and check the
+ * tag. Whatever the result, @scratch may then hold plaintext; only after
+ * PAGE_CRYPTO_OK is it authenticated. The caller must not let anyone see it
+ * otherwise, and should clear it when done.
+ */
+enum page_crypto_status page_open(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint64_t nonce,
+				  const void *aad, size_t aad_len, const void *cipher,
+				  const uint8_t mac[PAGE_CRYPTO_MAC_SIZE], void *scratch);
 
 #endif /* SOFTSGX_PAGE_CRYPTO_H */
