@@ -5,6 +5,11 @@
  * eviction and reload rates. Reads the stats files the shim publishes
  * (kernel/stats_file.h); rates are differences between two samples divided
  * by the time between the writer's own updates.
+ *
+ * When the per-user platform service runs (docs/platform-service.md), its
+ * machine-wide view comes too: the EPC it owns and its client processes
+ * ("service" in the JSON, a block above the programs in the text view). A
+ * service that is not running is not started for this.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +22,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "stats_file.h"
 
 #define NAME "top"
@@ -239,6 +245,62 @@ static void print_text_platform(const struct platform *p, const struct rates *r,
 	}
 }
 
+/* A connection to the running service, or false when none runs. */
+static bool service_connect(struct svc_client *c)
+{
+	return svc_connect(c, NULL, NULL, SVC_HELLO_CONTROL, NULL) == 0;
+}
+
+static void print_text_service(void)
+{
+	struct svc_client c;
+	struct svc_status_rep st;
+
+	if (!service_connect(&c))
+		return;
+	if (!svc_status(&c, &st)) {
+		printf("platform service: pid %u, up %.0f s, %u client%s\n", st.service_pid,
+		       (double)st.uptime_ms / 1000.0, st.clients, st.clients == 1 ? "" : "s");
+		printf("  EPC %llu pages: %llu free, %llu in use, %llu leaked, %llu zombie; "
+		       "%u enclave%s, %u vEPC%s\n",
+		       (unsigned long long)st.total_pages, (unsigned long long)st.free_pages,
+		       (unsigned long long)st.in_use_pages, (unsigned long long)st.leaked_pages,
+		       (unsigned long long)st.zombie_pages, st.enclaves, st.enclaves == 1 ? "" : "s",
+		       st.vepcs, st.vepcs == 1 ? "" : "s");
+	}
+	svc_close(&c);
+}
+
+/*
+ * The service's TOP object, on the line being printed: its JSON has line
+ * breaks between members (never inside strings, which escape control
+ * characters), which JSON Lines cannot carry.
+ */
+static void print_json_service(void)
+{
+	struct svc_client c;
+	char *json = NULL;
+
+	fputs(", \"service\": ", stdout);
+	if (!service_connect(&c)) {
+		fputs("null", stdout);
+		return;
+	}
+	if (svc_top(&c, &json) || !json) {
+		fputs("null", stdout);
+	} else {
+		for (char *q = json; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+		/* Without the trailing break the service ends its text with. */
+		for (size_t n = strlen(json); n && json[n - 1] == ' ';)
+			json[--n] = '\0';
+		fputs(json, stdout);
+	}
+	free(json);
+	svc_close(&c);
+}
+
 static void print_text(const struct sample *cur, const struct sample *prev, pid_t pid, bool clear)
 {
 	uint64_t now = monotonic_ns();
@@ -255,9 +317,11 @@ static void print_text(const struct sample *cur, const struct sample *prev, pid_
 			       (int)pid);
 		else
 			printf("softsgx top - %s: no softsgx platforms running\n", clock);
+		print_text_service();
 		return;
 	}
 	printf("softsgx top - %s: %zu platform%s\n", clock, cur->n, cur->n == 1 ? "" : "s");
+	print_text_service();
 	for (size_t i = 0; i < cur->n; i++) {
 		struct rates r = rates_of(&cur->v[i], find_prev(prev, &cur->v[i]));
 
@@ -356,7 +420,9 @@ static void print_json(const struct sample *cur, const struct sample *prev)
 		printf("%s", i ? ", " : "");
 		print_json_platform(&cur->v[i], &r, now);
 	}
-	printf("]}\n");
+	putchar(']');
+	print_json_service();
+	printf("}\n");
 }
 
 /* Sleep @seconds; false when a signal asked us to stop. */
