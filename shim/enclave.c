@@ -19,6 +19,7 @@
 
 #include "shim.h"
 #include "thread.h"
+#include "vdso.h"
 
 static bool mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
 			  uint32_t *pf_errcode)
@@ -300,14 +301,27 @@ bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc)
 	return at_enclu(uc);
 }
 
+int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_regs *regs,
+		    bool trace_fault)
+{
+	struct hw_mmu mmu = { mmu_translate, k };
+	uint32_t leaf = (uint32_t)regs->rax;
+	uint64_t rbx = regs->rbx;
+	bool was_inside = t->lp.inside;
+	uint64_t t0 = shim_trace_begin(k);
+	int ret = enclu(k->hw, &t->lp, &mmu, regs);
+
+	if (t0 && (trace_fault || !encls_faulted(ret)))
+		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
+	if (!encls_faulted(ret) && leaf == SGX_EENTER)
+		shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(k->hw));
+	return ret;
+}
+
 int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct shim_thread *t = *tp;
-	uint64_t t0, rbx;
-	struct hw_mmu mmu;
-	bool was_inside;
-	uint32_t leaf;
 	int ret;
 
 	if (!k)
@@ -319,19 +333,9 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 		if (!t)
 			return sig;
 	}
-	mmu.translate = mmu_translate;
-	mmu.ctx = k;
 	regs_from_uc(&t->regs, uc, t);
-	leaf = (uint32_t)t->regs.rax;
-	rbx = t->regs.rbx;
-	was_inside = t->lp.inside;
-	t0 = shim_trace_begin(k);
-	ret = enclu(k->hw, &t->lp, &mmu, &t->regs);
-	if (t0)
-		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
+	ret = shim_enclu_leaf(k, t, &t->regs, true);
 	if (!encls_faulted(ret)) {
-		if (leaf == SGX_EENTER)
-			shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(k->hw));
 		regs_to_uc(uc, &t->regs, t);
 		return 0;
 	}
