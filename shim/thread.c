@@ -19,6 +19,8 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -90,7 +92,12 @@ static void exit_destructor(void *p);
 
 __attribute__((constructor)) static void thread_init(void)
 {
+	const char *direct = getenv("SOFTSGX_VDSO_DIRECT");
+
 	have_fsgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE_BIT;
+	/* SOFTSGX_VDSO_DIRECT=0: every vDSO entry traps, as before the direct entry. */
+	if (direct && !strcmp(direct, "0"))
+		atomic_store(&direct_off, true);
 	have_exit_key = !pthread_key_create(&exit_key, exit_destructor);
 }
 
