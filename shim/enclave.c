@@ -45,8 +45,14 @@ static const int gregs_index[16] = {
 	REG_R8,	 REG_R9,  REG_R10, REG_R11, REG_R12, REG_R13, REG_R14, REG_R15,
 };
 
-static void regs_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc,
-			 const struct shim_thread *t)
+/*
+ * The registers of @uc into @regs, the extended state only with @xstate:
+ * of the ENCLU leaves only ERESUME reads or writes it (AEX aside), and the
+ * copy of a frame's XSAVE image, kilobytes with AVX-512, is the largest
+ * part of an emulated EEXIT.
+ */
+static void regs_from_uc_x(struct sgx_cpu_regs *regs, const ucontext_t *uc,
+			   const struct shim_thread *t, bool xstate)
 {
 	uint64_t *gpr = &regs->rax;
 
@@ -56,10 +62,18 @@ static void regs_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc,
 	regs->rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	regs->fsbase = t->lp.inside ? t->enclave_fs : t->host_fs;
 	regs->gsbase = t->lp.inside ? t->enclave_gs : t->host_gs;
-	shim_xstate_from_uc(regs, uc);
+	if (xstate)
+		shim_xstate_from_uc(regs, uc);
 }
 
-static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct shim_thread *t)
+static void regs_from_uc(struct sgx_cpu_regs *regs, const ucontext_t *uc,
+			 const struct shim_thread *t)
+{
+	regs_from_uc_x(regs, uc, t, true);
+}
+
+static void regs_to_uc_x(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct shim_thread *t,
+			 bool xstate)
 {
 	const uint64_t *gpr = &regs->rax;
 
@@ -67,11 +81,17 @@ static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct s
 		uc->uc_mcontext.gregs[gregs_index[i]] = (greg_t)gpr[i];
 	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)regs->rip;
 	uc->uc_mcontext.gregs[REG_EFL] = (greg_t)regs->rflags;
-	shim_xstate_to_uc(uc, regs);
+	if (xstate)
+		shim_xstate_to_uc(uc, regs);
 	if (t->lp.inside) {
 		t->enclave_fs = regs->fsbase;
 		t->enclave_gs = regs->gsbase;
 	}
+}
+
+static void regs_to_uc(ucontext_t *uc, const struct sgx_cpu_regs *regs, struct shim_thread *t)
+{
+	regs_to_uc_x(uc, regs, t, true);
 }
 
 static bool at_enclu(const ucontext_t *uc)
@@ -322,6 +342,7 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
 	struct shim_thread *t = *tp;
+	bool xstate;
 	int ret;
 
 	if (!k)
@@ -333,10 +354,11 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 		if (!t)
 			return sig;
 	}
-	regs_from_uc(&t->regs, uc, t);
+	xstate = (uint32_t)uc->uc_mcontext.gregs[REG_RAX] == SGX_ERESUME;
+	regs_from_uc_x(&t->regs, uc, t, xstate);
 	ret = shim_enclu_leaf(k, t, &t->regs, true);
 	if (!encls_faulted(ret)) {
-		regs_to_uc(uc, &t->regs, t);
+		regs_to_uc_x(uc, &t->regs, t, xstate);
 		return 0;
 	}
 	/* Inside an enclave, a #PF on an operand leaves it first, as on hardware. */
