@@ -333,8 +333,10 @@ int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_
 
 	if (t0 && (trace_fault || !encls_faulted(ret)))
 		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
-	if (!encls_faulted(ret) && leaf == SGX_EENTER)
+	if (!encls_faulted(ret) && leaf == SGX_EENTER) {
 		shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(k->hw));
+		shim_vdso_direct_allow(k);
+	}
 	return ret;
 }
 

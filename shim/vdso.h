@@ -148,8 +148,17 @@ extern const char softsgx_vdso_direct[];
 extern const char softsgx_vdso_direct_window[];
 extern const char softsgx_vdso_direct_window_end[];
 
+/* Nonzero once the direct entry may run (shim_vdso_direct_allow()). */
+extern unsigned char softsgx_vdso_direct_on __attribute__((visibility("hidden")));
+
 struct shim_thread;
 struct sgx_kernel;
+/*
+ * After an ENCLU the shim emulated: the model is up, so let the direct
+ * entry run from now on if this CPU has what it uses (XSAVE, with AVX in
+ * XCR0 as the sign that the OS enabled it).
+ */
+void shim_vdso_direct_allow(struct sgx_kernel *k);
 struct sgx_cpu_regs;
 /*
  * One ENCLU leaf for @t with @regs (RAX the leaf, RIP the ENCLU), traced,

@@ -108,6 +108,14 @@ static void regs_from_frame(struct sgx_cpu_regs *r, const uint64_t *f, const str
 	r->xsave_len = XSAVE_MIN;
 }
 
+__attribute__((visibility("hidden"))) unsigned char softsgx_vdso_direct_on;
+
+void shim_vdso_direct_allow(struct sgx_kernel *k)
+{
+	if (!softsgx_vdso_direct_on && (hw_host_xcr0(k->hw) & XFEATURE_AVX))
+		__atomic_store_n(&softsgx_vdso_direct_on, 1, __ATOMIC_RELEASE);
+}
+
 uint64_t shim_vdso_direct_enter(struct shim_thread *t, const uint64_t *frame)
 {
 	struct sgx_kernel *k = shim_kernel_if_up();
@@ -120,9 +128,6 @@ uint64_t shim_vdso_direct_enter(struct shim_thread *t, const uint64_t *frame)
 	if (!k || t->lp.inside || SHIM_SIG_KICK != 63)
 		return 0;
 	xcr0 = hw_host_xcr0(k->hw);
-	/* AVX implies XSAVE enabled by the OS; the assembly already used it. */
-	if (!(xcr0 & XFEATURE_AVX))
-		return 0;
 	leaf = (uint32_t)frame[F_RAX];
 	if (leaf != SGX_EENTER && leaf != SGX_ERESUME)
 		return 0;

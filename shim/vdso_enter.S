@@ -235,6 +235,8 @@ softsgx_vdso_direct:
 	push	%r13
 	push	%r14
 	push	%r15
+	cmpb	$0, softsgx_vdso_direct_on(%rip)
+	je	.Ldirect_pop
 	mov	shim_direct_self@gottpoff(%rip), %rax
 	mov	%fs:(%rax), %rbx
 	test	%rbx, %rbx
