@@ -112,7 +112,9 @@ __attribute__((visibility("hidden"))) unsigned char softsgx_vdso_direct_on;
 
 void shim_vdso_direct_allow(struct sgx_kernel *k)
 {
-	if (!softsgx_vdso_direct_on && (hw_host_xcr0(k->hw) & XFEATURE_AVX))
+	/* SIG_KICK of vdso_enter.S is SHIM_SIG_KICK, SIGRTMAX - 1 (a call into libc). */
+	if (!softsgx_vdso_direct_on && (hw_host_xcr0(k->hw) & XFEATURE_AVX) &&
+	    SHIM_SIG_KICK == 63)
 		__atomic_store_n(&softsgx_vdso_direct_on, 1, __ATOMIC_RELEASE);
 }
 
@@ -125,7 +127,7 @@ uint64_t shim_vdso_direct_enter(struct shim_thread *t, const uint64_t *frame)
 	int ret;
 
 	/* Only when the shim emulates ENCLU, for EENTER and ERESUME, from outside. */
-	if (!k || t->lp.inside || SHIM_SIG_KICK != 63)
+	if (!k || t->lp.inside)
 		return 0;
 	xcr0 = hw_host_xcr0(k->hw);
 	leaf = (uint32_t)frame[F_RAX];
@@ -184,6 +186,9 @@ bool shim_vdso_direct_rollforward(ucontext_t *uc, struct shim_thread *t)
 		memcpy(&uc->uc_sigmask, &t->direct_saved_mask, sizeof(t->direct_saved_mask));
 		t->direct_masked = false;
 	}
+	/* The selector the entry planned: the handler's return sets it (shim_handler_exit()). */
+	if (t->plan_selector == SHIM_SUD_ALLOW)
+		t->sud_hold_allow = true;
 	/* A deferred kick is raised by handler_return() (signals.c), at depth 1. */
 	return true;
 }
