@@ -15,12 +15,12 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "shim.h"
@@ -38,13 +38,13 @@ static struct shim_thread *_Atomic all_threads;
 static struct shim_thread *_Atomic hint[HINTS];
 /* altstack -> record: a hint only, checked against the record's altstack. */
 static struct shim_thread *_Atomic stack_hint[HINTS];
+static pthread_key_t exit_key;
+static bool have_exit_key;
 
 static unsigned int stack_slot(const void *sp)
 {
 	return (unsigned int)(((uintptr_t)sp >> 12) % HINTS);
 }
-static pthread_key_t exit_key;
-static bool have_exit_key;
 
 long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -298,10 +298,7 @@ static struct shim_thread *by_altstack(const ucontext_t *uc)
 
 struct shim_thread *shim_handler_enter(const ucontext_t *uc)
 {
-	struct shim_thread *t = by_altstack(uc);
-
-	if (!t)
-		t = lookup(raw_gettid());
+	struct shim_thread *t = by_altstack(uc) ?: lookup(raw_gettid());
 
 	if (!t)
 		return NULL;
