@@ -29,6 +29,7 @@
  * the enclave's first instruction.
  */
 #define _GNU_SOURCE
+#include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -110,11 +111,34 @@ static void regs_from_frame(struct sgx_cpu_regs *r, const uint64_t *f, const str
 
 __attribute__((visibility("hidden"))) unsigned char softsgx_vdso_direct_on;
 
+/*
+ * User shadow stacks (CET, Linux 6.6, glibc's x86_shstk tunable): the
+ * direct entry calls softsgx_vdso_direct and never returns from it, which
+ * a shadow stack refuses at the vDSO's own return. Where they are on, every
+ * entry traps as before.
+ */
+#define ARCH_SHSTK_STATUS 0x5005
+#define ARCH_SHSTK_SHSTK  (1ULL << 0)
+
+static bool shadow_stack_on(void)
+{
+	uint64_t features = 0;
+
+	return !shim_raw_syscall(SYS_arch_prctl, ARCH_SHSTK_STATUS, (long)&features, 0) &&
+	       (features & ARCH_SHSTK_SHSTK);
+}
+
 void shim_vdso_direct_allow(struct sgx_kernel *k)
 {
+	static _Atomic bool decided;
+
+	/* Once per process: this runs on every emulated EENTER. */
+	if (atomic_load_explicit(&decided, memory_order_relaxed) || atomic_exchange(&decided, true))
+		return;
+	if (shadow_stack_on())
+		return;
 	/* SIG_KICK of vdso_enter.S is SHIM_SIG_KICK, SIGRTMAX - 1 (a call into libc). */
-	if (!softsgx_vdso_direct_on && (hw_host_xcr0(k->hw) & XFEATURE_AVX) &&
-	    SHIM_SIG_KICK == 63)
+	if ((hw_host_xcr0(k->hw) & XFEATURE_AVX) && SHIM_SIG_KICK == 63)
 		__atomic_store_n(&softsgx_vdso_direct_on, 1, __ATOMIC_RELEASE);
 }
 
