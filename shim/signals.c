@@ -432,6 +432,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	siginfo_t info;
 	int deliver_sig;
 
+	/* The instruction probe of an outer handler (enclave.c): it reads through the model. */
+	if (sig == SIGSEGV && si->si_code > 0 && t && t->depth > 1 && shim_insn_probe_fixup(uc))
+		goto out;
 	/* Sent by kill(), tgkill(), sigqueue(): an interrupt, not a fault. */
 	if (si->si_code <= 0) {
 		interrupt(uc, t, false);

@@ -196,6 +196,12 @@ void shim_vdso_direct_defer(int sig, const siginfo_t *si, ucontext_t *uc, struct
 			    const sigset_t *async);
 
 /*
+ * For the shim's SIGSEGV handler: a fault of the instruction probe of
+ * shim_enclave_insn() (enclave.c), skipped; true if @uc was one.
+ */
+bool shim_insn_probe_fixup(ucontext_t *uc);
+
+/*
  * The address getauxval(AT_SYSINFO_EHDR) reports: the synthetic image, built
  * on first use; 0 if it cannot be built (getauxval then answers as libc).
  */
