@@ -380,10 +380,43 @@ bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc)
 	return at_enclu(uc);
 }
 
+/*
+ * The walks of one leaf, the last one remembered: EENTER and ERESUME walk
+ * the SSA frame's XSAVE page and then its GPR area, one page when
+ * SSAFRAMESIZE is 1, and a second walk within the same instruction finds
+ * what the first found (a CPU's TLB holds it as well). Each walk of the
+ * model costs some 0.15 µs.
+ */
+struct leaf_mmu {
+	struct sgx_kernel *k;
+	uint64_t page;
+	int access;
+	void *epc;
+};
+
+static bool leaf_mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
+			       uint32_t *pf_errcode)
+{
+	struct leaf_mmu *m = ctx;
+	uint64_t page = linaddr & ~(uint64_t)(SGX_PAGE_SIZE - 1);
+
+	if (m->epc && m->page == page && m->access == access) {
+		*epc = m->epc;
+		return true;
+	}
+	if (!mmu_translate(m->k, linaddr, access, epc, pf_errcode))
+		return false;
+	m->page = page;
+	m->access = access;
+	m->epc = *epc;
+	return true;
+}
+
 int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_regs *regs,
 		    bool trace_fault)
 {
-	struct hw_mmu mmu = { mmu_translate, k };
+	struct leaf_mmu memo = { .k = k };
+	struct hw_mmu mmu = { leaf_mmu_translate, &memo };
 	uint32_t leaf = (uint32_t)regs->rax;
 	uint64_t rbx = regs->rbx;
 	bool was_inside = t->lp.inside;
