@@ -39,6 +39,7 @@
 
 #include "shim.h"
 #include "thread.h"
+#include "vdso.h"
 
 #define NSIGS 65
 #ifndef SYS_USER_DISPATCH
@@ -370,9 +371,23 @@ static void handler_return(struct shim_thread *t)
 	shim_handler_exit(t);
 }
 
+/*
+ * shim_handler_enter(), and for the outermost handler of a thread inside an
+ * enclave, the direct entry completed if it interrupted its last steps
+ * (vdso_direct.c): from then on the context is the enclave's.
+ */
+static struct shim_thread *handler_enter(ucontext_t *uc)
+{
+	struct shim_thread *t = shim_handler_enter(uc);
+
+	if (t && t->depth == 1 && t->lp.inside)
+		shim_vdso_direct_rollforward(uc, t);
+	return t;
+}
+
 static void on_kick(int sig, siginfo_t *si, void *ucv)
 {
-	struct shim_thread *t = shim_handler_enter();
+	struct shim_thread *t = handler_enter(ucv);
 	int saved_errno = errno;
 
 	(void)sig;
@@ -385,11 +400,17 @@ static void on_kick(int sig, siginfo_t *si, void *ucv)
 
 static void on_async(int sig, siginfo_t *si, void *ucv)
 {
-	struct shim_thread *t = shim_handler_enter();
+	struct shim_thread *t = handler_enter(ucv);
 	int saved_errno = errno;
 
+	/* The direct entry runs the model: the signal comes back once it is inside. */
+	if (shim_in_direct_entry(t)) {
+		shim_vdso_direct_defer(sig, si, ucv, t, &async_set);
+		goto out;
+	}
 	interrupt(ucv, t, false);
 	deliver_async(sig, si, ucv);
+out:
 	keep_altstack(ucv, t);
 	errno = saved_errno;
 	handler_return(t);
@@ -397,7 +418,7 @@ static void on_async(int sig, siginfo_t *si, void *ucv)
 
 static void on_signal(int sig, siginfo_t *si, void *ucv)
 {
-	struct shim_thread *t = shim_handler_enter();
+	struct shim_thread *t = handler_enter(ucv);
 	ucontext_t *uc = ucv;
 	int saved_errno = errno;
 	/*
@@ -411,6 +432,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 	siginfo_t info;
 	int deliver_sig;
 
+	/* The instruction probe of an outer handler (enclave.c): it reads through the model. */
+	if (sig == SIGSEGV && si->si_code > 0 && t && t->depth > 1 && shim_insn_probe_fixup(uc))
+		goto out;
 	/* Sent by kill(), tgkill(), sigqueue(): an interrupt, not a fault. */
 	if (si->si_code <= 0) {
 		interrupt(uc, t, false);

@@ -15,6 +15,8 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -34,8 +36,15 @@
 static struct shim_thread *_Atomic all_threads;
 /* A cache of tid -> record: a hint only, checked against the record's tid. */
 static struct shim_thread *_Atomic hint[HINTS];
+/* altstack -> record: a hint only, checked against the record's altstack. */
+static struct shim_thread *_Atomic stack_hint[HINTS];
 static pthread_key_t exit_key;
 static bool have_exit_key;
+
+static unsigned int stack_slot(const void *sp)
+{
+	return (unsigned int)(((uintptr_t)sp >> 12) % HINTS);
+}
 
 long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f)
 {
@@ -70,11 +79,25 @@ static int raw_getpid(void)
 #define HWCAP2_FSGSBASE_BIT (1UL << 1)
 static bool have_fsgsbase;
 
+__thread struct shim_thread *shim_direct_self __attribute__((tls_model("initial-exec")));
+/* Set for good once two threads were found to share their TLS. */
+static _Atomic bool direct_off;
+
+bool shim_thread_fsgsbase(void)
+{
+	return have_fsgsbase;
+}
+
 static void exit_destructor(void *p);
 
 __attribute__((constructor)) static void thread_init(void)
 {
+	const char *direct = getenv("SOFTSGX_VDSO_DIRECT");
+
 	have_fsgsbase = getauxval(AT_HWCAP2) & HWCAP2_FSGSBASE_BIT;
+	/* SOFTSGX_VDSO_DIRECT=0: every vDSO entry traps, as before the direct entry. */
+	if (direct && !strcmp(direct, "0"))
+		atomic_store(&direct_off, true);
 	have_exit_key = !pthread_key_create(&exit_key, exit_destructor);
 }
 
@@ -150,6 +173,27 @@ static struct shim_thread *recycle(int tid)
 	return NULL;
 }
 
+/*
+ * Point this thread's shim_direct_self at @t (FS is the host's here). A
+ * thread made by clone() without CLONE_SETTLS runs on its creator's TLS:
+ * finding another live thread's record there, the direct entry is turned
+ * off for the process, since it could not tell the two apart without a
+ * system call; both then enter by the trap.
+ */
+static void direct_claim(struct shim_thread *t)
+{
+	struct shim_thread *cur = shim_direct_self;
+	int tid = atomic_load(&t->tid);
+
+	if (cur && cur != t) {
+		int other = atomic_load(&cur->tid);
+
+		if (other && other != tid && shim_raw_syscall(SYS_tgkill, raw_getpid(), other, 0) == 0)
+			atomic_store(&direct_off, true);
+	}
+	shim_direct_self = atomic_load(&direct_off) ? NULL : t;
+}
+
 static struct shim_thread *make_record(int tid)
 {
 	size_t rec = (sizeof(struct shim_thread) + 4095) & ~(size_t)4095;
@@ -165,6 +209,7 @@ static struct shim_thread *make_record(int tid)
 	t->altstack = (void *)(p + GUARD_SIZE);
 	t->altstack_size = ALTSTACK_SIZE;
 	atomic_store(&t->tid, tid);
+	atomic_store(&stack_hint[stack_slot(t->altstack)], t);
 	t->next = atomic_load(&all_threads);
 	while (!atomic_compare_exchange_weak(&all_threads, &t->next, t))
 		;
@@ -193,6 +238,7 @@ struct shim_thread *shim_thread_self(void)
 		if (!t->lp.inside) {
 			t->host_fs = get_base(ARCH_GET_FS);
 			t->host_gs = get_base(ARCH_GET_GS);
+			direct_claim(t);
 		}
 		return t;
 	}
@@ -209,6 +255,7 @@ struct shim_thread *shim_thread_self(void)
 	t->kick_deferred = false;
 	t->tsc_off = false;
 	sgx_lp_init(&t->lp);
+	direct_claim(t);
 	install_altstack(t);
 	shim_sud_thread_on(t);
 	/* glibc threads: the destructor gives the record back at exit. */
@@ -224,6 +271,8 @@ static void exit_destructor(void *p)
 
 	if (atomic_load(&t->tid) != raw_gettid() || t->lp.inside)
 		return;
+	/* A later destructor's ECALL takes the trap, which finds no record. */
+	shim_direct_self = NULL;
 	/* The selector goes too: the kernel must stop reading it for this thread. */
 	shim_sud_thread_off(t);
 	/* The stack goes to the next thread: this one must not take a signal on it. */
@@ -232,9 +281,24 @@ static void exit_destructor(void *p)
 	atomic_store(&t->tid, 0);
 }
 
-struct shim_thread *shim_handler_enter(void)
+/* The record whose alternate stack the kernel reports in @uc, or NULL. */
+static struct shim_thread *by_altstack(const ucontext_t *uc)
 {
-	struct shim_thread *t = lookup(raw_gettid());
+	const stack_t *ss = &uc->uc_stack;
+	struct shim_thread *t;
+
+	if (ss->ss_flags & SS_DISABLE)
+		return NULL;
+	t = atomic_load(&stack_hint[stack_slot(ss->ss_sp)]);
+	if (t && t->altstack == ss->ss_sp && t->altstack_size == ss->ss_size &&
+	    atomic_load(&t->tid))
+		return t;
+	return NULL;
+}
+
+struct shim_thread *shim_handler_enter(const ucontext_t *uc)
+{
+	struct shim_thread *t = by_altstack(uc) ?: lookup(raw_gettid());
 
 	if (!t)
 		return NULL;

@@ -20,28 +20,52 @@
 
 #include <signal.h>
 #include <stdatomic.h>
+#include <ucontext.h>
 
 #include "enclu.h"
 #include "sgx.h"
 
 struct shim_thread {
+	/*
+	 * First, at offsets vdso_enter.S uses (SHIM_T_* in vdso.h, checked by
+	 * static assertions in vdso_direct.c): what the vDSO's direct entry
+	 * reads and writes.
+	 */
+	unsigned int depth;		 /* shim signal handlers running on this thread */
+	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
+	bool kick_deferred;		 /* a kick a nested handler got: raised again (signals.c) */
+	bool direct_masked;		 /* the direct entry deferred a signal (vdso_direct.c) */
+	bool tsc_off;			 /* PR_TSC_SIGSEGV set for enclave code (tsc.c) */
 	_Atomic int tid;		 /* 0: free for another thread */
+	uint8_t plan_fsgsbase;		 /* direct entry: WRFSBASE/WRGSBASE usable */
+	uint8_t plan_tsc;		 /* direct entry: PR_SET_TSC(PR_TSC_SIGSEGV) on the way in */
+	uint8_t plan_selector;		 /* direct entry: the selector enclave code runs with */
+	uint64_t direct_saved_mask;	 /* the real signal mask a deferral replaced */
+	struct sgx_cpu_regs entry;	 /* direct entry: the caller's state, then the enclave's */
+
 	struct shim_thread *next;	 /* on the list of every record, never unlinked */
 	uint64_t host_fs, host_gs;	 /* glibc's thread pointer; GS as it was */
 	uint64_t enclave_fs, enclave_gs;
 	struct sgx_lp lp;
 	_Atomic unsigned int kicks_done; /* AEXs forced by shim_kick() */
-	unsigned int depth;		 /* shim signal handlers running on this thread */
-	bool kick_deferred;		 /* a kick a nested handler got: raised again (signals.c) */
-	volatile uint8_t sud_selector;	 /* Syscall User Dispatch (sud.c) */
 	bool sud_on;
 	bool sud_hold_allow;		 /* once: return into the enclave at ALLOW */
-	bool tsc_off;			 /* PR_TSC_SIGSEGV set for enclave code (tsc.c) */
 	void *altstack;			 /* the shim's alternate signal stack */
 	size_t altstack_size;
 	uint64_t trace_entered_ns; /* traced: when the thread last entered its enclave */
 	struct sgx_cpu_regs regs;  /* scratch for the leaves: too big for the altstack */
 };
+
+/*
+ * t->depth while the vDSO's direct entry runs the model for the thread
+ * (vdso_direct.c): not 1, so a handler that interrupts it is taken for a
+ * nested one, and marked, so that it defers what it cannot do there.
+ */
+#define SHIM_DEPTH_DIRECT 0x10001u
+static inline bool shim_in_direct_entry(const struct shim_thread *t)
+{
+	return t && (t->depth & 0x10000u);
+}
 
 /*
  * The calling thread's record, created (or recycled) on first use, with
@@ -58,8 +82,11 @@ void shim_thread_count(unsigned int *total, unsigned int *in_use);
  * has one, with the host FS/GS restored when the interrupted code was
  * enclave code. Only the outermost handler of a thread switches bases: a
  * handler nested in another interrupted the shim, which runs on host FS.
+ * The record is found without a system call when the kernel reports one of
+ * the shim's alternate stacks in @uc (uc_stack: the thread's own setting,
+ * which only the record's owner installs), else by thread ID.
  */
-struct shim_thread *shim_handler_enter(void);
+struct shim_thread *shim_handler_enter(const ucontext_t *uc);
 /* Last thing: the enclave's FS/GS again if the outermost handler resumes the enclave. */
 void shim_handler_exit(struct shim_thread *t);
 
@@ -95,6 +122,18 @@ void shim_sud_thread_off(struct shim_thread *t);
  */
 void shim_tsc_enclave_resumes(struct shim_thread *t);
 void shim_tsc_host_runs(struct shim_thread *t);
+
+/*
+ * The calling thread's record for the vDSO's direct entry (vdso_enter.S
+ * reads it through FS, which is the host's whenever a program calls the
+ * vDSO), or NULL: not made yet, or the direct entry is off (threads that
+ * share their thread-local storage, see thread.c).
+ */
+extern __thread struct shim_thread *shim_direct_self __attribute__((tls_model("initial-exec")));
+/* WRFSBASE and WRGSBASE are usable (AT_HWCAP2 FSGSBASE). */
+bool shim_thread_fsgsbase(void);
+/* RDTSC must fault in enclave code (tsc.c): PR_SET_TSC around every entry. */
+bool shim_tsc_traps(void);
 
 /* Raw system calls: no errno, usable while FS is the enclave's. */
 long shim_raw_syscall6(long nr, long a, long b, long c, long d, long e, long f);

@@ -36,6 +36,11 @@ static bool trap_rdtsc(void)
 	return trap_mode;
 }
 
+bool shim_tsc_traps(void)
+{
+	return trap_rdtsc();
+}
+
 void shim_tsc_enclave_resumes(struct shim_thread *t)
 {
 	if (t->tsc_off || !trap_rdtsc())

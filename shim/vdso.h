@@ -47,6 +47,18 @@
  *    and goes on to the user handler or returns 0. #DB and #BP are never
  *    fixed up (delivered as signals), as on Linux.
  *
+ * 1a. Direct entry. Before the ENCLU of step 1 the entry function calls
+ *    softsgx_vdso_direct with the registers of step 1 (its return address
+ *    is softsgx_vdso_enclu, the ENCLU it stands for). It saves them, runs
+ *    the model's EENTER or ERESUME in C (shim_vdso_direct_enter(),
+ *    vdso_direct.c) and, on success, loads the enclave's registers and
+ *    jumps to the enclave: ENCLU is never executed and the entry costs no
+ *    trap. It returns, with every register as it found it, only when the
+ *    leaf faults or cannot run here (no model, a nested call, the thread
+ *    unknown): ENCLU then traps and the shim's handler does it all, as
+ *    before. Either way the enclave starts in the same state, and steps 2
+ *    to 4 are unchanged: EEXIT and every AEX trap as before.
+ *
  * 4. User handler (run->user_handler != 0): called as
  *    handler(rdi, rsi, rdx, rsp, r8, r9, run) with the registers as the
  *    enclave (or the fixup) left them and rsp = RSP at the exit, on a
@@ -65,12 +77,59 @@
 /* The length of ENCLU: softsgx_vdso_eexit - softsgx_vdso_enclu. */
 #define SOFTSGX_VDSO_ENCLU_LEN 3
 
+/*
+ * Offsets into struct shim_thread (thread.h) and struct sgx_cpu_regs
+ * (enclu.h) for vdso_enter.S; vdso_direct.c checks each one.
+ */
+#define SHIM_T_DEPTH		0
+#define SHIM_T_SELECTOR		4
+#define SHIM_T_KICK_DEFERRED	5
+#define SHIM_T_MASKED		6
+#define SHIM_T_TSC_OFF		7
+#define SHIM_T_TID		8
+#define SHIM_T_PLAN_FSGSBASE	12
+#define SHIM_T_PLAN_TSC		13
+#define SHIM_T_PLAN_SELECTOR	14
+#define SHIM_T_SAVED_MASK	16
+#define SHIM_T_ENTRY		64
+#define SHIM_R_RAX	0
+#define SHIM_R_RCX	8
+#define SHIM_R_RDX	16
+#define SHIM_R_RBX	24
+#define SHIM_R_RSP	32
+#define SHIM_R_RBP	40
+#define SHIM_R_RSI	48
+#define SHIM_R_RDI	56
+#define SHIM_R_R8	64
+#define SHIM_R_R9	72
+#define SHIM_R_R10	80
+#define SHIM_R_R11	88
+#define SHIM_R_R12	96
+#define SHIM_R_R13	104
+#define SHIM_R_R14	112
+#define SHIM_R_R15	120
+#define SHIM_R_RIP	128
+#define SHIM_R_RFLAGS	136
+#define SHIM_R_FSBASE	144
+#define SHIM_R_GSBASE	152
+#define SHIM_R_XSAVE	192
+/* The value t->depth takes during a direct entry (SHIM_DEPTH_DIRECT, thread.h). */
+#define SHIM_DIRECT_DEPTH	0x10001
+/*
+ * The XSAVE components the direct entry saves before it runs C code and
+ * loads again before it enters: those compiled code and libc's string
+ * functions may change (SSE with MXCSR, AVX, the AVX-512 opmask and upper
+ * ZMM state). x87, PKRU, AMX and the rest stay in the CPU untouched.
+ */
+#define SHIM_DIRECT_XMASK	0xe6
+
 /* The version every vDSO symbol of x86-64 Linux carries. */
 #define SOFTSGX_VDSO_VERSION "LINUX_2.6"
 
 #ifndef __ASSEMBLER__
 #include <stdbool.h>
 #include <stdint.h>
+#include <signal.h>
 #include <ucontext.h>
 
 #include "softsgx/sgx_uapi.h"
@@ -83,6 +142,64 @@ extern const char softsgx_vdso_sgx_enter_enclave_end[];
 extern const char softsgx_vdso_enclu[];
 extern const char softsgx_vdso_eexit[];
 extern const char softsgx_vdso_fixup[];
+
+/* The direct entry (step 1a): vdso_enter.S, and the window it loads the enclave's state in. */
+extern const char softsgx_vdso_direct[];
+extern const char softsgx_vdso_direct_window[];
+extern const char softsgx_vdso_direct_window_end[];
+
+/* Nonzero once the direct entry may run (shim_vdso_direct_allow()). */
+extern unsigned char softsgx_vdso_direct_on __attribute__((visibility("hidden")));
+
+struct shim_thread;
+struct sgx_kernel;
+/*
+ * After an ENCLU the shim emulated: the model is up, so let the direct
+ * entry run from now on if this CPU has what it uses (XSAVE, with AVX in
+ * XCR0 as the sign that the OS enabled it).
+ */
+void shim_vdso_direct_allow(struct sgx_kernel *k);
+struct sgx_cpu_regs;
+/*
+ * One ENCLU leaf for @t with @regs (RAX the leaf, RIP the ENCLU), traced,
+ * model lock held: what the trap path (shim_enclu_trap()) and the direct
+ * entry share (enclave.c). Returns what enclu() returned; a fault is traced
+ * only if @trace_fault (the direct entry leaves a faulting leaf to the trap,
+ * which traces it).
+ */
+int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_regs *regs,
+		    bool trace_fault);
+
+/*
+ * Step 1a in C, for vdso_enter.S: @frame holds the caller's R15 ... RAX
+ * (pushed in the order RAX ... R15), RFLAGS and the return address. Runs
+ * the leaf; returns the XRSTOR mask the enclave's vector state is loaded
+ * with, or 0 when the ENCLU must trap instead.
+ */
+uint64_t shim_vdso_direct_enter(struct shim_thread *t, const uint64_t *frame);
+
+/*
+ * For a signal handler, the thread's outermost one: if @uc was interrupted
+ * inside the direct entry's window (the enclave's state half loaded), make
+ * @uc the enclave's state at its first instruction, as if the entry had
+ * completed, and return true.
+ */
+bool shim_vdso_direct_rollforward(ucontext_t *uc, struct shim_thread *t);
+
+/*
+ * For a handler of an asynchronous signal that interrupted the direct
+ * entry's C part (shim_in_direct_entry()): queue @sig again and keep every
+ * asynchronous signal blocked until the entry is done, when the signal
+ * arrives as an interrupt of the enclave (@async the set of those signals).
+ */
+void shim_vdso_direct_defer(int sig, const siginfo_t *si, ucontext_t *uc, struct shim_thread *t,
+			    const sigset_t *async);
+
+/*
+ * For the shim's SIGSEGV handler: a fault of the instruction probe of
+ * shim_enclave_insn() (enclave.c), skipped; true if @uc was one.
+ */
+bool shim_insn_probe_fixup(ucontext_t *uc);
 
 /*
  * The address getauxval(AT_SYSINFO_EHDR) reports: the synthetic image, built
