@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "hw_fixture.h"
+#include "leak_guard.h"
 
 struct sgx_hw *fx_hw_new(unsigned int nr_sections, uint64_t pages)
 {
@@ -18,7 +19,7 @@ struct sgx_hw *fx_hw_new(unsigned int nr_sections, uint64_t pages)
 	cfg.nr_sections = nr_sections;
 	for (unsigned int i = 0; i < nr_sections; i++)
 		cfg.section_size[i] = pages * SGX_PAGE_SIZE;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	return hw;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Per-test cleanup for the tests that boot platforms (kernel layer, fuzz
- * replays, stress, tools).
+ * Per-test cleanup for the tests that boot platforms or CPU models (hw and
+ * kernel layers, stress, tools).
  *
  * A cmocka assertion that fails longjmps out of the test: whatever it had
  * created stays alive — a platform with its ksgxd thread still paging, its
@@ -17,6 +17,8 @@
 
 #include <stddef.h>
 
+struct sgx_hw;
+struct sgx_hw_config;
 struct softsgx_config;
 struct softsgx_platform;
 
@@ -29,7 +31,11 @@ struct softsgx_platform *lg_guest_boot(struct softsgx_platform *host, unsigned i
 void lg_guest_reset(struct softsgx_platform *guest);
 /* softsgx_platform_free(), forgotten. */
 void lg_platform_free(struct softsgx_platform *p);
-/* Platforms a test booted and has not freed. */
+/* The CPU model alone (tests of hw/): sgx_hw_new() and sgx_hw_free(), remembered. */
+struct sgx_hw *lg_hw_new(const struct sgx_hw_config *cfg);
+void lg_hw_free(struct sgx_hw *hw);
+
+/* Platforms a test booted and has not freed (CPU models included). */
 unsigned int lg_platforms_alive(void);
 
 /* The teardown of every test: frees what is left; fails if anything was. */

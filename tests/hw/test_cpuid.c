@@ -15,6 +15,7 @@
 
 #include "hw_cpuid.h"
 #include "hw.h"
+#include "leak_guard.h"
 
 #define MiB (1ULL << 20)
 
@@ -37,7 +38,7 @@ static struct sgx_hw *hw_new(unsigned int nr_sections, uint64_t section_size, bo
 		cfg.section_size[i] = section_size;
 	cfg.sgx2 = sgx2;
 	cfg.flc = flc;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	return hw;
 }
@@ -80,7 +81,7 @@ static void leaf7_sgx_and_lc(void **state)
 	/* Subleaves 1 and up carry no SGX bit: the host's. */
 	for (uint32_t s = 1; s < 4; s++)
 		assert_host(hw, 7, s, 0x20);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void leaf7_without_flc(void **state)
@@ -96,7 +97,7 @@ static void leaf7_without_flc(void **state)
 	assert_true(out[HW_CPUID_EBX] & (1u << 2));
 	assert_false(out[HW_CPUID_ECX] & (1u << 30));
 	assert_int_equal(out[HW_CPUID_ECX], host[HW_CPUID_ECX] & ~(1u << 30));
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* Every subleaf of 0x12 is hw_cpuid_sgx()'s, whatever the host says. */
@@ -152,7 +153,7 @@ static void leaf12_every_subleaf(void **state)
 	}
 	model(hw, 0x12, ~0u, 0x20, out);
 	assert_int_equal(out[0] | out[1] | out[2] | out[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void leaf12_sgx1(void **state)
@@ -166,7 +167,7 @@ static void leaf12_sgx1(void **state)
 	assert_int_equal(out[HW_CPUID_EAX], 0x1);
 	model(hw, 0x12, 3, 0x20, out);
 	assert_int_equal(out[0] | out[1] | out[2] | out[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* A host whose maximum basic leaf is below 0x12 (AMD, some guests). */
@@ -202,7 +203,7 @@ static void leaf0_raised(void **state)
 	assert_int_equal(out[HW_CPUID_EDX], 0);
 	assert_true(hw_cpuid(hw, 7, 1, 5, NULL, out));
 	assert_int_equal(out[0] | out[1] | out[2] | out[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* A host that already reaches 0x12: leaf 0 unchanged. */
@@ -217,7 +218,7 @@ static void leaf0_kept(void **state)
 	host[0] = 0x12;
 	assert_false(hw_cpuid(hw, 0, 0, 0x12, host, out));
 	assert_int_equal(out[0], 0x12);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void other_leaves_passthrough(void **state)
@@ -230,19 +231,19 @@ static void other_leaves_passthrough(void **state)
 	for (size_t i = 0; i < sizeof(leaves) / sizeof(leaves[0]); i++)
 		for (uint32_t s = 0; s < 3; s++)
 			assert_host(hw, leaves[i], s, 0x20);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(leaf7_sgx_and_lc),
-		cmocka_unit_test(leaf7_without_flc),
-		cmocka_unit_test(leaf12_every_subleaf),
-		cmocka_unit_test(leaf12_sgx1),
-		cmocka_unit_test(leaf0_raised),
-		cmocka_unit_test(leaf0_kept),
-		cmocka_unit_test(other_leaves_passthrough),
+		LG_TEST(leaf7_sgx_and_lc),
+		LG_TEST(leaf7_without_flc),
+		LG_TEST(leaf12_every_subleaf),
+		LG_TEST(leaf12_sgx1),
+		LG_TEST(leaf0_raised),
+		LG_TEST(leaf0_kept),
+		LG_TEST(other_leaves_passthrough),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,6 +16,7 @@
 #include "hw_fixture.h"
 #include "enclu.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
@@ -70,7 +71,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	sgx_hw_free(fx->hw);
+	lg_hw_free(fx->hw);
 	free(fx->src);
 	free(fx->buf);
 	free(fx->tcs);
@@ -997,7 +998,7 @@ static void eremove_untouched_chunk_stays_unallocated(void **state)
 	assert_int_equal(encls_eremove(hw, fx_epc_page(hw, EPCM_CHUNK_PAGES + 3)), SGX_SUCCESS);
 	assert_true(epc_resolve(hw, fx_epc_page(hw, EPCM_CHUNK_PAGES + 3), false, &ref));
 	assert_null(ref.e);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void eremove_operand_checks(void **state)
@@ -1216,7 +1217,7 @@ static void build_across_sections(void **state)
 	for (uint64_t n = 1; n < 8; n++)
 		assert_int_equal(encls_eremove(hw, fx_epc_page(hw, n)), SGX_SUCCESS);
 	assert_int_equal(encls_eremove(hw, secs), SGX_SUCCESS);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 #define T(fn)  cmocka_unit_test_setup_teardown(fn, setup, teardown)

@@ -15,6 +15,7 @@
 
 #include "hw_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
@@ -103,7 +104,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	sgx_hw_free(fx->hw);
+	lg_hw_free(fx->hw);
 	free(fx->content);
 	free(fx);
 	return 0;
@@ -240,7 +241,7 @@ static void invalid_page(void **state)
 	assert_int_equal(encls_edbgrd(big, fx_epc_page(big, EPCM_CHUNK_PAGES + 1), &v), PF);
 	assert_int_equal(encls_edbgwr(big, fx_epc_page(big, EPCM_CHUNK_PAGES + 1), 1), PF);
 	assert_int_equal(v, POISON);
-	sgx_hw_free(big);
+	lg_hw_free(big);
 	/* Never used, in an allocated chunk. */
 	rd_fails(fx, at(fx, SPARE, 0), PF);
 	wr_fails(fx, at(fx, SPARE, 0), PF);

@@ -17,6 +17,7 @@
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
 #include "test_keys.h"
+#include "leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
@@ -134,7 +135,7 @@ static int teardown(void **state)
 {
 	struct einit_test *t = *state;
 
-	sgx_hw_free(t->hw);
+	lg_hw_free(t->hw);
 	free(t->page);
 	free(t);
 	return 0;

@@ -21,6 +21,7 @@
 #include "hw_fixture.h"
 #include "hw_internal.h"
 #include "page_crypto.h"
+#include "leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)
@@ -296,7 +297,7 @@ static int teardown(void **state)
 		free(t->bk[i].contents);
 		free(t->bk[i].pcmd);
 	}
-	sgx_hw_free(t->hw);
+	lg_hw_free(t->hw);
 	free(t);
 	return 0;
 }

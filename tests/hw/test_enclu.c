@@ -18,6 +18,7 @@
 
 #include "enclu_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define GP		  ENCLS_FAULT(X86_TRAP_GP)
 #define PF		  ENCLS_FAULT(X86_TRAP_PF)
@@ -68,7 +69,7 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 
-	sgx_hw_free(t->hw);
+	lg_hw_free(t->hw);
 	free(t);
 	return 0;
 }

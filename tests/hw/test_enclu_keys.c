@@ -21,6 +21,7 @@
 #include "enclu_fixture.h"
 #include "hw_internal.h"
 #include "test_keys.h"
+#include "leak_guard.h"
 
 #define GP		  ENCLS_FAULT(X86_TRAP_GP)
 #define PF		  ENCLS_FAULT(X86_TRAP_PF)
@@ -61,7 +62,7 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 
-	sgx_hw_free(t->hw);
+	lg_hw_free(t->hw);
 	free(t);
 	return 0;
 }
@@ -514,7 +515,7 @@ static void test_root_key_restart(void **state)
 	assert_memory_equal(root, root2, sizeof(root));
 	seal_key(&t2, &t2.a, SGX_KEYPOLICY_MRENCLAVE, after);
 	assert_memory_equal(before, after, 16);
-	sgx_hw_free(hw2);
+	lg_hw_free(hw2);
 }
 
 /* Key names give unrelated keys for the same enclave. */

@@ -20,6 +20,7 @@
 
 #include "hw_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define BLOCK 64
 #define CHUNK 256
@@ -158,7 +159,7 @@ static void model_mrenclave(const struct enclave_spec *s, uint8_t out[SGX_HASH_S
 	sgx_measure_final(&secs_hidden(secs)->mrenclave, out);
 	free(buf);
 	free(src);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void tcs_page(struct sgx_tcs *tcs, uint64_t ssa_offset, uint64_t entry_offset)
@@ -468,15 +469,15 @@ static void measurement_is_plain_data(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mrenclave_matches_reference),
-		cmocka_unit_test(mrenclave_what_is_measured),
-		cmocka_unit_test(mrenclave_fixed_vector),
-		cmocka_unit_test(block_ecreate),
-		cmocka_unit_test(block_ecreate_restarts),
-		cmocka_unit_test(block_eadd),
-		cmocka_unit_test(block_eextend),
-		cmocka_unit_test(final_does_not_consume),
-		cmocka_unit_test(measurement_is_plain_data),
+		LG_TEST(mrenclave_matches_reference),
+		LG_TEST(mrenclave_what_is_measured),
+		LG_TEST(mrenclave_fixed_vector),
+		LG_TEST(block_ecreate),
+		LG_TEST(block_ecreate_restarts),
+		LG_TEST(block_eadd),
+		LG_TEST(block_eextend),
+		LG_TEST(final_does_not_consume),
+		LG_TEST(measurement_is_plain_data),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

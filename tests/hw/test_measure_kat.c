@@ -20,6 +20,7 @@
 
 #include "hw_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define ENCL_SIZE (16 * SGX_PAGE_SIZE)
 #define CHUNK	  256
@@ -106,7 +107,7 @@ static int teardown(void **state)
 
 	for (unsigned int p = 0; p < NR_PAGES; p++)
 		free(k->src[p]);
-	sgx_hw_free(k->hw);
+	lg_hw_free(k->hw);
 	free(k);
 	return 0;
 }

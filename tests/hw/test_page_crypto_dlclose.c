@@ -29,6 +29,7 @@
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"
+#include "leak_guard.h"
 
 #define NR_PAGES  32ULL
 #define ENCL_SIZE (NR_PAGES * SGX_PAGE_SIZE)
@@ -180,7 +181,7 @@ static void test_thread_outlives_library(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_thread_outlives_library),
+		LG_TEST(test_thread_outlives_library),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "hw_fixture.h"
+#include "leak_guard.h"
 
 #define NR_THREADS   4
 #define NR_PLATFORMS 2
@@ -228,7 +229,7 @@ static void run_workers(bool fresh_threads_only)
 		}
 	}
 	for (unsigned int p = 0; p < NR_PLATFORMS; p++)
-		sgx_hw_free(pf[p].hw);
+		lg_hw_free(pf[p].hw);
 }
 
 /* Fresh threads: each makes its contexts on first use and frees them at exit. */
@@ -249,8 +250,8 @@ static void test_round_trips_with_main_thread(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trips_fresh_threads),
-		cmocka_unit_test(test_round_trips_with_main_thread),
+		LG_TEST(test_round_trips_fresh_threads),
+		LG_TEST(test_round_trips_with_main_thread),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,6 +21,7 @@
 
 #include "hw_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define GP  ENCLS_FAULT(X86_TRAP_GP)
 #define MiB (1ULL << 20)
@@ -31,7 +32,7 @@
 static void expect_einval(const struct sgx_hw_config *cfg)
 {
 	errno = 0;
-	assert_null(sgx_hw_new(cfg));
+	assert_null(lg_hw_new(cfg));
 	assert_int_equal(errno, EINVAL);
 }
 
@@ -83,14 +84,14 @@ static void config_limits_accepted(void **state)
 	cfg.nr_sections = SGX_HW_MAX_SECTIONS;
 	for (unsigned int i = 0; i < SGX_HW_MAX_SECTIONS; i++)
 		cfg.section_size[i] = SGX_PAGE_SIZE;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	assert_int_equal(hw_epc_total_pages(hw), SGX_HW_MAX_SECTIONS);
 	for (unsigned int i = 0; i < SGX_HW_MAX_SECTIONS; i++)
 		assert_true(hw_epc_section(hw, i, &s));
 	assert_false(hw_epc_section(hw, SGX_HW_MAX_SECTIONS, &s));
-	sgx_hw_free(hw);
-	sgx_hw_free(NULL);
+	lg_hw_free(hw);
+	lg_hw_free(NULL);
 }
 
 static void default_config(void **state)
@@ -111,7 +112,7 @@ static void default_config(void **state)
 	assert_true(cfg.sgx2);
 	assert_true(cfg.flc);
 
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	assert_memory_equal(sgx_hw_config(hw), &cfg, sizeof(cfg));
 	assert_int_equal(hw_epc_total_pages(hw), 2 * 64 * MiB / SGX_PAGE_SIZE);
@@ -132,7 +133,7 @@ static void default_config(void **state)
 	assert_int_equal(s0.phys % SGX_PAGE_SIZE, 0);
 	assert_int_equal(s1.phys % SGX_PAGE_SIZE, 0);
 	assert_true(s0.phys + s0.size <= s1.phys || s1.phys + s1.size <= s0.phys);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* The direct map and every view of a section are the same memory. */
@@ -152,7 +153,7 @@ static void section_views_are_the_epc(void **state)
 	assert_int_equal(((uint8_t *)s.virt)[3 * SGX_PAGE_SIZE + 100], 0x24);
 	/* fx_epc_page() counts across sections the same way. */
 	assert_ptr_equal(fx_epc_page(hw, 8 + 3), (uint8_t *)s.virt + 3 * SGX_PAGE_SIZE);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void platform_keys_differ(void **state)
@@ -162,8 +163,8 @@ static void platform_keys_differ(void **state)
 	(void)state;
 	/* Each power-on draws its own paging key. */
 	assert_memory_not_equal(a->paging_key, b->paging_key, sizeof(a->paging_key));
-	sgx_hw_free(a);
-	sgx_hw_free(b);
+	lg_hw_free(a);
+	lg_hw_free(b);
 }
 
 /* ---------------------------------------------------------------- CPUID 0x12 */
@@ -227,7 +228,7 @@ static void cpuid_leaf12(void **state)
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
 	hw_cpuid_sgx(hw, ~0u, r);
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void cpuid_sgx1_only(void **state)
@@ -241,7 +242,7 @@ static void cpuid_sgx1_only(void **state)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 16 * SGX_PAGE_SIZE;
 	cfg.sgx2 = false;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	hw_cpuid_sgx(hw, 0, r);
 	assert_int_equal(r[0], 0x1);
@@ -249,7 +250,7 @@ static void cpuid_sgx1_only(void **state)
 	assert_int_equal(cpuid_size(r), 16 * SGX_PAGE_SIZE);
 	hw_cpuid_sgx(hw, 3, r);
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void cpuid_many_sections(void **state)
@@ -272,7 +273,7 @@ static void cpuid_many_sections(void **state)
 	}
 	hw_cpuid_sgx(hw, 2 + SGX_HW_MAX_SECTIONS, r);
 	assert_int_equal(r[0] | r[1] | r[2] | r[3], 0);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* ----------------------------------------------------------------------- MSRs */
@@ -309,9 +310,9 @@ static void msr_flc(void **state)
 
 		assert_int_equal(hw_rdmsr(other, MSR_IA32_SGXLEPUBKEYHASH0, &v), 0);
 		assert_int_equal(v, intel_hash[0]);
-		sgx_hw_free(other);
+		lg_hw_free(other);
 	}
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void msr_no_flc(void **state)
@@ -325,7 +326,7 @@ static void msr_no_flc(void **state)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = 4 * SGX_PAGE_SIZE;
 	cfg.flc = false;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	/* Locked to Intel's key: writes fault, reads still work. */
 	for (uint32_t i = 0; i < 4; i++) {
@@ -333,7 +334,7 @@ static void msr_no_flc(void **state)
 		assert_int_equal(hw_rdmsr(hw, MSR_IA32_SGXLEPUBKEYHASH0 + i, &v), 0);
 		assert_int_equal(v, intel_hash[i]);
 	}
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void msr_other(void **state)
@@ -348,7 +349,7 @@ static void msr_other(void **state)
 		assert_int_equal(hw_wrmsr(hw, others[i], 1), GP);
 	}
 	assert_int_equal(v, 0x5555);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* ------------------------------------------------------------------------ EPCM */
@@ -410,7 +411,7 @@ static void epcm_lazy_allocation(void **state)
 		assert_ptr_equal(again.e, ref.e);
 	}
 	free(src);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static void epc_resolve_addresses(void **state)
@@ -440,7 +441,7 @@ static void epc_resolve_addresses(void **state)
 	assert_false(epc_resolve_pfn(hw, NO_PFN, &ref));
 	if ((uint8_t *)s0.virt + s0.size != s1.virt)
 		assert_false(epc_resolve(hw, (uint8_t *)s0.virt + s0.size, false, &ref));
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* ---------------------------------------------------------------- 1 TiB EPC */
@@ -473,7 +474,7 @@ static void one_tib_epc(void **state)
 	sgx_hw_default_config(&cfg);
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = TiB;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	assert_int_equal(hw_epc_total_pages(hw), SGX_HW_MAX_EPC_PAGES);
 	assert_true(hw_epc_section(hw, 0, &s));
@@ -503,27 +504,27 @@ static void one_tib_epc(void **state)
 
 	assert_int_equal(encls_eremove(hw, page), SGX_SUCCESS);
 	assert_int_equal(encls_eremove(hw, secs), SGX_SUCCESS);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(src);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(config_validation),
-		cmocka_unit_test(config_limits_accepted),
-		cmocka_unit_test(default_config),
-		cmocka_unit_test(section_views_are_the_epc),
-		cmocka_unit_test(platform_keys_differ),
-		cmocka_unit_test(cpuid_leaf12),
-		cmocka_unit_test(cpuid_sgx1_only),
-		cmocka_unit_test(cpuid_many_sections),
-		cmocka_unit_test(msr_flc),
-		cmocka_unit_test(msr_no_flc),
-		cmocka_unit_test(msr_other),
-		cmocka_unit_test(epcm_lazy_allocation),
-		cmocka_unit_test(epc_resolve_addresses),
-		cmocka_unit_test(one_tib_epc),
+		LG_TEST(config_validation),
+		LG_TEST(config_limits_accepted),
+		LG_TEST(default_config),
+		LG_TEST(section_views_are_the_epc),
+		LG_TEST(platform_keys_differ),
+		LG_TEST(cpuid_leaf12),
+		LG_TEST(cpuid_sgx1_only),
+		LG_TEST(cpuid_many_sections),
+		LG_TEST(msr_flc),
+		LG_TEST(msr_no_flc),
+		LG_TEST(msr_other),
+		LG_TEST(epcm_lazy_allocation),
+		LG_TEST(epc_resolve_addresses),
+		LG_TEST(one_tib_epc),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,6 +19,7 @@
 
 #include "enclu_fixture.h"
 #include "hw_internal.h"
+#include "leak_guard.h"
 
 #define GP		  ENCLS_FAULT(X86_TRAP_GP)
 #define PF		  ENCLS_FAULT(X86_TRAP_PF)
@@ -86,7 +87,7 @@ static struct sgx_hw *hw_new(bool sgx2)
 	cfg.nr_sections = 1;
 	cfg.section_size[0] = SECTION_PAGES * SGX_PAGE_SIZE;
 	cfg.sgx2 = sgx2;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	return hw;
 }
@@ -125,7 +126,7 @@ static int teardown(void **state)
 {
 	struct t *t = *state;
 
-	sgx_hw_free(t->hw);
+	lg_hw_free(t->hw);
 	free(t);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "shm.h"
+#include "leak_guard.h"
 
 #define PAGE 4096ULL
 
@@ -193,10 +194,10 @@ static void child_gets_its_own_copy(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(views_share_pages_and_no_descriptor_stays),
-		cmocka_unit_test(map_page_with_each_protection),
-		cmocka_unit_test(places_are_reserved_and_reused),
-		cmocka_unit_test(child_gets_its_own_copy),
+		LG_TEST(views_share_pages_and_no_descriptor_stays),
+		LG_TEST(map_page_with_each_protection),
+		LG_TEST(places_are_reserved_and_reused),
+		LG_TEST(child_gets_its_own_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

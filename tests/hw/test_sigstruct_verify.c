@@ -17,6 +17,7 @@
 #include "lib/sigstruct_sign.h"
 #include "sigstruct_verify.h"
 #include "test_keys.h"
+#include "leak_guard.h"
 
 static EVP_PKEY *key;
 static struct sgx_sigstruct good;
@@ -270,19 +271,19 @@ static void test_error_queue_clean(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_good),
-		cmocka_unit_test(test_intel_vendor),
-		cmocka_unit_test(test_header_constants),
-		cmocka_unit_test(test_vendor),
-		cmocka_unit_test(test_exponent),
-		cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_header_signed_fields),
-		cmocka_unit_test(test_body),
-		cmocka_unit_test(test_rsa_numbers),
-		cmocka_unit_test(test_q_off_by_one),
-		cmocka_unit_test(test_degenerate_numbers),
-		cmocka_unit_test(test_fields_before_signature),
-		cmocka_unit_test(test_error_queue_clean),
+		LG_TEST(test_good),
+		LG_TEST(test_intel_vendor),
+		LG_TEST(test_header_constants),
+		LG_TEST(test_vendor),
+		LG_TEST(test_exponent),
+		LG_TEST(test_reserved),
+		LG_TEST(test_header_signed_fields),
+		LG_TEST(test_body),
+		LG_TEST(test_rsa_numbers),
+		LG_TEST(test_q_off_by_one),
+		LG_TEST(test_degenerate_numbers),
+		LG_TEST(test_fields_before_signature),
+		LG_TEST(test_error_queue_clean),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

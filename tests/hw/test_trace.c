@@ -23,6 +23,7 @@
 #include "hw_fixture.h"
 #include "json_check.h"
 #include "trace.h"
+#include "leak_guard.h"
 
 /* The JSON of @t, NUL-terminated; free() it. */
 static char *to_json(const struct sgx_trace *t, size_t *len)
@@ -440,26 +441,26 @@ static void test_encls_recorded(void **state)
 	assert_non_null(strstr(json, "\"ret\":\"NOTBLOCKABLE\""));
 	assert_non_null(strstr(json, "\"ret\":\"#GP\""));
 	free(json);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	sgx_trace_free(t);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_json_checker),
-		cmocka_unit_test(test_events_and_args),
-		cmocka_unit_test(test_more_args_than_slots),
-		cmocka_unit_test(test_escaping),
-		cmocka_unit_test(test_process_name),
-		cmocka_unit_test(test_default_process_name),
-		cmocka_unit_test(test_thread_names_and_counters),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_threads),
-		cmocka_unit_test(test_write_file),
-		cmocka_unit_test(test_ret_names),
-		cmocka_unit_test(test_encls_recorded),
+		LG_TEST(test_json_checker),
+		LG_TEST(test_events_and_args),
+		LG_TEST(test_more_args_than_slots),
+		LG_TEST(test_escaping),
+		LG_TEST(test_process_name),
+		LG_TEST(test_default_process_name),
+		LG_TEST(test_thread_names_and_counters),
+		LG_TEST(test_truncation),
+		LG_TEST(test_empty),
+		LG_TEST(test_threads),
+		LG_TEST(test_write_file),
+		LG_TEST(test_ret_names),
+		LG_TEST(test_encls_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,7 +151,7 @@ static void test_boot_clean(void **state)
 	/* Nothing was ever in use: no page needed a descriptor. */
 	assert_int_equal(desc_chunks(&k), 0);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* ECREATE at EPC page @secs_n, then EADD a REG page at EPC page @n for each of @children. */
@@ -235,7 +235,7 @@ static void test_boot_dirty(void **state)
 	assert_int_equal(atomic_load(&k.stats.allocs), 1024);
 	assert_int_equal(atomic_load(&k.stats.frees), 1024);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
@@ -293,7 +293,7 @@ static void test_boot_leak(void **state)
 	assert_int_equal(u.free, 254);
 	assert_int_equal(u.leaked, 2);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
@@ -332,7 +332,7 @@ static void test_alloc_full_unreclaimable(void **state)
 	assert_int_equal(usage(&k).in_use, 0);
 	assert_invariant(&k);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
@@ -423,7 +423,7 @@ static void test_huge_epc_lazy_descriptors(void **state)
 	cfg.nr_sections = 2;
 	cfg.section_size[0] = HUGE_PAGES / 2 * SGX_PAGE_SIZE;
 	cfg.section_size[1] = HUGE_PAGES / 2 * SGX_PAGE_SIZE;
-	hw = sgx_hw_new(&cfg);
+	hw = lg_hw_new(&cfg);
 	assert_non_null(hw);
 	t0 = now();
 	kernel_boot(&k, hw);
@@ -445,7 +445,7 @@ static void test_huge_epc_lazy_descriptors(void **state)
 	assert_int_equal(usage(&k).free, HUGE_PAGES);
 	assert_invariant(&k);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 

@@ -128,7 +128,7 @@ static struct sgx_hw *hw_largest(void)
 	for (uint64_t pages = SGX_HW_MAX_EPC_PAGES; !hw && pages >= (1ULL << 20); pages /= 2) {
 		hcfg.section_size[0] = pages / 2 * SGX_PAGE_SIZE;
 		hcfg.section_size[1] = pages / 2 * SGX_PAGE_SIZE;
-		hw = sgx_hw_new(&hcfg);
+		hw = lg_hw_new(&hcfg);
 		if (!hw && errno != ENOMEM)
 			break;
 	}
@@ -182,7 +182,7 @@ static void test_fresh_huge_epc(void **state)
 	sgx_encl_free_epc_page(&k, page);
 	assert_int_equal(usage(&k).free, pages);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 static long rss_kib(void)
@@ -226,7 +226,7 @@ static void test_reboot_memory(void **state)
 		boot(&k, &cfg, true, false);
 		grew = rss_kib() - before;
 		sgx_kernel_destroy(&k);
-		sgx_hw_free(hw);
+		lg_hw_free(hw);
 	}
 	print_message("second power-on of %llu pages: RSS grew %ld KiB\n",
 		      (unsigned long long)pages, grew);
@@ -298,7 +298,7 @@ static void test_background_alloc_at_once(void **state)
 	free_checked(&k, pages, 2 * SEC_PAGES);
 	assert_int_equal(usage(&k).free, 2 * SEC_PAGES);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
@@ -336,7 +336,7 @@ static void test_on_demand(void **state)
 	assert_int_equal(err, -ENOMEM);
 	free_checked(&k, pages, 2 * SEC_PAGES);
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
@@ -368,7 +368,7 @@ static void test_background_leak(void **state)
 	assert_true(hw_epc_page_valid(hw, fx_epc_page(hw, 2)));
 	assert_true(hw_epc_page_valid(hw, fx_epc_page(hw, 7)));
 	sgx_kernel_destroy(&k);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 }
 
 /* A guest's EPC: an alias whose pages are the host's direct-map pages 0..n-1. */
@@ -426,7 +426,7 @@ static void test_guest_epc_reused(void **state)
 	sgx_kernel_destroy(&k);
 	hw_alias_remove(hw, a.base);
 	munmap(a.base, pages_nr * SGX_PAGE_SIZE);
-	sgx_hw_free(hw);
+	lg_hw_free(hw);
 	free(pages);
 }
 
