@@ -204,7 +204,7 @@ int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3])
 	return 1;
 }
 
-static int pf_access(uint32_t err)
+int shim_pf_access(uint64_t err)
 {
 	return (err & X86_PF_INSTR) ? PROT_EXEC : (err & X86_PF_WRITE) ? PROT_WRITE : PROT_READ;
 }
@@ -221,7 +221,7 @@ static uint32_t native_pf_errcode(struct sgx_kernel *k, uint64_t addr, uint32_t 
 	void *epc;
 
 	if (!(err & X86_PF_PROT) &&
-	    sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), pf_access(err), &epc) == -EACCES)
+	    sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), shim_pf_access(err), &epc) == -EACCES)
 		err |= X86_PF_PROT;
 	return err;
 }
@@ -259,7 +259,7 @@ static bool pf_fixable(uint32_t err)
  */
 static bool operand_fault_fixed(struct sgx_kernel *k, uint64_t addr, uint32_t err)
 {
-	return pf_fixable(err) && sgx_handle_fault(k, addr, pf_access(err)) == SGX_FAULT_RETRY;
+	return pf_fixable(err) && sgx_handle_fault(k, addr, shim_pf_access(err)) == SGX_FAULT_RETRY;
 }
 
 /*
@@ -306,7 +306,7 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	 */
 	if (pf_fixable(err))
 		r = sgx_handle_fault(k, addr,
-				     pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
+				     shim_pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
 	if (r != SGX_FAULT_RETRY) {
 		/*
 		 * SGX2: the EPCM refused a page the kernel has (PENDING,

@@ -110,6 +110,8 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **t);
 int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3]);
 /* A signal while @t is inside an enclave: 0 when handled, else the signal to deliver. */
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t);
+/* The access (PROT_READ, PROT_WRITE or PROT_EXEC) of a #PF error code (X86_PF_*). */
+int shim_pf_access(uint64_t err);
 
 /*
  * Extended state between a signal frame and the CPU model's register file

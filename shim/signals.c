@@ -91,12 +91,9 @@ static bool is_handler(const struct sigaction *sa)
 	return sa->sa_handler != SIG_DFL && sa->sa_handler != SIG_IGN;
 }
 
-/* x86 page-fault error code: bit 1 write, bit 4 instruction fetch. */
 static int fault_access(const ucontext_t *uc)
 {
-	long err = uc->uc_mcontext.gregs[REG_ERR];
-
-	return (err & 0x10) ? PROT_EXEC : (err & 0x2) ? PROT_WRITE : PROT_READ;
+	return shim_pf_access((uint64_t)uc->uc_mcontext.gregs[REG_ERR]);
 }
 
 /*
