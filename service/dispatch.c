@@ -244,34 +244,6 @@ static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct s
 	s->stop = true;
 }
 
-/*
- * A descriptor of the memfd behind @addr's mapping. The model keeps no
- * descriptor of its EPC (hw/shm.h: a program may close any), so it is
- * reopened through /proc/self/map_files, which Linux allows only with
- * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: -EOPNOTSUPP without them.
- */
-static int mapping_fd(const void *addr)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512], path[64];
-	int fd = -ENOENT;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx", &start, &end) != 2 || a < start || a >= end)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, end);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			fd = errno == EPERM || errno == EACCES ? -EOPNOTSUPP : -errno;
-		break;
-	}
-	fclose(f);
-	return fd;
-}
-
 static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
 	struct sgx_hw *hw = softsgx_hw(s->platform);
@@ -282,7 +254,13 @@ static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct s
 
 	memset(rep, 0, sizeof(*rep));
 	while (n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
-		fd = mapping_fd(sec.virt);
+		/*
+		 * The service's platform keeps its memfds (server.c boots it with
+		 * sgx_hw_keep_fds_default()); a copy goes, closed once sent.
+		 */
+		fd = sec.fd < 0 ? -EOPNOTSUPP : fcntl(sec.fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 && sec.fd >= 0)
+			fd = -errno;
 		if (fd < 0) {
 			for (unsigned int i = 0; i < n; i++)
 				close(out->fds[i]);

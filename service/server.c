@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hw.h"
 #include "server.h"
 #include "socket_dir.h"
 
@@ -394,6 +395,8 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 	svc_lock_set_pid(lock, s.pid);
 	svc_config_from(&s.cfg, &o->cfg);
 	svc_log("booting the platform (%s)", svc_config_describe(&s.cfg, desc));
+	/* The EPC's memfds stay open, to pass to clients (GET_EPC, hw/shm.h). */
+	sgx_hw_keep_fds_default(true);
 	s.platform = softsgx_platform_new(&o->cfg);
 	if (!s.platform) {
 		ret = -errno;
