@@ -62,6 +62,15 @@ static struct remote {
 	struct zap_rec ring[ZAP_RING];
 	_Atomic bool paused;
 	_Atomic uint64_t zaps;
+	/*
+	 * The SGX ranges mapped (under call_owner): at disconnect they become
+	 * inaccessible, as at a process's exit, so no page the service hands
+	 * to someone else stays mapped here. A range beyond the table stays
+	 * mapped (64 is far above what one process maps in these tests; the shim
+	 * will keep its own VMA list).
+	 */
+	struct zap_rec ranges[64];
+	unsigned int nr_ranges;
 	/* Static: a signal handler allocates nothing. Under call_owner. */
 	uint8_t req[SVC_MSG_MAX] __attribute__((aligned(8)));
 	uint8_t rep[SVC_MSG_MAX + 1] __attribute__((aligned(8)));
@@ -385,6 +394,12 @@ void svc_remote_disconnect(void)
 	svc_close(&R.n);
 	svc_close(&R.c);
 	close_epc();
+	/* As at exit: the service releases the pages, so nothing of them stays mapped. */
+	pte_lock();
+	for (unsigned int i = 0; i < R.nr_ranges; i++)
+		reserve_range(R.ranges[i].addr, R.ranges[i].len);
+	R.nr_ranges = 0;
+	pte_unlock();
 	R.connected = false;
 }
 
@@ -396,6 +411,35 @@ void svc_remote_notify_pause(bool pause)
 uint64_t svc_remote_zaps(void)
 {
 	return atomic_load(&R.zaps);
+}
+
+/* ---- the SGX ranges of the process ---- */
+
+static void range_add(uint64_t addr, uint64_t len)
+{
+	if (R.nr_ranges < sizeof(R.ranges) / sizeof(R.ranges[0]))
+		R.ranges[R.nr_ranges++] = (struct zap_rec){addr, len};
+}
+
+/* [addr, addr + len) is no longer SGX memory: what is left of each range around it stays. */
+static void range_remove(uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	for (unsigned int i = 0; i < R.nr_ranges;) {
+		struct zap_rec r = R.ranges[i];
+		uint64_t rend = r.addr + r.len;
+
+		if (rend <= addr || end <= r.addr) {
+			i++;
+			continue;
+		}
+		R.ranges[i] = R.ranges[--R.nr_ranges];
+		if (r.addr < addr)
+			range_add(r.addr, addr - r.addr);
+		if (end < rend)
+			range_add(end, rend - end);
+	}
 }
 
 /* ---- requests ---- */
@@ -649,6 +693,10 @@ int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, of
 	r.len = len;
 	r.flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
 	ret = mm_call(SVC_MMAP, &r, sizeof(r), &start, NULL);
+	if (!ret) {
+		range_remove(start, len); /* MAP_FIXED over an SGX range replaced it */
+		range_add(start, len);
+	}
 	call_unlock();
 	if (ret) {
 		munmap(p, len);
@@ -666,6 +714,8 @@ int svc_remote_munmap(void *addr, size_t len)
 	if (ret)
 		return ret;
 	ret = mm_call(SVC_MUNMAP, &r, sizeof(r), NULL, NULL);
+	if (!ret)
+		range_remove(r.addr, (len + PAGE - 1) & ~(PAGE - 1));
 	call_unlock();
 	if (!ret && munmap(addr, len))
 		ret = -errno;

@@ -49,7 +49,10 @@ enum svc_fault_verdict {
  * is). Maps nothing yet; starts the notify thread. -EALREADY when connected.
  */
 int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg);
-/* Drop the connection: the service releases what this process held. */
+/*
+ * Drop the connection: the service releases what this process held, and
+ * the SGX ranges mapped here become inaccessible (PROT_NONE), as at exit.
+ */
 void svc_remote_disconnect(void);
 
 /* open(2) of /dev/sgx_enclave (SVC_OPEN_ENCLAVE), _provision or _vepc: a handle. */

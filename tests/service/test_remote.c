@@ -232,6 +232,15 @@ static uint64_t pattern_round(const struct ek_enclave *e, uint64_t tag, uint64_t
 	return 0;
 }
 
+/* Round @r's words are still there (nothing written); 0 or the first page wrong. */
+static uint64_t verify_round(const struct ek_enclave *e, uint64_t tag, uint64_t r)
+{
+	for (uint64_t i = 1; i < e->nr_pages; i++)
+		if (page_at(e, i)[1] != (tag ^ (r << 32) ^ i) || page_at(e, i)[0] != i)
+			return i;
+	return 0;
+}
+
 /* ---- fixture ---- */
 
 /* What forked clients tell the test while they run (shared memory). */
@@ -394,6 +403,9 @@ static void __attribute__((noreturn)) client_main(struct svc_fx *fx, const struc
 	CHILD_CHECK(write(p->report, "b", 1) == 1);
 	wait_byte(p->go);
 	svc_remote_notify_pause(false);
+	/* What it wrote before it went deaf survived the others' paging. */
+	if (p->pause_acks)
+		CHILD_CHECK(verify_round(&e, p->tag, 0) == 0);
 	for (uint64_t r = 0; p->rounds ? r < p->rounds : !atomic_load(&progress->stop); r++) {
 		CHILD_CHECK(pattern_round(&e, p->tag, r) == 0);
 		atomic_store(&progress->rounds[p->slot], r + 1);
@@ -591,6 +603,9 @@ static void test_service_killed(void **state)
 	assert_true(try_read(page_at(&e, 1), &v));
 	assert_int_equal(v, 1);
 	assert_true(fx_now_ms() - t0 < 1000);
+	/* Disconnected, as at exit, nothing of the EPC stays mapped. */
+	svc_remote_disconnect();
+	assert_false(try_read(page_at(&e, 1), &v));
 }
 
 /*
