@@ -355,6 +355,24 @@ static void test_build_and_use(void **state)
 			 0);
 	assert_int_equal(check_built(&oc[0].e), 0);
 
+	/*
+	 * SGX2: EMODT to TRIM of a mapped page. The argument struct comes back
+	 * written (count), and the page's PTE is dropped through the notify
+	 * channel.
+	 */
+	{
+		struct sgx_enclave_modify_types mt = {
+			.offset = 2 * PAGE, .length = PAGE, .page_type = SGX_PAGE_TYPE_TRIM};
+		uint64_t v, zaps;
+
+		assert_true(try_read(page_at(&oc[0].e, 2), &v));
+		zaps = svc_remote_zaps();
+		assert_int_equal(svc_remote_ioctl(oc[0].e.fd, SGX_IOC_ENCLAVE_MODIFY_TYPES, &mt), 0);
+		assert_int_equal(mt.count, PAGE);
+		assert_int_equal(mt.result, 0);
+		assert_true(svc_remote_zaps() > zaps);
+	}
+
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(svc_remote_munmap((void *)(uintptr_t)oc[i].e.base, oc[i].e.size),
 				 0);
