@@ -184,7 +184,12 @@ static void do_ioctl(struct svc_server *s, struct svc_conn *c, const struct svc_
 /* Until the client listens for zaps, nothing of it may be mapped. */
 static bool can_map(struct svc_conn *c)
 {
-	return c->notify_fd >= 0;
+	bool ok;
+
+	pthread_mutex_lock(&c->notify_lock); /* ksgxd may be finding the client gone */
+	ok = c->notify_fd >= 0;
+	pthread_mutex_unlock(&c->notify_lock);
+	return ok;
 }
 
 static void do_mmap(struct svc_conn *c, const struct svc_hdr *h, const struct svc_mmap_req *r,
