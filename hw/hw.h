@@ -38,12 +38,25 @@ struct sgx_hw_config {
 	uint64_t section_size[SGX_HW_MAX_SECTIONS]; /* bytes, page multiple */
 	bool sgx2;				     /* EAUG/EMODPR/EMODT/EACCEPT... */
 	bool flc;				     /* flexible launch control */
+	/*
+	 * Keep each section's memfd open (struct sgx_hw_section.fd), to pass
+	 * to other processes: a platform service only. A platform inside a
+	 * program holds no descriptor the program could close (hw/shm.h).
+	 */
+	bool keep_fds;
 };
 
 /*
  * Two sections of 64 MiB, SGX1 and SGX2, flexible launch control.
  */
 void sgx_hw_default_config(struct sgx_hw_config *cfg);
+
+/*
+ * Every platform this process powers on from now keeps its fds, as if its
+ * config said keep_fds: the platform service calls it before it boots its
+ * platform through the embedding API (whose config has no such field).
+ */
+void sgx_hw_keep_fds_default(bool keep);
 
 /*
  * Power on a CPU model: creates the memory of each EPC section, maps it as
@@ -66,6 +79,7 @@ struct sgx_hw_section {
 	 * entry is a duplicate of a view's page (hw/shm.h).
 	 */
 	uint8_t *view[8];
+	int fd; /* the section's memfd when the config keeps fds, else -1 */
 };
 
 /* Returns false when @index is not a section. */

@@ -41,6 +41,13 @@ void sgx_hw_default_config(struct sgx_hw_config *cfg)
 	cfg->flc = true;
 }
 
+static _Atomic bool keep_fds_default;
+
+void sgx_hw_keep_fds_default(bool keep)
+{
+	atomic_store(&keep_fds_default, keep);
+}
+
 static int config_valid(const struct sgx_hw_config *cfg)
 {
 	uint64_t pages = 0;
@@ -82,7 +89,7 @@ static void section_data(void *ctx, sgx_shm_range_fn fn, void *arg)
 }
 
 static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
-			uint64_t phys, uint64_t first_pfn)
+			uint64_t phys, uint64_t first_pfn, bool keep_fd)
 {
 	char name[32];
 	int ret;
@@ -106,10 +113,11 @@ static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
 
 	/*
 	 * The direct map plus a view per protection, and no descriptor: the
-	 * program may close any it did not open (hw/shm.h).
+	 * program may close any it did not open (hw/shm.h). A service keeps
+	 * it, for its clients.
 	 */
 	snprintf(name, sizeof(name), "softsgx-epc%u", index);
-	ret = sgx_shm_create(&s->shm, name, size, true, section_data, s);
+	ret = sgx_shm_create_fd(&s->shm, name, size, true, section_data, s, keep_fd);
 	if (ret)
 		return ret;
 	s->virt = s->shm.map;
@@ -146,12 +154,14 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 		return NULL;
 	}
 	hw->cfg = *cfg;
+	hw->cfg.keep_fds |= atomic_load(&keep_fds_default);
 	hw_xstate_probe(&hw->xstate);
 	pthread_rwlock_init(&hw->alias_lock, NULL);
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
 		uint64_t phys = EPC_PHYS_BASE + i * (EPC_PHYS_GAP * 1024);
 
-		ret = section_init(&hw->sec[i], i, cfg->section_size[i], phys, pfn);
+		ret = section_init(&hw->sec[i], i, cfg->section_size[i], phys, pfn,
+				   hw->cfg.keep_fds);
 		hw->nr_sections = i + 1;
 		if (ret)
 			goto err;
@@ -201,6 +211,7 @@ bool hw_epc_section(const struct sgx_hw *hw, unsigned int index,
 	out->phys = hw->sec[index].phys;
 	out->size = hw->sec[index].size;
 	memcpy(out->view, hw->sec[index].shm.view, sizeof(out->view));
+	out->fd = hw->sec[index].shm.fd;
 	return true;
 }
 

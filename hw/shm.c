@@ -244,11 +244,18 @@ static void list_del_shm(struct sgx_shm *m)
 int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool views,
 		   sgx_shm_data_fn data, void *ctx)
 {
+	return sgx_shm_create_fd(m, name, size, views, data, ctx, false);
+}
+
+int sgx_shm_create_fd(struct sgx_shm *m, const char *name, uint64_t size, bool views,
+		      sgx_shm_data_fn data, void *ctx, bool keep_fd)
+{
 	const int rw = PROT_READ | PROT_WRITE;
 	struct stat st;
 	int fd, ret = 0;
 
 	memset(m, 0, sizeof(*m));
+	m->fd = -1;
 	if (!size || size % PAGE)
 		return -EINVAL;
 	snprintf(m->name, sizeof(m->name), "%s", name);
@@ -284,7 +291,10 @@ int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool view
 	}
 out:
 	/* From here on the mappings are the object: nothing for the program to close. */
-	raw_close(fd);
+	if (ret || !keep_fd)
+		raw_close(fd);
+	else
+		m->fd = fd;
 	if (ret) {
 		unmap_views(m);
 		return ret;
@@ -299,6 +309,9 @@ void sgx_shm_destroy(struct sgx_shm *m)
 		return;
 	list_del_shm(m);
 	unmap_views(m);
+	if (m->fd >= 0)
+		raw_close(m->fd);
+	m->fd = -1;
 }
 
 int sgx_shm_map_from(void *src, uint64_t addr, int prot)
@@ -474,6 +487,12 @@ int sgx_shm_unshare_all(void)
 		for (i = 0; i < n; i++) {
 			c[i].m->dev = c[i].dev;
 			c[i].m->ino = c[i].ino;
+			/* A kept descriptor is the parent's object: the child keeps its copy's. */
+			if (c[i].m->fd >= 0) {
+				raw_close(c[i].m->fd);
+				c[i].m->fd = c[i].fd;
+				c[i].fd = -1;
+			}
 		}
 	}
 	for (i = 0; i < n; i++)

@@ -13,6 +13,11 @@
  *
  * Every object is on a process-wide list, so that the child of a fork() can
  * give itself a copy of each (sgx_shm_unshare_all()).
+ *
+ * The exception is a platform service (service/server.c): it is no
+ * program's process, nobody closes its descriptors, and it must hand the EPC
+ * to its clients (SCM_RIGHTS). It asks to keep the memfd
+ * (sgx_shm_create_fd()).
  */
 #ifndef SOFTSGX_HW_SHM_H
 #define SOFTSGX_HW_SHM_H
@@ -34,6 +39,7 @@ struct sgx_shm {
 	uint64_t size;
 	uint64_t dev, ino; /* identity of the pages in /proc/self/maps */
 	char name[32];	   /* memfd name: "memfd:NAME" in /proc/self/maps */
+	int fd;		   /* the memfd when kept (sgx_shm_create_fd()), else -1 */
 	sgx_shm_data_fn data;
 	void *ctx;
 	struct sgx_shm *prev, *next; /* the process-wide list */
@@ -47,7 +53,10 @@ struct sgx_shm {
  */
 int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool views,
 		   sgx_shm_data_fn data, void *ctx);
-/* Unmaps the views; other mappings of the pages (PTEs) keep them alive. */
+/* Same, keeping the memfd open in m->fd (close-on-exec) when @keep_fd. */
+int sgx_shm_create_fd(struct sgx_shm *m, const char *name, uint64_t size, bool views,
+		      sgx_shm_data_fn data, void *ctx, bool keep_fd);
+/* Unmaps the views and closes a kept memfd; other mappings of the pages (PTEs) keep them alive. */
 void sgx_shm_destroy(struct sgx_shm *m);
 
 /*

@@ -409,19 +409,28 @@ int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, 
 	return out;
 }
 
-void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry)
+int sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry)
 {
+	uint64_t kept = 0;
 	struct list_head *pos;
+	int ret = 0;
 
 	for (pos = encl->mm_list.next; pos != &encl->mm_list && entry->mapped; pos = pos->next) {
 		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+		int err;
 
 		if (!(entry->mapped & em->bit))
 			continue;
-		em->mm->ops->zap(em->mm, &entry->desc, 1);
+		err = em->mm->ops->zap(em->mm, &entry->desc, 1);
 		entry->mapped &= ~em->bit;
+		if (err) {
+			/* The PTE may still be there: the bit stays, the page must too. */
+			kept |= em->bit;
+			ret = ret ? ret : err;
+		}
 	}
-	entry->mapped = 0;
+	entry->mapped = kept;
+	return ret;
 }
 
 static struct sgx_encl_mm *encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)

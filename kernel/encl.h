@@ -138,8 +138,12 @@ int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, 
  * over encl->mm_list). With encl->lock; no mm lock needed: a PTE bit is
  * cleared under encl->lock before its VMA goes, so a set bit means the
  * address still maps this enclave in that mm.
+ *
+ * 0, or the first error of an mm's zap op (a client process of a service
+ * that did not acknowledge in time): that mm keeps its bit, as its PTE may
+ * still be there, and the caller must leave the page resident.
  */
-void sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
+int sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
 
 /*
  * A VMA of @mm maps the enclave now: add @mm to mm_list at its first one

@@ -147,7 +147,16 @@ bool sgx_reclaimer_block(struct sgx_encl_page *page)
 
 	/* In every mm on the enclave's mm_list that maps it (Linux sgx_zap_enclave_ptes()). */
 	pthread_mutex_lock(&encl->lock);
-	sgx_encl_zap_page(encl, page);
+	if (sgx_encl_zap_page(encl, page)) {
+		/*
+		 * A process did not drop its PTE (a service's client that did
+		 * not acknowledge the zap in time): it may still write the
+		 * page, so the page is not blocked and goes back on the LRU.
+		 */
+		page->being_reclaimed = false;
+		pthread_mutex_unlock(&encl->lock);
+		return false;
+	}
 	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
 	if (ret == SGX_BLKSTATE)
 		ret = SGX_SUCCESS;

@@ -248,6 +248,24 @@ int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_conf
 	return ret;
 }
 
+int svc_attach_notify(struct svc_client *n, const char *dir, uint64_t token)
+{
+	struct svc_notify_attach_req r = {.token = token};
+	int ret;
+
+	n->fd = -1;
+	n->seq = 0;
+	if (!n->timeout_ms)
+		n->timeout_ms = SVC_DEFAULT_TIMEOUT_MS;
+	ret = dial(dir, n->timeout_ms, &n->fd);
+	if (ret)
+		return ret;
+	ret = svc_call(n, SVC_NOTIFY_ATTACH, &r, sizeof(r), NULL, 0, NULL, NULL, NULL);
+	if (ret)
+		svc_close(n);
+	return ret;
+}
+
 /* The start command's environment: ours, with SOFTSGX_RUNTIME_DIR=@dir. */
 static char **start_env(const char *dir)
 {

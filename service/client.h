@@ -49,6 +49,13 @@ int svc_connect_or_start(struct svc_client *c, const char *dir, const char *bin,
 void svc_close(struct svc_client *c);
 
 /*
+ * A client's second connection, its notify channel (remote.h): dial the
+ * service of @dir and attach to the client whose HELLO reply gave @token.
+ * From then on @n receives ZAP requests, which the caller acknowledges.
+ */
+int svc_attach_notify(struct svc_client *n, const char *dir, uint64_t token);
+
+/*
  * One request and its reply: the reply's status (0 or -errno from the
  * service) or a transport -errno. The reply payload after the status goes
  * to @rep (at most @cap bytes; *@rep_len gets its size). Descriptors that

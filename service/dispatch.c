@@ -31,8 +31,7 @@ unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *exce
 	return n;
 }
 
-/* The reply header and status; returns where the type's payload goes. */
-static void *reply_start(struct svc_out *out, const struct svc_hdr *req, unsigned int type,
+void *svc_reply_start(struct svc_out *out, const struct svc_hdr *req, unsigned int type,
 			 int status)
 {
 	struct svc_hdr *h = (struct svc_hdr *)out->buf;
@@ -49,7 +48,7 @@ static void *reply_start(struct svc_out *out, const struct svc_hdr *req, unsigne
 	return r + 1;
 }
 
-static void reply_body(struct svc_out *out, size_t len)
+void svc_reply_body(struct svc_out *out, size_t len)
 {
 	struct svc_hdr *h = (struct svc_hdr *)out->buf;
 
@@ -67,14 +66,14 @@ static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_
 		status = -EINVAL; /* one HELLO per connection */
 	else if (!(h->flags & SVC_HELLO_ANY_CONFIG) && !svc_config_equal(&h->cfg, &s->cfg))
 		status = -EBUSY;
-	rep = reply_start(out, req, SVC_HELLO, status);
+	rep = svc_reply_start(out, req, SVC_HELLO, status);
 	if (status == -EINVAL)
 		return;
 	memset(rep, 0, sizeof(*rep));
 	rep->service_pid = (uint32_t)s->pid;
 	rep->version = SVC_VERSION;
 	rep->cfg = s->cfg;
-	reply_body(out, sizeof(*rep));
+	svc_reply_body(out, sizeof(*rep));
 	if (status) {
 		char want[96], have[96];
 
@@ -83,9 +82,12 @@ static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_
 			svc_config_describe(&s->cfg, have));
 		return;
 	}
-	if (!(h->flags & SVC_HELLO_CONTROL) && svc_conn_attach_mm(c)) {
-		reply_start(out, req, SVC_HELLO, -ENOMEM);
-		return;
+	if (!(h->flags & SVC_HELLO_CONTROL)) {
+		if (svc_conn_attach_mm(c)) {
+			svc_reply_start(out, req, SVC_HELLO, -ENOMEM);
+			return;
+		}
+		rep->notify_token = c->notify_token;
 	}
 	c->hello = true;
 	c->control = h->flags & SVC_HELLO_CONTROL;
@@ -128,7 +130,7 @@ static void sanitize_progress(struct svc_server *s, struct svc_status_rep *r)
 
 static void do_status(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
-	struct svc_status_rep *r = reply_start(out, req, SVC_STATUS, 0);
+	struct svc_status_rep *r = svc_reply_start(out, req, SVC_STATUS, 0);
 	struct platform_counts pc;
 
 	counts(s, &pc);
@@ -138,6 +140,8 @@ static void do_status(struct svc_server *s, const struct svc_hdr *req, struct sv
 	r->in_use_pages = pc.st.in_use_pages;
 	r->leaked_pages = pc.st.leaked_pages;
 	r->zombie_pages = pc.st.zombie_pages;
+	r->evictions = pc.st.evictions;
+	r->reloads = pc.st.reloads;
 	r->clients = svc_clients(s, NULL);
 	r->enclaves = pc.enclaves;
 	r->vepcs = pc.vepcs;
@@ -145,7 +149,7 @@ static void do_status(struct svc_server *s, const struct svc_hdr *req, struct sv
 	r->uptime_ms = svc_now_ms() - s->start_ms;
 	sanitize_progress(s, r);
 	r->cfg = s->cfg;
-	reply_body(out, sizeof(*r));
+	svc_reply_body(out, sizeof(*r));
 }
 
 /* Appends to the TOP reply; false once the buffer is full. */
@@ -194,7 +198,7 @@ static void jstring(struct jbuf *b, const char *s)
  */
 static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
-	char *body = reply_start(out, req, SVC_TOP, 0);
+	char *body = svc_reply_start(out, req, SVC_TOP, 0);
 	struct jbuf b = {.p = body, .cap = sizeof(out->buf) - out->len};
 	struct platform_counts pc;
 	bool first = true;
@@ -220,10 +224,10 @@ static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_o
 	}
 	jprintf(&b, "]}\n");
 	if (b.full) {
-		reply_start(out, req, SVC_TOP, -ENOBUFS);
+		svc_reply_start(out, req, SVC_TOP, -ENOBUFS);
 		return;
 	}
-	reply_body(out, b.len);
+	svc_reply_body(out, b.len);
 }
 
 static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *req,
@@ -231,11 +235,11 @@ static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct s
 {
 	unsigned int clients = svc_clients(s, c);
 	bool refuse = clients && !(r->flags & SVC_SHUTDOWN_FORCE);
-	struct svc_shutdown_rep *rep = reply_start(out, req, SVC_SHUTDOWN, refuse ? -EBUSY : 0);
+	struct svc_shutdown_rep *rep = svc_reply_start(out, req, SVC_SHUTDOWN, refuse ? -EBUSY : 0);
 
 	memset(rep, 0, sizeof(*rep));
 	rep->clients = clients;
-	reply_body(out, sizeof(*rep));
+	svc_reply_body(out, sizeof(*rep));
 	if (refuse) {
 		svc_log("stop refused: %u client%s connected", clients, clients == 1 ? "" : "s");
 		return;
@@ -244,50 +248,28 @@ static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct s
 	s->stop = true;
 }
 
-/*
- * A descriptor of the memfd behind @addr's mapping. The model keeps no
- * descriptor of its EPC (hw/shm.h: a program may close any), so it is
- * reopened through /proc/self/map_files, which Linux allows only with
- * CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: -EOPNOTSUPP without them.
- */
-static int mapping_fd(const void *addr)
-{
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512], path[64];
-	int fd = -ENOENT;
-	FILE *f = fopen("/proc/self/maps", "re");
-
-	if (!f)
-		return -errno;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx", &start, &end) != 2 || a < start || a >= end)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/map_files/%lx-%lx", start, end);
-		fd = open(path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			fd = errno == EPERM || errno == EACCES ? -EOPNOTSUPP : -errno;
-		break;
-	}
-	fclose(f);
-	return fd;
-}
-
 static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
 	struct sgx_hw *hw = softsgx_hw(s->platform);
-	struct svc_get_epc_rep *rep = reply_start(out, req, SVC_GET_EPC, 0);
+	struct svc_get_epc_rep *rep = svc_reply_start(out, req, SVC_GET_EPC, 0);
 	struct sgx_hw_section sec;
 	unsigned int n = 0;
 	int fd;
 
 	memset(rep, 0, sizeof(*rep));
 	while (n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
-		fd = mapping_fd(sec.virt);
+		/*
+		 * The service's platform keeps its memfds (server.c boots it with
+		 * sgx_hw_keep_fds_default()); a copy goes, closed once sent.
+		 */
+		fd = sec.fd < 0 ? -EOPNOTSUPP : fcntl(sec.fd, F_DUPFD_CLOEXEC, 0);
+		if (fd < 0 && sec.fd >= 0)
+			fd = -errno;
 		if (fd < 0) {
 			for (unsigned int i = 0; i < n; i++)
 				close(out->fds[i]);
 			out->nfds = 0;
-			reply_start(out, req, SVC_GET_EPC, fd);
+			svc_reply_start(out, req, SVC_GET_EPC, fd);
 			return;
 		}
 		out->fds[n] = fd;
@@ -297,7 +279,7 @@ static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct s
 	}
 	out->nfds = (int)n;
 	rep->nr_sections = n;
-	reply_body(out, sizeof(*rep));
+	svc_reply_body(out, sizeof(*rep));
 }
 
 void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
@@ -313,12 +295,13 @@ void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg
 		/* A header too short to trust gets a reply with type and seq 0. */
 		bool hdr_ok = h && m->size >= sizeof(*h);
 
-		reply_start(out, hdr_ok ? h : NULL, hdr_ok ? h->type : 0, ret);
+		svc_reply_start(out, hdr_ok ? h : NULL, hdr_ok ? h->type : 0, ret);
 		out->close = svc_framing_error(ret);
 		return;
 	}
-	if (h->type != SVC_HELLO && !c->hello) {
-		reply_start(out, h, h->type, -ENOTCONN);
+	/* A notify channel's one request comes before (instead of) HELLO. */
+	if (h->type != SVC_HELLO && h->type != SVC_NOTIFY_ATTACH && !c->hello) {
+		svc_reply_start(out, h, h->type, -ENOTCONN);
 		return;
 	}
 	switch (h->type) {
@@ -336,6 +319,9 @@ void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg
 		break;
 	case SVC_GET_EPC:
 		do_get_epc(s, h, out);
+		break;
+	default:
+		svc_dispatch_mm(s, c, m, out);
 		break;
 	}
 }

@@ -34,6 +34,60 @@ static bool string_terminated(const char *s, size_t max)
 	return memchr(s, '\0', max) != NULL;
 }
 
+#define PROT_ALL 0x7 /* PROT_READ | PROT_WRITE | PROT_EXEC */
+#define FAULT_ENCLAVE_MODE 0x100 /* kernel/driver.h SGX_FAULT_ENCLAVE_MODE */
+
+/*
+ * @n windows and their data in @len bytes at @w: lengths that add up,
+ * no window empty, wrapping or overlapping another (a pointer then has
+ * one meaning), at most SVC_IOCTL_MAX_DATA bytes in all.
+ */
+static bool windows_valid(const struct svc_window *w, uint32_t n, size_t len)
+{
+	uint64_t total = 0;
+
+	if (n > SVC_MAX_WINDOWS || len < n * sizeof(*w))
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		if (!w[i].len || w[i].len > SVC_IOCTL_MAX_DATA || w[i].addr + w[i].len < w[i].addr)
+			return false;
+		for (uint32_t j = 0; j < i; j++)
+			if (w[i].addr < w[j].addr + w[j].len && w[j].addr < w[i].addr + w[i].len)
+				return false;
+		total += w[i].len;
+	}
+	return total <= SVC_IOCTL_MAX_DATA && total == len - n * sizeof(*w);
+}
+
+static int check_ioctl_req(const struct svc_ioctl_req *r, size_t len)
+{
+	if (len < sizeof(*r))
+		return -EINVAL;
+	return windows_valid((const void *)(r + 1), r->nr_windows, len - sizeof(*r)) ? 0
+										     : -EINVAL;
+}
+
+static int check_zap_req(const struct svc_zap_req *z, size_t len)
+{
+	const uint64_t *addr = (const void *)(z + 1);
+
+	if (len < sizeof(*z) || (len - sizeof(*z)) % 8 || (len - sizeof(*z)) / 8 != z->n)
+		return -EINVAL;
+	if (z->kind == SVC_ZAP_PAGES) {
+		if (!z->n || z->n > SVC_ZAP_MAX_PAGES || z->len)
+			return -EINVAL;
+	} else if (z->kind == SVC_ZAP_UNMAP) {
+		if (z->n != 1 || !z->len || z->len % PAGE || addr[0] + z->len < addr[0])
+			return -EINVAL;
+	} else {
+		return -EINVAL;
+	}
+	for (uint32_t i = 0; i < z->n; i++)
+		if (addr[i] % PAGE)
+			return -EINVAL;
+	return 0;
+}
+
 static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 {
 	const void *p = m->payload;
@@ -66,9 +120,86 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 			return -EINVAL;
 		return 0;
 	}
+	case SVC_NOTIFY_ATTACH:
+		return len == sizeof(struct svc_notify_attach_req) ? 0 : -EINVAL;
+	case SVC_OPEN: {
+		const struct svc_open_req *r = p;
+
+		if (len != sizeof(*r) || r->reserved || r->type < SVC_OPEN_ENCLAVE ||
+		    r->type > SVC_OPEN_VEPC)
+			return -EINVAL;
+		return 0;
+	}
+	case SVC_CLOSE: {
+		const struct svc_close_req *r = p;
+
+		return len != sizeof(*r) || r->reserved ? -EINVAL : 0;
+	}
+	case SVC_IOCTL:
+		return check_ioctl_req(p, len);
+	case SVC_MMAP: {
+		const struct svc_mmap_req *r = p;
+
+		return len != sizeof(*r) || r->reserved ? -EINVAL : 0;
+	}
+	case SVC_MUNMAP:
+		return len == sizeof(struct svc_munmap_req) ? 0 : -EINVAL;
+	case SVC_MPROTECT: {
+		const struct svc_mprotect_req *r = p;
+
+		return len != sizeof(*r) || r->reserved ? -EINVAL : 0;
+	}
+	case SVC_FAULT: {
+		const struct svc_fault_req *r = p;
+
+		if (len != sizeof(*r) || r->reserved || r->access & ~(PROT_ALL | FAULT_ENCLAVE_MODE))
+			return -EINVAL;
+		return 0;
+	}
+	case SVC_ZAP:
+		return check_zap_req(p, len);
 	default:
 		return -EINVAL;
 	}
+}
+
+static int check_ioctl_rep(const struct svc_ioctl_rep *r, size_t body)
+{
+	if (body < sizeof(*r) || r->reserved)
+		return -EINVAL;
+	return windows_valid((const void *)(r + 1), r->nr_windows, body - sizeof(*r)) ? 0
+										      : -EINVAL;
+}
+
+static int check_mm_rep(const struct svc_mm_rep *r, size_t body)
+{
+	const struct svc_pte_op *op = (const void *)(r + 1);
+
+	if (body < sizeof(*r) || r->verdict > SVC_FAULT_VERDICT_MAX || r->nr_ops > SVC_MAX_PTE_OPS)
+		return -EINVAL;
+	if (body != sizeof(*r) + r->nr_ops * sizeof(*op))
+		return -EINVAL;
+	for (uint32_t i = 0; i < r->nr_ops; i++) {
+		if (op[i].addr % PAGE || op[i].prot & ~PROT_ALL || op[i].reserved)
+			return -EINVAL;
+		if (op[i].op == SVC_PTE_RESERVE) {
+			if (!op[i].len || op[i].len % PAGE || op[i].addr + op[i].len < op[i].addr)
+				return -EINVAL;
+		} else if (op[i].op == SVC_PTE_INSTALL) {
+			if (op[i].len != PAGE || op[i].section >= SOFTSGX_MAX_SECTIONS)
+				return -EINVAL;
+		} else {
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/* Replies whose payload may come with an error too (what was done before it). */
+static bool body_with_error(unsigned int type)
+{
+	return type == SVC_IOCTL || type == SVC_MMAP || type == SVC_MUNMAP ||
+	       type == SVC_MPROTECT || type == SVC_FAULT;
 }
 
 static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
@@ -93,6 +224,9 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 		/* A refused SHUTDOWN says how many clients kept it up. */
 		if (type == SVC_SHUTDOWN && body == sizeof(struct svc_shutdown_rep))
 			return 0;
+		if (body && body_with_error(type))
+			return type == SVC_IOCTL ? check_ioctl_rep((const void *)(r + 1), body)
+						 : check_mm_rep((const void *)(r + 1), body);
 		return body == 0 ? 0 : -EINVAL;
 	}
 	switch (type) {
@@ -111,6 +245,22 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 			return -EINVAL;
 		return m->nfds == (int)e->nr_sections ? 0 : -EINVAL;
 	}
+	case SVC_NOTIFY_ATTACH:
+	case SVC_CLOSE:
+	case SVC_ZAP:
+		return body == 0 ? 0 : -EINVAL;
+	case SVC_OPEN: {
+		const struct svc_open_rep *o = (const void *)(r + 1);
+
+		return body == sizeof(*o) && o->handle >= 0 && !o->reserved ? 0 : -EINVAL;
+	}
+	case SVC_IOCTL:
+		return check_ioctl_rep((const void *)(r + 1), body);
+	case SVC_MMAP:
+	case SVC_MUNMAP:
+	case SVC_MPROTECT:
+	case SVC_FAULT:
+		return check_mm_rep((const void *)(r + 1), body);
 	}
 	return -EINVAL;
 }
@@ -209,6 +359,24 @@ const char *svc_type_name(unsigned int type)
 		return "SHUTDOWN";
 	case SVC_GET_EPC:
 		return "GET_EPC";
+	case SVC_NOTIFY_ATTACH:
+		return "NOTIFY_ATTACH";
+	case SVC_OPEN:
+		return "OPEN";
+	case SVC_CLOSE:
+		return "CLOSE";
+	case SVC_IOCTL:
+		return "IOCTL";
+	case SVC_MMAP:
+		return "MMAP";
+	case SVC_MUNMAP:
+		return "MUNMAP";
+	case SVC_MPROTECT:
+		return "MPROTECT";
+	case SVC_FAULT:
+		return "FAULT";
+	case SVC_ZAP:
+		return "ZAP";
 	}
 	return "unknown";
 }

@@ -35,7 +35,21 @@ enum svc_type {
 	SVC_TOP = 3,
 	SVC_SHUTDOWN = 4,
 	SVC_GET_EPC = 5,
-	SVC_TYPE_MAX = SVC_GET_EPC,
+	/*
+	 * The kernel's work for a client process (remote.h): its notify
+	 * channel, then what Linux does in a system call or a page fault.
+	 */
+	SVC_NOTIFY_ATTACH = 6,
+	SVC_OPEN = 7,
+	SVC_CLOSE = 8,
+	SVC_IOCTL = 9,
+	SVC_MMAP = 10,
+	SVC_MUNMAP = 11,
+	SVC_MPROTECT = 12,
+	SVC_FAULT = 13,
+	/* Service -> client, on the notify channel; the reply is the ack. */
+	SVC_ZAP = 14,
+	SVC_TYPE_MAX = SVC_ZAP,
 };
 #define SVC_REPLY 0x8000u /* set in the type of a reply */
 
@@ -83,6 +97,8 @@ struct svc_hello_rep {
 	uint32_t service_pid;
 	uint32_t version;
 	struct svc_config cfg;
+	/* A client's second connection names it in NOTIFY_ATTACH (0 for control). */
+	uint64_t notify_token;
 };
 
 struct svc_status_rep {
@@ -99,6 +115,8 @@ struct svc_status_rep {
 	struct svc_config cfg;
 	uint32_t flags; /* SVC_STATUS_* */
 	uint32_t reserved;
+	/* Pages the reclaimer wrote out (EWB) and faults loaded back (ELDU), ever. */
+	uint64_t evictions, reloads;
 };
 #define SVC_STATUS_SANITIZED 0x1u
 
@@ -125,6 +143,139 @@ struct svc_get_epc_rep {
 };
 
 /* TOP reply payload: JSON text (not NUL-terminated; the length is @len). */
+
+/*
+ * NOTIFY_ATTACH: the first and only request of a client's second
+ * connection, from the same process (SO_PEERCRED) as the connection whose
+ * HELLO reply gave @token. From then on the service sends ZAP on it and
+ * waits (SVC_ZAP_TIMEOUT_MS) for each acknowledgement.
+ */
+struct svc_notify_attach_req {
+	uint64_t token;
+};
+
+/* OPEN: /dev/sgx_enclave, /dev/sgx_provision or /dev/sgx_vepc. Reply: the handle. */
+#define SVC_OPEN_ENCLAVE   1
+#define SVC_OPEN_PROVISION 2
+#define SVC_OPEN_VEPC	   3
+struct svc_open_req {
+	uint32_t type; /* SVC_OPEN_* */
+	uint32_t reserved;
+};
+struct svc_open_rep {
+	int32_t handle; /* the client's descriptor in its mm's table (sgx_mm_fd_install) */
+	uint32_t reserved;
+};
+
+struct svc_close_req {
+	int32_t handle;
+	uint32_t reserved;
+};
+
+/*
+ * IOCTL: the ioctl's @cmd and @arg (the client's pointer), and the user
+ * memory the ioctl reads, as windows: @nr_windows struct svc_window, then
+ * their bytes, in order. copy_from_user() reads from them, copy_to_user()
+ * writes into them; any other address is -EFAULT, as Linux gives for a bad
+ * user pointer. The reply's status is the ioctl's result; its payload is
+ * struct svc_ioctl_rep and the windows written (struct svc_window each,
+ * then their bytes), which the client copies back.
+ */
+#define SVC_MAX_WINDOWS	    8
+#define SVC_IOCTL_BATCH_PAGES 32 /* ADD_PAGES source pages per message */
+#define SVC_IOCTL_MAX_DATA    (SVC_IOCTL_BATCH_PAGES * 4096 + 8192)
+struct svc_window {
+	uint64_t addr, len;
+};
+struct svc_ioctl_req {
+	int32_t handle;
+	uint32_t nr_windows;
+	uint64_t cmd;
+	uint64_t arg;
+	/* struct svc_window[nr_windows], then the data of each */
+};
+struct svc_ioctl_rep {
+	uint32_t nr_windows; /* the windows written, each with its data */
+	uint32_t reserved;
+};
+
+/*
+ * MMAP: the client has reserved [addr, addr + len) PROT_NONE itself (the
+ * kernel model's reserve op takes its address); the service records the
+ * VMA. @flags as mmap(2)'s (MAP_SHARED, MAP_FIXED...).
+ */
+struct svc_mmap_req {
+	int32_t handle;
+	int32_t prot;
+	int32_t flags;
+	uint32_t reserved;
+	uint64_t addr, len, offset;
+};
+
+struct svc_munmap_req {
+	uint64_t addr, len;
+};
+
+struct svc_mprotect_req {
+	uint64_t addr, len;
+	int32_t prot;
+	uint32_t reserved;
+};
+
+/* FAULT: a page fault of the client at @addr, @access PROT_* (| SGX_FAULT_ENCLAVE_MODE). */
+struct svc_fault_req {
+	uint64_t addr;
+	uint32_t access;
+	uint32_t reserved;
+};
+
+/*
+ * What the request did to the client's page tables, for it to apply
+ * before it returns (a fault: before its signal handler returns), in
+ * order: RESERVE makes [addr, addr + len) not present (PROT_NONE), INSTALL
+ * maps page @index of EPC section @section at @addr with @prot.
+ */
+#define SVC_PTE_RESERVE 1
+#define SVC_PTE_INSTALL 2
+struct svc_pte_op {
+	uint32_t op;
+	int32_t prot;
+	uint64_t addr, len;
+	uint32_t section;
+	uint32_t reserved;
+	uint64_t index;
+};
+_Static_assert(sizeof(struct svc_pte_op) == 40, "svc_pte_op layout");
+
+/* Reply of MMAP, MUNMAP, MPROTECT and FAULT. */
+#define SVC_FAULT_VERDICT_MAX 4 /* enum sgx_fault_result of kernel/driver.h */
+struct svc_mm_rep {
+	uint64_t addr;	  /* MMAP: the VMA's start */
+	uint32_t verdict; /* FAULT: enum sgx_fault_result */
+	uint32_t nr_ops;
+	/* struct svc_pte_op[nr_ops] */
+};
+#define SVC_MAX_PTE_OPS                                                                            \
+	((SVC_MSG_MAX - sizeof(struct svc_hdr) - sizeof(struct svc_reply_hdr) -                    \
+	  sizeof(struct svc_mm_rep)) /                                                             \
+	 sizeof(struct svc_pte_op))
+
+/*
+ * ZAP (service -> client): drop the PTEs of @n pages at @addr[] (PAGES), or
+ * unmap [addr[0], addr[0] + len) (UNMAP); the client acknowledges with an
+ * empty reply once its page tables no longer have them, as a TLB shootdown
+ * completes before EBLOCK.
+ */
+#define SVC_ZAP_PAGES	  1
+#define SVC_ZAP_UNMAP	  2
+#define SVC_ZAP_MAX_PAGES 512
+#define SVC_ZAP_TIMEOUT_MS 1000
+struct svc_zap_req {
+	uint32_t kind;
+	uint32_t n;
+	uint64_t len;
+	/* uint64_t addr[n] */
+};
 
 /* A received message as svc_msg_check() sees it. */
 struct svc_msg {

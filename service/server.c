@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hw.h"
 #include "server.h"
 #include "socket_dir.h"
 
@@ -70,7 +71,8 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 
 	if (c->hello && !c->control)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
-	close(c->fd);
+	if (c->fd >= 0)
+		close(c->fd);
 	svc_conn_release(c);
 	free(c);
 	s->conns[i] = s->conns[--s->nr_conns];
@@ -187,6 +189,12 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 	}
 	if (out->close) {
 		svc_log("pid %d: malformed message (%zd bytes): connection closed", (int)c->pid, n);
+		return -1;
+	}
+	if (c->attach_to) {
+		/* Its client's notify channel from now on: no longer polled here. */
+		svc_conn_set_notify(c->attach_to, c->fd);
+		c->fd = -1;
 		return -1;
 	}
 	return 0;
@@ -394,6 +402,8 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 	svc_lock_set_pid(lock, s.pid);
 	svc_config_from(&s.cfg, &o->cfg);
 	svc_log("booting the platform (%s)", svc_config_describe(&s.cfg, desc));
+	/* The EPC's memfds stay open, to pass to clients (GET_EPC, hw/shm.h). */
+	sgx_hw_keep_fds_default(true);
 	s.platform = softsgx_platform_new(&o->cfg);
 	if (!s.platform) {
 		ret = -errno;

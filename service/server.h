@@ -12,6 +12,7 @@
 #ifndef SOFTSGX_SERVICE_SERVER_H
 #define SOFTSGX_SERVICE_SERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -52,10 +53,48 @@ struct svc_conn {
 	char program[SVC_PROGRAM_MAX];
 	/* The client's address space in the kernel model (client_mm.c); NULL for control. */
 	struct sgx_mm *mm;
+	/*
+	 * The notify channel (client_mm.c): the client's second connection,
+	 * named by @notify_token at NOTIFY_ATTACH. The mm's zap and unmap ops
+	 * send on it from any thread (ksgxd, under an enclave's lock), one at
+	 * a time under @notify_lock; -1 until attached and once the client is
+	 * gone. Set up with the mm at HELLO (@notify_init).
+	 */
+	bool notify_init;
+	int notify_fd;
+	uint64_t notify_token;
+	uint32_t notify_seq;
+	bool notify_stalled; /* a ZAP went unacknowledged (client_mm.c) */
+	pthread_mutex_t notify_lock;
+	int next_handle; /* the next descriptor number OPEN gives */
+	/* NOTIFY_ATTACH accepted: after the reply this connection becomes that one's channel. */
+	struct svc_conn *attach_to;
 };
 
 /* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
 int svc_conn_attach_mm(struct svc_conn *c);
+/* @fd is @c's notify channel from now on (NOTIFY_ATTACH). */
+void svc_conn_set_notify(struct svc_conn *c, int fd);
+
+/*
+ * A request of a client being served (dispatch_mm.c) as the mm ops see it
+ * (client_mm.c): the user memory the client sent for an ioctl, and the PTE
+ * operations the request makes, returned in its reply. While it is set on
+ * the dispatching thread, the ops of @mm read and write @win and record
+ * reserve and install in @ops; anything else (another thread, another mm)
+ * is no request of that client's.
+ */
+struct svc_req_ctx {
+	struct sgx_mm *mm;
+	uint32_t nr_win;
+	struct svc_window win[SVC_MAX_WINDOWS];
+	uint8_t *data[SVC_MAX_WINDOWS];
+	bool dirty[SVC_MAX_WINDOWS];
+	struct svc_pte_op *ops;
+	uint32_t nr_ops, cap_ops;
+};
+void svc_req_begin(struct svc_req_ctx *r);
+void svc_req_end(void);
 /* The connection is gone: its mm exits (its enclaves' and files' references go). */
 void svc_conn_release(struct svc_conn *c);
 
@@ -86,6 +125,16 @@ struct svc_out {
  */
 void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
 		  struct svc_out *out);
+
+/* The reply header with @status; returns where the type's payload goes. */
+void *svc_reply_start(struct svc_out *out, const struct svc_hdr *req, unsigned int type,
+		      int status);
+/* @len more payload bytes were written after the reply header. */
+void svc_reply_body(struct svc_out *out, size_t len);
+
+/* dispatch_mm.c: the requests of a client's kernel work (OPEN ... FAULT, NOTIFY_ATTACH). */
+void svc_dispatch_mm(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
+		     struct svc_out *out);
 
 /* Clients (connections past HELLO, not control) other than @except. */
 unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except);

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * service/client_mm.c: a client connection's address space in the kernel
- * model. Its files and enclaves go when the connection goes; until the shim
- * forwards, nothing can be mapped in it, and a client's pointer is never
- * read in the service's own memory.
+ * model. Its files and enclaves go when the connection goes; outside a
+ * request of the client (service/dispatch_mm.c) nothing can be mapped in
+ * it, and a client's pointer is never read in the service's own memory.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -88,7 +88,7 @@ static void test_nothing_maps_yet(void **state)
 	assert_int_equal(svc_conn_attach_mm(&c), 0);
 	vepc = sgx_file_open_mm(k, c.mm, SGX_FILE_VEPC, &err);
 	assert_non_null(vepc);
-	/* No way to reach the client's address space yet: no VMA appears. */
+	/* Outside a request of the client, no way to reach its address space: no VMA appears. */
 	assert_int_equal(
 		sgx_file_mmap_mm(vepc, c.mm, &addr, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, 0),
 		-EOPNOTSUPP);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -563,13 +564,8 @@ static void test_get_epc(void **state)
 
 	fx_start(fx, CLI_ARGS("--epc", "8M", "--sections", "2"));
 	assert_int_equal(svc_connect(&c, fx->dir, NULL, 0, NULL), 0);
+	/* No privilege needed: the service keeps its memfds (hw/shm.h). */
 	ret = svc_get_epc(&c, &rep, fds);
-	if (ret == -EOPNOTSUPP) {
-		svc_close(&c);
-		printf("skip: the service cannot reopen its EPC memfds without "
-		       "CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE (/proc/self/map_files)\n");
-		skip();
-	}
 	assert_int_equal(ret, 0);
 	assert_int_equal(rep.nr_sections, 2);
 	for (unsigned int i = 0; i < 2; i++) {
@@ -586,6 +582,103 @@ static void test_get_epc(void **state)
 		close(fds[i]);
 	}
 	svc_close(&c);
+}
+
+#define CAP_SYS_ADMIN_BIT	   21
+#define CAP_CHECKPOINT_RESTORE_BIT 40
+
+/* Bit @cap of the effective capabilities of @pid (/proc/PID/status); -1 when unknown. */
+static int cap_effective(pid_t pid, unsigned int cap)
+{
+	char path[64], line[256];
+	unsigned long long eff;
+	int ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			ret = (int)((eff >> cap) & 1);
+	fclose(f);
+	return ret;
+}
+
+/*
+ * In a child: without CAP_SYS_ADMIN and CAP_CHECKPOINT_RESTORE (dropped
+ * from the bounding set, so the service exec()ed from here has neither,
+ * root or not), a service passes its EPC memfds all the same. Returns the
+ * exit status: 0, or the number of the failed step.
+ */
+static int get_epc_without_caps(struct svc_fx *fx)
+{
+	struct svc_get_epc_rep rep;
+	struct svc_client c = {0};
+	int fds[SVC_MAX_FDS], ret = 0, log;
+	uint64_t end;
+	pid_t svc;
+
+	/* Without CAP_SETPCAP (not root) there is nothing to drop: none is held. */
+	prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN_BIT, 0, 0, 0);
+	prctl(PR_CAPBSET_DROP, CAP_CHECKPOINT_RESTORE_BIT, 0, 0, 0);
+	log = open(fx->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	svc = fork();
+	if (svc < 0)
+		return 1;
+	if (!svc) {
+		if (log >= 0) {
+			dup2(log, STDOUT_FILENO);
+			dup2(log, STDERR_FILENO);
+		}
+		execl(cli_bin(), cli_bin(), "platform", "start", "--foreground", "--epc", "8M",
+		      "--sections", "2", (char *)NULL);
+		_exit(127);
+	}
+	for (end = fx_now_ms() + 10000; svc_connect(&c, fx->dir, NULL, 0, NULL); usleep(10000)) {
+		if (fx_now_ms() > end) {
+			ret = 2;
+			goto out;
+		}
+	}
+	if (cap_effective(svc, CAP_SYS_ADMIN_BIT) != 0 ||
+	    cap_effective(svc, CAP_CHECKPOINT_RESTORE_BIT) != 0) {
+		ret = 3;
+		goto out;
+	}
+	if (svc_get_epc(&c, &rep, fds) || rep.nr_sections != 2) {
+		ret = 4;
+		goto out;
+	}
+	for (unsigned int i = 0; i < rep.nr_sections; i++) {
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[i], 0);
+
+		if (p == MAP_FAILED)
+			ret = 5;
+		else
+			munmap(p, 4096);
+		close(fds[i]);
+	}
+out:
+	svc_close(&c);
+	kill(svc, SIGTERM);
+	waitpid(svc, NULL, 0);
+	return ret;
+}
+
+static void test_get_epc_unprivileged(void **state)
+{
+	struct svc_fx *fx = *state;
+	pid_t child = fork();
+	int status;
+
+	assert_true(child >= 0);
+	if (!child)
+		_exit(get_epc_without_caps(fx));
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 /*
@@ -745,6 +838,7 @@ int main(void)
 		T(test_flood),
 		T(test_top),
 		T(test_get_epc),
+		T(test_get_epc_unprivileged),
 		T(test_other_uid),
 		T(test_daemon_detaches),
 		T(test_usage),

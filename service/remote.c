@@ -1,0 +1,751 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The client library of the platform service's kernel work (remote.h).
+ *
+ * Two threads touch the page tables of the SGX ranges: the caller's, which
+ * applies the PTE operations of a reply (a fault's install), and the notify
+ * thread, which applies the service's zaps. A zap may overtake the reply
+ * that installed the page it drops (the service zaps under the enclave's
+ * lock, after the fault's reply has left but before the faulting thread
+ * has applied it). So both work under one lock, every zap is recorded in a
+ * ring with a generation number, and an install is skipped when a zap of
+ * its address arrived after the request was sent: the access faults again
+ * and the service installs the page anew. Skipping is always safe; the
+ * stale mapping of a page the service has evicted (and handed to someone
+ * else) is what must never happen.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "proto.h"
+#include "remote.h"
+#include "softsgx/sgx_arch.h"
+#include "softsgx/sgx_uapi.h"
+
+#define PAGE	 4096ul
+#define ZAP_RING 256
+
+_Static_assert(SVC_FAULT_EPCM == SVC_FAULT_VERDICT_MAX, "verdicts of kernel/driver.h");
+
+struct zap_rec {
+	uint64_t addr, len;
+};
+
+static struct remote {
+	struct svc_client c; /* requests */
+	struct svc_client n; /* the notify channel, read by @thread */
+	bool connected;
+	_Atomic bool dead; /* the service went away: every call is -EIO */
+	pthread_t thread;
+	int epc_fd[SVC_MAX_FDS];
+	uint64_t epc_size[SVC_MAX_FDS];
+	unsigned int nr_sections;
+	/* One call at a time: the thread id of the caller inside, 0 when none. */
+	_Atomic int call_owner;
+	/* Page-table changes of both threads; zaps recorded by generation. */
+	atomic_flag pte_lock;
+	_Atomic uint64_t zap_gen;
+	struct zap_rec ring[ZAP_RING];
+	_Atomic bool paused;
+	_Atomic uint64_t zaps;
+	/*
+	 * The SGX ranges mapped (under call_owner): at disconnect they become
+	 * inaccessible, as at a process's exit, so no page the service hands
+	 * to someone else stays mapped here. A range beyond the table stays
+	 * mapped (64 is far above what one process maps in these tests; the shim
+	 * will keep its own VMA list).
+	 */
+	struct zap_rec ranges[64];
+	unsigned int nr_ranges;
+	/* Static: a signal handler allocates nothing. Under call_owner. */
+	uint8_t req[SVC_MSG_MAX] __attribute__((aligned(8)));
+	uint8_t rep[SVC_MSG_MAX + 1] __attribute__((aligned(8)));
+} R = {.c = {.fd = -1}, .n = {.fd = -1}, .pte_lock = ATOMIC_FLAG_INIT};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static int call_lock(void)
+{
+	int self = (int)syscall(SYS_gettid);
+
+	for (;;) {
+		int expected = 0;
+
+		if (atomic_compare_exchange_weak(&R.call_owner, &expected, self))
+			return 0;
+		if (expected == self)
+			return -EDEADLK; /* a signal handler of a thread inside a call */
+		sched_yield();
+	}
+}
+
+static void call_unlock(void)
+{
+	atomic_store(&R.call_owner, 0);
+}
+
+static void pte_lock(void)
+{
+	while (atomic_flag_test_and_set_explicit(&R.pte_lock, memory_order_acquire))
+		sched_yield();
+}
+
+static void pte_unlock(void)
+{
+	atomic_flag_clear_explicit(&R.pte_lock, memory_order_release);
+}
+
+/* Close whatever descriptors came with a message we expect none with. */
+static void drop_fds(struct msghdr *mh)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t k = 0; k < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); k++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+}
+
+/*
+ * One request of @type made of @nparts pieces, and its reply in R.rep: the
+ * reply's status, with *@body and *@body_len its payload after the status;
+ * -EIO when the service is gone or answers nonsense, -ETIMEDOUT. Under
+ * call_lock().
+ */
+static int rcall(unsigned int type, const struct iovec *parts, int nparts, const uint8_t **body,
+		 size_t *body_len)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * SVC_MAX_FDS)];
+		struct cmsghdr align;
+	} ctl;
+	struct svc_hdr h = {.magic = SVC_MAGIC, .version = SVC_VERSION, .type = (uint16_t)type};
+	struct iovec iov[4] = {{&h, sizeof(h)}};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)nparts + 1};
+	struct svc_msg m = {.reply = true};
+	const struct svc_reply_hdr *r;
+	uint64_t deadline;
+	size_t len = 0;
+	ssize_t n;
+
+	if (!R.connected || atomic_load(&R.dead) || R.c.fd < 0)
+		return -EIO;
+	for (int i = 0; i < nparts; i++) {
+		iov[i + 1] = parts[i];
+		len += parts[i].iov_len;
+	}
+	if (len > SVC_MSG_MAX - sizeof(h))
+		return -E2BIG;
+	h.len = (uint32_t)len;
+	h.seq = ++R.c.seq;
+	if (sendmsg(R.c.fd, &mh, MSG_NOSIGNAL) < 0) {
+		if (errno == EAGAIN)
+			return -ETIMEDOUT;
+		atomic_store(&R.dead, true);
+		return -EIO;
+	}
+	deadline = now_ms() + (uint64_t)R.c.timeout_ms;
+	for (;;) {
+		struct pollfd p = {.fd = R.c.fd, .events = POLLIN};
+		struct iovec riov = {R.rep, sizeof(R.rep)};
+		uint64_t now = now_ms();
+		int ready;
+
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		ready = poll(&p, 1, (int)(deadline - now));
+		if (ready < 0 && errno != EINTR)
+			return -errno;
+		if (ready <= 0)
+			continue;
+		mh = (struct msghdr){.msg_iov = &riov,
+				     .msg_iovlen = 1,
+				     .msg_control = ctl.buf,
+				     .msg_controllen = sizeof(ctl.buf)};
+		n = recvmsg(R.c.fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0) {
+			/* The service died or closed us: documented as EIO (platform-service.md). */
+			atomic_store(&R.dead, true);
+			return -EIO;
+		}
+		drop_fds(&mh);
+		m.hdr = (size_t)n >= sizeof(h) ? (const struct svc_hdr *)R.rep : NULL;
+		m.payload = R.rep + sizeof(h);
+		m.size = (size_t)n;
+		m.trunc = mh.msg_flags & MSG_TRUNC;
+		m.nfds = 0;
+		if (svc_msg_check(&m) || m.hdr->seq != h.seq || (m.hdr->type & ~SVC_REPLY) != type) {
+			atomic_store(&R.dead, true);
+			return -EIO;
+		}
+		break;
+	}
+	r = m.payload;
+	*body = (const uint8_t *)(r + 1);
+	*body_len = m.hdr->len - sizeof(*r);
+	return r->status;
+}
+
+/* Has a zap of @addr been applied since generation @gen? pte_lock held. */
+static bool zapped_since(uint64_t gen, uint64_t addr)
+{
+	uint64_t now = atomic_load(&R.zap_gen);
+
+	if (now - gen > ZAP_RING)
+		return true; /* the ring forgot: assume so */
+	for (uint64_t g = gen; g < now; g++) {
+		const struct zap_rec *z = &R.ring[g % ZAP_RING];
+
+		if (addr >= z->addr && addr - z->addr < z->len)
+			return true;
+	}
+	return false;
+}
+
+static void reserve_range(uint64_t addr, uint64_t len)
+{
+	mmap((void *)addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+	     -1, 0);
+}
+
+/* The PTE operations of an MMAP, MPROTECT or FAULT reply (@gen: when it was asked). */
+static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
+{
+	const struct svc_mm_rep *rep = (const void *)body;
+	const struct svc_pte_op *op = (const void *)(rep + 1);
+
+	if (len < sizeof(*rep))
+		return;
+	pte_lock();
+	for (uint32_t i = 0; i < rep->nr_ops; i++, op++) {
+		if (op->op == SVC_PTE_RESERVE) {
+			reserve_range(op->addr, op->len);
+			continue;
+		}
+		if (op->section >= R.nr_sections || op->index >= R.epc_size[op->section] / PAGE)
+			continue;
+		if (zapped_since(gen, op->addr))
+			continue; /* faults again: the service installs it anew */
+		mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
+		     R.epc_fd[op->section], (off_t)(op->index * PAGE));
+	}
+	pte_unlock();
+}
+
+/* ---- the notify thread ---- */
+
+static void ack(uint32_t seq)
+{
+	struct {
+		struct svc_hdr h;
+		struct svc_reply_hdr r;
+	} a = {.h = {.magic = SVC_MAGIC,
+		     .version = SVC_VERSION,
+		     .type = SVC_ZAP | SVC_REPLY,
+		     .len = sizeof(struct svc_reply_hdr),
+		     .seq = seq}};
+
+	send(R.n.fd, &a, sizeof(a), MSG_NOSIGNAL);
+}
+
+static void apply_zap(const struct svc_zap_req *z)
+{
+	const uint64_t *addr = (const void *)(z + 1);
+
+	pte_lock();
+	for (uint32_t i = 0; i < z->n; i++) {
+		uint64_t len = z->kind == SVC_ZAP_UNMAP ? z->len : PAGE;
+		uint64_t g = atomic_load(&R.zap_gen);
+
+		/* Not present: the next touch faults to the service. */
+		if (z->kind == SVC_ZAP_UNMAP)
+			munmap((void *)addr[i], len);
+		else
+			reserve_range(addr[i], len);
+		R.ring[g % ZAP_RING] = (struct zap_rec){addr[i], len};
+		atomic_store(&R.zap_gen, g + 1);
+	}
+	pte_unlock();
+	atomic_fetch_add(&R.zaps, z->n);
+}
+
+static void *notify_main(void *arg)
+{
+	static uint8_t buf[sizeof(struct svc_hdr) + sizeof(struct svc_zap_req) +
+			   SVC_ZAP_MAX_PAGES * 8 + 1] __attribute__((aligned(8)));
+	sigset_t all;
+
+	(void)arg;
+	/* The program's signals are for its own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	for (;;) {
+		struct pollfd p = {.fd = R.n.fd, .events = POLLIN};
+		struct iovec iov = {buf, sizeof(buf)};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct svc_msg m = {0};
+		ssize_t n;
+
+		if (atomic_load(&R.paused)) {
+			usleep(10000);
+			continue;
+		}
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recvmsg(R.n.fd, &mh, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break; /* the service is gone, or we are disconnecting */
+		m.hdr = (size_t)n >= sizeof(struct svc_hdr) ? (const void *)buf : NULL;
+		m.payload = buf + sizeof(struct svc_hdr);
+		m.size = (size_t)n;
+		m.trunc = mh.msg_flags & MSG_TRUNC;
+		if (svc_msg_check(&m) || m.hdr->type != SVC_ZAP)
+			continue;
+		apply_zap(m.payload);
+		ack(m.hdr->seq);
+	}
+	return NULL;
+}
+
+/* ---- connection ---- */
+
+static void close_epc(void)
+{
+	for (unsigned int i = 0; i < R.nr_sections; i++)
+		close(R.epc_fd[i]);
+	R.nr_sections = 0;
+}
+
+int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg)
+{
+	struct svc_hello_rep info;
+	struct svc_get_epc_rep e;
+	int fds[SVC_MAX_FDS], ret;
+
+	if (R.connected)
+		return -EALREADY;
+	R.c = (struct svc_client){.fd = -1};
+	R.n = (struct svc_client){.fd = -1};
+	ret = bin ? svc_connect_or_start(&R.c, dir, bin, cfg, 0, &info)
+		  : svc_connect(&R.c, dir, cfg, 0, &info);
+	if (ret)
+		return ret;
+	ret = svc_get_epc(&R.c, &e, fds);
+	if (ret)
+		goto fail;
+	for (unsigned int i = 0; i < e.nr_sections; i++) {
+		R.epc_fd[i] = fds[i];
+		R.epc_size[i] = e.section[i].size;
+	}
+	R.nr_sections = e.nr_sections;
+	ret = svc_attach_notify(&R.n, dir, info.notify_token);
+	if (ret)
+		goto fail;
+	atomic_store(&R.dead, false);
+	atomic_store(&R.paused, false);
+	ret = -pthread_create(&R.thread, NULL, notify_main, NULL);
+	if (ret)
+		goto fail;
+	R.connected = true;
+	return 0;
+fail:
+	svc_close(&R.n);
+	close_epc();
+	svc_close(&R.c);
+	return ret;
+}
+
+void svc_remote_disconnect(void)
+{
+	if (!R.connected)
+		return;
+	atomic_store(&R.paused, false);
+	/* Wakes the notify thread with end of file; the service sees both go. */
+	shutdown(R.n.fd, SHUT_RDWR);
+	pthread_join(R.thread, NULL);
+	svc_close(&R.n);
+	svc_close(&R.c);
+	close_epc();
+	/* As at exit: the service releases the pages, so nothing of them stays mapped. */
+	pte_lock();
+	for (unsigned int i = 0; i < R.nr_ranges; i++)
+		reserve_range(R.ranges[i].addr, R.ranges[i].len);
+	R.nr_ranges = 0;
+	pte_unlock();
+	R.connected = false;
+}
+
+void svc_remote_notify_pause(bool pause)
+{
+	atomic_store(&R.paused, pause);
+}
+
+uint64_t svc_remote_zaps(void)
+{
+	return atomic_load(&R.zaps);
+}
+
+/* ---- the SGX ranges of the process ---- */
+
+static void range_add(uint64_t addr, uint64_t len)
+{
+	if (R.nr_ranges < sizeof(R.ranges) / sizeof(R.ranges[0]))
+		R.ranges[R.nr_ranges++] = (struct zap_rec){addr, len};
+}
+
+/* [addr, addr + len) is no longer SGX memory: what is left of each range around it stays. */
+static void range_remove(uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	for (unsigned int i = 0; i < R.nr_ranges;) {
+		struct zap_rec r = R.ranges[i];
+		uint64_t rend = r.addr + r.len;
+
+		if (rend <= addr || end <= r.addr) {
+			i++;
+			continue;
+		}
+		R.ranges[i] = R.ranges[--R.nr_ranges];
+		if (r.addr < addr)
+			range_add(r.addr, addr - r.addr);
+		if (end < rend)
+			range_add(end, rend - end);
+	}
+}
+
+/* ---- requests ---- */
+
+int svc_remote_open(unsigned int type)
+{
+	struct svc_open_req r = {.type = type};
+	struct iovec part = {&r, sizeof(r)};
+	const uint8_t *body = NULL;
+	size_t len = 0;
+	int ret = call_lock();
+
+	if (ret)
+		return ret;
+	ret = rcall(SVC_OPEN, &part, 1, &body, &len);
+	if (!ret)
+		ret = ((const struct svc_open_rep *)body)->handle;
+	call_unlock();
+	return ret;
+}
+
+int svc_remote_close(int handle)
+{
+	struct svc_close_req r = {.handle = handle};
+	struct iovec part = {&r, sizeof(r)};
+	const uint8_t *body = NULL;
+	size_t len = 0;
+	int ret = call_lock();
+
+	if (ret)
+		return ret;
+	ret = rcall(SVC_CLOSE, &part, 1, &body, &len);
+	call_unlock();
+	return ret;
+}
+
+/* Copy between this process's memory and a buffer without faulting on a bad pointer. */
+static bool user_copy(void *local, uint64_t remote, size_t n, bool write)
+{
+	struct iovec l = {local, n}, r = {(void *)remote, n};
+	ssize_t done = write ? process_vm_writev(getpid(), &l, 1, &r, 1, 0)
+			     : process_vm_readv(getpid(), &l, 1, &r, 1, 0);
+
+	return done == (ssize_t)n;
+}
+
+struct windows {
+	struct svc_window w[SVC_MAX_WINDOWS];
+	const void *src[SVC_MAX_WINDOWS]; /* NULL: read from this process's memory */
+	uint32_t n;
+};
+
+/*
+ * Add [addr, addr + len) to the memory an ioctl sends. One contained in a
+ * window already is there; a partial overlap is refused by the protocol, so
+ * it is left out and the service answers -EFAULT, as for any unreadable
+ * pointer. @src: the bytes to send instead of the process's.
+ */
+static void window_add(struct windows *ws, uint64_t addr, uint64_t len, const void *src)
+{
+	if (!len || ws->n == SVC_MAX_WINDOWS || addr + len < addr)
+		return;
+	for (uint32_t i = 0; i < ws->n; i++) {
+		const struct svc_window *w = &ws->w[i];
+
+		if (addr >= w->addr && addr + len <= w->addr + w->len)
+			return;
+		if (addr < w->addr + w->len && w->addr < addr + len)
+			return;
+	}
+	ws->w[ws->n] = (struct svc_window){addr, len};
+	ws->src[ws->n++] = src;
+}
+
+/*
+ * One IOCTL with the windows @ws: the ioctl's result. The windows it wrote
+ * come back to the process unless @keep (ADD_PAGES reads its count from
+ * *@arg_out, the argument window as written).
+ */
+static long ioctl_call(int handle, unsigned long cmd, uint64_t arg, struct windows *ws,
+		       bool keep, void *arg_out, size_t arg_len)
+{
+	struct svc_ioctl_req *r = (struct svc_ioctl_req *)R.req;
+	struct svc_window *w = (struct svc_window *)(r + 1);
+	const struct svc_ioctl_rep *rep;
+	const struct svc_window *rw;
+	const uint8_t *body = NULL, *data;
+	uint8_t *p;
+	struct iovec part;
+	size_t len = 0;
+	long ret;
+
+	memset(r, 0, sizeof(*r));
+	r->handle = handle;
+	r->cmd = cmd;
+	r->arg = arg;
+	/* Windows this process cannot read are left out: -EFAULT from the service. */
+	p = (uint8_t *)(w + ws->n);
+	for (uint32_t i = 0; i < ws->n; i++) {
+		if (ws->src[i])
+			memcpy(p, ws->src[i], ws->w[i].len);
+		else if (!user_copy(p, ws->w[i].addr, ws->w[i].len, false))
+			continue;
+		w[r->nr_windows++] = ws->w[i];
+		p += ws->w[i].len;
+	}
+	/* Close the gap the left-out windows' entries made before the data. */
+	if (r->nr_windows < ws->n) {
+		size_t data_len = (size_t)(p - (uint8_t *)(w + ws->n));
+
+		memmove(w + r->nr_windows, w + ws->n, data_len);
+		p = (uint8_t *)(w + r->nr_windows) + data_len;
+	}
+	part = (struct iovec){R.req, (size_t)(p - R.req)};
+	ret = rcall(SVC_IOCTL, &part, 1, &body, &len);
+	if (len < sizeof(*rep))
+		return ret;
+	rep = (const void *)body;
+	rw = (const void *)(rep + 1);
+	data = (const uint8_t *)(rw + rep->nr_windows);
+	for (uint32_t i = 0; i < rep->nr_windows; data += rw[i].len, i++) {
+		if (keep) {
+			if (rw[i].addr == arg && rw[i].len == arg_len)
+				memcpy(arg_out, data, arg_len);
+			continue;
+		}
+		/* copy_to_user() of a pointer that went bad meanwhile: Linux's -EFAULT. */
+		if (!user_copy((void *)data, rw[i].addr, rw[i].len, true) && !ret)
+			ret = -EFAULT;
+	}
+	return ret;
+}
+
+/* ADD_PAGES in batches of SVC_IOCTL_BATCH_PAGES, with Linux's count on a partial failure. */
+static long add_pages(int handle, unsigned long cmd, uint64_t arg)
+{
+	const uint64_t batch = SVC_IOCTL_BATCH_PAGES * PAGE;
+	struct sgx_enclave_add_pages a, b, out;
+	uint64_t done = 0;
+	long ret = 0;
+	bool aligned;
+
+	if (!user_copy(&a, arg, sizeof(a), false))
+		return -EFAULT;
+	/* Misaligned arguments go whole (clipped): the service refuses them before any page. */
+	aligned = !(a.src % PAGE) && !(a.offset % PAGE) && !(a.length % PAGE) && a.length;
+	do {
+		struct windows ws = {.n = 0};
+
+		b = a;
+		b.src = a.src + done;
+		b.offset = a.offset + done;
+		b.length = a.length - done;
+		if (aligned && b.length > batch)
+			b.length = batch;
+		b.count = 0;
+		out = b;
+		window_add(&ws, arg, sizeof(b), &b);
+		window_add(&ws, b.src, b.length < batch ? b.length : batch, NULL);
+		window_add(&ws, b.secinfo, sizeof(struct sgx_secinfo), NULL);
+		ret = ioctl_call(handle, cmd, arg, &ws, true, &out, sizeof(out));
+		done += out.count;
+		if (ret || !aligned || !out.count)
+			break;
+	} while (done < a.length);
+	a.count = done;
+	if (!user_copy(&a, arg, sizeof(a), true) && !ret)
+		ret = -EFAULT;
+	return ret;
+}
+
+long svc_remote_ioctl(int handle, unsigned long cmd, void *argp)
+{
+	uint64_t arg = (uint64_t)(uintptr_t)argp;
+	struct windows ws = {.n = 0};
+	long ret = call_lock();
+
+	if (ret)
+		return ret;
+	if (cmd == SGX_IOC_ENCLAVE_ADD_PAGES) {
+		ret = add_pages(handle, cmd, arg);
+		goto out;
+	}
+	/* The argument struct, then the memory the command reads through it (the uAPI). */
+	window_add(&ws, arg, _IOC_SIZE(cmd), NULL);
+	if (cmd == SGX_IOC_ENCLAVE_CREATE) {
+		struct sgx_enclave_create c;
+
+		if (user_copy(&c, arg, sizeof(c), false))
+			window_add(&ws, c.src, PAGE, NULL);
+	} else if (cmd == SGX_IOC_ENCLAVE_INIT) {
+		struct sgx_enclave_init i;
+
+		if (user_copy(&i, arg, sizeof(i), false))
+			window_add(&ws, i.sigstruct, sizeof(struct sgx_sigstruct), NULL);
+	}
+	ret = ioctl_call(handle, cmd, arg, &ws, false, NULL, 0);
+out:
+	call_unlock();
+	return ret;
+}
+
+/* A request whose reply lists PTE operations: apply them; the status. */
+static int mm_call(unsigned int type, const void *req, size_t req_len, uint64_t *addr,
+		   uint32_t *verdict)
+{
+	struct iovec part = {(void *)req, req_len};
+	uint64_t gen = atomic_load(&R.zap_gen);
+	const struct svc_mm_rep *rep;
+	const uint8_t *body = NULL;
+	size_t len = 0;
+	int ret;
+
+	ret = rcall(type, &part, 1, &body, &len);
+	if (len < sizeof(*rep))
+		return ret;
+	rep = (const void *)body;
+	apply_ops(body, len, gen);
+	if (addr)
+		*addr = rep->addr;
+	if (verdict)
+		*verdict = rep->verdict;
+	return ret;
+}
+
+int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, off_t offset)
+{
+	struct svc_mmap_req r = {.handle = handle, .prot = prot, .offset = (uint64_t)offset};
+	int rflags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint64_t start;
+	void *p;
+	int ret;
+
+	if (!len)
+		return -EINVAL;
+	len = (len + PAGE - 1) & ~(PAGE - 1);
+	if (flags & MAP_FIXED_NOREPLACE)
+		rflags |= MAP_FIXED_NOREPLACE;
+	else if (flags & MAP_FIXED)
+		rflags |= MAP_FIXED;
+	/* The range is this process's to choose: reserved first, then recorded. */
+	p = mmap(*addr, len, PROT_NONE, rflags, -1, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	ret = call_lock();
+	if (ret) {
+		munmap(p, len);
+		return ret;
+	}
+	r.addr = (uint64_t)(uintptr_t)p;
+	r.len = len;
+	r.flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
+	ret = mm_call(SVC_MMAP, &r, sizeof(r), &start, NULL);
+	if (!ret) {
+		range_remove(start, len); /* MAP_FIXED over an SGX range replaced it */
+		range_add(start, len);
+	}
+	call_unlock();
+	if (ret) {
+		munmap(p, len);
+		return ret;
+	}
+	*addr = (void *)(uintptr_t)start;
+	return 0;
+}
+
+int svc_remote_munmap(void *addr, size_t len)
+{
+	struct svc_munmap_req r = {.addr = (uint64_t)(uintptr_t)addr, .len = len};
+	int ret = call_lock();
+
+	if (ret)
+		return ret;
+	ret = mm_call(SVC_MUNMAP, &r, sizeof(r), NULL, NULL);
+	if (!ret)
+		range_remove(r.addr, (len + PAGE - 1) & ~(PAGE - 1));
+	call_unlock();
+	if (!ret && munmap(addr, len))
+		ret = -errno;
+	return ret;
+}
+
+int svc_remote_mprotect(void *addr, size_t len, int prot)
+{
+	struct svc_mprotect_req r = {.addr = (uint64_t)(uintptr_t)addr, .len = len, .prot = prot};
+	int ret = call_lock();
+
+	if (ret)
+		return ret;
+	ret = mm_call(SVC_MPROTECT, &r, sizeof(r), NULL, NULL);
+	call_unlock();
+	return ret;
+}
+
+enum svc_fault_verdict svc_remote_fault(void *addr, int access)
+{
+	struct svc_fault_req r = {.addr = (uint64_t)(uintptr_t)addr, .access = (uint32_t)access};
+	uint32_t verdict = SVC_FAULT_SIGBUS;
+	int saved = errno; /* a signal handler leaves errno as it found it */
+	int ret = call_lock();
+
+	if (!ret) {
+		ret = mm_call(SVC_FAULT, &r, sizeof(r), NULL, &verdict);
+		call_unlock();
+	}
+	errno = saved;
+	/* No service to answer: the access cannot be satisfied (platform-service.md). */
+	return ret ? SVC_FAULT_SIGBUS : (enum svc_fault_verdict)verdict;
+}

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A client process's SGX through the platform service (issue 16): what the
+ * shim will call where Linux enters the kernel. The enclave's kernel side
+ * (its files, VMAs, EPC pages, the reclaimer) lives in the service; this
+ * process keeps the real page tables: ranges reserved PROT_NONE, and PTEs
+ * as MAP_SHARED mappings of the EPC sections' memfds (GET_EPC), made from
+ * the PTE operations each reply lists and dropped by the service's zaps,
+ * which a thread of this library receives on a second connection (the
+ * notify channel) and acknowledges once they are applied.
+ *
+ * One connection per process, set up by svc_remote_connect(). Every call
+ * returns 0 (or a handle) or -errno as Linux's system call would, and -EIO
+ * once the service is gone (a connection reset is mapped); none waits
+ * longer than the client's timeout. A fault whose answer needs a service
+ * that is gone is SIGBUS.
+ *
+ * Async-signal-safety: svc_remote_fault() is meant for a SIGSEGV handler.
+ * It and every call here use system calls only on the way (sendmsg, poll,
+ * recvmsg, mmap, process_vm_readv/writev) and static buffers, no malloc and
+ * no stdio; calls of different threads are serialized by a spinlock with
+ * an owner, so a fault taken by a thread that is inside a call already
+ * (a signal handler touching enclave memory while its thread was in an
+ * ioctl) is refused (SIGBUS) instead of deadlocking.
+ */
+#ifndef SOFTSGX_SERVICE_REMOTE_H
+#define SOFTSGX_SERVICE_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "softsgx/softsgx.h"
+
+/* The verdict of a fault, kernel/driver.h's enum sgx_fault_result. */
+enum svc_fault_verdict {
+	SVC_FAULT_NOT_OURS, /* no SGX VMA there */
+	SVC_FAULT_RETRY,    /* the PTE is there now (or try again) */
+	SVC_FAULT_SIGBUS,
+	SVC_FAULT_SIGSEGV,
+	SVC_FAULT_EPCM, /* SGX2: the EPCM refuses the access */
+};
+
+/*
+ * Become a client of the service of @dir (NULL: the default directory),
+ * started with @bin when none runs (svc_connect_or_start(); @bin NULL: no
+ * start, -ENOENT/-ECONNREFUSED then), with @cfg (NULL: the platform as it
+ * is). Maps nothing yet; starts the notify thread. -EALREADY when connected.
+ */
+int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg);
+/*
+ * Drop the connection: the service releases what this process held, and
+ * the SGX ranges mapped here become inaccessible (PROT_NONE), as at exit.
+ */
+void svc_remote_disconnect(void);
+
+/* open(2) of /dev/sgx_enclave (SVC_OPEN_ENCLAVE), _provision or _vepc: a handle. */
+int svc_remote_open(unsigned int type);
+int svc_remote_close(int handle);
+/*
+ * ioctl(2): the memory the command reads travels with it (the SECS, an
+ * ADD_PAGES batch of source pages and SECINFO, the SIGSTRUCT, the argument
+ * struct), what it writes comes back. A pointer this process cannot read is
+ * -EFAULT, as Linux's copy_from_user() gives.
+ */
+long svc_remote_ioctl(int handle, unsigned long cmd, void *arg);
+/*
+ * mmap(2) of @handle: the range is reserved here first (at *@addr with
+ * MAP_FIXED / MAP_FIXED_NOREPLACE, else where the host puts it), then
+ * recorded by the service; *@addr gets its start.
+ */
+int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, off_t offset);
+int svc_remote_munmap(void *addr, size_t len);
+int svc_remote_mprotect(void *addr, size_t len, int prot);
+/*
+ * A page fault at @addr for @access (PROT_READ/WRITE/EXEC, | 0x100 for an
+ * access by enclave code): the PTEs are in place when it returns RETRY.
+ * Safe in a signal handler (see above). SIGBUS when the service is gone.
+ */
+enum svc_fault_verdict svc_remote_fault(void *addr, int access);
+
+/* Tests: the notify thread stops reading (a client that never acknowledges), or resumes. */
+void svc_remote_notify_pause(bool pause);
+/* Tests: zaps this process has applied. */
+uint64_t svc_remote_zaps(void);
+
+#endif /* SOFTSGX_SERVICE_REMOTE_H */
