@@ -130,6 +130,14 @@ struct sgx_file *sgx_mm_fget(struct sgx_mm *mm, int fd);
 int sgx_mm_fd_close(struct sgx_mm *mm, int fd);
 
 /*
+ * The usage ids (kernel/usage.h) of the enclaves and vEPCs the process has
+ * open or mapped, each once: at most @max in @ids; returns how many there
+ * are (which may exceed @max). For `softsgx top`'s view of a service's
+ * clients.
+ */
+unsigned int sgx_mm_usage_ids(struct sgx_mm *mm, uint64_t *ids, unsigned int max);
+
+/*
  * The mm a system call is being made for (Linux's current->mm), set by
  * sgx_file_ioctl_mm() for the call's duration: its user memory and its
  * descriptors are the ones the ioctl reads. NULL: the process the model

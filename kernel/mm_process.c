@@ -11,6 +11,7 @@
 #include "encl.h"
 #include "fault_inject.h"
 #include "mm.h"
+#include "virt.h"
 
 /* One descriptor of the process (its file table, cut down). */
 struct sgx_mm_fd {
@@ -193,4 +194,51 @@ void sgx_mm_exit(struct sgx_mm *mm)
 		sgx_file_put(e->file);
 		free(e);
 	}
+}
+
+/* The usage id of the enclave or vEPC behind @f; 0 for other files. */
+static uint64_t file_usage_id(struct sgx_file *f)
+{
+	struct sgx_encl *encl;
+
+	switch (f->type) {
+	case SGX_FILE_ENCLAVE:
+		encl = sgx_file_encl(f);
+		return encl ? encl->usage_id : 0;
+	case SGX_FILE_VEPC:
+		return f->private_data ? ((struct sgx_vepc *)f->private_data)->usage_id : 0;
+	default:
+		return 0;
+	}
+}
+
+static unsigned int add_id(uint64_t *ids, unsigned int n, unsigned int max, uint64_t id)
+{
+	unsigned int i;
+
+	if (!id)
+		return n;
+	for (i = 0; i < n && i < max; i++)
+		if (ids[i] == id)
+			return n;
+	if (n < max)
+		ids[n] = id;
+	return n + 1;
+}
+
+unsigned int sgx_mm_usage_ids(struct sgx_mm *mm, uint64_t *ids, unsigned int max)
+{
+	struct list_head *pos;
+	unsigned int n = 0;
+
+	pthread_mutex_lock(&mm->files_lock);
+	for (pos = mm->files.next; pos != &mm->files; pos = pos->next)
+		n = add_id(ids, n, max, file_usage_id(list_entry(pos, struct sgx_mm_fd, list)->file));
+	pthread_mutex_unlock(&mm->files_lock);
+	/* An enclave stays the process's after close() while it is mapped. */
+	pthread_rwlock_rdlock(&mm->lock);
+	for (pos = mm->vmas.next; pos != &mm->vmas; pos = pos->next)
+		n = add_id(ids, n, max, file_usage_id(list_entry(pos, struct sgx_vma, list)->file));
+	pthread_rwlock_unlock(&mm->lock);
+	return n;
 }

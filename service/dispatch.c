@@ -196,6 +196,61 @@ static void jstring(struct jbuf *b, const char *s)
  * client process. Enclaves and vEPCs belong to no client yet (the shim does
  * not forward to the service in this stage), so the lists are empty.
  */
+/* Every enclave and vEPC of the platform, for TOP (the service's thread only). */
+#define TOP_MAX_INSTANCES 1024
+static struct top_usage {
+	struct softsgx_enclave_usage encls[TOP_MAX_INSTANCES];
+	struct softsgx_vepc_usage vepcs[TOP_MAX_INSTANCES];
+	unsigned int nr_encls, nr_vepcs;
+} top_usage;
+
+/*
+ * The enclaves and vEPCs @mm has open or mapped, with their pages
+ * (resident and evicted): `softsgx top`'s per-process lists. Instances are
+ * shared after fork(), so one may appear under several processes.
+ */
+static void top_instances(struct jbuf *b, struct sgx_mm *mm, const struct top_usage *u)
+{
+	uint64_t ids[64];
+	unsigned int n = mm ? sgx_mm_usage_ids(mm, ids, 64) : 0;
+	bool first = true;
+
+	if (n > 64)
+		n = 64;
+	jprintf(b, ", \"enclaves\": [");
+	for (unsigned int i = 0; i < u->nr_encls && i < TOP_MAX_INSTANCES; i++) {
+		const struct softsgx_enclave_usage *e = &u->encls[i];
+
+		for (unsigned int j = 0; j < n; j++) {
+			if (ids[j] != e->id)
+				continue;
+			jprintf(b,
+				"%s{\"id\": %" PRIu64 ", \"base\": %" PRIu64 ", \"size\": %" PRIu64
+				", \"epc_pages\": %" PRIu64 ", \"va_pages\": %" PRIu64
+				", \"evicted_pages\": %" PRIu64 ", \"added_pages\": %" PRIu64 "}",
+				first ? "" : ", ", e->id, e->base, e->size, e->epc_pages, e->va_pages,
+				e->evicted_pages, e->added_pages);
+			first = false;
+		}
+	}
+	jprintf(b, "], \"vepcs\": [");
+	first = true;
+	for (unsigned int i = 0; i < u->nr_vepcs && i < TOP_MAX_INSTANCES; i++) {
+		const struct softsgx_vepc_usage *v = &u->vepcs[i];
+
+		for (unsigned int j = 0; j < n; j++) {
+			if (ids[j] != v->id)
+				continue;
+			jprintf(b,
+				"%s{\"id\": %" PRIu64 ", \"epc_pages\": %" PRIu64
+				", \"mapped_bytes\": %" PRIu64 "}",
+				first ? "" : ", ", v->id, v->epc_pages, v->mapped_bytes);
+			first = false;
+		}
+	}
+	jprintf(b, "]");
+}
+
 static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
 	char *body = svc_reply_start(out, req, SVC_TOP, 0);
@@ -203,7 +258,11 @@ static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_o
 	struct platform_counts pc;
 	bool first = true;
 
+	struct top_usage *u = &top_usage;
+
 	counts(s, &pc);
+	softsgx_get_usage(s->platform, u->encls, TOP_MAX_INSTANCES, &u->nr_encls, u->vepcs,
+			  TOP_MAX_INSTANCES, &u->nr_vepcs);
 	jprintf(&b,
 		"{\"service_pid\": %d, \"uptime_s\": %.3f,\n \"epc\": {\"total_pages\": %" PRIu64
 		", \"free_pages\": %" PRIu64 ", \"in_use_pages\": %" PRIu64
@@ -219,7 +278,8 @@ static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_o
 			continue;
 		jprintf(&b, "%s\n  {\"pid\": %d, \"program\": ", first ? "" : ",", (int)c->pid);
 		jstring(&b, c->program);
-		jprintf(&b, ", \"enclaves\": [], \"vepcs\": []}");
+		top_instances(&b, c->mm, u);
+		jprintf(&b, "}");
 		first = false;
 	}
 	jprintf(&b, "]}\n");

@@ -4,6 +4,11 @@
  * runs ("service" in each JSON line, a block in the text view), and does
  * not start one when none runs.
  */
+#include <sys/mman.h>
+
+#include "encl_fixture.h"
+#include "remote.h"
+#include "softsgx/sgx_uapi.h"
 #include "svc_fixture.h"
 
 static int setup(void **state)
@@ -66,11 +71,60 @@ static void test_top_with_service(void **state)
 	cli_result_free(&r);
 }
 
+/* TOP lists each client's enclaves (here: SECS and a VA page) and vEPCs under its pid. */
+static void test_top_lists_client_instances(void **state)
+{
+	struct svc_fx *fx = *state;
+	struct sgx_secs *secs = aligned_alloc(4096, 4096);
+	struct sgx_enclave_create create = {0};
+	uint64_t size = 16 * 4096, base = ek_free_base(size);
+	struct svc_client c;
+	void *vaddr = NULL;
+	char *json = NULL, want[96];
+	int encl, vepc;
+
+	assert_non_null(secs);
+	fx_start(fx, CLI_ARGS("--epc", "8M", "--sections", "1", "--idle-timeout", "0"));
+	assert_int_equal(svc_remote_connect(fx->dir, NULL, NULL), 0);
+	encl = svc_remote_open(SVC_OPEN_ENCLAVE);
+	assert_true(encl >= 0);
+	ek_secs(secs, base, size);
+	create.src = (uintptr_t)secs;
+	assert_int_equal(svc_remote_ioctl(encl, SGX_IOC_ENCLAVE_CREATE, &create), 0);
+	vepc = svc_remote_open(SVC_OPEN_VEPC);
+	assert_true(vepc >= 0);
+	assert_int_equal(svc_remote_mmap(&vaddr, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, vepc, 0),
+			 0);
+	/* The fault a touch would take (this test has no SIGSEGV handler): one page. */
+	assert_int_equal(svc_remote_fault(vaddr, PROT_WRITE), SVC_FAULT_RETRY);
+	((volatile char *)vaddr)[0] = 1;
+
+	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
+	assert_int_equal(svc_top(&c, &json), 0);
+	svc_close(&c);
+	assert_true(cli_json_is_object(json));
+	snprintf(want, sizeof(want), "{\"pid\": %d, \"program\": ", (int)getpid());
+	cli_assert_contains(json, want);
+	snprintf(want, sizeof(want), "\"base\": %llu, \"size\": %llu, \"epc_pages\": 2, \"va_pages\": 1,",
+		 (unsigned long long)base, (unsigned long long)size);
+	cli_assert_contains(json, want);
+	cli_assert_contains(json, "\"epc_pages\": 1, \"mapped_bytes\": 8192}");
+	free(json);
+
+	assert_int_equal(svc_remote_munmap(vaddr, 2 * 4096), 0);
+	assert_int_equal(svc_remote_close(vepc), 0);
+	assert_int_equal(svc_remote_close(encl), 0);
+	svc_remote_disconnect();
+	munmap((void *)(uintptr_t)base, size);
+	free(secs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_top_without_service, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_top_with_service, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_top_lists_client_instances, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
