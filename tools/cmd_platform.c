@@ -120,6 +120,29 @@ static int connect_error(const char *cmd, const char *dir, int err)
 }
 
 /*
+ * Connect to the running service as a control client (not counted, never
+ * started for this): 0 with *@running true, or 0 with *@running false when
+ * none runs; otherwise the exit status of a message already printed.
+ */
+static int connect_control(const char *cmd, char *dir, size_t len, struct svc_client *c,
+			   struct svc_hello_rep *info, bool *running)
+{
+	bool missing;
+	int ret = runtime_dir(cmd, dir, len, false, &missing);
+
+	*running = false;
+	if (ret)
+		return ret;
+	ret = missing ? -ENOENT : svc_connect(c, dir, NULL, SVC_HELLO_CONTROL, info);
+	if (not_running(ret))
+		return 0;
+	if (ret)
+		return connect_error(cmd, dir, ret);
+	*running = true;
+	return 0;
+}
+
+/*
  * The lock is held: tell the service's HELLO answer. -ENOENT (no socket
  * yet or no more: the holder is starting or exiting) lets the caller retry.
  */
@@ -259,7 +282,7 @@ static int do_stop(int argc, char **argv)
 	struct svc_hello_rep info;
 	struct svc_client c = {0};
 	unsigned int clients = 0;
-	bool force = false, missing;
+	bool force = false, running;
 	char dir[256];
 	int opt, ret;
 
@@ -276,18 +299,14 @@ static int do_stop(int argc, char **argv)
 		}
 	}
 	ret = cli_no_operands(cmd, argc, argv);
+	if (!ret)
+		ret = connect_control(cmd, dir, sizeof(dir), &c, &info, &running);
 	if (ret)
 		return ret;
-	ret = runtime_dir(cmd, dir, sizeof(dir), false, &missing);
-	if (ret)
-		return ret;
-	ret = missing ? -ENOENT : svc_connect(&c, dir, NULL, SVC_HELLO_CONTROL, &info);
-	if (not_running(ret)) {
+	if (!running) {
 		printf("softsgx platform: not running\n");
 		return CLI_EXIT_OK;
 	}
-	if (ret)
-		return connect_error(cmd, dir, ret);
 	ret = svc_shutdown(&c, force, &clients);
 	svc_close(&c);
 	if (ret == -EBUSY)
@@ -362,7 +381,7 @@ static int do_status(int argc, char **argv)
 	const char *cmd = NAME " status";
 	struct svc_status_rep st;
 	struct svc_client c = {0};
-	bool json = false, missing;
+	bool json = false, running;
 	char dir[256];
 	int opt, ret;
 
@@ -379,13 +398,11 @@ static int do_status(int argc, char **argv)
 		}
 	}
 	ret = cli_no_operands(cmd, argc, argv);
+	if (!ret)
+		ret = connect_control(cmd, dir, sizeof(dir), &c, NULL, &running);
 	if (ret)
 		return ret;
-	ret = runtime_dir(cmd, dir, sizeof(dir), false, &missing);
-	if (ret)
-		return ret;
-	ret = missing ? -ENOENT : svc_connect(&c, dir, NULL, SVC_HELLO_CONTROL, NULL);
-	if (not_running(ret)) {
+	if (!running) {
 		if (json) {
 			printf("{\"running\": false, \"socket\": ");
 			cli_json_string(dir);
@@ -395,8 +412,6 @@ static int do_status(int argc, char **argv)
 		}
 		return CLI_EXIT_FAILURE;
 	}
-	if (ret)
-		return connect_error(cmd, dir, ret);
 	ret = svc_status(&c, &st);
 	svc_close(&c);
 	if (ret)
