@@ -196,18 +196,28 @@ err:
 	return PAGE_CRYPTO_ERROR;
 }
 
+/*
+ * The calling thread's context for sealing (@seal) or opening, or @tmp when
+ * the thread has none to lend (see gcm_get()); NULL when the AAD is too
+ * long for EVP's int lengths or no context can be made.
+ */
+static struct gcm_ctx *gcm_for(bool seal, size_t aad_len, struct gcm_ctx *tmp)
+{
+	struct page_crypto_tls *t;
+
+	if (aad_len > INT_MAX)
+		return NULL;
+	t = tls_get();
+	return gcm_get(t ? (seal ? &t->seal : &t->open) : NULL, tmp);
+}
+
 enum page_crypto_status page_seal(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint64_t nonce,
 				  const void *aad, size_t aad_len, const void *plain,
 				  void *cipher_out, uint8_t mac_out[PAGE_CRYPTO_MAC_SIZE])
 {
-	struct page_crypto_tls *t;
-	struct gcm_ctx tmp, *g;
+	struct gcm_ctx tmp, *g = gcm_for(true, aad_len, &tmp);
 	enum page_crypto_status ret;
 
-	if (aad_len > INT_MAX)
-		return PAGE_CRYPTO_ERROR;
-	t = tls_get();
-	g = gcm_get(t ? &t->seal : NULL, &tmp);
 	if (!g)
 		return PAGE_CRYPTO_ERROR;
 	ret = seal_with(g, key, nonce, aad, aad_len, plain, cipher_out, mac_out);
@@ -247,14 +257,9 @@ enum page_crypto_status page_open(const uint8_t key[PAGE_CRYPTO_KEY_SIZE], uint6
 				  const void *aad, size_t aad_len, const void *cipher,
 				  const uint8_t mac[PAGE_CRYPTO_MAC_SIZE], void *scratch)
 {
-	struct page_crypto_tls *t;
-	struct gcm_ctx tmp, *g;
+	struct gcm_ctx tmp, *g = gcm_for(false, aad_len, &tmp);
 	enum page_crypto_status ret;
 
-	if (aad_len > INT_MAX)
-		return PAGE_CRYPTO_ERROR;
-	t = tls_get();
-	g = gcm_get(t ? &t->open : NULL, &tmp);
 	if (!g)
 		return PAGE_CRYPTO_ERROR;
 	ret = open_with(g, key, nonce, aad, aad_len, cipher, mac, scratch);
