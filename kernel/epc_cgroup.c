@@ -194,9 +194,10 @@ void sgx_mm_set_cgroup(struct sgx_mm *mm, struct sgx_epc_cgroup *cg)
 	struct sgx_epc_cgroup *old = atomic_load(&mm->cg);
 	struct sgx_kernel *k = cg ? cg->k : old ? old->k : NULL;
 
-	if (!k || old == cg)
-		return;
+	if (!k)
+		return; /* the root to the root */
 	pthread_mutex_lock(&k->cg_lock);
+	old = atomic_load(&mm->cg); /* another setter may have been first */
 	if (old)
 		old->nr_mms--;
 	if (cg)
