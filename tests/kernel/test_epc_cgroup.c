@@ -192,8 +192,8 @@ static uint64_t resident(struct tenant *t)
 
 /*
  * Touch page @i through the tenant's mm. A fault that found the cgroup at
- * its max (no reclaim under the enclave's lock) asks ksgxd; with none
- * running, do its share here. Returns the page's first word.
+ * its max or the EPC full (no reclaim under the enclave's lock) asks
+ * ksgxd; with none running, do its share here. Returns the page's first word.
  */
 static uint64_t touch(struct softsgx_platform *p, struct tenant *t, uint64_t i)
 {
@@ -209,7 +209,9 @@ static uint64_t touch(struct softsgx_platform *p, struct tenant *t, uint64_t i)
 		pthread_mutex_unlock(&sgx_file_encl(t->f)->lock);
 		if (mapped)
 			return *(volatile uint64_t *)real(&t->r, addr);
-		sgx_epc_cgroup_reclaim_pending(k);
+		/* ksgxd's work: the cgroups found at their max, else the EPC's watermark. */
+		if (!sgx_epc_cgroup_reclaim_pending(k) && sgx_should_reclaim(k, SGX_NR_HIGH_PAGES))
+			sgx_reclaim_pages(k);
 	}
 	fail_msg("page %llu never came back", (unsigned long long)i);
 	return 0;
@@ -334,6 +336,64 @@ static void test_limit_evicts_own_pages(void **state)
 	check(p);
 	assert_int_equal(usage(cb), 0);
 	assert_int_equal(usage(sgx_epc_cgroup_root(k)), 0);
+	lg_platform_free(p);
+}
+
+/*
+ * Global reclaim still spans every cgroup, oldest pages first whatever
+ * their cgroup; two unlimited cgroups on an EPC smaller than both enclaves
+ * evict each other.
+ */
+static void test_global_reclaim(void **state)
+{
+	struct softsgx_platform *p = platform(48, false);
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct sgx_epc_cgroup *ca = cgroup(k, "/a", SGX_EPC_CG_MAX);
+	struct sgx_epc_cgroup *cb = cgroup(k, "/b/c", SGX_EPC_CG_MAX);
+	struct tenant a, a2, b;
+	struct softsgx_stats st;
+	uint64_t evictions;
+
+	(void)state;
+	tenant_build(p, &a, ca, 20);
+	tenant_build(p, &b, cb, 20);
+	check(p);
+	/* A's pages are older: one batch takes 16 of them and none of B's. */
+	assert_int_equal(sgx_reclaim_pages(k), 16);
+	assert_int_equal(resident(&a), 21 - 16);
+	assert_int_equal(resident(&b), 21);
+	assert_int_equal(usage(ca), 23 - 16);
+	check(p);
+	/* A's last 5, then B's oldest 11; A's SECS follows its last child out. */
+	assert_int_equal(sgx_reclaim_pages(k), 16);
+	assert_int_equal(resident(&a), 0);
+	assert_int_equal(resident(&b), 21 - 11);
+	assert_int_equal(usage(ca), 1); /* its VA page */
+	check(p);
+	/*
+	 * A second enclave in A: 66 pages wanted of 48. Each reads its whole
+	 * enclave, round after round: they evict each other.
+	 */
+	tenant_build(p, &a2, ca, 20);
+	check(p);
+	softsgx_get_stats(p, &st);
+	evictions = st.evictions;
+	for (int round = 0; round < 2; round++) {
+		for (uint64_t i = 1; i <= 20; i++) {
+			assert_int_equal(touch(p, &a, i), i);
+			assert_int_equal(touch(p, &b, i), i);
+			assert_int_equal(touch(p, &a2, i), i);
+			check(p);
+		}
+	}
+	softsgx_get_stats(p, &st);
+	assert_true(st.evictions - evictions >= 2 * (66 - 48));
+	assert_int_equal(atomic_load(&ca->events) + atomic_load(&cb->events), 0);
+	tenant_exit(&a);
+	tenant_exit(&a2);
+	tenant_exit(&b);
+	check(p);
+	assert_int_equal(usage(ca) + usage(cb), 0);
 	lg_platform_free(p);
 }
 
@@ -722,6 +782,7 @@ int main(void)
 		LG_TEST(test_tree_and_files),
 		LG_TEST(test_limit_evicts_own_pages),
 		LG_TEST(test_two_limited_contend),
+		LG_TEST(test_global_reclaim),
 		LG_TEST(test_unreclaimable_enomem),
 		LG_TEST(test_hierarchical),
 		LG_TEST(test_lowered_limit_reclaims),
