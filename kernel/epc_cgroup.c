@@ -382,10 +382,11 @@ int sgx_epc_cgroup_write_max(struct sgx_epc_cgroup *cg, const char *text)
 		v = SGX_EPC_CG_MAX;
 		end = (char *)text + 3;
 	} else {
+		/* kstrtou64(buf, 0, ...) as misc_cg_max_write(): decimal, 0x hex, 0 octal. */
 		if (*text < '0' || *text > '9')
 			return -EINVAL;
 		errno = 0;
-		v = strtoull(text, &end, 10);
+		v = strtoull(text, &end, 0);
 		if (errno)
 			return -EINVAL;
 	}

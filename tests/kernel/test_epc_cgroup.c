@@ -263,6 +263,8 @@ static void test_tree_and_files(void **state)
 	read_file(a, "misc.events.local", "sgx_epc.max 0\n");
 	assert_int_equal(sgx_epc_cgroup_write_max(a, "sgx_epc 40960\n"), 0);
 	read_file(a, "misc.max", "sgx_epc 40960\n");
+	assert_int_equal(sgx_epc_cgroup_write_max(a, "sgx_epc 0x3000"), 0);
+	read_file(a, "misc.max", "sgx_epc 12288\n");
 	assert_int_equal(sgx_epc_cgroup_write_max(a, "sgx_epc max"), 0);
 	read_file(a, "misc.max", "sgx_epc max\n");
 	assert_int_equal(sgx_epc_cgroup_write_max(a, "sgx_vepc 1"), -EINVAL);
