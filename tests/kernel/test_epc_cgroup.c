@@ -496,6 +496,28 @@ static void test_unreclaimable_enomem(void **state)
 	assert_int_equal(sgx_handle_fault_mm(k, a.mm, va + PAGE, PROT_WRITE), SGX_FAULT_SIGBUS);
 	assert_int_equal(sgx_vepc_populate_mm(k, a.mm, va, 4 * PAGE), -ENOMEM);
 	check(p);
+	/* ADD_PAGES in A: ENOMEM, nothing added. */
+	{
+		struct sgx_secinfo si __attribute__((aligned(64))) = {
+			.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
+		};
+		uint8_t *src = aligned_alloc(PAGE, PAGE);
+		struct sgx_enclave_add_pages add = {
+			.length = PAGE,
+			.secinfo = (uintptr_t)&si,
+		};
+
+		assert_non_null(src);
+		memset(src, 0x5A, PAGE);
+		add.src = (uintptr_t)src;
+		prev = sgx_set_current_mm(a.mm);
+		assert_int_equal(softsgx_ioctl(p, fds[1], SGX_IOC_ENCLAVE_ADD_PAGES, &add), -ENOMEM);
+		sgx_set_current_mm(prev);
+		assert_int_equal(add.count, 0);
+		free(src);
+	}
+	assert_int_equal(usage(ca), 9);
+	check(p);
 
 	/* B is unaffected: builds past its own limit and reads everything. */
 	tenant_build(p, &b, cb, 40);
@@ -589,6 +611,10 @@ static void test_lowered_limit_reclaims(void **state)
 	assert_int_equal(sgx_epc_cgroup_set_max(ca, 0), -EBUSY);
 	assert_int_equal(usage(ca), 1);
 	assert_int_equal(resident(&a), 0);
+	/* A fault at the limit with nothing to reclaim: SIGBUS (the SECS cannot come back). */
+	assert_int_equal(sgx_handle_fault_mm(k, a.mm, a.e.base + 5 * PAGE, PROT_READ),
+			 SGX_FAULT_SIGBUS);
+	assert_int_equal(usage(ca), 1);
 	sgx_epc_cgroup_read(ca, "misc.max", buf, sizeof(buf));
 	assert_string_equal(buf, "sgx_epc 0\n");
 	check(p);
