@@ -77,6 +77,8 @@ TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_sanitize
 # crypto (issue 18): the CPU model's per-thread cipher contexts, EWB/ELDU on
 # several threads and across platforms, under TSan as well.
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_paging_threads $(TSAN_DIR)/tests/hw/test_page_crypto_ctx
+# cgroup (issue 17): EPC cgroups, tenants contending with ksgxd running, under TSan too.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_epc_cgroup
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.

@@ -587,7 +587,11 @@ enum sgx_fault_result sgx_handle_fault_mm(struct sgx_kernel *k, struct sgx_mm *m
 	enum sgx_fault_result ret;
 	struct sgx_vma *vma;
 
+	struct sgx_mm *prev;
+
 	atomic_fetch_add(&k->stats.faults, 1);
+	/* The faulting mm pays for what the fault allocates (its EPC cgroup). */
+	prev = sgx_set_current_mm(mm);
 	pthread_rwlock_rdlock(&mm->lock);
 	vma = sgx_find_vma(mm, addr);
 	if (!vma)
@@ -601,6 +605,7 @@ enum sgx_fault_result sgx_handle_fault_mm(struct sgx_kernel *k, struct sgx_mm *m
 	else
 		ret = SGX_FAULT_SIGBUS;
 	pthread_rwlock_unlock(&mm->lock);
+	sgx_set_current_mm(prev);
 	if (ret == SGX_FAULT_SIGBUS)
 		atomic_fetch_add(&k->stats.sigbus, 1);
 	if (trace)

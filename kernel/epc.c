@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "epc_cgroup.h"
 #include "epc_internal.h"
 #include "fault_inject.h"
 #include "usage.h"
@@ -131,11 +132,30 @@ static struct sgx_epc_page *__sgx_alloc_epc_page(struct sgx_kernel *k)
 	return NULL;
 }
 
+/*
+ * The cgroup an allocation charges: that of the mm the call is made for,
+ * as the series charges the current task's misc cgroup (epc_cgroup.h).
+ */
+static struct sgx_epc_cgroup *alloc_cgroup(struct sgx_kernel *k)
+{
+	struct sgx_mm *mm = sgx_current_mm();
+
+	return sgx_mm_cgroup(k, mm ? mm : &k->mm);
+}
+
 struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool reclaim,
 					int *err)
 {
+	struct sgx_epc_cgroup *cg = alloc_cgroup(k);
 	struct sgx_epc_page *page;
+	int ret;
 
+	/* The cgroup first, as the series: a cgroup at its max reclaims its own pages. */
+	ret = sgx_epc_cgroup_try_charge(cg, reclaim);
+	if (ret) {
+		*err = ret;
+		return NULL;
+	}
 	for (;;) {
 		/* Injected exhaustion: this look finds every free list empty. */
 		bool injected = sgx_fi_should_fail(SGX_FI_EPC_ALLOC);
@@ -143,6 +163,7 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 		page = injected ? NULL : __sgx_alloc_epc_page(k);
 		if (page) {
 			page->owner = owner;
+			page->cg = cg;
 			atomic_fetch_add(&k->stats.allocs, 1);
 			break;
 		}
@@ -161,7 +182,7 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 			continue;
 		}
 		pthread_mutex_lock(&k->lru_lock);
-		bool nothing_to_reclaim = list_empty(&k->active_page_list);
+		bool nothing_to_reclaim = k->nr_lru == 0;
 		bool in_flight = k->nr_isolated != 0;
 		pthread_mutex_unlock(&k->lru_lock);
 		/*
@@ -185,6 +206,8 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 		else
 			sgx_reclaim_pages(k);
 	}
+	if (!page)
+		sgx_epc_cgroup_uncharge(cg);
 	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
 		sgx_wake_ksgxd(k);
 	return page;
@@ -205,6 +228,7 @@ void sgx_epc_put_free(struct sgx_kernel *k, struct sgx_epc_page *page, bool coun
 
 void sgx_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
+	sgx_epc_page_uncharge(page);
 	atomic_fetch_sub(&k->nr_in_use_pages, 1);
 	atomic_fetch_add(&k->stats.frees, 1);
 	sgx_epc_put_free(k, page, true);
@@ -229,6 +253,8 @@ void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
 			(unsigned long long)sgx_get_epc_phys_addr(k, page));
 		page->flags |= SGX_EPC_PAGE_LEAKED;
 		page->owner = NULL;
+		/* Leaked pages are not in use: no cgroup keeps paying for them. */
+		sgx_epc_page_uncharge(page);
 		return;
 	}
 	sgx_free_epc_page(k, page);
@@ -280,8 +306,13 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 		return -EINVAL;
 	k->hw = cfg->hw;
 	sgx_mm_init(&k->mm);
-	INIT_LIST_HEAD(&k->active_page_list);
 	pthread_mutex_init(&k->lru_lock, NULL);
+	ret = sgx_epc_cgroup_init(k);
+	if (ret) {
+		pthread_mutex_destroy(&k->lru_lock);
+		sgx_mm_destroy(&k->mm);
+		return ret;
+	}
 	pthread_mutex_init(&k->zombie_lock, NULL);
 	INIT_LIST_HEAD(&k->zombie_secs_pages);
 	pthread_mutex_init(&k->ksgxd_lock, NULL);
@@ -328,6 +359,7 @@ int sgx_kernel_init(struct sgx_kernel *k, const struct sgx_kernel_config *cfg)
 err:
 	sections_destroy(k);
 	sgx_mm_destroy(&k->mm);
+	sgx_epc_cgroup_destroy(k);
 	return ret;
 }
 
@@ -375,6 +407,7 @@ void sgx_kernel_destroy(struct sgx_kernel *k)
 	sgx_kernel_stop_ksgxd(k);
 	sections_destroy(k);
 	sgx_mm_destroy(&k->mm);
+	sgx_epc_cgroup_destroy(k);
 	pthread_mutex_destroy(&k->lru_lock);
 	pthread_mutex_destroy(&k->ksgxd_lock);
 	pthread_cond_destroy(&k->ksgxd_waitq);

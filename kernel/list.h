@@ -58,6 +58,8 @@ static inline void list_move_tail(struct list_head *n, struct list_head *head)
 	list_add_tail(n, head);
 }
 
+#define list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
+
 #define list_for_each_safe(pos, tmp, head)                                     \
 	for (pos = (head)->next, tmp = pos->next; pos != (head); pos = tmp, tmp = pos->next)
 

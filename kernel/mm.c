@@ -10,6 +10,7 @@
 #include "softsgx/sgx_arch.h"
 #include "driver.h"
 #include "encl.h"
+#include "epc_cgroup.h"
 #include "mm.h"
 #include "fault_inject.h"
 #include "virt.h"
@@ -123,6 +124,7 @@ void sgx_mm_put(struct sgx_mm *mm)
 {
 	if (atomic_fetch_sub(&mm->refcount, 1) != 1 || mm->embedded)
 		return;
+	sgx_mm_set_cgroup(mm, NULL); /* the cgroup may be removed now */
 	sgx_mm_destroy(mm);
 	free(mm);
 }

@@ -35,6 +35,7 @@ struct sgx_file;
 struct sgx_mm;
 struct sgx_kernel;
 struct sgx_epc_page;
+struct sgx_epc_cgroup;
 
 struct sgx_vma {
 	uint64_t start, end;
@@ -92,6 +93,8 @@ struct sgx_mm {
 	/* Files the process has open (its descriptors), each with a reference. */
 	pthread_mutex_t files_lock;
 	struct list_head files;
+	/* The EPC cgroup its allocations charge (epc_cgroup.h); NULL: the root. */
+	struct sgx_epc_cgroup *_Atomic cg;
 };
 
 /* k->mm: the local process's mm, one reference (the kernel's). */

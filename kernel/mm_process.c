@@ -10,6 +10,7 @@
 #include "driver.h"
 #include "encl.h"
 #include "fault_inject.h"
+#include "epc_cgroup.h"
 #include "mm.h"
 #include "virt.h"
 
@@ -134,6 +135,8 @@ struct sgx_mm *sgx_mm_fork(struct sgx_mm *parent, const struct sgx_mm_ops *ops, 
 		*err = -ENOMEM;
 		return NULL;
 	}
+	/* A child starts in its parent's cgroup, as fork() puts it. */
+	sgx_mm_set_cgroup(child, atomic_load(&parent->cg));
 	/* Lock order: the parent's mm, then the child's (new, nobody else sees it). */
 	pthread_rwlock_rdlock(&parent->lock);
 	pthread_rwlock_wrlock(&child->lock);

@@ -5,6 +5,13 @@
  * written out (ETRACK as needed, EWB into a VA slot and backing storage).
  * A SECS follows its last resident child out of an initialized enclave.
  * ksgxd runs batches whenever free pages fall below SGX_NR_LOW_PAGES.
+ *
+ * The LRU is split by EPC cgroup (epc_cgroup.h): a page sits on the list of
+ * the cgroup it is charged to, stamped with a global sequence number. A
+ * batch for a cgroup takes the oldest pages of its subtree; the global
+ * reclaimer's batch is the root's, so it still takes the oldest pages of
+ * the machine, whatever their cgroup (the series walked cgroups in turn
+ * instead; exact age order costs us a look at each cgroup's head per page).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,14 +20,40 @@
 
 #include "driver.h"
 #include "encl.h"
+#include "epc_cgroup.h"
 #include "fault_inject.h"
 #include "trace.h"
+
+/* The LRU of the cgroup @page is charged to (the root for an uncharged one). */
+static struct sgx_epc_cgroup *page_lru_cg(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	return page->cg ? page->cg : k->cg_root;
+}
+
+/* The youngest end of its cgroup's LRU. With lru_lock. */
+static void lru_add(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	struct sgx_epc_cgroup *cg = page_lru_cg(k, page);
+
+	page->lru_seq = k->lru_seq++;
+	list_add_tail(&page->list, &cg->lru);
+	cg->nr_lru++;
+	k->nr_lru++;
+}
+
+/* Off its cgroup's LRU. With lru_lock. */
+static void lru_del(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	list_del_init(&page->list);
+	page_lru_cg(k, page)->nr_lru--;
+	k->nr_lru--;
+}
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
 	pthread_mutex_lock(&k->lru_lock);
 	page->flags |= SGX_EPC_PAGE_RECLAIMER_TRACKED;
-	list_add_tail(&page->list, &k->active_page_list);
+	lru_add(k, page);
 	pthread_mutex_unlock(&k->lru_lock);
 }
 
@@ -34,7 +67,7 @@ int sgx_unmark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 		if (list_empty(&page->list))
 			ret = -EBUSY;
 		else {
-			list_del_init(&page->list);
+			lru_del(k, page);
 			page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
 		}
 	}
@@ -47,7 +80,7 @@ bool sgx_should_reclaim(struct sgx_kernel *k, int64_t watermark)
 	bool ret;
 
 	pthread_mutex_lock(&k->lru_lock);
-	ret = atomic_load(&k->nr_free_pages) < watermark && !list_empty(&k->active_page_list);
+	ret = atomic_load(&k->nr_free_pages) < watermark && k->nr_lru != 0;
 	pthread_mutex_unlock(&k->lru_lock);
 	return ret;
 }
@@ -91,6 +124,8 @@ void *ksgxd(void *arg)
 		 */
 		while (sgx_should_reclaim(k, SGX_NR_HIGH_PAGES) && !ksgxd_should_stop(k))
 			sgx_reclaim_pages(k);
+		/* Cgroups that allocations without reclaim found at their max. */
+		sgx_epc_cgroup_reclaim_pending(k);
 		pthread_mutex_lock(&k->ksgxd_lock);
 	}
 	pthread_mutex_unlock(&k->ksgxd_lock);
@@ -307,6 +342,13 @@ void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing
 	pthread_mutex_unlock(&encl->lock);
 }
 
+/* A page of a batch is no longer in it. With lru_lock. */
+static void isolated_dec(struct sgx_kernel *k, struct sgx_epc_page *epc_page)
+{
+	k->nr_isolated--;
+	page_lru_cg(k, epc_page)->nr_isolated--;
+}
+
 /* A page the batch keeps after all: back on the LRU, its enclave let go. */
 static void sgx_reclaimer_putback(struct sgx_kernel *k, struct sgx_epc_page *epc_page)
 {
@@ -314,13 +356,38 @@ static void sgx_reclaimer_putback(struct sgx_kernel *k, struct sgx_epc_page *epc
 	struct sgx_encl *encl = page->encl;
 
 	pthread_mutex_lock(&k->lru_lock);
-	list_add_tail(&epc_page->list, &k->active_page_list);
-	k->nr_isolated--;
+	lru_add(k, epc_page);
+	isolated_dec(k, epc_page);
 	pthread_mutex_unlock(&k->lru_lock);
 	sgx_encl_put(encl);
 }
 
+/*
+ * The cgroup under @cg (itself included) whose LRU starts with the oldest
+ * page, or NULL when every LRU there is empty. With lru_lock.
+ */
+static struct sgx_epc_cgroup *oldest_in(struct sgx_epc_cgroup *cg, struct sgx_epc_cgroup *best)
+{
+	struct list_head *pos;
+
+	if (!list_empty(&cg->lru)) {
+		struct sgx_epc_page *head = list_first_entry(&cg->lru, struct sgx_epc_page, list);
+
+		if (!best || head->lru_seq <
+				     list_first_entry(&best->lru, struct sgx_epc_page, list)->lru_seq)
+			best = cg;
+	}
+	list_for_each(pos, &cg->children)
+		best = oldest_in(list_entry(pos, struct sgx_epc_cgroup, sibling), best);
+	return best;
+}
+
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
+{
+	return sgx_reclaim_pages_cg(k, NULL);
+}
+
+unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *scan)
 {
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
@@ -331,17 +398,24 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 	if (trace)
 		sgx_trace_event_init(&ev, 'X', "reclaim", "reclaim", sgx_trace_now());
 
+	if (!scan)
+		scan = k->cg_root;
 	pthread_mutex_lock(&k->lru_lock);
-	while (cnt < SGX_NR_TO_SCAN && !list_empty(&k->active_page_list)) {
-		struct sgx_epc_page *epc_page =
-			list_first_entry(&k->active_page_list, struct sgx_epc_page, list);
-		struct sgx_encl_page *page = epc_page->owner;
+	while (cnt < SGX_NR_TO_SCAN) {
+		struct sgx_epc_cgroup *cg = oldest_in(scan, NULL);
+		struct sgx_epc_page *epc_page;
+		struct sgx_encl_page *page;
 
-		list_del_init(&epc_page->list);
+		if (!cg)
+			break;
+		epc_page = list_first_entry(&cg->lru, struct sgx_epc_page, list);
+		page = epc_page->owner;
+		lru_del(k, epc_page);
 		/* Hold the enclave so a concurrent close cannot free it under us. */
 		if (sgx_encl_tryget(page->encl)) {
 			chunk[cnt++] = epc_page;
 			k->nr_isolated++;
+			cg->nr_isolated++;
 		} else {
 			epc_page->flags &= ~SGX_EPC_PAGE_RECLAIMER_TRACKED;
 		}
@@ -373,6 +447,7 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 	}
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct sgx_encl_page *page;
+		struct sgx_epc_cgroup *cg;
 		struct sgx_encl *encl;
 
 		if (!chunk[i])
@@ -384,9 +459,12 @@ unsigned int sgx_reclaim_pages(struct sgx_kernel *k)
 		 * at page->epc_page to count: once encl->lock is dropped, a
 		 * fault may already have loaded the page back.
 		 */
+		/* Freeing the page uncharges it: note its cgroup first. */
+		cg = page_lru_cg(k, chunk[i]);
 		sgx_reclaimer_write(page, &backing[i]);
 		pthread_mutex_lock(&k->lru_lock);
 		k->nr_isolated--;
+		cg->nr_isolated--;
 		pthread_mutex_unlock(&k->lru_lock);
 		done++;
 		sgx_encl_put(encl);

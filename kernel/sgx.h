@@ -41,6 +41,9 @@ struct sgx_epc_page {
 	uint64_t index; /* within the section */
 	void *owner;	/* struct sgx_encl_page, struct sgx_vepc... */
 	struct list_head list;
+	/* The EPC cgroup charged for it (epc_cgroup.h); NULL while free. */
+	struct sgx_epc_cgroup *cg;
+	uint64_t lru_seq; /* when it joined its cgroup's LRU: global reclaim takes the oldest */
 };
 
 struct sgx_epc_section {
@@ -74,6 +77,7 @@ struct sgx_stats {
 };
 
 struct sgx_kernel;
+struct sgx_epc_cgroup;
 
 /*
  * Makes threads that are inside an enclave leave it (an IPI on Linux, which
@@ -111,10 +115,15 @@ struct sgx_kernel {
 	 */
 	bool powered_off;
 
-	pthread_mutex_t lru_lock;
-	struct list_head active_page_list; /* reclaimable pages, oldest first */
 	/*
-	 * Pages a reclaimer batch has taken off active_page_list and not yet
+	 * The reclaimable pages are on the LRUs of the EPC cgroups they are
+	 * charged to (epc_cgroup.h), each oldest first; lru_seq orders them
+	 * across cgroups, nr_lru counts them all.
+	 */
+	pthread_mutex_t lru_lock;
+	uint64_t lru_seq, nr_lru;
+	/*
+	 * Pages a reclaimer batch has taken off an LRU and not yet
 	 * freed or put back (lru_lock): still reclaimable, as far as an
 	 * allocation that finds the list empty is concerned.
 	 */
@@ -158,6 +167,12 @@ struct sgx_kernel {
 	pthread_mutex_t usage_lock;
 	struct list_head encls, vepcs;
 	uint64_t next_usage_id;
+
+	/* EPC cgroups (epc_cgroup.h): the tree, every cgroup, those ksgxd must bring under max. */
+	pthread_mutex_t cg_lock;
+	struct sgx_epc_cgroup *cg_root;
+	struct list_head cg_all;
+	struct list_head cg_reclaim;
 };
 
 /*
@@ -219,6 +234,11 @@ bool sgx_should_reclaim(struct sgx_kernel *k, int64_t watermark);
 void sgx_wake_ksgxd(struct sgx_kernel *k);
 /* One reclaimer batch (up to SGX_NR_TO_SCAN pages); returns pages reclaimed. */
 unsigned int sgx_reclaim_pages(struct sgx_kernel *k);
+/*
+ * One batch from the LRUs of @cg and its descendants, oldest first
+ * (@cg NULL or the root: every cgroup, the global reclaimer's order).
+ */
+unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *cg);
 
 /*
  * The local mm's install (sgx_mm_local_ops): a PTE mapping @page at @addr,

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "softsgx/sgx_uapi.h"
+#include "epc_cgroup.h"
 #include "usage.h"
 #include "trace.h"
 #include "virt.h"
@@ -106,18 +107,28 @@ int sgx_vepc_populate(struct sgx_kernel *k, uintptr_t addr, uint64_t size)
 
 int sgx_vepc_populate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uintptr_t addr, uint64_t size)
 {
-	for (uint64_t off = 0; off < size; off += SGX_PAGE_SIZE) {
-		int err = vepc_populate_page(mm, addr + off);
+	/* @mm's EPC cgroup pays for the pages. */
+	struct sgx_mm *prev = sgx_set_current_mm(mm);
+	int err = 0;
 
-		/* Host enclave pages are reclaimable: write some out, as ksgxd would. */
+	for (uint64_t off = 0; off < size && !err; off += SGX_PAGE_SIZE) {
+		err = vepc_populate_page(mm, addr + off);
+
+		/*
+		 * Host enclave pages are reclaimable: write some out, as ksgxd
+		 * would; those of the cgroup at its max first, if that was it.
+		 */
 		while (err == -EBUSY) {
-			if (!sgx_reclaim_pages(k))
-				return -ENOMEM;
+			if (!sgx_epc_cgroup_reclaim_pending(k) && !sgx_reclaim_pages(k)) {
+				err = -ENOMEM;
+				break;
+			}
 			err = vepc_populate_page(mm, addr + off);
 		}
-		if (err)
-			return err;
 	}
+	sgx_set_current_mm(prev);
+	if (err)
+		return err;
 	return 0;
 }
 
@@ -272,7 +283,11 @@ static bool release_one(uint64_t index, void *item, void *data)
 		/* First pass: a SECS with children, retried below. */
 		if (!c->second_pass)
 			return false;
-		/* Its children live in another instance: a zombie for now. */
+		/*
+		 * Its children live in another instance: a zombie for now. No
+		 * cgroup pays for it any more (zombies are not in use).
+		 */
+		sgx_epc_page_uncharge(epc_page);
 		atomic_fetch_sub(&k->nr_in_use_pages, 1);
 		atomic_fetch_add(&k->nr_zombie_pages, 1);
 		list_add_tail(&epc_page->list, c->secs_pages);

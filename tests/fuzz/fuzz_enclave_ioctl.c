@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "epc_cgroup.h"
 #include "harness.h"
 #include "lib/sigstruct_sign.h"
 #include "measure.h"
@@ -787,6 +788,51 @@ static void op_reclaim(struct run *r)
 		r->last += softsgx_reclaim(r->p);
 }
 
+/*
+ * EPC cgroups (kernel/epc_cgroup.h): move the model's process between a
+ * few cgroups, set and lower their limits (reclaiming at once), remove
+ * them, read their files. Every later allocation charges wherever the
+ * process is; limits may make them fail with ENOMEM.
+ */
+static void op_cgroup(struct run *r)
+{
+	static const char *const paths[] = { "/", "/a", "/a/b", "/c" };
+	struct sgx_kernel *k = softsgx_kernel(r->p);
+	uint8_t b = fz_u8(&r->in);
+	const char *path = paths[(b >> 2) % 4];
+	struct sgx_epc_cgroup *cg;
+	char buf[64];
+	int err = 0;
+
+	switch (b & 3) {
+	case 0:
+		cg = sgx_epc_cgroup_create(k, path, &err);
+		FZ_CHECK(cg, "cgroup %s not created: %d", path, err);
+		sgx_mm_set_cgroup(&k->mm, cg);
+		r->last = 0;
+		break;
+	case 1: {
+		uint8_t v = fz_u8(&r->in);
+
+		cg = sgx_epc_cgroup_create(k, path, &err);
+		FZ_CHECK(cg, "cgroup %s not created: %d", path, err);
+		r->last = sgx_epc_cgroup_set_max(cg, v == 0xff ? SGX_EPC_CG_MAX
+							      : (uint64_t)(v % 24) * SGX_PAGE_SIZE);
+		fz_check_errno(r->last, "misc.max", EBUSY, EINVAL);
+		break;
+	}
+	case 2:
+		r->last = sgx_epc_cgroup_remove(k, path);
+		fz_check_errno(r->last, "rmdir", EBUSY, ENOENT, EINVAL);
+		break;
+	default:
+		cg = sgx_epc_cgroup_find(k, path);
+		r->last = cg ? sgx_epc_cgroup_read(cg, "misc.current", buf, sizeof(buf)) : 0;
+		FZ_CHECK(r->last >= 0, "misc.current of %s: %ld", path, r->last);
+		break;
+	}
+}
+
 enum op {
 	OP_OPEN,
 	OP_CLOSE,
@@ -806,13 +852,14 @@ enum op {
 	OP_SIGNAL,
 	OP_SGX2,
 	OP_SGX2_B,
+	OP_CGROUP,
 	NR_OPS
 };
 
 static const char *const op_names[NR_OPS] = {
 	"open",	 "close", "dup",    "CREATE",	"ADD_PAGES", "ADD_PAGES", "INIT",    "PROVISION",
 	"ioctl", "mmap",  "munmap", "mprotect", "fault",     "fault",	  "reclaim", "signal",
-	"SGX2",	 "SGX2",
+	"SGX2",	 "SGX2",  "cgroup",
 };
 
 static void run_op(struct run *r, enum op op)
@@ -867,6 +914,9 @@ static void run_op(struct run *r, enum op op)
 	case OP_SGX2_B:
 		op_sgx2(r);
 		break;
+	case OP_CGROUP:
+		op_cgroup(r);
+		break;
 	default:
 		break;
 	}
@@ -916,6 +966,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		run_op(r, op);
 		FZ_TRACE("%-10s -> %ld\n", op_names[op], r->last);
 		fz_check_invariant(r->p, op_names[op]);
+		FZ_CHECK(sgx_epc_cgroup_check(softsgx_kernel(r->p)),
+			 "EPC cgroup sums after %s", op_names[op]);
 	}
 	/* Whatever the input left open and mapped goes with the platform. */
 	r->signal = false;

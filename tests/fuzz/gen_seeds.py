@@ -32,6 +32,9 @@ def u64(v):
 # ---- fuzz_enclave_ioctl ----
 OPEN, CLOSE, DUP, CREATE, ADD, ADD2, INIT, PROVISION, IOCTL, MMAP, MUNMAP, MPROTECT, \
     FAULT, FAULT2, RECLAIM, SIGNAL, SGX2 = range(17)
+CGROUP = 18  # after SGX2_B
+# op_cgroup: b = what (0 move here, 1 set max, 2 rmdir, 3 read) | path index << 2
+# (0 "/", 1 "/a", 2 "/a/b", 3 "/c"); set max reads one more byte: pages, 0xff "max".
 GOOD, NULLP, WILD, HALF = 0x00, 0xE0, 0xE1, 0xE2
 SI_TCS, SI_RW, SI_RX, SI_R = 0, 1, 2, 3
 
@@ -90,6 +93,13 @@ def enclave_seeds():
                            + e_add(0, SI_RW, 0, 4, 1, secinfo=NULLP)
                            + u8(ADD, 0x0B, 0, 1, GOOD, 5, 1, GOOD)  # count not writable
                            + e_init(0, WILD) + e_init(0, GOOD, NULLP))
+    # The process in /a/b under a limit of 5 pages on /a: ADD reclaims inside
+    # the cgroup, a lowered limit reclaims the rest, rmdir refuses.
+    yield "cgroup_limit", (u8(0x10) + u8(CGROUP, 0x08) + u8(CGROUP, 0x05, 5) + build
+                           + e_fault(1) + e_fault(2, 1) + u8(CGROUP, 0x0F) + u8(CGROUP, 0x05, 1)
+                           + u8(CGROUP, 0x06) + e_fault(3) + u8(CGROUP, 0x05, 0xFF)
+                           + u8(CGROUP, 0x00) + e_fault(1) + u8(CLOSE, 0) + u8(MUNMAP, 0, 0, 8)
+                           + u8(CGROUP, 0x0A) + u8(CGROUP, 0x06))
     yield "provision", (u8(0x11) + e_open(0) + e_open(1, 3) + u8(PROVISION, 0, 0, 1, GOOD)
                         + u8(PROVISION, 0, 1) + u64(1 << 32 | 1) + u8(GOOD)
                         + u8(PROVISION, 0, 0, 2, GOOD) + e_create(0)
