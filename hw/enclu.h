@@ -135,6 +135,13 @@ struct hw_mmu {
 	bool (*translate)(void *ctx, uint64_t linaddr, int access, void **epc,
 			  uint32_t *pf_errcode);
 	void *ctx;
+	/*
+	 * Optional (NULL: nothing cached). Forget any translation remembered
+	 * from an earlier walk of this leaf, as a TLB shootdown would: a leaf
+	 * calls it before walking again to tell a page the OS has meanwhile
+	 * unmapped from an EPCM violation (enclu_enclave_page()).
+	 */
+	void (*flush)(void *ctx);
 };
 
 /*

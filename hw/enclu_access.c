@@ -87,8 +87,11 @@ int enclu_enclave_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu
 	 * before the kernel's EBLOCK (Linux zaps the PTEs first), so the walk
 	 * itself would have failed: walk again, and a page no longer mapped
 	 * gets that not-present #PF, which the kernel resolves, instead of an
-	 * EPCM #PF that nothing can.
+	 * EPCM #PF that nothing can. A walk the caller remembers is not a
+	 * walk: forget it first.
 	 */
+	if (mmu->flush)
+		mmu->flush(mmu->ctx);
 	ret = enclu_translate(hw, lp, mmu, linaddr, access, ref);
 	if (ret)
 		return ret;

@@ -1005,7 +1005,7 @@ static void test_eenter_tcs_reclaimed_after_walk(void **state)
 {
 	struct t *t = *state;
 	struct spy_mmu spy = { .t = t, .reclaim_tcs = true };
-	struct hw_mmu mmu = { spy_translate, &spy };
+	struct hw_mmu mmu = { .translate = spy_translate, .ctx = &spy };
 
 	ef_regs_outside(&t->regs, SGX_EENTER);
 	EXPECT_FAULT(t, PF, enclu_eenter(t->hw, &t->lp, &mmu, &t->regs));
@@ -1018,6 +1018,60 @@ static void test_eenter_tcs_reclaimed_after_walk(void **state)
 }
 
 /*
+ * A caller that remembers its walks (the shim does, within one leaf) must
+ * forget them before the leaf walks again after an EPCM miss: the re-walk
+ * stands for the TLB shootdown that made the page not present. With the
+ * flush the TCS reclaimed after the first walk is a not-present #PF (the
+ * kernel resolves it); a remembered walk would answer the EPCM #PF (SGX
+ * bit), which reached programs through the vDSO under signal storms.
+ */
+struct memo_mmu {
+	struct spy_mmu spy;
+	uint64_t la;
+	void *epc;
+	unsigned int flushes;
+};
+
+static bool memo_translate(void *ctx, uint64_t linaddr, int access, void **epc, uint32_t *err)
+{
+	struct memo_mmu *m = ctx;
+
+	if (m->epc && m->la == linaddr) {
+		*epc = m->epc;
+		return true;
+	}
+	if (!spy_translate(&m->spy, linaddr, access, epc, err))
+		return false;
+	m->la = linaddr;
+	m->epc = *epc;
+	return true;
+}
+
+static void memo_flush(void *ctx)
+{
+	struct memo_mmu *m = ctx;
+
+	m->epc = NULL;
+	m->flushes++;
+}
+
+static void test_eenter_rewalk_flushes_remembered_walk(void **state)
+{
+	struct t *t = *state;
+	struct memo_mmu memo = { .spy = { .t = t, .reclaim_tcs = true } };
+	struct hw_mmu mmu = { .translate = memo_translate, .ctx = &memo, .flush = memo_flush };
+
+	ef_regs_outside(&t->regs, SGX_EENTER);
+	EXPECT_FAULT(t, PF, enclu_eenter(t->hw, &t->lp, &mmu, &t->regs));
+	assert_int_equal(memo.flushes, 1);
+	assert_int_equal(memo.spy.tcs_walks, 2);
+	assert_int_equal(t->lp.fault_addr, ef_la(EF_TCS));
+	assert_int_equal(t->lp.fault_errcode, X86_PF_USER);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.page[EF_TCS])->tcs_busy), 0);
+	assert_int_equal(atomic_load(&epcm(t->hw, t->e.secs)->threads), 0);
+}
+
+/*
  * Issue 14: between the SECS counting a thread in (which an ETRACK then
  * waits for) and enclave mode, lp.entering says so, for the model's IPI;
  * it is clear once the leaf is done, whether it entered or failed.
@@ -1026,7 +1080,7 @@ static void test_eenter_entering_window(void **state)
 {
 	struct t *t = *state;
 	struct spy_mmu spy = { .t = t };
-	struct hw_mmu mmu = { spy_translate, &spy };
+	struct hw_mmu mmu = { .translate = spy_translate, .ctx = &spy };
 
 	ef_regs_outside(&t->regs, SGX_EENTER);
 	assert_int_equal(enclu_eenter(t->hw, &t->lp, &mmu, &t->regs), SGX_SUCCESS);
@@ -1219,6 +1273,7 @@ int main(void)
 		T(test_two_threads),
 		T(test_eenter_race),
 		T(test_eenter_tcs_reclaimed_after_walk),
+		T(test_eenter_rewalk_flushes_remembered_walk),
 		T(test_eenter_entering_window),
 	};
 #undef T
