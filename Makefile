@@ -360,6 +360,10 @@ check-stress: deps
 	@SOFTSGX_STRESS=long $(CONFORM_ENV) ./tests/run-tests $(CONFORM_STRESS_BINS) $(CONFORM_ASAN_BINS)
 	@SOFTSGX_STRESS=long SOFTSGX_TEST_FILTER='test_signal_storm*' SOFTSGX_CPUID_NOTICE_GIVEN=1 \
 		SOFTSGX_TEST_KEY2=$(TEST_KEY2) $(CONFORM_ENV) ./tests/run-tests $(STORM_BIN)
+	@# The platform service's failure model: 1000 clients SIGKILLed at random points under load.
+	@$(MAKE) --no-print-directory $(CHECK_DIR)/tests/service/test_kill_loop $(CHECK_CLI)
+	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
+		./tests/run-tests $(CHECK_DIR)/tests/service/test_kill_loop
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 # bench/bench_startup times `softsgx run`: the command next to the benchmarks (sanitize).
