@@ -368,6 +368,13 @@ check-stress: deps
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 # bench/bench_startup times `softsgx run`: the command next to the benchmarks (sanitize).
 $(RELEASE_DIR)/bench/bench_startup: | $(RELEASE_CLI)
+# bench/bench_service is a client of the platform service (service/remote.c) and
+# starts the service with the softsgx command next to the benchmarks.
+$(RELEASE_DIR)/bench/bench_service: bench/bench_service.c $(call release_obj,$(SVC_SRC)) \
+		$(RELEASE_LIB) | $(RELEASE_CLI)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(call release_obj,$(SVC_SRC)) $(RELEASE_LIB) -o $@ \
+		$(LDLIBS)
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS) $(PRELOAD_LIB)
