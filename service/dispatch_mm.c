@@ -73,6 +73,54 @@ static void do_attach(struct svc_server *s, struct svc_conn *c, const struct svc
 	svc_reply_start(out, h, SVC_NOTIFY_ATTACH, status);
 }
 
+/*
+ * FORK: this client is a forked child; its mm becomes a copy of its
+ * parent's (sgx_mm_fork(): the VMAs on the same files, the same handles,
+ * the cgroup, and the enclaves list the child's mm too), as Linux's fork()
+ * shares enclaves and vEPC mappings. The parent is named by its notify
+ * token, which it shares with nobody but its own children. The copy is
+ * taken now, not at the child's fork(): what the parent changed in between
+ * the child sees changed (docs/platform-service.md).
+ */
+static void do_fork(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *h,
+		    const struct svc_fork_req *r, struct svc_out *out)
+{
+	struct svc_conn *p = NULL;
+	struct sgx_mm *mm, *old = c->mm;
+	int status = 0;
+
+	for (unsigned int i = 0; i < s->nr_conns; i++) {
+		struct svc_conn *t = s->conns[i];
+
+		if (t != c && t->hello && t->mm && t->notify_init &&
+		    t->notify_token == r->parent_token) {
+			p = t;
+			break;
+		}
+	}
+	if (!p) {
+		status = -ESRCH;
+	} else if (p->uid != c->uid) {
+		status = -EPERM;
+	} else if (c->next_handle != 3 || old->nr_vmas) {
+		status = -EBUSY;
+	} else {
+		mm = sgx_mm_fork(p->mm, &svc_client_mm_ops, c, &status);
+		if (mm) {
+			c->mm = mm;
+			c->next_handle = p->next_handle;
+			sgx_mm_exit(old);
+			pthread_rwlock_wrlock(&old->lock);
+			old->ops_data = NULL;
+			pthread_rwlock_unlock(&old->lock);
+			sgx_mm_put(old);
+			svc_log("pid %d forked from pid %d: shares its enclaves and vEPCs",
+				(int)c->pid, (int)p->pid);
+		}
+	}
+	svc_reply_start(out, h, SVC_FORK, status);
+}
+
 static enum sgx_file_type file_type(uint32_t t)
 {
 	return t == SVC_OPEN_ENCLAVE ? SGX_FILE_ENCLAVE
@@ -285,6 +333,9 @@ void svc_dispatch_mm(struct svc_server *s, struct svc_conn *c, const struct svc_
 		break;
 	case SVC_FAULT:
 		do_fault(s, c, h, m->payload, out);
+		break;
+	case SVC_FORK:
+		do_fork(s, c, h, m->payload, out);
 		break;
 	default:
 		svc_reply_start(out, h, h->type, -EINVAL);

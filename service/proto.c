@@ -122,6 +122,8 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	}
 	case SVC_NOTIFY_ATTACH:
 		return len == sizeof(struct svc_notify_attach_req) ? 0 : -EINVAL;
+	case SVC_FORK:
+		return len == sizeof(struct svc_fork_req) ? 0 : -EINVAL;
 	case SVC_OPEN: {
 		const struct svc_open_req *r = p;
 
@@ -248,6 +250,7 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_NOTIFY_ATTACH:
 	case SVC_CLOSE:
 	case SVC_ZAP:
+	case SVC_FORK:
 		return body == 0 ? 0 : -EINVAL;
 	case SVC_OPEN: {
 		const struct svc_open_rep *o = (const void *)(r + 1);
@@ -361,6 +364,8 @@ const char *svc_type_name(unsigned int type)
 		return "GET_EPC";
 	case SVC_NOTIFY_ATTACH:
 		return "NOTIFY_ATTACH";
+	case SVC_FORK:
+		return "FORK";
 	case SVC_OPEN:
 		return "OPEN";
 	case SVC_CLOSE:

@@ -49,7 +49,14 @@ enum svc_type {
 	SVC_FAULT = 13,
 	/* Service -> client, on the notify channel; the reply is the ack. */
 	SVC_ZAP = 14,
-	SVC_TYPE_MAX = SVC_ZAP,
+	/*
+	 * A forked child's request after its own HELLO and NOTIFY_ATTACH: its
+	 * mm becomes a copy of its parent's (sgx_mm_fork(): the same enclaves,
+	 * vEPCs and handles, as Linux's fork() shares them). 15-18 are kept
+	 * for the EPC cgroup requests.
+	 */
+	SVC_FORK = 19,
+	SVC_TYPE_MAX = SVC_FORK,
 };
 #define SVC_REPLY 0x8000u /* set in the type of a reply */
 
@@ -152,6 +159,16 @@ struct svc_get_epc_rep {
  */
 struct svc_notify_attach_req {
 	uint64_t token;
+};
+
+/*
+ * FORK: the parent's notify token (its HELLO reply's), which only the
+ * parent and the children it forked know. No reply payload. -ESRCH: no
+ * such client (it exited); -EPERM: another user's; -EBUSY: this client has
+ * opened or mapped something already (FORK must come first).
+ */
+struct svc_fork_req {
+	uint64_t parent_token;
 };
 
 /* OPEN: /dev/sgx_enclave, /dev/sgx_provision or /dev/sgx_vepc. Reply: the handle. */

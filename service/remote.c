@@ -48,6 +48,7 @@ struct zap_rec {
 static struct remote {
 	struct svc_client c; /* requests */
 	struct svc_client n; /* the notify channel, read by @thread */
+	uint64_t token;	     /* our notify token: names us to a child's FORK */
 	bool connected;
 	_Atomic bool dead; /* the service went away: every call is -EIO */
 	pthread_t thread;
@@ -366,6 +367,7 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 		R.epc_size[i] = e.section[i].size;
 	}
 	R.nr_sections = e.nr_sections;
+	R.token = info.notify_token;
 	ret = svc_attach_notify(&R.n, dir, info.notify_token);
 	if (ret)
 		goto fail;
@@ -748,4 +750,49 @@ enum svc_fault_verdict svc_remote_fault(void *addr, int access)
 	errno = saved;
 	/* No service to answer: the access cannot be satisfied (platform-service.md). */
 	return ret ? SVC_FAULT_SIGBUS : (enum svc_fault_verdict)verdict;
+}
+
+/* ---- fork ---- */
+
+int svc_remote_fork_child(const char *dir)
+{
+	struct svc_fork_req r;
+	struct iovec part = {&r, sizeof(r)};
+	const uint8_t *body = NULL;
+	size_t len = 0;
+	int ret;
+
+	if (!R.connected)
+		return 0;
+	r.parent_token = R.token;
+	/*
+	 * The connections are the parent's (a fork() copies descriptors, not
+	 * the service's idea of who is behind them): only our references go.
+	 * The notify thread was not copied, and a lock another thread held at
+	 * the fork is held by nobody here.
+	 */
+	close(R.c.fd);
+	close(R.n.fd);
+	close_epc();
+	R.c.fd = R.n.fd = -1;
+	R.connected = false;
+	atomic_store(&R.call_owner, 0);
+	atomic_flag_clear(&R.pte_lock);
+	/*
+	 * The EPC pages the parent had mapped are mapped here too; the service
+	 * cannot zap them in this process until it knows it. Drop them: the
+	 * ranges stay reserved, and faults bring the pages back through our
+	 * own mm, which every enclave then lists.
+	 */
+	for (unsigned int i = 0; i < R.nr_ranges; i++)
+		reserve_range(R.ranges[i].addr, R.ranges[i].len);
+	ret = svc_remote_connect(dir, NULL, NULL);
+	if (ret)
+		return ret;
+	ret = call_lock();
+	if (ret)
+		return ret;
+	ret = rcall(SVC_FORK, &part, 1, &body, &len);
+	call_unlock();
+	return ret;
 }

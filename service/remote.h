@@ -54,6 +54,13 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
  * the SGX ranges mapped here become inaccessible (PROT_NONE), as at exit.
  */
 void svc_remote_disconnect(void);
+/*
+ * In the child of a fork(), before anything else of this library: connect
+ * on our own and share the parent's enclaves and vEPCs as Linux's fork()
+ * does (the same handles, the same mappings, the EPC pages faulted back
+ * in). 0 when the parent was not connected; -ESRCH when it has exited.
+ */
+int svc_remote_fork_child(const char *dir);
 
 /* open(2) of /dev/sgx_enclave (SVC_OPEN_ENCLAVE), _provision or _vepc: a handle. */
 int svc_remote_open(unsigned int type);

@@ -73,6 +73,8 @@ struct svc_conn {
 
 /* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
 int svc_conn_attach_mm(struct svc_conn *c);
+/* The operations of a client's mm (client_mm.c): its PTEs and memory reached by messages. */
+extern const struct sgx_mm_ops svc_client_mm_ops;
 /* @fd is @c's notify channel from now on (NOTIFY_ATTACH). */
 void svc_conn_set_notify(struct svc_conn *c, int fd);
 
