@@ -240,7 +240,7 @@ int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_conf
 	else
 		hp->flags |= SVC_HELLO_ANY_CONFIG;
 	program_name(hp->program, sizeof(hp->program));
-	if (c->cgroup && c->cgroup[0] && !(flags & SVC_HELLO_CONTROL)) {
+	if (!(flags & SVC_HELLO_CONTROL) && c->cgroup && c->cgroup[0]) {
 		size_t n = strlen(c->cgroup) + 1;
 
 		if (n > sizeof(msg.cgroup) || !svc_cgroup_path_valid(c->cgroup, sizeof(msg.cgroup)))
