@@ -8,7 +8,8 @@
 # touched page by page for the run), then the VMM side (a vEPC prefaulted,
 # then touched likewise), and prints one table row per side: pages it holds
 # at the end, SIGBUS and ENOMEM counts, rounds over its memory, pages the
-# reclaimer took from it (zaps), build time and round time; then the cgroups
+# reclaimer took from it (zaps), build time, the average round and the last
+# round (the steady state once both run); then the cgroups
 # as `softsgx cgroup` lists them. The last scenario also prints
 # `softsgx top --once --json`'s service object while both run.
 #
@@ -34,13 +35,14 @@ trap '"$SOFTSGX" platform stop --force >/dev/null 2>&1 || true; rm -rf "$SOFTSGX
 
 row() {
 	# One JSON line of epc_pressure as a table row.
+	[ -s "$1" ] || { printf '| %-22s | %s: no result (it died) |\n' "$2" "${1##*.}"; return; }
 	sed -e 's/[{}"]//g' -e 's/, /,/g' "$1" | tr ',' '\n' | awk -F': ' -v name="$2" '
 		{ v[$1] = $2 }
 		END {
 			printf "| %-22s | %-5s | %-6s | %4s MiB | %6s | %6s | %6s | %6s | %8s | %6s ms | %7s ms | %7s ms |\n",
 				name, v["role"], v["cgroup"], v["mib"], v["ok_pages"], v["sigbus"],
 				v["enomem"], v["rounds"], v["evicted_zaps"], v["build_ms"],
-				v["round_ms_avg"], v["round_ms_max"]
+				v["round_ms_avg"], v["round_ms_last"]
 		}'
 }
 
@@ -74,11 +76,12 @@ scenario() {
 
 echo "EPC $EPC, $RUN s per run; host starts first, the VMM 1 s later"
 echo
-echo "| scenario               | side  | cgroup | asked    | pages  | SIGBUS | ENOMEM | rounds | evicted  | build     | round avg  | round max  |"
+echo "| scenario               | side  | cgroup | asked    | pages  | SIGBUS | ENOMEM | rounds | evicted  | build     | round avg  | last round |"
 echo "|------------------------|-------|--------|----------|--------|--------|--------|--------|----------|-----------|------------|------------|"
 : >"$SOFTSGX_RUNTIME_DIR/cgroups"
 scenario "no limits, 8+12 MiB" 8 12 max max
 scenario "no limits, 15+8 MiB" 15 8 max max
+scenario "no limits, 16+8 MiB" 16 8 max max
 scenario "/vm 8M, /host 8M" 12 12 8M 8M
 scenario "/vm 6M, /host 10M" 15 8 6M 10M top
 echo

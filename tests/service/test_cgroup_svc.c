@@ -42,7 +42,7 @@
 
 /* ---- faults ---- */
 
-static __thread sigjmp_buf *try_env;
+static __thread sigjmp_buf *volatile try_env; /* stores not dropped around the access */
 
 static void on_segv(int sig, siginfo_t *si, void *uc_)
 {
@@ -237,7 +237,7 @@ static uint64_t verify_round(const struct ek_enclave *e, uint64_t tag, uint64_t 
 static bool try_write(volatile uint64_t *p, uint64_t v)
 {
 	sigjmp_buf env;
-	bool ok = false;
+	volatile bool ok = false;
 
 	if (!sigsetjmp(env, 1)) {
 		try_env = &env;
