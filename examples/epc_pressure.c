@@ -112,7 +112,8 @@ static int vmm(uint64_t pages, unsigned int seconds, struct result *r)
 
 	if (h < 0)
 		return h;
-	ret = svc_remote_mmap((void **)&mem, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h, 0);
+	ret = svc_remote_mmap((void **)&mem, pages * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, h,
+			      0);
 	if (ret)
 		return ret;
 	for (uint64_t i = 0; i < pages; i++) {
@@ -153,8 +154,8 @@ struct enclave {
 /* A free, @size-aligned address range for an enclave (kept reserved). */
 static uint64_t free_base(uint64_t size)
 {
-	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			  -1, 0);
+	uint8_t *p =
+		mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	uint64_t base;
 
 	if (p == MAP_FAILED)
@@ -272,8 +273,8 @@ static int build(struct enclave *e, uint64_t nr_reg, EVP_PKEY *key, struct resul
 	if (ret)
 		return (int)ret;
 	addr = (void *)(uintptr_t)e->base;
-	return svc_remote_mmap(&addr, e->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd,
-			       0);
+	return svc_remote_mmap(&addr, e->size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			       e->fd, 0);
 }
 
 static int host(uint64_t pages, unsigned int seconds, EVP_PKEY *key, struct result *r)
@@ -292,8 +293,8 @@ static int host(uint64_t pages, unsigned int seconds, EVP_PKEY *key, struct resu
 
 		for (uint64_t i = 0; i < n; i++) {
 			for (uint64_t p = 1; p <= e[i].pages; p++) {
-				volatile uint64_t *w = (volatile uint64_t *)(uintptr_t)(e[i].base +
-											 p * PAGE);
+				volatile uint64_t *w =
+					(volatile uint64_t *)(uintptr_t)(e[i].base + p * PAGE);
 
 				if (!touch(w + 1, r->rounds ^ p))
 					r->sigbus++;
@@ -326,9 +327,9 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"role", required_argument, NULL, 'r'}, {"mib", required_argument, NULL, 'm'},
+		{"role", required_argument, NULL, 'r'},	   {"mib", required_argument, NULL, 'm'},
 		{"seconds", required_argument, NULL, 's'}, {"key", required_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},	   {NULL, 0, NULL, 0},
 	};
 	struct sigaction sa = {.sa_sigaction = on_segv, .sa_flags = SA_SIGINFO | SA_NODEFER};
 	const char *role = NULL, *keypath = NULL, *cg = getenv("SOFTSGX_CGROUP");

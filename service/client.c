@@ -445,7 +445,8 @@ int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds)
 	return ret;
 }
 
-/* A CGROUP_READ, _SET_MAX or _REMOVE request for @path; -EINVAL for a path the service would refuse. */
+/* A CGROUP_READ, _SET_MAX or _REMOVE request for @path; -EINVAL for a path the service would
+ * refuse. */
 static int cgroup_req(struct svc_cgroup_req *r, const char *path, const char *file, uint64_t max)
 {
 	memset(r, 0, sizeof(*r));
@@ -460,8 +461,7 @@ static int cgroup_req(struct svc_cgroup_req *r, const char *path, const char *fi
 	return 0;
 }
 
-int svc_cgroup_read(struct svc_client *c, const char *path, const char *file, char *buf,
-		    size_t cap)
+int svc_cgroup_read(struct svc_client *c, const char *path, const char *file, char *buf, size_t cap)
 {
 	struct svc_cgroup_req r;
 	size_t len = 0;
@@ -483,7 +483,8 @@ int svc_cgroup_set_max(struct svc_client *c, const char *path, uint64_t max)
 	struct svc_cgroup_req r;
 	int ret = cgroup_req(&r, path, NULL, max);
 
-	return ret ? ret : svc_call(c, SVC_CGROUP_SET_MAX, &r, sizeof(r), NULL, 0, NULL, NULL, NULL);
+	return ret ? ret
+		   : svc_call(c, SVC_CGROUP_SET_MAX, &r, sizeof(r), NULL, 0, NULL, NULL, NULL);
 }
 
 int svc_cgroup_remove(struct svc_client *c, const char *path)

@@ -45,7 +45,8 @@ static bool proc_cgroup(pid_t pid, char *buf, size_t len)
 	if (n <= 0)
 		return false;
 	data[n] = '\0';
-	for (line = data; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+	for (line = data; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
 		if (strncmp(line, "0::", 3))
 			continue;
 		line += 3;

@@ -178,7 +178,8 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_HELLO: {
 		const struct svc_hello_req *h = p;
 
-		if (len < sizeof(*h) || !hello_cgroup_valid((const char *)(h + 1), len - sizeof(*h)))
+		if (len < sizeof(*h) ||
+		    !hello_cgroup_valid((const char *)(h + 1), len - sizeof(*h)))
 			return -EINVAL;
 		if (h->flags & ~SVC_HELLO_FLAGS || h->reserved)
 			return -EINVAL;

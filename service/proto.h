@@ -314,7 +314,7 @@ struct svc_zap_req {
  * -ENOENT, -EBUSY with children, clients or charges, -EINVAL at the root).
  * Fields a request does not use are zero.
  */
-#define SVC_CGROUP_MAX	     UINT64_MAX
+#define SVC_CGROUP_MAX	    UINT64_MAX
 #define SVC_CGROUP_FILE_MAX 32
 struct svc_cgroup_req {
 	uint64_t max;
@@ -326,8 +326,8 @@ _Static_assert(sizeof(struct svc_cgroup_req) == 1064, "svc_cgroup_req layout");
 /* CGROUP_LIST reply: @nr entries (pre-order, the root first) of @total live cgroups. */
 struct svc_cgroup_entry {
 	uint64_t current, max, peak, events; /* bytes, bytes (SVC_CGROUP_MAX), bytes, count */
-	uint64_t reclaimable;		      /* bytes on its own LRU */
-	uint32_t nr_clients;		      /* mms attached */
+	uint64_t reclaimable;		     /* bytes on its own LRU */
+	uint32_t nr_clients;		     /* mms attached */
 	uint32_t reserved;
 	char path[SVC_CGROUP_PATH_MAX];
 };

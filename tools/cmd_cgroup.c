@@ -56,8 +56,8 @@ enum { OPT_MAX = CLI_OPT_FIRST_FREE, OPT_REMOVE, OPT_JSON };
 
 /* The files of a cgroup, in the order shown; misc.capacity only at the root. */
 static const char *const root_files[] = {"misc.capacity", "misc.current", "misc.peak"};
-static const char *const files[] = {"misc.current", "misc.max", "misc.events",
-				    "misc.events.local", "misc.peak"};
+static const char *const files[] = {"misc.current", "misc.max", "misc.events", "misc.events.local",
+				    "misc.peak"};
 
 static int connect_service(struct svc_client *c)
 {
@@ -253,9 +253,8 @@ static int run(int argc, char **argv)
 			if (!strcmp(optarg, "max"))
 				max = SVC_CGROUP_MAX;
 			else if (sgx_parse_size(optarg, &max) || max == SVC_CGROUP_MAX)
-				return cli_usage_error(NAME,
-						       "--max '%s' is not a size (e.g. 64M) or max",
-						       optarg);
+				return cli_usage_error(
+					NAME, "--max '%s' is not a size (e.g. 64M) or max", optarg);
 			break;
 		case OPT_REMOVE:
 			remove = true;
@@ -275,7 +274,8 @@ static int run(int argc, char **argv)
 	if (has_max && remove)
 		return cli_usage_error(NAME, "--max and --remove exclude each other");
 	if (!path && (has_max || remove))
-		return cli_usage_error(NAME, "%s needs a cgroup PATH", has_max ? "--max" : "--remove");
+		return cli_usage_error(NAME, "%s needs a cgroup PATH",
+				       has_max ? "--max" : "--remove");
 	if (path && (strlen(path) >= SVC_CGROUP_PATH_MAX ||
 		     !svc_cgroup_path_valid(path, SVC_CGROUP_PATH_MAX)))
 		return cli_usage_error(NAME,

@@ -205,9 +205,10 @@ static int run(int argc, char **argv)
 			/* The service's HELLO check, said here before anything runs. */
 			if (strlen(optarg) >= SVC_CGROUP_PATH_MAX ||
 			    !svc_cgroup_path_valid(optarg, SVC_CGROUP_PATH_MAX))
-				return cli_usage_error(NAME, "--cgroup '%s' is not a cgroup path "
-							     "(\"/a/b\": absolute, no empty, \".\" or "
-							     "\"..\" components)",
+				return cli_usage_error(NAME,
+						       "--cgroup '%s' is not a cgroup path "
+						       "(\"/a/b\": absolute, no empty, \".\" or "
+						       "\"..\" components)",
 						       optarg);
 			if (setenv("SOFTSGX_CGROUP", optarg, 1))
 				return cli_fail(NAME, "cannot set up the environment: %m");

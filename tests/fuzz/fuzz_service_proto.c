@@ -89,8 +89,8 @@ static bool documented(int status, unsigned int type)
 	case -EOPNOTSUPP:
 		return type == SVC_GET_EPC;
 	case -ENOENT:
-		return type == SVC_GET_EPC || type == SVC_NOTIFY_ATTACH || type == SVC_CGROUP_READ ||
-		       type == SVC_CGROUP_REMOVE;
+		return type == SVC_GET_EPC || type == SVC_NOTIFY_ATTACH ||
+		       type == SVC_CGROUP_READ || type == SVC_CGROUP_REMOVE;
 	case -EPERM:
 		return type == SVC_NOTIFY_ATTACH;
 	}

@@ -39,7 +39,6 @@
 
 #define PAGE 4096ul
 
-
 /* ---- faults ---- */
 
 static __thread sigjmp_buf *volatile try_env; /* stores not dropped around the access */
@@ -232,7 +231,6 @@ static uint64_t verify_round(const struct ek_enclave *e, uint64_t tag, uint64_t 
 	return 0;
 }
 
-
 /* Write @v at @p; false when the fault path answered SIGBUS. */
 static bool try_write(volatile uint64_t *p, uint64_t v)
 {
@@ -284,7 +282,7 @@ static void vmm_main(struct slot *sl)
 
 	CHILD_CHECK(h >= 0);
 	atomic_store(&sl->build_ret, svc_remote_mmap(&addr, sl->pages * PAGE,
-						      PROT_READ | PROT_WRITE, MAP_SHARED, h, 0));
+						     PROT_READ | PROT_WRITE, MAP_SHARED, h, 0));
 	if (atomic_load(&sl->build_ret))
 		return;
 	/* Prefault as a VMM does: every page, in order; a refused one is SIGBUS. */
@@ -562,8 +560,7 @@ static void test_limit_evicts_own_pages(void **state)
 	status(fx, &st);
 	printf("limited: %" PRIu64 " zaps, %" PRIu64 " events; quiet: %" PRIu64
 	       " zaps; evictions %" PRIu64 "\n",
-	       atomic_load(&slots[1].zaps), lim.events, atomic_load(&slots[0].zaps),
-	       st.evictions);
+	       atomic_load(&slots[1].zaps), lim.events, atomic_load(&slots[0].zaps), st.evictions);
 	assert_true(atomic_load(&slots[1].zaps) > 0);
 	assert_true(lim.events > 0);
 	assert_true(lim.peak <= KIB(512));
@@ -658,8 +655,8 @@ static void test_hierarchical_limit(void **state)
 	p = cg(fx, "/p");
 	c1 = cg(fx, "/p/c1");
 	c2 = cg(fx, "/p/c2");
-	printf("/p: peak %" PRIu64 " events %" PRIu64 "; c1 %" PRIu64 ", c2 %" PRIu64 "\n",
-	       p.peak, p.events, c1.current, c2.current);
+	printf("/p: peak %" PRIu64 " events %" PRIu64 "; c1 %" PRIu64 ", c2 %" PRIu64 "\n", p.peak,
+	       p.events, c1.current, c2.current);
 	assert_true(p.peak <= KIB(512));
 	assert_true(p.events > 0);
 	assert_int_equal(c1.max, SVC_CGROUP_MAX);
@@ -806,8 +803,8 @@ static void test_command(void **state)
 	cli_assert_help("cgroup");
 	cli_exec(&r, CLI_ARGS("cgroup"));
 	cli_assert_status(&r, 1);
-	assert_string_equal(r.err,
-			    "softsgx cgroup: no platform service running (softsgx platform start)\n");
+	assert_string_equal(
+		r.err, "softsgx cgroup: no platform service running (softsgx platform start)\n");
 	cli_result_free(&r);
 
 	fx_start(fx, CLI_ARGS("--epc", "4M", "--sections", "1"));

@@ -187,7 +187,8 @@ static void test_cgroup_msgs(void **state)
 {
 	static struct {
 		struct svc_hdr h;
-		uint8_t payload[sizeof(struct svc_cgroup_list_rep) + 2 * sizeof(struct svc_cgroup_entry)];
+		uint8_t payload[sizeof(struct svc_cgroup_list_rep) +
+				2 * sizeof(struct svc_cgroup_entry)];
 	} __attribute__((aligned(8))) big;
 	struct svc_cgroup_req *r = (void *)big.payload;
 	struct svc_hello_req *h = (void *)big.payload;
@@ -231,8 +232,10 @@ static void test_cgroup_msgs(void **state)
 	m = (struct svc_msg){.hdr = &big.h, .payload = big.payload};
 #define SET(ty, ln)                                                                                \
 	do {                                                                                       \
-		big.h = (struct svc_hdr){.magic = SVC_MAGIC, .version = SVC_VERSION,               \
-					 .type = (ty), .len = (uint32_t)(ln)};                        \
+		big.h = (struct svc_hdr){.magic = SVC_MAGIC,                                       \
+					 .version = SVC_VERSION,                                   \
+					 .type = (ty),                                             \
+					 .len = (uint32_t)(ln)};                                   \
 		m.size = sizeof(big.h) + (ln);                                                     \
 	} while (0)
 	SET(SVC_HELLO, sizeof(*h));
@@ -345,10 +348,8 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_framing),
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_replies),
-		cmocka_unit_test(test_cgroup_msgs),
+		cmocka_unit_test(test_framing), cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_replies), cmocka_unit_test(test_cgroup_msgs),
 		cmocka_unit_test(test_config),
 	};
 
