@@ -583,3 +583,13 @@ clean:
 	rm -rf build
 
 -include $(shell find build -name '*.d' 2>/dev/null)
+
+# ---- cgsvc: the EPC cgroup experiment (issue 17, docs/epc-cgroups.md) ----
+# examples/epc_pressure.c: a VMM's vEPC or host enclaves as a client of the
+# platform service (service/remote.h), run by examples/cgroup-experiment.sh.
+EPC_PRESSURE := $(RELEASE_DIR)/examples/epc_pressure
+$(EPC_PRESSURE): examples/epc_pressure.c $(call release_obj,$(SVC_SRC)) $(RELEASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(call release_obj,$(SVC_SRC)) $(RELEASE_LIB) \
+		-o $@ $(LDLIBS)
+all: $(EPC_PRESSURE)

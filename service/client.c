@@ -221,10 +221,14 @@ static void program_name(char *buf, size_t len)
 int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_config *cfg,
 		unsigned int flags, struct svc_hello_rep *info)
 {
-	struct svc_hello_req h = {
-		.pid = (uint32_t)getpid(), .version = SVC_VERSION, .flags = flags};
+	/* The request and, when the client names one, its cgroup path after it. */
+	struct {
+		struct svc_hello_req h;
+		char cgroup[SVC_CGROUP_PATH_MAX];
+	} msg = {.h = {.pid = (uint32_t)getpid(), .version = SVC_VERSION, .flags = flags}};
+	struct svc_hello_req *hp = &msg.h;
+	size_t len = 0, req_len = sizeof(msg.h);
 	struct svc_hello_rep rep;
-	size_t len = 0;
 	int ret;
 
 	c->fd = -1;
@@ -232,15 +236,23 @@ int svc_connect(struct svc_client *c, const char *dir, const struct softsgx_conf
 	if (!c->timeout_ms)
 		c->timeout_ms = SVC_DEFAULT_TIMEOUT_MS;
 	if (cfg)
-		svc_config_from(&h.cfg, cfg);
+		svc_config_from(&hp->cfg, cfg);
 	else
-		h.flags |= SVC_HELLO_ANY_CONFIG;
-	program_name(h.program, sizeof(h.program));
+		hp->flags |= SVC_HELLO_ANY_CONFIG;
+	program_name(hp->program, sizeof(hp->program));
+	if (!(flags & SVC_HELLO_CONTROL) && c->cgroup && c->cgroup[0]) {
+		size_t n = strlen(c->cgroup) + 1;
+
+		if (n > sizeof(msg.cgroup) || !svc_cgroup_path_valid(c->cgroup, sizeof(msg.cgroup)))
+			return -EINVAL;
+		memcpy(msg.cgroup, c->cgroup, n);
+		req_len += n;
+	}
 	ret = dial(dir, c->timeout_ms, &c->fd);
 	if (ret)
 		return ret;
 	memset(&rep, 0, sizeof(rep));
-	ret = svc_call(c, SVC_HELLO, &h, sizeof(h), &rep, sizeof(rep), &len, NULL, NULL);
+	ret = svc_call(c, SVC_HELLO, &msg, req_len, &rep, sizeof(rep), &len, NULL, NULL);
 	if ((!ret || ret == -EBUSY) && info)
 		*info = rep;
 	if (ret)
@@ -431,4 +443,71 @@ int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds)
 		return -EPROTO;
 	}
 	return ret;
+}
+
+/* A CGROUP_READ, _SET_MAX or _REMOVE request for @path; -EINVAL for a path the service would
+ * refuse. */
+static int cgroup_req(struct svc_cgroup_req *r, const char *path, const char *file, uint64_t max)
+{
+	memset(r, 0, sizeof(*r));
+	if (strlen(path) >= sizeof(r->path) || !svc_cgroup_path_valid(path, sizeof(r->path)))
+		return -EINVAL;
+	if (file && strlen(file) >= sizeof(r->file))
+		return -ENOENT;
+	strcpy(r->path, path);
+	if (file)
+		strcpy(r->file, file);
+	r->max = max;
+	return 0;
+}
+
+int svc_cgroup_read(struct svc_client *c, const char *path, const char *file, char *buf, size_t cap)
+{
+	struct svc_cgroup_req r;
+	size_t len = 0;
+	int ret = cgroup_req(&r, path, file, 0);
+
+	if (!ret && cap < 2)
+		ret = -ENOBUFS;
+	if (!ret)
+		ret = svc_call(c, SVC_CGROUP_READ, &r, sizeof(r), buf, cap - 1, &len, NULL, NULL);
+	if (!ret && len >= cap - 1)
+		ret = -ENOBUFS; /* svc_call() keeps what fits; the text may have been longer */
+	if (cap)
+		buf[ret || len >= cap ? 0 : len] = '\0';
+	return ret;
+}
+
+int svc_cgroup_set_max(struct svc_client *c, const char *path, uint64_t max)
+{
+	struct svc_cgroup_req r;
+	int ret = cgroup_req(&r, path, NULL, max);
+
+	return ret ? ret
+		   : svc_call(c, SVC_CGROUP_SET_MAX, &r, sizeof(r), NULL, 0, NULL, NULL, NULL);
+}
+
+int svc_cgroup_remove(struct svc_client *c, const char *path)
+{
+	struct svc_cgroup_req r;
+	int ret = cgroup_req(&r, path, NULL, 0);
+
+	return ret ? ret : svc_call(c, SVC_CGROUP_REMOVE, &r, sizeof(r), NULL, 0, NULL, NULL, NULL);
+}
+
+int svc_cgroup_list(struct svc_client *c, struct svc_cgroup_list_rep **rep)
+{
+	void *buf = malloc(SVC_MSG_MAX);
+	int ret;
+
+	*rep = NULL;
+	if (!buf)
+		return -ENOMEM;
+	ret = svc_call(c, SVC_CGROUP_LIST, NULL, 0, buf, SVC_MSG_MAX, NULL, NULL, NULL);
+	if (ret) {
+		free(buf);
+		return ret;
+	}
+	*rep = buf;
+	return 0;
 }

@@ -21,6 +21,12 @@ struct svc_client {
 	int fd;
 	uint32_t seq;
 	int timeout_ms; /* per reply */
+	/*
+	 * Set before svc_connect() of a client: the EPC cgroup its HELLO names
+	 * (`softsgx run --cgroup`; NULL or "": the service takes the
+	 * process's own cgroup v2 path).
+	 */
+	const char *cgroup;
 };
 
 /*
@@ -72,5 +78,18 @@ int svc_top(struct svc_client *c, char **json);
 int svc_shutdown(struct svc_client *c, bool force, unsigned int *clients);
 /* The EPC sections and a descriptor of each (@fds: SVC_MAX_FDS entries). */
 int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds);
+
+/*
+ * EPC cgroups (proto.h CGROUP_*). svc_cgroup_read(): the text of @file of
+ * the cgroup at @path, NUL-terminated in @buf (-ENOBUFS when @cap is too
+ * small). svc_cgroup_set_max(): SVC_CGROUP_MAX for "max"; -EBUSY when the
+ * limit is set but the usage stays above it. svc_cgroup_list(): every
+ * cgroup (free() *@rep).
+ */
+int svc_cgroup_read(struct svc_client *c, const char *path, const char *file, char *buf,
+		    size_t cap);
+int svc_cgroup_set_max(struct svc_client *c, const char *path, uint64_t max);
+int svc_cgroup_remove(struct svc_client *c, const char *path);
+int svc_cgroup_list(struct svc_client *c, struct svc_cgroup_list_rep **rep);
 
 #endif /* SOFTSGX_SERVICE_CLIENT_H */

@@ -11,10 +11,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "api_internal.h"
+#include "epc_cgroup.h"
 #include "hw.h"
 #include "server.h"
 
@@ -59,6 +61,8 @@ void svc_reply_body(struct svc_out *out, size_t len)
 static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *req,
 		     const struct svc_hello_req *h, struct svc_out *out)
 {
+	/* svc_msg_check() let only a NUL-terminated path (or nothing) follow. */
+	const char *cgroup = req->len > sizeof(*h) ? (const char *)(h + 1) : NULL;
 	struct svc_hello_rep *rep;
 	int status = 0;
 
@@ -83,10 +87,14 @@ static void do_hello(struct svc_server *s, struct svc_conn *c, const struct svc_
 		return;
 	}
 	if (!(h->flags & SVC_HELLO_CONTROL)) {
-		if (svc_conn_attach_mm(c)) {
-			svc_reply_start(out, req, SVC_HELLO, -ENOMEM);
+		/* Its EPC is charged to its cgroup from the first page (issue 17). */
+		struct sgx_epc_cgroup *cg = svc_client_cgroup(s, c, cgroup, &status);
+
+		if (!cg || svc_conn_attach_mm(c)) {
+			svc_reply_start(out, req, SVC_HELLO, cg ? -ENOMEM : status);
 			return;
 		}
+		sgx_mm_set_cgroup(c->mm, cg);
 		rep->notify_token = c->notify_token;
 	}
 	c->hello = true;
@@ -251,6 +259,46 @@ static void top_instances(struct jbuf *b, struct sgx_mm *mm, const struct top_us
 	jprintf(b, "]");
 }
 
+/* The EPC cgroup @mm charges. */
+static void top_cgroup_of(struct jbuf *b, struct svc_server *s, struct sgx_mm *mm)
+{
+	char path[SVC_CGROUP_PATH_MAX];
+
+	if (!mm)
+		return;
+	sgx_epc_cgroup_path(sgx_mm_cgroup(softsgx_kernel(s->platform), mm), path, sizeof(path));
+	jprintf(b, ", \"cgroup\": ");
+	jstring(b, path);
+}
+
+/*
+ * Every EPC cgroup (issue 17): its path, usage and peak in bytes, max in
+ * bytes or null for "max", max events (hierarchical, misc.events), the
+ * bytes on its own LRU, and the clients attached.
+ */
+static void top_cgroups(struct jbuf *b, struct svc_server *s)
+{
+	struct sgx_epc_cgroup_usage *u;
+	size_t n = svc_cgroup_usage(s, &u);
+
+	jprintf(b, ",\n \"cgroups\": [");
+	for (size_t i = 0; u && i < n; i++) {
+		jprintf(b, "%s\n  {\"path\": ", i ? "," : "");
+		jstring(b, u[i].path);
+		jprintf(b, ", \"current\": %" PRIu64 ", \"max\": ", u[i].current);
+		if (u[i].max == SGX_EPC_CG_MAX)
+			jprintf(b, "null");
+		else
+			jprintf(b, "%" PRIu64, u[i].max);
+		jprintf(b,
+			", \"peak\": %" PRIu64 ", \"events\": %" PRIu64
+			", \"reclaimable\": %" PRIu64 ", \"clients\": %lu}",
+			u[i].peak, u[i].events, u[i].reclaimable, u[i].nr_mms);
+	}
+	free(u);
+	jprintf(b, "]");
+}
+
 static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
 {
 	char *body = svc_reply_start(out, req, SVC_TOP, 0);
@@ -278,11 +326,14 @@ static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_o
 			continue;
 		jprintf(&b, "%s\n  {\"pid\": %d, \"program\": ", first ? "" : ",", (int)c->pid);
 		jstring(&b, c->program);
+		top_cgroup_of(&b, s, c->mm);
 		top_instances(&b, c->mm, u);
 		jprintf(&b, "}");
 		first = false;
 	}
-	jprintf(&b, "]}\n");
+	jprintf(&b, "]");
+	top_cgroups(&b, s);
+	jprintf(&b, "}\n");
 	if (b.full) {
 		svc_reply_start(out, req, SVC_TOP, -ENOBUFS);
 		return;
@@ -379,6 +430,12 @@ void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg
 		break;
 	case SVC_GET_EPC:
 		do_get_epc(s, h, out);
+		break;
+	case SVC_CGROUP_READ:
+	case SVC_CGROUP_SET_MAX:
+	case SVC_CGROUP_REMOVE:
+	case SVC_CGROUP_LIST:
+		svc_dispatch_cgroup(s, c, m, out);
 		break;
 	default:
 		svc_dispatch_mm(s, c, m, out);

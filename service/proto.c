@@ -34,6 +34,85 @@ static bool string_terminated(const char *s, size_t max)
 	return memchr(s, '\0', max) != NULL;
 }
 
+bool svc_cgroup_path_valid(const char *path, size_t max)
+{
+	size_t len = strnlen(path, max), comp = 0;
+	unsigned int depth = 0;
+
+	if (len == max || path[0] != '/')
+		return false;
+	if (len == 1)
+		return true; /* the root */
+	for (size_t i = 1; i <= len; i++) {
+		unsigned char ch = (unsigned char)path[i];
+
+		if (ch == '/' || !ch) {
+			/* Empty, ".", "..", or past the kernel model's bounds. */
+			if (!comp || comp > 255 || ++depth > 64)
+				return false;
+			if (path[i - 1] == '.' && (comp == 1 || (comp == 2 && path[i - 2] == '.')))
+				return false;
+			comp = 0;
+			continue;
+		}
+		if (ch < 0x20 || ch == 0x7f)
+			return false;
+		comp++;
+	}
+	return true;
+}
+
+/* HELLO's optional tail: a cgroup path ("" too), NUL-terminated, nothing after it. */
+static bool hello_cgroup_valid(const char *tail, size_t len)
+{
+	if (!len)
+		return true;
+	if (len > SVC_CGROUP_PATH_MAX || tail[len - 1] || strlen(tail) != len - 1)
+		return false;
+	return !tail[0] || svc_cgroup_path_valid(tail, len);
+}
+
+static bool file_name_valid(const char *f)
+{
+	size_t len = strnlen(f, SVC_CGROUP_FILE_MAX);
+
+	if (len == SVC_CGROUP_FILE_MAX)
+		return false;
+	for (size_t i = len; i < SVC_CGROUP_FILE_MAX; i++)
+		if (f[i])
+			return false; /* what follows the name is zero, as every unused field */
+	for (size_t i = 0; i < len; i++)
+		if (!((f[i] >= 'a' && f[i] <= 'z') || f[i] == '.'))
+			return false;
+	return true;
+}
+
+static int check_cgroup_req(const struct svc_cgroup_req *r, unsigned int type, size_t len)
+{
+	if (len != sizeof(*r) || !svc_cgroup_path_valid(r->path, sizeof(r->path)) ||
+	    !file_name_valid(r->file))
+		return -EINVAL;
+	if ((type == SVC_CGROUP_READ) != (r->file[0] != '\0'))
+		return -EINVAL;
+	if (type != SVC_CGROUP_SET_MAX && r->max)
+		return -EINVAL;
+	return 0;
+}
+
+static int check_cgroup_list(const struct svc_cgroup_list_rep *r, size_t body)
+{
+	const struct svc_cgroup_entry *e = (const void *)(r + 1);
+
+	if (body < sizeof(*r) || r->nr > SVC_CGROUP_LIST_MAX || r->nr > r->total)
+		return -EINVAL;
+	if (body != sizeof(*r) + r->nr * sizeof(*e))
+		return -EINVAL;
+	for (uint32_t i = 0; i < r->nr; i++)
+		if (e[i].reserved || !svc_cgroup_path_valid(e[i].path, sizeof(e[i].path)))
+			return -EINVAL;
+	return 0;
+}
+
 #define PROT_ALL 0x7 /* PROT_READ | PROT_WRITE | PROT_EXEC */
 #define FAULT_ENCLAVE_MODE 0x100 /* kernel/driver.h SGX_FAULT_ENCLAVE_MODE */
 
@@ -99,7 +178,8 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_HELLO: {
 		const struct svc_hello_req *h = p;
 
-		if (len != sizeof(*h))
+		if (len < sizeof(*h) ||
+		    !hello_cgroup_valid((const char *)(h + 1), len - sizeof(*h)))
 			return -EINVAL;
 		if (h->flags & ~SVC_HELLO_FLAGS || h->reserved)
 			return -EINVAL;
@@ -160,6 +240,12 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	}
 	case SVC_ZAP:
 		return check_zap_req(p, len);
+	case SVC_CGROUP_READ:
+	case SVC_CGROUP_SET_MAX:
+	case SVC_CGROUP_REMOVE:
+		return check_cgroup_req(p, type, len);
+	case SVC_CGROUP_LIST:
+		return len ? -EINVAL : 0;
 	default:
 		return -EINVAL;
 	}
@@ -237,7 +323,13 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_STATUS:
 		return body == sizeof(struct svc_status_rep) ? 0 : -EINVAL;
 	case SVC_TOP:
+	case SVC_CGROUP_READ:
 		return 0;
+	case SVC_CGROUP_SET_MAX:
+	case SVC_CGROUP_REMOVE:
+		return body == 0 ? 0 : -EINVAL;
+	case SVC_CGROUP_LIST:
+		return check_cgroup_list((const void *)(r + 1), body);
 	case SVC_SHUTDOWN:
 		return body == sizeof(struct svc_shutdown_rep) ? 0 : -EINVAL;
 	case SVC_GET_EPC: {
@@ -382,6 +474,14 @@ const char *svc_type_name(unsigned int type)
 		return "FAULT";
 	case SVC_ZAP:
 		return "ZAP";
+	case SVC_CGROUP_READ:
+		return "CGROUP_READ";
+	case SVC_CGROUP_SET_MAX:
+		return "CGROUP_SET_MAX";
+	case SVC_CGROUP_REMOVE:
+		return "CGROUP_REMOVE";
+	case SVC_CGROUP_LIST:
+		return "CGROUP_LIST";
 	}
 	return "unknown";
 }

@@ -50,10 +50,18 @@ enum svc_type {
 	/* Service -> client, on the notify channel; the reply is the ack. */
 	SVC_ZAP = 14,
 	/*
+	 * EPC cgroups (issue 17, kernel/epc_cgroup.h): the misc files of a
+	 * cgroup of the service's own hierarchy, its limit, rmdir, and the
+	 * usage of every cgroup. Any connection past HELLO, control ones too.
+	 */
+	SVC_CGROUP_READ = 15,
+	SVC_CGROUP_SET_MAX = 16,
+	SVC_CGROUP_REMOVE = 17,
+	SVC_CGROUP_LIST = 18,
+	/*
 	 * A forked child's request after its own HELLO and NOTIFY_ATTACH: its
 	 * mm becomes a copy of its parent's (sgx_mm_fork(): the same enclaves,
-	 * vEPCs and handles, as Linux's fork() shares them). 15-18 are kept
-	 * for the EPC cgroup requests.
+	 * vEPCs and handles, as Linux's fork() shares them).
 	 */
 	SVC_FORK = 19,
 	SVC_TYPE_MAX = SVC_FORK,
@@ -98,6 +106,24 @@ struct svc_hello_req {
 	struct svc_config cfg;
 	char program[SVC_PROGRAM_MAX]; /* NUL-terminated */
 };
+
+/*
+ * A HELLO may go on after struct svc_hello_req with the client's EPC cgroup
+ * path (`softsgx run --cgroup`), NUL-terminated, at most
+ * SVC_CGROUP_PATH_MAX bytes with the NUL. Without one (or with ""), the
+ * service charges the client to its cgroup v2 path, which it reads itself
+ * from /proc/PID/cgroup of the SO_PEERCRED pid (server-side: one cgroup
+ * namespace for every client, the service's; a containerized client would
+ * see its own cgroup as "/"). The service's hierarchy is its own: a path
+ * names a cgroup there, nothing is written to the host's cgroupfs.
+ */
+#define SVC_CGROUP_PATH_MAX 1024
+/*
+ * A cgroup path on the wire: "/" or "/a/b", NUL-terminated within @max
+ * bytes; no empty component (no "//", no trailing "/"), no "." or "..",
+ * components of at most 255 bytes, at most 64 levels, no control bytes.
+ */
+bool svc_cgroup_path_valid(const char *path, size_t max);
 
 /* Also the payload of a -EBUSY HELLO reply: the config in force. */
 struct svc_hello_rep {
@@ -293,6 +319,42 @@ struct svc_zap_req {
 	uint64_t len;
 	/* uint64_t addr[n] */
 };
+
+/*
+ * CGROUP_READ (@file: "misc.current", "misc.max", "misc.events",
+ * "misc.events.local", "misc.peak", "misc.capacity" at the root; reply: the
+ * file's text, not NUL-terminated, -ENOENT for a cgroup or file that does
+ * not exist), CGROUP_SET_MAX (@max bytes, SVC_CGROUP_MAX for "max"; creates
+ * the cgroup and its ancestors; -EBUSY: the limit is set but usage could
+ * not be reclaimed under it; -EINVAL at the root), CGROUP_REMOVE (rmdir:
+ * -ENOENT, -EBUSY with children, clients or charges, -EINVAL at the root).
+ * Fields a request does not use are zero.
+ */
+#define SVC_CGROUP_MAX	    UINT64_MAX
+#define SVC_CGROUP_FILE_MAX 32
+struct svc_cgroup_req {
+	uint64_t max;
+	char file[SVC_CGROUP_FILE_MAX];
+	char path[SVC_CGROUP_PATH_MAX];
+};
+_Static_assert(sizeof(struct svc_cgroup_req) == 1064, "svc_cgroup_req layout");
+
+/* CGROUP_LIST reply: @nr entries (pre-order, the root first) of @total live cgroups. */
+struct svc_cgroup_entry {
+	uint64_t current, max, peak, events; /* bytes, bytes (SVC_CGROUP_MAX), bytes, count */
+	uint64_t reclaimable;		     /* bytes on its own LRU */
+	uint32_t nr_clients;		     /* mms attached */
+	uint32_t reserved;
+	char path[SVC_CGROUP_PATH_MAX];
+};
+struct svc_cgroup_list_rep {
+	uint32_t nr, total;
+	/* struct svc_cgroup_entry[nr] */
+};
+#define SVC_CGROUP_LIST_MAX                                                                        \
+	((SVC_MSG_MAX - sizeof(struct svc_hdr) - sizeof(struct svc_reply_hdr) -                    \
+	  sizeof(struct svc_cgroup_list_rep)) /                                                    \
+	 sizeof(struct svc_cgroup_entry))
 
 /* A received message as svc_msg_check() sees it. */
 struct svc_msg {

@@ -21,6 +21,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -353,7 +354,8 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 
 	if (R.connected)
 		return -EALREADY;
-	R.c = (struct svc_client){.fd = -1};
+	/* `softsgx run --cgroup PATH` exports it: the EPC cgroup to charge (issue 17). */
+	R.c = (struct svc_client){.fd = -1, .cgroup = getenv("SOFTSGX_CGROUP")};
 	R.n = (struct svc_client){.fd = -1};
 	ret = bin ? svc_connect_or_start(&R.c, dir, bin, cfg, 0, &info)
 		  : svc_connect(&R.c, dir, cfg, 0, &info);

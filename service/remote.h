@@ -47,6 +47,9 @@ enum svc_fault_verdict {
  * started with @bin when none runs (svc_connect_or_start(); @bin NULL: no
  * start, -ENOENT/-ECONNREFUSED then), with @cfg (NULL: the platform as it
  * is). Maps nothing yet; starts the notify thread. -EALREADY when connected.
+ * The EPC cgroup it is charged to is $SOFTSGX_CGROUP (`softsgx run
+ * --cgroup`), or its own cgroup v2 path when that is unset; -EINVAL for a
+ * path the protocol refuses.
  */
 int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg);
 /*

@@ -138,6 +138,22 @@ void svc_reply_body(struct svc_out *out, size_t len);
 void svc_dispatch_mm(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
 		     struct svc_out *out);
 
+/*
+ * dispatch_cgroup.c: EPC cgroups (issue 17). The cgroup a client is
+ * charged to from its HELLO: the one at @path (NULL or "": the client's
+ * cgroup v2 path, read from /proc/PID/cgroup; the root when it has none),
+ * created if missing; NULL with *@err -EINVAL or -ENOMEM. The CGROUP_*
+ * requests. Every cgroup's usage into *@out (calloc()ed; free() it, NULL
+ * without memory): their count.
+ */
+struct sgx_epc_cgroup;
+struct sgx_epc_cgroup_usage;
+struct sgx_epc_cgroup *svc_client_cgroup(struct svc_server *s, const struct svc_conn *c,
+					 const char *path, int *err);
+void svc_dispatch_cgroup(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
+			 struct svc_out *out);
+size_t svc_cgroup_usage(struct svc_server *s, struct sgx_epc_cgroup_usage **out);
+
 /* Clients (connections past HELLO, not control) other than @except. */
 unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except);
 

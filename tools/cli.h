@@ -44,6 +44,7 @@ extern const struct cli_cmd cmd_measure;
 extern const struct cli_cmd cmd_sign;
 extern const struct cli_cmd cmd_top;
 extern const struct cli_cmd cmd_platform;
+extern const struct cli_cmd cmd_cgroup;
 
 /*
  * "softsgx CMD: MESSAGE" and "Try 'softsgx CMD --help'." on stderr;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "proto.h"
 #include "run_reach.h"
 
 #define NAME "run"
@@ -44,6 +45,11 @@ static void usage(FILE *out)
 	      "                   programs)\n"
 	      "      --force      run PROGRAM even when the shim cannot reach it (a\n"
 	      "                   statically linked or set-ID program: see below)\n"
+	      "      --cgroup PATH  charge PROGRAM's EPC to the EPC cgroup PATH of the\n"
+	      "                   platform service (softsgx cgroup; created if missing;\n"
+	      "                   default: its cgroup v2 path); exported as\n"
+	      "                   SOFTSGX_CGROUP, read where the program connects to\n"
+	      "                   the service\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
@@ -163,11 +169,12 @@ static int run(int argc, char **argv)
 {
 	/* '+': stop at PROGRAM, its options are its own. */
 	static const char optstring[] = "+:h";
-	enum { OPT_TRACE = CLI_OPT_FIRST_FREE, OPT_FORCE };
+	enum { OPT_TRACE = CLI_OPT_FIRST_FREE, OPT_FORCE, OPT_CGROUP };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"cgroup", required_argument, NULL, OPT_CGROUP},
 		CLI_PLATFORM_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -192,6 +199,19 @@ static int run(int argc, char **argv)
 		}
 		if (opt == OPT_FORCE) {
 			force = true;
+			continue;
+		}
+		if (opt == OPT_CGROUP) {
+			/* The service's HELLO check, said here before anything runs. */
+			if (strlen(optarg) >= SVC_CGROUP_PATH_MAX ||
+			    !svc_cgroup_path_valid(optarg, SVC_CGROUP_PATH_MAX))
+				return cli_usage_error(NAME,
+						       "--cgroup '%s' is not a cgroup path "
+						       "(\"/a/b\": absolute, no empty, \".\" or "
+						       "\"..\" components)",
+						       optarg);
+			if (setenv("SOFTSGX_CGROUP", optarg, 1))
+				return cli_fail(NAME, "cannot set up the environment: %m");
 			continue;
 		}
 		return cli_getopt_error(NAME, opt, argv, optstring, longopts);

@@ -251,9 +251,35 @@ static bool service_connect(struct svc_client *c)
 	return svc_connect(c, NULL, NULL, SVC_HELLO_CONTROL, NULL) == 0;
 }
 
+/*
+ * A line per EPC cgroup (issue 17): usage, limit and max events, from a
+ * CGROUP_LIST of the same connection.
+ */
+static void print_text_cgroups(struct svc_client *c)
+{
+	struct svc_cgroup_list_rep *rep;
+	const struct svc_cgroup_entry *e;
+	char cur[32], max[32];
+
+	if (svc_cgroup_list(c, &rep))
+		return;
+	e = (const void *)(rep + 1);
+	for (uint32_t i = 0; i < rep->nr; i++) {
+		cli_format_size(e[i].current, cur);
+		if (e[i].max == SVC_CGROUP_MAX)
+			snprintf(max, sizeof(max), "max");
+		else
+			cli_format_size(e[i].max, max);
+		printf("  cgroup %-24s %12s of %-12s %llu max event%s, %u client%s\n", e[i].path,
+		       cur, max, (unsigned long long)e[i].events, e[i].events == 1 ? "" : "s",
+		       e[i].nr_clients, e[i].nr_clients == 1 ? "" : "s");
+	}
+	free(rep);
+}
+
 static void print_text_service(void)
 {
-	struct svc_client c;
+	struct svc_client c = {0};
 	struct svc_status_rep st;
 
 	if (!service_connect(&c))
@@ -267,6 +293,7 @@ static void print_text_service(void)
 		       (unsigned long long)st.in_use_pages, (unsigned long long)st.leaked_pages,
 		       (unsigned long long)st.zombie_pages, st.enclaves, st.enclaves == 1 ? "" : "s",
 		       st.vepcs, st.vepcs == 1 ? "" : "s");
+		print_text_cgroups(&c);
 	}
 	svc_close(&c);
 }
@@ -278,7 +305,7 @@ static void print_text_service(void)
  */
 static void print_json_service(void)
 {
-	struct svc_client c;
+	struct svc_client c = {0};
 	char *json = NULL;
 
 	fputs(", \"service\": ", stdout);

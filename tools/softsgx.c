@@ -20,6 +20,7 @@ static const struct cli_cmd *const commands[] = {
 	&cmd_guest,
 	&cmd_top,
 	&cmd_platform,
+	&cmd_cgroup,
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -24,6 +24,8 @@
 
 #include "harness.h"
 #include "json_check.h"
+#include "api_internal.h"
+#include "epc_cgroup.h"
 #include "server.h"
 
 #define NR_CONNS 4
@@ -76,15 +78,19 @@ static bool documented(int status, unsigned int type)
 	case -ENOTCONN:
 		return true;
 	case -EBUSY:
-		return type == SVC_HELLO || type == SVC_SHUTDOWN;
+		/* SET_MAX: the limit is set, usage stays above it; REMOVE: in use. */
+		return type == SVC_HELLO || type == SVC_SHUTDOWN || type == SVC_CGROUP_SET_MAX ||
+		       type == SVC_CGROUP_REMOVE;
 	case -ENOMEM:
-		return type == SVC_HELLO; /* no memory for the client's mm */
+		/* no memory for the client's mm, a cgroup, the list */
+		return type == SVC_HELLO || (type >= SVC_CGROUP_READ && type <= SVC_CGROUP_LIST);
 	case -ENOBUFS:
-		return type == SVC_TOP;
+		return type == SVC_TOP || type == SVC_CGROUP_READ;
 	case -EOPNOTSUPP:
 		return type == SVC_GET_EPC;
 	case -ENOENT:
-		return type == SVC_GET_EPC || type == SVC_NOTIFY_ATTACH;
+		return type == SVC_GET_EPC || type == SVC_NOTIFY_ATTACH ||
+		       type == SVC_CGROUP_READ || type == SVC_CGROUP_REMOVE;
 	case -EPERM:
 		return type == SVC_NOTIFY_ATTACH;
 	}
@@ -117,6 +123,26 @@ static void check_reply(const struct svc_msg *req, int check, const struct svc_o
 	FZ_CHECK(svc_msg_check(&rep) == 0, "the client would refuse the reply to type %u", type);
 	if (type == SVC_TOP && r->status == 0)
 		FZ_CHECK(json_valid((const char *)(r + 1), h->len - sizeof(*r)), "TOP JSON");
+}
+
+/*
+ * Every client is gone: each cgroup is empty again, and goes (children
+ * first: reverse pre-order), so the next input starts from the root alone.
+ */
+static void cgroups_reset(struct svc_server *s)
+{
+	struct sgx_kernel *k = softsgx_kernel(s->platform);
+	struct sgx_epc_cgroup_usage *u;
+	size_t n = svc_cgroup_usage(s, &u);
+
+	FZ_CHECK(u, "cgroup usage");
+	FZ_CHECK(sgx_epc_cgroup_check(k), "EPC cgroup sums at the end");
+	for (size_t i = n; i-- > 1;) {
+		FZ_CHECK(u[i].current == 0, "%s still charged %llu bytes with no client", u[i].path,
+			 (unsigned long long)u[i].current);
+		FZ_CHECK(sgx_epc_cgroup_remove(k, u[i].path) == 0, "rmdir %s", u[i].path);
+	}
+	free(u);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -172,9 +198,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		s->stop = false; /* SHUTDOWN only asks; the loop would stop */
 		fz_check_invariant(s->platform, "a message");
+		FZ_CHECK(sgx_epc_cgroup_check(softsgx_kernel(s->platform)),
+			 "EPC cgroup sums after a message");
 	}
 	for (unsigned int i = 0; i < NR_CONNS; i++)
 		svc_conn_release(&conns[i]);
 	s->nr_conns = 0;
+	cgroups_reset(s);
 	return 0;
 }

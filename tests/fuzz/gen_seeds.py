@@ -338,6 +338,8 @@ def vdso_shim_seeds():
 # ---- fuzz_service_proto ----
 SVC_MAGIC, SVC_VERSION = 0x58475353, 1
 S_HELLO, S_STATUS, S_TOP, S_SHUTDOWN, S_GET_EPC = 1, 2, 3, 4, 5
+S_CG_READ, S_CG_SET_MAX, S_CG_REMOVE, S_CG_LIST = 15, 16, 17, 18
+CG_MAX = 0xFFFFFFFFFFFFFFFF
 FIX, TRUNC = 4, 8
 
 
@@ -358,6 +360,10 @@ def s_config(sections=1, size=32 * 4096, flags=0):
 def s_hello(flags=0, cfg=None, program=b"seed"):
     cfg = s_config() if cfg is None else cfg
     return u32(4242) + u32(SVC_VERSION) + u32(flags) + u32(0) + cfg + program.ljust(64, b"\0")
+
+
+def s_cgroup(path, file=b"", mx=0):
+    return u64(mx) + file.ljust(32, b"\0") + path.ljust(1024, b"\0")
 
 
 def service_seeds():
@@ -381,6 +387,25 @@ def service_seeds():
                        + smsg(0, shdr(S_HELLO, s_hello(0x80)), FIX)
                        + smsg(0, shdr(S_HELLO, s_hello(program=b"x" * 64)), FIX)
                        + smsg(0, shdr(S_STATUS | 0x8000), FIX))
+    # EPC cgroups (issue 17): a client in a named cgroup, limits set, read, listed, removed.
+    yield "cgroups", (smsg(0, shdr(S_HELLO, s_hello() + b"/vm\0"))
+                      + smsg(1, shdr(S_HELLO, s_hello(3), seq=2))
+                      + smsg(1, shdr(S_CG_SET_MAX, s_cgroup(b"/vm", mx=16 * 4096), seq=3))
+                      + smsg(1, shdr(S_CG_SET_MAX, s_cgroup(b"/host/a", mx=8 * 4096), seq=4))
+                      + smsg(1, shdr(S_CG_READ, s_cgroup(b"/vm", b"misc.current"), seq=5))
+                      + smsg(1, shdr(S_CG_READ, s_cgroup(b"/", b"misc.capacity"), seq=6))
+                      + smsg(1, shdr(S_CG_READ, s_cgroup(b"/vm", b"misc.events"), seq=7))
+                      + smsg(1, shdr(S_CG_LIST, seq=8)) + smsg(1, shdr(S_TOP, seq=9))
+                      + smsg(1, shdr(S_CG_REMOVE, s_cgroup(b"/vm"), seq=10))
+                      + smsg(1, shdr(S_CG_REMOVE, s_cgroup(b"/host"), seq=11))
+                      + smsg(1, shdr(S_CG_SET_MAX, s_cgroup(b"/host/a", mx=CG_MAX), seq=12)))
+    yield "cgroups_bad", (smsg(0, shdr(S_HELLO, s_hello(3)))
+                          + smsg(0, shdr(S_CG_SET_MAX, s_cgroup(b"/", mx=4096)))
+                          + smsg(0, shdr(S_CG_READ, s_cgroup(b"/a/../b", b"misc.max")))
+                          + smsg(0, shdr(S_CG_READ, s_cgroup(b"/nope", b"misc.max")))
+                          + smsg(0, shdr(S_CG_REMOVE, s_cgroup(b"/")))
+                          + smsg(2, shdr(S_HELLO, s_hello() + b"/a//b\0"))
+                          + smsg(3, shdr(S_HELLO, s_hello() + b"/x")))
     yield "fds_attached", (smsg(0, hello) + smsg(0, shdr(S_STATUS), 0x10)
                            + smsg(0, shdr(S_GET_EPC), 0x70) + smsg(0, shdr(S_STATUS)))
 

@@ -182,6 +182,140 @@ static void test_replies(void **state)
 	assert_int_equal(svc_msg_check(&m), -EINVAL);
 }
 
+/* EPC cgroups (issue 17): paths, HELLO's optional path, the CGROUP_* messages. */
+static void test_cgroup_msgs(void **state)
+{
+	static struct {
+		struct svc_hdr h;
+		uint8_t payload[sizeof(struct svc_cgroup_list_rep) +
+				2 * sizeof(struct svc_cgroup_entry)];
+	} __attribute__((aligned(8))) big;
+	struct svc_cgroup_req *r = (void *)big.payload;
+	struct svc_hello_req *h = (void *)big.payload;
+	struct svc_reply_hdr *rh = (void *)big.payload;
+	struct svc_cgroup_list_rep *l = (void *)(rh + 1);
+	struct svc_cgroup_entry *e = (void *)(l + 1);
+	char longname[300];
+	struct svc_msg m;
+
+	(void)state;
+	assert_true(svc_cgroup_path_valid("/", 8));
+	assert_true(svc_cgroup_path_valid("/a", 8));
+	assert_true(svc_cgroup_path_valid("/a/b.c/..d", 16));
+	assert_true(svc_cgroup_path_valid("/user.slice/app-1.scope", 64));
+	assert_false(svc_cgroup_path_valid("", 8));
+	assert_false(svc_cgroup_path_valid("a/b", 8));
+	assert_false(svc_cgroup_path_valid("/a/", 8));
+	assert_false(svc_cgroup_path_valid("//a", 8));
+	assert_false(svc_cgroup_path_valid("/a//b", 8));
+	assert_false(svc_cgroup_path_valid("/a/..", 8));
+	assert_false(svc_cgroup_path_valid("/./a", 8));
+	assert_false(svc_cgroup_path_valid("/a\nb", 8));
+	assert_false(svc_cgroup_path_valid("/abcdefgh", 8)); /* not terminated within 8 */
+	memset(longname, 'x', sizeof(longname));
+	longname[0] = '/';
+	longname[257] = '\0';
+	assert_false(svc_cgroup_path_valid(longname, sizeof(longname))); /* a 256-byte name */
+	longname[256] = '\0';
+	assert_true(svc_cgroup_path_valid(longname, sizeof(longname)));
+
+	/* HELLO: no path, "", a path; not terminated, junk after the NUL, a bad path. */
+	memset(&big, 0, sizeof(big));
+	{
+		struct softsgx_config cfg;
+
+		softsgx_default_config(&cfg);
+		svc_config_from(&h->cfg, &cfg);
+	}
+	h->version = SVC_VERSION;
+	strcpy(h->program, "t");
+	m = (struct svc_msg){.hdr = &big.h, .payload = big.payload};
+#define SET(ty, ln)                                                                                \
+	do {                                                                                       \
+		big.h = (struct svc_hdr){.magic = SVC_MAGIC,                                       \
+					 .version = SVC_VERSION,                                   \
+					 .type = (ty),                                             \
+					 .len = (uint32_t)(ln)};                                   \
+		m.size = sizeof(big.h) + (ln);                                                     \
+	} while (0)
+	SET(SVC_HELLO, sizeof(*h));
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_HELLO, sizeof(*h) + 1);
+	assert_int_equal(svc_msg_check(&m), 0);
+	strcpy((char *)(h + 1), "/vm");
+	SET(SVC_HELLO, sizeof(*h) + 4);
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_HELLO, sizeof(*h) + 3);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	SET(SVC_HELLO, sizeof(*h) + 5);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	strcpy((char *)(h + 1), "/v/../m");
+	SET(SVC_HELLO, sizeof(*h) + 8);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+
+	/* CGROUP_READ needs a file; SET_MAX takes max; REMOVE neither; LIST no payload. */
+	memset(&big, 0, sizeof(big));
+	strcpy(r->path, "/a");
+	strcpy(r->file, "misc.current");
+	SET(SVC_CGROUP_READ, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_CGROUP_REMOVE, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	strcpy(r->file, "Misc");
+	SET(SVC_CGROUP_READ, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	memset(r->file, 0, sizeof(r->file));
+	r->file[5] = 'x'; /* a byte after the (empty) name */
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	memset(r->file, 0, sizeof(r->file));
+	assert_int_equal(svc_msg_check(&m), -EINVAL); /* READ of no file */
+	r->max = 1 << 20;
+	SET(SVC_CGROUP_SET_MAX, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_CGROUP_REMOVE, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	r->max = 0;
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_CGROUP_REMOVE, sizeof(*r) - 1);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	strcpy(r->path, "/a/");
+	SET(SVC_CGROUP_REMOVE, sizeof(*r));
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	memset(r->path, 'a', sizeof(r->path)); /* not terminated */
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	SET(SVC_CGROUP_LIST, 0);
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_CGROUP_LIST, 8);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+
+	/* The LIST reply: entries that add up, valid paths. */
+	memset(&big, 0, sizeof(big));
+	m.reply = true;
+	l->nr = 2;
+	l->total = 2;
+	strcpy(e[0].path, "/");
+	strcpy(e[1].path, "/a");
+	SET(SVC_CGROUP_LIST | SVC_REPLY, sizeof(*rh) + sizeof(*l) + 2 * sizeof(*e));
+	assert_int_equal(svc_msg_check(&m), 0);
+	l->total = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	l->total = 3;
+	e[1].path[2] = '/';
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	e[1].path[2] = '\0';
+	SET(SVC_CGROUP_LIST | SVC_REPLY, sizeof(*rh) + sizeof(*l) + sizeof(*e));
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	SET(SVC_CGROUP_READ | SVC_REPLY, sizeof(*rh) + 20);
+	assert_int_equal(svc_msg_check(&m), 0);
+	SET(SVC_CGROUP_SET_MAX | SVC_REPLY, sizeof(*rh) + 8);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	rh->status = -EBUSY;
+	SET(SVC_CGROUP_SET_MAX | SVC_REPLY, sizeof(*rh));
+	assert_int_equal(svc_msg_check(&m), 0);
+#undef SET
+	assert_string_equal(svc_type_name(SVC_CGROUP_LIST), "CGROUP_LIST");
+}
+
 static void test_config(void **state)
 {
 	struct softsgx_config cfg, back;
@@ -214,9 +348,8 @@ static void test_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_framing),
-		cmocka_unit_test(test_requests),
-		cmocka_unit_test(test_replies),
+		cmocka_unit_test(test_framing), cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_replies), cmocka_unit_test(test_cgroup_msgs),
 		cmocka_unit_test(test_config),
 	};
 
