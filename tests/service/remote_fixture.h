@@ -31,7 +31,12 @@
 
 /* ---- faults ---- */
 
-static __thread sigjmp_buf *try_env __attribute__((unused));
+/*
+ * Volatile: the store before the access that may fault and the one after
+ * it would otherwise be merged (nothing in between reads it but the signal
+ * handler), and the handler would jump through a stale pointer.
+ */
+static __thread sigjmp_buf *volatile try_env __attribute__((unused));
 
 static inline void on_segv(int sig, siginfo_t *si, void *uc_)
 {
@@ -71,7 +76,7 @@ static inline void handler_remove(void)
 static inline bool try_read(volatile uint64_t *p, uint64_t *out)
 {
 	sigjmp_buf env;
-	bool ok = false;
+	volatile bool ok = false;
 
 	if (!sigsetjmp(env, 1)) {
 		try_env = &env;
