@@ -38,6 +38,7 @@
 
 #define PAGE	 4096ul
 #define ZAP_RING 256
+#define MAX_RANGES 1024
 
 _Static_assert(SVC_FAULT_EPCM == SVC_FAULT_VERDICT_MAX, "verdicts of kernel/driver.h");
 
@@ -65,11 +66,11 @@ static struct remote {
 	/*
 	 * The SGX ranges mapped (under call_owner): at disconnect they become
 	 * inaccessible, as at a process's exit, so no page the service hands
-	 * to someone else stays mapped here. A range beyond the table stays
-	 * mapped (64 is far above what one process maps in these tests; the shim
-	 * will keep its own VMA list).
+	 * to someone else stays mapped here; the shim asks them which calls
+	 * and faults are the service's (svc_remote_maps()). A mmap or munmap
+	 * that would need more is ENOMEM, as Linux's beyond max_map_count.
 	 */
-	struct zap_rec ranges[64];
+	struct zap_rec ranges[MAX_RANGES];
 	unsigned int nr_ranges;
 	/* Odd while @ranges change: svc_remote_maps() reads them in signal handlers. */
 	_Atomic unsigned int ranges_seq;
@@ -485,6 +486,7 @@ static void range_remove(uint64_t addr, uint64_t len)
 	}
 }
 
+/* The start (@begin) or the end of a change of R.ranges: the count is odd in between. */
 static void ranges_write(bool begin)
 {
 	(void)begin;
@@ -494,14 +496,20 @@ static void ranges_write(bool begin)
 bool svc_remote_maps(const void *addr, size_t len)
 {
 	uint64_t start = (uint64_t)(uintptr_t)addr, end = start + (len ? len : 1);
-	unsigned int seq;
+	unsigned int seq, tries = 0;
 	bool hit;
 
 	do {
+		/*
+		 * A handler of the thread that changes them would wait for
+		 * ever: after a while, count the address as ours, and the
+		 * fault's call_lock() then refuses it (SIGBUS).
+		 */
 		while ((seq = atomic_load(&R.ranges_seq)) & 1)
-			sched_yield();
+			if (++tries > 10000)
+				return true;
 		hit = false;
-		for (unsigned int i = 0; i < R.nr_ranges && i < 64; i++)
+		for (unsigned int i = 0; i < R.nr_ranges && i < MAX_RANGES; i++)
 			if (R.ranges[i].addr < end && start < R.ranges[i].addr + R.ranges[i].len)
 				hit = true;
 	} while (atomic_load(&R.ranges_seq) != seq);
@@ -751,6 +759,10 @@ int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, of
 	if (p == MAP_FAILED)
 		return -errno;
 	ret = call_lock();
+	if (!ret && R.nr_ranges + 2 > MAX_RANGES) {
+		call_unlock();
+		ret = -ENOMEM; /* one range in, one split in two */
+	}
 	if (ret) {
 		sys_munmap(p, len);
 		return ret;
@@ -781,6 +793,10 @@ int svc_remote_munmap(void *addr, size_t len)
 
 	if (ret)
 		return ret;
+	if (R.nr_ranges + 1 > MAX_RANGES) {
+		call_unlock();
+		return -ENOMEM; /* a range split in two */
+	}
 	ret = mm_call(SVC_MUNMAP, &r, sizeof(r), NULL, NULL);
 	/*
 	 * No service (gone, or a forked child's inherited range): nothing
