@@ -349,6 +349,52 @@ static int wfork(uint64_t nr)
 	return 0;
 }
 
+/*
+ * Descriptors: a dup() keeps the enclave when the original is closed, the
+ * data stays reachable through its mapping; PROVISION takes a descriptor
+ * of /dev/sgx_provision (its handle in the service) and refuses another.
+ */
+static int wfds(void)
+{
+	struct sgx_enclave_provision prov;
+	struct wenc e;
+	int fd2, pfd;
+
+	wbuild(&e, 4);
+	fd2 = dup(e.fd);
+	CHECK(fd2 >= 0 && fd2 != e.fd);
+	CHECK(!close(e.fd));
+	wcheck(&e, 0);
+	wwrite(&e, 3);
+	wcheck(&e, 3);
+	e.fd = fd2;
+	/* An SGX ioctl on the copy reaches the same enclave: INIT again is refused by it. */
+	{
+		struct sgx_enclave_init init = {.sigstruct = (uintptr_t)&wsig};
+
+		errno = 0;
+		CHECK(ioctl(e.fd, SGX_IOC_ENCLAVE_INIT, &init) == -1 && errno != ENOTTY &&
+		      errno != EIO);
+	}
+	wfree(&e);
+
+	/* PROVISION before ECREATE: the attribute allowance is the file's. */
+	e.fd = open("/dev/sgx_enclave", O_RDWR);
+	pfd = open("/dev/sgx_provision", O_RDONLY);
+	CHECK(e.fd >= 0 && pfd >= 0);
+	prov.fd = (uint64_t)pfd;
+	CHECK(!ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &prov));
+	prov.fd = (uint64_t)e.fd;
+	errno = 0;
+	CHECK(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &prov) == -1 && errno == EINVAL);
+	prov.fd = (uint64_t)STDIN_FILENO;
+	errno = 0;
+	CHECK(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &prov) == -1 && errno == EINVAL);
+	CHECK(!close(pfd));
+	CHECK(!close(e.fd));
+	return 0;
+}
+
 static int worker(int argc, char **argv)
 {
 	const char *what = argv[2];
@@ -369,6 +415,8 @@ static int worker(int argc, char **argv)
 		return wenclu();
 	if (!strcmp(what, "fork"))
 		return wfork(nr);
+	if (!strcmp(what, "fds"))
+		return wfds();
 	fprintf(stderr, "worker: no scenario %s\n", what);
 	return 4;
 }
@@ -619,6 +667,41 @@ static void test_fork_child(void **state)
 	assert_int_equal(wwait(&w, 60000), 0);
 }
 
+static void test_descriptors(void **state)
+{
+	struct wproc w;
+
+	(void)state;
+	wstart(&fx, &w, "4M", CLI_ARGS("fds"));
+	assert_int_equal(wwait(&w, 30000), 0);
+}
+
+/* SOFTSGX_SERVICE=1 asks for the service; --private wins over it. */
+static void test_env_and_private(void **state)
+{
+	struct svc_status_rep st;
+	struct cli_result r;
+
+	(void)state;
+	cli_exec_env(&r, CLI_ARGS("SOFTSGX_SERVICE=1"), NULL,
+		     CLI_ARGS("run", "--epc", "2M", "--sections", "1", "--", "sh", "-c",
+			      "echo $SOFTSGX_SERVICE"));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "1\n");
+	cli_result_free(&r);
+	status_of(&fx, &st);
+	assert_int_equal(st.total_pages, 512);
+	cli_exec_env(&r, CLI_ARGS("SOFTSGX_SERVICE=1"), NULL,
+		     CLI_ARGS("run", "--private", "--epc", "8M", "--sections", "1", "--", "sh",
+			      "-c", "echo \"[$SOFTSGX_SERVICE]\""));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "[]\n");
+	cli_result_free(&r);
+	cli_exec(&r, CLI_ARGS("run", "--private", "--service", "--", "true"));
+	assert_int_equal(r.status, 2);
+	cli_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +712,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_other_config, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_enclu_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_descriptors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_and_private, setup, teardown),
 	};
 	ssize_t n;
 
