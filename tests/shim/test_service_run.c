@@ -180,15 +180,31 @@ static int wbasic(uint64_t nr)
 	return 0;
 }
 
-/* @rounds rounds of write and check (0: until killed), "ready" once built. */
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+/*
+ * "ready" once built; then @rounds rounds of write and check after SIGUSR1
+ * (0: at once, until killed).
+ */
 static int wloop(uint64_t nr, uint64_t rounds)
 {
+	struct sigaction sa = {.sa_handler = on_usr1};
 	struct wenc e;
 
+	sigemptyset(&sa.sa_mask);
+	CHECK(!sigaction(SIGUSR1, &sa, NULL));
 	wbuild(&e, nr);
 	wcheck(&e, 0);
 	printf("ready\n");
 	fflush(stdout);
+	while (rounds && !go)
+		usleep(1000);
 	for (uint64_t r = 1; !rounds || r <= rounds; r++) {
 		wwrite(&e, r);
 		wcheck(&e, r);
@@ -232,14 +248,6 @@ static void catch_faults(void)
 	CHECK(!sigaction(SIGBUS, &sa, NULL));
 	CHECK(!sigaction(SIGSEGV, &sa, NULL));
 	CHECK(!sigaction(SIGILL, &sa, NULL));
-}
-
-static volatile sig_atomic_t go;
-
-static void on_usr1(int sig)
-{
-	(void)sig;
-	go = 1;
 }
 
 static uint64_t mono_ms(void)
@@ -550,17 +558,30 @@ static void test_basic(void **state)
 static void test_two_oversubscribe(void **state)
 {
 	struct svc_status_rep st;
+	struct cli_result r;
 	struct wproc a, b;
 
 	(void)state;
 	/* 1 MiB: 256 pages; each enclave 161 (its SECS too). */
 	wstart(&fx, &a, "1M", CLI_ARGS("loop", "160", "6"));
 	wstart(&fx, &b, "1M", CLI_ARGS("loop", "160", "6"));
+	/* Both built: 322 pages on 256, the second build evicted the first's. */
+	wready(&a);
+	wready(&b);
+	kill(a.pid, SIGUSR1);
+	kill(b.pid, SIGUSR1);
 	assert_int_equal(wwait(&a, 120000), 0);
 	assert_int_equal(wwait(&b, 120000), 0);
 	status_of(&fx, &st);
 	assert_true(st.evictions > 0);
 	assert_int_equal(st.in_use_pages, 0);
+	/* As `softsgx platform status --json` shows them. */
+	cli_exec(&r, CLI_ARGS("platform", "status", "--json"));
+	cli_assert_status(&r, 0);
+	assert_true(cli_json_is_object(r.out));
+	assert_null(strstr(r.out, "\"evictions\": 0,"));
+	cli_assert_contains(r.out, "\"evictions\": ");
+	cli_result_free(&r);
 }
 
 /* SIGKILL in the middle of its loop: the service releases the enclave. */
