@@ -30,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "devfs.h"
@@ -330,6 +331,14 @@ void shim_svc_forget_range(unsigned int first, unsigned int last, bool check)
 
 /* ---- ioctl, mmap, munmap, mprotect ---- */
 
+/* @len bytes of the program's @src, or false where Linux's copy_from_user() gives EFAULT. */
+static bool copy_in(void *dst, unsigned long src, size_t len)
+{
+	struct iovec l = {dst, len}, r = {(void *)src, len};
+
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
 bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
 {
 	struct svc_ofile *f = fget(fd), *pf;
@@ -343,10 +352,9 @@ bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
 		*ret = h;
 	} else if (request == SGX_IOC_ENCLAVE_PROVISION) {
 		/* Its fd names a descriptor of this process: the service knows the handle. */
-		if (!arg) {
+		if (!copy_in(&prov, arg, sizeof(prov))) {
 			*ret = -EFAULT;
 		} else {
-			memcpy(&prov, (void *)arg, sizeof(prov));
 			pf = prov.fd <= INT32_MAX ? fget((int)prov.fd) : NULL;
 			if (!pf) {
 				*ret = -EINVAL;

@@ -398,6 +398,8 @@ static int wfds(void)
 	prov.fd = (uint64_t)STDIN_FILENO;
 	errno = 0;
 	CHECK(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, &prov) == -1 && errno == EINVAL);
+	errno = 0;
+	CHECK(ioctl(e.fd, SGX_IOC_ENCLAVE_PROVISION, (void *)8) == -1 && errno == EFAULT);
 	CHECK(!close(pfd));
 	CHECK(!close(e.fd));
 	return 0;
