@@ -51,6 +51,12 @@ CFLAGS_CHECK += -Iservice
 CFLAGS_TSAN += -Iservice
 CFLAGS_RELEASE += -Iservice
 # ---- end svc ----
+# ---- shimsvc: the shim's service mode (shim/service.c, issue 16) ----
+# The client side of the service joins the preload library: the shim of a
+# program under `softsgx run --service` is a client of the platform service.
+SHIM_SVC_CLIENT_SRC := service/client.c service/proto.c service/remote.c service/socket_dir.c
+SHIM_SRC += $(SHIM_SVC_CLIENT_SRC)
+# ---- end shimsvc ----
 
 CHECK_DIR := build/check
 TSAN_DIR := build/tsan
@@ -593,3 +599,18 @@ $(EPC_PRESSURE): examples/epc_pressure.c $(call release_obj,$(SVC_SRC)) $(RELEAS
 	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(call release_obj,$(SVC_SRC)) $(RELEASE_LIB) \
 		-o $@ $(LDLIBS)
 all: $(EPC_PRESSURE)
+# ---- end cgsvc ----
+
+# ---- shimsvc: rules of the service-mode shim tests (see the block at SHIM_SRC) ----
+# Its tests (tests/shim/test_service_*.c) are shim test programs that also
+# drive the service as tests/service/ does (svc_fixture.h): the command
+# fixture and the client join them (a static pattern rule: before tests/shim/%).
+SHIM_SVC_TEST_OBJ := $(call release_obj,tests/common/cli_fixture.c tests/common/json_check.c \
+	$(SHIM_SVC_CLIENT_SRC))
+SHIM_SVC_TEST_BINS := $(filter $(RELEASE_DIR)/tests/shim/test_service_%,$(SHIM_TEST_BINS))
+$(SHIM_SVC_TEST_BINS): $(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(SHIM_SVC_TEST_OBJ) \
+		$(RELEASE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_RELEASE) -Ishim -Itests/common -Itests/service -MMD -MP $< \
+		$(SHIM_SVC_TEST_OBJ) $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
+# ---- end shimsvc ----

@@ -289,9 +289,19 @@ static char **start_env(const char *dir)
 	env = calloc(n + 2, sizeof(*env));
 	if (!env)
 		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (!dir || strncmp(environ[i], "SOFTSGX_RUNTIME_DIR=", 20))
-			env[k++] = environ[i];
+	for (size_t i = 0; i < n; i++) {
+		if (dir && !strncmp(environ[i], "SOFTSGX_RUNTIME_DIR=", 20))
+			continue;
+		/*
+		 * Started by the shim of a program under `softsgx run --service`:
+		 * the service itself runs without the shim (which would make it a
+		 * client of itself) and without what else was preloaded there.
+		 */
+		if (!strncmp(environ[i], "LD_PRELOAD=", 11) ||
+		    !strncmp(environ[i], "SOFTSGX_SERVICE=", 16))
+			continue;
+		env[k++] = environ[i];
+	}
 	if (dir && asprintf(&env[k++], "SOFTSGX_RUNTIME_DIR=%s", dir) < 0) {
 		free(env);
 		return NULL;

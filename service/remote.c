@@ -39,6 +39,7 @@
 
 #define PAGE	 4096ul
 #define ZAP_RING 256
+#define MAX_RANGES 1024
 
 _Static_assert(SVC_FAULT_EPCM == SVC_FAULT_VERDICT_MAX, "verdicts of kernel/driver.h");
 
@@ -67,16 +68,40 @@ static struct remote {
 	/*
 	 * The SGX ranges mapped (under call_owner): at disconnect they become
 	 * inaccessible, as at a process's exit, so no page the service hands
-	 * to someone else stays mapped here. A range beyond the table stays
-	 * mapped (64 is far above what one process maps in these tests; the shim
-	 * will keep its own VMA list).
+	 * to someone else stays mapped here; the shim asks them which calls
+	 * and faults are the service's (svc_remote_maps()). A mmap or munmap
+	 * that would need more is ENOMEM, as Linux's beyond max_map_count.
 	 */
-	struct zap_rec ranges[64];
+	struct zap_rec ranges[MAX_RANGES];
 	unsigned int nr_ranges;
+	/* Odd while @ranges change: svc_remote_maps() reads them in signal handlers. */
+	_Atomic unsigned int ranges_seq;
 	/* Static: a signal handler allocates nothing. Under call_owner. */
 	uint8_t req[SVC_MSG_MAX] __attribute__((aligned(8)));
 	uint8_t rep[SVC_MSG_MAX + 1] __attribute__((aligned(8)));
 } R = {.c = {.fd = -1}, .n = {.fd = -1}, .pte_lock = ATOMIC_FLAG_INIT};
+
+/*
+ * Straight to the kernel. Linked into the shim, mmap(), munmap() and
+ * close() are its own wrappers, which would send an SGX range back here
+ * (a zap's munmap waiting for the call it interrupts) or take the
+ * descriptor table's locks in a signal handler. syscall() reaches the
+ * kernel untouched from the shim's own code (shim/syscalls.c).
+ */
+static void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+}
+
+static int sys_munmap(void *addr, size_t len)
+{
+	return (int)syscall(SYS_munmap, addr, len);
+}
+
+static void sys_close(int fd)
+{
+	syscall(SYS_close, fd);
+}
 
 static uint64_t now_ms(void)
 {
@@ -127,7 +152,7 @@ static void drop_fds(struct msghdr *mh)
 			int fd;
 
 			memcpy(&fd, CMSG_DATA(cm) + k * sizeof(int), sizeof(int));
-			close(fd);
+			sys_close(fd);
 		}
 	}
 }
@@ -232,8 +257,8 @@ static bool zapped_since(uint64_t gen, uint64_t addr)
 
 static void reserve_range(uint64_t addr, uint64_t len)
 {
-	mmap((void *)addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-	     -1, 0);
+	sys_mmap((void *)addr, len, PROT_NONE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
 
 /* The PTE operations of an MMAP, MPROTECT or FAULT reply (@gen: when it was asked). */
@@ -254,8 +279,8 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 			continue;
 		if (zapped_since(gen, op->addr))
 			continue; /* faults again: the service installs it anew */
-		mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
-		     R.epc_fd[op->section], (off_t)(op->index * PAGE));
+		sys_mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
+			 R.epc_fd[op->section], (off_t)(op->index * PAGE));
 	}
 	pte_unlock();
 }
@@ -287,7 +312,7 @@ static void apply_zap(const struct svc_zap_req *z)
 
 		/* Not present: the next touch faults to the service. */
 		if (z->kind == SVC_ZAP_UNMAP)
-			munmap((void *)addr[i], len);
+			sys_munmap((void *)addr[i], len);
 		else
 			reserve_range(addr[i], len);
 		R.ring[g % ZAP_RING] = (struct zap_rec){addr[i], len};
@@ -342,7 +367,7 @@ static void *notify_main(void *arg)
 static void close_epc(void)
 {
 	for (unsigned int i = 0; i < R.nr_sections; i++)
-		close(R.epc_fd[i]);
+		sys_close(R.epc_fd[i]);
 	R.nr_sections = 0;
 }
 
@@ -407,6 +432,25 @@ void svc_remote_disconnect(void)
 	R.connected = false;
 }
 
+void svc_remote_forget(void)
+{
+	if (!R.connected)
+		return;
+	/* Our copies only: the parent's connection stays open in the parent. */
+	sys_close(R.c.fd);
+	sys_close(R.n.fd);
+	R.c.fd = R.n.fd = -1;
+	close_epc();
+	/* Held, perhaps, by a thread of the parent that does not exist here. */
+	atomic_store(&R.call_owner, 0);
+	atomic_flag_clear(&R.pte_lock);
+	/* The pages stay the parent's: no access here, a fault is SIGBUS. */
+	for (unsigned int i = 0; i < R.nr_ranges; i++)
+		reserve_range(R.ranges[i].addr, R.ranges[i].len);
+	R.connected = false;
+	atomic_store(&R.dead, false);
+}
+
 void svc_remote_notify_pause(bool pause)
 {
 	atomic_store(&R.paused, pause);
@@ -444,6 +488,36 @@ static void range_remove(uint64_t addr, uint64_t len)
 		if (end < rend)
 			range_add(end, rend - end);
 	}
+}
+
+/* The start (@begin) or the end of a change of R.ranges: the count is odd in between. */
+static void ranges_write(bool begin)
+{
+	(void)begin;
+	atomic_fetch_add(&R.ranges_seq, 1);
+}
+
+bool svc_remote_maps(const void *addr, size_t len)
+{
+	uint64_t start = (uint64_t)(uintptr_t)addr, end = start + (len ? len : 1);
+	unsigned int seq, tries = 0;
+	bool hit;
+
+	do {
+		/*
+		 * A handler of the thread that changes them would wait for
+		 * ever: after a while, count the address as ours, and the
+		 * fault's call_lock() then refuses it (SIGBUS).
+		 */
+		while ((seq = atomic_load(&R.ranges_seq)) & 1)
+			if (++tries > 10000)
+				return true;
+		hit = false;
+		for (unsigned int i = 0; i < R.nr_ranges && i < MAX_RANGES; i++)
+			if (R.ranges[i].addr < end && start < R.ranges[i].addr + R.ranges[i].len)
+				hit = true;
+	} while (atomic_load(&R.ranges_seq) != seq);
+	return hit;
 }
 
 /* ---- requests ---- */
@@ -685,12 +759,16 @@ int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, of
 	else if (flags & MAP_FIXED)
 		rflags |= MAP_FIXED;
 	/* The range is this process's to choose: reserved first, then recorded. */
-	p = mmap(*addr, len, PROT_NONE, rflags, -1, 0);
+	p = sys_mmap(*addr, len, PROT_NONE, rflags, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	ret = call_lock();
+	if (!ret && R.nr_ranges + 2 > MAX_RANGES) {
+		call_unlock();
+		ret = -ENOMEM; /* one range in, one split in two */
+	}
 	if (ret) {
-		munmap(p, len);
+		sys_munmap(p, len);
 		return ret;
 	}
 	r.addr = (uint64_t)(uintptr_t)p;
@@ -698,12 +776,14 @@ int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, of
 	r.flags = (flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED;
 	ret = mm_call(SVC_MMAP, &r, sizeof(r), &start, NULL);
 	if (!ret) {
+		ranges_write(true);
 		range_remove(start, len); /* MAP_FIXED over an SGX range replaced it */
 		range_add(start, len);
+		ranges_write(false);
 	}
 	call_unlock();
 	if (ret) {
-		munmap(p, len);
+		sys_munmap(p, len);
 		return ret;
 	}
 	*addr = (void *)(uintptr_t)start;
@@ -717,11 +797,25 @@ int svc_remote_munmap(void *addr, size_t len)
 
 	if (ret)
 		return ret;
+	if (R.nr_ranges + 1 > MAX_RANGES) {
+		call_unlock();
+		return -ENOMEM; /* a range split in two */
+	}
 	ret = mm_call(SVC_MUNMAP, &r, sizeof(r), NULL, NULL);
-	if (!ret)
+	/*
+	 * No service (gone, or a forked child's inherited range): nothing
+	 * there to tell, the range is plain memory to unmap, as Linux's
+	 * munmap() never fails for a range it maps.
+	 */
+	if (ret == -EIO)
+		ret = 0;
+	if (!ret) {
+		ranges_write(true);
 		range_remove(r.addr, (len + PAGE - 1) & ~(PAGE - 1));
+		ranges_write(false);
+	}
 	call_unlock();
-	if (!ret && munmap(addr, len))
+	if (!ret && sys_munmap(addr, len))
 		ret = -errno;
 	return ret;
 }
@@ -758,7 +852,7 @@ enum svc_fault_verdict svc_remote_fault(void *addr, int access)
 
 int svc_remote_fork_child(const char *dir)
 {
-	struct svc_fork_req r;
+	struct svc_fork_req r = {.parent_token = R.token};
 	struct iovec part = {&r, sizeof(r)};
 	const uint8_t *body = NULL;
 	size_t len = 0;
@@ -766,28 +860,13 @@ int svc_remote_fork_child(const char *dir)
 
 	if (!R.connected)
 		return 0;
-	r.parent_token = R.token;
 	/*
-	 * The connections are the parent's (a fork() copies descriptors, not
-	 * the service's idea of who is behind them): only our references go.
-	 * The notify thread was not copied, and a lock another thread held at
-	 * the fork is held by nobody here.
+	 * The parent's connections stay the parent's, and the EPC pages it had
+	 * mapped, mapped here too, go: the service could not zap them in this
+	 * process. The ranges stay reserved; faults bring the pages back
+	 * through our own mm, which every enclave then lists.
 	 */
-	close(R.c.fd);
-	close(R.n.fd);
-	close_epc();
-	R.c.fd = R.n.fd = -1;
-	R.connected = false;
-	atomic_store(&R.call_owner, 0);
-	atomic_flag_clear(&R.pte_lock);
-	/*
-	 * The EPC pages the parent had mapped are mapped here too; the service
-	 * cannot zap them in this process until it knows it. Drop them: the
-	 * ranges stay reserved, and faults bring the pages back through our
-	 * own mm, which every enclave then lists.
-	 */
-	for (unsigned int i = 0; i < R.nr_ranges; i++)
-		reserve_range(R.ranges[i].addr, R.ranges[i].len);
+	svc_remote_forget();
 	ret = svc_remote_connect(dir, NULL, NULL);
 	if (ret)
 		return ret;

@@ -90,6 +90,19 @@ int svc_remote_mprotect(void *addr, size_t len, int prot);
  */
 enum svc_fault_verdict svc_remote_fault(void *addr, int access);
 
+/*
+ * Whether [@addr, @addr + @len) touches an SGX range mapped through the
+ * service (or inherited from a parent, see below). Safe in a signal handler.
+ */
+bool svc_remote_maps(const void *addr, size_t len);
+/*
+ * In a child of fork(): the connection is the parent's. Drop this process's
+ * copies of its descriptors without telling the service, make the inherited
+ * SGX ranges inaccessible (a fault there is SIGBUS; munmap() unmaps them)
+ * and become unconnected: svc_remote_connect() makes the child's own.
+ */
+void svc_remote_forget(void);
+
 /* Tests: the notify thread stops reading (a client that never acknowledges), or resumes. */
 void svc_remote_notify_pause(bool pause);
 /* Tests: zaps this process has applied. */

@@ -268,6 +268,8 @@ struct sgx_file *shim_fget_nested(int fd)
 
 bool shim_fd_present(int fd)
 {
+	if (shim_service_mode())
+		return shim_svc_fd_present(fd);
 	return fd >= 0 && fd < SHIM_MAX_FD && atomic_load(&table[fd].f);
 }
 
@@ -316,6 +318,10 @@ struct sgx_file *shim_fd_remove(int fd)
 
 void shim_fd_forget_range(unsigned int first, unsigned int last, bool check)
 {
+	if (shim_service_mode()) {
+		shim_svc_forget_range(first, last, check);
+		return;
+	}
 	if (last >= SHIM_MAX_FD)
 		last = SHIM_MAX_FD - 1;
 	for (unsigned int fd = first; fd <= last && fd < fd_limit; fd++) {

@@ -80,6 +80,11 @@ static void boot(void)
 	 */
 	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	shim_resolve_real();
+	/* The platform is the service's (shim/service.c): no model here. */
+	if (shim_service_mode()) {
+		shim_service_boot();
+		return;
+	}
 	ret = shim_config_from_env(&cfg);
 	if (ret) {
 		fprintf(stderr, "softsgx: bad platform configuration in the environment\n");

@@ -25,6 +25,29 @@ struct sgx_kernel *shim_kernel(void);
 /* NULL until something opened an SGX device. */
 struct sgx_kernel *shim_kernel_if_up(void);
 
+/*
+ * Service mode (shim/service.c; `softsgx run --service`, SOFTSGX_SERVICE=1):
+ * no platform in the process, no kernel model (shim_kernel() stays NULL);
+ * SGX descriptors hold handles of the platform service. Each shim_svc_*
+ * call returns false (or acts on nothing) for what is not an SGX descriptor
+ * or mapping of the service; errors are -errno, or errno for mmap/munmap.
+ */
+bool shim_service_mode(void);
+void shim_service_boot(void);
+int shim_svc_open(enum sgx_file_type type, int flags);
+bool shim_svc_fd_present(int fd);
+/* @fd was closed: drop its entry (the last one closes the handle). */
+void shim_svc_closed(int fd);
+void shim_svc_dup(int oldfd, int newfd);
+void shim_svc_forget_range(unsigned int first, unsigned int last, bool check);
+bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret);
+bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out);
+bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret);
+/* SIGSEGV outside any enclave (@access as shim_pf_access()): the signal to deliver, 0 for none. */
+int shim_svc_fault(const siginfo_t *si, int access);
+/* ENCLU cannot run in service mode yet: say why, once per process. */
+void shim_svc_enclu_notice(void);
+
 /* Descriptor table: real placeholder fd -> open SGX file. */
 #define SHIM_MAX_FD 65536
 /* The file behind @fd with a reference, or NULL when @fd is not ours. */

@@ -49,6 +49,8 @@ static int open_device(enum sgx_file_type type, int flags)
 	struct sgx_file *f;
 	int err, fd;
 
+	if (shim_service_mode())
+		return set_errno(shim_svc_open(type, flags));
 	if (!k)
 		return set_errno(-ENODEV);
 	if ((flags & O_CREAT) && (flags & O_EXCL))
@@ -212,6 +214,11 @@ int close(int fd)
 
 	devfs_vdir_unregister(fd);
 	shim_resolve_real();
+	if (shim_service_mode()) {
+		/* Dropped first, as above: the number may be reused once it is closed. */
+		shim_svc_closed(fd);
+		return real.close(fd);
+	}
 	ret = real.close(fd);
 	/* The last reference runs release(), as Linux's fput() does. */
 	if (f)
@@ -227,6 +234,10 @@ static int dup_follow(int oldfd, int newfd)
 	if (newfd < 0 || newfd == oldfd)
 		return newfd;
 	devfs_vdir_dup(oldfd, newfd);
+	if (shim_service_mode()) {
+		shim_svc_dup(oldfd, newfd);
+		return newfd;
+	}
 	f = shim_fget(oldfd);
 	if (f) {
 		shim_fd_install(newfd, f);
@@ -284,6 +295,8 @@ int ioctl(int fd, unsigned long request, ...)
 	va_start(ap, request);
 	arg = va_arg(ap, unsigned long);
 	va_end(ap);
+	if (shim_service_mode() && shim_svc_ioctl(fd, request, arg, &ret))
+		return set_errno(ret);
 	/* An SGX ioctl on a descriptor copied behind our back. */
 	if (!f && _IOC_TYPE(request) == SGX_MAGIC)
 		f = shim_fget_untracked(fd);
@@ -302,7 +315,11 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct sgx_file *f = (flags & MAP_ANONYMOUS) ? NULL : shim_fget(fd);
 	uint64_t a = (uintptr_t)addr;
+	void *out;
 	int ret;
+
+	if (shim_service_mode() && shim_svc_mmap(addr, len, prot, flags, fd, off, &out))
+		return out;
 
 	/* Shared mappings of a descriptor copied behind our back (fstat only then). */
 	if (!f && !(flags & MAP_ANONYMOUS) && (flags & MAP_TYPE) != MAP_PRIVATE)
@@ -337,6 +354,8 @@ static bool model_range(void *addr, size_t len, bool unmap, int prot, int *ret)
 	uintptr_t start = (uintptr_t)addr;
 	bool ours;
 
+	if (shim_service_mode())
+		return shim_svc_range(addr, len, unmap, prot, ret);
 	if (!k)
 		return false;
 	shim_model_get();

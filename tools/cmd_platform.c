@@ -334,10 +334,12 @@ static void print_status_json(const char *dir, const struct svc_status_rep *st)
 	       (double)st->uptime_ms / 1000.0, (unsigned long long)svc_config_epc_bytes(&st->cfg),
 	       st->cfg.nr_sections, st->cfg.flags & SVC_CFG_SGX1 ? "true" : "false");
 	printf(" \"epc\": {\"total_pages\": %llu, \"free_pages\": %llu, \"in_use_pages\": %llu, "
-	       "\"leaked_pages\": %llu, \"zombie_pages\": %llu},\n",
+	       "\"leaked_pages\": %llu, \"zombie_pages\": %llu, \"evictions\": %llu, "
+	       "\"reloads\": %llu},\n",
 	       (unsigned long long)st->total_pages, (unsigned long long)st->free_pages,
 	       (unsigned long long)st->in_use_pages, (unsigned long long)st->leaked_pages,
-	       (unsigned long long)st->zombie_pages);
+	       (unsigned long long)st->zombie_pages, (unsigned long long)st->evictions,
+	       (unsigned long long)st->reloads);
 	printf(" \"clients\": %u, \"enclaves\": %u, \"vepcs\": %u,\n", st->clients, st->enclaves,
 	       st->vepcs);
 	printf(" \"sanitization\": {\"done\": %s, \"pages_looked_at\": %llu, "

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "proto.h"
 #include "run_reach.h"
 
@@ -50,6 +51,14 @@ static void usage(FILE *out)
 	      "                   default: its cgroup v2 path); exported as\n"
 	      "                   SOFTSGX_CGROUP, read where the program connects to\n"
 	      "                   the service\n"
+	      "      --private    PROGRAM gets a platform of its own, booted in its\n"
+	      "                   process (the default for now)\n"
+	      "      --service    PROGRAM uses the per-user platform service (softsgx\n"
+	      "                   platform), started on demand with the platform\n"
+	      "                   options below; one that runs with another\n"
+	      "                   configuration is an error (exit 2). Enclaves can be\n"
+	      "                   built, mapped and paged, not yet entered: ENCLU\n"
+	      "                   needs --private (docs/platform-service.md)\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
@@ -57,6 +66,7 @@ static void usage(FILE *out)
 	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
 	      "                   next to the softsgx executable, else in\n"
 	      "                   ../lib/softsgx/ relative to it)\n"
+	      "  SOFTSGX_SERVICE  1: as --service, when --private is not given\n"
 	      "  SOFTSGX_TRACE    as --trace FILE, when --trace is not given\n"
 	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps, 1-4294967296 (default\n"
 	      "                   1048576); later ones are dropped and counted\n"
@@ -77,8 +87,9 @@ static void usage(FILE *out)
 	      "Exit status: PROGRAM's own; 126 when it cannot be executed or the shim\n"
 	      "cannot reach it, 127 when it is not found, 1 when the shim is missing, 2\n"
 	      "for bad arguments or environment (a trace file that cannot be written, a\n"
-	      "bad SOFTSGX_TRACE_MAX_EVENTS or SOFTSGX_STATE_DIR): then PROGRAM is not\n"
-	      "started.\n",
+	      "bad SOFTSGX_TRACE_MAX_EVENTS or SOFTSGX_STATE_DIR; with --service, a\n"
+	      "platform service that cannot be reached or runs with another\n"
+	      "configuration): then PROGRAM is not started.\n",
 	      out);
 }
 
@@ -142,6 +153,45 @@ static int export_platform(const struct softsgx_config *cfg)
 }
 
 /*
+ * --service: the platform service answers with @cfg (started now when
+ * none runs), checked before PROGRAM starts so a failure is ours, not a
+ * program's missing device. The shim finds the command to start the
+ * service with in SOFTSGX_BIN_PATH, should it have gone meanwhile.
+ */
+static int check_service(const struct softsgx_config *cfg)
+{
+	struct svc_hello_rep info;
+	struct svc_client c = {0};
+	struct svc_config want;
+	char self[PATH_MAX], have_s[96], want_s[96];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	int ret;
+
+	if (n < 0)
+		return cli_fail(NAME, "cannot find the softsgx command: %m");
+	self[n] = '\0';
+	ret = svc_connect_or_start(&c, NULL, self, cfg, SVC_HELLO_CONTROL, &info);
+	if (ret == -EBUSY) {
+		svc_config_from(&want, cfg);
+		fprintf(stderr,
+			"softsgx %s: the platform service (pid %u) runs with %s, not %s: stop it "
+			"(softsgx platform stop) or run with its configuration\n",
+			NAME, info.service_pid, svc_config_describe(&info.cfg, have_s),
+			svc_config_describe(&want, want_s));
+		return CLI_EXIT_USAGE;
+	}
+	if (ret) {
+		fprintf(stderr, "softsgx %s: cannot reach the platform service: %s\n", NAME,
+			ret == -ECHILD ? "it did not start (see above)" : strerror(-ret));
+		return CLI_EXIT_USAGE;
+	}
+	svc_close(&c);
+	if (setenv("SOFTSGX_BIN_PATH", self, 1) || setenv("SOFTSGX_SERVICE", "1", 1))
+		return cli_fail(NAME, "cannot set up the environment: %m");
+	return 0;
+}
+
+/*
  * --trace FILE, or else a SOFTSGX_TRACE already in the environment (which
  * the shim would use just the same): checked, and exported absolute.
  */
@@ -169,12 +219,14 @@ static int run(int argc, char **argv)
 {
 	/* '+': stop at PROGRAM, its options are its own. */
 	static const char optstring[] = "+:h";
-	enum { OPT_TRACE = CLI_OPT_FIRST_FREE, OPT_FORCE, OPT_CGROUP };
+	enum { OPT_TRACE = CLI_OPT_FIRST_FREE, OPT_FORCE, OPT_CGROUP, OPT_SERVICE, OPT_PRIVATE };
 	static const struct option longopts[] = {
 		{"help", no_argument, NULL, 'h'},
 		{"trace", required_argument, NULL, OPT_TRACE},
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"cgroup", required_argument, NULL, OPT_CGROUP},
+		{"service", no_argument, NULL, OPT_SERVICE},
+		{"private", no_argument, NULL, OPT_PRIVATE},
 		CLI_PLATFORM_LONGOPTS,
 		{NULL, 0, NULL, 0},
 	};
@@ -182,6 +234,9 @@ static int run(int argc, char **argv)
 	struct softsgx_config cfg;
 	const char *trace = NULL;
 	char lib[PATH_MAX], prog[PATH_MAX], why[256], state_dir[PATH_MAX];
+	const char *env_service = getenv("SOFTSGX_SERVICE");
+	/* -1: neither option; then SOFTSGX_SERVICE=1 asks for the service. */
+	int service = -1;
 	bool force = false;
 	int opt, ret;
 
@@ -214,6 +269,12 @@ static int run(int argc, char **argv)
 				return cli_fail(NAME, "cannot set up the environment: %m");
 			continue;
 		}
+		if (opt == OPT_SERVICE || opt == OPT_PRIVATE) {
+			if (service >= 0 && service != (opt == OPT_SERVICE))
+				return cli_usage_error(NAME, "--service and --private exclude each other");
+			service = opt == OPT_SERVICE;
+			continue;
+		}
 		return cli_getopt_error(NAME, opt, argv, optstring, longopts);
 	}
 	if (optind >= argc)
@@ -243,6 +304,16 @@ static int run(int argc, char **argv)
 	ret = find_preload(lib, sizeof(lib));
 	if (ret)
 		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
+	if (service < 0)
+		service = env_service && !strcmp(env_service, "1");
+	/* Before LD_PRELOAD is set: the service it may start runs without the shim. */
+	if (service) {
+		ret = check_service(&cfg);
+		if (ret)
+			return ret;
+	} else if (unsetenv("SOFTSGX_SERVICE")) {
+		return cli_fail(NAME, "cannot set up the environment: %m");
+	}
 	if (set_preload(lib) || export_platform(&cfg))
 		return cli_fail(NAME, "cannot set up the environment: %m");
 	/* Last: a directory made for a program that then did not run would be litter. */

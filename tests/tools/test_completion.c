@@ -118,7 +118,7 @@ static void test_options(void **state)
 	(void)state;
 	need_bash();
 	expect("softsgx run --t", "--trace\n");
-	expect("softsgx run --s", "--sections\n--sgx1\n");
+	expect("softsgx run --s", "--service\n--sections\n--sgx1\n");
 	expect("softsgx top --i", "--interval\n--iterations\n");
 	expect_among("softsgx top --", "--json");
 	expect_among("softsgx top --", "--once");

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Service mode (`softsgx run --service`, SOFTSGX_SERVICE=1; issue 16): the
+ * process boots no platform of its own. Its SGX descriptors stand for
+ * handles of the per-user platform service, and what the wrappers of
+ * syscalls.c and the SIGSEGV handler would give the kernel model goes to
+ * the service through service/remote.c.
+ *
+ * The descriptor table here mirrors fdtable.c's (a memfd placeholder per
+ * descriptor, its identity checked before use), with an open file that
+ * holds a service handle: descriptors made by dup() share it, and the last
+ * close closes the handle, as Linux's last fput() releases the file.
+ * Descriptors closed behind the wrappers' back are dropped when their
+ * number is next used; the service releases whatever is left when the
+ * process exits (its connection closes).
+ *
+ * fork(): the service has no fork path yet. A child's inherited SGX
+ * descriptors and mappings are the parent's: their calls give EIO and an
+ * access to the mappings SIGBUS. The child opens devices through a
+ * connection of its own, made at its first open().
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "devfs.h"
+#include "hw.h"
+#include "proto.h"
+#include "remote.h"
+#include "shim.h"
+#include "softsgx/sgx_uapi.h"
+
+struct svc_ofile {
+	_Atomic unsigned int refs;
+	int handle;
+	unsigned int gen; /* the connection it belongs to (see conn_gen) */
+};
+
+struct svc_fd {
+	struct svc_ofile *_Atomic f;
+	dev_t dev;
+	ino_t ino;
+};
+
+static struct svc_fd table[SHIM_MAX_FD];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t conn_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int mode = -1; /* -1: not read yet */
+/* 1 connected; 0 not yet (a forked child); -errno: the connection failed. */
+static _Atomic int conn_state;
+/* Bumped in a forked child: handles of an older connection are the parent's. */
+static _Atomic unsigned int conn_gen;
+/* The ENCLU notice went out in this process. */
+static atomic_flag enclu_said = ATOMIC_FLAG_INIT;
+
+bool shim_service_mode(void)
+{
+	int m = atomic_load(&mode);
+
+	if (m < 0) {
+		const char *v = getenv("SOFTSGX_SERVICE");
+
+		m = v && !strcmp(v, "1");
+		atomic_store(&mode, m);
+	}
+	return m;
+}
+
+/* The platform configuration asked for: the run's --epc, --sections, --sgx1. */
+static int config(struct softsgx_config *cfg)
+{
+	struct sgx_hw_config hw;
+	int ret = shim_config_from_env(&hw);
+
+	if (ret)
+		return ret;
+	softsgx_default_config(cfg);
+	cfg->nr_sections = hw.nr_sections;
+	for (unsigned int i = 0; i < SOFTSGX_MAX_SECTIONS; i++)
+		cfg->section_size[i] = i < hw.nr_sections ? hw.section_size[i] : 0;
+	cfg->sgx2 = hw.sgx2;
+	return 0;
+}
+
+static int connect_now(bool quiet)
+{
+	struct softsgx_config cfg;
+	const char *bin = getenv("SOFTSGX_BIN_PATH");
+	int ret = config(&cfg);
+
+	if (ret) {
+		fprintf(stderr, "softsgx: bad platform configuration in the environment\n");
+		return ret;
+	}
+	ret = svc_remote_connect(NULL, bin && *bin ? bin : NULL, &cfg);
+	if (ret == -EALREADY)
+		ret = 0;
+	if (ret && !quiet) {
+		if (ret == -EBUSY)
+			fprintf(stderr, "softsgx: the platform service runs with another "
+					"configuration (softsgx platform status)\n");
+		else
+			fprintf(stderr, "softsgx: cannot reach the platform service: %s\n",
+				strerror(-ret));
+	}
+	return ret;
+}
+
+/* A forked child: the parent's connection is not ours to use. */
+static void in_child(void)
+{
+	pthread_mutex_init(&table_lock, NULL);
+	pthread_mutex_init(&conn_lock, NULL);
+	svc_remote_forget();
+	atomic_fetch_add(&conn_gen, 1);
+	atomic_store(&conn_state, 0);
+	atomic_flag_clear(&enclu_said);
+}
+
+void shim_service_boot(void)
+{
+	int ret = connect_now(false);
+
+	atomic_store(&conn_state, ret ? ret : 1);
+	shim_signals_init();
+	pthread_atfork(NULL, NULL, in_child);
+}
+
+/* The connection, made now in a forked child: 0 or -errno. */
+static int connected(void)
+{
+	int st = atomic_load(&conn_state);
+
+	if (st == 1)
+		return 0;
+	if (st < 0)
+		return -ENODEV; /* said at load; as with no platform at all */
+	pthread_mutex_lock(&conn_lock);
+	st = atomic_load(&conn_state);
+	if (st == 0) {
+		int ret = connect_now(false);
+
+		st = ret ? ret : 1;
+		atomic_store(&conn_state, st);
+	}
+	pthread_mutex_unlock(&conn_lock);
+	return st == 1 ? 0 : -ENODEV;
+}
+
+/* ---- open files ---- */
+
+static void ofile_put(struct svc_ofile *f)
+{
+	if (atomic_fetch_sub(&f->refs, 1) != 1)
+		return;
+	/* The last reference: the service releases the file (a parent's handle is not ours). */
+	if (f->gen == atomic_load(&conn_gen))
+		svc_remote_close(f->handle);
+	free(f);
+}
+
+static bool identity(int fd, dev_t *dev, ino_t *ino)
+{
+	struct stat st;
+
+	if (devfs_sys(SYS_fstat, fd, (long)&st, 0, 0, 0, 0))
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
+/* Install @f (its reference moves to the table) at @fd. */
+static void install(int fd, struct svc_ofile *f)
+{
+	struct svc_ofile *old;
+	dev_t dev = 0;
+	ino_t ino = 0;
+
+	if (fd < 0 || fd >= SHIM_MAX_FD) {
+		ofile_put(f);
+		return;
+	}
+	identity(fd, &dev, &ino);
+	pthread_mutex_lock(&table_lock);
+	old = atomic_load(&table[fd].f);
+	table[fd].dev = dev;
+	table[fd].ino = ino;
+	atomic_store(&table[fd].f, f);
+	pthread_mutex_unlock(&table_lock);
+	if (old)
+		ofile_put(old);
+}
+
+static struct svc_ofile *remove_entry(int fd)
+{
+	struct svc_ofile *f;
+
+	if (fd < 0 || fd >= SHIM_MAX_FD || !atomic_load(&table[fd].f))
+		return NULL;
+	pthread_mutex_lock(&table_lock);
+	f = atomic_load(&table[fd].f);
+	atomic_store(&table[fd].f, NULL);
+	pthread_mutex_unlock(&table_lock);
+	return f;
+}
+
+/* The open file of @fd with a reference, or NULL; an entry whose memfd is gone is dropped. */
+static struct svc_ofile *fget(int fd)
+{
+	struct svc_ofile *f, *stale = NULL;
+	dev_t dev, d;
+	ino_t ino, i;
+
+	if (fd < 0 || fd >= SHIM_MAX_FD || !atomic_load(&table[fd].f))
+		return NULL;
+	pthread_mutex_lock(&table_lock);
+	f = atomic_load(&table[fd].f);
+	dev = table[fd].dev;
+	ino = table[fd].ino;
+	if (f)
+		atomic_fetch_add(&f->refs, 1);
+	pthread_mutex_unlock(&table_lock);
+	if (!f)
+		return NULL;
+	if (identity(fd, &d, &i) && d == dev && i == ino)
+		return f;
+	/* Closed or replaced where the wrappers did not see it: not SGX any more. */
+	pthread_mutex_lock(&table_lock);
+	if (atomic_load(&table[fd].f) == f && table[fd].dev == dev && table[fd].ino == ino) {
+		stale = f;
+		atomic_store(&table[fd].f, NULL);
+	}
+	pthread_mutex_unlock(&table_lock);
+	if (stale)
+		ofile_put(stale);
+	ofile_put(f);
+	return NULL;
+}
+
+/* A usable handle of @f, or -EIO for one inherited from a parent. */
+static int handle_of(const struct svc_ofile *f)
+{
+	return f->gen == atomic_load(&conn_gen) ? f->handle : -EIO;
+}
+
+bool shim_svc_fd_present(int fd)
+{
+	return fd >= 0 && fd < SHIM_MAX_FD && atomic_load(&table[fd].f);
+}
+
+int shim_svc_open(enum sgx_file_type type, int flags)
+{
+	unsigned int svc_type = type == SGX_FILE_ENCLAVE ? SVC_OPEN_ENCLAVE
+				: type == SGX_FILE_VEPC	  ? SVC_OPEN_VEPC
+							  : SVC_OPEN_PROVISION;
+	struct svc_ofile *f;
+	int ret = connected(), fd, h;
+
+	if (ret)
+		return ret;
+	if ((flags & O_CREAT) && (flags & O_EXCL))
+		return -EEXIST;
+	if (flags & O_DIRECTORY)
+		return -ENOTDIR;
+	f = malloc(sizeof(*f));
+	if (!f)
+		return -ENOMEM;
+	h = svc_remote_open(svc_type);
+	if (h < 0) {
+		free(f);
+		return h;
+	}
+	f->refs = 1;
+	f->handle = h;
+	f->gen = atomic_load(&conn_gen);
+	/* A real descriptor number, so the program's bookkeeping holds. */
+	fd = memfd_create(devfs_dev_path(type) + strlen("/dev/"),
+			  (flags & O_CLOEXEC) ? MFD_CLOEXEC : 0);
+	if (fd < 0) {
+		ret = -errno;
+		ofile_put(f);
+		return ret;
+	}
+	install(fd, f);
+	return fd;
+}
+
+void shim_svc_closed(int fd)
+{
+	struct svc_ofile *f = remove_entry(fd);
+
+	if (f)
+		ofile_put(f);
+}
+
+void shim_svc_dup(int oldfd, int newfd)
+{
+	struct svc_ofile *f = fget(oldfd);
+
+	if (f)
+		install(newfd, f);
+	else
+		shim_svc_closed(newfd);
+}
+
+void shim_svc_forget_range(unsigned int first, unsigned int last, bool check)
+{
+	if (last >= SHIM_MAX_FD)
+		last = SHIM_MAX_FD - 1;
+	for (unsigned int fd = first; fd <= last; fd++) {
+		struct svc_ofile *f;
+
+		if (!atomic_load(&table[fd].f))
+			continue;
+		f = check ? fget((int)fd) : remove_entry((int)fd);
+		if (f)
+			ofile_put(f);
+	}
+}
+
+/* ---- ioctl, mmap, munmap, mprotect ---- */
+
+/* @len bytes of the program's @src, or false where Linux's copy_from_user() gives EFAULT. */
+static bool copy_in(void *dst, unsigned long src, size_t len)
+{
+	struct iovec l = {dst, len}, r = {(void *)src, len};
+
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len;
+}
+
+bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
+{
+	struct svc_ofile *f = fget(fd), *pf;
+	struct sgx_enclave_provision prov;
+	int h;
+
+	if (!f)
+		return false;
+	h = handle_of(f);
+	if (h < 0) {
+		*ret = h;
+	} else if (request == SGX_IOC_ENCLAVE_PROVISION) {
+		/* Its fd names a descriptor of this process: the service knows the handle. */
+		if (!copy_in(&prov, arg, sizeof(prov))) {
+			*ret = -EFAULT;
+		} else {
+			pf = prov.fd <= INT32_MAX ? fget((int)prov.fd) : NULL;
+			if (!pf) {
+				*ret = -EINVAL;
+			} else {
+				prov.fd = (uint64_t)handle_of(pf);
+				*ret = (int64_t)prov.fd < 0 ? (long)(int64_t)prov.fd
+							    : svc_remote_ioctl(h, request, &prov);
+				ofile_put(pf);
+			}
+		}
+	} else {
+		*ret = svc_remote_ioctl(h, request, (void *)arg);
+	}
+	ofile_put(f);
+	return true;
+}
+
+bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
+{
+	struct svc_ofile *f = (flags & MAP_ANONYMOUS) ? NULL : fget(fd);
+	int h, ret;
+
+	if (!f)
+		return false;
+	h = handle_of(f);
+	ret = h < 0 ? h : off < 0 ? -EINVAL : svc_remote_mmap(&addr, len, prot, flags, h, off);
+	ofile_put(f);
+	if (ret) {
+		errno = -ret;
+		*out = MAP_FAILED;
+	} else {
+		*out = addr;
+	}
+	return true;
+}
+
+bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret)
+{
+	long r;
+
+	if (!svc_remote_maps(addr, len))
+		return false;
+	r = unmap ? svc_remote_munmap(addr, len) : svc_remote_mprotect(addr, len, prot);
+	if (r < 0) {
+		errno = (int)-r;
+		*ret = -1;
+	} else {
+		*ret = 0;
+	}
+	return true;
+}
+
+/* ---- faults and ENCLU ---- */
+
+int shim_svc_fault(const siginfo_t *si, int access)
+{
+	if (si->si_code <= 0 || !svc_remote_maps(si->si_addr, 1))
+		return SIGSEGV;
+	switch (svc_remote_fault(si->si_addr, access)) {
+	case SVC_FAULT_RETRY:
+		return 0;
+	case SVC_FAULT_SIGBUS:
+		return SIGBUS;
+	default:
+		return SIGSEGV;
+	}
+}
+
+void shim_svc_enclu_notice(void)
+{
+	static const char msg[] = "softsgx: ENCLU needs the private platform until the service "
+				  "shares the EPCM (issue 16): run without --service\n";
+	/* A signal handler: write(2), once per process. */
+	if (!atomic_flag_test_and_set(&enclu_said))
+		devfs_sys(SYS_write, STDERR_FILENO, (long)msg, sizeof(msg) - 1, 0, 0, 0);
+}
