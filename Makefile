@@ -7,8 +7,7 @@
 #   build/release/ -O2, for benchmarks, tools and installation
 
 CC ?= cc
-CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -fPIC -Iinclude -Ihw -Ikernel \
-	-Itools -Itests/common -pthread
+CFLAGS_COMMON := -std=gnu11 -Wall -Wextra -Werror -fPIC -Iinclude -I. -pthread
 CFLAGS_CHECK := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=address,undefined -fno-sanitize-recover=undefined
 CFLAGS_TSAN := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer -fsanitize=thread
@@ -19,7 +18,9 @@ TEST_LDLIBS := -lcmocka $(LDLIBS)
 HW_SRC := $(wildcard hw/*.c)
 KERNEL_SRC := $(wildcard kernel/*.c)
 TOOLS_LIB_SRC := $(wildcard tools/lib/*.c)
-LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(TOOLS_LIB_SRC)
+# Observability (obs/): the trace recorder and the stats file, which hw/ and kernel/ feed.
+OBS_SRC := $(wildcard obs/*.c)
+LIB_SRC := $(HW_SRC) $(KERNEL_SRC) $(OBS_SRC) $(TOOLS_LIB_SRC)
 TEST_COMMON_SRC := $(wildcard tests/common/*.c)
 TEST_SRC := $(filter-out tests/common/% tests/shim/% tests/enclaves/% tests/public/%,$(wildcard tests/*/test_*.c))
 # Programs of the shim tests are ordinary (unsanitized) programs run under
@@ -44,12 +45,6 @@ CLI_SRC := $(wildcard tools/*.c)
 # CLI_SRC in their prerequisites.
 SVC_SRC := $(wildcard service/*.c)
 CLI_SRC += $(SVC_SRC)
-# Its headers for the command, the tests and the fuzz build (CFLAGS_FUZZ is
-# made from CFLAGS_COMMON further down; the other three already are).
-CFLAGS_COMMON += -Iservice
-CFLAGS_CHECK += -Iservice
-CFLAGS_TSAN += -Iservice
-CFLAGS_RELEASE += -Iservice
 # ---- end svc ----
 # ---- shimsvc: the shim's service mode (shim/service.c, issue 16) ----
 # The client side of the service joins the preload library: the shim of a
@@ -221,11 +216,11 @@ $(TSAN_DIR)/%.o: %.c
 
 $(RELEASE_DIR)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP -c $< -o $@
 
 $(RELEASE_DIR)/%.o: %.S
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP -c $< -o $@
 
 $(CHECK_LIB): $(call check_obj,$(LIB_SRC))
 	@rm -f $@
@@ -258,16 +253,16 @@ $(PRELOAD_LIB): $(call release_obj,$(LIB_SRC) $(SHIM_SRC)) \
 
 $(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Ishim -MMD -MP $< $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
 
 $(RELEASE_DIR)/tests/conformance/%: tests/conformance/%.c $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Itests/shim -Itests/enclaves -MMD -MP $< $(RELEASE_LIB) -o $@ \
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(RELEASE_LIB) -o $@ \
 		-lcmocka -lrt $(LDLIBS)
 
 $(CHECK_DIR)/tests/conformance/%: tests/conformance/%.c $(CHECK_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_CHECK) -Itests/shim -Itests/enclaves -MMD -MP $< $(CHECK_LIB) -o $@ \
+	$(CC) $(CFLAGS_CHECK) -MMD -MP $< $(CHECK_LIB) -o $@ \
 		-lcmocka -lrt $(LDLIBS)
 
 $(RELEASE_CLI): $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB)
@@ -280,7 +275,7 @@ $(CHECK_CLI): $(call check_obj,$(CLI_SRC)) $(CHECK_LIB)
 # generation and formatting helpers; the test enclave's ABI header.
 $(RELEASE_DEMO): $(DEMO_SRC) $(call release_obj,tools/cli.c) $(RELEASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Itests/enclaves -MMD -MP $< $(call release_obj,tools/cli.c) \
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< $(call release_obj,tools/cli.c) \
 		$(RELEASE_LIB) -o $@ $(LDLIBS)
 
 $(RELEASE_DIR)/bench/%: bench/%.c $(RELEASE_LIB)
@@ -408,7 +403,7 @@ run: deps
 $(CHECK_DIR)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay.c \
 		$(call check_obj,$(FUZZ_COMMON_SRC)) $(CHECK_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_CHECK) -Itests/fuzz -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/$*"' -MMD -MP \
+	$(CC) $(CFLAGS_CHECK) -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/$*"' -MMD -MP \
 		$< tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC)) $(CHECK_LIB) -o $@ \
 		$(TEST_LDLIBS)
 
@@ -418,7 +413,7 @@ $(CHECK_DIR)/tests/fuzz/replay_%: tests/fuzz/%.c tests/fuzz/replay.c \
 FUZZ_CC ?= clang
 FUZZ_DIR := build/fuzz
 FUZZ_SECONDS ?= 60
-CFLAGS_FUZZ := $(CFLAGS_COMMON) -Itests/fuzz -O1 -g -fno-omit-frame-pointer \
+CFLAGS_FUZZ := $(CFLAGS_COMMON) -O1 -g -fno-omit-frame-pointer \
 	-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
 FUZZ_LIB := $(FUZZ_DIR)/libsoftsgx.a
 FUZZ_BINS := $(patsubst %,$(FUZZ_DIR)/bin/%,$(FUZZ_NAMES))
@@ -460,7 +455,7 @@ fuzz-smoke: fuzz $(TEST_KEY)
 
 format:
 	clang-format -i $(LIB_SRC) $(TEST_SRC) $(TEST_COMMON_SRC) $(BENCH_SRC) $(CLI_SRC) $(DEMO_SRC) \
-		$(wildcard hw/*.h kernel/*.h include/softsgx/*.h tests/common/*.h tools/*.h bench/*.h)
+		$(wildcard hw/*.h kernel/*.h obs/*.h include/softsgx/*.h tests/common/*.h tools/*.h bench/*.h)
 
 # Only the public API is exported (libsoftsgx.map): the rest binds inside.
 $(RELEASE_SO): $(call release_obj,$(LIB_SRC)) libsoftsgx.map
@@ -574,7 +569,7 @@ $(CHECK_DIR)/tests/fuzz/replay_fuzz_service_proto: tests/fuzz/fuzz_service_proto
 		tests/fuzz/replay.c $(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
 		$(CHECK_SVC_LIB) $(CHECK_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_CHECK) -Itests/fuzz -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/fuzz_service_proto"' \
+	$(CC) $(CFLAGS_CHECK) -DFUZZ_CORPUS_DIR='"tests/fuzz/corpus/fuzz_service_proto"' \
 		-MMD -MP $< tests/fuzz/replay.c \
 		$(call check_obj,$(FUZZ_COMMON_SRC) tests/common/json_check.c) \
 		$(CHECK_SVC_LIB) $(CHECK_LIB) -o $@ $(TEST_LDLIBS)
@@ -611,6 +606,6 @@ SHIM_SVC_TEST_BINS := $(filter $(RELEASE_DIR)/tests/shim/test_service_%,$(SHIM_T
 $(SHIM_SVC_TEST_BINS): $(RELEASE_DIR)/tests/shim/%: tests/shim/%.c $(SHIM_SVC_TEST_OBJ) \
 		$(RELEASE_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_RELEASE) -Ishim -Itests/common -Itests/service -MMD -MP $< \
+	$(CC) $(CFLAGS_RELEASE) -MMD -MP $< \
 		$(SHIM_SVC_TEST_OBJ) $(RELEASE_LIB) -o $@ -lcmocka $(LDLIBS)
 # ---- end shimsvc ----

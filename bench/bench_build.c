@@ -36,9 +36,9 @@
 
 #include <openssl/sha.h>
 
-#include "hw.h"
-#include "hw_internal.h" /* secs_hidden(): the model's running MRENCLAVE */
-#include "measure.h"
+#include "hw/hw.h"
+#include "hw/hw_internal.h" /* secs_hidden(): the model's running MRENCLAVE */
+#include "hw/measure.h"
 
 #define ENCL_PAGES 16384ULL
 #define ENCL_SIZE  (ENCL_PAGES * SGX_PAGE_SIZE) /* 64 MiB: a power of two, as ELRANGE needs */

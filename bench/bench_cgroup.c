@@ -33,9 +33,9 @@
 #include <time.h>
 #include <ucontext.h>
 
-#include "api_internal.h"
-#include "epc_cgroup.h"
-#include "sgx.h"
+#include "kernel/api_internal.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/sgx.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"

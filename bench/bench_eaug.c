@@ -40,7 +40,7 @@
 
 #define BENCH_NAME	"bench_eaug"
 #define BENCH_CHILD_ENV "SOFTSGX_BENCH_EAUG_CHILD"
-#include "bench_enclave.h"
+#include "bench/bench_enclave.h"
 
 #define BATCH 128
 #define TRAPS 2000

@@ -51,7 +51,7 @@
 
 #define BENCH_NAME	"bench_ecall"
 #define BENCH_CHILD_ENV "SOFTSGX_BENCH_ECALL_CHILD"
-#include "bench_enclave.h"
+#include "bench/bench_enclave.h"
 
 #define BATCH	   2000
 #define CALL_BATCH 1000000

@@ -40,8 +40,8 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 

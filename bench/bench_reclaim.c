@@ -50,7 +50,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include "page_crypto.h"
+#include "hw/page_crypto.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"

@@ -44,8 +44,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw.h"
-#include "sgx.h"
+#include "hw/hw.h"
+#include "kernel/sgx.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"
 

@@ -40,7 +40,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"
 

@@ -53,13 +53,13 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "cli.h"
-#include "lib/enclave_image.h"
-#include "lib/parse_size.h"
-#include "lib/sigstruct_sign.h"
+#include "tools/cli.h"
+#include "tools/lib/enclave_image.h"
+#include "tools/lib/parse_size.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_enclave.h"
+#include "tests/enclaves/test_enclave.h"
 
 #define DEFAULT_ENCLAVE "build/enclaves/test_enclave.elf"
 #define DEFAULT_EPC	"1M"

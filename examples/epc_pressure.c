@@ -35,10 +35,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
-#include "proto.h"
-#include "remote.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
+#include "service/proto.h"
+#include "service/remote.h"
 #include "softsgx/sgx_uapi.h"
 
 #define PAGE	      4096ul

@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "hw_cpuid.h"
+#include "hw/hw_cpuid.h"
 
 /*
  * Leaves the model answers without the host: leaf 0x12, and, on a host

@@ -6,8 +6,8 @@
  * thread remembers the ETRACK epoch it entered in, so that leaving retires it
  * from a tracking cycle that counted it.
  */
-#include "enclu.h"
-#include "hw_internal.h"
+#include "hw/enclu.h"
+#include "hw/hw_internal.h"
 
 /*
  * @entering: a blocked TCS cannot be entered, but a thread inside leaves

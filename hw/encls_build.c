@@ -6,7 +6,7 @@
  */
 #include <string.h>
 
-#include "hw_internal.h"
+#include "hw/hw_internal.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -18,7 +18,7 @@
  */
 #include <stddef.h>
 
-#include "hw_internal.h"
+#include "hw/hw_internal.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -13,8 +13,8 @@
  */
 #include <string.h>
 
-#include "hw_internal.h"
-#include "sigstruct_verify.h"
+#include "hw/hw_internal.h"
+#include "hw/sigstruct_verify.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -21,8 +21,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "hw_internal.h"
-#include "page_crypto.h"
+#include "hw/hw_internal.h"
+#include "hw/page_crypto.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

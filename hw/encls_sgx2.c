@@ -22,8 +22,8 @@
  */
 #include <string.h>
 
-#include "enclu.h"
-#include "hw_internal.h"
+#include "hw/enclu.h"
+#include "hw/hw_internal.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

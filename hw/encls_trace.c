@@ -10,8 +10,8 @@
  */
 #include <stdatomic.h>
 
-#include "hw_internal.h"
-#include "trace.h"
+#include "hw/hw_internal.h"
+#include "obs/trace.h"
 
 #define CAT_ENCLS "encls"
 /* The leaves of EPC paging also belong to the reclaim timeline. */

@@ -27,7 +27,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 /* Exception vectors the ENCLU model reports or raises. */
 #define X86_TRAP_DE 0

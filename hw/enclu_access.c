@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "enclu_internal.h"
+#include "hw/enclu_internal.h"
 
 void sgx_lp_init(struct sgx_lp *lp)
 {

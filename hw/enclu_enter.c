@@ -13,7 +13,7 @@
  */
 #include <string.h>
 
-#include "enclu_internal.h"
+#include "hw/enclu_internal.h"
 
 #define GPR_SIZE	sizeof(struct sgx_ssa_gpr)
 #define XSAVE_XSTATE_BV SGX_XSAVE_HEADER_OFFSET

@@ -8,8 +8,8 @@
 #ifndef SOFTSGX_ENCLU_INTERNAL_H
 #define SOFTSGX_ENCLU_INTERNAL_H
 
-#include "enclu.h"
-#include "hw_internal.h"
+#include "hw/enclu.h"
+#include "hw/hw_internal.h"
 
 /* Record a #GP in @lp and return ENCLS_FAULT(X86_TRAP_GP). */
 int enclu_gp(struct sgx_lp *lp);

@@ -23,7 +23,7 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "enclu_internal.h"
+#include "hw/enclu_internal.h"
 
 #define KEY_SIZE	 16
 #define REPORTDATA_SIZE	 64

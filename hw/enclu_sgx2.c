@@ -12,7 +12,7 @@
  */
 #include <string.h>
 
-#include "enclu_internal.h"
+#include "hw/enclu_internal.h"
 
 #define RESULT_FLAGS                                                                               \
 	(X86_EFLAGS_ZF | X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | X86_EFLAGS_OF |           \

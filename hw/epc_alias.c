@@ -7,7 +7,7 @@
  */
 #include <errno.h>
 
-#include "hw_internal.h"
+#include "hw/hw_internal.h"
 
 int hw_alias_add(struct sgx_hw *hw, void *base, uint64_t size, hw_alias_fn translate,
 		 void *ctx)

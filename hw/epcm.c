@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw_internal.h"
+#include "hw/hw_internal.h"
 
 /* An atomic max: chunks are created concurrently by leaves on any thread. */
 static void raise_chunks_end(struct hw_section *s, uint64_t end)

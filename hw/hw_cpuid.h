@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 #define HW_CPUID_LEAF_BASIC	0x0
 #define HW_CPUID_LEAF_FEATURES	0x7

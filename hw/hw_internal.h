@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "hw.h"
-#include "measure.h"
-#include "shm.h"
+#include "hw/hw.h"
+#include "hw/measure.h"
+#include "hw/shm.h"
 
 /* EPCM entries are allocated in chunks of this many pages, on first use. */
 #define EPCM_CHUNK_PAGES 512

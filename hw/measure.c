@@ -8,7 +8,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <string.h>
 
-#include "measure.h"
+#include "hw/measure.h"
 
 #define BLOCK 64
 

@@ -26,7 +26,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "page_crypto.h"
+#include "hw/page_crypto.h"
 #include "softsgx/sgx_arch.h"
 
 /* One direction's context, and the key it holds (valid when @keyed). */

@@ -13,7 +13,7 @@
 
 #include <openssl/rand.h>
 
-#include "hw_internal.h"
+#include "hw/hw_internal.h"
 
 /* Physical base of the first section; later sections follow with a gap. */
 #define EPC_PHYS_BASE 0x4000000000ULL

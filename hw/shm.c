@@ -17,7 +17,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "shm.h"
+#include "hw/shm.h"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U

@@ -20,8 +20,8 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
-#include "hw_internal.h"
-#include "sigstruct_verify.h"
+#include "hw/hw_internal.h"
+#include "hw/sigstruct_verify.h"
 
 #define SIG_EXPONENT 3
 /* The host, not the SIGSTRUCT, failed: report it as transient (see the header). */

@@ -11,8 +11,8 @@
 #include <cpuid.h>
 #include <string.h>
 
-#include "enclu.h"
-#include "hw_internal.h"
+#include "hw/enclu.h"
+#include "hw/hw_internal.h"
 
 /* CPUID.1:ECX.OSXSAVE: the OS enabled XSAVE, XGETBV may run. */
 #define CPUID1_ECX_OSXSAVE (1u << 27)

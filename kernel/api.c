@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api_internal.h"
-#include "driver.h"
-#include "encl.h"
-#include "usage.h"
-#include "trace.h"
-#include "virt.h"
+#include "kernel/api_internal.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/usage.h"
+#include "obs/trace.h"
+#include "kernel/virt.h"
 #include "softsgx/softsgx.h"
-#include "fault_inject.h"
+#include "kernel/fault_inject.h"
 
 #define SOFTSGX_MAX_FDS 1024
 

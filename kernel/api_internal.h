@@ -9,8 +9,8 @@
 #ifndef SOFTSGX_API_INTERNAL_H
 #define SOFTSGX_API_INTERNAL_H
 
-#include "driver.h"
-#include "sgx.h"
+#include "kernel/driver.h"
+#include "kernel/sgx.h"
 
 struct softsgx_platform;
 struct sgx_hw;

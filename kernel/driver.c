@@ -10,11 +10,11 @@
 #include <sys/mman.h>
 #include <sys/personality.h>
 
-#include "driver.h"
-#include "encl.h"
-#include "trace.h"
-#include "virt.h"
-#include "fault_inject.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "obs/trace.h"
+#include "kernel/virt.h"
+#include "kernel/fault_inject.h"
 
 #define PROT_ACCESS (PROT_READ | PROT_WRITE | PROT_EXEC)
 #ifndef PROT_SEM

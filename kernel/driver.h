@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "sgx.h"
+#include "kernel/sgx.h"
 
 enum sgx_file_type {
 	SGX_FILE_ENCLAVE = 1,

@@ -17,11 +17,11 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "encl.h"
-#include "mm.h"
-#include "fault_inject.h"
-#include "usage.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/mm.h"
+#include "kernel/fault_inject.h"
+#include "kernel/usage.h"
 
 struct sgx_encl *sgx_encl_alloc(struct sgx_kernel *k)
 {

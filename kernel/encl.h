@@ -12,10 +12,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "list.h"
-#include "page_array.h"
-#include "sgx.h"
-#include "shm.h"
+#include "kernel/list.h"
+#include "kernel/page_array.h"
+#include "kernel/sgx.h"
+#include "hw/shm.h"
 
 enum sgx_encl_flags {
 	SGX_ENCL_IOCTL = 0x1,	    /* an ioctl is running: others get EBUSY */

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "epc_cgroup.h"
-#include "epc_internal.h"
-#include "fault_inject.h"
-#include "usage.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/epc_internal.h"
+#include "kernel/fault_inject.h"
+#include "kernel/usage.h"
 
 struct sgx_epc_page *sgx_epc_desc_get(struct sgx_kernel *k, unsigned int section,
 				      uint64_t index)

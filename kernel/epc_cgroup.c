@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "epc_cgroup.h"
-#include "fault_inject.h"
-#include "sgx.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/fault_inject.h"
+#include "kernel/sgx.h"
 
 static struct sgx_epc_cgroup *cg_new(struct sgx_kernel *k, struct sgx_epc_cgroup *parent,
 				     const char *name, size_t len)

@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "list.h"
+#include "kernel/list.h"
 
 struct sgx_kernel;
 struct sgx_mm;

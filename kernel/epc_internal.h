@@ -7,7 +7,7 @@
 #ifndef SOFTSGX_KERNEL_EPC_INTERNAL_H
 #define SOFTSGX_KERNEL_EPC_INTERNAL_H
 
-#include "sgx.h"
+#include "kernel/sgx.h"
 
 /* The descriptor of page @index of section @section, created with its chunk; NULL: -ENOMEM. */
 struct sgx_epc_page *sgx_epc_desc_get(struct sgx_kernel *k, unsigned int section,

@@ -8,8 +8,8 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "sgx.h"
-#include "shm.h"
+#include "kernel/sgx.h"
+#include "hw/shm.h"
 
 int sgx_epc_page_map(struct sgx_kernel *k, const struct sgx_epc_page *page, uint64_t addr,
 		     int prot)

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "fault_inject.h"
+#include "kernel/fault_inject.h"
 
 struct sgx_fi_state {
 	_Atomic uint64_t calls;

@@ -27,9 +27,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "mm.h"
-#include "sgx.h"
-#include "shm.h"
+#include "kernel/mm.h"
+#include "kernel/sgx.h"
+#include "hw/shm.h"
 
 /* The child's copy of the platform: its own EPC and backing stores. */
 static int unshare_platform_memory(void)

@@ -13,11 +13,11 @@
 
 #include <openssl/evp.h>
 
-#include "driver.h"
-#include "encl.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
 #include "softsgx/sgx_uapi.h"
-#include "uaccess.h"
-#include "fault_inject.h"
+#include "kernel/uaccess.h"
+#include "kernel/fault_inject.h"
 
 /* Attributes any enclave may have; PROVISIONKEY needs ENCLAVE_PROVISION. */
 #define SGX_ATTR_UNPRIV_MASK                                                   \

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
-#include "driver.h"
-#include "encl.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
 #include "softsgx/sgx_uapi.h"
-#include "uaccess.h"
+#include "kernel/uaccess.h"
 
 /* Linux sgx_ioc_sgx2_ready(): before the argument is even read. */
 static int sgx_ioc_sgx2_ready(struct sgx_encl *encl)

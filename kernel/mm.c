@@ -8,12 +8,12 @@
 #include <unistd.h>
 
 #include "softsgx/sgx_arch.h"
-#include "driver.h"
-#include "encl.h"
-#include "epc_cgroup.h"
-#include "mm.h"
-#include "fault_inject.h"
-#include "virt.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/mm.h"
+#include "kernel/fault_inject.h"
+#include "kernel/virt.h"
 
 void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {

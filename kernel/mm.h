@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "list.h"
+#include "kernel/list.h"
 
 struct sgx_file;
 struct sgx_mm;

@@ -7,12 +7,12 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "driver.h"
-#include "encl.h"
-#include "fault_inject.h"
-#include "epc_cgroup.h"
-#include "mm.h"
-#include "virt.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/fault_inject.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/mm.h"
+#include "kernel/virt.h"
 
 /* One descriptor of the process (its file table, cut down). */
 struct sgx_mm_fd {

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "page_array.h"
-#include "fault_inject.h"
+#include "kernel/page_array.h"
+#include "kernel/fault_inject.h"
 
 struct page_array_node {
 	uint64_t index;

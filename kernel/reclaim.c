@@ -18,11 +18,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "encl.h"
-#include "epc_cgroup.h"
-#include "fault_inject.h"
-#include "trace.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/fault_inject.h"
+#include "obs/trace.h"
 
 /* The LRU of the cgroup @page is charged to (the root for an uncharged one). */
 static struct sgx_epc_cgroup *page_lru_cg(struct sgx_kernel *k, struct sgx_epc_page *page)

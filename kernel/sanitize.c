@@ -25,7 +25,7 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "epc_internal.h"
+#include "kernel/epc_internal.h"
 
 /* Pages per step: ksgxd holds a section's lock for at most this many EREMOVEs. */
 #define SGX_SANITIZE_BATCH 256

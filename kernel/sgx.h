@@ -16,9 +16,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "hw.h"
-#include "list.h"
-#include "mm.h"
+#include "hw/hw.h"
+#include "kernel/list.h"
+#include "kernel/mm.h"
 
 /* Linux's watermarks: wake ksgxd below LOW, reclaim until HIGH. */
 #define SGX_NR_LOW_PAGES 32

@@ -15,8 +15,8 @@
 #include <errno.h>
 #include <sys/mman.h>
 
-#include "driver.h"
-#include "encl.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
 
 int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc)
 {

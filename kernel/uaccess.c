@@ -5,8 +5,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "mm.h"
-#include "uaccess.h"
+#include "kernel/mm.h"
+#include "kernel/uaccess.h"
 
 static int copy_user(void *local, uint64_t remote, size_t n, bool write)
 {

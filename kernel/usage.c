@@ -7,10 +7,10 @@
  */
 #include <stdatomic.h>
 
-#include "driver.h"
-#include "encl.h"
-#include "usage.h"
-#include "virt.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "kernel/usage.h"
+#include "kernel/virt.h"
 
 void sgx_usage_init(struct sgx_kernel *k)
 {

@@ -8,7 +8,7 @@
 #ifndef SOFTSGX_USAGE_H
 #define SOFTSGX_USAGE_H
 
-#include "sgx.h"
+#include "kernel/sgx.h"
 #include "softsgx/softsgx.h"
 
 struct sgx_encl;

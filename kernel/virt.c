@@ -4,11 +4,11 @@
 #include <stdlib.h>
 
 #include "softsgx/sgx_uapi.h"
-#include "epc_cgroup.h"
-#include "usage.h"
-#include "trace.h"
-#include "virt.h"
-#include "fault_inject.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/usage.h"
+#include "obs/trace.h"
+#include "kernel/virt.h"
+#include "kernel/fault_inject.h"
 
 struct sgx_vepc *sgx_vepc_alloc(struct sgx_kernel *k)
 {

@@ -8,8 +8,8 @@
 #ifndef SOFTSGX_VIRT_H
 #define SOFTSGX_VIRT_H
 
-#include "driver.h"
-#include "page_array.h"
+#include "kernel/driver.h"
+#include "kernel/page_array.h"
 
 struct sgx_vepc {
 	struct sgx_kernel *k;

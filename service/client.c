@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "socket_dir.h"
+#include "service/client.h"
+#include "service/socket_dir.h"
 
 extern char **environ;
 

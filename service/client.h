@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "service/proto.h"
 
 #define SVC_DEFAULT_TIMEOUT_MS 10000 /* a reply; a 1 TiB platform boots before its first */
 #define SVC_START_TIMEOUT_MS   5000  /* svc_connect_or_start(): the socket to appear */

@@ -37,9 +37,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "mm.h"
-#include "server.h"
-#include "sgx.h"
+#include "kernel/mm.h"
+#include "service/server.h"
+#include "kernel/sgx.h"
 
 #define PAGE 4096ull
 /* The top of a user address space on x86-64 with 4-level paging. */

@@ -15,10 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api_internal.h"
-#include "epc_cgroup.h"
-#include "hw.h"
-#include "server.h"
+#include "kernel/api_internal.h"
+#include "kernel/epc_cgroup.h"
+#include "hw/hw.h"
+#include "service/server.h"
 
 unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except)
 {

@@ -14,10 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api_internal.h"
-#include "epc_cgroup.h"
-#include "server.h"
-#include "sgx.h"
+#include "kernel/api_internal.h"
+#include "kernel/epc_cgroup.h"
+#include "service/server.h"
+#include "kernel/sgx.h"
 
 /*
  * The cgroup v2 path of @pid: the "0::/..." line of /proc/PID/cgroup.

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "api_internal.h"
-#include "mm.h"
-#include "server.h"
+#include "kernel/api_internal.h"
+#include "kernel/mm.h"
+#include "service/server.h"
 
 /* The reply of MMAP, MUNMAP, MPROTECT and FAULT, with its PTE operations. */
 struct mm_reply {

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto.h"
+#include "service/proto.h"
 
 #define PAGE 4096u
 

@@ -31,9 +31,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "client.h"
-#include "proto.h"
-#include "remote.h"
+#include "service/client.h"
+#include "service/proto.h"
+#include "service/remote.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 

@@ -19,9 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw.h"
-#include "server.h"
-#include "socket_dir.h"
+#include "hw/hw.h"
+#include "service/server.h"
+#include "service/socket_dir.h"
 
 uint64_t svc_now_ms(void)
 {

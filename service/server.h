@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "proto.h"
+#include "service/proto.h"
 #include "softsgx/softsgx.h"
 
 #define SVC_MAX_CONNS		 256

@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "socket_dir.h"
+#include "service/socket_dir.h"
 
 int svc_dir_path(char *buf, size_t len)
 {

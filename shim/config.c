@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hw.h"
-#include "lib/parse_size.h"
-#include "shim.h"
+#include "hw/hw.h"
+#include "tools/lib/parse_size.h"
+#include "shim/shim.h"
 
 int shim_config_from_env(struct sgx_hw_config *cfg)
 {

@@ -30,10 +30,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "hw_cpuid.h"
-#include "enclu.h"
-#include "shim.h"
-#include "thread.h" /* shim_raw_syscall(): no errno, usable before FS is the host's */
+#include "hw/hw_cpuid.h"
+#include "hw/enclu.h"
+#include "shim/shim.h"
+#include "shim/thread.h" /* shim_raw_syscall(): no errno, usable before FS is the host's */
 
 #define CPUID_OPCODE_0 0x0F
 #define CPUID_OPCODE_1 0xA2

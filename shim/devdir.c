@@ -23,8 +23,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "devfs.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/shim.h"
 
 #define MAX_DIRS 64
 #define MAX_ENTS 8

@@ -41,9 +41,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "devfs.h"
-#include "thread.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/thread.h"
+#include "shim/shim.h"
 
 _Static_assert(sizeof(struct stat) == 144, "struct stat is the kernel's on x86-64");
 

@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "driver.h"
+#include "kernel/driver.h"
 
 enum devfs_kind {
 	DEVFS_CHR = 1, /* an SGX device node */

@@ -17,9 +17,9 @@
 #include <sys/mman.h>
 #include <ucontext.h>
 
-#include "shim.h"
-#include "thread.h"
-#include "vdso.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
+#include "shim/vdso.h"
 
 static bool mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
 			  uint32_t *pf_errcode)

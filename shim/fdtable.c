@@ -23,8 +23,8 @@
 #include <sys/syscall.h>
 #include <time.h>
 
-#include "devfs.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/shim.h"
 
 #define SCAN_PERIOD_MS 50
 

@@ -18,8 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 /*
  * The model lock, built from atomics rather than pthread_rwlock_t: it is

@@ -15,8 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "devfs.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/shim.h"
 
 #define MAX_FLAGS 1024
 

@@ -21,7 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "shim/shim.h"
 
 /* @*explicit: the directory is SOFTSGX_STATE_DIR, not a default. */
 static int state_dir(char *out, size_t len, bool *explicit)

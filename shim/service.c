@@ -33,11 +33,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "devfs.h"
-#include "hw.h"
-#include "proto.h"
-#include "remote.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "hw/hw.h"
+#include "service/proto.h"
+#include "service/remote.h"
+#include "shim/shim.h"
 #include "softsgx/sgx_uapi.h"
 
 struct svc_ofile {

@@ -16,9 +16,9 @@
 #include <sys/types.h>
 #include <ucontext.h>
 
-#include "driver.h"
+#include "kernel/driver.h"
 /* The synthetic vDSO and __vdso_sgx_enter_enclave, with the ENCLU contract. */
-#include "vdso.h"
+#include "shim/vdso.h"
 
 /* The kernel model serving this process, created on first use of a device. */
 struct sgx_kernel *shim_kernel(void);

@@ -28,8 +28,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 /* The kernel's struct ucontext (uapi/asm/ucontext.h): an 8-byte sigmask. */
 struct kernel_ucontext {

@@ -19,8 +19,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 #define BIT(sig) (1ULL << ((sig) - 1))
 /* glibc's SIGCANCEL and SIGSETXID: its sigprocmask() never blocks them. */

@@ -37,9 +37,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
-#include "vdso.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
+#include "shim/vdso.h"
 
 #define NSIGS 65
 #ifndef SYS_USER_DISPATCH

@@ -19,8 +19,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "devfs.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/shim.h"
 
 static int fail(int err)
 {
@@ -115,7 +115,7 @@ int fstatat(int dirfd, const char *path, struct stat *st, int flags)
 
 int stat(const char *path, struct stat *st)
 {
-	/* The shim's own calls (kernel/stats_file.c) see the host. */
+	/* The shim's own calls (obs/stats_file.c) see the host. */
 	if (shim_from_self(__builtin_return_address(0)))
 		return (int)devfs_ret(
 			devfs_sys(SYS_newfstatat, AT_FDCWD, (long)path, (long)st, 0, 0, 0));

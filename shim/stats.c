@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The platform's stats file (kernel/stats_file.h) for `softsgx top`: a
+ * The platform's stats file (obs/stats_file.h) for `softsgx top`: a
  * thread refreshes it every SHIM_STATS_PERIOD_MS from the kernel model's
  * counters and usage rows, and the file goes away at exit. Files of
  * processes that ended without exit() are deleted when the next platform
@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "stats_file.h"
-#include "usage.h"
+#include "shim/shim.h"
+#include "obs/stats_file.h"
+#include "kernel/usage.h"
 
 #define SHIM_STATS_PERIOD_MS 200
 

@@ -24,8 +24,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 #ifndef PR_SET_SYSCALL_USER_DISPATCH
 #define PR_SET_SYSCALL_USER_DISPATCH 59

@@ -22,8 +22,8 @@
 #include <sys/ioctl.h>
 #include <linux/close_range.h>
 
-#include "devfs.h"
-#include "shim.h"
+#include "shim/devfs.h"
+#include "shim/shim.h"
 #include "softsgx/sgx_uapi.h"
 
 /* Drop a file reference; the last one runs release() inside the model. */

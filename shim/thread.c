@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 #define ALTSTACK_SIZE (256 * 1024)
 #define GUARD_SIZE 4096

@@ -22,8 +22,8 @@
 #include <stdatomic.h>
 #include <ucontext.h>
 
-#include "enclu.h"
-#include "sgx.h"
+#include "hw/enclu.h"
+#include "kernel/sgx.h"
 
 struct shim_thread {
 	/*

@@ -16,8 +16,8 @@
 #include <signal.h>
 #include <stdlib.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 struct start {
 	void *(*fn)(void *);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * SOFTSGX_TRACE=FILE: record the process's platform (hw/trace.h) and write
+ * SOFTSGX_TRACE=FILE: record the process's platform (obs/trace.h) and write
  * the timeline to FILE when the process exits (exit() or a return from
  * main; not _exit() or a fatal signal). A relative FILE is relative to the
  * directory the program started in. "%p" in FILE stands for the process
@@ -31,10 +31,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
-#include "trace.h"
-#include "usage.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
+#include "obs/trace.h"
+#include "kernel/usage.h"
 
 /* Often enough to draw a reclaim wave (ksgxd's batches take ~1 ms), cheap enough to leave on. */
 #define TRACE_SAMPLE_MS 10

@@ -15,8 +15,8 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 
-#include "shim.h"
-#include "thread.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
 
 /* -1: not decided yet; 0: RDTSC legal in enclaves; 1: it faults there. */
 static int trap_mode = -1;

@@ -36,9 +36,9 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "shim.h"
-#include "thread.h"
-#include "vdso.h"
+#include "shim/shim.h"
+#include "shim/thread.h"
+#include "shim/vdso.h"
 
 #define CHECK_T(field, off) _Static_assert(offsetof(struct shim_thread, field) == (off), #field)
 #define CHECK_R(field, off) _Static_assert(offsetof(struct sgx_cpu_regs, field) == (off), #field)

@@ -12,7 +12,7 @@
  * library it is softsgx_vdso_sgx_enter_enclave. vdso.h documents the frame
  * and the labels the ENCLU emulation relies on.
  */
-#include "vdso.h"
+#include "shim/vdso.h"
 
 #define EINVAL		22
 

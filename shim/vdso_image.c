@@ -28,7 +28,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "vdso.h"
+#include "shim/vdso.h"
 
 /* glibc's own getauxval, under its other exported name. */
 extern unsigned long __getauxval(unsigned long type);

@@ -23,8 +23,8 @@
 #include <signal.h> /* FP_XSTATE_MAGIC1/2, from the kernel uAPI sigcontext */
 #include <ucontext.h>
 
-#include "enclu.h"
-#include "shim.h"
+#include "hw/enclu.h"
+#include "shim/shim.h"
 
 #define SW_BYTES_OFFSET	 464 /* struct _fpx_sw_bytes in the legacy region */
 #define XSAVE_MIN	 (SGX_XSAVE_LEGACY_SIZE + SGX_XSAVE_HEADER_SIZE)

@@ -13,10 +13,10 @@
 #include <openssl/bn.h>
 #include <openssl/rsa.h>
 
-#include "cli.h"
-#include "lib/parse_size.h"
-#include "hw.h"
-#include "lib/sigstruct_sign.h"
+#include "tools/cli.h"
+#include "tools/lib/parse_size.h"
+#include "hw/hw.h"
+#include "tools/lib/sigstruct_sign.h"
 
 /* Messages may use %m: errno is the caller's, kept across the prefix. */
 static void vmessage(const char *cmd, const char *fmt, va_list ap)

@@ -14,7 +14,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 
 /* Keys are a few KiB; a file much larger than this is no key at all. */
 #define KEY_FILE_MAX (1 << 20)

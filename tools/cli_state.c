@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 
 int cli_setting_error(const char *cmd, const char *fmt, ...)
 {

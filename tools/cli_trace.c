@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 
 int cli_trace_file(const char *cmd, const char *arg, char **abs)
 {

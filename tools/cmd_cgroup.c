@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
-#include "client.h"
-#include "lib/parse_size.h"
+#include "tools/cli.h"
+#include "service/client.h"
+#include "tools/lib/parse_size.h"
 
 #define NAME "cgroup"
 

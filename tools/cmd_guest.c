@@ -27,8 +27,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "hw.h"
+#include "tools/cli.h"
+#include "hw/hw.h"
 #include "softsgx/loader.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/sign.h"

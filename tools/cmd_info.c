@@ -12,11 +12,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api_internal.h"
-#include "cli.h"
-#include "hw_cpuid.h"
-#include "host_cpu.h"
-#include "hw.h"
+#include "kernel/api_internal.h"
+#include "tools/cli.h"
+#include "hw/hw_cpuid.h"
+#include "tools/host_cpu.h"
+#include "hw/hw.h"
 
 #define NAME "info"
 

@@ -16,8 +16,8 @@
 
 #include <openssl/pem.h>
 
-#include "cli.h"
-#include "lib/sigstruct_sign.h"
+#include "tools/cli.h"
+#include "tools/lib/sigstruct_sign.h"
 
 #define NAME	 "keygen"
 #define KEY_MODE 0600

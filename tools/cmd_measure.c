@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 #include "softsgx/loader.h"
 #include "softsgx/sign.h"
 

@@ -13,10 +13,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "client.h"
-#include "server.h"
-#include "socket_dir.h"
+#include "tools/cli.h"
+#include "service/client.h"
+#include "service/server.h"
+#include "service/socket_dir.h"
 
 #define NAME "platform"
 

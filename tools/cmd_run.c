@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "client.h"
-#include "proto.h"
-#include "run_reach.h"
+#include "tools/cli.h"
+#include "service/client.h"
+#include "service/proto.h"
+#include "tools/run_reach.h"
 
 #define NAME "run"
 #define PRELOAD_NAME "libsoftsgx-preload.so"

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 #include "softsgx/loader.h"
 #include "softsgx/sign.h"
 

@@ -3,7 +3,7 @@
  * softsgx top: EPC use of every program running under `softsgx run` on this
  * machine, per platform, per enclave and per vEPC instance, with fault,
  * eviction and reload rates. Reads the stats files the shim publishes
- * (kernel/stats_file.h); rates are differences between two samples divided
+ * (obs/stats_file.h); rates are differences between two samples divided
  * by the time between the writer's own updates.
  *
  * When the per-user platform service runs (docs/platform-service.md), its
@@ -21,9 +21,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
-#include "client.h"
-#include "stats_file.h"
+#include "tools/cli.h"
+#include "service/client.h"
+#include "obs/stats_file.h"
 
 #define NAME "top"
 /* A writer refreshes every 200 ms: this long without an update means it is stuck or gone. */

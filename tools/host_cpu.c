@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "host_cpu.h"
+#include "tools/host_cpu.h"
 
 /* <linux/prctl.h> of Linux 5.11; older headers lack them. */
 #ifndef PR_SET_SYSCALL_USER_DISPATCH

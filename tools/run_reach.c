@@ -29,7 +29,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "run_reach.h"
+#include "tools/run_reach.h"
 
 #define MAX_INTERP 5
 

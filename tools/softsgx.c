@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
+#include "tools/cli.h"
 
 static const struct cli_cmd *const commands[] = {
 	&cmd_run,

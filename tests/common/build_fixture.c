@@ -10,12 +10,12 @@
 
 #include <cmocka.h>
 
-#include "build_fixture.h"
-#include "leak_guard.h"
-#include "encl_fixture.h"
-#include "lib/sigstruct_sign.h"
+#include "tests/common/build_fixture.h"
+#include "tests/common/leak_guard.h"
+#include "tests/common/encl_fixture.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_keys.h"
+#include "tests/common/test_keys.h"
 
 void bf_default_config(struct bf_config *cfg, uint64_t pages)
 {

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "measure.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/softsgx.h"
 

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "json_check.h"
+#include "tests/common/cli_fixture.h"
+#include "tests/common/json_check.h"
 
 extern char **environ;
 

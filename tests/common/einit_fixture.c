@@ -7,11 +7,11 @@
 
 #include <cmocka.h>
 
-#include "einit_fixture.h"
-#include "hw_internal.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
-#include "test_keys.h"
+#include "tests/common/einit_fixture.h"
+#include "hw/hw_internal.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
+#include "tests/common/test_keys.h"
 
 /* The hash as the four MSRs hold it: MSR 0 is bytes 0-7, little-endian. */
 static void write_lepubkeyhash(struct sgx_hw *hw, const uint8_t hash[SGX_HASH_SIZE])

@@ -11,7 +11,7 @@
 
 #include <openssl/evp.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 /*
  * Sign the enclave whose SECS is at @secs_epc for its current measurement and

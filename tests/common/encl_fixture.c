@@ -10,14 +10,14 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "leak_guard.h"
-#include "measure.h"
-#include "lib/sigstruct_sign.h"
+#include "kernel/api_internal.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/leak_guard.h"
+#include "hw/measure.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_keys.h"
+#include "tests/common/test_keys.h"
 
 #define EK_ATTRIBUTES (SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT)
 

@@ -7,12 +7,12 @@
 
 #include <cmocka.h>
 
-#include "einit_fixture.h"
-#include "enclu_fixture.h"
-#include "hw_internal.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
-#include "test_keys.h"
+#include "tests/common/einit_fixture.h"
+#include "tests/common/enclu_fixture.h"
+#include "hw/hw_internal.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
+#include "tests/common/test_keys.h"
 
 void ef_params_default(struct ef_params *p)
 {

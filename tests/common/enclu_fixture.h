@@ -15,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "enclu.h"
-#include "hw_fixture.h"
+#include "hw/enclu.h"
+#include "tests/common/hw_fixture.h"
 
 #define EF_NSSA	    2
 #define EF_TCS	    0

@@ -7,8 +7,8 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "tests/common/leak_guard.h"
 
 struct sgx_hw *fx_hw_new(unsigned int nr_sections, uint64_t pages)
 {

@@ -6,7 +6,7 @@
 
 #include <stdint.h>
 
-#include "hw.h"
+#include "hw/hw.h"
 
 #define FX_BASE 0x100000000ULL /* ELRANGE base of fixture enclaves */
 #define FX_SIZE (64 * SGX_PAGE_SIZE)

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json_check.h"
+#include "tests/common/json_check.h"
 
 #define MAX_DEPTH 64
 

@@ -14,8 +14,8 @@
 #include <openssl/core_names.h>
 #include <openssl/sha.h>
 
-#include "lib/sigstruct_sign.h"
-#include "test_keys.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "tests/common/test_keys.h"
 
 EVP_PKEY *test_key_load(const char *env)
 {

@@ -9,9 +9,9 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "hw.h"
-#include "leak_guard.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/hw.h"
+#include "tests/common/leak_guard.h"
 #include "softsgx/softsgx.h"
 
 /* More than any test boots at once (hosts, guests, a VMM's several). */

@@ -61,13 +61,13 @@ const char *__asan_default_options(void)
 #endif
 #include <openssl/pem.h>
 
-#include "host_probe.h"
-#include "lib/enclave_image.h"
-#include "new_thread.h"
-#include "shim_test.h"
+#include "tests/shim/host_probe.h"
+#include "tools/lib/enclave_image.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_enclave.h"
-#include "vdso_call.h"
+#include "tests/enclaves/test_enclave.h"
+#include "tests/shim/vdso_call.h"
 
 
 /*

@@ -35,8 +35,8 @@
 #include <sys/ucontext.h>
 #include <time.h>
 
-#include "asm_frame.h"
-#include "conform.h"
+#include "tests/shim/asm_frame.h"
+#include "tests/conformance/conform.h"
 
 /*
  * long raw_ecall(tcs, op, arg1, arg2, out): EENTER on @tcs with RDI = op,

@@ -49,7 +49,7 @@
 #include <sys/sysmacros.h>
 #include <sys/time.h>
 
-#include "conform.h"
+#include "tests/conformance/conform.h"
 
 /* The model's XFRM mask (`softsgx info`), used when CPUID does not say. */
 #define FALLBACK_XFRM_MASK 0x7ULL

@@ -36,7 +36,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#include "conform.h"
+#include "tests/conformance/conform.h"
 
 #define EPC_EXPECTED  (1024 * 1024)
 #define SECTIONS_EXPECTED 2

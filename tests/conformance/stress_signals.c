@@ -18,7 +18,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "conform.h"
+#include "tests/conformance/conform.h"
 
 #define NR_THREADS  8
 #define PERIOD_NS   100000

@@ -15,7 +15,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
-#include "conform.h"
+#include "tests/conformance/conform.h"
 
 #define NR_ENCLAVES 4
 #define NR_SLOTS    (NR_ENCLAVES * TEST_ENCL_NR_TCS)

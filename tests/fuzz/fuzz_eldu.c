@@ -22,9 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "harness.h"
-#include "hw.h"
-#include "hw_internal.h"
+#include "tests/fuzz/harness.h"
+#include "hw/hw.h"
+#include "hw/hw_internal.h"
 
 #define SECTION_PAGES 16
 #define SECS_PAGE     0

@@ -29,11 +29,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include "api_internal.h"
-#include "epc_cgroup.h"
-#include "harness.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "kernel/api_internal.h"
+#include "kernel/epc_cgroup.h"
+#include "tests/fuzz/harness.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 

@@ -22,11 +22,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "harness.h"
-#include "json_check.h"
-#include "api_internal.h"
-#include "epc_cgroup.h"
-#include "server.h"
+#include "tests/fuzz/harness.h"
+#include "tests/common/json_check.h"
+#include "kernel/api_internal.h"
+#include "kernel/epc_cgroup.h"
+#include "service/server.h"
 
 #define NR_CONNS 4
 #define MAX_MSGS 64

@@ -22,11 +22,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "enclu.h"
-#include "harness.h"
-#include "hw_internal.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "hw/enclu.h"
+#include "tests/fuzz/harness.h"
+#include "hw/hw_internal.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -25,12 +25,12 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "api_internal.h"
-#include "harness.h"
-#include "hw.h"
-#include "virt.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "kernel/api_internal.h"
+#include "tests/fuzz/harness.h"
+#include "hw/hw.h"
+#include "kernel/virt.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 

@@ -9,8 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "harness.h"
-#include "lib/sigstruct_sign.h"
+#include "tests/fuzz/harness.h"
+#include "tools/lib/sigstruct_sign.h"
 
 void fz_bytes(struct fz *f, void *out, size_t n)
 {

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "harness.h"
+#include "tests/fuzz/harness.h"
 
 #ifndef FUZZ_CORPUS_DIR
 #error "FUZZ_CORPUS_DIR: the harness's corpus directory"

@@ -13,9 +13,9 @@
 
 #include <cmocka.h>
 
-#include "hw_cpuid.h"
-#include "hw.h"
-#include "leak_guard.h"
+#include "hw/hw_cpuid.h"
+#include "hw/hw.h"
+#include "tests/common/leak_guard.h"
 
 #define MiB (1ULL << 20)
 

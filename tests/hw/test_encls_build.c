@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "enclu.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/enclu.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -12,12 +12,12 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
-#include "test_keys.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
+#include "tests/common/test_keys.h"
+#include "tests/common/leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

@@ -17,11 +17,11 @@
 
 #include <cmocka.h>
 
-#include "einit_fixture.h"
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "page_crypto.h"
-#include "leak_guard.h"
+#include "tests/common/einit_fixture.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "hw/page_crypto.h"
+#include "tests/common/leak_guard.h"
 
 #define GP ENCLS_FAULT(X86_TRAP_GP)
 #define PF ENCLS_FAULT(X86_TRAP_PF)

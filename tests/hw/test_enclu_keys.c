@@ -17,11 +17,11 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "test_cmac.h"
-#include "enclu_fixture.h"
-#include "hw_internal.h"
-#include "test_keys.h"
-#include "leak_guard.h"
+#include "tests/common/test_cmac.h"
+#include "tests/common/enclu_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/test_keys.h"
+#include "tests/common/leak_guard.h"
 
 #define GP		  ENCLS_FAULT(X86_TRAP_GP)
 #define PF		  ENCLS_FAULT(X86_TRAP_PF)

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 #define BLOCK 64
 #define CHUNK 256

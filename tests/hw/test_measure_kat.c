@@ -18,9 +18,9 @@
 
 #include <openssl/evp.h>
 
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 #define ENCL_SIZE (16 * SGX_PAGE_SIZE)
 #define CHUNK	  256

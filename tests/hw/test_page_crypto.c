@@ -14,8 +14,8 @@
 
 #include <openssl/evp.h>
 
-#include "hw_fixture.h"
-#include "page_crypto.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/page_crypto.h"
 
 #define NONCE 0x0123456789abcdefULL
 

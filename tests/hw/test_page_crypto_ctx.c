@@ -21,8 +21,8 @@
 
 #include <openssl/evp.h>
 
-#include "hw_fixture.h"
-#include "page_crypto.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/page_crypto.h"
 
 struct keys {
 	uint8_t a[PAGE_CRYPTO_KEY_SIZE], b[PAGE_CRYPTO_KEY_SIZE];

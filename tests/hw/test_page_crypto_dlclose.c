@@ -29,7 +29,7 @@
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define NR_PAGES  32ULL
 #define ENCL_SIZE (NR_PAGES * SGX_PAGE_SIZE)

@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "tests/common/leak_guard.h"
 
 #define NR_THREADS   4
 #define NR_PLATFORMS 2

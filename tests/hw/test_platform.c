@@ -19,9 +19,9 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 #define GP  ENCLS_FAULT(X86_TRAP_GP)
 #define MiB (1ULL << 20)

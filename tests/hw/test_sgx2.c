@@ -17,9 +17,9 @@
 
 #include <cmocka.h>
 
-#include "enclu_fixture.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "tests/common/enclu_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 #define GP		  ENCLS_FAULT(X86_TRAP_GP)
 #define PF		  ENCLS_FAULT(X86_TRAP_PF)

@@ -23,8 +23,8 @@
 
 #include <cmocka.h>
 
-#include "shm.h"
-#include "leak_guard.h"
+#include "hw/shm.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE 4096ULL
 

@@ -14,10 +14,10 @@
 
 #include <openssl/err.h>
 
-#include "lib/sigstruct_sign.h"
-#include "sigstruct_verify.h"
-#include "test_keys.h"
-#include "leak_guard.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/sigstruct_verify.h"
+#include "tests/common/test_keys.h"
+#include "tests/common/leak_guard.h"
 
 static EVP_PKEY *key;
 static struct sgx_sigstruct good;

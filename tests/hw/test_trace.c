@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The trace recorder and its JSON writer (hw/trace.c), and ENCLS leaves
+ * The trace recorder and its JSON writer (obs/trace.c), and ENCLS leaves
  * recorded at the hw/ boundary (hw/encls_trace.c): events kept with their
  * arguments, strings escaped so any name gives valid JSON, the cap with its
  * "trace truncated" event, concurrent recording, the atomic file write, and
@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "json_check.h"
-#include "trace.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "tests/common/json_check.h"
+#include "obs/trace.h"
+#include "tests/common/leak_guard.h"
 
 /* The JSON of @t, NUL-terminated; free() it. */
 static char *to_json(const struct sgx_trace *t, size_t *len)

@@ -21,13 +21,13 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "sgx.h"
-#include "leak_guard.h"
+#include "kernel/api_internal.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "kernel/sgx.h"
+#include "tests/common/leak_guard.h"
 
 #define RW_REG (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 

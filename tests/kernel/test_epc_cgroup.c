@@ -23,15 +23,15 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "driver.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "epc_cgroup.h"
-#include "leak_guard.h"
-#include "mm.h"
+#include "kernel/api_internal.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "kernel/epc_cgroup.h"
+#include "tests/common/leak_guard.h"
+#include "kernel/mm.h"
 #include "softsgx/sgx_uapi.h"
-#include "virt.h"
+#include "kernel/virt.h"
 
 #define PAGE SGX_PAGE_SIZE
 

@@ -22,11 +22,11 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "fault_inject.h"
-#include "measure.h"
+#include "tests/common/encl_fixture.h"
+#include "kernel/fault_inject.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define NR_REG	  10 /* pages 1..10; pages 8..10 are added by one ioctl */
 #define ENCL_SIZE (16 * SGX_PAGE_SIZE)

@@ -19,15 +19,15 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "build_fixture.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "hw.h"
-#include "lib/sigstruct_sign.h"
+#include "kernel/api_internal.h"
+#include "tests/common/build_fixture.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/hw.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_keys.h"
-#include "leak_guard.h"
+#include "tests/common/test_keys.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "leak_guard.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/leak_guard.h"
 
 static unsigned int nr_threads(void)
 {

@@ -19,15 +19,15 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "driver.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "mm.h"
+#include "kernel/api_internal.h"
+#include "kernel/driver.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "kernel/mm.h"
 #include "softsgx/sgx_uapi.h"
-#include "usage.h"
-#include "virt.h"
-#include "leak_guard.h"
+#include "kernel/usage.h"
+#include "kernel/virt.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define NR_REG 6

@@ -27,12 +27,12 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "driver.h"
-#include "encl_fixture.h"
-#include "mm.h"
+#include "kernel/api_internal.h"
+#include "kernel/driver.h"
+#include "tests/common/encl_fixture.h"
+#include "kernel/mm.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE	       SGX_PAGE_SIZE
 #define EPC_PAGES      96

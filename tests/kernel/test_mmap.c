@@ -20,11 +20,11 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "build_fixture.h"
-#include "encl_fixture.h"
+#include "kernel/api_internal.h"
+#include "tests/common/build_fixture.h"
+#include "tests/common/encl_fixture.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define R (SGX_SECINFO_REG | SGX_SECINFO_R)

@@ -18,11 +18,11 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "encl.h"
-#include "encl_fixture.h"
-#include "hw_internal.h"
-#include "leak_guard.h"
+#include "kernel/api_internal.h"
+#include "kernel/encl.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/hw_internal.h"
+#include "tests/common/leak_guard.h"
 
 /* A value no other page or run has at offset MARK_OFF. */
 #define MARK_OFF       2048

@@ -20,8 +20,8 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "leak_guard.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/leak_guard.h"
 
 #define NR_WORKERS	 4
 #define PAGES_PER_WORKER 64

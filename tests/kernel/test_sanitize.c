@@ -22,10 +22,10 @@
 
 #include <cmocka.h>
 
-#include "hw_fixture.h"
-#include "hw_internal.h"
-#include "sgx.h"
-#include "leak_guard.h"
+#include "tests/common/hw_fixture.h"
+#include "hw/hw_internal.h"
+#include "kernel/sgx.h"
+#include "tests/common/leak_guard.h"
 
 #define RW_REG (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
 

@@ -21,12 +21,12 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "build_fixture.h"
-#include "encl.h"
-#include "hw.h"
+#include "kernel/api_internal.h"
+#include "tests/common/build_fixture.h"
+#include "kernel/encl.h"
+#include "hw/hw.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define PAGE SGX_PAGE_SIZE
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)

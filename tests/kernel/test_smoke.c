@@ -9,8 +9,8 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "leak_guard.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/leak_guard.h"
 
 static void test_build_fault_close(void **state)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * The stats file (kernel/stats_file.h): what the writer publishes is what a
+ * The stats file (obs/stats_file.h): what the writer publishes is what a
  * reader gets, a reader never returns a snapshot torn by a concurrent or
  * unfinished write, files of processes that are gone (or whose pid was
  * reused) are deleted by the scan, and files that are not stats files of
@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "stats_file.h"
+#include "obs/stats_file.h"
 
 struct fixture {
 	char dir[64];

@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "json_check.h"
+#include "tests/common/encl_fixture.h"
+#include "tests/common/json_check.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 struct saved {
 	char dir[32];

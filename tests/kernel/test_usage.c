@@ -18,9 +18,9 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
+#include "tests/common/encl_fixture.h"
 #include "softsgx/sgx_arch.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define MAX_ROWS 8
 

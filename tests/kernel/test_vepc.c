@@ -16,11 +16,11 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "encl_fixture.h"
-#include "hw.h"
+#include "kernel/api_internal.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/hw.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 struct vepc {
 	int fd;

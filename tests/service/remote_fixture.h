@@ -21,10 +21,10 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-#include "encl_fixture.h"
-#include "measure.h"
-#include "proto.h"
-#include "remote.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/measure.h"
+#include "service/proto.h"
+#include "service/remote.h"
 #include "softsgx/sgx_uapi.h"
 
 #define PAGE 4096ul

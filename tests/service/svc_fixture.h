@@ -24,9 +24,9 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "client.h"
-#include "socket_dir.h"
+#include "tests/common/cli_fixture.h"
+#include "service/client.h"
+#include "service/socket_dir.h"
 
 struct svc_fx {
 	char dir[128];

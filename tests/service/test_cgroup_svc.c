@@ -31,11 +31,11 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
-#include "measure.h"
-#include "remote.h"
+#include "tests/common/encl_fixture.h"
+#include "hw/measure.h"
+#include "service/remote.h"
 #include "softsgx/sgx_uapi.h"
-#include "svc_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 #define PAGE 4096ul
 

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include "svc_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 static int setup(void **state)
 {

@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "api_internal.h"
-#include "mm.h"
-#include "server.h"
+#include "kernel/api_internal.h"
+#include "kernel/mm.h"
+#include "service/server.h"
 #include "softsgx/sgx_uapi.h"
 
 static struct softsgx_platform *platform(void)

@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "remote_fixture.h"
-#include "svc_fixture.h"
+#include "tests/service/remote_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 #define EPC_PAGES     256 /* --epc 1M */
 #define PAGER_PAGES   150 /* more than half the EPC: it pages against the victims */

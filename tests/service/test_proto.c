@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "proto.h"
+#include "service/proto.h"
 
 struct buf {
 	struct svc_hdr h;

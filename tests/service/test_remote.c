@@ -26,8 +26,8 @@
 
 #include <cmocka.h>
 
-#include "remote_fixture.h"
-#include "svc_fixture.h"
+#include "tests/service/remote_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 /* ---- fixture ---- */
 

@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "remote_fixture.h"
-#include "svc_fixture.h"
+#include "tests/service/remote_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 #define ENCL_PAGES 300 /* more than the 256-page EPC: both processes fault it in, turn by turn */
 

@@ -25,8 +25,8 @@
 
 #include <cmocka.h>
 
-#include "json_check.h"
-#include "svc_fixture.h"
+#include "tests/common/json_check.h"
+#include "tests/service/svc_fixture.h"
 
 static int setup(void **state)
 {

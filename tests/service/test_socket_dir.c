@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "socket_dir.h"
+#include "tests/common/cli_fixture.h"
+#include "service/socket_dir.h"
 
 static char tmp[128];
 

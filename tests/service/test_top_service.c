@@ -6,10 +6,10 @@
  */
 #include <sys/mman.h>
 
-#include "encl_fixture.h"
-#include "remote.h"
+#include "tests/common/encl_fixture.h"
+#include "service/remote.h"
 #include "softsgx/sgx_uapi.h"
-#include "svc_fixture.h"
+#include "tests/service/svc_fixture.h"
 
 static int setup(void **state)
 {

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/enclave_image.h"
+#include "tools/lib/enclave_image.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_image.h"
-#include "vdso_call.h"
-#include "vdso_record.h"
-#include "../enclaves/test_enclave.h"
+#include "tests/shim/test_image.h"
+#include "tests/shim/vdso_call.h"
+#include "tests/shim/vdso_record.h"
+#include "tests/enclaves/test_enclave.h"
 
 static vdso_sgx_enter_enclave_t th_vdso;
 static struct enclave_image th_image;

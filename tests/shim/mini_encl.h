@@ -17,8 +17,8 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 

@@ -39,19 +39,19 @@
 
 #include <cmocka.h>
 
-#include "hw_cpuid.h"
-#include "hw.h"
-#include "lib/enclave_image.h"
-#include "lib/parse_size.h"
-#include "new_thread.h"
-#include "asm_frame.h"
-#include "shim_test.h"
+#include "hw/hw_cpuid.h"
+#include "hw/hw.h"
+#include "tools/lib/enclave_image.h"
+#include "tools/lib/parse_size.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/asm_frame.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "test_image.h"
-#include "vdso_call.h"
-#include "vdso_record.h"
-#include "../enclaves/test_enclave.h"
+#include "tests/shim/test_image.h"
+#include "tests/shim/vdso_call.h"
+#include "tests/shim/vdso_record.h"
+#include "tests/enclaves/test_enclave.h"
 
 #define X86_TRAP_UD 6
 /* EXITINFO of a hardware exception (type 3) with @vector, valid. */

@@ -30,7 +30,7 @@
 
 #include <cmocka.h>
 
-#include "shim_test.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_uapi.h"
 
 static const struct {

@@ -32,12 +32,12 @@
 
 #include <cmocka.h>
 
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
-#include "mini_encl.h"
-#include "shim_test.h"
-#include "vdso_call.h"
+#include "tests/shim/mini_encl.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/vdso_call.h"
 #include "softsgx/sgx_uapi.h"
 
 extern const uint8_t encl_code[], encl_code_end[];

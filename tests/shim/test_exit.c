@@ -28,8 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "encl_helper.h"
-#include "shim_test.h"
+#include "tests/shim/encl_helper.h"
+#include "tests/shim/shim_test.h"
 
 /* 64 EPC pages: four enclaves do not fit, ksgxd and the faults keep paging. */
 static const char *const run_opts[] = { "--epc", "256K", "--sections", "1", NULL };

@@ -30,10 +30,10 @@
 
 #include <cmocka.h>
 
-#include "shim_test.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "stats_file.h"
+#include "obs/stats_file.h"
 
 #define ENCL_SIZE (16 * SGX_PAGE_SIZE)
 

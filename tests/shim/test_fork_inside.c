@@ -23,8 +23,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "encl_helper.h"
-#include "shim_test.h"
+#include "tests/shim/encl_helper.h"
+#include "tests/shim/shim_test.h"
 
 static const char *const run_opts[] = { "--epc", "256K", "--sections", "1", NULL };
 

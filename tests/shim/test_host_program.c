@@ -47,16 +47,16 @@
 #include <openssl/evp.h>
 #include <openssl/params.h>
 
-#include "test_cmac.h"
-#include "lib/enclave_image.h"
-#include "asm_frame.h"
-#include "shim_test.h"
-#include "test_image.h"
-#include "vdso_call.h"
-#include "vdso_record.h"
+#include "tests/common/test_cmac.h"
+#include "tools/lib/enclave_image.h"
+#include "tests/shim/asm_frame.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/test_image.h"
+#include "tests/shim/vdso_call.h"
+#include "tests/shim/vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "../enclaves/test_enclave.h"
+#include "tests/enclaves/test_enclave.h"
 
 #define PAGE SGX_PAGE_SIZE
 

@@ -15,8 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
+#include "tools/lib/enclave_image.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/sgx_arch.h"
 
 /* Load the image the variable @env names into @img: 0, or -1 with a message. */

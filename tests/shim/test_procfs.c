@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "shim_test.h"
+#include "tests/shim/shim_test.h"
 
 #define EPC_BYTES (8ull << 20)
 #define NODE0	  "/sys/devices/system/node/node0"

@@ -31,8 +31,8 @@
 
 #include <cmocka.h>
 
-#include "mini_encl.h"
-#include "svc_fixture.h"
+#include "tests/shim/mini_encl.h"
+#include "tests/service/svc_fixture.h"
 
 #define PAGE 4096ul
 

@@ -43,15 +43,15 @@
 
 #include <cmocka.h>
 
-#include "lib/enclave_image.h"
-#include "new_thread.h"
-#include "shim_test.h"
-#include "test_image.h"
-#include "vdso_call.h"
-#include "vdso_record.h"
+#include "tools/lib/enclave_image.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/test_image.h"
+#include "tests/shim/vdso_call.h"
+#include "tests/shim/vdso_record.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "../enclaves/test_enclave.h"
+#include "tests/enclaves/test_enclave.h"
 
 #define PAGE	SGX_PAGE_SIZE
 #define TRAP_PF 14

@@ -26,11 +26,11 @@
 
 #include <cmocka.h>
 
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_arch.h"
-#include "mini_encl.h"
-#include "shim_test.h"
+#include "tests/shim/mini_encl.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_uapi.h"
 
 #define NR_REG 8

@@ -27,8 +27,8 @@
 
 #include <cmocka.h>
 
-#include "shim_test.h"
-#include "encl_helper.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/encl_helper.h"
 
 /* 64 pages: three copies of the test enclave do not fit, the reclaimer runs. */
 static const char *const run_opts[] = { "--epc", "256K", "--sections", "1", NULL };

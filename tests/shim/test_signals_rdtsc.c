@@ -20,9 +20,9 @@
 
 #include <cmocka.h>
 
-#include "new_thread.h"
-#include "shim_test.h"
-#include "encl_helper.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/encl_helper.h"
 
 #define X86_TRAP_UD 6
 

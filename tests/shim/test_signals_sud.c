@@ -28,11 +28,11 @@
 
 #include <cmocka.h>
 
-#include "host_probe.h"
-#include "new_thread.h"
-#include "asm_frame.h"
-#include "shim_test.h"
-#include "encl_helper.h"
+#include "tests/shim/host_probe.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/asm_frame.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/encl_helper.h"
 
 #define X86_TRAP_UD 6
 

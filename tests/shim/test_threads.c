@@ -30,10 +30,10 @@
 
 #include <cmocka.h>
 
-#include "new_thread.h"
-#include "shim_test.h"
-#include "encl_helper.h"
-#include "stats_file.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/encl_helper.h"
+#include "obs/stats_file.h"
 
 #define EXEC_PROBE_ENV "SOFTSGX_THREADS_EXEC_PROBE"
 #define X86_TRAP_UD 6

@@ -35,9 +35,9 @@
 #include <cmocka.h>
 
 #include "softsgx/sgx_arch.h"
-#include "shim_test.h"
+#include "tests/shim/shim_test.h"
 #include "softsgx/sgx_uapi.h"
-#include "vdso.h" /* constants of the contract only; its symbols are the shim's */
+#include "shim/vdso.h" /* constants of the contract only; its symbols are the shim's */
 
 #define SGX_ENTER "__vdso_sgx_enter_enclave"
 #define VERSION "LINUX_2.6"

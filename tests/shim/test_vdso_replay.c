@@ -37,13 +37,13 @@
 
 #include <cmocka.h>
 
-#include "lib/enclave_image.h"
-#include "shim_test.h"
-#include "test_image.h"
-#include "vdso_call.h"
+#include "tools/lib/enclave_image.h"
+#include "tests/shim/shim_test.h"
+#include "tests/shim/test_image.h"
+#include "tests/shim/vdso_call.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
-#include "../enclaves/test_enclave.h"
+#include "tests/enclaves/test_enclave.h"
 
 #define CORPUS_DIR   "tests/fuzz/corpus/vdso_shim"
 #define MAX_CALLS    32

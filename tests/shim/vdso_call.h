@@ -15,7 +15,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 
-#include "asm_frame.h"
+#include "tests/shim/asm_frame.h"
 #include "softsgx/sgx_uapi.h"
 
 /* The SysV ELF hash of the gABI's "Hash Table" section. */

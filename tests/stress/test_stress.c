@@ -31,9 +31,9 @@
 
 #include <cmocka.h>
 
-#include "encl_fixture.h"
+#include "tests/common/encl_fixture.h"
 #include "softsgx/sgx_uapi.h"
-#include "leak_guard.h"
+#include "tests/common/leak_guard.h"
 
 #define EPC_PAGES   96
 #define NR_BUILDERS 4

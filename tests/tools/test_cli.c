@@ -20,10 +20,10 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
+#include "tests/common/cli_fixture.h"
 #include "softsgx/softsgx.h"
-#include "lib/sigstruct_sign.h"
-#include "test_keys.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "tests/common/test_keys.h"
 
 /* The platform's defaults from our environment: the tests decide those. */
 #define PLATFORM_VARS CLI_ARGS("SOFTSGX_EPC=", "SOFTSGX_SECTIONS=", "SOFTSGX_SGX1=")

@@ -25,13 +25,13 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "cli_fixture.h"
-#include "encl_fixture.h"
-#include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
+#include "tests/common/cli_fixture.h"
+#include "tests/common/encl_fixture.h"
+#include "tools/lib/enclave_image.h"
+#include "tools/lib/sigstruct_sign.h"
 #include "softsgx/softsgx.h"
-#include "test_keys.h"
-#include "leak_guard.h"
+#include "tests/common/test_keys.h"
+#include "tests/common/leak_guard.h"
 
 #define TEST_ENCLAVE_ENV "SOFTSGX_TEST_ENCLAVE"
 #define PAGE		 SGX_PAGE_SIZE

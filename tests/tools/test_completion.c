@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
+#include "tests/common/cli_fixture.h"
 
 #define SCRIPT "tools/softsgx-completion.bash"
 

@@ -25,8 +25,8 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "lib/enclave_image.h"
+#include "tests/common/cli_fixture.h"
+#include "tools/lib/enclave_image.h"
 
 /* What `make run` gives the demo: 1 MiB of EPC in one section, 256 pages. */
 #define EPC	  "1M"

@@ -22,13 +22,13 @@
 
 #include <openssl/evp.h>
 
-#include "cli_fixture.h"
-#include "encl_fixture.h"
-#include "lib/enclave_image.h"
+#include "tests/common/cli_fixture.h"
+#include "tests/common/encl_fixture.h"
+#include "tools/lib/enclave_image.h"
 #include "softsgx/softsgx.h"
-#include "test_keys.h"
-#include "../enclaves/test_enclave.h"
-#include "leak_guard.h"
+#include "tests/common/test_keys.h"
+#include "tests/enclaves/test_enclave.h"
+#include "tests/common/leak_guard.h"
 
 #define TEST_ENCLAVE_ENV "SOFTSGX_TEST_ENCLAVE"
 #define PAGE		 SGX_PAGE_SIZE

@@ -24,7 +24,7 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
+#include "tests/common/cli_fixture.h"
 
 static char dir[PATH_MAX];
 static char static_prog[PATH_MAX + 16];

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
+#include "tests/common/cli_fixture.h"
 
 struct fixture {
 	char dir[64];

@@ -22,9 +22,9 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 
-#include "lib/sigstruct_sign.h"
-#include "sigstruct_verify.h"
-#include "test_keys.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/sigstruct_verify.h"
+#include "tests/common/test_keys.h"
 
 static EVP_PKEY *key, *key2;
 

@@ -28,8 +28,8 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "stats_file.h"
+#include "tests/common/cli_fixture.h"
+#include "obs/stats_file.h"
 
 struct fixture {
 	char dir[64];	  /* XDG_RUNTIME_DIR of the test */
@@ -424,7 +424,7 @@ static void test_forked_child_leaves_parent_file(void **state)
 /*
  * A live process whose file stopped changing (stuck, or it exec'd a program
  * without the shim) is shown, marked stale; names are escaped in JSON. The
- * file is made here with the writer of kernel/stats_file.c, for our own pid.
+ * file is made here with the writer of obs/stats_file.c, for our own pid.
  */
 static void test_stale_platform_marked(void **state)
 {

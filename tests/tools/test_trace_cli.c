@@ -22,8 +22,8 @@
 
 #include <cmocka.h>
 
-#include "cli_fixture.h"
-#include "json_check.h"
+#include "tests/common/cli_fixture.h"
+#include "tests/common/json_check.h"
 
 /* The shim, the platform's defaults and the trace settings come from the tests only. */
 #define UNSET_VARS                                                                                 \

@@ -7,7 +7,7 @@
 #ifndef SOFTSGX_LIB_API_H
 #define SOFTSGX_LIB_API_H
 
-#include "lib/enclave_image.h"
+#include "tools/lib/enclave_image.h"
 #include "softsgx/loader.h"
 
 /* Record why a public call fails and return @err, for `return api_fail(...)`. */

@@ -18,9 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lib/enclave_image.h"
-#include "lib/sigstruct_sign.h"
-#include "measure.h"
+#include "tools/lib/enclave_image.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/measure.h"
 #include "softsgx/sgx_uapi.h"
 #include "softsgx/softsgx.h"
 

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/api.h"
-#include "lib/enclave_image.h"
+#include "tools/lib/api.h"
+#include "tools/lib/enclave_image.h"
 #include "softsgx/loader.h"
 
 _Static_assert(SOFTSGX_IMAGE_MAX_SIZE == ENCLAVE_IMAGE_MAX_SIZE, "one largest enclave");

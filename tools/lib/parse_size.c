@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <strings.h>
 
-#include "parse_size.h"
+#include "tools/lib/parse_size.h"
 
 int sgx_parse_size(const char *s, uint64_t *bytes)
 {

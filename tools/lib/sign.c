@@ -14,9 +14,9 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "lib/api.h"
-#include "lib/sigstruct_sign.h"
-#include "sigstruct_verify.h"
+#include "tools/lib/api.h"
+#include "tools/lib/sigstruct_sign.h"
+#include "hw/sigstruct_verify.h"
 #include "softsgx/sign.h"
 
 struct softsgx_key {

@@ -22,7 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/sha.h>
 
-#include "lib/sigstruct_sign.h"
+#include "tools/lib/sigstruct_sign.h"
 
 static _Thread_local char sign_error[256];
 

@@ -18,8 +18,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hw.h"
-#include "trace.h"
+#include "hw/hw.h"
+#include "obs/trace.h"
 
 struct trace_slot {
 	_Atomic uint32_t ready;

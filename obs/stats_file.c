@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stats_file.h"
+#include "obs/stats_file.h"
 
 _Static_assert(sizeof(struct sgx_stats_snapshot) % sizeof(uint64_t) == 0,
 	       "the snapshot is copied in 64-bit words");
