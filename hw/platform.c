@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "hw/hw_internal.h"
+#include "hw/lsan.h"
 
 /* Physical base of the first section; later sections follow with a gap. */
 #define EPC_PHYS_BASE 0x4000000000ULL
@@ -110,6 +111,7 @@ static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
 		s->chunks = NULL;
 		return -ENOMEM;
 	}
+	sgx_lsan_root_add(s->chunks, s->nr_chunks * sizeof(*s->chunks));
 
 	/*
 	 * The direct map plus a view per protection, and no descriptor: the
@@ -131,6 +133,7 @@ static void section_destroy(struct hw_section *s)
 
 		for (uint64_t i = 0; i < end; i++)
 			free(atomic_load(&s->chunks[i]));
+		sgx_lsan_root_del(s->chunks, s->nr_chunks * sizeof(*s->chunks));
 		munmap(s->chunks, s->nr_chunks * sizeof(*s->chunks));
 	}
 	sgx_shm_destroy(&s->shm);

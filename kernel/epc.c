@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hw/lsan.h"
 #include "kernel/epc_cgroup.h"
 #include "kernel/epc_internal.h"
 #include "kernel/fault_inject.h"
@@ -274,7 +275,10 @@ static _Atomic(struct sgx_epc_page *) *desc_table_new(uint64_t nr)
 		return NULL;
 	p = mmap(NULL, nr * sizeof(struct sgx_epc_page *), PROT_READ | PROT_WRITE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	sgx_lsan_root_add(p, nr * sizeof(struct sgx_epc_page *));
+	return p;
 }
 
 static void sections_destroy(struct sgx_kernel *k)
@@ -288,6 +292,7 @@ static void sections_destroy(struct sgx_kernel *k)
 			/* Chunks past the last one created were never allocated. */
 			for (uint64_t c = 0; c < end; c++)
 				free(atomic_load(&s->desc_chunks[c]));
+			sgx_lsan_root_del(s->desc_chunks, s->nr_chunks * sizeof(*s->desc_chunks));
 			munmap(s->desc_chunks, s->nr_chunks * sizeof(*s->desc_chunks));
 		}
 		pthread_mutex_destroy(&s->lock);
