@@ -146,6 +146,52 @@ int sgx_encl_may_map(struct sgx_encl *encl, uint64_t start, uint64_t end, int pr
 	return ret;
 }
 
+struct in_range {
+	uint64_t first, last; /* page numbers, [first, last) */
+	void (*fn)(struct sgx_encl_page *entry, uint64_t addr, void *data);
+	void *data;
+};
+
+static int visit_in_range(uint64_t index, void *item, void *data)
+{
+	struct in_range *r = data;
+
+	if (index >= r->first && index < r->last)
+		r->fn(item, index * SGX_PAGE_SIZE, r->data);
+	return 0;
+}
+
+/*
+ * @fn on every page @encl has in [start, end), with encl->lock held: by
+ * address when the range has fewer pages than the enclave, else by the
+ * enclave's pages. An ELRANGE of 64 GiB holding a few pages would otherwise
+ * cost 16M lookups per munmap or mprotect (as Linux walks only the page
+ * tables that exist).
+ */
+static void encl_for_each_in(struct sgx_encl *encl, uint64_t start, uint64_t end,
+			     void (*fn)(struct sgx_encl_page *entry, uint64_t addr, void *data),
+			     void *data)
+{
+	struct in_range r = {start / SGX_PAGE_SIZE, end / SGX_PAGE_SIZE, fn, data};
+
+	if (r.last - r.first > encl->page_array.count) {
+		page_array_for_each(&encl->page_array, visit_in_range, &r);
+		return;
+	}
+	for (uint64_t i = r.first; i < r.last; i++) {
+		struct sgx_encl_page *entry = page_array_load(&encl->page_array, i);
+
+		if (entry)
+			fn(entry, i * SGX_PAGE_SIZE, data);
+	}
+}
+
+static void forget_pte(struct sgx_encl_page *entry, uint64_t addr, void *data)
+{
+	(void)addr;
+	entry->mapped &= ~((const struct sgx_vma *)data)->pte_bit;
+}
+
 /* The next touch faults and finds the page not present. */
 void sgx_vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
 {
@@ -156,12 +202,7 @@ void sgx_vma_forget_ptes(struct sgx_vma *vma, uint64_t start, uint64_t end)
 	start = start > vma->start ? start : vma->start;
 	end = end < vma->end ? end : vma->end;
 	pthread_mutex_lock(&encl->lock);
-	for (uint64_t a = start; a < end; a += SGX_PAGE_SIZE) {
-		struct sgx_encl_page *entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
-
-		if (entry)
-			entry->mapped &= ~vma->pte_bit;
-	}
+	encl_for_each_in(encl, start, end, forget_pte, vma);
 	pthread_mutex_unlock(&encl->lock);
 }
 
@@ -365,36 +406,51 @@ static bool range_covered(struct sgx_mm *mm, uint64_t start, uint64_t end)
  * the reclaimer (encl->lock only) may zap a page meanwhile, which clears its
  * bit, so the page is not re-installed, or zaps it again afterwards.
  */
+struct reprotect {
+	struct sgx_mm *mm;
+	struct sgx_encl *encl;
+	struct sgx_vma *vma;
+	int prot, ret;
+};
+
+static void reprotect_pte(struct sgx_encl_page *entry, uint64_t addr, void *data)
+{
+	struct reprotect *r = data;
+	int pte_prot;
+
+	if (!(entry->mapped & r->vma->pte_bit))
+		return;
+	pte_prot = sgx_encl_pte_prot(r->encl, entry, r->prot);
+	entry->mapped &= ~r->vma->pte_bit;
+	if (pte_prot && entry->epc_page &&
+	    sgx_encl_install_pte(r->encl, r->vma, entry, addr, pte_prot) && !r->ret)
+		/* not present then: it faults back */
+		r->ret = r->mm->ops->zap(r->mm, &addr, 1);
+}
+
 static int mprotect_ptes(struct sgx_mm *mm, uint64_t addr, uint64_t end, int prot)
 {
+	struct reprotect r = {.mm = mm, .prot = prot};
+	struct list_head *pos;
 	uint64_t a = addr;
-	int ret;
 
 	/* First nothing present (a fixed reservation), then the pages that were present. */
-	ret = mm->ops->reserve(mm, &a, end - addr, true);
-	if (ret)
-		return ret;
-	for (a = addr; a < end; a += SGX_PAGE_SIZE) {
-		struct sgx_vma *vma = sgx_find_vma(mm, a);
-		struct sgx_encl *encl = vma ? sgx_file_encl(vma->file) : NULL;
-		struct sgx_encl_page *entry;
+	r.ret = mm->ops->reserve(mm, &a, end - addr, true);
+	if (r.ret)
+		return r.ret;
+	for (pos = mm->vmas.next; pos != &mm->vmas; pos = pos->next) {
+		struct sgx_vma *vma = list_entry(pos, struct sgx_vma, list);
 
-		if (!encl)
+		r.encl = vma->file ? sgx_file_encl(vma->file) : NULL;
+		if (!r.encl || vma->end <= addr || vma->start >= end)
 			continue;
-		pthread_mutex_lock(&encl->lock);
-		entry = page_array_load(&encl->page_array, a / SGX_PAGE_SIZE);
-		if (entry && (entry->mapped & vma->pte_bit)) {
-			int pte_prot = sgx_encl_pte_prot(encl, entry, prot);
-
-			entry->mapped &= ~vma->pte_bit;
-			if (pte_prot && entry->epc_page &&
-			    sgx_encl_install_pte(encl, vma, entry, a, pte_prot) && !ret)
-				/* not present then: it faults back */
-				ret = mm->ops->zap(mm, &a, 1);
-		}
-		pthread_mutex_unlock(&encl->lock);
+		r.vma = vma;
+		pthread_mutex_lock(&r.encl->lock);
+		encl_for_each_in(r.encl, addr > vma->start ? addr : vma->start,
+				 end < vma->end ? end : vma->end, reprotect_pte, &r);
+		pthread_mutex_unlock(&r.encl->lock);
 	}
-	return ret;
+	return r.ret;
 }
 
 int sgx_mprotect(struct sgx_kernel *k, uint64_t addr, uint64_t len, int prot)
