@@ -78,12 +78,18 @@ static bool documented(int status, unsigned int type)
 	case -ENOTCONN:
 		return true;
 	case -EBUSY:
-		/* SET_MAX: the limit is set, usage stays above it; REMOVE: in use. */
+		/*
+		 * SET_MAX: the limit is set, usage stays above it; REMOVE: in use;
+		 * FORK: not the child's first request.
+		 */
 		return type == SVC_HELLO || type == SVC_SHUTDOWN || type == SVC_CGROUP_SET_MAX ||
-		       type == SVC_CGROUP_REMOVE;
+		       type == SVC_CGROUP_REMOVE || type == SVC_FORK;
+	case -ESRCH:
+		return type == SVC_FORK; /* no client with that token */
 	case -ENOMEM:
-		/* no memory for the client's mm, a cgroup, the list */
-		return type == SVC_HELLO || (type >= SVC_CGROUP_READ && type <= SVC_CGROUP_LIST);
+		/* no memory for the client's mm (a forked one's too), a cgroup, the list */
+		return type == SVC_HELLO || type == SVC_FORK ||
+		       (type >= SVC_CGROUP_READ && type <= SVC_CGROUP_LIST);
 	case -ENOBUFS:
 		return type == SVC_TOP || type == SVC_CGROUP_READ;
 	case -EOPNOTSUPP:
@@ -92,7 +98,7 @@ static bool documented(int status, unsigned int type)
 		return type == SVC_GET_EPC || type == SVC_NOTIFY_ATTACH ||
 		       type == SVC_CGROUP_READ || type == SVC_CGROUP_REMOVE;
 	case -EPERM:
-		return type == SVC_NOTIFY_ATTACH;
+		return type == SVC_NOTIFY_ATTACH || type == SVC_FORK;
 	}
 	return false;
 }
