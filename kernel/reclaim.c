@@ -195,6 +195,17 @@ bool sgx_reclaimer_block(struct sgx_encl_page *page)
 	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
 	if (ret == SGX_BLKSTATE)
 		ret = SGX_SUCCESS;
+	/*
+	 * Not valid: the EPC was taken away under this kernel (a guest's
+	 * vEPC after the host's REMOVE_ALL). No leaf will ever block it, and
+	 * kept it would be picked again forever, each allocation reclaiming
+	 * in a loop. Go on, as Linux does after EBLOCK's warning: EWB fails
+	 * too and the page is lost (SIGBUS at its next touch).
+	 */
+	if (ret == SGX_PG_INVLD) {
+		fprintf(stderr, "softsgx: EBLOCK of an invalid page: its contents are gone\n");
+		ret = SGX_SUCCESS;
+	}
 	if (ret) {
 		fprintf(stderr, "softsgx: EBLOCK returned %#x, page kept\n", ret);
 		page->being_reclaimed = false;

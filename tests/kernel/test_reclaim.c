@@ -585,6 +585,40 @@ static void test_eblock_refused_page_kept(void **state)
 	free(e);
 }
 
+/*
+ * A page whose EPCM entry went invalid under the kernel (a guest's EPC
+ * taken by the host's REMOVE_ALL; here an EREMOVE behind its back): EBLOCK
+ * answers PG_INVLD forever. Kept on the LRU it was picked again by every
+ * reclaim, and an allocation looping on direct reclaim never returned (a
+ * fuzz_vepc timeout). It is lost instead: freed, SIGBUS at its next touch.
+ */
+static void test_invalid_page_lost_not_kept(void **state)
+{
+	struct softsgx_platform *p = platform(1, 256, false);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct sgx_encl *encl;
+
+	(void)state;
+	assert_non_null(e);
+	ek_build(p, e, 20);
+	encl = encl_of(p, e->fd);
+	ek_fault_handler_install(p);
+	assert_int_equal(encls_eremove(k->hw, epc_of(encl, 7)), SGX_SUCCESS);
+	evict_all(p, encl);
+	assert_false(page_resident(encl, 7));
+	assert_int_equal(stats(p).lost_pages, 1);
+	assert_false(touch(e, 7, eadd_mark(7), false));
+	for (uint64_t i = 1; i <= 20; i++)
+		if (i != 7)
+			assert_true(touch(e, i, eadd_mark(i), false));
+	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	lg_platform_free(p);
+	free(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +628,7 @@ int main(void)
 		LG_TEST(test_descriptors_closed_under_the_model),
 		LG_TEST(test_ewb_after_incomplete_tracking),
 		LG_TEST(test_eblock_refused_page_kept),
+		LG_TEST(test_invalid_page_lost_not_kept),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
