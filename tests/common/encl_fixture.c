@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <ucontext.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -177,7 +178,8 @@ void ek_build(struct softsgx_platform *p, struct ek_enclave *e, uint64_t nr_reg)
 
 static struct softsgx_platform *fault_platform;
 static struct sigaction old_segv;
-static __thread sigjmp_buf *try_env;
+/* Volatile: its stores around the access that may fault must not be merged. */
+static __thread sigjmp_buf *volatile try_env;
 
 static void on_segv(int sig, siginfo_t *si, void *uc_)
 {
@@ -219,7 +221,7 @@ void ek_fault_handler_remove(void)
 bool ek_try(void (*fn)(void *arg), void *arg)
 {
 	sigjmp_buf env;
-	bool ok = false;
+	volatile bool ok = false;
 
 	if (!sigsetjmp(env, 1)) {
 		try_env = &env;
@@ -234,7 +236,18 @@ void ek_assert_invariant(struct softsgx_platform *p)
 {
 	struct softsgx_stats st;
 
-	softsgx_get_stats(p, &st);
+	/*
+	 * The counters are read one after the other while ksgxd may be moving
+	 * a page between them (free, then in use): read again, for at most a
+	 * second, until they add up. A page really lost never does.
+	 */
+	for (int i = 0; i < 1000; i++) {
+		softsgx_get_stats(p, &st);
+		if (st.free_pages + st.in_use_pages + st.leaked_pages + st.zombie_pages ==
+		    st.total_pages)
+			break;
+		usleep(1000);
+	}
 	assert_int_equal(st.free_pages + st.in_use_pages + st.leaked_pages + st.zombie_pages,
 			 st.total_pages);
 }
