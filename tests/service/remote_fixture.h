@@ -87,6 +87,21 @@ static inline bool try_read(volatile uint64_t *p, uint64_t *out)
 	return ok;
 }
 
+/* Write @v at @p; false when the fault path answered SIGBUS. */
+static inline bool try_write(volatile uint64_t *p, uint64_t v)
+{
+	sigjmp_buf env;
+	volatile bool ok = false;
+
+	if (!sigsetjmp(env, 1)) {
+		try_env = &env;
+		*p = v;
+		ok = true;
+	}
+	try_env = NULL;
+	return ok;
+}
+
 /* ---- an enclave built through the service ---- */
 
 /* A failed check in a forked client: its exit status says which line. */
