@@ -91,10 +91,15 @@ bool hw_xfrm_acceptable(const struct hw_xstate *x, uint64_t xfrm)
 uint32_t hw_xsave_size(const struct hw_xstate *x, uint64_t xfrm)
 {
 	uint32_t size = XSAVE_MIN_SIZE;
+	uint64_t comps = xfrm & ~3ULL; /* HW_XSTATE_MAX is 64: every bit a component */
 
-	for (unsigned int i = 2; i < HW_XSTATE_MAX; i++)
-		if ((xfrm & (1ULL << i)) && x->offset[i] + x->size[i] > size)
+	/* Only the components XFRM has: every EENTER, ERESUME and AEX asks. */
+	for (; comps; comps &= comps - 1) {
+		unsigned int i = (unsigned int)__builtin_ctzll(comps);
+
+		if (x->offset[i] + x->size[i] > size)
 			size = x->offset[i] + x->size[i];
+	}
 	return size;
 }
 
