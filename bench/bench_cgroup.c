@@ -33,6 +33,8 @@
 #include <time.h>
 #include <ucontext.h>
 
+#define BENCH_NAME "bench_cgroup"
+#include "bench/bench_platform.h"
 #include "kernel/api_internal.h"
 #include "kernel/epc_cgroup.h"
 #include "kernel/sgx.h"
@@ -98,77 +100,12 @@ static void on_segv(int sig, siginfo_t *si, void *uc_)
 		signal(SIGSEGV, SIG_DFL); /* SIGBUS: a bug in the model; die loudly */
 }
 
-static uint64_t free_base(uint64_t size)
-{
-	void *p =
-		mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	uint64_t base;
-
-	if (p == MAP_FAILED)
-		return 0;
-	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	munmap(p, 2 * size);
-	return base;
-}
-
-/* Open, ECREATE, EADD @pages pages (page i starts with i), mmap. */
-static int build(struct softsgx_platform *p, uint64_t pages, uint8_t **base_out)
-{
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {
-		.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
-	};
-	struct sgx_secs *secs = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	uint64_t size = pages * SGX_PAGE_SIZE;
-	uint8_t *src = aligned_alloc(SGX_PAGE_SIZE, size);
-	struct sgx_enclave_create create;
-	struct sgx_enclave_add_pages add;
-	uint64_t base = free_base(size);
-	void *addr = (void *)(uintptr_t)base;
-	long ret;
-	int fd;
-
-	if (!secs || !src || !base)
-		return die("allocation", -ENOMEM);
-	memset(secs, 0, sizeof(*secs));
-	secs->base = base;
-	secs->size = size;
-	secs->ssa_frame_size = 1;
-	secs->attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
-	secs->xfrm = 0x3;
-	for (uint64_t i = 0; i < pages; i++) {
-		memset(src + i * SGX_PAGE_SIZE, (int)(i & 0xFF), SGX_PAGE_SIZE);
-		memcpy(src + i * SGX_PAGE_SIZE, &i, sizeof(i));
-	}
-	fd = softsgx_open(p, "/dev/sgx_enclave", 0);
-	if (fd < 0)
-		return die("open", fd);
-	create.src = (uintptr_t)secs;
-	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
-	if (ret)
-		return die("ENCLAVE_CREATE", ret);
-	add = (struct sgx_enclave_add_pages){
-		.src = (uintptr_t)src,
-		.length = size,
-		.secinfo = (uintptr_t)&secinfo,
-	};
-	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
-	if (ret)
-		return die("ENCLAVE_ADD_PAGES", ret);
-	ret = softsgx_mmap(p, &addr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
-	if (ret)
-		return die("mmap", ret);
-	free(src);
-	free(secs);
-	*base_out = addr;
-	return 0;
-}
-
 static int setup(struct setup *s, bool cgroup)
 {
 	struct softsgx_config cfg;
 	struct sgx_kernel *k;
 	uint8_t *sibling;
-	int err;
+	int err, fd;
 
 	softsgx_default_config(&cfg);
 	cfg.nr_sections = 1;
@@ -182,10 +119,10 @@ static int setup(struct setup *s, bool cgroup)
 	k = softsgx_kernel(s->p);
 	s->cg = NULL;
 	if (!cgroup)
-		return build(s->p, ENCL_PAGES, &s->base);
+		return bench_platform_build(s->p, ENCL_PAGES, &s->base, &fd);
 	/* The sibling's enclave first, resident; then the limited cgroup's. */
 	sgx_mm_set_cgroup(&k->mm, sgx_epc_cgroup_create(k, "/other", &err));
-	if (build(s->p, SIBLING_PAGES, &sibling))
+	if (bench_platform_build(s->p, SIBLING_PAGES, &sibling, &fd))
 		return 1;
 	s->cg = sgx_epc_cgroup_create(k, "/limited", &err);
 	if (!s->cg)
@@ -194,7 +131,7 @@ static int setup(struct setup *s, bool cgroup)
 	if (err)
 		return die("misc.max", err);
 	sgx_mm_set_cgroup(&k->mm, s->cg);
-	return build(s->p, ENCL_PAGES, &s->base);
+	return bench_platform_build(s->p, ENCL_PAGES, &s->base, &fd);
 }
 
 /* One round: every page read once; returns seconds, or < 0 on a wrong page. */

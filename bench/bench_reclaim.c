@@ -50,6 +50,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#define BENCH_NAME "bench_reclaim"
+#include "bench/bench_platform.h"
 #include "hw/page_crypto.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
@@ -175,74 +177,6 @@ static void on_segv(int sig, siginfo_t *si, void *uc_)
 	}
 	/* Not ours, or SIGBUS: a bug in the model; die loudly. */
 	signal(SIGSEGV, SIG_DFL);
-}
-
-/* An ELRANGE base aligned to its size that is free right now. */
-static uint64_t free_base(uint64_t size)
-{
-	void *p =
-		mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	uint64_t base;
-
-	if (p == MAP_FAILED)
-		return 0;
-	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	munmap(p, 2 * size);
-	return base;
-}
-
-/* Open, ECREATE, EADD ENCL_PAGES pages (page i starts with i), mmap. */
-static int build(uint8_t **base_out, int *fd_out)
-{
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {
-		.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
-	};
-	struct sgx_secs *secs = aligned_alloc(SGX_PAGE_SIZE, SGX_PAGE_SIZE);
-	uint8_t *src = aligned_alloc(SGX_PAGE_SIZE, ENCL_SIZE);
-	struct sgx_enclave_create create;
-	struct sgx_enclave_add_pages add;
-	uint64_t base = free_base(ENCL_SIZE);
-	void *addr = (void *)(uintptr_t)base;
-	long ret;
-	int fd;
-
-	if (!secs || !src || !base)
-		return die("allocation", -ENOMEM);
-	memset(secs, 0, sizeof(*secs));
-	secs->base = base;
-	secs->size = ENCL_SIZE;
-	secs->ssa_frame_size = 1;
-	secs->attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
-	secs->xfrm = 0x3;
-	for (uint64_t i = 0; i < ENCL_PAGES; i++) {
-		memset(src + i * SGX_PAGE_SIZE, (int)(i & 0xFF), SGX_PAGE_SIZE);
-		memcpy(src + i * SGX_PAGE_SIZE, &i, sizeof(i));
-	}
-	fd = softsgx_open(platform, "/dev/sgx_enclave", 0);
-	if (fd < 0)
-		return die("open", fd);
-	create.src = (uintptr_t)secs;
-	ret = softsgx_ioctl(platform, fd, SGX_IOC_ENCLAVE_CREATE, &create);
-	if (ret)
-		return die("ENCLAVE_CREATE", ret);
-	add = (struct sgx_enclave_add_pages){
-		.src = (uintptr_t)src,
-		.offset = 0,
-		.length = ENCL_SIZE,
-		.secinfo = (uintptr_t)&secinfo,
-	};
-	ret = softsgx_ioctl(platform, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
-	if (ret)
-		return die("ENCLAVE_ADD_PAGES", ret);
-	ret = softsgx_mmap(platform, &addr, ENCL_SIZE, PROT_READ | PROT_WRITE,
-			   MAP_SHARED | MAP_FIXED, fd, 0);
-	if (ret)
-		return die("mmap", ret);
-	free(src);
-	free(secs);
-	*base_out = addr;
-	*fd_out = fd;
-	return 0;
 }
 
 static uint64_t evictions(void)
@@ -462,7 +396,7 @@ int main(void)
 		die("OpenSSL set-up", 0);
 		goto out;
 	}
-	if (build(&base, &fd) || rounds(base, &g, best))
+	if (bench_platform_build(platform, ENCL_PAGES, &base, &fd) || rounds(base, &g, best))
 		goto out;
 	t_evict = best[0];
 	t_reload = best[1];

@@ -43,6 +43,8 @@
 #include <ucontext.h>
 #include <unistd.h>
 
+#define BENCH_NAME "bench_service"
+#include "bench/bench_platform.h"
 #include "service/client.h"
 #include "service/proto.h"
 #include "service/remote.h"
@@ -117,19 +119,6 @@ static void x_release(int fd, void *addr, size_t len)
 	munmap(addr, len);
 }
 
-static uint64_t free_base(uint64_t size)
-{
-	uint8_t *p = mmap(NULL, 2 * size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-			  -1, 0);
-	uint64_t base;
-
-	if (p == MAP_FAILED)
-		return 0;
-	base = ((uintptr_t)p + size - 1) & ~(size - 1);
-	munmap(p, 2 * size);
-	return base;
-}
-
 /* ECREATE + ADD_PAGES (measured) of @pages REG pages, page i starting with i; mmap'd at *@base. */
 static int build(uint64_t pages, uint8_t *src, int *fd_out, uint8_t **base_out, double *t)
 {
@@ -137,7 +126,7 @@ static int build(uint64_t pages, uint8_t *src, int *fd_out, uint8_t **base_out, 
 		.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
 	};
 	static struct sgx_secs secs __attribute__((aligned(PAGE)));
-	uint64_t size = pages * PAGE, base = free_base(size);
+	uint64_t size = pages * PAGE, base = bench_free_base(size);
 	struct sgx_enclave_create create = {.src = (uintptr_t)&secs};
 	struct sgx_enclave_add_pages add = {
 		.src = (uintptr_t)src,
@@ -150,12 +139,7 @@ static int build(uint64_t pages, uint8_t *src, int *fd_out, uint8_t **base_out, 
 	long ret;
 	int fd;
 
-	memset(&secs, 0, sizeof(secs));
-	secs.base = base;
-	secs.size = size;
-	secs.ssa_frame_size = 1;
-	secs.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
-	secs.xfrm = 0x3;
+	bench_secs_init(&secs, base, size);
 	fd = x_open();
 	if (fd < 0)
 		return die("open", fd);
@@ -266,12 +250,7 @@ static int service_first_alloc(const char *epc, double *t)
 	if (ret)
 		return die("connect", ret);
 	fd = svc_remote_open(SVC_OPEN_ENCLAVE);
-	memset(&secs, 0, sizeof(secs));
-	secs.base = 1ULL << 40;
-	secs.size = 2 * PAGE;
-	secs.ssa_frame_size = 1;
-	secs.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT;
-	secs.xfrm = 0x3;
+	bench_secs_init(&secs, 1ULL << 40, 2 * PAGE);
 	ret = fd < 0 ? fd : svc_remote_ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create);
 	if (ret)
 		return die("first ECREATE", ret);
@@ -331,10 +310,7 @@ int main(void)
 
 	if (!src)
 		return die("allocation", -ENOMEM);
-	for (uint64_t i = 0; i < BUILD_PAGES; i++) {
-		memset(src + i * PAGE, (int)(i & 0xFF), PAGE);
-		memcpy(src + i * PAGE, &i, sizeof(i));
-	}
+	bench_fill_pages(src, BUILD_PAGES);
 	snprintf(run_dir, sizeof(run_dir), "/tmp/softsgx-bench-service-%d", (int)getpid());
 	if (mkdir(run_dir, 0700))
 		return die("mkdir", -errno);
