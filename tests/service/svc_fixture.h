@@ -148,6 +148,28 @@ static inline void fx_fini(struct svc_fx *fx)
 	unsetenv("SOFTSGX_RUNTIME_DIR");
 }
 
+/* STATUS of the running service, through a control connection. */
+static inline void fx_status(struct svc_fx *fx, struct svc_status_rep *st)
+{
+	struct svc_client c = {0};
+
+	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
+	assert_int_equal(svc_status(&c, st), 0);
+	svc_close(&c);
+}
+
+/* TOP of the running service (free() it). */
+static inline char *fx_top(struct svc_fx *fx)
+{
+	struct svc_client c = {0};
+	char *json = NULL;
+
+	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
+	assert_int_equal(svc_top(&c, &json), 0);
+	svc_close(&c);
+	return json;
+}
+
 /* A platform config of @mib MiB in one section. */
 static inline void fx_config(struct softsgx_config *cfg, unsigned int mib)
 {

@@ -220,24 +220,13 @@ static struct svc_cgroup_entry cg(struct svc_fx *fx, const char *path)
 	return e;
 }
 
-static void status(struct svc_fx *fx, struct svc_status_rep *st)
-{
-	struct svc_client c;
-
-	control(fx, &c);
-	assert_int_equal(svc_status(&c, st), 0);
-	svc_close(&c);
-	assert_int_equal(st->free_pages + st->in_use_pages + st->leaked_pages + st->zombie_pages,
-			 st->total_pages);
-}
-
 /* Every enclave and vEPC released (clients gone), within 5 s. */
 static void wait_released(struct svc_fx *fx)
 {
 	struct svc_status_rep st;
 
 	for (uint64_t end = fx_now_ms() + 5000; fx_now_ms() < end; usleep(10000)) {
-		status(fx, &st);
+		fx_status(fx, &st);
 		if (!st.enclaves && !st.vepcs && !st.clients)
 			break;
 	}
@@ -345,7 +334,7 @@ static void test_limit_evicts_own_pages(void **state)
 	assert_int_equal(atomic_load(&slots[0].bad), 0);
 	lim = cg(fx, "/limited");
 	quiet = cg(fx, "/quiet");
-	status(fx, &st);
+	fx_status(fx, &st);
 	printf("limited: %" PRIu64 " zaps, %" PRIu64 " events; quiet: %" PRIu64
 	       " zaps; evictions %" PRIu64 "\n",
 	       atomic_load(&slots[1].zaps), lim.events, atomic_load(&slots[0].zaps), st.evictions);

@@ -44,15 +44,6 @@ static unsigned int nr_kills(void)
 	return s && !strcmp(s, "long") ? 1000 : 25;
 }
 
-static void status(struct svc_fx *fx, struct svc_status_rep *st)
-{
-	struct svc_client c;
-
-	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
-	assert_int_equal(svc_status(&c, st), 0);
-	svc_close(&c);
-}
-
 /* A client: connect, build an enclave of @pages, then page it until told to stop (or killed). */
 static void __attribute__((noreturn)) client(struct svc_fx *fx, uint64_t pages, bool pager)
 {
@@ -92,7 +83,7 @@ static void wait_clients(struct svc_fx *fx, unsigned int clients, struct svc_sta
 	uint64_t end = fx_now_ms() + 5000;
 
 	do {
-		status(fx, st);
+		fx_status(fx, st);
 		if (st->clients == clients)
 			return;
 		usleep(1000);
@@ -118,7 +109,7 @@ static void assert_invariant(struct svc_fx *fx, struct svc_status_rep *st)
 
 	while (!balanced(st) && fx_now_ms() < end) {
 		usleep(500);
-		status(fx, st);
+		fx_status(fx, st);
 	}
 	assert_int_equal(st->free_pages + st->in_use_pages + st->leaked_pages + st->zombie_pages,
 			 st->total_pages);

@@ -64,15 +64,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void status(struct svc_fx *fx, struct svc_status_rep *st)
-{
-	struct svc_client c = {0};
-
-	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
-	assert_int_equal(svc_status(&c, st), 0);
-	svc_close(&c);
-}
-
 static void assert_invariant(const struct svc_status_rep *st)
 {
 	assert_int_equal(st->free_pages + st->in_use_pages + st->leaked_pages + st->zombie_pages,
@@ -125,7 +116,7 @@ static void test_build_and_use(void **state)
 	assert_int_equal(pthread_join(t, NULL), 0);
 	assert_int_equal(oc[1].ret, 0);
 	assert_int_equal(oc[1].bad, 0);
-	status(fx, &st);
+	fx_status(fx, &st);
 	assert_int_equal(st.enclaves, 2);
 	assert_invariant(&st);
 
@@ -167,7 +158,7 @@ static void test_build_and_use(void **state)
 		assert_int_equal(svc_remote_close(oc[i].e.fd), 0);
 		assert_int_equal(svc_remote_close(oc[i].e.fd), -EBADF);
 	}
-	status(fx, &st);
+	fx_status(fx, &st);
 	assert_int_equal(st.enclaves, 0);
 	assert_int_equal(st.free_pages, st.total_pages);
 }
@@ -296,7 +287,7 @@ static void test_two_clients_evict_each_other(void **state)
 	atomic_store(&progress->stop, 1);
 	assert_int_equal(read(ra[0], &za, sizeof(za)), sizeof(za));
 	assert_int_equal(read(rb[0], &zb, sizeof(zb)), sizeof(zb));
-	status(fx, &st);
+	fx_status(fx, &st);
 	assert_int_equal(st.enclaves, 2);
 	assert_invariant(&st);
 	assert_true(st.evictions > 0);
@@ -312,7 +303,7 @@ static void test_two_clients_evict_each_other(void **state)
 	assert_true(za > 0);
 	assert_true(zb > 0);
 	for (uint64_t end = fx_now_ms() + 5000; fx_now_ms() < end; usleep(10000)) {
-		status(fx, &st);
+		fx_status(fx, &st);
 		if (!st.enclaves)
 			break;
 	}
@@ -352,7 +343,7 @@ static void test_client_killed(void **state)
 	/* The survivor finishes its rounds, every page correct. */
 	assert_int_equal(read(ra[0], &za, sizeof(za)), sizeof(za));
 	for (uint64_t end = fx_now_ms() + 5000; fx_now_ms() < end; usleep(10000)) {
-		status(fx, &st);
+		fx_status(fx, &st);
 		if (st.enclaves == 1)
 			break;
 	}
@@ -366,7 +357,7 @@ static void test_client_killed(void **state)
 	assert_int_equal(write(ga[1], "x", 1), 1);
 	assert_int_equal(exit_status(pa), 0);
 	for (uint64_t end = fx_now_ms() + 5000; fx_now_ms() < end; usleep(10000)) {
-		status(fx, &st);
+		fx_status(fx, &st);
 		if (!st.enclaves)
 			break;
 	}
@@ -443,7 +434,7 @@ static void test_unacked_zap(void **state)
 	printf("the other client built and paged in %llu ms\n",
 	       (unsigned long long)(fx_now_ms() - t0));
 	assert_true(fx_now_ms() - t0 < 60000);
-	status(fx, &st);
+	fx_status(fx, &st);
 	assert_invariant(&st);
 	assert_int_equal(write(ga[1], "x", 1), 1);
 	assert_int_equal(exit_status(pa), 0);

@@ -40,26 +40,6 @@ static int teardown(void **state)
 	return 0;
 }
 
-static void status(struct svc_fx *fx, struct svc_status_rep *st)
-{
-	struct svc_client c;
-
-	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
-	assert_int_equal(svc_status(&c, st), 0);
-	svc_close(&c);
-}
-
-static char *top(struct svc_fx *fx)
-{
-	struct svc_client c;
-	char *json = NULL;
-
-	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
-	assert_int_equal(svc_top(&c, &json), 0);
-	svc_close(&c);
-	return json;
-}
-
 static void test_child_shares_the_enclave(void **state)
 {
 	struct svc_fx *fx = *state;
@@ -104,7 +84,7 @@ static void test_child_shares_the_enclave(void **state)
 	assert_int_equal(verify_round(&e, 0xC, 2), 0);
 	for (r = 0; r < 20; r++)
 		assert_int_equal(check_built(&e), 0);
-	json = top(fx);
+	json = fx_top(fx);
 	snprintf(want, sizeof(want), "{\"pid\": %d, ", (int)pid);
 	cli_assert_contains(json, want);
 	/* The enclave under both pids: its id appears twice. */
@@ -117,7 +97,7 @@ static void test_child_shares_the_enclave(void **state)
 
 	/* The child is gone; the enclave is the parent's still, stores intact. */
 	assert_int_equal(verify_round(&e, 0xC, 2), 0);
-	status(fx, &st);
+	fx_status(fx, &st);
 	assert_true(st.evictions > 0);
 	assert_true(st.in_use_pages > 0);
 	assert_int_equal(svc_remote_munmap((void *)(uintptr_t)e.base, e.size), 0);
@@ -125,7 +105,7 @@ static void test_child_shares_the_enclave(void **state)
 	svc_remote_disconnect();
 	/* The last reference went with the parent's close. */
 	for (int i = 0; i < 500; i++) {
-		status(fx, &st);
+		fx_status(fx, &st);
 		if (!st.in_use_pages && !st.clients)
 			break;
 		usleep(10000);

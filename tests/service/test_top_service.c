@@ -78,9 +78,8 @@ static void test_top_lists_client_instances(void **state)
 	struct sgx_secs *secs = aligned_alloc(4096, 4096);
 	struct sgx_enclave_create create = {0};
 	uint64_t size = 16 * 4096, base = ek_free_base(size);
-	struct svc_client c;
 	void *vaddr = NULL;
-	char *json = NULL, want[96];
+	char *json, want[96];
 	int encl, vepc;
 
 	assert_non_null(secs);
@@ -99,9 +98,7 @@ static void test_top_lists_client_instances(void **state)
 	assert_int_equal(svc_remote_fault(vaddr, PROT_WRITE), SVC_FAULT_RETRY);
 	((volatile char *)vaddr)[0] = 1;
 
-	assert_int_equal(svc_connect(&c, fx->dir, NULL, SVC_HELLO_CONTROL, NULL), 0);
-	assert_int_equal(svc_top(&c, &json), 0);
-	svc_close(&c);
+	json = fx_top(fx);
 	assert_true(cli_json_is_object(json));
 	snprintf(want, sizeof(want), "{\"pid\": %d, \"program\": ", (int)getpid());
 	cli_assert_contains(json, want);

@@ -534,16 +534,6 @@ static void wready(struct wproc *w)
 	}
 }
 
-static void status_of(struct svc_fx *f, struct svc_status_rep *st)
-{
-	struct svc_hello_rep info;
-	struct svc_client c = {0};
-
-	assert_int_equal(svc_connect(&c, f->dir, NULL, SVC_HELLO_CONTROL, &info), 0);
-	assert_int_equal(svc_status(&c, st), 0);
-	svc_close(&c);
-}
-
 static void test_basic(void **state)
 {
 	struct svc_status_rep st;
@@ -552,7 +542,7 @@ static void test_basic(void **state)
 	(void)state;
 	wstart(&fx, &w, "4M", CLI_ARGS("basic", "8"));
 	assert_int_equal(wwait(&w, 60000), 0);
-	status_of(&fx, &st);
+	fx_status(&fx, &st);
 	assert_int_equal(st.enclaves, 0);
 }
 
@@ -574,7 +564,7 @@ static void test_two_oversubscribe(void **state)
 	kill(b.pid, SIGUSR1);
 	assert_int_equal(wwait(&a, 120000), 0);
 	assert_int_equal(wwait(&b, 120000), 0);
-	status_of(&fx, &st);
+	fx_status(&fx, &st);
 	assert_true(st.evictions > 0);
 	assert_int_equal(st.in_use_pages, 0);
 	/* As `softsgx platform status --json` shows them. */
@@ -596,7 +586,7 @@ static void test_sigkill_releases(void **state)
 	(void)state;
 	wstart(&fx, &w, "1M", CLI_ARGS("loop", "64", "0"));
 	wready(&w);
-	status_of(&fx, &st);
+	fx_status(&fx, &st);
 	assert_true(st.in_use_pages > 0);
 	usleep(50000);
 	kill(w.pid, SIGKILL);
@@ -604,7 +594,7 @@ static void test_sigkill_releases(void **state)
 	close(w.out);
 	end = fx_now_ms() + 5000;
 	do {
-		status_of(&fx, &st);
+		fx_status(&fx, &st);
 		if (!st.in_use_pages && !st.enclaves)
 			break;
 		usleep(20000);
@@ -712,7 +702,7 @@ static void test_env_and_private(void **state)
 	cli_assert_status(&r, 0);
 	assert_string_equal(r.out, "1\n");
 	cli_result_free(&r);
-	status_of(&fx, &st);
+	fx_status(&fx, &st);
 	assert_int_equal(st.total_pages, 512);
 	cli_exec_env(&r, CLI_ARGS("SOFTSGX_SERVICE=1"), NULL,
 		     CLI_ARGS("run", "--private", "--epc", "8M", "--sections", "1", "--", "sh",
