@@ -303,14 +303,16 @@ static void do_top(struct svc_server *s, const struct svc_hdr *req, struct svc_o
 {
 	char *body = svc_reply_start(out, req, SVC_TOP, 0);
 	struct jbuf b = {.p = body, .cap = sizeof(out->buf) - out->len};
+	struct top_usage *u = &top_usage;
 	struct platform_counts pc;
 	bool first = true;
 
-	struct top_usage *u = &top_usage;
-
-	counts(s, &pc);
+	/* One walk of the registry gives the counts and the rows. */
+	softsgx_get_stats(s->platform, &pc.st);
 	softsgx_get_usage(s->platform, u->encls, TOP_MAX_INSTANCES, &u->nr_encls, u->vepcs,
 			  TOP_MAX_INSTANCES, &u->nr_vepcs);
+	pc.enclaves = u->nr_encls;
+	pc.vepcs = u->nr_vepcs;
 	jprintf(&b,
 		"{\"service_pid\": %d, \"uptime_s\": %.3f,\n \"epc\": {\"total_pages\": %" PRIu64
 		", \"free_pages\": %" PRIu64 ", \"in_use_pages\": %" PRIu64
