@@ -118,6 +118,32 @@ static void test_child_shares_the_enclave(void **state)
 	close(to_parent[1]);
 }
 
+/* FORK's refusals: an unknown parent token, and a client that did something first. */
+static void test_fork_errors(void **state)
+{
+	struct svc_fx *fx = *state;
+	struct svc_fork_req req = {.parent_token = 2}; /* tokens are odd: names nobody */
+	struct svc_hello_rep parent_info;
+	struct svc_client parent = {0}, child = {0};
+	struct svc_open_req open_req = {.type = SVC_OPEN_ENCLAVE};
+	struct svc_open_rep open_rep;
+
+	fx_start(fx, CLI_ARGS("--epc", "1M", "--sections", "1", "--idle-timeout", "0"));
+	assert_int_equal(svc_connect(&parent, fx->dir, NULL, 0, &parent_info), 0);
+	assert_int_equal(svc_connect(&child, fx->dir, NULL, 0, NULL), 0);
+	assert_int_equal(svc_call(&child, SVC_FORK, &req, sizeof(req), NULL, 0, NULL, NULL, NULL),
+			 -ESRCH);
+	/* Not the first thing this client does: its mm is no longer empty. */
+	assert_int_equal(svc_call(&child, SVC_OPEN, &open_req, sizeof(open_req), &open_rep,
+				  sizeof(open_rep), NULL, NULL, NULL),
+			 0);
+	req.parent_token = parent_info.notify_token;
+	assert_int_equal(svc_call(&child, SVC_FORK, &req, sizeof(req), NULL, 0, NULL, NULL, NULL),
+			 -EBUSY);
+	svc_close(&child);
+	svc_close(&parent);
+}
+
 /* A child whose parent was never connected has nothing to share. */
 static void test_fork_without_connection(void **state)
 {
@@ -129,6 +155,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_child_shares_the_enclave, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fork_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_without_connection, setup, teardown),
 	};
 
