@@ -272,6 +272,75 @@ void hw_get_root_key(const struct sgx_hw *hw, uint8_t key[SGX_ROOT_KEY_SIZE]);
 void hw_get_cpusvn(const struct sgx_hw *hw, uint8_t cpusvn[SGX_CPUSVN_SIZE]);
 
 /*
+ * Sharing the CPU model with other processes (the platform service, issue
+ * 16, docs/platform-service.md). The service's platform owns the EPC and
+ * runs every ENCLS leaf; each client process runs the ENCLU leaves of its
+ * own threads on a view of the same hardware: the sections' memory and the
+ * EPCM, both shared memory (memfds) holding page numbers and offsets, never
+ * pointers, and the keys ENCLU derives from.
+ *
+ * struct sgx_hw_share is plain data, sent as bytes over a socket; the
+ * descriptors travel beside it (SCM_RIGHTS): for section i, fds[2 * i] is
+ * its memory and fds[2 * i + 1] its EPCM.
+ */
+struct sgx_hw_share {
+	struct sgx_hw_config cfg; /* keep_fds as the owner's */
+	uint64_t section_phys[SGX_HW_MAX_SECTIONS];
+	uint8_t root_key[SGX_ROOT_KEY_SIZE];
+	uint8_t report_keyid[32];
+	uint64_t lepubkeyhash[4];
+};
+
+/*
+ * What a view of @hw needs: fills @out and @fds (the platform's own
+ * descriptors, not duplicated: they stay @hw's). 0, or -ENOENT when @hw
+ * keeps no descriptors (its config did not ask for keep_fds).
+ */
+int sgx_hw_share_get(struct sgx_hw *hw, struct sgx_hw_share *out,
+		     int fds[2 * SGX_HW_MAX_SECTIONS]);
+
+/*
+ * A view, in this process, of the platform @share describes: the same EPC
+ * pages and EPCM entries, mapped from @fds (which stay the caller's). It
+ * runs ENCLU leaves (enclu(), hw_aex(), hw_enclave_enter/leave) and the
+ * read-only queries; an ENCLS leaf on a view is a programming error. It
+ * never creates EPCM state: a page the owner never used is invalid here.
+ * @owner (nonzero, not 1, unique among the live views of the platform)
+ * marks the TCS pages this view's threads hold, for sgx_hw_owner_gone().
+ * Freed with sgx_hw_free(). NULL with errno set on failure.
+ */
+struct sgx_hw *sgx_hw_attach(const struct sgx_hw_share *share,
+			     const int fds[2 * SGX_HW_MAX_SECTIONS], uint32_t owner);
+
+/* The owner token of @hw's threads: 1 for a platform powered on here. */
+uint32_t sgx_hw_owner(const struct sgx_hw *hw);
+
+/*
+ * The direct-map address of page @index of section @section, or NULL when
+ * there is no such page: where a view finds the EPC page a PTE of its
+ * process maps (the PTE names section and page, not an address).
+ */
+void *hw_epc_page_addr(struct sgx_hw *hw, unsigned int section, uint64_t index);
+
+/*
+ * The process of view @owner is gone (killed inside an enclave, say): each
+ * TCS its threads held busy is released as an AEX would leave it (the SECS
+ * no longer counts the thread inside, nor a tracking cycle waits for it).
+ * On hardware the OS interrupts every thread before the process goes, so
+ * no TCS stays busy. Returns the number of TCS pages released.
+ */
+unsigned int sgx_hw_owner_gone(struct sgx_hw *hw, uint32_t owner);
+
+/*
+ * Leaves of the ENCLU side take EPCM page locks in the views' processes; a
+ * process killed inside a leaf leaves a lock word held, which a CPU's
+ * atomic instruction never does. For the EPC page at @epc, which no live
+ * process can reach any more (its enclave's last user is gone), clear the
+ * page lock words, SGX2 lock and TCS busy flag so that EREMOVE can take it.
+ */
+void hw_epcm_locks_reset(struct sgx_hw *hw, void *epc);
+
+/*
  * Test hook: the next @count EINITs end with SGX_UNMASKED_EVENT before doing
  * anything, as when an interrupt arrives during EINIT on real hardware.
  */
