@@ -49,7 +49,8 @@ CLI_SRC += $(SVC_SRC)
 # ---- shimsvc: the shim's service mode (shim/service.c, issue 16) ----
 # The client side of the service joins the preload library: the shim of a
 # program under `softsgx run --service` is a client of the platform service.
-SHIM_SVC_CLIENT_SRC := service/client.c service/proto.c service/remote.c service/socket_dir.c
+SHIM_SVC_CLIENT_SRC := service/client.c service/proto.c service/remote.c service/remote_pte.c \
+	service/socket_dir.c
 SHIM_SRC += $(SHIM_SVC_CLIENT_SRC)
 # ---- end shimsvc ----
 

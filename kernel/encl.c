@@ -57,6 +57,19 @@ bool sgx_encl_tryget(struct sgx_encl *encl)
 	return true;
 }
 
+/*
+ * A page of an enclave whose last user is gone. In a platform service its
+ * threads ran in client processes, and one killed in mid-leaf left a lock
+ * of the page held, which no atomic instruction of a CPU would: nobody can
+ * reach the page any more, so its locks go before EREMOVE.
+ */
+static void release_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page)
+{
+	if (k->lps_elsewhere)
+		hw_epcm_locks_reset(k->hw, sgx_get_epc_virt_addr(k, page));
+	sgx_encl_free_epc_page(k, page);
+}
+
 /* Pages the reclaimer holds right now are its to free; leave them. */
 static int release_page(uint64_t index, void *item, void *data)
 {
@@ -66,7 +79,7 @@ static int release_page(uint64_t index, void *item, void *data)
 	(void)index;
 	if (entry->epc_page) {
 		if (!sgx_unmark_page_reclaimable(encl->k, entry->epc_page)) {
-			sgx_encl_free_epc_page(encl->k, entry->epc_page);
+			release_epc_page(encl->k, entry->epc_page);
 			encl->secs_child_cnt--;
 			entry->epc_page = NULL;
 		}
@@ -84,14 +97,14 @@ static void sgx_encl_release(struct sgx_encl *encl)
 	page_array_destroy(&encl->page_array);
 	/* The SECS goes last: EREMOVE refuses it while children exist. */
 	if (!encl->secs_child_cnt && encl->secs.epc_page) {
-		sgx_encl_free_epc_page(k, encl->secs.epc_page);
+		release_epc_page(k, encl->secs.epc_page);
 		encl->secs.epc_page = NULL;
 	}
 	while (!list_empty(&encl->va_pages)) {
 		struct sgx_va_page *va = list_first_entry(&encl->va_pages, struct sgx_va_page, list);
 
 		list_del_init(&va->list);
-		sgx_encl_free_epc_page(k, va->epc_page);
+		release_epc_page(k, va->epc_page);
 		free(va);
 	}
 	close_backing(encl);

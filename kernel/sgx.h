@@ -142,6 +142,13 @@ struct sgx_kernel {
 
 	sgx_kick_fn kick;
 	void *kick_data;
+	/*
+	 * The threads that run enclaves are in other processes (a platform
+	 * service's clients), any of which may be killed inside an ENCLU
+	 * leaf: an enclave's release clears its pages' EPCM locks before
+	 * EREMOVE (hw_epcm_locks_reset()).
+	 */
+	bool lps_elsewhere;
 
 	/*
 	 * The process the model runs in: the one private mode serves. A

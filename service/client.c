@@ -448,7 +448,7 @@ int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds)
 
 	memset(rep, 0, sizeof(*rep));
 	ret = svc_call(c, SVC_GET_EPC, NULL, 0, rep, sizeof(*rep), NULL, fds, &nfds);
-	if (!ret && nfds != (int)rep->nr_sections) {
+	if (!ret && nfds != 2 * (int)rep->nr_sections) {
 		close_fds(fds, nfds);
 		return -EPROTO;
 	}

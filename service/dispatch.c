@@ -361,36 +361,51 @@ static void do_shutdown(struct svc_server *s, struct svc_conn *c, const struct s
 	s->stop = true;
 }
 
-static void do_get_epc(struct svc_server *s, const struct svc_hdr *req, struct svc_out *out)
+/*
+ * GET_EPC: copies of the platform's descriptors (two per section, closed
+ * once sent) and what the client's view of the CPU model needs to run
+ * ENCLU itself. The owner token is the connection's, given once.
+ */
+static void do_get_epc(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *req,
+		       struct svc_out *out)
 {
 	struct sgx_hw *hw = softsgx_hw(s->platform);
 	struct svc_get_epc_rep *rep = svc_reply_start(out, req, SVC_GET_EPC, 0);
+	int own[2 * SGX_HW_MAX_SECTIONS];
 	struct sgx_hw_section sec;
 	unsigned int n = 0;
-	int fd;
+	int ret;
 
 	memset(rep, 0, sizeof(*rep));
-	while (n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
-		/*
-		 * The service's platform keeps its memfds (server.c boots it with
-		 * sgx_hw_keep_fds_default()); a copy goes, closed once sent.
-		 */
-		fd = sec.fd < 0 ? -EOPNOTSUPP : fcntl(sec.fd, F_DUPFD_CLOEXEC, 0);
-		if (fd < 0 && sec.fd >= 0)
-			fd = -errno;
-		if (fd < 0) {
-			for (unsigned int i = 0; i < n; i++)
-				close(out->fds[i]);
-			out->nfds = 0;
-			svc_reply_start(out, req, SVC_GET_EPC, fd);
-			return;
+	ret = sgx_hw_share_get(hw, &rep->share, own);
+	if (ret == -ENOENT)
+		ret = -EOPNOTSUPP; /* a platform that keeps no descriptors */
+	while (!ret && n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
+		for (unsigned int k = 0; k < 2 && !ret; k++) {
+			int fd = fcntl(own[2 * n + k], F_DUPFD_CLOEXEC, 0);
+
+			if (fd < 0)
+				ret = -errno;
+			else
+				out->fds[out->nfds++] = fd;
 		}
-		out->fds[n] = fd;
 		rep->section[n].phys = sec.phys;
 		rep->section[n].size = sec.size;
 		n++;
 	}
-	out->nfds = (int)n;
+	if (ret) {
+		for (int i = 0; i < out->nfds; i++)
+			close(out->fds[i]);
+		out->nfds = 0;
+		svc_reply_start(out, req, SVC_GET_EPC, ret);
+		return;
+	}
+	if (!c->hw_owner) {
+		if (s->next_owner < 2) /* 0: none; 1: the platform's own threads */
+			s->next_owner = 2;
+		c->hw_owner = s->next_owner++;
+	}
+	rep->owner = c->hw_owner;
 	rep->nr_sections = n;
 	svc_reply_body(out, sizeof(*rep));
 }
@@ -431,7 +446,7 @@ void svc_dispatch(struct svc_server *s, struct svc_conn *c, const struct svc_msg
 		do_shutdown(s, c, h, m->payload, out);
 		break;
 	case SVC_GET_EPC:
-		do_get_epc(s, h, out);
+		do_get_epc(s, c, h, out);
 		break;
 	case SVC_CGROUP_READ:
 	case SVC_CGROUP_SET_MAX:

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw/hw.h"
 #include "softsgx/softsgx.h"
 
 #define SVC_MAGIC   0x58475353u /* "SSGX" in memory on little-endian */
@@ -26,8 +27,8 @@
 
 /* The largest message either side sends or accepts, header included. */
 #define SVC_MSG_MAX (256 * 1024)
-/* Descriptors one message may carry (GET_EPC: one per EPC section). */
-#define SVC_MAX_FDS SOFTSGX_MAX_SECTIONS
+/* Descriptors one message may carry (GET_EPC: two per EPC section). */
+#define SVC_MAX_FDS (2 * SOFTSGX_MAX_SECTIONS)
 
 enum svc_type {
 	SVC_HELLO = 1,
@@ -165,14 +166,21 @@ struct svc_shutdown_rep {
 	uint32_t reserved;
 };
 
-/* GET_EPC reply: one descriptor per section, in order, with SCM_RIGHTS. */
+/*
+ * GET_EPC reply: with SCM_RIGHTS two descriptors per section, in order: its
+ * memory, then its EPCM (fds[2 * i], fds[2 * i + 1] of struct sgx_hw_share),
+ * and what a view of the CPU model needs (sgx_hw_attach()) to run ENCLU in
+ * the client: @share, and @owner, the token its threads' TCS pages carry,
+ * unique among the service's clients (sgx_hw_owner_gone() at its exit).
+ */
 struct svc_epc_section {
 	uint64_t phys, size;
 };
 struct svc_get_epc_rep {
 	uint32_t nr_sections;
-	uint32_t reserved;
+	uint32_t owner;
 	struct svc_epc_section section[SOFTSGX_MAX_SECTIONS];
+	struct sgx_hw_share share;
 };
 
 /* TOP reply payload: JSON text (not NUL-terminated; the length is @len). */

@@ -34,6 +34,7 @@
 #include "service/client.h"
 #include "service/proto.h"
 #include "service/remote.h"
+#include "service/remote_pte.h"
 #include "softsgx/sgx_arch.h"
 #include "softsgx/sgx_uapi.h"
 
@@ -54,9 +55,11 @@ static struct remote {
 	bool connected;
 	_Atomic bool dead; /* the service went away: every call is -EIO */
 	pthread_t thread;
-	int epc_fd[SVC_MAX_FDS];
-	uint64_t epc_size[SVC_MAX_FDS];
+	int epc_fd[SOFTSGX_MAX_SECTIONS];
+	uint64_t epc_size[SOFTSGX_MAX_SECTIONS];
 	unsigned int nr_sections;
+	/* The CPU model as this process sees it: ENCLU runs here (GET_EPC). */
+	struct sgx_hw *view;
 	/* One call at a time: the thread id of the caller inside, 0 when none. */
 	_Atomic int call_owner;
 	/* Page-table changes of both threads; zaps recorded by generation. */
@@ -257,6 +260,8 @@ static bool zapped_since(uint64_t gen, uint64_t addr)
 
 static void reserve_range(uint64_t addr, uint64_t len)
 {
+	/* The model's walk misses first, then the host's. */
+	svc_pte_clear(addr, len);
 	sys_mmap((void *)addr, len, PROT_NONE,
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 }
@@ -279,8 +284,9 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 			continue;
 		if (zapped_since(gen, op->addr))
 			continue; /* faults again: the service installs it anew */
-		sys_mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
-			 R.epc_fd[op->section], (off_t)(op->index * PAGE));
+		if (sys_mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
+			     R.epc_fd[op->section], (off_t)(op->index * PAGE)) != MAP_FAILED)
+			svc_pte_set(op->addr, op->section, op->index, op->prot);
 	}
 	pte_unlock();
 }
@@ -311,8 +317,10 @@ static void apply_zap(const struct svc_zap_req *z)
 		uint64_t g = atomic_load(&R.zap_gen);
 
 		/* Not present: the next touch faults to the service. */
-		if (z->kind == SVC_ZAP_UNMAP)
+		if (z->kind == SVC_ZAP_UNMAP) {
+			svc_pte_clear(addr[i], len);
 			sys_munmap((void *)addr[i], len);
+		}
 		else
 			reserve_range(addr[i], len);
 		R.ring[g % ZAP_RING] = (struct zap_rec){addr[i], len};
@@ -369,6 +377,33 @@ static void close_epc(void)
 	for (unsigned int i = 0; i < R.nr_sections; i++)
 		sys_close(R.epc_fd[i]);
 	R.nr_sections = 0;
+	if (R.view)
+		sgx_hw_free(R.view);
+	R.view = NULL;
+}
+
+/*
+ * The EPC as GET_EPC gives it: the sections' memfds (kept, for the PTEs the
+ * service's replies make) and a view of the CPU model over them and the
+ * EPCM (whose memfds its mappings keep alive). 0 or -errno; the
+ * descriptors are closed on failure.
+ */
+static int take_epc(const struct svc_get_epc_rep *e, int *fds)
+{
+	int ret = 0;
+
+	R.view = sgx_hw_attach(&e->share, fds, e->owner);
+	if (!R.view)
+		ret = -errno;
+	for (unsigned int i = 0; i < e->nr_sections; i++) {
+		R.epc_fd[i] = fds[2 * i];
+		R.epc_size[i] = e->section[i].size;
+		sys_close(fds[2 * i + 1]);
+	}
+	R.nr_sections = e->nr_sections;
+	if (ret)
+		close_epc();
+	return ret;
 }
 
 int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg)
@@ -387,13 +422,10 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 	if (ret)
 		return ret;
 	ret = svc_get_epc(&R.c, &e, fds);
+	if (!ret)
+		ret = take_epc(&e, fds);
 	if (ret)
 		goto fail;
-	for (unsigned int i = 0; i < e.nr_sections; i++) {
-		R.epc_fd[i] = fds[i];
-		R.epc_size[i] = e.section[i].size;
-	}
-	R.nr_sections = e.nr_sections;
 	R.token = info.notify_token;
 	ret = svc_attach_notify(&R.n, dir, info.notify_token);
 	if (ret)
@@ -762,6 +794,7 @@ int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, of
 	p = sys_mmap(*addr, len, PROT_NONE, rflags, -1, 0);
 	if (p == MAP_FAILED)
 		return -errno;
+	svc_pte_clear((uint64_t)(uintptr_t)p, len); /* MAP_FIXED over PTEs of ours */
 	ret = call_lock();
 	if (!ret && R.nr_ranges + 2 > MAX_RANGES) {
 		call_unlock();
@@ -815,8 +848,11 @@ int svc_remote_munmap(void *addr, size_t len)
 		ranges_write(false);
 	}
 	call_unlock();
-	if (!ret && sys_munmap(addr, len))
-		ret = -errno;
+	if (!ret) {
+		svc_pte_clear(r.addr, (len + PAGE - 1) & ~(PAGE - 1));
+		if (sys_munmap(addr, len))
+			ret = -errno;
+	}
 	return ret;
 }
 
@@ -846,6 +882,27 @@ enum svc_fault_verdict svc_remote_fault(void *addr, int access)
 	errno = saved;
 	/* No service to answer: the access cannot be satisfied (platform-service.md). */
 	return ret ? SVC_FAULT_SIGBUS : (enum svc_fault_verdict)verdict;
+}
+
+/* ---- ENCLU in this process ---- */
+
+struct sgx_hw *svc_remote_hw(void)
+{
+	return R.connected ? R.view : NULL;
+}
+
+int svc_remote_translate(uint64_t addr, int prot, void **epc)
+{
+	unsigned int section;
+	uint64_t index;
+	int pte_prot;
+
+	if (!R.view || !svc_pte_get(addr & ~(PAGE - 1), &section, &index, &pte_prot))
+		return -EFAULT;
+	if ((pte_prot & prot) != prot)
+		return -EACCES;
+	*epc = hw_epc_page_addr(R.view, section, index);
+	return *epc ? 0 : -EFAULT;
 }
 
 /* ---- fork ---- */

@@ -91,6 +91,22 @@ int svc_remote_mprotect(void *addr, size_t len, int prot);
 enum svc_fault_verdict svc_remote_fault(void *addr, int access);
 
 /*
+ * ENCLU runs in this process, on a view of the service's CPU model (the
+ * EPC and the EPCM are shared memory, hw/hw.h sgx_hw_attach()): the view,
+ * NULL when not connected.
+ */
+struct sgx_hw;
+struct sgx_hw *svc_remote_hw(void);
+/*
+ * The walk of this process's page tables an ENCLU leaf makes for an
+ * operand at @addr accessed as @prot (one of PROT_READ/WRITE/EXEC): 0 with
+ * *@epc the EPC page in the view; -EFAULT when no PTE maps it (a fault,
+ * svc_remote_fault(), brings it); -EACCES when its PTE lacks @prot. Safe
+ * in a signal handler; never waits.
+ */
+int svc_remote_translate(uint64_t addr, int prot, void **epc);
+
+/*
  * Whether [@addr, @addr + @len) touches an SGX range mapped through the
  * service (or inherited from a parent, see below). Safe in a signal handler.
  */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hw/hw.h"
+#include "kernel/api_internal.h"
 #include "service/server.h"
 #include "service/socket_dir.h"
 
@@ -73,6 +74,14 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
 	if (c->fd >= 0)
 		close(c->fd);
+	/*
+	 * Its threads are gone, those inside an enclave too (killed there):
+	 * each TCS they held is free again and the SECS no longer counts them,
+	 * before its enclaves are released (EREMOVE answers ENCLAVE_ACT while
+	 * threads are counted inside).
+	 */
+	if (c->hw_owner)
+		sgx_hw_owner_gone(softsgx_hw(s->platform), c->hw_owner);
 	svc_conn_release(c);
 	free(c);
 	s->conns[i] = s->conns[--s->nr_conns];
@@ -411,6 +420,8 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 		report(ready, ret);
 		goto out;
 	}
+	/* The enclaves' threads run in the clients (ENCLU there, hw/hw.h views). */
+	softsgx_kernel(s.platform)->lps_elsewhere = true;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

@@ -69,6 +69,12 @@ struct svc_conn {
 	int next_handle; /* the next descriptor number OPEN gives */
 	/* NOTIFY_ATTACH accepted: after the reply this connection becomes that one's channel. */
 	struct svc_conn *attach_to;
+	/*
+	 * The owner token of this client's view of the CPU model (GET_EPC),
+	 * 0 until asked: at its exit, the TCS pages its threads held are
+	 * released (sgx_hw_owner_gone()).
+	 */
+	uint32_t hw_owner;
 };
 
 /* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
@@ -109,6 +115,8 @@ struct svc_server {
 	pid_t pid;
 	struct svc_conn *conns[SVC_MAX_CONNS];
 	unsigned int nr_conns;
+	/* The next owner token GET_EPC gives (2 up: 1 is the platform's own threads'). */
+	uint32_t next_owner;
 };
 
 /* A reply being built: the whole message, and the descriptors to pass. */

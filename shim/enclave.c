@@ -24,13 +24,14 @@
 static bool mmu_translate(void *ctx, uint64_t linaddr, int access, void **epc,
 			  uint32_t *pf_errcode)
 {
+	const struct shim_cpu *cpu = ctx;
 	int prot = (access & HW_MMU_EXEC) ? PROT_EXEC : (access & HW_MMU_WRITE) ? PROT_WRITE
 										 : PROT_READ;
-	int ret = sgx_translate(ctx, linaddr, prot, epc);
+	int ret = cpu->translate(linaddr, prot, epc);
 
 	/* x86 page tables cannot express write-only: a writable page is readable. */
 	if (ret == -EACCES && prot == PROT_READ)
-		ret = sgx_translate(ctx, linaddr, PROT_WRITE, epc);
+		ret = cpu->translate(linaddr, PROT_WRITE, epc);
 
 	if (!ret)
 		return true;
@@ -111,14 +112,14 @@ static bool at_enclu(const ucontext_t *uc)
  * tries the mapping first, with a load whose fault is skipped). False when
  * the page is not resident right now.
  */
-static bool enclave_code(struct sgx_kernel *k, uint64_t rip, uint8_t *buf, unsigned int len)
+static bool enclave_code(const struct shim_cpu *cpu, uint64_t rip, uint8_t *buf, unsigned int len)
 {
 	for (unsigned int i = 0; i < len;) {
 		uint64_t addr = rip + i;
 		unsigned int chunk = SGX_PAGE_SIZE - (unsigned int)(addr & (SGX_PAGE_SIZE - 1));
 		void *epc;
 
-		if (sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), PROT_EXEC, &epc))
+		if (cpu->translate(addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), PROT_EXEC, &epc))
 			return false;
 		if (chunk > len - i)
 			chunk = len - i;
@@ -172,10 +173,10 @@ bool shim_insn_probe_fixup(ucontext_t *uc)
 
 int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3])
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	uint64_t rip = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 
-	if (!k || !t->lp.inside)
+	if (!cpu || !t->lp.inside)
 		return -1;
 	/*
 	 * First through the mapping enclave code was just fetched through,
@@ -193,7 +194,7 @@ int shim_enclave_insn(ucontext_t *uc, struct shim_thread *t, uint8_t buf[3])
 			return 0;
 		}
 	}
-	if (enclave_code(k, rip, buf, 3))
+	if (enclave_code(cpu, rip, buf, 3))
 		return 0;
 	/*
 	 * Not resident: as if an interrupt came just before the instruction.
@@ -216,25 +217,25 @@ int shim_pf_access(uint64_t err)
  * PTE Linux would have present (0x7 for a write to a page mprotect made
  * read-only): the model's page table says which, as the CPU's walk would.
  */
-static uint32_t native_pf_errcode(struct sgx_kernel *k, uint64_t addr, uint32_t err)
+static uint32_t native_pf_errcode(const struct shim_cpu *cpu, uint64_t addr, uint32_t err)
 {
 	void *epc;
 
 	if (!(err & X86_PF_PROT) &&
-	    sgx_translate(k, addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), shim_pf_access(err), &epc) == -EACCES)
+	    cpu->translate(addr & ~(uint64_t)(SGX_PAGE_SIZE - 1), shim_pf_access(err), &epc) == -EACCES)
 		err |= X86_PF_PROT;
 	return err;
 }
 
 /* hw_aex(), traced. */
-static int aex(struct sgx_kernel *k, struct shim_thread *t, const struct hw_mmu *mmu,
+static int aex(const struct shim_cpu *cpu, struct shim_thread *t, const struct hw_mmu *mmu,
 	       unsigned int vector, uint32_t err, uint64_t addr)
 {
-	uint64_t t0 = shim_trace_begin(k);
-	int ret = hw_aex(k->hw, &t->lp, mmu, &t->regs, vector, err, addr);
+	uint64_t t0 = shim_trace_begin(cpu->hw);
+	int ret = hw_aex(cpu->hw, &t->lp, mmu, &t->regs, vector, err, addr);
 
 	if (t0 && !ret)
-		shim_trace_aex(k, t, t0, vector, addr);
+		shim_trace_aex(cpu->hw, t, t0, vector, addr);
 	return ret;
 }
 
@@ -257,22 +258,22 @@ static bool pf_fixable(uint32_t err)
  * makes its own EPCM checks once the walk succeeds (EACCEPT of a PENDING
  * page must go on).
  */
-static bool operand_fault_fixed(struct sgx_kernel *k, uint64_t addr, uint32_t err)
+static bool operand_fault_fixed(const struct shim_cpu *cpu, uint64_t addr, uint32_t err)
 {
-	return pf_fixable(err) && sgx_handle_fault(k, addr, shim_pf_access(err)) == SGX_FAULT_RETRY;
+	return pf_fixable(err) && cpu->fault(addr, shim_pf_access(err)) == SGX_FAULT_RETRY;
 }
 
 /*
  * An exception at the enclave state in @uc: AEX, then the vDSO's fixup or a
  * signal for the program (returns the signal to deliver, 0 for none).
  */
-static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, ucontext_t *uc,
+static int enclave_exception(const struct shim_cpu *cpu, struct shim_thread *t, ucontext_t *uc,
 			     int sig, unsigned int vector, uint32_t err, uint64_t addr)
 {
-	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = k };
+	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = (void *)cpu };
 
 	regs_from_uc(&t->regs, uc, t);
-	if (aex(k, t, &mmu, vector, err, addr))
+	if (aex(cpu, t, &mmu, vector, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
 	regs_to_uc(uc, &t->regs, t);
 	if (shim_vdso_fixup_exception(uc, vector, err, addr))
@@ -290,23 +291,22 @@ static int enclave_exception(struct sgx_kernel *k, struct shim_thread *t, uconte
  * that cannot complete here is left to the AEP. Otherwise as
  * enclave_exception().
  */
-static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucontext_t *uc,
+static int enclave_page_fault(const struct shim_cpu *cpu, struct shim_thread *t, ucontext_t *uc,
 			      int sig, uint32_t err, uint64_t addr, bool operand)
 {
-	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = k };
+	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = (void *)cpu };
 	enum sgx_fault_result r = SGX_FAULT_NOT_OURS;
 	int ret;
 
 	regs_from_uc(&t->regs, uc, t);
-	if (aex(k, t, &mmu, X86_TRAP_PF, err, addr))
+	if (aex(cpu, t, &mmu, X86_TRAP_PF, err, addr))
 		return sig; /* not inside after all: an ordinary fault */
 	/*
 	 * Enclave code's own access gets the EPCM check; an ENCLU operand's
 	 * does not: the leaf checks the EPCM itself once the walk succeeds.
 	 */
 	if (pf_fixable(err))
-		r = sgx_handle_fault(k, addr,
-				     shim_pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
+		r = cpu->fault(addr, shim_pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
 	if (r != SGX_FAULT_RETRY) {
 		/*
 		 * SGX2: the EPCM refused a page the kernel has (PENDING,
@@ -325,14 +325,14 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 	}
 	/* RAX = ERESUME, RBX = TCS, RCX = AEP: the AEX's synthetic state. */
 	do {
-		uint64_t t0 = shim_trace_begin(k);
+		uint64_t t0 = shim_trace_begin(cpu->hw);
 		uint64_t tcs = t->regs.rbx;
 
-		ret = enclu_eresume(k->hw, &t->lp, &mmu, &t->regs);
+		ret = enclu_eresume(cpu->hw, &t->lp, &mmu, &t->regs);
 		if (t0)
-			shim_trace_enclu(k, t, t0, SGX_ERESUME, tcs, false, ret);
+			shim_trace_enclu(cpu->hw, t, t0, SGX_ERESUME, tcs, false, ret);
 	} while (encls_faulted(ret) && ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
-		 operand_fault_fixed(k, t->lp.fault_addr, t->lp.fault_errcode));
+		 operand_fault_fixed(cpu, t->lp.fault_addr, t->lp.fault_errcode));
 	/* A faulting ERESUME changed nothing: the thread goes to the AEP. */
 	regs_to_uc(uc, &t->regs, t);
 	return 0;
@@ -340,15 +340,15 @@ static int enclave_page_fault(struct sgx_kernel *k, struct shim_thread *t, ucont
 
 int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_thread *t)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	unsigned int vector = (unsigned int)uc->uc_mcontext.gregs[REG_TRAPNO];
 	uint32_t err = (uint32_t)uc->uc_mcontext.gregs[REG_ERR];
 
-	if (!k || !t || !t->lp.inside)
+	if (!cpu || !t || !t->lp.inside)
 		return sig;
 	if (sig == SIGSEGV && vector == X86_TRAP_PF)
-		return enclave_page_fault(k, t, uc, sig,
-					  native_pf_errcode(k, (uintptr_t)si->si_addr, err),
+		return enclave_page_fault(cpu, t, uc, sig,
+					  native_pf_errcode(cpu, (uintptr_t)si->si_addr, err),
 					  (uintptr_t)si->si_addr, false);
 	if (sig == SIGILL)
 		vector = X86_TRAP_UD;
@@ -357,7 +357,7 @@ int shim_enclave_fault(int sig, siginfo_t *si, ucontext_t *uc, struct shim_threa
 	 * the faulting instruction, which Linux's traps do not report: they pass
 	 * 0 to the vDSO's exception fixup (run->exception_addr).
 	 */
-	return enclave_exception(k, t, uc, sig, vector, err,
+	return enclave_exception(cpu, t, uc, sig, vector, err,
 				 vector == X86_TRAP_PF ? (uintptr_t)si->si_addr : 0);
 }
 
@@ -390,7 +390,7 @@ bool shim_enclu_trapped(int sig, const siginfo_t *si, const ucontext_t *uc)
  * as a TLB shootdown would (struct hw_mmu's flush).
  */
 struct leaf_mmu {
-	struct sgx_kernel *k;
+	const struct shim_cpu *cpu;
 	uint64_t page;
 	int access;
 	void *epc;
@@ -406,7 +406,7 @@ static bool leaf_mmu_translate(void *ctx, uint64_t linaddr, int access, void **e
 		*epc = m->epc;
 		return true;
 	}
-	if (!mmu_translate(m->k, linaddr, access, epc, pf_errcode))
+	if (!mmu_translate((void *)m->cpu, linaddr, access, epc, pf_errcode))
 		return false;
 	m->page = page;
 	m->access = access;
@@ -420,34 +420,34 @@ static void leaf_mmu_flush(void *ctx)
 	((struct leaf_mmu *)ctx)->epc = NULL;
 }
 
-int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_regs *regs,
+int shim_enclu_leaf(const struct shim_cpu *cpu, struct shim_thread *t, struct sgx_cpu_regs *regs,
 		    bool trace_fault)
 {
-	struct leaf_mmu memo = { .k = k };
+	struct leaf_mmu memo = { .cpu = cpu };
 	struct hw_mmu mmu = { .translate = leaf_mmu_translate, .ctx = &memo, .flush = leaf_mmu_flush };
 	uint32_t leaf = (uint32_t)regs->rax;
 	uint64_t rbx = regs->rbx;
 	bool was_inside = t->lp.inside;
-	uint64_t t0 = shim_trace_begin(k);
-	int ret = enclu(k->hw, &t->lp, &mmu, regs);
+	uint64_t t0 = shim_trace_begin(cpu->hw);
+	int ret = enclu(cpu->hw, &t->lp, &mmu, regs);
 
 	if (t0 && (trace_fault || !encls_faulted(ret)))
-		shim_trace_enclu(k, t, t0, leaf, rbx, was_inside, ret);
+		shim_trace_enclu(cpu->hw, t, t0, leaf, rbx, was_inside, ret);
 	if (!encls_faulted(ret) && leaf == SGX_EENTER) {
-		shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(k->hw));
-		shim_vdso_direct_allow(k);
+		shim_xstate_check_xfrm(t->lp.xfrm, hw_host_xcr0(cpu->hw));
+		shim_vdso_direct_allow(cpu->hw);
 	}
 	return ret;
 }
 
 int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	struct shim_thread *t = *tp;
 	bool xstate;
 	int ret;
 
-	if (!k)
+	if (!cpu)
 		return sig;
 	if (!t) {
 		/* First ENCLU of this thread: outside an enclave, so FS is the host's. */
@@ -458,22 +458,22 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 	}
 	xstate = (uint32_t)uc->uc_mcontext.gregs[REG_RAX] == SGX_ERESUME;
 	regs_from_uc_x(&t->regs, uc, t, xstate);
-	ret = shim_enclu_leaf(k, t, &t->regs, true);
+	ret = shim_enclu_leaf(cpu, t, &t->regs, true);
 	if (!encls_faulted(ret)) {
 		regs_to_uc_x(uc, &t->regs, t, xstate);
 		return 0;
 	}
 	/* Inside an enclave, a #PF on an operand leaves it first, as on hardware. */
 	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF && t->lp.inside)
-		return enclave_page_fault(k, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr,
+		return enclave_page_fault(cpu, t, uc, SIGSEGV, t->lp.fault_errcode, t->lp.fault_addr,
 					  true);
 	/* #PF on an operand the kernel can bring in: retry the instruction. */
 	if (ENCLS_TRAPNR(ret) == X86_TRAP_PF &&
-	    operand_fault_fixed(k, t->lp.fault_addr, t->lp.fault_errcode))
+	    operand_fault_fixed(cpu, t->lp.fault_addr, t->lp.fault_errcode))
 		return 0;
 	/* ENCLU itself faulted: inside an enclave that is an AEX. */
 	if (t->lp.inside)
-		return enclave_exception(k, t, uc, SIGSEGV, (unsigned int)ENCLS_TRAPNR(ret),
+		return enclave_exception(cpu, t, uc, SIGSEGV, (unsigned int)ENCLS_TRAPNR(ret),
 					 t->lp.fault_errcode, t->lp.fault_addr);
 	if (shim_vdso_fixup_exception(uc, (unsigned int)ENCLS_TRAPNR(ret), t->lp.fault_errcode,
 				      t->lp.fault_addr))
@@ -483,17 +483,17 @@ int shim_enclu_trap(int sig, ucontext_t *uc, struct shim_thread **tp)
 
 void shim_enclave_interrupted(ucontext_t *uc, struct shim_thread *t, bool kick)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
-	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = k };
+	const struct shim_cpu *cpu = shim_cpu();
+	struct hw_mmu mmu = { .translate = mmu_translate, .ctx = (void *)cpu };
 
-	if (k && t && t->lp.inside) {
+	if (cpu && t && t->lp.inside) {
 		/*
 		 * An interrupt: AEX to the AEP. There the thread executes
 		 * ERESUME itself (the vDSO's AEP is its ENCLU), re-entering in
 		 * a new epoch.
 		 */
 		regs_from_uc(&t->regs, uc, t);
-		if (!aex(k, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
+		if (!aex(cpu, t, &mmu, X86_FIRST_INTERRUPT_VECTOR, 0, 0))
 			regs_to_uc(uc, &t->regs, t);
 	}
 	if (kick && t)

@@ -60,8 +60,6 @@ static _Atomic int mode = -1; /* -1: not read yet */
 static _Atomic int conn_state;
 /* Bumped in a forked child: handles of an older connection are the parent's. */
 static _Atomic unsigned int conn_gen;
-/* The ENCLU notice went out in this process. */
-static atomic_flag enclu_said = ATOMIC_FLAG_INIT;
 
 bool shim_service_mode(void)
 {
@@ -124,7 +122,6 @@ static void in_child(void)
 	svc_remote_forget();
 	atomic_fetch_add(&conn_gen, 1);
 	atomic_store(&conn_state, 0);
-	atomic_flag_clear(&enclu_said);
 }
 
 void shim_service_boot(void)
@@ -421,13 +418,4 @@ int shim_svc_fault(const siginfo_t *si, int access)
 	default:
 		return SIGSEGV;
 	}
-}
-
-void shim_svc_enclu_notice(void)
-{
-	static const char msg[] = "softsgx: ENCLU needs the private platform until the service "
-				  "shares the EPCM (issue 16): run without --service\n";
-	/* A signal handler: write(2), once per process. */
-	if (!atomic_flag_test_and_set(&enclu_said))
-		devfs_sys(SYS_write, STDERR_FILENO, (long)msg, sizeof(msg) - 1, 0, 0, 0);
 }

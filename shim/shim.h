@@ -45,8 +45,23 @@ bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret);
 /* SIGSEGV outside any enclave (@access as shim_pf_access()): the signal to deliver, 0 for none. */
 int shim_svc_fault(const siginfo_t *si, int access);
-/* ENCLU cannot run in service mode yet: say why, once per process. */
-void shim_svc_enclu_notice(void);
+
+/*
+ * The CPU an ENCLU of this process runs on (shim/cpu.c): the platform's
+ * CPU model and the page tables its leaves walk. Private mode: the
+ * process's own platform and kernel model; service mode: a view of the
+ * service's CPU model over the shared EPC and EPCM, and this process's
+ * PTEs (service/remote.h).
+ */
+struct shim_cpu {
+	struct sgx_hw *hw;
+	/* The walk: 0 and *@epc, -EFAULT (not present) or -EACCES, as sgx_translate(). */
+	int (*translate)(uint64_t addr, int prot, void **epc);
+	/* A #PF the OS resolves, as sgx_handle_fault() answers it. */
+	enum sgx_fault_result (*fault)(uint64_t addr, int access);
+};
+/* NULL while there is none (no platform booted, no service connection). */
+const struct shim_cpu *shim_cpu(void);
 
 /* Descriptor table: real placeholder fd -> open SGX file. */
 #define SHIM_MAX_FD 65536
@@ -222,15 +237,15 @@ int shim_config_from_env(struct sgx_hw_config *cfg);
 /* SOFTSGX_TRACE: attach a recorder to @hw and write it at exit (shim/trace.c). */
 void shim_trace_init(struct sgx_hw *hw);
 /* The start time of an event when @k is traced, else 0. */
-uint64_t shim_trace_begin(struct sgx_kernel *k);
+uint64_t shim_trace_begin(struct sgx_hw *hw);
 /*
  * ENCLU leaf @leaf ran for @t from @t0, with RBX = @rbx on entry, the thread
  * inside an enclave before it when @was_inside, and returned @ret.
  */
-void shim_trace_enclu(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0, uint32_t leaf,
+void shim_trace_enclu(struct sgx_hw *hw, struct shim_thread *t, uint64_t t0, uint32_t leaf,
 		      uint64_t rbx, bool was_inside, int ret);
 /* An AEX of @t for exception @vector (@addr: the #PF address) ran from @t0. */
-void shim_trace_aex(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0,
+void shim_trace_aex(struct sgx_hw *hw, struct shim_thread *t, uint64_t t0,
 		    unsigned int vector, uint64_t addr);
 
 #endif /* SOFTSGX_SHIM_H */

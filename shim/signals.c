@@ -454,10 +454,6 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 		/* CPUID faulting (shim/cpuid.c): the model's answer. */
 		if (shim_cpuid_trapped(sig, si, uc)) {
 			deliver_sig = shim_cpuid_emulate(uc);
-		} else if (shim_enclu_trapped(sig, si, uc) && shim_service_mode()) {
-			/* No EPCM here to run the leaf on: the CPU's own signal. */
-			shim_svc_enclu_notice();
-			deliver_sig = sig;
 		} else if (shim_enclu_trapped(sig, si, uc)) {
 			deliver_sig = shim_enclu_trap(sig, uc, &t);
 			/* A record made by this first ENCLU counts this handler as running. */

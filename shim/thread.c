@@ -344,7 +344,7 @@ void shim_threads_before_fork(void)
 void shim_threads_after_fork(void)
 {
 	struct shim_thread *self = lookup(forking_tid);
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	int tid = raw_gettid();
 
 	/* The other threads do not exist here: their records are free. */
@@ -359,8 +359,10 @@ void shim_threads_after_fork(void)
 		 * TCS busy and every ETRACK cycle of that enclave incomplete
 		 * (EWB NOT_TRACKED, the pages never reclaimed).
 		 */
-		if (k)
-			sgx_lp_vanish(k->hw, &t->lp);
+		if (shim_service_mode())
+			sgx_lp_init(&t->lp); /* the EPCM is shared: the parent's thread is still inside */
+		else if (cpu)
+			sgx_lp_vanish(cpu->hw, &t->lp);
 		atomic_store(&t->tid, 0);
 	}
 	if (self) {

@@ -199,9 +199,9 @@ void shim_trace_init(struct sgx_hw *hw)
 	start_sampler();
 }
 
-uint64_t shim_trace_begin(struct sgx_kernel *k)
+uint64_t shim_trace_begin(struct sgx_hw *hw)
 {
-	return hw_trace(k->hw) ? sgx_trace_now() : 0;
+	return hw_trace(hw) ? sgx_trace_now() : 0;
 }
 
 static const char *enclu_name(uint32_t leaf)
@@ -242,10 +242,10 @@ static void trace_inside(struct sgx_trace *tr, struct shim_thread *t, uint64_t e
 	t->trace_entered_ns = 0;
 }
 
-void shim_trace_enclu(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0, uint32_t leaf,
+void shim_trace_enclu(struct sgx_hw *hw, struct shim_thread *t, uint64_t t0, uint32_t leaf,
 		      uint64_t rbx, bool was_inside, int ret)
 {
-	struct sgx_trace *tr = hw_trace(k->hw);
+	struct sgx_trace *tr = hw_trace(hw);
 	struct sgx_trace_event ev;
 
 	if (!tr)
@@ -262,10 +262,10 @@ void shim_trace_enclu(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0, 
 		trace_inside(tr, t, t0);
 }
 
-void shim_trace_aex(struct sgx_kernel *k, struct shim_thread *t, uint64_t t0, unsigned int vector,
+void shim_trace_aex(struct sgx_hw *hw, struct shim_thread *t, uint64_t t0, unsigned int vector,
 		    uint64_t addr)
 {
-	struct sgx_trace *tr = hw_trace(k->hw);
+	struct sgx_trace *tr = hw_trace(hw);
 	struct sgx_trace_event ev;
 
 	if (!tr)

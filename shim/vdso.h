@@ -152,13 +152,14 @@ extern const char softsgx_vdso_direct_window_end[];
 extern unsigned char softsgx_vdso_direct_on __attribute__((visibility("hidden")));
 
 struct shim_thread;
-struct sgx_kernel;
+struct shim_cpu;
+struct sgx_hw;
 /*
  * After an ENCLU the shim emulated: the model is up, so let the direct
  * entry run from now on if this CPU has what it uses (XSAVE, with AVX in
  * XCR0 as the sign that the OS enabled it).
  */
-void shim_vdso_direct_allow(struct sgx_kernel *k);
+void shim_vdso_direct_allow(struct sgx_hw *hw);
 struct sgx_cpu_regs;
 /*
  * One ENCLU leaf for @t with @regs (RAX the leaf, RIP the ENCLU), traced,
@@ -167,7 +168,7 @@ struct sgx_cpu_regs;
  * only if @trace_fault (the direct entry leaves a faulting leaf to the trap,
  * which traces it).
  */
-int shim_enclu_leaf(struct sgx_kernel *k, struct shim_thread *t, struct sgx_cpu_regs *regs,
+int shim_enclu_leaf(const struct shim_cpu *cpu, struct shim_thread *t, struct sgx_cpu_regs *regs,
 		    bool trace_fault);
 
 /*

@@ -128,7 +128,7 @@ static bool shadow_stack_on(void)
 	       (features & ARCH_SHSTK_SHSTK);
 }
 
-void shim_vdso_direct_allow(struct sgx_kernel *k)
+void shim_vdso_direct_allow(struct sgx_hw *hw)
 {
 	static _Atomic bool decided;
 
@@ -138,28 +138,28 @@ void shim_vdso_direct_allow(struct sgx_kernel *k)
 	if (shadow_stack_on())
 		return;
 	/* SIG_KICK of vdso_enter.S is SHIM_SIG_KICK, SIGRTMAX - 1 (a call into libc). */
-	if ((hw_host_xcr0(k->hw) & XFEATURE_AVX) && SHIM_SIG_KICK == 63)
+	if ((hw_host_xcr0(hw) & XFEATURE_AVX) && SHIM_SIG_KICK == 63)
 		__atomic_store_n(&softsgx_vdso_direct_on, 1, __ATOMIC_RELEASE);
 }
 
 uint64_t shim_vdso_direct_enter(struct shim_thread *t, const uint64_t *frame)
 {
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	struct sgx_cpu_regs *r = &t->entry;
 	uint64_t xcr0, rfbm;
 	uint32_t leaf;
 	int ret;
 
 	/* Only when the shim emulates ENCLU, for EENTER and ERESUME, from outside. */
-	if (!k || t->lp.inside)
+	if (!cpu || t->lp.inside)
 		return 0;
-	xcr0 = hw_host_xcr0(k->hw);
+	xcr0 = hw_host_xcr0(cpu->hw);
 	leaf = (uint32_t)frame[F_RAX];
 	if (leaf != SGX_EENTER && leaf != SGX_ERESUME)
 		return 0;
 	regs_from_frame(r, frame, t);
 	shim_model_get();
-	ret = shim_enclu_leaf(k, t, r, false);
+	ret = shim_enclu_leaf(cpu, t, r, false);
 	shim_model_put();
 	/* A faulting leaf changed nothing: the ENCLU traps and the handler does it all. */
 	if (ret)
