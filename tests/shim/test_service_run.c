@@ -32,7 +32,7 @@
 #include <cmocka.h>
 
 #include "tests/shim/mini_encl.h"
-#include "tests/service/svc_fixture.h"
+#include "tests/shim/svc_worker.h"
 
 #define PAGE 4096ul
 
@@ -294,29 +294,6 @@ static int whold(uint64_t nr)
 	return 0;
 }
 
-/* EENTER of the enclave's TCS: the CPU's signal, twice, the notice once (the parent counts). */
-static int wenclu(void)
-{
-	struct wenc e;
-
-	wbuild(&e, 2);
-	catch_faults();
-	for (int i = 0; i < 2; i++) {
-		sigjmp_buf env;
-
-		caught = 0;
-		if (!sigsetjmp(env, 1)) {
-			jump = &env;
-			__asm__ volatile("enclu" ::"a"(2 /* EENTER */), "b"(e.base), "c"(0)
-					 : "memory");
-		}
-		jump = NULL;
-		CHECK(caught == SIGSEGV || caught == SIGILL);
-	}
-	wfree(&e);
-	return 0;
-}
-
 /*
  * fork(): the child's inherited descriptor is EIO and the inherited mapping
  * SIGBUS; an enclave it opens itself works; the parent's is untouched.
@@ -421,8 +398,6 @@ static int worker(int argc, char **argv)
 		return wloop(nr, rounds);
 	if (!strcmp(what, "hold"))
 		return whold(nr);
-	if (!strcmp(what, "enclu"))
-		return wenclu();
 	if (!strcmp(what, "fork"))
 		return wfork(nr);
 	if (!strcmp(what, "fds"))
@@ -432,107 +407,6 @@ static int worker(int argc, char **argv)
 }
 
 /* ================= the tests: run plainly ================= */
-
-static char self[PATH_MAX];
-/* Each test's service directory, and its workers: a failed test leaves nothing running. */
-static struct svc_fx fx;
-static pid_t workers[8];
-static unsigned int nr_workers;
-
-static int setup(void **state)
-{
-	(void)state;
-	fx_init(&fx, "svcrun");
-	nr_workers = 0;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	for (unsigned int i = 0; i < nr_workers; i++)
-		if (workers[i] > 0 && !kill(workers[i], SIGKILL))
-			waitpid(workers[i], NULL, 0);
-	fx_fini(&fx);
-	return 0;
-}
-
-struct wproc {
-	pid_t pid;
-	int out; /* its stdout, a pipe */
-	char err[256];
-};
-
-/* `softsgx run --service --epc @epc --sections 1 -- SELF worker ARGS...` */
-static void wstart(struct svc_fx *f, struct wproc *w, const char *epc, const char *const *args)
-{
-	static unsigned int n;
-	const char *argv[16];
-	int i = 0, p[2], err;
-
-	argv[i++] = cli_bin();
-	argv[i++] = "run";
-	argv[i++] = "--service";
-	argv[i++] = "--epc";
-	argv[i++] = epc;
-	argv[i++] = "--sections";
-	argv[i++] = "1";
-	argv[i++] = "--";
-	argv[i++] = self;
-	argv[i++] = "worker";
-	for (; *args && i < 15; args++)
-		argv[i++] = *args;
-	argv[i] = NULL;
-	snprintf(w->err, sizeof(w->err), "%s/worker%u.err", f->dir, n++);
-	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-	err = open(w->err, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	assert_true(err >= 0);
-	w->pid = cli_start(&(struct cli_cmd){.argv = argv}, -1, p[1], err);
-	if (nr_workers < 8)
-		workers[nr_workers++] = w->pid;
-	close(p[1]);
-	close(err);
-	w->out = p[0];
-}
-
-/* The worker's exit status within @ms (its stderr shown when not 0), -1 if it still runs. */
-static int wwait(struct wproc *w, unsigned int ms)
-{
-	int st = fx_wait_exit(w->pid, ms);
-
-	if (st >= 0)
-		for (unsigned int i = 0; i < nr_workers; i++)
-			if (workers[i] == w->pid)
-				workers[i] = 0;
-
-	if (st != 0) {
-		char *e = cli_read_file(w->err, NULL);
-
-		fprintf(stderr, "worker %d: status %d, stderr:\n%s", (int)w->pid, st, e ? e : "");
-		free(e);
-	}
-	if (st >= 0)
-		close(w->out);
-	return st;
-}
-
-/* Wait for "ready" on the worker's stdout. */
-static void wready(struct wproc *w)
-{
-	char buf[16] = {0};
-	struct pollfd p = {.fd = w->out, .events = POLLIN};
-	ssize_t n;
-
-	if (poll(&p, 1, 30000) != 1) {
-		wwait(w, 0);
-		fail_msg("worker %d not ready", (int)w->pid);
-	}
-	n = read(w->out, buf, sizeof(buf) - 1);
-	if (n <= 0 || strncmp(buf, "ready", 5)) {
-		wwait(w, 1000);
-		fail_msg("worker %d: %zd bytes instead of ready", (int)w->pid, n);
-	}
-}
 
 static void test_basic(void **state)
 {
@@ -643,34 +517,6 @@ static void test_other_config(void **state)
 	cli_result_free(&r);
 }
 
-static unsigned int count(const char *s, const char *needle)
-{
-	unsigned int n = 0;
-
-	while ((s = strstr(s, needle))) {
-		n++;
-		s += strlen(needle);
-	}
-	return n;
-}
-
-/* ENCLU under --service: the CPU's signal, with one line of explanation per process. */
-static void test_enclu_refused(void **state)
-{
-	struct wproc w;
-	char *err;
-
-	(void)state;
-	wstart(&fx, &w, "4M", CLI_ARGS("enclu"));
-	assert_int_equal(wwait(&w, 30000), 0);
-	err = cli_read_file(w.err, NULL);
-	assert_non_null(err);
-	assert_int_equal(count(err, "ENCLU needs the private platform until the service shares "
-				    "the EPCM (issue 16): run without --service\n"),
-			 1);
-	free(err);
-}
-
 static void test_fork_child(void **state)
 {
 	struct wproc w;
@@ -723,19 +569,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_sigkill_releases, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_config, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_enclu_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fork_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_and_private, setup, teardown),
 	};
-	ssize_t n;
-
 	if (argc > 2 && !strcmp(argv[1], "worker"))
 		return worker(argc, argv);
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
+	if (svc_worker_self())
 		return 1;
-	self[n] = '\0';
 	if (argc > 1)
 		cmocka_set_test_filter(argv[1]);
 	return cmocka_run_group_tests(tests, NULL, NULL);

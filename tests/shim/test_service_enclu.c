@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: MIT
+/*
+ * ENCLU under `softsgx run --service` (issue 16, "ENCLU stays in the
+ * client"): the leaves run in the program's own threads on a view of the
+ * service's CPU model (shared EPC and EPCM), with no round trip per ECALL.
+ * Workers (tests/shim/svc_worker.h) enter the test enclave through the
+ * vDSO as an SDK's untrusted runtime does:
+ * - ECALLs with data in and out, an exception inside (#UD through the
+ *   vDSO), EREPORT, on the main thread and on a fresh thread with SIGALRM
+ *   arriving all along;
+ * - a program SIGKILLed while its thread is inside the enclave: the
+ *   service frees the TCS the thread held and releases the enclave, every
+ *   page back (nothing leaked);
+ * - two programs whose enclaves, entered in a loop, overflow the EPC: the
+ *   reclaimer evicts pages of enclaves the other program's threads are
+ *   inside of (the KICK to the client), and every ECALL still sees its own
+ *   data.
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+#include <cmocka.h>
+
+#include "tests/shim/encl_helper.h"
+#include "tests/shim/new_thread.h"
+#include "tests/shim/svc_worker.h"
+
+#define X86_TRAP_UD 6
+
+/* ================= the workers: run under the shim ================= */
+
+static _Atomic unsigned long ticks;
+
+static void on_tick(int sig)
+{
+	(void)sig;
+	ticks++;
+}
+
+static void ticking(bool on)
+{
+	struct itimerval it = {{0, on ? 500 : 0}, {0, on ? 500 : 0}};
+	struct sigaction sa = {.sa_handler = on_tick, .sa_flags = SA_RESTART};
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
+/* Data through the enclave's buffer: in, out, and the same bytes back. */
+static void copy_round(const struct th_encl *e, unsigned int tcs, uint8_t seed)
+{
+	static _Thread_local uint8_t in[TEST_ENCL_BUFFER_SIZE], out[TEST_ENCL_BUFFER_SIZE];
+
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (uint8_t)(seed + i * 13);
+	memset(out, 0, sizeof(out));
+	th_ecall_ok(e, tcs, TEST_ENCL_OP_COPY_IN, (uintptr_t)in, sizeof(in));
+	th_ecall_ok(e, tcs, TEST_ENCL_OP_COPY_OUT, (uintptr_t)out, sizeof(out));
+	assert_memory_equal(in, out, sizeof(in));
+}
+
+/* One enclave's life: ECALLs, data, an exception inside and its handler's entry, EREPORT. */
+static void ecall_body(void *arg)
+{
+	unsigned int rounds = (unsigned int)(uintptr_t)arg;
+	struct test_encl_report_args ra;
+	const struct sgx_report *report;
+	struct vdso_record c;
+	struct th_encl e;
+	uint64_t magic;
+
+	th_build(&e);
+	magic = (uint64_t)th_ecall_ok(&e, 0, TEST_ENCL_OP_MAGIC, 0, 0);
+	for (unsigned int r = 0; r < rounds; r++) {
+		th_ecall_ok(&e, 0, TEST_ENCL_OP_NOP, 0, 0);
+		assert_true(th_ecall_ok(&e, 1, TEST_ENCL_OP_READ_U64, magic, 0) ==
+			    (long)TEST_ENCL_MAGIC);
+		th_ecall_ok(&e, 0, TEST_ENCL_OP_WRITE_U64, magic, 0x1234 + r);
+		assert_true(th_ecall_ok(&e, 1, TEST_ENCL_OP_READ_U64, magic, 0) == (long)(0x1234 + r));
+		th_ecall_ok(&e, 0, TEST_ENCL_OP_WRITE_U64, magic, TEST_ENCL_MAGIC);
+		copy_round(&e, r & 1, (uint8_t)r);
+	}
+	/* #UD inside: the AEX, the vDSO's exception report, then the handler's entry (CSSA 1). */
+	assert_int_equal(th_ecall(&e, 1, TEST_ENCL_OP_UD2, 0, 0, &c), 0);
+	assert_int_equal(c.exceptions, 1);
+	assert_int_equal(c.vector, X86_TRAP_UD);
+	assert_int_equal(th_ecall(&e, 1, TEST_ENCL_OP_NOP, 0, 0, &c), 0);
+	assert_int_equal(c.status, TEST_ENCL_EXCEPTION_ENTRY);
+	/* EREPORT: the keys of the service's platform, in this process. */
+	memset(&ra, 0, sizeof(ra));
+	th_ecall_ok(&e, 0, TEST_ENCL_OP_EREPORT, (uintptr_t)&ra, 0);
+	report = (const struct sgx_report *)ra.report;
+	assert_memory_equal(report->body.mrenclave, th_sig->body.mrenclave, 32);
+	assert_false(report->mac[0] == 0 && !memcmp(report->mac, report->mac + 1, 15));
+	th_unload(&e);
+}
+
+static int wecall(unsigned int rounds)
+{
+	ecall_body((void *)(uintptr_t)rounds);
+	ticking(true);
+	run_body_on_new_thread(ecall_body, (void *)(uintptr_t)rounds);
+	/* Until signals did arrive, enclaves going on meanwhile. */
+	while (ticks < 3)
+		ecall_body((void *)(uintptr_t)2);
+	ticking(false);
+	return 0;
+}
+
+/* Built, "ready", then inside the enclave spinning until killed. */
+static int wspin(void)
+{
+	static volatile uint64_t never;
+	struct vdso_record c;
+	struct th_encl e;
+
+	th_build(&e);
+	th_ecall_ok(&e, 0, TEST_ENCL_OP_NOP, 0, 0);
+	printf("ready\n");
+	fflush(stdout);
+	th_ecall(&e, 0, TEST_ENCL_OP_SPIN, (uintptr_t)&never, 0, &c);
+	fprintf(stderr, "the spin returned\n");
+	return 5;
+}
+
+#define PRESSURE_ENCLAVES 4
+
+/* @n enclaves entered in turn, each holding its own data, for @rounds rounds. */
+static int wpressure(unsigned int rounds)
+{
+	struct th_encl e[PRESSURE_ENCLAVES];
+	uint64_t magic[PRESSURE_ENCLAVES];
+
+	ticking(true);
+	for (unsigned int i = 0; i < PRESSURE_ENCLAVES; i++) {
+		th_build(&e[i]);
+		magic[i] = (uint64_t)th_ecall_ok(&e[i], 0, TEST_ENCL_OP_MAGIC, 0, 0);
+		th_ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i);
+	}
+	for (unsigned int r = 0; r < rounds; r++)
+		for (unsigned int i = 0; i < PRESSURE_ENCLAVES; i++) {
+			assert_true(th_ecall_ok(&e[i], r & 1, TEST_ENCL_OP_READ_U64, magic[i], 0) ==
+				    (long)(0x5000 + i + r));
+			th_ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i + r + 1);
+			copy_round(&e[i], (r + 1) & 1, (uint8_t)(r + i));
+		}
+	ticking(false);
+	for (unsigned int i = 0; i < PRESSURE_ENCLAVES; i++)
+		th_unload(&e[i]);
+	return 0;
+}
+
+static int worker(int argc, char **argv)
+{
+	const char *what = argv[2];
+	unsigned int n = argc > 3 ? (unsigned int)strtoul(argv[3], NULL, 0) : 0;
+
+	if (th_prepare()) {
+		fprintf(stderr, "worker: the test enclave did not load\n");
+		return 4;
+	}
+	if (!strcmp(what, "ecall"))
+		return wecall(n);
+	if (!strcmp(what, "spin"))
+		return wspin();
+	if (!strcmp(what, "pressure"))
+		return wpressure(n);
+	fprintf(stderr, "worker: no scenario %s\n", what);
+	return 4;
+}
+
+/* ================= the tests: run plainly ================= */
+
+static void test_ecalls(void **state)
+{
+	struct svc_status_rep st;
+	struct wproc w;
+
+	(void)state;
+	wstart(&fx, &w, "4M", CLI_ARGS("ecall", "50"));
+	assert_int_equal(wwait(&w, 60000), 0);
+	fx_status(&fx, &st);
+	assert_int_equal(st.enclaves, 0);
+	assert_int_equal(st.in_use_pages, 0);
+}
+
+/* SIGKILL while a thread is inside: its TCS is freed, the enclave released whole. */
+static void test_killed_inside(void **state)
+{
+	struct svc_status_rep st;
+	struct wproc w;
+	uint64_t end;
+
+	(void)state;
+	wstart(&fx, &w, "4M", CLI_ARGS("spin"));
+	wready(&w);
+	usleep(100000); /* inside by now: EENTER follows "ready" at once */
+	fx_status(&fx, &st);
+	assert_int_equal(st.enclaves, 1);
+	kill(w.pid, SIGKILL);
+	assert_int_equal(fx_wait_exit(w.pid, 5000), 128 + SIGKILL);
+	close(w.out);
+	end = fx_now_ms() + 5000;
+	do {
+		fx_status(&fx, &st);
+		if (!st.in_use_pages && !st.enclaves)
+			break;
+		usleep(20000);
+	} while (fx_now_ms() < end);
+	assert_int_equal(st.enclaves, 0);
+	assert_int_equal(st.in_use_pages, 0);
+	assert_int_equal(st.leaked_pages, 0);
+}
+
+/* Two programs entering enclaves that together overflow the EPC. */
+static void test_pressure(void **state)
+{
+	struct svc_status_rep st;
+	struct wproc a, b;
+
+	(void)state;
+	wstart(&fx, &a, "256K", CLI_ARGS("pressure", "40"));
+	wstart(&fx, &b, "256K", CLI_ARGS("pressure", "40"));
+	assert_int_equal(wwait(&a, 120000), 0);
+	assert_int_equal(wwait(&b, 120000), 0);
+	fx_status(&fx, &st);
+	assert_true(st.evictions > 0);
+	assert_int_equal(st.in_use_pages, 0);
+	assert_int_equal(st.leaked_pages, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_ecalls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_killed_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pressure, setup, teardown),
+	};
+
+	if (argc > 2 && !strcmp(argv[1], "worker"))
+		return worker(argc, argv);
+	if (svc_worker_self())
+		return 1;
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
