@@ -104,14 +104,21 @@ int shim_cpuid_emulate(ucontext_t *uc)
 {
 	greg_t *gregs = uc->uc_mcontext.gregs;
 	uint32_t leaf = (uint32_t)gregs[REG_RAX], subleaf = (uint32_t)gregs[REG_RCX];
-	struct sgx_kernel *k = shim_kernel_if_up();
+	const struct shim_cpu *cpu = shim_cpu();
 	uint32_t host[4] = { 0 }, out[4];
 
-	if (!k)
-		return SIGSEGV; /* faulting is only ever on once the model is up */
-	if (hw_cpuid_needs_host(leaf, host_max_basic))
-		host_cpuid(leaf, subleaf, host);
-	hw_cpuid(k->hw, leaf, subleaf, host_max_basic, host, out);
+	if (!cpu) {
+		/*
+		 * Faulting is only ever on once there is a CPU model; a forked
+		 * child of a service client that could not connect has none
+		 * any more: the host's answer, as without faulting.
+		 */
+		host_cpuid(leaf, subleaf, out);
+	} else {
+		if (hw_cpuid_needs_host(leaf, host_max_basic))
+			host_cpuid(leaf, subleaf, host);
+		hw_cpuid(cpu->hw, leaf, subleaf, host_max_basic, host, out);
+	}
 	/* In 64-bit mode CPUID's 32-bit results clear the registers' upper halves. */
 	gregs[REG_RAX] = (greg_t)out[HW_CPUID_EAX];
 	gregs[REG_RBX] = (greg_t)out[HW_CPUID_EBX];
@@ -144,7 +151,9 @@ __attribute__((constructor)) static void shim_cpuid_init(void)
 	uint32_t r[4];
 	long ret;
 
-	if (!shim_kernel())
+	/* The model boots here, or the service's view comes with the connection. */
+	shim_kernel();
+	if (!shim_cpu())
 		return;
 	/* ARCH_GET_CPUID: 1 when CPUID runs, 0 when it faults. */
 	if (shim_raw_syscall(SYS_arch_prctl, ARCH_GET_CPUID, 0, 0) == 0)

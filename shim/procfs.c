@@ -245,12 +245,14 @@ int procfs_open_cpuinfo(int flags)
 
 unsigned long long procfs_sgx_total_bytes(int nid)
 {
-	struct sgx_kernel *k = shim_kernel();
+	const struct shim_cpu *cpu;
 
+	shim_kernel(); /* boots the model, or connects to the service */
+	cpu = shim_cpu();
 	/* The model's EPC sections are all on node 0. */
-	if (!k || nid != 0)
+	if (!cpu || nid != 0)
 		return 0;
-	return (unsigned long long)k->total_pages * 4096ull;
+	return (unsigned long long)hw_epc_total_pages(cpu->hw) * 4096ull;
 }
 
 int procfs_open_node(const struct devfs_node *node, int flags)

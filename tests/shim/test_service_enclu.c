@@ -14,7 +14,10 @@
  * - two programs whose enclaves, entered in a loop, overflow the EPC: the
  *   reclaimer evicts pages of enclaves the other program's threads are
  *   inside of (the KICK to the client), and every ECALL still sees its own
- *   data.
+ *   data;
+ * - CPUID and sysfs as the service's platform has them (SGX in leaf 7,
+ *   the EPC section in leaf 0x12, sgx_total_bytes), skipped with the reason
+ *   where the host has no CPUID faulting.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -24,6 +27,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 
 #include <cmocka.h>
@@ -158,6 +162,36 @@ static int wpressure(unsigned int rounds)
 	return 0;
 }
 
+static void cpuid(uint32_t leaf, uint32_t subleaf, uint32_t r[4])
+{
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(subleaf));
+}
+
+/* The program's CPUID and sysfs show the service's EPC of @bytes, one section. */
+static int wcpuid(uint64_t bytes)
+{
+	FILE *f = fopen("/sys/devices/system/node/node0/x86/sgx_total_bytes", "r");
+	unsigned long long total = 0;
+	uint32_t r[4];
+	uint64_t size;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%llu", &total), 1);
+	fclose(f);
+	assert_true(total == bytes);
+	cpuid(7, 0, r);
+	assert_true(r[1] & (1u << 2)); /* EBX.SGX */
+	cpuid(0x12, 2, r);
+	assert_int_equal(r[0] & 0xf, 1); /* a valid EPC section */
+	size = (r[2] & 0xfffff000ull) | ((uint64_t)(r[3] & 0xfffff) << 32);
+	assert_true(size == bytes);
+	cpuid(0x12, 3, r);
+	assert_int_equal(r[0] & 0xf, 0); /* and no other */
+	return 0;
+}
+
 static int worker(int argc, char **argv)
 {
 	const char *what = argv[2];
@@ -173,6 +207,8 @@ static int worker(int argc, char **argv)
 		return wspin();
 	if (!strcmp(what, "pressure"))
 		return wpressure(n);
+	if (!strcmp(what, "cpuid"))
+		return wcpuid(n);
 	fprintf(stderr, "worker: no scenario %s\n", what);
 	return 4;
 }
@@ -237,12 +273,42 @@ static void test_pressure(void **state)
 	assert_int_equal(st.leaked_pages, 0);
 }
 
+#ifndef ARCH_GET_CPUID
+#define ARCH_GET_CPUID 0x1011
+#define ARCH_SET_CPUID 0x1012
+#endif
+
+/* Whether this host can make CPUID fault (what the shim needs to answer it). */
+static bool cpuid_faulting(void)
+{
+	if (syscall(SYS_arch_prctl, ARCH_SET_CPUID, 0))
+		return false;
+	syscall(SYS_arch_prctl, ARCH_SET_CPUID, 1);
+	return true;
+}
+
+static void test_cpuid_and_sysfs(void **state)
+{
+	struct wproc w;
+
+	(void)state;
+	if (!cpuid_faulting()) {
+		fprintf(stderr, "skipped: no CPUID faulting on this host (arch_prctl(ARCH_SET_CPUID): "
+				"%s)\n",
+			strerror(errno));
+		skip();
+	}
+	wstart(&fx, &w, "2M", CLI_ARGS("cpuid", "0x200000"));
+	assert_int_equal(wwait(&w, 30000), 0);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_ecalls, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_inside, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pressure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpuid_and_sysfs, setup, teardown),
 	};
 
 	if (argc > 2 && !strcmp(argv[1], "worker"))
