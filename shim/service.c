@@ -46,6 +46,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim/devfs.h"
@@ -148,10 +149,20 @@ static _Atomic bool fork_orphan;
 /* Whether this process holds anything of the service a child could share. */
 static bool has_sgx_state(void)
 {
+	if (svc_remote_maps(NULL, SIZE_MAX))
+		return true;
 	for (unsigned int fd = 0; fd < SHIM_MAX_FD; fd++)
 		if (atomic_load(&table[fd].f))
 			return true;
-	return svc_remote_maps(NULL, SIZE_MAX);
+	return false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void close_raw(int *fd)
@@ -175,24 +186,23 @@ static void fork_prepare(void)
 /* Before shim/fork.c's: the model stays locked until the child has its copy. */
 static void fork_parent(void)
 {
-	uint64_t waited = 0;
+	uint64_t now = now_ms(), end = now + SVC_DEFAULT_TIMEOUT_MS;
 	char b;
 
 	if (fork_chan[0] < 0)
 		return;
 	close_raw(&fork_chan[1]);
-	while (waited < SVC_DEFAULT_TIMEOUT_MS) {
+	/* The program's signals interrupt the wait, not the deadline. */
+	for (; now < end; now = now_ms()) {
 		struct pollfd p = {.fd = fork_chan[0], .events = POLLIN};
-		long n = devfs_sys(SYS_poll, (long)&p, 1, 100, 0, 0, 0);
+		long n = devfs_sys(SYS_poll, (long)&p, 1, (long)(end - now), 0, 0, 0);
 
 		if (n > 0) {
 			/* A byte when FORK is done; end of file when the child is gone. */
 			devfs_sys(SYS_read, fork_chan[0], (long)&b, 1, 0, 0, 0);
 			break;
 		}
-		if (n == 0)
-			waited += 100;
-		else if (n != -EINTR)
+		if (n < 0 && n != -EINTR)
 			break;
 	}
 	close_raw(&fork_chan[0]);
