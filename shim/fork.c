@@ -9,6 +9,11 @@
  * records follow: threads that were inside an enclave at the fork do not
  * exist in the child, which counts them out of their enclaves and frees
  * their TCSs (shim_threads_after_fork()), as if they had left.
+ *
+ * Service mode (shim/service.c) has no model here, but the same lock: its
+ * entries hold it shared, so no call to the service is half done at the
+ * fork, and its fork handlers run inside these (registered before them),
+ * the parent's waiting, lock held, until its child shares its enclaves.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -98,8 +103,15 @@ static void in_child(void)
 	atomic_store(&model_frozen, false);
 	pthread_mutex_init(&fork_serial, NULL);
 	held = 0;
-	if (!k)
+	if (!k) {
+		/*
+		 * No model here (service mode, or none booted yet): the other
+		 * threads' records are free all the same, and one that was
+		 * inside an enclave is not inside in the child.
+		 */
+		shim_threads_after_fork();
 		return;
+	}
 	ret = sgx_fork_child(k);
 	if (ret) {
 		/* A child sharing the parent's EPC would corrupt it: stop here. */
@@ -109,7 +121,15 @@ static void in_child(void)
 	shim_threads_after_fork();
 }
 
-void shim_fork_init(void)
+static void register_handlers(void)
 {
 	pthread_atfork(prepare, in_parent, in_child);
+}
+
+/* Once: a second registration would take the lock twice at a fork. */
+void shim_fork_init(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, register_handlers);
 }

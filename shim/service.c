@@ -14,10 +14,23 @@
  * number is next used; the service releases whatever is left when the
  * process exits (its connection closes).
  *
- * fork(): the service has no fork path yet. A child's inherited SGX
- * descriptors and mappings are the parent's: their calls give EIO and an
- * access to the mappings SIGBUS. The child opens devices through a
- * connection of its own, made at its first open().
+ * fork(): as on Linux, the child shares its parent's enclaves and vEPCs.
+ * Its handler connects on its own and sends FORK with the parent's notify
+ * token (svc_remote_fork_child()): the service gives it copies of the
+ * parent's SGX VMAs and handles, so the inherited descriptors keep their
+ * handles (the table below is the parent's, copied by fork()) and the
+ * inherited ranges fault their pages back in through the child's own mm.
+ * The parent waits in its own handler until the child's FORK is done (or
+ * the child is gone, or SVC_DEFAULT_TIMEOUT_MS passed), with the model
+ * lock held (shim/fork.c), so no thread of it changes its SGX mappings or
+ * descriptors in between: the copy is the one at fork(), as Linux's is.
+ * Every shim_svc_* entry takes the model lock shared, so no call of the
+ * client library is half done at the fork. A parent with no SGX
+ * descriptor and no SGX range has nothing to share: its child connects
+ * at its first open() (a fork to exec costs no connection then). When
+ * FORK fails (the parent is gone: -ESRCH), the child says so once on
+ * stderr and its inherited descriptors give EIO and its inherited ranges
+ * SIGBUS, as with no fork path at all.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -27,14 +40,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim/devfs.h"
 #include "hw/hw.h"
+#include "service/client.h"
 #include "service/proto.h"
 #include "service/remote.h"
 #include "shim/shim.h"
@@ -114,14 +131,115 @@ static int connect_now(bool quiet)
 	return ret;
 }
 
-/* A forked child: the parent's connection is not ours to use. */
-static void in_child(void)
+/* ---- fork ---- */
+
+/* Set in the parent's prepare handler, read by both sides after fork(). */
+static bool fork_share;
+/*
+ * The child's "FORK done" channel: the parent waits for a byte or the end
+ * of file. A socket pair, not a pipe: the child of a parent killed
+ * meanwhile sends with MSG_NOSIGNAL, where a pipe would SIGPIPE it.
+ */
+static int fork_chan[2] = {-1, -1};
+/* A child whose FORK failed: a fault on what is not in its mm is SIGBUS, as before. */
+static _Atomic bool fork_orphan;
+
+/* Whether this process holds anything of the service a child could share. */
+static bool has_sgx_state(void)
 {
+	if (svc_remote_maps(NULL, SIZE_MAX))
+		return true;
+	for (unsigned int fd = 0; fd < SHIM_MAX_FD; fd++)
+		if (atomic_load(&table[fd].f))
+			return true;
+	return false;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void close_raw(int *fd)
+{
+	if (*fd >= 0)
+		devfs_sys(SYS_close, *fd, 0, 0, 0, 0, 0);
+	*fd = -1;
+}
+
+/* After shim/fork.c's prepare: no shim_svc_* call is in flight (the model lock). */
+static void fork_prepare(void)
+{
+	fork_share = atomic_load(&conn_state) == 1 && has_sgx_state();
+	fork_chan[0] = fork_chan[1] = -1;
+	/* Without the channel the parent just does not wait (the copy is then FORK's). */
+	if (fork_share && devfs_sys(SYS_socketpair, AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0,
+				    (long)fork_chan, 0, 0))
+		fork_chan[0] = fork_chan[1] = -1;
+}
+
+/* Before shim/fork.c's: the model stays locked until the child has its copy. */
+static void fork_parent(void)
+{
+	uint64_t now = now_ms(), end = now + SVC_DEFAULT_TIMEOUT_MS;
+	char b;
+
+	if (fork_chan[0] < 0)
+		return;
+	close_raw(&fork_chan[1]);
+	/* The program's signals interrupt the wait, not the deadline. */
+	for (; now < end; now = now_ms()) {
+		struct pollfd p = {.fd = fork_chan[0], .events = POLLIN};
+		long n = devfs_sys(SYS_poll, (long)&p, 1, (long)(end - now), 0, 0, 0);
+
+		if (n > 0) {
+			/* A byte when FORK is done; end of file when the child is gone. */
+			devfs_sys(SYS_read, fork_chan[0], (long)&b, 1, 0, 0, 0);
+			break;
+		}
+		if (n < 0 && n != -EINTR)
+			break;
+	}
+	close_raw(&fork_chan[0]);
+}
+
+/* The child: the parent's connection is not ours to use; share its enclaves through our own. */
+static void fork_child(void)
+{
+	static const char done = 1;
+	int ret;
+
 	pthread_mutex_init(&table_lock, NULL);
 	pthread_mutex_init(&conn_lock, NULL);
-	svc_remote_forget();
-	atomic_fetch_add(&conn_gen, 1);
-	atomic_store(&conn_state, 0);
+	close_raw(&fork_chan[0]);
+	if (!fork_share) {
+		/* Nothing to share: the first open() connects. */
+		svc_remote_forget();
+		atomic_fetch_add(&conn_gen, 1);
+		atomic_store(&conn_state, 0);
+		return;
+	}
+	ret = svc_remote_fork_child(NULL);
+	if (ret) {
+		/* Not connected (a failed connect), or connected without the parent's mm. */
+		fprintf(stderr,
+			"softsgx: fork: the child cannot share its parent's enclaves (%s): its "
+			"inherited SGX descriptors give EIO, its inherited mappings SIGBUS\n",
+			strerror(-ret));
+		atomic_fetch_add(&conn_gen, 1);
+		atomic_store(&fork_orphan, true);
+		/* Connected already (-EALREADY) or now; else the first open() tries again. */
+		ret = svc_remote_connect(NULL, NULL, NULL);
+		atomic_store(&conn_state, !ret || ret == -EALREADY);
+	} else {
+		atomic_store(&conn_state, 1);
+	}
+	if (fork_chan[1] >= 0)
+		devfs_sys(SYS_sendto, fork_chan[1], (long)&done, 1, MSG_NOSIGNAL, 0, 0);
+	close_raw(&fork_chan[1]);
 }
 
 void shim_service_boot(void)
@@ -130,7 +248,13 @@ void shim_service_boot(void)
 
 	atomic_store(&conn_state, ret ? ret : 1);
 	shim_signals_init();
-	pthread_atfork(NULL, NULL, in_child);
+	/*
+	 * Before the model lock's handlers: prepare handlers run in reverse
+	 * order, the others in order, so ours run inside fork.c's (after its
+	 * prepare took the lock, before its parent handler drops it).
+	 */
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
+	shim_fork_init();
 }
 
 /* The connection, made now in a forked child: 0 or -errno. */
@@ -256,7 +380,7 @@ bool shim_svc_fd_present(int fd)
 	return fd >= 0 && fd < SHIM_MAX_FD && atomic_load(&table[fd].f);
 }
 
-int shim_svc_open(enum sgx_file_type type, int flags)
+static int open_file(enum sgx_file_type type, int flags)
 {
 	unsigned int svc_type = type == SGX_FILE_ENCLAVE ? SVC_OPEN_ENCLAVE
 				: type == SGX_FILE_VEPC	  ? SVC_OPEN_VEPC
@@ -293,7 +417,24 @@ int shim_svc_open(enum sgx_file_type type, int flags)
 	return fd;
 }
 
-void shim_svc_closed(int fd)
+/*
+ * Each shim_svc_* entry holds the model lock shared (shim/fork.c), which
+ * fork() takes exclusively: no call of the client library is half done at
+ * a fork (its call lock, its page-table lock and its list of ranges are
+ * never copied mid-change) and no reference of the table is held by a
+ * thread the child does not have.
+ */
+int shim_svc_open(enum sgx_file_type type, int flags)
+{
+	int r;
+
+	shim_model_get();
+	r = open_file(type, flags);
+	shim_model_put();
+	return r;
+}
+
+static void closed(int fd)
 {
 	struct svc_ofile *f = remove_entry(fd);
 
@@ -301,17 +442,31 @@ void shim_svc_closed(int fd)
 		ofile_put(f);
 }
 
-void shim_svc_dup(int oldfd, int newfd)
+void shim_svc_closed(int fd)
+{
+	shim_model_get();
+	closed(fd);
+	shim_model_put();
+}
+
+static void dup_to(int oldfd, int newfd)
 {
 	struct svc_ofile *f = fget(oldfd);
 
 	if (f)
 		install(newfd, f);
 	else
-		shim_svc_closed(newfd);
+		closed(newfd);
 }
 
-void shim_svc_forget_range(unsigned int first, unsigned int last, bool check)
+void shim_svc_dup(int oldfd, int newfd)
+{
+	shim_model_get();
+	dup_to(oldfd, newfd);
+	shim_model_put();
+}
+
+static void forget_range(unsigned int first, unsigned int last, bool check)
 {
 	if (last >= SHIM_MAX_FD)
 		last = SHIM_MAX_FD - 1;
@@ -326,6 +481,13 @@ void shim_svc_forget_range(unsigned int first, unsigned int last, bool check)
 	}
 }
 
+void shim_svc_forget_range(unsigned int first, unsigned int last, bool check)
+{
+	shim_model_get();
+	forget_range(first, last, check);
+	shim_model_put();
+}
+
 /* ---- ioctl, mmap, munmap, mprotect ---- */
 
 /* @len bytes of the program's @src, or false where Linux's copy_from_user() gives EFAULT. */
@@ -336,7 +498,7 @@ static bool copy_in(void *dst, unsigned long src, size_t len)
 	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)len;
 }
 
-bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
+static bool do_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
 {
 	struct svc_ofile *f = fget(fd), *pf;
 	struct sgx_enclave_provision prov;
@@ -369,7 +531,17 @@ bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
 	return true;
 }
 
-bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
+bool shim_svc_ioctl(int fd, unsigned long request, unsigned long arg, long *ret)
+{
+	bool r;
+
+	shim_model_get();
+	r = do_ioctl(fd, request, arg, ret);
+	shim_model_put();
+	return r;
+}
+
+static bool do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
 {
 	struct svc_ofile *f = (flags & MAP_ANONYMOUS) ? NULL : fget(fd);
 	int h, ret;
@@ -388,7 +560,17 @@ bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t of
 	return true;
 }
 
-bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret)
+bool shim_svc_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, void **out)
+{
+	bool r;
+
+	shim_model_get();
+	r = do_mmap(addr, len, prot, flags, fd, off, out);
+	shim_model_put();
+	return r;
+}
+
+static bool do_range(void *addr, size_t len, bool unmap, int prot, int *ret)
 {
 	long r;
 
@@ -404,9 +586,19 @@ bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret)
 	return true;
 }
 
+bool shim_svc_range(void *addr, size_t len, bool unmap, int prot, int *ret)
+{
+	bool r;
+
+	shim_model_get();
+	r = do_range(addr, len, unmap, prot, ret);
+	shim_model_put();
+	return r;
+}
+
 /* ---- faults and ENCLU ---- */
 
-int shim_svc_fault(const siginfo_t *si, int access)
+static int do_fault(const siginfo_t *si, int access)
 {
 	if (si->si_code <= 0 || !svc_remote_maps(si->si_addr, 1))
 		return SIGSEGV;
@@ -415,7 +607,20 @@ int shim_svc_fault(const siginfo_t *si, int access)
 		return 0;
 	case SVC_FAULT_SIGBUS:
 		return SIGBUS;
+	case SVC_FAULT_NOT_OURS:
+		/* A range inherited from a parent whose enclaves we could not share. */
+		return atomic_load(&fork_orphan) ? SIGBUS : SIGSEGV;
 	default:
 		return SIGSEGV;
 	}
+}
+
+int shim_svc_fault(const siginfo_t *si, int access)
+{
+	int r;
+
+	shim_model_get();
+	r = do_fault(si, access);
+	shim_model_put();
+	return r;
 }

@@ -14,6 +14,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,15 +98,21 @@ static void wstart(struct svc_fx *f, struct wproc *w, const char *epc, const cha
 	w->out = p[0];
 }
 
+/* Worker @pid has been waited for: teardown has nothing to kill. */
+static inline void wgone(pid_t pid)
+{
+	for (unsigned int i = 0; i < nr_workers; i++)
+		if (workers[i] == pid)
+			workers[i] = 0;
+}
+
 /* The worker's exit status within @ms (its stderr shown when not 0), -1 if it still runs. */
 static int wwait(struct wproc *w, unsigned int ms)
 {
 	int st = fx_wait_exit(w->pid, ms);
 
 	if (st >= 0)
-		for (unsigned int i = 0; i < nr_workers; i++)
-			if (workers[i] == w->pid)
-				workers[i] = 0;
+		wgone(w->pid);
 
 	if (st != 0) {
 		char *e = cli_read_file(w->err, NULL);
@@ -133,6 +141,51 @@ static void wready(struct wproc *w)
 		wwait(w, 1000);
 		fail_msg("worker %d: %zd bytes instead of ready", (int)w->pid, n);
 	}
+}
+
+/* A line from the worker's stdout (30 s at most) into @buf; false on none. */
+static inline bool wline(struct wproc *w, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	while (n + 1 < len) {
+		struct pollfd p = {.fd = w->out, .events = POLLIN};
+
+		if (poll(&p, 1, 30000) != 1 || read(w->out, buf + n, 1) != 1)
+			break;
+		if (buf[n++] == '\n')
+			break;
+	}
+	buf[n] = '\0';
+	return n && buf[n - 1] == '\n';
+}
+
+/* STATUS until the service holds no enclave and no page (5 s at most): none leaked. */
+static inline void wait_released(struct svc_status_rep *st)
+{
+	uint64_t end = fx_now_ms() + 5000;
+
+	do {
+		fx_status(&fx, st);
+		if (!st->enclaves && !st->in_use_pages)
+			break;
+		usleep(20000);
+	} while (fx_now_ms() < end);
+	assert_int_equal(st->enclaves, 0);
+	assert_int_equal(st->in_use_pages, 0);
+	assert_int_equal(st->free_pages, st->total_pages);
+}
+
+/* How often @needle occurs in @s. */
+static inline unsigned int count(const char *s, const char *needle)
+{
+	unsigned int n = 0;
+
+	while ((s = strstr(s, needle))) {
+		n++;
+		s += strlen(needle);
+	}
+	return n;
 }
 
 #endif /* SOFTSGX_TESTS_SVC_WORKER_H */

@@ -223,9 +223,7 @@ static void test_ecalls(void **state)
 	(void)state;
 	wstart(&fx, &w, "4M", CLI_ARGS("ecall", "50"));
 	assert_int_equal(wwait(&w, 60000), 0);
-	fx_status(&fx, &st);
-	assert_int_equal(st.enclaves, 0);
-	assert_int_equal(st.in_use_pages, 0);
+	wait_released(&st);
 }
 
 /* SIGKILL while a thread is inside: its TCS is freed, the enclave released whole. */
@@ -233,7 +231,6 @@ static void test_killed_inside(void **state)
 {
 	struct svc_status_rep st;
 	struct wproc w;
-	uint64_t end;
 
 	(void)state;
 	wstart(&fx, &w, "4M", CLI_ARGS("spin"));
@@ -243,16 +240,9 @@ static void test_killed_inside(void **state)
 	assert_int_equal(st.enclaves, 1);
 	kill(w.pid, SIGKILL);
 	assert_int_equal(fx_wait_exit(w.pid, 5000), 128 + SIGKILL);
+	wgone(w.pid);
 	close(w.out);
-	end = fx_now_ms() + 5000;
-	do {
-		fx_status(&fx, &st);
-		if (!st.in_use_pages && !st.enclaves)
-			break;
-		usleep(20000);
-	} while (fx_now_ms() < end);
-	assert_int_equal(st.enclaves, 0);
-	assert_int_equal(st.in_use_pages, 0);
+	wait_released(&st);
 	assert_int_equal(st.leaked_pages, 0);
 }
 
