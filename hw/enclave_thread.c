@@ -58,14 +58,29 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 	return SGX_SUCCESS;
 }
 
-/* The thread on the TCS of @tcs leaves its enclave, whose SECS is @secs. */
+/* @v - 1, but never below 0. */
+static void dec_floor(_Atomic uint32_t *v)
+{
+	uint32_t cur = atomic_load(v);
+
+	while (cur && !atomic_compare_exchange_weak(v, &cur, cur - 1))
+		;
+}
+
+/*
+ * The thread on the TCS of @tcs leaves its enclave, whose SECS is @secs.
+ * A process killed between the TCS's busy flag and the SECS's count (a few
+ * instructions of hw_enclave_enter() or of this function) leaves them
+ * apart; the counts of a gone thread go down only as far as 0, so that the
+ * enclave can still be removed rather than count 2^32 threads inside.
+ */
 static void leave(struct epcm_entry *tcs, struct epcm_entry *secs)
 {
 	epcm_hold_shared(secs);
 	/* Counted by an ETRACK that ran while this thread was inside. */
 	if (tcs->entry_epoch < atomic_load(&secs->epoch))
-		atomic_fetch_sub(&secs->trk_pending, 1);
-	atomic_fetch_sub(&secs->threads, 1);
+		dec_floor(&secs->trk_pending);
+	dec_floor(&secs->threads);
 	epcm_unlock_shared(secs);
 	atomic_store(&tcs->tcs_busy, 0);
 }
