@@ -81,6 +81,9 @@ TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_sanitize
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_paging_threads $(TSAN_DIR)/tests/hw/test_page_crypto_ctx
 # cgroup (issue 17): EPC cgroups, tenants contending with ksgxd running, under TSan too.
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_epc_cgroup
+# epcm (issue 16): the EPCM shared with views of the model (hw/share.c), a view
+# entering from a fresh thread while the owner reads the entries, under TSan too.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_hw_share
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.

@@ -48,7 +48,8 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 		return ret;
 	if (!(((struct sgx_secs *)secs.page)->attributes & SGX_ATTR_INIT))
 		return ENCLS_FAULT(X86_TRAP_GP);
-	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, 1))
+	/* Busy with our owner token: whose thread holds it, should its process go. */
+	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, hw->owner))
 		return ENCLS_FAULT(X86_TRAP_GP);
 	epcm_hold_shared(secs.e);
 	atomic_fetch_add(&secs.e->threads, 1);
@@ -57,19 +58,83 @@ int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 	return SGX_SUCCESS;
 }
 
+/* @v - 1, but never below 0. */
+static void dec_floor(_Atomic uint32_t *v)
+{
+	uint32_t cur = atomic_load(v);
+
+	while (cur && !atomic_compare_exchange_weak(v, &cur, cur - 1))
+		;
+}
+
+/*
+ * The thread on the TCS of @tcs leaves its enclave, whose SECS is @secs.
+ * A process killed between the TCS's busy flag and the SECS's count (a few
+ * instructions of hw_enclave_enter() or of this function) leaves them
+ * apart; the counts of a gone thread go down only as far as 0, so that the
+ * enclave can still be removed rather than count 2^32 threads inside.
+ */
+static void leave(struct epcm_entry *tcs, struct epcm_entry *secs)
+{
+	epcm_hold_shared(secs);
+	/* Counted by an ETRACK that ran while this thread was inside. */
+	if (tcs->entry_epoch < atomic_load(&secs->epoch))
+		dec_floor(&secs->trk_pending);
+	dec_floor(&secs->threads);
+	epcm_unlock_shared(secs);
+	atomic_store(&tcs->tcs_busy, 0);
+}
+
 void hw_enclave_leave(struct sgx_hw *hw, void *tcs)
 {
 	struct epc_ref ref, secs;
 
 	if (resolve_tcs(hw, tcs, false, &ref, &secs) || !atomic_load(&ref.e->tcs_busy))
 		return;
-	epcm_hold_shared(secs.e);
-	/* Counted by an ETRACK that ran while this thread was inside. */
-	if (ref.e->entry_epoch < atomic_load(&secs.e->epoch))
-		atomic_fetch_sub(&secs.e->trk_pending, 1);
-	atomic_fetch_sub(&secs.e->threads, 1);
-	epcm_unlock_shared(secs.e);
-	atomic_store(&ref.e->tcs_busy, 0);
+	leave(ref.e, secs.e);
+}
+
+uint32_t sgx_hw_owner(const struct sgx_hw *hw)
+{
+	return hw->owner;
+}
+
+/*
+ * Only the pages that may hold EPCM state (up to each section's chunks_end)
+ * are looked at: O(EPC used). The gone process's threads can no longer
+ * enter or leave, so nothing races the release of their TCS pages but
+ * other processes' threads on other TCS pages, which the SECS lock orders
+ * as for any leave. The SECS is waited for (epcm_hold_shared()) only while
+ * an ENCLS leaf of the owner holds it exclusively, which is brief: views
+ * never take an exclusive lock.
+ */
+unsigned int sgx_hw_owner_gone(struct sgx_hw *hw, uint32_t owner)
+{
+	unsigned int released = 0;
+
+	if (!owner)
+		return 0;
+	for (unsigned int i = 0; i < hw->nr_sections; i++) {
+		struct hw_section *s = &hw->sec[i];
+		uint64_t end = epcm_chunks_end(s);
+
+		for (uint64_t c = 0; c < end; c++) {
+			struct epcm_entry *chunk = epcm_chunk(s, c);
+
+			for (unsigned int j = 0; chunk && j < EPCM_CHUNK_PAGES; j++) {
+				struct epcm_entry *e = &chunk[j];
+				struct epc_ref secs;
+
+				if (atomic_load(&e->tcs_busy) != owner || !e->valid ||
+				    (e->type != SGX_PAGE_TYPE_TCS && e->type != SGX_PAGE_TYPE_TRIM) ||
+				    !epc_resolve_pfn(hw, e->secs_pfn, &secs))
+					continue;
+				leave(e, secs.e);
+				released++;
+			}
+		}
+	}
+	return released;
 }
 
 void sgx_lp_vanish(struct sgx_hw *hw, struct sgx_lp *lp)

@@ -1,48 +1,157 @@
 // SPDX-License-Identifier: MIT
 /*
- * The EPCM: per-page metadata allocated lazily in chunks, so an EPC of
- * 2^28 pages costs host memory only for the pages leaves have touched; and
- * the per-page locks whose contention makes leaves fault the way the SDM's
- * concurrency rules say.
+ * The EPCM: per-page metadata in one sparse shared-memory object per
+ * section, initialised lazily in chunks, so an EPC of 2^28 pages costs host
+ * memory only for the pages leaves have touched, and views of the platform
+ * in other processes (hw/share.c) see the same entries; and the per-page
+ * locks whose contention makes leaves fault the way the SDM's concurrency
+ * rules say.
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <sched.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "hw/hw_internal.h"
 
-/* An atomic max: chunks are created concurrently by leaves on any thread. */
+#define CHUNK_BYTES ((uint64_t)EPCM_CHUNK_PAGES * sizeof(struct epcm_entry))
+_Static_assert(CHUNK_BYTES % SGX_PAGE_SIZE == 0,
+	       "a chunk is whole pages of the EPCM object (fork copies pages)");
+_Static_assert(sizeof(struct epcm_header) == 64, "chunk states start at byte 64");
+
+static uint64_t page_round(uint64_t n)
+{
+	return (n + SGX_PAGE_SIZE - 1) & ~(uint64_t)(SGX_PAGE_SIZE - 1);
+}
+
+uint64_t epcm_header_size(uint64_t nr_chunks)
+{
+	return page_round(sizeof(struct epcm_header) + nr_chunks);
+}
+
+uint64_t epcm_object_size(uint64_t npages)
+{
+	uint64_t nr_chunks = (npages + EPCM_CHUNK_PAGES - 1) / EPCM_CHUNK_PAGES;
+
+	return epcm_header_size(nr_chunks) + nr_chunks * CHUNK_BYTES;
+}
+
+uint64_t epcm_chunks_end(const struct hw_section *s)
+{
+	return atomic_load_explicit(&s->epcm_hdr->chunks_end, memory_order_acquire);
+}
+
+struct epcm_entry *epcm_chunk(const struct hw_section *s, uint64_t c)
+{
+	if (c >= s->nr_chunks ||
+	    atomic_load_explicit(&s->epcm_hdr->state[c], memory_order_acquire) != EPCM_CHUNK_READY)
+		return NULL;
+	return &s->entries[c * EPCM_CHUNK_PAGES];
+}
+
+/*
+ * fork() of a platform in private mode (sgx_shm_unshare_all()): the child
+ * copies the header up to the last chunk used and every initialised chunk,
+ * and so keeps its own EPCM. Never-used chunks are holes: O(pages used).
+ */
+static void epcm_data(void *ctx, sgx_shm_range_fn fn, void *arg)
+{
+	struct hw_section *s = ctx;
+	uint64_t end = epcm_chunks_end(s);
+	uint64_t hdr = epcm_header_size(s->nr_chunks);
+
+	fn(arg, 0, page_round(sizeof(struct epcm_header) + end) / SGX_PAGE_SIZE);
+	for (uint64_t c = 0; c < end; c++)
+		if (epcm_chunk(s, c))
+			fn(arg, (hdr + c * CHUNK_BYTES) / SGX_PAGE_SIZE, CHUNK_BYTES / SGX_PAGE_SIZE);
+}
+
+static void epcm_mapped(struct hw_section *s)
+{
+	s->epcm_hdr = (struct epcm_header *)s->epcm.map;
+	s->entries = (struct epcm_entry *)(s->epcm.map + epcm_header_size(s->nr_chunks));
+}
+
+int epcm_create(struct hw_section *s, unsigned int index, bool keep_fd)
+{
+	char name[32];
+	int ret;
+
+	/* A fresh memfd reads as zeros: every chunk EPCM_CHUNK_NONE, chunks_end 0. */
+	snprintf(name, sizeof(name), "softsgx-epcm%u", index);
+	ret = sgx_shm_create_fd(&s->epcm, name, epcm_object_size(s->npages), false, epcm_data, s,
+				keep_fd);
+	if (ret)
+		return ret;
+	epcm_mapped(s);
+	return 0;
+}
+
+int epcm_attach(struct hw_section *s, unsigned int index, int fd)
+{
+	char name[32];
+	int ret;
+
+	snprintf(name, sizeof(name), "softsgx-epcm%u", index);
+	ret = sgx_shm_attach(&s->epcm, name, fd, epcm_object_size(s->npages));
+	if (ret)
+		return ret;
+	epcm_mapped(s);
+	s->view = true;
+	return 0;
+}
+
+void epcm_destroy(struct hw_section *s)
+{
+	sgx_shm_destroy(&s->epcm);
+	s->epcm_hdr = NULL;
+	s->entries = NULL;
+}
+
+/* An atomic max: chunks are initialised concurrently by leaves on any thread. */
 static void raise_chunks_end(struct hw_section *s, uint64_t end)
 {
-	uint64_t cur = atomic_load(&s->chunks_end);
+	uint64_t cur = atomic_load(&s->epcm_hdr->chunks_end);
 
-	while (cur < end && !atomic_compare_exchange_weak(&s->chunks_end, &cur, end))
+	while (cur < end && !atomic_compare_exchange_weak(&s->epcm_hdr->chunks_end, &cur, end))
 		;
 }
 
+/*
+ * The entry of page @index. Its chunk is initialised on first use by the
+ * platform's owner only: a view (another process) treats a chunk that is not
+ * ready as never used, which it is as far as any leaf can tell (no page of
+ * it was ever valid).
+ */
 static struct epcm_entry *chunk_get(struct hw_section *s, uint64_t index, bool alloc)
 {
-	_Atomic(struct epcm_entry *) *slot = &s->chunks[index / EPCM_CHUNK_PAGES];
-	struct epcm_entry *chunk = atomic_load_explicit(slot, memory_order_acquire);
-	struct epcm_entry *expected = NULL;
+	uint64_t c = index / EPCM_CHUNK_PAGES;
+	_Atomic uint8_t *state = &s->epcm_hdr->state[c];
+	uint8_t st = atomic_load_explicit(state, memory_order_acquire);
 
-	if (!chunk && alloc) {
-		chunk = calloc(EPCM_CHUNK_PAGES, sizeof(*chunk));
-		if (!chunk)
-			return NULL;
+	if (st == EPCM_CHUNK_READY)
+		return &s->entries[index];
+	if (!alloc || s->view)
+		return NULL;
+	st = EPCM_CHUNK_NONE;
+	if (atomic_compare_exchange_strong_explicit(state, &st, EPCM_CHUNK_INIT,
+						    memory_order_acq_rel, memory_order_acquire)) {
+		struct epcm_entry *chunk = &s->entries[c * EPCM_CHUNK_PAGES];
+
+		/* The rest of an entry reads as zeros in a fresh object. */
 		for (unsigned int i = 0; i < EPCM_CHUNK_PAGES; i++)
 			chunk[i].secs_pfn = NO_PFN;
-		/* Another leaf may have raced us to this chunk: keep the first. */
-		if (!atomic_compare_exchange_strong_explicit(slot, &expected, chunk,
-							     memory_order_acq_rel,
-							     memory_order_acquire)) {
-			free(chunk);
-			chunk = expected;
-		} else {
-			raise_chunks_end(s, index / EPCM_CHUNK_PAGES + 1);
-		}
+		/* Before READY: a walk up to chunks_end never misses a usable chunk. */
+		raise_chunks_end(s, c + 1);
+		atomic_store_explicit(state, EPCM_CHUNK_READY, memory_order_release);
+	} else {
+		/* Another leaf of this process is initialising it: a few pages' writes. */
+		while (atomic_load_explicit(state, memory_order_acquire) != EPCM_CHUNK_READY)
+			sched_yield();
 	}
-	return chunk ? &chunk[index % EPCM_CHUNK_PAGES] : NULL;
+	return &s->entries[index];
 }
 
 static bool resolve_in(struct hw_section *s, uint64_t index, bool alloc,
@@ -52,7 +161,7 @@ static bool resolve_in(struct hw_section *s, uint64_t index, bool alloc,
 	ref->pfn = s->first_pfn + index;
 	ref->page = s->virt + (index << SGX_PAGE_SHIFT);
 	ref->e = chunk_get(s, index, alloc);
-	/* Host memory ran out for the EPCM: report it as "not EPC". */
+	/* A view never creates EPCM state: report it as "not EPC". */
 	return ref->e || !alloc;
 }
 
@@ -97,7 +206,7 @@ uint64_t hw_epc_used_pages(struct sgx_hw *hw, const void *addr, uint64_t npages)
 		if (p < s->virt || p >= s->virt + s->size)
 			continue;
 		first = (uint64_t)(p - s->virt) >> SGX_PAGE_SHIFT;
-		end = atomic_load(&s->chunks_end) * EPCM_CHUNK_PAGES;
+		end = epcm_chunks_end(s) * EPCM_CHUNK_PAGES;
 		if (end <= first)
 			return 0;
 		return end - first < npages ? end - first : npages;
@@ -200,8 +309,20 @@ void epcm_hold_shared(struct epcm_entry *e)
 		sched_yield();
 }
 
+static int64_t elapsed_ns(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000000000LL + (now.tv_nsec - since->tv_nsec);
+}
+
 bool epcm_lock_excl_over_shared(struct epcm_entry *e)
 {
+	struct timespec start;
+	unsigned int tries = 0;
+	int64_t waited;
+
 	for (;;) {
 		uint32_t v = atomic_load_explicit(&e->lock, memory_order_relaxed);
 
@@ -209,6 +330,41 @@ bool epcm_lock_excl_over_shared(struct epcm_entry *e)
 			return false;
 		if (!v && epcm_trylock_excl(e))
 			return true;
-		sched_yield();
+		/* Leaves hold briefly: yield first, look at the clock only after. */
+		if (++tries < 64) {
+			sched_yield();
+			continue;
+		}
+		if (tries == 64) {
+			clock_gettime(CLOCK_MONOTONIC, &start);
+			continue;
+		}
+		waited = elapsed_ns(&start);
+		if (waited >= EPCM_SHARED_WAIT_NS)
+			return false; /* a holder that never lets go: a view's process killed */
+		if (waited < 1000000) {
+			sched_yield();
+		} else {
+			/* Long past any leaf's hold: stop burning a CPU on it. */
+			struct timespec nap = {0, 100000};
+
+			nanosleep(&nap, NULL);
+		}
 	}
+}
+
+void hw_epcm_locks_reset(struct sgx_hw *hw, void *epc)
+{
+	struct epc_ref ref;
+
+	if (!epc_resolve(hw, epc, false, &ref) || !ref.e)
+		return;
+	/*
+	 * No counter is touched: the holders that vanished were leaves of
+	 * threads whose enclave nobody can reach any more, and
+	 * sgx_hw_owner_gone() has already counted their threads out.
+	 */
+	atomic_store(&ref.e->tcs_busy, 0);
+	atomic_store(&ref.e->sgx2_busy, 0);
+	atomic_store_explicit(&ref.e->lock, 0, memory_order_release);
 }

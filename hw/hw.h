@@ -307,7 +307,13 @@ int sgx_hw_share_get(struct sgx_hw *hw, struct sgx_hw_share *out,
  * never creates EPCM state: a page the owner never used is invalid here.
  * @owner (nonzero, not 1, unique among the live views of the platform)
  * marks the TCS pages this view's threads hold, for sgx_hw_owner_gone().
- * Freed with sgx_hw_free(). NULL with errno set on failure.
+ * The view maps each section once, read-write (hw_epc_section(): view[]
+ * holds only that, fd is -1), and its EPCM; it copies the keys at attach
+ * (a later hw_set_root_key() on the owner is not seen), keeps no trace and
+ * no alias. Its mappings are not copied by sgx_shm_unshare_all(): a fork()
+ * child shares them with the owner. Freed with sgx_hw_free(), which unmaps
+ * only the view. NULL with errno set on failure: EINVAL for a bad @owner
+ * or configuration, or descriptors whose sizes are not the configuration's.
  */
 struct sgx_hw *sgx_hw_attach(const struct sgx_hw_share *share,
 			     const int fds[2 * SGX_HW_MAX_SECTIONS], uint32_t owner);
@@ -337,6 +343,9 @@ unsigned int sgx_hw_owner_gone(struct sgx_hw *hw, uint32_t owner);
  * atomic instruction never does. For the EPC page at @epc, which no live
  * process can reach any more (its enclave's last user is gone), clear the
  * page lock words, SGX2 lock and TCS busy flag so that EREMOVE can take it.
+ * Nothing else changes, no counter is decremented: call
+ * sgx_hw_owner_gone() first, which counts the gone threads out of their
+ * SECS. Never on a page a live thread may be using.
  */
 void hw_epcm_locks_reset(struct sgx_hw *hw, void *epc);
 

@@ -16,7 +16,11 @@
 #include "hw/measure.h"
 #include "hw/shm.h"
 
-/* EPCM entries are allocated in chunks of this many pages, on first use. */
+/*
+ * EPCM entries are initialised in chunks of this many pages, on first use
+ * (hw/epcm.c): the EPCM object is sparse shared memory, and a chunk costs
+ * host memory only once a leaf touches one of its pages.
+ */
 #define EPCM_CHUNK_PAGES 512
 #define NO_PFN UINT64_MAX
 
@@ -63,12 +67,36 @@ struct epcm_entry {
 	_Atomic uint32_t trk_pending; /* threads counted by the last ETRACK, still inside */
 	_Atomic uint64_t epoch;	      /* number of ETRACKs done */
 
-	/* TCS pages only. */
+	/* TCS pages only: 0, or the owner token of the entered thread's model (sgx_hw_owner()). */
 	_Atomic uint32_t tcs_busy;
 	uint64_t entry_epoch; /* enclave epoch when the thread entered */
 };
 
 #define EPCM_LOCK_EXCL 0x80000000u
+
+/* A chunk's initialisation, epcm_header.state[]. */
+#define EPCM_CHUNK_NONE 0  /* never used: every page invalid, nothing stored */
+#define EPCM_CHUNK_INIT 1  /* the owner is initialising it */
+#define EPCM_CHUNK_READY 2 /* entries usable (stored with release) */
+
+/*
+ * The start of a section's EPCM object: shared memory between a platform
+ * and its views in other processes (hw/share.c), so no pointers, only
+ * atomics at fixed offsets. The entries follow at epcm_header_size(), entry
+ * i at i * sizeof(struct epcm_entry) from there: a chunk is a fixed range
+ * of pages of the object.
+ */
+struct epcm_header {
+	/*
+	 * One past the highest chunk ever initialised: pages from
+	 * chunks_end * EPCM_CHUNK_PAGES up never held EPCM state, so walks over
+	 * "what might be in use" (sanitization, fork's copy, a gone view's
+	 * TCS pages) stop there.
+	 */
+	_Atomic uint64_t chunks_end;
+	uint8_t pad[56];
+	_Atomic uint8_t state[]; /* per chunk, EPCM_CHUNK_* */
+};
 
 struct hw_section {
 	uint8_t *virt;
@@ -77,15 +105,36 @@ struct hw_section {
 	uint64_t npages;
 	uint64_t first_pfn; /* global page number of the first page */
 	struct sgx_shm shm; /* the memory: virt is shm.map, one view per protection */
-	_Atomic(struct epcm_entry *) *chunks;
 	uint64_t nr_chunks;
-	/*
-	 * One past the highest chunk ever created: pages from
-	 * chunks_end * EPCM_CHUNK_PAGES up never held EPCM state, so walks over
-	 * "what might be in use" (sanitization, fork's copy) stop there.
-	 */
-	_Atomic uint64_t chunks_end;
+	/* The EPCM (hw/epcm.c): header, then entries, in one shared object. */
+	struct sgx_shm epcm;
+	struct epcm_header *epcm_hdr; /* epcm.map */
+	struct epcm_entry *entries;   /* epcm.map + epcm_header_size() */
+	/* Mapped from another process's platform (sgx_hw_attach()): never initialises a chunk. */
+	bool view;
 };
+
+/* Where the entries start in a section's EPCM object: the header, page-rounded. */
+uint64_t epcm_header_size(uint64_t nr_chunks);
+/* The EPCM object of a section of @npages pages: header and every chunk's entries. */
+uint64_t epcm_object_size(uint64_t npages);
+/*
+ * Create section @index's EPCM object (sparse: nothing is touched; the
+ * memfd kept when @keep_fd) or, for a view, map the one @fd names.
+ * 0 or -errno.
+ */
+int epcm_create(struct hw_section *s, unsigned int index, bool keep_fd);
+int epcm_attach(struct hw_section *s, unsigned int index, int fd);
+void epcm_destroy(struct hw_section *s);
+/* Chunk @c's entries when initialised, else NULL. */
+struct epcm_entry *epcm_chunk(const struct hw_section *s, uint64_t c);
+/* epcm_header.chunks_end of @s. */
+uint64_t epcm_chunks_end(const struct hw_section *s);
+
+/* Size, base, page numbers and chunk count of a section (owner and views alike). */
+void hw_section_geometry(struct hw_section *s, uint64_t size, uint64_t phys, uint64_t first_pfn);
+/* 0 when @cfg describes a platform the model can be, else -EINVAL. */
+int hw_config_valid(const struct sgx_hw_config *cfg);
 
 /*
  * The XSAVE features of the host, read once at power-on (xstate.c): enclave
@@ -147,6 +196,14 @@ struct sgx_hw {
 	_Atomic(struct sgx_trace *) trace;
 
 	struct hw_xstate xstate;
+
+	/*
+	 * What EENTER stores in tcs_busy (sgx_hw_owner()): 1 for a platform
+	 * powered on here, the attach argument for a view, so that
+	 * sgx_hw_owner_gone() finds the TCS pages of a process that is gone.
+	 */
+	uint32_t owner;
+	bool view; /* sgx_hw_attach(): maps another process's platform */
 };
 
 /*
@@ -254,7 +311,15 @@ void epcm_hold_shared(struct epcm_entry *e);
  * there instead would report conflicts the processor never reports. Every
  * shared holder is a leaf that holds briefly and never waits for a lock
  * its waiter could hold, so this cannot deadlock.
+ *
+ * The wait is bounded (EPCM_SHARED_WAIT_NS, then false as for an exclusive
+ * holder): a shared holder may be a thread of a view's process (a service
+ * client running ENCLU, hw/share.c) killed in mid-leaf, whose count never
+ * goes away, and the platform's owner must not hang on it. The callers
+ * answer as for a page in use (EBLOCK and ETRACK: SGX_EPC_PAGE_CONFLICT;
+ * EWB: #GP).
  */
+#define EPCM_SHARED_WAIT_NS 1000000000LL
 bool epcm_lock_excl_over_shared(struct epcm_entry *e);
 
 /* SECINFO.FLAGS bits the SGX2 leaves read: type, permissions and state. */

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Memory the leak checker must search for pointers. The tables of chunk
- * pointers (EPCM entries, page descriptors) are anonymous mappings, not
- * heap blocks (a calloc() of a size freed before may clear it all, and a
- * 1 TiB EPC's table is 4 MiB); LeakSanitizer searches the heap, stacks and
+ * Memory the leak checker must search for pointers. The kernel model's
+ * tables of page-descriptor chunk pointers (kernel/epc.c) are anonymous
+ * mappings, not heap blocks (a calloc() of a size freed before may clear it
+ * all, and a 1 TiB EPC's table is 4 MiB); LeakSanitizer searches the heap, stacks and
  * globals but no mapping it is not told about, so without this every chunk
  * would be reported leaked while the table still points at it. Nothing in
  * a build without AddressSanitizer.

@@ -14,7 +14,6 @@
 #include <openssl/rand.h>
 
 #include "hw/hw_internal.h"
-#include "hw/lsan.h"
 
 /* Physical base of the first section; later sections follow with a gap. */
 #define EPC_PHYS_BASE 0x4000000000ULL
@@ -49,7 +48,7 @@ void sgx_hw_keep_fds_default(bool keep)
 	atomic_store(&keep_fds_default, keep);
 }
 
-static int config_valid(const struct sgx_hw_config *cfg)
+int hw_config_valid(const struct sgx_hw_config *cfg)
 {
 	uint64_t pages = 0;
 
@@ -74,11 +73,11 @@ static int config_valid(const struct sgx_hw_config *cfg)
 static void section_data(void *ctx, sgx_shm_range_fn fn, void *arg)
 {
 	struct hw_section *s = ctx;
-	uint64_t end = atomic_load(&s->chunks_end);
+	uint64_t end = epcm_chunks_end(s);
 
-	/* Chunks never created hold no page: O(pages used), not O(EPC). */
+	/* Chunks never initialised hold no page: O(pages used), not O(EPC). */
 	for (uint64_t c = 0; c < end; c++) {
-		struct epcm_entry *chunk = atomic_load(&s->chunks[c]);
+		struct epcm_entry *chunk = epcm_chunk(s, c);
 
 		for (uint64_t i = 0; chunk && i < EPCM_CHUNK_PAGES; i++) {
 			uint64_t page = c * EPCM_CHUNK_PAGES + i;
@@ -89,53 +88,39 @@ static void section_data(void *ctx, sgx_shm_range_fn fn, void *arg)
 	}
 }
 
+void hw_section_geometry(struct hw_section *s, uint64_t size, uint64_t phys, uint64_t first_pfn)
+{
+	s->size = size;
+	s->phys = phys;
+	s->npages = size >> SGX_PAGE_SHIFT;
+	s->first_pfn = first_pfn;
+	s->nr_chunks = (s->npages + EPCM_CHUNK_PAGES - 1) / EPCM_CHUNK_PAGES;
+}
+
 static int section_init(struct hw_section *s, unsigned int index, uint64_t size,
 			uint64_t phys, uint64_t first_pfn, bool keep_fd)
 {
 	char name[32];
 	int ret;
 
-	s->size = size;
-	s->phys = phys;
-	s->npages = size >> SGX_PAGE_SHIFT;
-	s->first_pfn = first_pfn;
-	s->nr_chunks = (s->npages + EPCM_CHUNK_PAGES - 1) / EPCM_CHUNK_PAGES;
-	/*
-	 * A pointer per 512 pages (4 MiB for 2^28 pages), mapped rather than
-	 * calloc()ed: a heap calloc() of a size freed before may clear it
-	 * all, and then power-on costs time and memory per EPC page.
-	 */
-	s->chunks = mmap(NULL, s->nr_chunks * sizeof(*s->chunks), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (s->chunks == MAP_FAILED) {
-		s->chunks = NULL;
-		return -ENOMEM;
-	}
-	sgx_lsan_root_add(s->chunks, s->nr_chunks * sizeof(*s->chunks));
-
+	hw_section_geometry(s, size, phys, first_pfn);
 	/*
 	 * The direct map plus a view per protection, and no descriptor: the
 	 * program may close any it did not open (hw/shm.h). A service keeps
-	 * it, for its clients.
+	 * it, for its clients, and the EPCM's likewise.
 	 */
 	snprintf(name, sizeof(name), "softsgx-epc%u", index);
 	ret = sgx_shm_create_fd(&s->shm, name, size, true, section_data, s, keep_fd);
 	if (ret)
 		return ret;
 	s->virt = s->shm.map;
-	return 0;
+	return epcm_create(s, index, keep_fd);
 }
 
+/* Of a platform and of a view alike: each unmaps only its own mappings. */
 static void section_destroy(struct hw_section *s)
 {
-	if (s->chunks) {
-		uint64_t end = atomic_load(&s->chunks_end);
-
-		for (uint64_t i = 0; i < end; i++)
-			free(atomic_load(&s->chunks[i]));
-		sgx_lsan_root_del(s->chunks, s->nr_chunks * sizeof(*s->chunks));
-		munmap(s->chunks, s->nr_chunks * sizeof(*s->chunks));
-	}
+	epcm_destroy(s);
 	sgx_shm_destroy(&s->shm);
 	s->virt = NULL;
 }
@@ -146,7 +131,7 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 	uint64_t pfn = 0;
 	int ret;
 
-	ret = config_valid(cfg);
+	ret = hw_config_valid(cfg);
 	if (ret) {
 		errno = -ret;
 		return NULL;
@@ -158,6 +143,7 @@ struct sgx_hw *sgx_hw_new(const struct sgx_hw_config *cfg)
 	}
 	hw->cfg = *cfg;
 	hw->cfg.keep_fds |= atomic_load(&keep_fds_default);
+	hw->owner = 1;
 	hw_xstate_probe(&hw->xstate);
 	pthread_rwlock_init(&hw->alias_lock, NULL);
 	for (unsigned int i = 0; i < cfg->nr_sections; i++) {
@@ -188,6 +174,7 @@ err:
 	return NULL;
 }
 
+/* A platform, or a view (hw/share.c): the memory is shared, freed by whoever holds the last mapping. */
 void sgx_hw_free(struct sgx_hw *hw)
 {
 	if (!hw)

@@ -303,6 +303,32 @@ out:
 	return 0;
 }
 
+int sgx_shm_attach(struct sgx_shm *m, const char *name, int fd, uint64_t size)
+{
+	struct stat st;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (!size || size % PAGE)
+		return -EINVAL;
+	if (syscall(SYS_fstat, fd, &st))
+		return -errno;
+	/* A peer's object of another size is another platform's: refuse it. */
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != size)
+		return -EINVAL;
+	snprintf(m->name, sizeof(m->name), "%s", name);
+	m->size = size;
+	m->dev = st.st_dev;
+	m->ino = st.st_ino;
+	m->map = place(fd, size, PROT_READ | PROT_WRITE);
+	if (m->map == MAP_FAILED) {
+		m->map = NULL;
+		return -errno;
+	}
+	m->view[PROT_READ | PROT_WRITE] = m->map;
+	return 0;
+}
+
 void sgx_shm_destroy(struct sgx_shm *m)
 {
 	if (!m->map)

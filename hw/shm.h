@@ -56,6 +56,15 @@ int sgx_shm_create(struct sgx_shm *m, const char *name, uint64_t size, bool view
 /* Same, keeping the memfd open in m->fd (close-on-exec) when @keep_fd. */
 int sgx_shm_create_fd(struct sgx_shm *m, const char *name, uint64_t size, bool views,
 		      sgx_shm_data_fn data, void *ctx, bool keep_fd);
+/*
+ * Map @size bytes of an object another process created (@fd, which stays
+ * the caller's) read-write at m->map, in the arena like every object here:
+ * a view of a platform (hw/share.c). No other view, no descriptor kept, and
+ * not on the fork list: a fork() child shares it with its owner, as the
+ * owner's object, not a copy. -EINVAL when @fd is not @size bytes long.
+ * 0 or -errno.
+ */
+int sgx_shm_attach(struct sgx_shm *m, const char *name, int fd, uint64_t size);
 /* Unmaps the views and closes a kept memfd; other mappings of the pages (PTEs) keep them alive. */
 void sgx_shm_destroy(struct sgx_shm *m);
 

@@ -175,7 +175,7 @@ static void test_fresh_huge_epc(void **state)
 	assert_invariant(&k);
 	/* ECREATE on it creates one EPCM chunk of the section's. */
 	fx_ecreate_default(hw, sgx_get_epc_virt_addr(&k, page));
-	assert_int_equal(atomic_load(&hw->sec[0].chunks_end), 1);
+	assert_int_equal(epcm_chunks_end(&hw->sec[0]), 1);
 	assert_int_equal(hw_epc_used_pages(hw, hw->sec[0].virt, hw->sec[0].npages),
 			 EPCM_CHUNK_PAGES);
 	assert_int_equal(hw_epc_used_pages(hw, hw->sec[1].virt, hw->sec[1].npages), 0);
