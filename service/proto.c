@@ -337,7 +337,10 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 
 		if (body != sizeof(*e) || e->nr_sections > SOFTSGX_MAX_SECTIONS)
 			return -EINVAL;
-		return m->nfds == (int)e->nr_sections ? 0 : -EINVAL;
+		/* Two per section: its memory and its EPCM. */
+		if (m->nfds != 2 * (int)e->nr_sections || (e->nr_sections && e->owner < 2))
+			return -EINVAL;
+		return 0;
 	}
 	case SVC_NOTIFY_ATTACH:
 	case SVC_CLOSE:

@@ -42,7 +42,7 @@ static struct svc_fx fx;
 static pid_t workers[8];
 static unsigned int nr_workers;
 
-static int setup(void **state)
+static inline int setup(void **state)
 {
 	(void)state;
 	fx_init(&fx, "svcrun");
@@ -50,7 +50,7 @@ static int setup(void **state)
 	return 0;
 }
 
-static int teardown(void **state)
+static inline int teardown(void **state)
 {
 	(void)state;
 	for (unsigned int i = 0; i < nr_workers; i++)
@@ -67,7 +67,7 @@ struct wproc {
 };
 
 /* `softsgx run --service --epc @epc --sections 1 -- SELF worker ARGS...` */
-static void wstart(struct svc_fx *f, struct wproc *w, const char *epc, const char *const *args)
+static inline void wstart(struct svc_fx *f, struct wproc *w, const char *epc, const char *const *args)
 {
 	static unsigned int n;
 	const char *argv[16];
@@ -107,7 +107,7 @@ static inline void wgone(pid_t pid)
 }
 
 /* The worker's exit status within @ms (its stderr shown when not 0), -1 if it still runs. */
-static int wwait(struct wproc *w, unsigned int ms)
+static inline int wwait(struct wproc *w, unsigned int ms)
 {
 	int st = fx_wait_exit(w->pid, ms);
 
@@ -126,7 +126,7 @@ static int wwait(struct wproc *w, unsigned int ms)
 }
 
 /* Wait for "ready" on the worker's stdout. */
-static void wready(struct wproc *w)
+static inline void wready(struct wproc *w)
 {
 	char buf[16] = {0};
 	struct pollfd p = {.fd = w->out, .events = POLLIN};
