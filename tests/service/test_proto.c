@@ -169,12 +169,18 @@ static void test_replies(void **state)
 	m.reply = true;
 	assert_int_equal(svc_msg_check(&m), -EINVAL);
 
+	/* Two descriptors per section (memory, EPCM) and a view's owner token from 2 up. */
 	m = reply(&b, SVC_GET_EPC, 0, sizeof(*e));
 	e->nr_sections = 2;
-	m.nfds = 2;
+	e->owner = 2;
+	m.nfds = 4;
 	assert_int_equal(svc_msg_check(&m), 0);
-	m.nfds = 1;
+	m.nfds = 2;
 	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m.nfds = 4;
+	e->owner = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	e->owner = 2;
 	e->nr_sections = SOFTSGX_MAX_SECTIONS + 1;
 	assert_int_equal(svc_msg_check(&m), -EINVAL);
 	m = reply(&b, SVC_STATUS, 0, sizeof(struct svc_status_rep));

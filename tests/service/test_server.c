@@ -568,18 +568,32 @@ static void test_get_epc(void **state)
 	ret = svc_get_epc(&c, &rep, fds);
 	assert_int_equal(ret, 0);
 	assert_int_equal(rep.nr_sections, 2);
+	assert_true(rep.owner >= 2);
 	for (unsigned int i = 0; i < 2; i++) {
 		struct stat st;
 		uint8_t *p;
 
 		assert_int_equal(rep.section[i].size, 4u << 20);
-		assert_int_equal(fstat(fds[i], &st), 0);
+		assert_int_equal(fstat(fds[2 * i], &st), 0);
 		assert_true((uint64_t)st.st_size >= rep.section[i].size);
 		/* The section's memory, shared with the service. */
-		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[i], 0);
+		p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[2 * i], 0);
 		assert_true(p != MAP_FAILED);
 		munmap(p, 4096);
-		close(fds[i]);
+		/* Its EPCM, which a view of the CPU model maps too. */
+		assert_int_equal(fstat(fds[2 * i + 1], &st), 0);
+		assert_true(st.st_size > 0);
+		close(fds[2 * i]);
+		close(fds[2 * i + 1]);
+	}
+	/* The same owner token for a second GET_EPC of the same client. */
+	{
+		struct svc_get_epc_rep again;
+
+		assert_int_equal(svc_get_epc(&c, &again, fds), 0);
+		assert_int_equal(again.owner, rep.owner);
+		for (unsigned int i = 0; i < 4; i++)
+			close(fds[i]);
 	}
 	svc_close(&c);
 }
