@@ -306,10 +306,17 @@ static void apply_zap(const struct svc_zap_req *z)
 	const uint64_t *addr = (const void *)(z + 1);
 
 	pte_lock();
-	for (uint32_t i = 0; i < z->n; i++) {
+	/*
+	 * A run of adjacent pages (the service sends a reclaim batch's pages
+	 * sorted) is one mmap and one record: fewer system calls, and the ring
+	 * forgets later.
+	 */
+	for (uint32_t i = 0, j; i < z->n; i = j) {
 		uint64_t len = z->kind == SVC_ZAP_UNMAP ? z->len : PAGE;
 		uint64_t g = atomic_load(&R.zap_gen);
 
+		for (j = i + 1; z->kind == SVC_ZAP_PAGES && j < z->n && addr[j] == addr[i] + len; j++)
+			len += PAGE;
 		/* Not present: the next touch faults to the service. */
 		if (z->kind == SVC_ZAP_UNMAP)
 			sys_munmap((void *)addr[i], len);
