@@ -65,6 +65,7 @@ static struct remote {
 	struct zap_rec ring[ZAP_RING];
 	_Atomic bool paused;
 	_Atomic uint64_t zaps;
+	_Atomic uint64_t kicks;
 	/*
 	 * The SGX ranges mapped (under call_owner): at disconnect they become
 	 * inaccessible, as at a process's exit, so no page the service hands
@@ -287,14 +288,28 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 
 /* ---- the notify thread ---- */
 
-static void ack(uint32_t seq)
+/* What a KICK runs on the notify thread (svc_remote_set_kick()). */
+static void (*_Atomic kick_fn)(void);
+
+void svc_remote_set_kick(void (*fn)(void))
+{
+	atomic_store(&kick_fn, fn);
+}
+
+uint64_t svc_remote_kicks(void)
+{
+	return atomic_load(&R.kicks);
+}
+
+/* The acknowledgement of notification @seq of @type (ZAP or KICK). */
+static void ack(unsigned int type, uint32_t seq)
 {
 	struct {
 		struct svc_hdr h;
 		struct svc_reply_hdr r;
 	} a = {.h = {.magic = SVC_MAGIC,
 		     .version = SVC_VERSION,
-		     .type = SVC_ZAP | SVC_REPLY,
+		     .type = (uint16_t)(type | SVC_REPLY),
 		     .len = sizeof(struct svc_reply_hdr),
 		     .seq = seq}};
 
@@ -350,8 +365,8 @@ static void *notify_main(void *arg)
 			usleep(10000);
 			continue;
 		}
-		if (poll(&p, 1, 100) <= 0)
-			continue;
+		if (poll(&p, 1, 100) <= 0 || atomic_load(&R.paused))
+			continue; /* paused while it waited: leave the message unread */
 		n = recvmsg(R.n.fd, &mh, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -361,10 +376,22 @@ static void *notify_main(void *arg)
 		m.payload = buf + sizeof(struct svc_hdr);
 		m.size = (size_t)n;
 		m.trunc = mh.msg_flags & MSG_TRUNC;
-		if (svc_msg_check(&m) || m.hdr->type != SVC_ZAP)
+		if (svc_msg_check(&m))
+			continue;
+		if (m.hdr->type == SVC_KICK) {
+			/* The model's IPI: threads inside an enclave leave it, then the ack. */
+			void (*fn)(void) = atomic_load(&kick_fn);
+
+			atomic_fetch_add(&R.kicks, 1);
+			if (fn)
+				fn();
+			ack(SVC_KICK, m.hdr->seq);
+			continue;
+		}
+		if (m.hdr->type != SVC_ZAP)
 			continue;
 		apply_zap(m.payload);
-		ack(m.hdr->seq);
+		ack(SVC_ZAP, m.hdr->seq);
 	}
 	return NULL;
 }

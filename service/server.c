@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "hw/hw.h"
+#include "kernel/api_internal.h"
 #include "service/server.h"
 #include "service/socket_dir.h"
 
@@ -73,9 +74,12 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
 	if (c->fd >= 0)
 		close(c->fd);
+	/* Out of the table first: its release (sgx_mm_exit()) kicks the others. */
+	pthread_mutex_lock(&s->conns_lock);
+	s->conns[i] = s->conns[--s->nr_conns];
+	pthread_mutex_unlock(&s->conns_lock);
 	svc_conn_release(c);
 	free(c);
-	s->conns[i] = s->conns[--s->nr_conns];
 }
 
 static void accept_one(struct svc_server *s, int lfd)
@@ -108,7 +112,9 @@ static void accept_one(struct svc_server *s, int lfd)
 	c->fd = fd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
+	pthread_mutex_lock(&s->conns_lock);
 	s->conns[s->nr_conns++] = c;
+	pthread_mutex_unlock(&s->conns_lock);
 }
 
 static int send_out(int fd, const struct svc_out *out)
@@ -198,6 +204,13 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 		return -1;
 	}
 	return 0;
+}
+
+/* k->kick of the service's kernel model. */
+static void kick(struct sgx_kernel *k, void *data)
+{
+	(void)k;
+	svc_kick_clients(data);
 }
 
 /* ---- start-up ---- */
@@ -368,7 +381,9 @@ static int serve(struct svc_server *s, int lfd)
 int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct svc_server s = {.idle_timeout = o->idle_timeout, .start_ms = svc_now_ms()};
+	struct svc_server s = {.idle_timeout = o->idle_timeout,
+			       .start_ms = svc_now_ms(),
+			       .conns_lock = PTHREAD_MUTEX_INITIALIZER};
 	char why[300], sock[256];
 	int lock, lfd, ready = -1, ret;
 	char desc[96];
@@ -411,6 +426,9 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 		report(ready, ret);
 		goto out;
 	}
+	/* The model's IPI: a KICK to every client (svc_kick_clients()). */
+	softsgx_kernel(s.platform)->kick_data = &s;
+	softsgx_kernel(s.platform)->kick = kick;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
