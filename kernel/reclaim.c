@@ -26,6 +26,7 @@
 #include "kernel/encl.h"
 #include "kernel/epc_cgroup.h"
 #include "kernel/fault_inject.h"
+#include "kernel/mm.h"
 #include "obs/trace.h"
 
 /* The LRU of the cgroup @page is charged to (the root for an uncharged one). */
@@ -197,6 +198,21 @@ static struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bi
 	return NULL;
 }
 
+/* At most this many mms are zapped for one batch; pages mapped in more stay resident. */
+#define SGX_RECLAIM_MAX_MMS 16
+
+static void batch_lock(struct sgx_encl **encls, unsigned int nr)
+{
+	for (unsigned int e = 0; e < nr; e++)
+		pthread_mutex_lock(&encls[e]->lock);
+}
+
+static void batch_unlock(struct sgx_encl **encls, unsigned int nr)
+{
+	for (unsigned int e = nr; e-- > 0;)
+		pthread_mutex_unlock(&encls[e]->lock);
+}
+
 /*
  * The zaps of a batch (Linux sgx_reclaimer_block()'s sgx_zap_enclave_ptes(),
  * for all the batch's pages at once): each mm that maps any of @pages gets
@@ -205,28 +221,44 @@ static struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bi
  * instead of once per page, and private mode drops runs of adjacent pages
  * with one mmap. A page whose zap failed in some mm (a client that did not
  * acknowledge in time) keeps that mm's bit, as its PTE may still be there,
- * and is marked in @failed. With the lock of every page's enclave held.
+ * and is marked in @failed. Called and returns with the lock of every
+ * page's enclave held (@encls); the mms to put afterwards go to @mms.
+ *
+ * The enclave locks are dropped while an mm's zap runs (a service's client
+ * answers in tens of microseconds, or a second when stalled), so faults on
+ * the enclaves' other pages go on meanwhile, as Linux's faults do while its
+ * reclaimer waits for a TLB shootdown. That is safe because nothing can map
+ * these pages again meanwhile: each is being_reclaimed (a fault answers
+ * -EBUSY and retries), and its bit in that mm is cleared before the locks
+ * go (mprotect re-installs only pages whose bit is set; a failed zap puts
+ * the bit back). The zap itself runs under the mm's lock, read (Linux's
+ * mmap_read_lock()), and only on addresses that a VMA of the page's enclave
+ * still covers in that mm: a range unmapped meanwhile may hold something
+ * else by now.
  */
-static void sgx_reclaimer_zap(struct sgx_encl_page **pages, unsigned int cnt, bool *failed)
+static unsigned int sgx_reclaimer_zap(struct sgx_encl_page **pages, unsigned int cnt, bool *failed,
+				      struct sgx_encl **encls, unsigned int nr_encls,
+				      struct sgx_mm **mms)
 {
-	uint64_t pending[SGX_NR_TO_SCAN], addrs[SGX_NR_TO_SCAN], bits[SGX_NR_TO_SCAN];
-	unsigned int idx[SGX_NR_TO_SCAN];
+	uint64_t kept[SGX_NR_TO_SCAN], addrs[SGX_NR_TO_SCAN], bits[SGX_NR_TO_SCAN];
+	unsigned int idx[SGX_NR_TO_SCAN], nr_mms = 0;
 
 	for (unsigned int i = 0; i < cnt; i++) {
-		pending[i] = pages[i] ? pages[i]->mapped : 0;
+		kept[i] = 0; /* bits whose zap failed: not tried again */
 		failed[i] = false;
 	}
 	for (unsigned int i = 0; i < cnt; i++) {
-		while (pending[i]) {
-			uint64_t bit = pending[i] & -pending[i];
+		uint64_t pending;
+
+		while (pages[i] && (pending = pages[i]->mapped & ~kept[i])) {
+			uint64_t bit = pending & -pending;
 			struct sgx_encl_mm *em = sgx_encl_mm_of_bit(pages[i]->encl, bit);
-			unsigned int n = 0;
+			unsigned int n = 0, z = 0;
 			struct sgx_mm *mm;
-			int err;
+			int err = 0;
 
 			if (!em) {
 				/* No mm behind the bit: no PTE either (cannot happen). */
-				pending[i] &= ~bit;
 				pages[i]->mapped &= ~bit;
 				continue;
 			}
@@ -236,14 +268,13 @@ static void sgx_reclaimer_zap(struct sgx_encl_page **pages, unsigned int cnt, bo
 				struct sgx_encl_mm *ej;
 				unsigned int at;
 
-				if (!pending[j])
+				if (!pages[j])
 					continue;
 				ej = pages[j]->encl == pages[i]->encl
 					     ? em
 					     : sgx_encl_mm_find(pages[j]->encl, mm);
-				if (!ej || !(pending[j] & ej->bit))
+				if (!ej || !(pages[j]->mapped & ~kept[j] & ej->bit))
 					continue;
-				pending[j] &= ~ej->bit;
 				/* Sorted by address, so that runs of pages coalesce. */
 				for (at = n; at && addrs[at - 1] > pages[j]->desc; at--) {
 					addrs[at] = addrs[at - 1];
@@ -255,15 +286,47 @@ static void sgx_reclaimer_zap(struct sgx_encl_page **pages, unsigned int cnt, bo
 				idx[at] = j;
 				n++;
 			}
-			err = mm->ops->zap(mm, addrs, n);
+			if (nr_mms == SGX_RECLAIM_MAX_MMS) {
+				/* Too many processes map the batch: these pages stay. */
+				for (unsigned int k = 0; k < n; k++) {
+					kept[idx[k]] |= bits[k];
+					failed[idx[k]] = true;
+				}
+				continue;
+			}
+			for (unsigned int k = 0; k < n; k++)
+				pages[idx[k]]->mapped &= ~bits[k];
+			sgx_mm_get(mm);
+			mms[nr_mms++] = mm;
+
+			batch_unlock(encls, nr_encls);
+			pthread_rwlock_rdlock(&mm->lock);
 			for (unsigned int k = 0; k < n; k++) {
-				if (err)
-					failed[idx[k]] = true; /* the bit stays, the page must too */
-				else
-					pages[idx[k]]->mapped &= ~bits[k];
+				struct sgx_vma *vma = sgx_find_vma(mm, addrs[k]);
+
+				if (vma && vma->file && sgx_file_encl(vma->file) == pages[idx[k]]->encl)
+					addrs[z++] = addrs[k];
+			}
+			if (z)
+				err = mm->ops->zap(mm, addrs, z);
+			pthread_rwlock_unlock(&mm->lock);
+			batch_lock(encls, nr_encls);
+
+			if (!err)
+				continue;
+			for (unsigned int k = 0; k < n; k++) {
+				struct sgx_encl_page *page = pages[idx[k]];
+				struct sgx_encl_mm *still = sgx_encl_mm_find(page->encl, mm);
+
+				/* The PTE may still be there: the bit comes back, the page stays. */
+				if (still && still->bit == bits[k])
+					page->mapped |= bits[k];
+				kept[idx[k]] |= bits[k];
+				failed[idx[k]] = true;
 			}
 		}
 	}
+	return nr_mms;
 }
 
 /* The enclaves of the batch, each once, in address order: the order their locks are taken in. */
@@ -301,21 +364,22 @@ static unsigned int batch_encls(struct sgx_encl_page **pages, unsigned int cnt,
  * processor for a page the kernel owns; the model's leaf can still answer
  * ENTRYEPOCH_LOCKED or EPC_PAGE_CONFLICT, so no page is risked on it.
  *
- * The locks of all the batch's enclaves are held together, taken in
- * address order (nothing else holds two enclave locks), so that one zap
- * per mm covers the whole batch: a PTE bit set under encl->lock means that
- * mm still maps the page and is still listed (sgx_encl_zap_page()).
+ * The locks of all the batch's enclaves are held together (but while an
+ * mm's zap runs, see sgx_reclaimer_zap()), taken in address order (nothing
+ * else holds two enclave locks), so that one zap per mm covers the whole
+ * batch: a PTE bit set under encl->lock means that mm still maps the page
+ * and is still listed (sgx_encl_zap_page()).
  */
 static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page **pages,
 				      unsigned int cnt, bool *blocked)
 {
 	struct sgx_encl *encls[SGX_NR_TO_SCAN];
+	struct sgx_mm *mms[SGX_RECLAIM_MAX_MMS];
 	bool failed[SGX_NR_TO_SCAN];
-	unsigned int nr_encls = batch_encls(pages, cnt, encls);
+	unsigned int nr_encls = batch_encls(pages, cnt, encls), nr_mms;
 
-	for (unsigned int e = 0; e < nr_encls; e++)
-		pthread_mutex_lock(&encls[e]->lock);
-	sgx_reclaimer_zap(pages, cnt, failed);
+	batch_lock(encls, nr_encls);
+	nr_mms = sgx_reclaimer_zap(pages, cnt, failed, encls, nr_encls, mms);
 	for (unsigned int i = 0; i < cnt; i++) {
 		struct sgx_encl_page *page = pages[i];
 		int ret;
@@ -347,8 +411,10 @@ static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page
 		}
 		blocked[i] = !ret;
 	}
-	for (unsigned int e = nr_encls; e-- > 0;)
-		pthread_mutex_unlock(&encls[e]->lock);
+	batch_unlock(encls, nr_encls);
+	/* No lock held: the last reference to an mm that exited meanwhile frees it. */
+	for (unsigned int m = 0; m < nr_mms; m++)
+		sgx_mm_put(mms[m]);
 }
 
 static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_backing *backing)
