@@ -158,9 +158,8 @@ void sgx_encl_mm_copy_ptes(struct sgx_encl *encl, uint64_t from, uint64_t to);
 int sgx_encl_install_pte(struct sgx_encl *encl, struct sgx_vma *vma, struct sgx_encl_page *entry,
 			 uint64_t addr, int prot);
 
-/* Reclaimer steps for one page (reclaim.c drives them). */
+/* Reclaimer steps for one page (reclaim.c drives them; it blocks a batch at once). */
 bool sgx_reclaimer_age(struct sgx_encl_page *page);
-bool sgx_reclaimer_block(struct sgx_encl_page *page);
 void sgx_reclaimer_write(struct sgx_encl_page *page, struct sgx_backing *backing);
 
 #endif /* SOFTSGX_ENCL_H */

@@ -51,9 +51,13 @@ static int local_zap(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n)
 	int ret = 0;
 
 	(void)mm;
-	for (unsigned int i = 0; i < n; i++) {
-		int r = sgx_pte_zap(addrs[i]);
+	/* A run of adjacent pages (a reclaimer batch comes sorted) is one mmap. */
+	for (unsigned int i = 0, j; i < n; i = j) {
+		int r;
 
+		for (j = i + 1; j < n && addrs[j] == addrs[j - 1] + SGX_PAGE_SIZE; j++)
+			;
+		r = sgx_pte_zap_range(addrs[i], (uint64_t)(j - i) * SGX_PAGE_SIZE);
 		if (r && !ret)
 			ret = r;
 	}
@@ -243,7 +247,12 @@ int sgx_mm_reserve(uint64_t *addr, uint64_t len, bool fixed)
 
 int sgx_pte_zap(uint64_t addr)
 {
-	void *p = sys_mmap((void *)(uintptr_t)addr, SGX_PAGE_SIZE, PROT_NONE,
+	return sgx_pte_zap_range(addr, SGX_PAGE_SIZE);
+}
+
+int sgx_pte_zap_range(uint64_t addr, uint64_t len)
+{
+	void *p = sys_mmap((void *)(uintptr_t)addr, len, PROT_NONE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 
 	return p == MAP_FAILED ? -errno : 0;

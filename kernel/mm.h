@@ -62,7 +62,11 @@ struct sgx_mm_ops {
 	/* A PTE: EPC page @page (its section and index) at @addr with @prot. */
 	int (*install)(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
 		       uint64_t addr, int prot);
-	/* Drop the PTEs of the @n pages at @addrs: the next touch faults. */
+	/*
+	 * Drop the PTEs of the @n pages at @addrs: the next touch faults. The
+	 * reclaimer passes all the pages of a batch this mm maps at once, in
+	 * address order (a service's client: one message and one ack).
+	 */
 	int (*zap)(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n);
 	/* munmap(2) of [addr, addr + len). */
 	int (*unmap)(struct sgx_mm *mm, uint64_t addr, uint64_t len);
@@ -179,7 +183,8 @@ void *sys_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int sys_munmap(void *addr, size_t len);
 int sys_close(int fd);
 
-/* The local zap of one page. */
+/* The local zap of one page, and of the pages of [addr, addr + len). */
 int sgx_pte_zap(uint64_t addr);
+int sgx_pte_zap_range(uint64_t addr, uint64_t len);
 
 #endif /* SOFTSGX_MM_H */

@@ -3,6 +3,9 @@
  * The EPC reclaimer: an LRU of enclave pages, batches of SGX_NR_TO_SCAN
  * taken off its head, each page aged, blocked (PTEs zapped, EBLOCK), then
  * written out (ETRACK as needed, EWB into a VA slot and backing storage).
+ * The batch's zaps go out together, one zap op per mm for all the pages it
+ * maps (a service's client: one ZAP message and one acknowledgement per
+ * batch), before any of them is blocked, as Linux zaps before EBLOCK.
  * A SECS follows its last resident child out of an initialized enclave.
  * ksgxd runs batches whenever free pages fall below SGX_NR_LOW_PAGES.
  *
@@ -16,12 +19,14 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "kernel/driver.h"
 #include "kernel/encl.h"
 #include "kernel/epc_cgroup.h"
 #include "kernel/fault_inject.h"
+#include "kernel/mm.h"
 #include "obs/trace.h"
 
 /* The LRU of the cgroup @page is charged to (the root for an uncharged one). */
@@ -165,53 +170,251 @@ static bool sgx_reclaimer_prepare(struct sgx_encl_page *page, struct sgx_backing
 	return !ret;
 }
 
-/*
- * Zap the page's PTEs and EBLOCK it. False when EBLOCK refused: the page is
- * then not blocked, still valid and resident, and must not be written out
- * (EWB would answer PAGE_NOT_BLOCKED and the page would be lost); the caller
- * puts it back on the LRU. BLKSTATE means blocked already, which is what we
- * want. Linux only warns here, as EBLOCK cannot fail on the processor for a
- * page the kernel owns; the model's leaf can still answer ENTRYEPOCH_LOCKED
- * or EPC_PAGE_CONFLICT, so no page is risked on it.
- */
-bool sgx_reclaimer_block(struct sgx_encl_page *page)
+/* The entry of @mm on @encl's mm_list, or NULL. With encl->lock. */
+static struct sgx_encl_mm *sgx_encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)
 {
-	struct sgx_encl *encl = page->encl;
-	struct sgx_kernel *k = encl->k;
-	int ret;
+	struct list_head *pos;
 
-	/* In every mm on the enclave's mm_list that maps it (Linux sgx_zap_enclave_ptes()). */
-	pthread_mutex_lock(&encl->lock);
-	if (sgx_encl_zap_page(encl, page)) {
+	list_for_each(pos, &encl->mm_list) {
+		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+
+		if (em->mm == mm)
+			return em;
+	}
+	return NULL;
+}
+
+/* The entry whose PTE bit is @bit, or NULL. With encl->lock. */
+static struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bit)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &encl->mm_list) {
+		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+
+		if (em->bit == bit)
+			return em;
+	}
+	return NULL;
+}
+
+/* At most this many mms are zapped for one batch; pages mapped in more stay resident. */
+#define SGX_RECLAIM_MAX_MMS 16
+
+static void batch_lock(struct sgx_encl **encls, unsigned int nr)
+{
+	for (unsigned int e = 0; e < nr; e++)
+		pthread_mutex_lock(&encls[e]->lock);
+}
+
+static void batch_unlock(struct sgx_encl **encls, unsigned int nr)
+{
+	for (unsigned int e = nr; e-- > 0;)
+		pthread_mutex_unlock(&encls[e]->lock);
+}
+
+/*
+ * The zaps of a batch (Linux sgx_reclaimer_block()'s sgx_zap_enclave_ptes(),
+ * for all the batch's pages at once): each mm that maps any of @pages gets
+ * one zap op with every one of them it maps, in address order, so that a
+ * service's client gets one ZAP message and acknowledges once per batch
+ * instead of once per page, and private mode drops runs of adjacent pages
+ * with one mmap. A page whose zap failed in some mm (a client that did not
+ * acknowledge in time) keeps that mm's bit, as its PTE may still be there,
+ * and is marked in @failed. Called and returns with the lock of every
+ * page's enclave held (@encls); the mms to put afterwards go to @mms.
+ *
+ * The enclave locks are dropped while an mm's zap runs (a service's client
+ * answers in tens of microseconds, or a second when stalled), so faults on
+ * the enclaves' other pages go on meanwhile, as Linux's faults do while its
+ * reclaimer waits for a TLB shootdown. That is safe because nothing can map
+ * these pages again meanwhile: each is being_reclaimed (a fault answers
+ * -EBUSY and retries), and its bit in that mm is cleared before the locks
+ * go (mprotect re-installs only pages whose bit is set; a failed zap puts
+ * the bit back). The zap itself runs under the mm's lock, read (Linux's
+ * mmap_read_lock()), and only on addresses that a VMA of the page's enclave
+ * still covers in that mm: a range unmapped meanwhile may hold something
+ * else by now.
+ */
+static unsigned int sgx_reclaimer_zap(struct sgx_encl_page **pages, unsigned int cnt, bool *failed,
+				      struct sgx_encl **encls, unsigned int nr_encls,
+				      struct sgx_mm **mms)
+{
+	uint64_t kept[SGX_NR_TO_SCAN], addrs[SGX_NR_TO_SCAN], bits[SGX_NR_TO_SCAN];
+	unsigned int idx[SGX_NR_TO_SCAN], nr_mms = 0;
+
+	for (unsigned int i = 0; i < cnt; i++) {
+		kept[i] = 0; /* bits whose zap failed: not tried again */
+		failed[i] = false;
+	}
+	for (unsigned int i = 0; i < cnt; i++) {
+		uint64_t pending;
+
+		while (pages[i] && (pending = pages[i]->mapped & ~kept[i])) {
+			uint64_t bit = pending & -pending;
+			struct sgx_encl_mm *em = sgx_encl_mm_of_bit(pages[i]->encl, bit);
+			unsigned int n = 0, z = 0;
+			struct sgx_mm *mm;
+			int err = 0;
+
+			if (!em) {
+				/* No mm behind the bit: no PTE either (cannot happen). */
+				pages[i]->mapped &= ~bit;
+				continue;
+			}
+			mm = em->mm;
+			/* Every page of the batch this mm maps, whichever enclave it is of. */
+			for (unsigned int j = i; j < cnt; j++) {
+				struct sgx_encl_mm *ej;
+				unsigned int at;
+
+				if (!pages[j])
+					continue;
+				ej = pages[j]->encl == pages[i]->encl
+					     ? em
+					     : sgx_encl_mm_find(pages[j]->encl, mm);
+				if (!ej || !(pages[j]->mapped & ~kept[j] & ej->bit))
+					continue;
+				/* Sorted by address, so that runs of pages coalesce. */
+				for (at = n; at && addrs[at - 1] > pages[j]->desc; at--) {
+					addrs[at] = addrs[at - 1];
+					bits[at] = bits[at - 1];
+					idx[at] = idx[at - 1];
+				}
+				addrs[at] = pages[j]->desc;
+				bits[at] = ej->bit;
+				idx[at] = j;
+				n++;
+			}
+			if (nr_mms == SGX_RECLAIM_MAX_MMS) {
+				/* Too many processes map the batch: these pages stay. */
+				for (unsigned int k = 0; k < n; k++) {
+					kept[idx[k]] |= bits[k];
+					failed[idx[k]] = true;
+				}
+				continue;
+			}
+			for (unsigned int k = 0; k < n; k++)
+				pages[idx[k]]->mapped &= ~bits[k];
+			sgx_mm_get(mm);
+			mms[nr_mms++] = mm;
+
+			batch_unlock(encls, nr_encls);
+			pthread_rwlock_rdlock(&mm->lock);
+			for (unsigned int k = 0; k < n; k++) {
+				struct sgx_vma *vma = sgx_find_vma(mm, addrs[k]);
+
+				if (vma && vma->file && sgx_file_encl(vma->file) == pages[idx[k]]->encl)
+					addrs[z++] = addrs[k];
+			}
+			if (z)
+				err = mm->ops->zap(mm, addrs, z);
+			pthread_rwlock_unlock(&mm->lock);
+			batch_lock(encls, nr_encls);
+
+			if (!err)
+				continue;
+			for (unsigned int k = 0; k < n; k++) {
+				struct sgx_encl_page *page = pages[idx[k]];
+				struct sgx_encl_mm *still = sgx_encl_mm_find(page->encl, mm);
+
+				/* The PTE may still be there: the bit comes back, the page stays. */
+				if (still && still->bit == bits[k])
+					page->mapped |= bits[k];
+				kept[idx[k]] |= bits[k];
+				failed[idx[k]] = true;
+			}
+		}
+	}
+	return nr_mms;
+}
+
+/* The enclaves of the batch, each once, in address order: the order their locks are taken in. */
+static unsigned int batch_encls(struct sgx_encl_page **pages, unsigned int cnt,
+				struct sgx_encl **encls)
+{
+	unsigned int nr = 0;
+
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl *encl = pages[i] ? pages[i]->encl : NULL;
+		unsigned int at;
+
+		if (!encl)
+			continue;
+		for (at = 0; at < nr && encls[at] < encl; at++)
+			;
+		if (at < nr && encls[at] == encl)
+			continue;
+		memmove(&encls[at + 1], &encls[at], (nr - at) * sizeof(*encls));
+		encls[at] = encl;
+		nr++;
+	}
+	return nr;
+}
+
+/*
+ * Zap the batch's pages' PTEs, then EBLOCK each (Linux sgx_reclaimer_block(),
+ * zap before EBLOCK). @pages[i] is NULL for a page no longer in the batch;
+ * @blocked[i] says whether page i was blocked. A page is not blocked when
+ * its zap failed in some mm (it may still be written there) or EBLOCK
+ * refused it: then it is still valid and resident, and must not be written
+ * out (EWB would answer PAGE_NOT_BLOCKED and the page would be lost); the
+ * caller puts it back on the LRU. BLKSTATE means blocked already, which is
+ * what we want. Linux only warns about EBLOCK, as it cannot fail on the
+ * processor for a page the kernel owns; the model's leaf can still answer
+ * ENTRYEPOCH_LOCKED or EPC_PAGE_CONFLICT, so no page is risked on it.
+ *
+ * The locks of all the batch's enclaves are held together (but while an
+ * mm's zap runs, see sgx_reclaimer_zap()), taken in address order (nothing
+ * else holds two enclave locks), so that one zap per mm covers the whole
+ * batch: a PTE bit set under encl->lock means that mm still maps the page
+ * and is still listed (sgx_encl_zap_page()).
+ */
+static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page **pages,
+				      unsigned int cnt, bool *blocked)
+{
+	struct sgx_encl *encls[SGX_NR_TO_SCAN];
+	struct sgx_mm *mms[SGX_RECLAIM_MAX_MMS];
+	bool failed[SGX_NR_TO_SCAN];
+	unsigned int nr_encls = batch_encls(pages, cnt, encls), nr_mms;
+
+	batch_lock(encls, nr_encls);
+	nr_mms = sgx_reclaimer_zap(pages, cnt, failed, encls, nr_encls, mms);
+	for (unsigned int i = 0; i < cnt; i++) {
+		struct sgx_encl_page *page = pages[i];
+		int ret;
+
+		blocked[i] = false;
+		if (!page)
+			continue;
+		if (failed[i]) {
+			page->being_reclaimed = false;
+			continue;
+		}
+		ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
+		if (ret == SGX_BLKSTATE)
+			ret = SGX_SUCCESS;
 		/*
-		 * A process did not drop its PTE (a service's client that did
-		 * not acknowledge the zap in time): it may still write the
-		 * page, so the page is not blocked and goes back on the LRU.
+		 * Not valid: the EPC was taken away under this kernel (a guest's
+		 * vEPC after the host's REMOVE_ALL). No leaf will ever block it, and
+		 * kept it would be picked again forever, each allocation reclaiming
+		 * in a loop. Go on, as Linux does after EBLOCK's warning: EWB fails
+		 * too and the page is lost (SIGBUS at its next touch).
 		 */
-		page->being_reclaimed = false;
-		pthread_mutex_unlock(&encl->lock);
-		return false;
+		if (ret == SGX_PG_INVLD) {
+			fprintf(stderr, "softsgx: EBLOCK of an invalid page: its contents are gone\n");
+			ret = SGX_SUCCESS;
+		}
+		if (ret) {
+			fprintf(stderr, "softsgx: EBLOCK returned %#x, page kept\n", ret);
+			page->being_reclaimed = false;
+		}
+		blocked[i] = !ret;
 	}
-	ret = encls_eblock(k->hw, sgx_get_epc_virt_addr(k, page->epc_page));
-	if (ret == SGX_BLKSTATE)
-		ret = SGX_SUCCESS;
-	/*
-	 * Not valid: the EPC was taken away under this kernel (a guest's
-	 * vEPC after the host's REMOVE_ALL). No leaf will ever block it, and
-	 * kept it would be picked again forever, each allocation reclaiming
-	 * in a loop. Go on, as Linux does after EBLOCK's warning: EWB fails
-	 * too and the page is lost (SIGBUS at its next touch).
-	 */
-	if (ret == SGX_PG_INVLD) {
-		fprintf(stderr, "softsgx: EBLOCK of an invalid page: its contents are gone\n");
-		ret = SGX_SUCCESS;
-	}
-	if (ret) {
-		fprintf(stderr, "softsgx: EBLOCK returned %#x, page kept\n", ret);
-		page->being_reclaimed = false;
-	}
-	pthread_mutex_unlock(&encl->lock);
-	return !ret;
+	batch_unlock(encls, nr_encls);
+	/* No lock held: the last reference to an mm that exited meanwhile frees it. */
+	for (unsigned int m = 0; m < nr_mms; m++)
+		sgx_mm_put(mms[m]);
 }
 
 static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_backing *backing)
@@ -402,6 +605,8 @@ unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *s
 {
 	struct sgx_epc_page *chunk[SGX_NR_TO_SCAN];
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
+	struct sgx_encl_page *pages[SGX_NR_TO_SCAN];
+	bool blocked[SGX_NR_TO_SCAN];
 	unsigned int cnt = 0, done = 0;
 	struct sgx_trace *trace = hw_trace(k->hw);
 	struct sgx_trace_event ev;
@@ -443,13 +648,11 @@ unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *s
 		sgx_reclaimer_putback(k, chunk[i]);
 		chunk[i] = NULL;
 	}
+	for (unsigned int i = 0; i < cnt; i++)
+		pages[i] = chunk[i] ? chunk[i]->owner : NULL;
+	sgx_reclaimer_block_batch(k, pages, cnt, blocked);
 	for (unsigned int i = 0; i < cnt; i++) {
-		struct sgx_encl_page *page;
-
-		if (!chunk[i])
-			continue;
-		page = chunk[i]->owner;
-		if (sgx_reclaimer_block(page))
+		if (!chunk[i] || blocked[i])
 			continue;
 		/* Not blocked: resident and intact, it goes back on the LRU. */
 		sgx_encl_put_backing(&backing[i]);

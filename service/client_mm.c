@@ -15,7 +15,9 @@
  *     takes its address. Outside a request of this mm they fail.
  *   - zap goes to the client's notify thread and waits for its
  *     acknowledgement, from whichever thread zaps (ksgxd under encl->lock,
- *     a fault of another client reclaiming): a TLB shootdown. Never longer
+ *     a fault of another client reclaiming): a TLB shootdown. The
+ *     reclaimer zaps a whole batch at once: one ZAP message (up to
+ *     SVC_ZAP_MAX_PAGES addresses) and one acknowledgement. Never longer
  *     than SVC_ZAP_TIMEOUT_MS: a client that does not answer makes the zap
  *     fail (-ETIMEDOUT) and the reclaimer keeps the page. A client whose
  *     socket is gone has nothing left to zap: success, as Linux zaps an
@@ -27,6 +29,9 @@
  *     sent with its IOCTL; any other pointer is -EFAULT. It must never be
  *     NULL here: NULL means the service's own memory, and a client's pointer
  *     read there would be a confused deputy.
+ *
+ * The kernel's kick (its IPI, k->kick) is a KICK on every client's notify
+ * channel, bounded as zaps are (svc_kick_clients()).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -126,10 +131,11 @@ static void notify_gone(struct svc_conn *c)
 }
 
 /*
- * Wait for the acknowledgement of ZAP @seq until @deadline (ms): 0, or
- * -ETIMEDOUT. A late acknowledgement of an earlier ZAP is skipped.
+ * Wait for the acknowledgement of notification @seq (a ZAP or a KICK, @type)
+ * until @deadline (ms): 0, or -ETIMEDOUT. A late acknowledgement of an
+ * earlier one is skipped.
  */
-static int notify_wait_ack(struct svc_conn *c, uint32_t seq, uint64_t deadline)
+static int notify_wait_ack(struct svc_conn *c, unsigned int type, uint32_t seq, uint64_t deadline)
 {
 	struct pollfd p = {.fd = c->notify_fd, .events = POLLIN};
 
@@ -155,7 +161,7 @@ static int notify_wait_ack(struct svc_conn *c, uint32_t seq, uint64_t deadline)
 			return 0;
 		}
 		if ((size_t)n >= sizeof(*h) + sizeof(struct svc_reply_hdr) && h->magic == SVC_MAGIC &&
-		    h->type == (SVC_ZAP | SVC_REPLY) && h->seq == seq)
+		    h->type == (type | SVC_REPLY) && h->seq == seq)
 			return 0;
 		/* Not ours (late, or garbage from a broken client): keep waiting. */
 	}
@@ -184,13 +190,14 @@ static int notify_one(struct svc_conn *c, uint32_t kind, const uint64_t *addrs, 
 		notify_gone(c);
 		return 0;
 	}
-	return notify_wait_ack(c, msg.h.seq, deadline);
+	return notify_wait_ack(c, SVC_ZAP, msg.h.seq, deadline);
 }
 
 /*
  * After a timeout the client is stalled (stopped, or its thread stuck):
  * further zaps fail at once instead of costing the reclaimer a timeout
- * each, until the acknowledgement of the last ZAP sent has come in.
+ * each, and kicks skip it, until the acknowledgement of the last
+ * notification sent (ZAP or KICK) has come in.
  */
 static bool still_stalled(struct svc_conn *c)
 {
@@ -201,11 +208,22 @@ static bool still_stalled(struct svc_conn *c)
 	while ((n = recv(c->notify_fd, buf, sizeof(buf), MSG_DONTWAIT)) != 0) {
 		if (n < 0)
 			return errno == EAGAIN || errno == EINTR;
-		if ((size_t)n >= sizeof(*h) && h->magic == SVC_MAGIC &&
-		    h->type == (SVC_ZAP | SVC_REPLY) && h->seq == c->notify_seq)
+		if ((size_t)n >= sizeof(*h) && h->magic == SVC_MAGIC && (h->type & SVC_REPLY) &&
+		    h->seq == c->notify_seq)
 			return false;
 	}
 	notify_gone(c); /* end of file: the client is gone, nothing to zap */
+	return false;
+}
+
+/* Whether @c is still stalled (see above); clears the mark otherwise. notify_lock held. */
+static bool notify_stalled(struct svc_conn *c)
+{
+	if (c->notify_stalled && c->notify_fd >= 0) {
+		if (still_stalled(c))
+			return true;
+		c->notify_stalled = false;
+	}
 	return false;
 }
 
@@ -217,12 +235,9 @@ static int notify(struct svc_conn *c, uint32_t kind, const uint64_t *addrs, unsi
 	if (!c || !c->notify_init)
 		return 0;
 	pthread_mutex_lock(&c->notify_lock);
-	if (c->notify_stalled && c->notify_fd >= 0) {
-		if (still_stalled(c)) {
-			pthread_mutex_unlock(&c->notify_lock);
-			return -ETIMEDOUT;
-		}
-		c->notify_stalled = false;
+	if (notify_stalled(c)) {
+		pthread_mutex_unlock(&c->notify_lock);
+		return -ETIMEDOUT;
 	}
 	while (!ret && n && c->notify_fd >= 0) {
 		unsigned int batch = n < SVC_ZAP_MAX_PAGES ? n : SVC_ZAP_MAX_PAGES;
@@ -238,6 +253,62 @@ static int notify(struct svc_conn *c, uint32_t kind, const uint64_t *addrs, unsi
 	}
 	pthread_mutex_unlock(&c->notify_lock);
 	return ret;
+}
+
+/*
+ * KICK every client that has a notify channel (server.h). All are sent
+ * first, then the acknowledgements awaited until one deadline, so a kick
+ * costs one round trip however many clients there are, and a stalled
+ * client at most SVC_ZAP_TIMEOUT_MS once (it is skipped after that, as for
+ * zaps). The notify locks of the clients kicked are held from send to
+ * acknowledgement, so no zap reads a KICK's acknowledgement; conns_lock
+ * keeps the connections alive and serializes kicks, so two kickers never
+ * hold notify locks in different orders, and a zapper holds one at most.
+ */
+void svc_kick_clients(struct svc_server *s)
+{
+	struct svc_conn *sent[SVC_MAX_CONNS];
+	uint32_t seq[SVC_MAX_CONNS];
+	struct {
+		struct svc_hdr h;
+	} msg = {.h = {.magic = SVC_MAGIC, .version = SVC_VERSION, .type = SVC_KICK}};
+	unsigned int nr = 0;
+	uint64_t deadline;
+
+	pthread_mutex_lock(&s->conns_lock);
+	deadline = svc_now_ms() + SVC_ZAP_TIMEOUT_MS;
+	for (unsigned int i = 0; i < s->nr_conns; i++) {
+		struct svc_conn *c = s->conns[i];
+
+		if (!c->notify_init)
+			continue;
+		pthread_mutex_lock(&c->notify_lock);
+		if (c->notify_fd < 0 || notify_stalled(c)) {
+			pthread_mutex_unlock(&c->notify_lock);
+			continue;
+		}
+		msg.h.seq = ++c->notify_seq;
+		if (send(c->notify_fd, &msg, sizeof(msg), MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+			if (errno == EAGAIN || errno == ENOBUFS)
+				c->notify_stalled = true; /* its queue is full: it reads nothing */
+			else
+				notify_gone(c);
+			pthread_mutex_unlock(&c->notify_lock);
+			continue;
+		}
+		sent[nr] = c;
+		seq[nr++] = msg.h.seq;
+	}
+	for (unsigned int i = 0; i < nr; i++) {
+		struct svc_conn *c = sent[i];
+
+		if (c->notify_fd >= 0 && notify_wait_ack(c, SVC_KICK, seq[i], deadline) == -ETIMEDOUT) {
+			c->notify_stalled = true;
+			svc_log("client pid %d does not acknowledge a kick: skipped", (int)c->pid);
+		}
+		pthread_mutex_unlock(&c->notify_lock);
+	}
+	pthread_mutex_unlock(&s->conns_lock);
 }
 
 static int client_zap(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n)

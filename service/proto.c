@@ -240,6 +240,8 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	}
 	case SVC_ZAP:
 		return check_zap_req(p, len);
+	case SVC_KICK:
+		return len ? -EINVAL : 0;
 	case SVC_CGROUP_READ:
 	case SVC_CGROUP_SET_MAX:
 	case SVC_CGROUP_REMOVE:
@@ -345,6 +347,7 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_NOTIFY_ATTACH:
 	case SVC_CLOSE:
 	case SVC_ZAP:
+	case SVC_KICK:
 	case SVC_FORK:
 		return body == 0 ? 0 : -EINVAL;
 	case SVC_OPEN: {
@@ -477,6 +480,8 @@ const char *svc_type_name(unsigned int type)
 		return "FAULT";
 	case SVC_ZAP:
 		return "ZAP";
+	case SVC_KICK:
+		return "KICK";
 	case SVC_CGROUP_READ:
 		return "CGROUP_READ";
 	case SVC_CGROUP_SET_MAX:

@@ -65,7 +65,13 @@ enum svc_type {
 	 * vEPCs and handles, as Linux's fork() shares them).
 	 */
 	SVC_FORK = 19,
-	SVC_TYPE_MAX = SVC_FORK,
+	/*
+	 * Service -> client, on the notify channel: the model's IPI (k->kick).
+	 * No payload; the client makes its threads inside an enclave take an
+	 * AEX (svc_remote_set_kick()), then acknowledges with an empty reply.
+	 */
+	SVC_KICK = 20,
+	SVC_TYPE_MAX = SVC_KICK,
 };
 #define SVC_REPLY 0x8000u /* set in the type of a reply */
 

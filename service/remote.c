@@ -68,6 +68,7 @@ static struct remote {
 	struct zap_rec ring[ZAP_RING];
 	_Atomic bool paused;
 	_Atomic uint64_t zaps;
+	_Atomic uint64_t kicks;
 	/*
 	 * The SGX ranges mapped (under call_owner): at disconnect they become
 	 * inaccessible, as at a process's exit, so no page the service hands
@@ -293,14 +294,28 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 
 /* ---- the notify thread ---- */
 
-static void ack(uint32_t seq)
+/* What a KICK runs on the notify thread (svc_remote_set_kick()). */
+static void (*_Atomic kick_fn)(void);
+
+void svc_remote_set_kick(void (*fn)(void))
+{
+	atomic_store(&kick_fn, fn);
+}
+
+uint64_t svc_remote_kicks(void)
+{
+	return atomic_load(&R.kicks);
+}
+
+/* The acknowledgement of notification @seq of @type (ZAP or KICK). */
+static void ack(unsigned int type, uint32_t seq)
 {
 	struct {
 		struct svc_hdr h;
 		struct svc_reply_hdr r;
 	} a = {.h = {.magic = SVC_MAGIC,
 		     .version = SVC_VERSION,
-		     .type = SVC_ZAP | SVC_REPLY,
+		     .type = (uint16_t)(type | SVC_REPLY),
 		     .len = sizeof(struct svc_reply_hdr),
 		     .seq = seq}};
 
@@ -312,10 +327,17 @@ static void apply_zap(const struct svc_zap_req *z)
 	const uint64_t *addr = (const void *)(z + 1);
 
 	pte_lock();
-	for (uint32_t i = 0; i < z->n; i++) {
+	/*
+	 * A run of adjacent pages (the service sends a reclaim batch's pages
+	 * sorted) is one mmap and one record: fewer system calls, and the ring
+	 * forgets later.
+	 */
+	for (uint32_t i = 0, j; i < z->n; i = j) {
 		uint64_t len = z->kind == SVC_ZAP_UNMAP ? z->len : PAGE;
 		uint64_t g = atomic_load(&R.zap_gen);
 
+		for (j = i + 1; z->kind == SVC_ZAP_PAGES && j < z->n && addr[j] == addr[i] + len; j++)
+			len += PAGE;
 		/* Not present: the next touch faults to the service. */
 		if (z->kind == SVC_ZAP_UNMAP) {
 			svc_pte_clear(addr[i], len);
@@ -351,8 +373,8 @@ static void *notify_main(void *arg)
 			usleep(10000);
 			continue;
 		}
-		if (poll(&p, 1, 100) <= 0)
-			continue;
+		if (poll(&p, 1, 100) <= 0 || atomic_load(&R.paused))
+			continue; /* paused while it waited: leave the message unread */
 		n = recvmsg(R.n.fd, &mh, MSG_DONTWAIT);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -362,10 +384,22 @@ static void *notify_main(void *arg)
 		m.payload = buf + sizeof(struct svc_hdr);
 		m.size = (size_t)n;
 		m.trunc = mh.msg_flags & MSG_TRUNC;
-		if (svc_msg_check(&m) || m.hdr->type != SVC_ZAP)
+		if (svc_msg_check(&m))
+			continue;
+		if (m.hdr->type == SVC_KICK) {
+			/* The model's IPI: threads inside an enclave leave it, then the ack. */
+			void (*fn)(void) = atomic_load(&kick_fn);
+
+			atomic_fetch_add(&R.kicks, 1);
+			if (fn)
+				fn();
+			ack(SVC_KICK, m.hdr->seq);
+			continue;
+		}
+		if (m.hdr->type != SVC_ZAP)
 			continue;
 		apply_zap(m.payload);
-		ack(m.hdr->seq);
+		ack(SVC_ZAP, m.hdr->seq);
 	}
 	return NULL;
 }

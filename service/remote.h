@@ -119,6 +119,18 @@ bool svc_remote_maps(const void *addr, size_t len);
  */
 void svc_remote_forget(void);
 
+/*
+ * The service's kick (the model's IPI: reclaim's ETRACK/EWB ladder, SGX2
+ * ioctls, an mm's exit, each needing every thread inside an enclave to take
+ * an AEX) arrives on the notify thread as a KICK, which calls @fn, then
+ * acknowledges: @fn returns once this process's threads inside an enclave
+ * have left it. NULL (the default): acknowledged at once. The thread has
+ * every signal blocked; @fn must not call into this library.
+ */
+void svc_remote_set_kick(void (*fn)(void));
+/* Tests: KICKs this process has received. */
+uint64_t svc_remote_kicks(void);
+
 /* Tests: the notify thread stops reading (a client that never acknowledges), or resumes. */
 void svc_remote_notify_pause(bool pause);
 /* Tests: zaps this process has applied. */

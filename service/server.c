@@ -74,6 +74,10 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
 	if (c->fd >= 0)
 		close(c->fd);
+	/* Out of the table first: its release (sgx_mm_exit()) kicks the others. */
+	pthread_mutex_lock(&s->conns_lock);
+	s->conns[i] = s->conns[--s->nr_conns];
+	pthread_mutex_unlock(&s->conns_lock);
 	/*
 	 * Its threads are gone, those inside an enclave too (killed there):
 	 * each TCS they held is free again and the SECS no longer counts them,
@@ -84,7 +88,6 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 		sgx_hw_owner_gone(softsgx_hw(s->platform), c->hw_owner);
 	svc_conn_release(c);
 	free(c);
-	s->conns[i] = s->conns[--s->nr_conns];
 }
 
 static void accept_one(struct svc_server *s, int lfd)
@@ -117,7 +120,9 @@ static void accept_one(struct svc_server *s, int lfd)
 	c->fd = fd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
+	pthread_mutex_lock(&s->conns_lock);
 	s->conns[s->nr_conns++] = c;
+	pthread_mutex_unlock(&s->conns_lock);
 }
 
 static int send_out(int fd, const struct svc_out *out)
@@ -207,6 +212,13 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 		return -1;
 	}
 	return 0;
+}
+
+/* k->kick of the service's kernel model. */
+static void kick(struct sgx_kernel *k, void *data)
+{
+	(void)k;
+	svc_kick_clients(data);
 }
 
 /* ---- start-up ---- */
@@ -377,7 +389,9 @@ static int serve(struct svc_server *s, int lfd)
 int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 {
 	struct sigaction sa = {.sa_handler = on_signal};
-	struct svc_server s = {.idle_timeout = o->idle_timeout, .start_ms = svc_now_ms()};
+	struct svc_server s = {.idle_timeout = o->idle_timeout,
+			       .start_ms = svc_now_ms(),
+			       .conns_lock = PTHREAD_MUTEX_INITIALIZER};
 	char why[300], sock[256];
 	int lock, lfd, ready = -1, ret;
 	char desc[96];
@@ -422,6 +436,9 @@ int svc_server_start(const struct svc_server_opts *o, pid_t *pid)
 	}
 	/* The enclaves' threads run in the clients (ENCLU there, hw/hw.h views). */
 	softsgx_kernel(s.platform)->lps_elsewhere = true;
+	/* The model's IPI: a KICK to every client (svc_kick_clients()). */
+	softsgx_kernel(s.platform)->kick_data = &s;
+	softsgx_kernel(s.platform)->kick = kick;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);

@@ -113,11 +113,26 @@ struct svc_server {
 	uint64_t start_ms, idle_since_ms;
 	bool stop;
 	pid_t pid;
+	/*
+	 * Written by the serving thread only, which reads them without a
+	 * lock; it changes them under @conns_lock, which the kernel's kick
+	 * (any thread: ksgxd) holds while it walks them (svc_kick_clients()).
+	 * A connection leaves the table before it is released.
+	 */
+	pthread_mutex_t conns_lock;
 	struct svc_conn *conns[SVC_MAX_CONNS];
 	unsigned int nr_conns;
 	/* The next owner token GET_EPC gives (2 up: 1 is the platform's own threads'). */
 	uint32_t next_owner;
 };
+
+/*
+ * The kernel model's kick (k->kick, its IPI) in the service: a KICK on the
+ * notify channel of every client, each acknowledged once the client's
+ * threads inside an enclave have left it, all awaited at most
+ * SVC_ZAP_TIMEOUT_MS together; a stalled client is skipped (client_mm.c).
+ */
+void svc_kick_clients(struct svc_server *s);
 
 /* A reply being built: the whole message, and the descriptors to pass. */
 struct svc_out {

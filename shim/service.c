@@ -55,6 +55,7 @@
 #include "service/proto.h"
 #include "service/remote.h"
 #include "shim/shim.h"
+#include "shim/thread.h"
 #include "softsgx/sgx_uapi.h"
 
 struct svc_ofile {
@@ -242,9 +243,22 @@ static void fork_child(void)
 	close_raw(&fork_chan[1]);
 }
 
+/*
+ * The service's KICK, on the client library's notify thread: the threads
+ * of this process inside an enclave take an AEX, as private mode's
+ * reclaimer makes them (shim/thread.c), before it is acknowledged.
+ */
+static void service_kick(void)
+{
+	shim_kick(NULL, NULL);
+}
+
 void shim_service_boot(void)
 {
-	int ret = connect_now(false);
+	int ret;
+
+	svc_remote_set_kick(service_kick);
+	ret = connect_now(false);
 
 	atomic_store(&conn_state, ret ? ret : 1);
 	shim_signals_init();

@@ -322,6 +322,29 @@ static void test_cgroup_msgs(void **state)
 	assert_string_equal(svc_type_name(SVC_CGROUP_LIST), "CGROUP_LIST");
 }
 
+/* KICK (service -> client): no payload either way, no descriptors. */
+static void test_kick(void **state)
+{
+	struct buf b = {0};
+	struct svc_msg m;
+
+	(void)state;
+	m = msg(&b, SVC_KICK, 0);
+	assert_int_equal(svc_msg_check(&m), 0);
+	m = msg(&b, SVC_KICK, 8);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = msg(&b, SVC_KICK, 0);
+	m.nfds = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = reply(&b, SVC_KICK, 0, 0);
+	m.reply = true;
+	assert_int_equal(svc_msg_check(&m), 0);
+	m = reply(&b, SVC_KICK, 0, 8);
+	m.reply = true;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	assert_string_equal(svc_type_name(SVC_KICK | SVC_REPLY), "KICK");
+}
+
 static void test_config(void **state)
 {
 	struct softsgx_config cfg, back;
@@ -356,7 +379,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_framing), cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_replies), cmocka_unit_test(test_cgroup_msgs),
-		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_kick), cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
