@@ -373,6 +373,8 @@ check-stress: deps
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 # bench/bench_startup times `softsgx run`: the command next to the benchmarks (sanitize).
 $(RELEASE_DIR)/bench/bench_startup: | $(RELEASE_CLI)
+# bench/bench_service_ecall runs itself under `softsgx run --private` and `--service`.
+$(RELEASE_DIR)/bench/bench_service_ecall: | $(RELEASE_CLI)
 # bench/bench_service is a client of the platform service (service/remote.c) and
 # starts the service with the softsgx command next to the benchmarks.
 $(RELEASE_DIR)/bench/bench_service: bench/bench_service.c $(call release_obj,$(SVC_SRC)) \

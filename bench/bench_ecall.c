@@ -51,6 +51,7 @@
 
 #define BENCH_NAME	"bench_ecall"
 #define BENCH_CHILD_ENV "SOFTSGX_BENCH_ECALL_CHILD"
+#define BENCH_EEXIT_ENCLAVE
 #include "bench/bench_enclave.h"
 
 #define BATCH	   2000
@@ -59,31 +60,7 @@
 /* ELRANGE of the image's 4 pages: 0 TCS, 1 code (RX), 2 SSA, 3 FS/GS page. */
 #define ENCL_SIZE (BENCH_IMAGE_PAGES * SGX_PAGE_SIZE)
 
-/* The whole enclave: RBX = RCX (the instruction after EENTER), EEXIT. */
-extern const uint8_t bench_encl_entry[], bench_encl_entry_end[];
-__asm__(".pushsection .rodata\n"
-	"bench_encl_entry:\n"
-	"	mov	%rcx, %rbx\n"
-	"	mov	$4, %eax\n"	    /* EEXIT */
-	"	.byte	0x0f, 0x01, 0xd7\n" /* ENCLU */
-	"bench_encl_entry_end:\n"
-	".popsection\n");
-
 static volatile unsigned long sink;
-
-static int ecall_vdso(struct bench_enclave *e, unsigned int n)
-{
-	struct sgx_enclave_run run;
-
-	memset(&run, 0, sizeof(run));
-	run.tcs = (uintptr_t)e->base;
-	for (unsigned int i = 0; i < n; i++) {
-		if (bench_vdso_eenter(vdso_eenter, &run, 0, 0, 0) || run.function != SGX_EEXIT)
-			return fail("vDSO EENTER returned with leaf %u, vector %u", run.function,
-				    run.exception_vector);
-	}
-	return 0;
-}
 
 static int ecall_raw(struct bench_enclave *e, unsigned int n)
 {
@@ -189,7 +166,7 @@ static int function_call(struct bench_enclave *e, unsigned int n)
 enum { VDSO, RAW, ENCLU_TRAP, SIGSEGV_KERNEL, SIGILL_KERNEL, SIGILL_SHIM, CALL, NR_FIGURES };
 
 static struct bench_figure figures[NR_FIGURES] = {
-	[VDSO] = {ecall_vdso, BATCH},
+	[VDSO] = {bench_ecall_vdso, BATCH},
 	[RAW] = {ecall_raw, BATCH},
 	[ENCLU_TRAP] = {bench_enclu_trap, BATCH}, /* ENCLU trap, kernel only */
 	[SIGSEGV_KERNEL] = {sigsegv_kernel, BATCH},

@@ -126,7 +126,7 @@ static double now(void)
 }
 
 /* Become this program again with the shim preloaded, as `softsgx run` does. */
-static void reexec_under_shim(char **argv)
+static __attribute__((unused)) void reexec_under_shim(char **argv)
 {
 	const char *lib = getenv("SOFTSGX_PRELOAD");
 	const char *old = getenv("LD_PRELOAD");
@@ -425,7 +425,7 @@ static void skip_enclu(int sig, siginfo_t *si, void *ucv)
  * @n ENCLU[undefined leaf] trapping straight to skip_enclu(): #UD (SIGILL)
  * without SGX, #GP (SIGSEGV) with SGX present but disabled.
  */
-static int bench_enclu_trap(struct bench_enclave *e, unsigned int n)
+static __attribute__((unused)) int bench_enclu_trap(struct bench_enclave *e, unsigned int n)
 {
 	struct kernel_sigaction shim[2];
 
@@ -479,5 +479,37 @@ static int bench_measure(struct bench_enclave *e, struct bench_figure *figures, 
 	}
 	return 0;
 }
+
+/*
+ * The EEXIT enclave of the ECALL benchmarks (bench_ecall, bench_service_ecall),
+ * for those that define BENCH_EEXIT_ENCLAVE: its whole code is RBX = RCX
+ * (the instruction after EENTER), EEXIT; built with bench_setup() on
+ * BENCH_IMAGE_PAGES pages.
+ */
+#ifdef BENCH_EEXIT_ENCLAVE
+extern const uint8_t bench_encl_entry[], bench_encl_entry_end[];
+__asm__(".pushsection .rodata\n"
+	"bench_encl_entry:\n"
+	"	mov	%rcx, %rbx\n"
+	"	mov	$4, %eax\n"	    /* EEXIT */
+	"	.byte	0x0f, 0x01, 0xd7\n" /* ENCLU */
+	"bench_encl_entry_end:\n"
+	".popsection\n");
+
+/* @n ECALLs of the EEXIT enclave @e through __vdso_sgx_enter_enclave. */
+static int bench_ecall_vdso(struct bench_enclave *e, unsigned int n)
+{
+	struct sgx_enclave_run run;
+
+	memset(&run, 0, sizeof(run));
+	run.tcs = (uintptr_t)e->base;
+	for (unsigned int i = 0; i < n; i++) {
+		if (bench_vdso_eenter(vdso_eenter, &run, 0, 0, 0) || run.function != SGX_EEXIT)
+			return fail("vDSO EENTER returned with leaf %u, vector %u", run.function,
+				    run.exception_vector);
+	}
+	return 0;
+}
+#endif
 
 #endif /* SOFTSGX_BENCH_ENCLAVE_H */
