@@ -369,6 +369,11 @@ check-stress: deps
 	@$(MAKE) --no-print-directory $(CHECK_DIR)/tests/service/test_kill_loop $(CHECK_CLI)
 	@SOFTSGX_STRESS=long SOFTSGX_TEST_KEY=$(TEST_KEY) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
 		./tests/run-tests $(CHECK_DIR)/tests/service/test_kill_loop
+	@# The same with ENCLU in the clients: 1000 programs under `run --service` killed at random
+	@# moments, half of them inside an enclave or paging, while another pages all along.
+	@$(MAKE) --no-print-directory $(RELEASE_DIR)/tests/shim/test_service_enclu $(CONFORM_DEPS)
+	@SOFTSGX_STRESS=long SOFTSGX_TEST_FILTER=test_kill_loop_inside $(CONFORM_ENV) \
+		./tests/run-tests $(RELEASE_DIR)/tests/shim/test_service_enclu
 
 # bench_ecall re-executes itself with SOFTSGX_PRELOAD in LD_PRELOAD.
 # bench/bench_startup times `softsgx run`: the command next to the benchmarks (sanitize).

@@ -42,6 +42,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "hw/hw.h"
 #include "kernel/mm.h"
 #include "service/server.h"
 #include "kernel/sgx.h"
@@ -122,12 +123,22 @@ static int client_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct 
 	return 0;
 }
 
-/* The client is gone: nothing of it is left to zap. notify_lock held. */
+/*
+ * The client is gone: nothing of it is left to zap, and none of its threads
+ * is inside an enclave any more. Its notify channel's end of file says so
+ * first (the process's descriptors close once its last thread is dead),
+ * often before the server thread sees its request connection close; a kick
+ * waiting for it, or a reclaimer's EWB after that kick, must not count its
+ * killed threads inside (NOT_TRACKED, a lost page, EREMOVE's ENCLAVE_ACT).
+ * notify_lock held.
+ */
 static void notify_gone(struct svc_conn *c)
 {
 	if (c->notify_fd >= 0)
 		close(c->notify_fd);
 	c->notify_fd = -2;
+	if (c->hw_owner)
+		sgx_hw_owner_gone(c->hw, c->hw_owner);
 }
 
 /*

@@ -404,6 +404,7 @@ static void do_get_epc(struct svc_server *s, struct svc_conn *c, const struct sv
 		if (s->next_owner < 2) /* 0: none; 1: the platform's own threads */
 			s->next_owner = 2;
 		c->hw_owner = s->next_owner++;
+		c->hw = hw;
 	}
 	rep->owner = c->hw_owner;
 	rep->nr_sections = n;

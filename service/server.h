@@ -75,6 +75,7 @@ struct svc_conn {
 	 * released (sgx_hw_owner_gone()).
 	 */
 	uint32_t hw_owner;
+	struct sgx_hw *hw; /* the platform's CPU model, set with @hw_owner */
 };
 
 /* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */

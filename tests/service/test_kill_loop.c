@@ -91,32 +91,6 @@ static void wait_clients(struct svc_fx *fx, unsigned int clients, struct svc_sta
 	fail_msg("%u clients still connected after 5 s (want %u)", st->clients, clients);
 }
 
-static bool balanced(const struct svc_status_rep *st)
-{
-	return st->free_pages + st->in_use_pages + st->leaked_pages + st->zombie_pages ==
-	       st->total_pages;
-}
-
-/*
- * The invariant, read while the pager allocates and frees: STATUS reads the
- * counters one after the other, and a page between free and in use shows
- * in neither for a moment. A page lost stays lost, so read again
- * (boundedly) until the sum is right.
- */
-static void assert_invariant(struct svc_fx *fx, struct svc_status_rep *st)
-{
-	uint64_t end = fx_now_ms() + 2000;
-
-	while (!balanced(st) && fx_now_ms() < end) {
-		usleep(500);
-		fx_status(fx, st);
-	}
-	assert_int_equal(st->free_pages + st->in_use_pages + st->leaked_pages + st->zombie_pages,
-			 st->total_pages);
-	assert_int_equal(st->leaked_pages, 0);
-	assert_int_equal(st->zombie_pages, 0);
-}
-
 static void test_clients_killed_at_random_points(void **state)
 {
 	struct svc_fx *fx = *state;
@@ -144,7 +118,7 @@ static void test_clients_killed_at_random_points(void **state)
 	assert_int_equal(kill(victim, SIGKILL), 0);
 	assert_int_equal(waitpid(victim, &status_code, 0), victim);
 	wait_clients(fx, 1, &st);
-	assert_invariant(fx, &st);
+	fx_assert_invariant(fx, &st);
 	for (unsigned int i = 0; i < kills; i++) {
 		unsigned int seed = i * 2654435761u;
 
@@ -157,7 +131,7 @@ static void test_clients_killed_at_random_points(void **state)
 		/* Killed, or (rarely) a build that failed first: never a check that failed. */
 		assert_true(WIFSIGNALED(status_code) || WEXITSTATUS(status_code) != 2);
 		wait_clients(fx, 1, &st);
-		assert_invariant(fx, &st);
+		fx_assert_invariant(fx, &st);
 	}
 	rounds_before = atomic_load(&sh->rounds);
 	/* The pager kept going through all of it, and still does. */
@@ -168,7 +142,7 @@ static void test_clients_killed_at_random_points(void **state)
 	assert_true(WIFEXITED(status_code));
 	assert_int_equal(WEXITSTATUS(status_code), 0);
 	wait_clients(fx, 0, &st);
-	assert_invariant(fx, &st);
+	fx_assert_invariant(fx, &st);
 	assert_int_equal(st.in_use_pages, 0);
 	assert_int_equal(st.free_pages, EPC_PAGES);
 	print_message("%u clients killed at random in %llu ms (%u while paging), pager rounds %llu, "
