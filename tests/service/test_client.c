@@ -188,7 +188,7 @@ static void test_foreign_service(void **state)
 			usleep(10000);
 	}
 	kill(pid, SIGTERM);
-	assert_true(fx_wait_exit(pid, 5000) >= 0);
+	assert_true(fx_wait_exit(pid, 15000) >= 0);
 	assert_int_equal(chmod(fx->dir, 0700), 0);
 	assert_int_equal(ret, -EPERM);
 	assert_int_equal(c.fd, -1);
