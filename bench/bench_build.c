@@ -15,6 +15,13 @@
  *   EADD+EEXTEND   vs  that hash plus a memcpy of the 64 MiB into the EPC:
  *                      all the work a build has to do.
  *   EADD alone     vs  memcpy of the same 64 MiB into the same EPC memory.
+ *   ADD_PAGES      SGX_IOC_ENCLAVE_ADD_PAGES of the same 64 MiB, measured,
+ *                  1 MiB per call, on a platform (kernel model and CPU
+ *                  model, as a program's loader builds an enclave), vs the
+ *                  same two limits. This is the build a program gets: the
+ *                  kernel copies the source in (copy_from_user), allocates
+ *                  the EPC and the kernel's page state, and issues EADD and
+ *                  the sixteen EEXTENDs per page.
  *
  * Each figure is the best of REPS runs, so first-touch faults of the EPC
  * memfd do not count; the model's runs and the limits alternate, so that a
@@ -28,6 +35,7 @@
 /* SHA256_Update(), as measure.c, which says why; deprecated in OpenSSL 3. */
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +47,8 @@
 #include "hw/hw.h"
 #include "hw/hw_internal.h" /* secs_hidden(): the model's running MRENCLAVE */
 #include "hw/measure.h"
+#include "softsgx/sgx_uapi.h"
+#include "softsgx/softsgx.h"
 
 #define ENCL_PAGES 16384ULL
 #define ENCL_SIZE  (ENCL_PAGES * SGX_PAGE_SIZE) /* 64 MiB: a power of two, as ELRANGE needs */
@@ -46,6 +56,7 @@
 #define CHUNK	   256
 #define REPS	   7
 #define BLOCK	   64
+#define ADD_CALL   (1ULL << 20) /* bytes per ADD_PAGES call */
 /* The bytes MRENCLAVE hashes per page: EADD block, 16 x (EEXTEND block + chunk). */
 #define STREAM_PER_PAGE (BLOCK + (SGX_PAGE_SIZE / CHUNK) * (BLOCK + CHUNK))
 
@@ -182,6 +193,59 @@ static int check_stream(struct bench *b)
 	return 0;
 }
 
+/*
+ * ECREATE (untimed), ADD_PAGES of the 64 MiB, every page measured (timed),
+ * and the enclave's release (untimed) through the platform's /dev/sgx_enclave.
+ */
+static int build_ioctl(struct softsgx_platform *p, struct bench *b, double *seconds)
+{
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = b->secinfo;
+	struct sgx_enclave_create create = {.src = (uintptr_t)b->secs_src};
+	double t0;
+	long ret;
+	int fd;
+
+	fd = softsgx_open(p, "/dev/sgx_enclave", O_RDWR);
+	if (fd < 0)
+		return die("open /dev/sgx_enclave", fd);
+	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
+	if (ret) {
+		softsgx_close(p, fd);
+		return die("SGX_IOC_ENCLAVE_CREATE", (int)ret);
+	}
+	t0 = now();
+	for (uint64_t off = 0; off < ENCL_SIZE; off += ADD_CALL) {
+		struct sgx_enclave_add_pages add = {
+			.src = (uintptr_t)(b->src + off),
+			.offset = off,
+			.length = ADD_CALL,
+			.secinfo = (uintptr_t)&secinfo,
+			.flags = SGX_PAGE_MEASURE,
+		};
+
+		ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
+		if (ret || add.count != ADD_CALL) {
+			softsgx_close(p, fd);
+			return die("SGX_IOC_ENCLAVE_ADD_PAGES", (int)ret);
+		}
+	}
+	*seconds = now() - t0;
+	softsgx_close(p, fd);
+	return 0;
+}
+
+/* A platform whose EPC holds the enclave, its SECS and VA pages without reclaim. */
+static struct softsgx_platform *platform(void)
+{
+	struct softsgx_config cfg;
+
+	softsgx_default_config(&cfg);
+	cfg.nr_sections = 2;
+	cfg.section_size[0] = 2 * ENCL_SIZE;
+	cfg.section_size[1] = 2 * ENCL_SIZE;
+	return softsgx_platform_new(&cfg);
+}
+
 static double time_stream_sha256(struct bench *b)
 {
 	uint8_t md[SHA256_DIGEST_LENGTH];
@@ -218,7 +282,8 @@ int main(void)
 	struct sgx_hw_config cfg;
 	struct sgx_hw_section s;
 	struct bench b = {0};
-	double t_build = 1e30, t_add = 1e30, t_sha = 1e30, t_copy = 1e30, t;
+	double t_build = 1e30, t_add = 1e30, t_sha = 1e30, t_copy = 1e30, t_ioctl = 1e30, t;
+	struct softsgx_platform *p = NULL;
 	uint64_t x = 0x9E3779B97F4A7C15ULL;
 	int ret = 1;
 
@@ -254,6 +319,14 @@ int main(void)
 	b.secs_src->xfrm = 0x3;
 	b.secinfo.flags = SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W;
 	make_stream(&b);
+	p = platform();
+	if (!p) {
+		perror("bench_build: softsgx_platform_new");
+		goto out;
+	}
+	/* Untimed: the platform's EPC memory is touched for the first time. */
+	if (build_ioctl(p, &b, &t))
+		goto out;
 
 	for (int r = 0; r < REPS; r++) {
 		if (build(&b, true, &t))
@@ -264,18 +337,27 @@ int main(void)
 			goto out;
 		keep_best(&t_add, t);
 		keep_best(&t_copy, time_memcpy(&b));
+		if (build_ioctl(p, &b, &t))
+			goto out;
+		keep_best(&t_ioctl, t);
 	}
 	if (check_stream(&b))
 		goto out;
 
 	printf("bench_build: %llu REG pages (%llu MiB), best of %d runs, MB = 10^6 bytes\n",
 	       ENCL_PAGES, ENCL_SIZE >> 20, REPS);
-	printf("bench_build: EADD+EEXTEND %.4f s, EADD %.4f s, SHA-256 of the %llu-byte "
-	       "measured stream %.4f s (MRENCLAVE checked), memcpy %.4f s\n",
-	       t_build, t_add, ENCL_PAGES * STREAM_PER_PAGE, t_sha, t_copy);
-	row("EADD+EEXTEND, 64 MiB enclave, all measured", mbps(ENCL_SIZE, t_build),
+	printf("bench_build: ADD_PAGES %.4f s, EADD+EEXTEND %.4f s, EADD %.4f s, SHA-256 of the "
+	       "%llu-byte measured stream %.4f s (MRENCLAVE checked), memcpy %.4f s\n",
+	       t_ioctl, t_build, t_add, ENCL_PAGES * STREAM_PER_PAGE, t_sha, t_copy);
+	row("enclave build, ADD_PAGES ioctl (EADD+EEXTEND), 64 MiB, all measured (goal >= 0.8)",
+	    mbps(ENCL_SIZE, t_ioctl), "SHA-256 of the exact measured stream, 5184 bytes per page",
+	    mbps(ENCL_SIZE, t_sha));
+	row("enclave build, ADD_PAGES ioctl, against all its work", mbps(ENCL_SIZE, t_ioctl),
+	    "SHA-256 of that stream + memcpy of 64 MiB into the EPC",
+	    mbps(ENCL_SIZE, t_sha + t_copy));
+	row("EADD+EEXTEND leaves (CPU model alone), 64 MiB enclave, all measured", mbps(ENCL_SIZE, t_build),
 	    "SHA-256 of the exact measured stream, 5184 bytes per page", mbps(ENCL_SIZE, t_sha));
-	row("EADD+EEXTEND, against all its work", mbps(ENCL_SIZE, t_build),
+	row("EADD+EEXTEND leaves, against all its work", mbps(ENCL_SIZE, t_build),
 	    "SHA-256 of that stream + memcpy of 64 MiB into the EPC",
 	    mbps(ENCL_SIZE, t_sha + t_copy));
 	row("EADD only, 64 MiB enclave", mbps(ENCL_SIZE, t_add), "memcpy of 64 MiB into the EPC",
@@ -285,6 +367,8 @@ out:
 	free(b.src);
 	free(b.secs_src);
 	free(b.stream);
+	if (p)
+		softsgx_platform_free(p);
 	sgx_hw_free(b.hw);
 	return ret;
 }
