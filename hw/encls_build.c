@@ -126,6 +126,15 @@ static void copy_page(void *dst, const void *src)
 	memcpy(dst, src, SGX_PAGE_SIZE);
 }
 
+void hw_epc_prefetch(struct sgx_hw *hw, const void *epc)
+{
+	struct epc_ref ref;
+
+	/* No allocation: a page whose EPCM chunk does not exist yet has nothing to fetch. */
+	if (epc_resolve(hw, epc, false, &ref) && ref.e)
+		__builtin_prefetch(ref.e, 1, 3);
+}
+
 /* The TCS fields EADD insists on (SDM EADD, "TCS checks"). */
 static bool tcs_acceptable(const struct sgx_tcs *tcs)
 {

@@ -238,6 +238,13 @@ void *hw_epc_view(struct sgx_hw *hw, const void *addr, int prot);
 bool hw_epc_page_valid(struct sgx_hw *hw, const void *addr);
 
 /*
+ * A hint, no architectural effect (like a PREFETCH instruction): start
+ * bringing the EPCM entry of the EPC page at @epc (direct map) into the
+ * cache, for a kernel that knows which page its next leaf will use.
+ */
+void hw_epc_prefetch(struct sgx_hw *hw, const void *epc);
+
+/*
  * Observability, like hw_epc_page_valid(): how many pages from @addr (a page
  * of a section's direct map or of an alias, @npages of them) may hold EPCM
  * state. The pages after that many were never valid since power-on. The

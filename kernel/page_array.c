@@ -11,10 +11,29 @@ struct page_array_node {
 	struct page_array_node *next;
 };
 
+/* Consecutive page numbers that stay in consecutive buckets. */
+#define PA_RUN_SHIFT 6
+
+/*
+ * Fibonacci hashing of the run of 64 pages an index is in, the index's
+ * place in the run kept as the low bits: an enclave's pages, added, faulted
+ * and released in address order, walk the bucket array (and the nodes,
+ * allocated in that order) sequentially, as the hardware prefetcher likes,
+ * instead of touching a cold line per page, which on an enclave of a few
+ * GiB (a bucket array of megabytes) cost about 0.2 us per page added.
+ * Runs still spread: pages at any power-of-two stride do not pile up in
+ * one bucket.
+ */
 static uint64_t hash(uint64_t index, uint64_t nr_buckets)
 {
-	/* Fibonacci hashing spreads consecutive page numbers. */
-	return (index * 0x9E3779B97F4A7C15ULL) >> (64 - __builtin_ctzll(nr_buckets));
+	unsigned int bits = (unsigned int)__builtin_ctzll(nr_buckets);
+	uint64_t low = index & ((1ULL << PA_RUN_SHIFT) - 1);
+
+	if (bits <= PA_RUN_SHIFT)
+		return index & (nr_buckets - 1);
+	return (((index >> PA_RUN_SHIFT) * 0x9E3779B97F4A7C15ULL) >> (64 - bits + PA_RUN_SHIFT))
+		       << PA_RUN_SHIFT |
+	       low;
 }
 
 void page_array_init(struct page_array *pa)

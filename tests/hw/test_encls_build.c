@@ -1196,6 +1196,30 @@ static void eremove_clears_entry(void **state)
 	assert_int_equal(e->linaddr, lin(8));
 }
 
+/*
+ * hw_epc_prefetch() is a hint: it changes no EPCM state, creates no EPCM
+ * chunk for a page never used, and ignores an address outside the EPC.
+ */
+static void epc_prefetch_is_only_a_hint(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(hw_epc_used_pages(fx->hw, fx_epc_page(fx->hw, 0), NR_PAGES), 0);
+	hw_epc_prefetch(fx->hw, fx_epc_page(fx->hw, 5));
+	hw_epc_prefetch(fx->hw, fx->buf);
+	assert_int_equal(hw_epc_used_pages(fx->hw, fx_epc_page(fx->hw, 0), NR_PAGES), 0);
+	fx_ecreate_default(fx->hw, fx->secs);
+	assert_int_equal(eadd(fx, 1, lin(3), fx->buf, SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	hw_epc_prefetch(fx->hw, epc(fx, 1));
+	hw_epc_prefetch(fx->hw, epc(fx, 2));
+	assert_true(hw_epc_page_valid(fx->hw, epc(fx, 1)));
+	assert_int_equal(epcm(fx->hw, epc(fx, 1))->linaddr, lin(3));
+	assert_false(hw_epc_page_valid(fx->hw, epc(fx, 2)));
+	/* Nothing locked: the page can go. */
+	assert_int_equal(encls_eremove(fx->hw, epc(fx, 1)), SGX_SUCCESS);
+}
+
 /* A whole enclave across two EPC sections, torn down in Linux's order. */
 static void build_across_sections(void **state)
 {
@@ -1279,6 +1303,7 @@ int main(void)
 		TE(eremove_page_locked),
 		TE(eremove_clears_entry),
 		T(build_across_sections),
+		T(epc_prefetch_is_only_a_hint),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

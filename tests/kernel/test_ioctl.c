@@ -555,6 +555,51 @@ static void test_add_bad_src_partial(void **state)
 	lg_platform_free(p);
 }
 
+/*
+ * ADD_PAGES copies the source in batches of 16 pages and allocates a page
+ * ahead: over several batches, with a bad page in the third one, the pages
+ * before it are in (count says how many), the rest are not, and a
+ * SIGSTRUCT over exactly those initializes. Each page has its own content,
+ * so a page copied from the wrong place of a batch would change MRENCLAVE.
+ */
+static void test_add_bad_src_later_batch(void **state)
+{
+	const uint64_t nr = 45, bad = 37;
+	struct softsgx_platform *p = bf_platform(128);
+	struct bf_enclave *e = enclave_alloc();
+	struct softsgx_stats before, after;
+	uint64_t count;
+	uint8_t *src = mmap(NULL, nr * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			    -1, 0);
+
+	(void)state;
+	assert_true(src != MAP_FAILED);
+	for (uint64_t i = 0; i < nr; i++)
+		for (uint64_t b = 0; b < PAGE; b += 8)
+			*(uint64_t *)(src + i * PAGE + b) = i << 32 | b;
+	bf_create(p, e, 64 * PAGE);
+	bf_add_tcs(e, 0);
+	softsgx_get_stats(p, &before);
+	assert_int_equal(mprotect(src + bad * PAGE, PAGE, PROT_NONE), 0);
+	assert_int_equal(bf_add(e, src, 2 * PAGE, nr, RW, true, &count), -EFAULT);
+	assert_int_equal(count, bad * PAGE);
+	softsgx_get_stats(p, &after);
+	/* No page allocated ahead is left behind. */
+	assert_int_equal(after.in_use_pages, before.in_use_pages + bad);
+	ek_assert_invariant(p);
+	assert_int_equal(mprotect(src + bad * PAGE, PAGE, PROT_READ | PROT_WRITE), 0);
+	/* The rest, unmeasured, as a loader adds a heap. */
+	assert_int_equal(bf_add(e, src + bad * PAGE, (2 + bad) * PAGE, nr - bad, RW, false, &count),
+			 0);
+	assert_int_equal(count, (nr - bad) * PAGE);
+	bf_sign(e);
+	assert_int_equal(bf_init(e), 0);
+	munmap(src, nr * PAGE);
+	close_all(p, e);
+	free(e);
+	lg_platform_free(p);
+}
+
 static void test_add_eadd_refuses_eio(void **state)
 {
 	struct softsgx_platform *p = bf_platform(64);
@@ -1268,6 +1313,7 @@ int main(void)
 		LG_TEST(test_add_einval_secinfo),
 		LG_TEST(test_add_same_offset_ebusy),
 		LG_TEST(test_add_bad_src_partial),
+		LG_TEST(test_add_bad_src_later_batch),
 		LG_TEST(test_add_eadd_refuses_eio),
 		LG_TEST(test_add_count_not_writable),
 		LG_TEST(test_add_epc_full_nothing_reclaimable),
