@@ -9,8 +9,9 @@
  * - service: a platform service (`softsgx platform start --foreground`,
  *   started by this program in a directory of its own) reached through
  *   service/remote.c, faults sent to svc_remote_fault(): each ioctl, mmap
- *   and fault a request, each page the reclaimer takes from us a ZAP
- *   message acknowledged by our notify thread.
+ *   and fault a request, each reclaim batch that takes pages from us one
+ *   ZAP message (all of the batch's pages) acknowledged by our notify
+ *   thread.
  *
  * Figures (wall time, the service works in another process; median of
  * rounds that alternate between the modes):
