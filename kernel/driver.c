@@ -561,9 +561,17 @@ enum sgx_fault_result sgx_encl_fault(struct sgx_encl *encl, struct sgx_vma *vma,
 		pthread_mutex_unlock(&encl->lock);
 		return err == -EBUSY ? SGX_FAULT_RETRY : SGX_FAULT_SIGBUS;
 	}
-	prot = (access & SGX_FAULT_ENCLAVE_MODE) ? sgx_encl_pte_prot(encl, entry, vma->prot)
-						  : vma->prot;
-	if (prot != vma->prot && !sgx_vma_access_ok(prot, access & PROT_ACCESS)) {
+	/*
+	 * Enclave code and ENCLU operands: a host PTE no wider than the EPCM
+	 * (native enclave code meets no other check); the operand's walk
+	 * finds the page as the VMA allows (the install's walk protection)
+	 * and the leaf checks the EPCM itself.
+	 */
+	prot = (access & (SGX_FAULT_ENCLAVE_MODE | SGX_FAULT_OPERAND))
+		       ? sgx_encl_pte_prot(encl, entry, vma->prot)
+		       : vma->prot;
+	if ((access & SGX_FAULT_ENCLAVE_MODE) && prot != vma->prot &&
+	    !sgx_vma_access_ok(prot, access & PROT_ACCESS)) {
 		/* No EPCM verdict without a PTE the walk found: keep what it allows. */
 		if (prot && !(entry->mapped & vma->pte_bit))
 			sgx_encl_install_pte(encl, vma, entry, page_addr, prot);

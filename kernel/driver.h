@@ -101,6 +101,15 @@ enum sgx_fault_result {
  * allows.
  */
 #define SGX_FAULT_ENCLAVE_MODE 0x100
+/*
+ * Or'ed into @access instead: the page walk of an ENCLU leaf (an operand,
+ * EENTER's TCS and SSA) missed. The leaf makes its own EPCM checks once the
+ * walk finds the page, so the fault maps it for the walk as the VMA allows;
+ * but enclave code may touch the same page natively later, and there only
+ * the host PTE stands for the EPCM check: that PTE allows no more than the
+ * EPCM does (maybe nothing), as for SGX_FAULT_ENCLAVE_MODE.
+ */
+#define SGX_FAULT_OPERAND 0x200
 
 /* A page fault at @addr for an access of kind @access (PROT_READ/WRITE/EXEC). */
 enum sgx_fault_result sgx_handle_fault(struct sgx_kernel *k, uint64_t addr, int access);

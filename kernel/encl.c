@@ -541,7 +541,7 @@ void sgx_encl_mm_copy_ptes(struct sgx_encl *encl, uint64_t from, uint64_t to)
 int sgx_encl_install_pte(struct sgx_encl *encl, struct sgx_vma *vma, struct sgx_encl_page *entry,
 			 uint64_t addr, int prot)
 {
-	int ret = vma->mm->ops->install(vma->mm, encl->k, entry->epc_page, addr, prot);
+	int ret = vma->mm->ops->install(vma->mm, encl->k, entry->epc_page, addr, prot, vma->prot);
 
 	if (!ret)
 		entry->mapped |= vma->pte_bit;

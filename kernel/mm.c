@@ -40,9 +40,13 @@ static int local_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool f
 }
 
 static int local_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
-			 uint64_t addr, int prot)
+			 uint64_t addr, int prot, int walk_prot)
 {
 	(void)mm;
+	(void)walk_prot; /* the walk reads the kernel model (kernel/translate.c) */
+	/* For an ENCLU operand on a page the EPCM keeps from enclave code: no host PTE. */
+	if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
+		return 0;
 	return sgx_epc_page_map(k, page, addr, prot);
 }
 

@@ -59,9 +59,16 @@ struct sgx_vma {
 struct sgx_mm_ops {
 	/* Address space for a new VMA, PROT_NONE; *addr a hint unless @fixed. */
 	int (*reserve)(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool fixed);
-	/* A PTE: EPC page @page (its section and index) at @addr with @prot. */
+	/*
+	 * A PTE: EPC page @page (its section and index) at @addr with @prot,
+	 * what the host's page table allows (native enclave code is checked
+	 * against it alone, so for an enclave page no more than the EPCM
+	 * allows); @walk_prot is what the CPU model's walk of an ENCLU operand
+	 * finds there (the VMA's protection), at least @prot. A process whose
+	 * model walks the kernel's structures (private mode) needs only @prot.
+	 */
 	int (*install)(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
-		       uint64_t addr, int prot);
+		       uint64_t addr, int prot, int walk_prot);
 	/*
 	 * Drop the PTEs of the @n pages at @addrs: the next touch faults. The
 	 * reclaimer passes all the pages of a batch this mm maps at once, in

@@ -72,7 +72,8 @@ enum sgx_fault_result sgx_vepc_fault(struct sgx_vepc *vepc, struct sgx_vma *vma,
 	pthread_mutex_lock(&vepc->lock);
 	epc_page = vepc_get_page(vepc, (page_addr - vma->file_base) / SGX_PAGE_SIZE, &err);
 	if (epc_page)
-		err = vma->mm->ops->install(vma->mm, vepc->k, epc_page, page_addr, vma->prot);
+		err = vma->mm->ops->install(vma->mm, vepc->k, epc_page, page_addr, vma->prot,
+					    vma->prot);
 	pthread_mutex_unlock(&vepc->lock);
 	if (!err)
 		return SGX_FAULT_RETRY;

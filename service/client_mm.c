@@ -101,7 +101,7 @@ static int client_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool 
 }
 
 static int client_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
-			  uint64_t addr, int prot)
+			  uint64_t addr, int prot, int walk_prot)
 {
 	struct svc_req_ctx *r = req_of(mm);
 	struct svc_pte_op *op;
@@ -116,6 +116,7 @@ static int client_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct 
 		return -ENOMEM;
 	op->op = SVC_PTE_INSTALL;
 	op->prot = prot & 7;
+	op->walk_prot = (uint32_t)((walk_prot | prot) & 7);
 	op->addr = addr;
 	op->len = PAGE;
 	op->section = page->section;

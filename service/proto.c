@@ -115,6 +115,7 @@ static int check_cgroup_list(const struct svc_cgroup_list_rep *r, size_t body)
 
 #define PROT_ALL 0x7 /* PROT_READ | PROT_WRITE | PROT_EXEC */
 #define FAULT_ENCLAVE_MODE 0x100 /* kernel/driver.h SGX_FAULT_ENCLAVE_MODE */
+#define FAULT_OPERAND	   0x200 /* kernel/driver.h SGX_FAULT_OPERAND */
 
 /*
  * @n windows and their data in @len bytes at @w: lengths that add up,
@@ -234,7 +235,8 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_FAULT: {
 		const struct svc_fault_req *r = p;
 
-		if (len != sizeof(*r) || r->reserved || r->access & ~(PROT_ALL | FAULT_ENCLAVE_MODE))
+		if (len != sizeof(*r) || r->reserved || r->access & ~(PROT_ALL | FAULT_ENCLAVE_MODE | FAULT_OPERAND) ||
+		    ((r->access & FAULT_ENCLAVE_MODE) && (r->access & FAULT_OPERAND)))
 			return -EINVAL;
 		return 0;
 	}
@@ -270,7 +272,10 @@ static int check_mm_rep(const struct svc_mm_rep *r, size_t body)
 	if (body != sizeof(*r) + r->nr_ops * sizeof(*op))
 		return -EINVAL;
 	for (uint32_t i = 0; i < r->nr_ops; i++) {
-		if (op[i].addr % PAGE || op[i].prot & ~PROT_ALL || op[i].reserved)
+		if (op[i].addr % PAGE || op[i].prot & ~PROT_ALL || op[i].walk_prot & ~PROT_ALL)
+			return -EINVAL;
+		/* The walk finds at least what the host's PTE allows; RESERVE has no walk. */
+		if ((uint32_t)op[i].prot & ~op[i].walk_prot)
 			return -EINVAL;
 		if (op[i].op == SVC_PTE_RESERVE) {
 			if (!op[i].len || op[i].len % PAGE || op[i].addr + op[i].len < op[i].addr)

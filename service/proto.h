@@ -296,10 +296,10 @@ struct svc_fault_req {
 #define SVC_PTE_INSTALL 2
 struct svc_pte_op {
 	uint32_t op;
-	int32_t prot;
+	int32_t prot; /* the host PTE's: for an enclave page no more than the EPCM allows */
 	uint64_t addr, len;
 	uint32_t section;
-	uint32_t reserved;
+	uint32_t walk_prot; /* INSTALL: what the CPU model's walk finds, prot's superset */
 	uint64_t index;
 };
 _Static_assert(sizeof(struct svc_pte_op) == 40, "svc_pte_op layout");

@@ -24,7 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -285,9 +287,14 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 			continue;
 		if (zapped_since(gen, op->addr))
 			continue; /* faults again: the service installs it anew */
+		/*
+		 * The host's PTE with what native enclave code may do (maybe
+		 * nothing: an ENCLU operand the EPCM keeps from it), the
+		 * model's walk with what the VMA allows.
+		 */
 		if (sys_mmap((void *)op->addr, PAGE, op->prot, MAP_SHARED | MAP_FIXED,
 			     R.epc_fd[op->section], (off_t)(op->index * PAGE)) != MAP_FAILED)
-			svc_pte_set(op->addr, op->section, op->index, op->prot);
+			svc_pte_set(op->addr, op->section, op->index, (int)op->walk_prot);
 	}
 	pte_unlock();
 }
@@ -440,6 +447,49 @@ static int take_epc(const struct svc_get_epc_rep *e, int *fds)
 	return ret;
 }
 
+/*
+ * A program may close every descriptor it did not open (closefrom(3),
+ * close_range(), a daemon's loop over all numbers): this library's move
+ * to the top of the descriptor space, out of the numbers a program hands
+ * out, and the shim's close wrappers leave them alone (svc_remote_fds()).
+ */
+static int fd_high_base(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536)
+		return 65536 - 64;
+	return rl.rlim_cur > 256 ? (int)rl.rlim_cur - 64 : 192;
+}
+
+static void fd_move_high(int *fd)
+{
+	int to;
+
+	if (*fd < 0)
+		return;
+	to = (int)syscall(SYS_fcntl, *fd, F_DUPFD_CLOEXEC, fd_high_base());
+	if (to < 0)
+		return; /* stays where it is: still ours */
+	sys_close(*fd);
+	*fd = to;
+}
+
+unsigned int svc_remote_fds(int *out, unsigned int cap)
+{
+	unsigned int n = 0;
+
+	if (!R.connected)
+		return 0;
+	if (n < cap && R.c.fd >= 0)
+		out[n++] = R.c.fd;
+	if (n < cap && R.n.fd >= 0)
+		out[n++] = R.n.fd;
+	for (unsigned int i = 0; i < R.nr_sections && n < cap; i++)
+		out[n++] = R.epc_fd[i];
+	return n;
+}
+
 int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_config *cfg)
 {
 	struct svc_hello_rep info;
@@ -466,6 +516,10 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 		goto fail;
 	atomic_store(&R.dead, false);
 	atomic_store(&R.paused, false);
+	fd_move_high(&R.c.fd);
+	fd_move_high(&R.n.fd);
+	for (unsigned int i = 0; i < R.nr_sections; i++)
+		fd_move_high(&R.epc_fd[i]);
 	ret = -pthread_create(&R.thread, NULL, notify_main, NULL);
 	if (ret)
 		goto fail;

@@ -85,7 +85,9 @@ int svc_remote_munmap(void *addr, size_t len);
 int svc_remote_mprotect(void *addr, size_t len, int prot);
 /*
  * A page fault at @addr for @access (PROT_READ/WRITE/EXEC, | 0x100 for an
- * access by enclave code): the PTEs are in place when it returns RETRY.
+ * access by enclave code, | 0x200 for the walk of an ENCLU operand: the
+ * SGX_FAULT_* flags of kernel/driver.h): the PTEs are in place when it
+ * returns RETRY.
  * Safe in a signal handler (see above). SIGBUS when the service is gone.
  */
 enum svc_fault_verdict svc_remote_fault(void *addr, int access);
@@ -130,6 +132,14 @@ void svc_remote_forget(void);
 void svc_remote_set_kick(void (*fn)(void));
 /* Tests: KICKs this process has received. */
 uint64_t svc_remote_kicks(void);
+
+/*
+ * This library's own descriptors (its two connections, the EPC sections'
+ * memfds), at most @cap into @out: kept at the top of the descriptor
+ * space, and skipped by the shim when the program closes descriptors it
+ * did not open (close, close_range, closefrom). The count.
+ */
+unsigned int svc_remote_fds(int *out, unsigned int cap);
 
 /* Tests: the notify thread stops reading (a client that never acknowledges), or resumes. */
 void svc_remote_notify_pause(bool pause);

@@ -737,6 +737,8 @@ const char *devfs_fd_link(int dirfd, const char *path)
 	fd = strtol(num, NULL, 10);
 	if (fd < 0 || fd >= SHIM_MAX_FD)
 		return NULL;
+	if (shim_service_mode())
+		return shim_svc_fd_type((int)fd, &type) ? devfs_dev_path(type) : NULL;
 	f = shim_fget((int)fd);
 	if (!f)
 		return NULL;

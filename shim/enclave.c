@@ -254,13 +254,15 @@ static bool pf_fixable(uint32_t err)
 
 /*
  * A #PF on an ENCLU operand (the leaf's own page walk failed) that the
- * kernel model resolved. Asked without SGX_FAULT_ENCLAVE_MODE: the leaf
- * makes its own EPCM checks once the walk succeeds (EACCEPT of a PENDING
- * page must go on).
+ * kernel model resolved. Asked as SGX_FAULT_OPERAND, not ENCLAVE_MODE: the
+ * leaf makes its own EPCM checks once the walk succeeds (EACCEPT of a
+ * PENDING page must go on), and the host PTE the fault leaves allows no
+ * more than the EPCM does, for the enclave code that may touch it next.
  */
 static bool operand_fault_fixed(const struct shim_cpu *cpu, uint64_t addr, uint32_t err)
 {
-	return pf_fixable(err) && cpu->fault(addr, shim_pf_access(err)) == SGX_FAULT_RETRY;
+	return pf_fixable(err) &&
+	       cpu->fault(addr, shim_pf_access(err) | SGX_FAULT_OPERAND) == SGX_FAULT_RETRY;
 }
 
 /*
@@ -306,7 +308,8 @@ static int enclave_page_fault(const struct shim_cpu *cpu, struct shim_thread *t,
 	 * does not: the leaf checks the EPCM itself once the walk succeeds.
 	 */
 	if (pf_fixable(err))
-		r = cpu->fault(addr, shim_pf_access(err) | (operand ? 0 : SGX_FAULT_ENCLAVE_MODE));
+		r = cpu->fault(addr, shim_pf_access(err) |
+					     (operand ? SGX_FAULT_OPERAND : SGX_FAULT_ENCLAVE_MODE));
 	if (r != SGX_FAULT_RETRY) {
 		/*
 		 * SGX2: the EPCM refused a page the kernel has (PENDING,

@@ -61,6 +61,7 @@
 struct svc_ofile {
 	_Atomic unsigned int refs;
 	int handle;
+	enum sgx_file_type type; /* what fstat() and /proc/self/fd show it as */
 	unsigned int gen; /* the connection it belongs to (see conn_gen) */
 };
 
@@ -418,6 +419,7 @@ static int open_file(enum sgx_file_type type, int flags)
 	}
 	f->refs = 1;
 	f->handle = h;
+	f->type = type;
 	f->gen = atomic_load(&conn_gen);
 	/* A real descriptor number, so the program's bookkeeping holds. */
 	fd = memfd_create(devfs_dev_path(type) + strlen("/dev/"),
@@ -438,6 +440,22 @@ static int open_file(enum sgx_file_type type, int flags)
  * never copied mid-change) and no reference of the table is held by a
  * thread the child does not have.
  */
+bool shim_svc_fd_type(int fd, enum sgx_file_type *type)
+{
+	struct svc_ofile *f;
+
+	if (!shim_svc_fd_present(fd))
+		return false;
+	shim_model_get();
+	f = fget(fd);
+	if (f) {
+		*type = f->type;
+		ofile_put(f);
+	}
+	shim_model_put();
+	return f != NULL;
+}
+
 int shim_svc_open(enum sgx_file_type type, int flags)
 {
 	int r;

@@ -36,6 +36,8 @@ bool shim_service_mode(void);
 void shim_service_boot(void);
 int shim_svc_open(enum sgx_file_type type, int flags);
 bool shim_svc_fd_present(int fd);
+/* The type of @fd when it is an SGX descriptor of the service (fstat, /proc/self/fd). */
+bool shim_svc_fd_type(int fd, enum sgx_file_type *type);
 /* @fd was closed: drop its entry (the last one closes the handle). */
 void shim_svc_closed(int fd);
 void shim_svc_dup(int oldfd, int newfd);

@@ -43,6 +43,12 @@ static bool file_node(struct sgx_file *f, struct devfs_node *node)
 /* The node of SGX descriptor @fd, or false. */
 static bool fd_node(int fd, struct devfs_node *node)
 {
+	enum sgx_file_type type;
+
+	if (shim_service_mode() && shim_svc_fd_type(fd, &type)) {
+		devfs_node_of_type(type, node);
+		return true;
+	}
 	return file_node(shim_fget(fd), node) || devfs_vdir_node(fd, node);
 }
 

@@ -23,6 +23,7 @@
 #include <linux/close_range.h>
 
 #include "shim/devfs.h"
+#include "service/remote.h"
 #include "shim/shim.h"
 #include "softsgx/sgx_uapi.h"
 
@@ -207,10 +208,61 @@ int __openat_2(int dirfd, const char *path, int flags)
 
 int __openat64_2(int dirfd, const char *path, int flags) __attribute__((alias("__openat_2")));
 
+/* One of the service connection's own descriptors (service/remote.h): not the program's. */
+static bool service_own_fd(int fd)
+{
+	int own[2 + SOFTSGX_MAX_SECTIONS];
+	unsigned int n = shim_service_mode() ? svc_remote_fds(own, 2 + SOFTSGX_MAX_SECTIONS) : 0;
+
+	for (unsigned int i = 0; i < n; i++)
+		if (own[i] == fd)
+			return true;
+	return false;
+}
+
+/*
+ * close_range(@first, @last, @flags) around the service connection's own
+ * descriptors, which the program never opened: the pieces between them.
+ */
+static long close_range_around_own(unsigned int first, unsigned int last, int flags)
+{
+	int own[2 + SOFTSGX_MAX_SECTIONS];
+	unsigned int n = shim_service_mode() ? svc_remote_fds(own, 2 + SOFTSGX_MAX_SECTIONS) : 0;
+	unsigned int from = first;
+	long ret = 0;
+
+	/* In ascending order: a handful, insertion sort. */
+	for (unsigned int i = 1; i < n; i++)
+		for (unsigned int j = i; j > 0 && own[j - 1] > own[j]; j--) {
+			int t = own[j];
+
+			own[j] = own[j - 1];
+			own[j - 1] = t;
+		}
+	for (unsigned int i = 0; i < n && !ret; i++) {
+		unsigned int fd = (unsigned int)own[i];
+
+		if (fd < from || fd > last)
+			continue;
+		if (fd > from)
+			ret = devfs_sys(SYS_close_range, from, fd - 1, flags, 0, 0, 0);
+		from = fd + 1;
+	}
+	if (!ret && from <= last)
+		ret = devfs_sys(SYS_close_range, from, last, flags, 0, 0, 0);
+	return ret;
+}
+
 int close(int fd)
 {
-	struct sgx_file *f = shim_fd_remove(fd);
+	struct sgx_file *f;
 	int ret;
+
+	if (service_own_fd(fd)) {
+		errno = EBADF; /* not open as far as the program knows */
+		return -1;
+	}
+	f = shim_fd_remove(fd);
 
 	devfs_vdir_unregister(fd);
 	shim_resolve_real();
@@ -479,7 +531,7 @@ int fclose(FILE *fp)
 
 int close_range(unsigned int first, unsigned int last, int flags)
 {
-	long ret = devfs_sys(SYS_close_range, first, last, flags, 0, 0, 0);
+	long ret = first > last ? -EINVAL : close_range_around_own(first, last, flags);
 
 	/* CLOSE_RANGE_CLOEXEC only marks them; CLOSE_RANGE_UNSHARE closes too. */
 	if (!ret && !(flags & CLOSE_RANGE_CLOEXEC))
@@ -492,7 +544,9 @@ void closefrom(int lowfd)
 	unsigned int first = lowfd < 0 ? 0 : (unsigned int)lowfd;
 
 	shim_resolve_real();
-	if (real.closefrom)
+	if (shim_service_mode())
+		close_range_around_own(first, ~0u, 0);
+	else if (real.closefrom)
 		real.closefrom(lowfd);
 	else
 		devfs_sys(SYS_close_range, first, ~0u, 0, 0, 0, 0);

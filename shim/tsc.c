@@ -23,16 +23,17 @@ static int trap_mode = -1;
 
 static bool trap_rdtsc(void)
 {
-	struct sgx_kernel *k;
+	const struct shim_cpu *cpu;
 	const char *env;
 
 	if (trap_mode >= 0)
 		return trap_mode;
-	k = shim_kernel_if_up();
-	if (!k)
+	/* The platform's CPU: the process's own, or the service's view (shim/cpu.c). */
+	cpu = shim_cpu();
+	if (!cpu)
 		return false;
 	env = getenv("SOFTSGX_RDTSC");
-	trap_mode = !(env && !strcmp(env, "1")) && !sgx_hw_config(k->hw)->sgx2;
+	trap_mode = !(env && !strcmp(env, "1")) && !sgx_hw_config(cpu->hw)->sgx2;
 	return trap_mode;
 }
 

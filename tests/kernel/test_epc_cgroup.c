@@ -56,8 +56,9 @@ static int rec_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool fix
 }
 
 static int rec_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
-		       uint64_t addr, int prot)
+		       uint64_t addr, int prot, int walk_prot)
 {
+	(void)walk_prot;
 	return sgx_epc_page_map(k, page, (uintptr_t)real(mm->ops_data, addr), prot);
 }
 

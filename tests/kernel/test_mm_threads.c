@@ -75,8 +75,9 @@ static int sh_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool fixe
 }
 
 static int sh_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct sgx_epc_page *page,
-		      uint64_t addr, int prot)
+		      uint64_t addr, int prot, int walk_prot)
 {
+	(void)walk_prot;
 	return sgx_epc_page_map(k, page, real(mm->ops_data, addr), prot);
 }
 
