@@ -400,8 +400,8 @@ $(RELEASE_DIR)/bench/bench_service: bench/bench_service.c $(call release_obj,$(S
 
 bench: deps
 	@$(MAKE) --no-print-directory $(BENCH_BINS) $(PRELOAD_LIB)
-	@SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_STATE_DIR=$(abspath build/state) \
-		./bench/run-benchmarks $(BENCH_BINS)
+	@SOFTSGX_SERVICE=0 SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) \
+		SOFTSGX_STATE_DIR=$(abspath build/state) ./bench/run-benchmarks $(BENCH_BINS)
 
 # The demo: the platform as software sees it, a VMM's guest reboot cycle on
 # /dev/sgx_vepc, then examples/demo.c under `softsgx run` on a 256-page EPC
@@ -416,8 +416,8 @@ run: deps
 	@echo '$$ $(RELEASE_CLI) guest'
 	@$(RELEASE_CLI) guest
 	@echo
-	@echo '$$ $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 -- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)'
-	@SOFTSGX_STATE_DIR=$(abspath build/state) $(RELEASE_CLI) run --epc $(DEMO_EPC) --sections 1 \
+	@echo '$$ $(RELEASE_CLI) run --private --epc $(DEMO_EPC) --sections 1 -- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)'
+	@SOFTSGX_STATE_DIR=$(abspath build/state) $(RELEASE_CLI) run --private --epc $(DEMO_EPC) --sections 1 \
 		-- $(RELEASE_DEMO) --epc $(DEMO_EPC) $(TEST_ENCLAVE)
 
 # Corpus replay: the harness, its checks and replay.c's main(), for `make check`.

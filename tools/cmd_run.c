@@ -51,14 +51,15 @@ static void usage(FILE *out)
 	      "                   default: its cgroup v2 path); exported as\n"
 	      "                   SOFTSGX_CGROUP, read where the program connects to\n"
 	      "                   the service\n"
-	      "      --private    PROGRAM gets a platform of its own, booted in its\n"
-	      "                   process (the default for now)\n"
 	      "      --service    PROGRAM uses the per-user platform service (softsgx\n"
 	      "                   platform), started on demand with the platform\n"
 	      "                   options below; one that runs with another\n"
-	      "                   configuration is an error (exit 2). Enclaves can be\n"
-	      "                   built, mapped and paged, not yet entered: ENCLU\n"
-	      "                   needs --private (docs/platform-service.md)\n"
+	      "                   configuration is an error (exit 2). The default,\n"
+	      "                   unless --trace is given: one EPC for every program,\n"
+	      "                   as on Linux (docs/platform-service.md)\n"
+	      "      --private    PROGRAM gets a platform of its own, booted in its\n"
+	      "                   process: hermetic, with a stats file for softsgx top\n"
+	      "                   and tracing; a forked child gets a copy of the EPC\n"
 	      "  -h, --help       show this help and exit\n"
 	      "\n" CLI_PLATFORM_USAGE
 	      "\n"
@@ -66,7 +67,7 @@ static void usage(FILE *out)
 	      "  SOFTSGX_PRELOAD  the shim library to use (default: " PRELOAD_NAME "\n"
 	      "                   next to the softsgx executable, else in\n"
 	      "                   ../lib/softsgx/ relative to it)\n"
-	      "  SOFTSGX_SERVICE  1: as --service, when --private is not given\n"
+	      "  SOFTSGX_SERVICE  0: as --private, 1: as --service, when neither is given\n"
 	      "  SOFTSGX_TRACE    as --trace FILE, when --trace is not given\n"
 	      "  SOFTSGX_TRACE_MAX_EVENTS  events a trace keeps, 1-4294967296 (default\n"
 	      "                   1048576); later ones are dropped and counted\n"
@@ -304,8 +305,17 @@ static int run(int argc, char **argv)
 	ret = find_preload(lib, sizeof(lib));
 	if (ret)
 		return cli_fail(NAME, "cannot use the shim library %s: %s", lib, strerror(-ret));
+	/*
+	 * The service by default (one EPC for the machine, as on Linux); a
+	 * trace records a platform in the program's own process.
+	 */
+	if (service < 0 && env_service && (!strcmp(env_service, "0") || !strcmp(env_service, "1")))
+		service = env_service[0] == '1';
 	if (service < 0)
-		service = env_service && !strcmp(env_service, "1");
+		service = !getenv("SOFTSGX_TRACE");
+	else if (service && getenv("SOFTSGX_TRACE"))
+		return cli_usage_error(NAME, "--trace (or SOFTSGX_TRACE) needs --private: the "
+					     "service's platform is not traced");
 	/* Before LD_PRELOAD is set: the service it may start runs without the shim. */
 	if (service) {
 		ret = check_service(&cfg);

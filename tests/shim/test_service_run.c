@@ -562,6 +562,48 @@ static void test_env_and_private(void **state)
 	cli_result_free(&r);
 }
 
+/*
+ * The service is the default: with no option and no SOFTSGX_SERVICE the
+ * program is its client (the running one: another configuration is an
+ * error); SOFTSGX_SERVICE=0 and --trace give a private platform; --trace
+ * with --service is a usage error.
+ */
+static void test_service_is_default(void **state)
+{
+	struct cli_result r;
+	char trace[256];
+
+	(void)state;
+	fx_start(&fx, CLI_ARGS("--epc", "2M", "--sections", "1"));
+	cli_exec_env(&r, NULL, CLI_ARGS("SOFTSGX_SERVICE"),
+		     CLI_ARGS("run", "--epc", "2M", "--sections", "1", "--", "sh", "-c",
+			      "echo $SOFTSGX_SERVICE"));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "1\n");
+	cli_result_free(&r);
+	cli_exec_env(&r, NULL, CLI_ARGS("SOFTSGX_SERVICE"),
+		     CLI_ARGS("run", "--epc", "4M", "--sections", "1", "--", "true"));
+	assert_int_equal(r.status, 2);
+	cli_assert_contains(r.err, "--epc 2M --sections 1");
+	cli_result_free(&r);
+	cli_exec_env(&r, CLI_ARGS("SOFTSGX_SERVICE=0"), NULL,
+		     CLI_ARGS("run", "--epc", "4M", "--sections", "1", "--", "sh", "-c",
+			      "echo \"[$SOFTSGX_SERVICE]\""));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "[]\n");
+	cli_result_free(&r);
+	snprintf(trace, sizeof(trace), "%s/run.trace", fx.dir);
+	cli_exec_env(&r, NULL, CLI_ARGS("SOFTSGX_SERVICE"),
+		     CLI_ARGS("run", "--trace", trace, "--epc", "4M", "--sections", "1", "--",
+			      "sh", "-c", "echo \"[$SOFTSGX_SERVICE]\""));
+	cli_assert_status(&r, 0);
+	assert_string_equal(r.out, "[]\n");
+	cli_result_free(&r);
+	cli_exec(&r, CLI_ARGS("run", "--service", "--trace", trace, "--", "true"));
+	cli_assert_usage_error(&r, "run", "--trace (or SOFTSGX_TRACE) needs --private");
+	cli_result_free(&r);
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -573,6 +615,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_fork_child, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_descriptors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_and_private, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_is_default, setup, teardown),
 	};
 	if (argc > 2 && !strcmp(argv[1], "worker"))
 		return worker(argc, argv);
