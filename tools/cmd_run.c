@@ -321,7 +321,8 @@ static int run(int argc, char **argv)
 		ret = check_service(&cfg);
 		if (ret)
 			return ret;
-	} else if (unsetenv("SOFTSGX_SERVICE")) {
+	} else if (setenv("SOFTSGX_SERVICE", "0", 1)) {
+		/* "0", not unset: its own `softsgx run`s stay private too. */
 		return cli_fail(NAME, "cannot set up the environment: %m");
 	}
 	if (set_preload(lib) || export_platform(&cfg))

@@ -555,7 +555,7 @@ static void test_env_and_private(void **state)
 		     CLI_ARGS("run", "--private", "--epc", "8M", "--sections", "1", "--", "sh",
 			      "-c", "echo \"[$SOFTSGX_SERVICE]\""));
 	cli_assert_status(&r, 0);
-	assert_string_equal(r.out, "[]\n");
+	assert_string_equal(r.out, "[0]\n");
 	cli_result_free(&r);
 	cli_exec(&r, CLI_ARGS("run", "--private", "--service", "--", "true"));
 	assert_int_equal(r.status, 2);
@@ -590,14 +590,14 @@ static void test_service_is_default(void **state)
 		     CLI_ARGS("run", "--epc", "4M", "--sections", "1", "--", "sh", "-c",
 			      "echo \"[$SOFTSGX_SERVICE]\""));
 	cli_assert_status(&r, 0);
-	assert_string_equal(r.out, "[]\n");
+	assert_string_equal(r.out, "[0]\n");
 	cli_result_free(&r);
 	snprintf(trace, sizeof(trace), "%s/run.trace", fx.dir);
 	cli_exec_env(&r, NULL, CLI_ARGS("SOFTSGX_SERVICE"),
 		     CLI_ARGS("run", "--trace", trace, "--epc", "4M", "--sections", "1", "--",
 			      "sh", "-c", "echo \"[$SOFTSGX_SERVICE]\""));
 	cli_assert_status(&r, 0);
-	assert_string_equal(r.out, "[]\n");
+	assert_string_equal(r.out, "[0]\n");
 	cli_result_free(&r);
 	cli_exec(&r, CLI_ARGS("run", "--service", "--trace", trace, "--", "true"));
 	cli_assert_usage_error(&r, "run", "--trace (or SOFTSGX_TRACE) needs --private");
