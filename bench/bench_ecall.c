@@ -44,6 +44,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -186,12 +187,28 @@ static void row(const char *figure, int value, const char *limit_name, int limit
 int main(int argc, char **argv)
 {
 	struct bench_enclave e = {.fd = -1};
+	const char *profile;
 	int ret;
 
 	(void)argc;
 	reexec_under_shim(argv);
 	ret = bench_setup(&e, ENCL_SIZE, bench_encl_entry,
 			  (size_t)(bench_encl_entry_end - bench_encl_entry), NULL, 0);
+	if (!ret && (profile = getenv("SOFTSGX_BENCH_ECALL_PROFILE"))) {
+		/*
+		 * `perf record` of the ECALL alone: that many vDSO ECALLs and
+		 * nothing else (the enclave's signing key dominates the rest).
+		 */
+		unsigned int n = (unsigned int)strtoul(profile, NULL, 0);
+		double t0 = now();
+
+		ret = bench_ecall_vdso(&e, n);
+		if (!ret && n)
+			printf("bench_ecall: %u ECALLs through the vDSO, %.3f µs each\n", n,
+			       (now() - t0) * 1e6 / n);
+		bench_teardown(&e, ENCL_SIZE);
+		return ret ? 1 : 0;
+	}
 	if (!ret)
 		ret = bench_measure(&e, figures, NR_FIGURES);
 	bench_teardown(&e, ENCL_SIZE);

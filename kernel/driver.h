@@ -124,6 +124,12 @@ enum sgx_fault_result sgx_handle_fault_mm(struct sgx_kernel *k, struct sgx_mm *m
  */
 int sgx_translate(struct sgx_kernel *k, uint64_t addr, int access, void **epc);
 int sgx_translate_mm(struct sgx_kernel *k, struct sgx_mm *mm, uint64_t addr, int access, void **epc);
+/*
+ * @entry of @encl is being reclaimed: no walk finds it from now on
+ * (kernel/translate.c). encl->lock held.
+ */
+struct sgx_encl_page;
+void sgx_encl_walk_forget(struct sgx_encl *encl, struct sgx_encl_page *entry);
 
 /* ioctl handlers of /dev/sgx_enclave, in ioctl.c. */
 long sgx_encl_ioctl(struct sgx_file *f, unsigned long cmd, unsigned long arg);

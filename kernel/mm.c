@@ -12,6 +12,7 @@
 #include "kernel/encl.h"
 #include "kernel/epc_cgroup.h"
 #include "kernel/mm.h"
+#include "kernel/pte_table.h"
 #include "kernel/fault_inject.h"
 #include "kernel/virt.h"
 
@@ -33,9 +34,22 @@ int sys_close(int fd)
 	return (int)syscall(SYS_close, fd);
 }
 
+/*
+ * The walk's table loses what the host's page tables lose, first: a walk
+ * that misses takes the slow path, one that still hits would find a page
+ * no longer mapped there (kernel/translate.c).
+ */
+static void walk_forget(struct sgx_mm *mm, uint64_t addr, uint64_t len)
+{
+	if (mm->walk)
+		sgx_pte_clear(mm->walk, addr, len);
+}
+
 static int local_reserve(struct sgx_mm *mm, uint64_t *addr, uint64_t len, bool fixed)
 {
-	(void)mm;
+	/* MAP_FIXED over PTEs (mmap over a VMA, mprotect's rebuild): they go. */
+	if (fixed)
+		walk_forget(mm, *addr, len);
 	return sgx_mm_reserve(addr, len, fixed);
 }
 
@@ -54,13 +68,13 @@ static int local_zap(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n)
 {
 	int ret = 0;
 
-	(void)mm;
 	/* A run of adjacent pages (a reclaimer batch comes sorted) is one mmap. */
 	for (unsigned int i = 0, j; i < n; i = j) {
 		int r;
 
 		for (j = i + 1; j < n && addrs[j] == addrs[j - 1] + SGX_PAGE_SIZE; j++)
 			;
+		walk_forget(mm, addrs[i], (uint64_t)(j - i) * SGX_PAGE_SIZE);
 		r = sgx_pte_zap_range(addrs[i], (uint64_t)(j - i) * SGX_PAGE_SIZE);
 		if (r && !ret)
 			ret = r;
@@ -70,7 +84,7 @@ static int local_zap(struct sgx_mm *mm, const uint64_t *addrs, unsigned int n)
 
 static int local_unmap(struct sgx_mm *mm, uint64_t addr, uint64_t len)
 {
-	(void)mm;
+	walk_forget(mm, addr, len);
 	return sys_munmap((void *)(uintptr_t)addr, len) ? -errno : 0;
 }
 
@@ -97,6 +111,8 @@ void sgx_mm_init(struct sgx_mm *mm)
 {
 	mm_init(mm, &sgx_mm_local_ops, NULL);
 	mm->embedded = true;
+	/* Without one (no memory), every walk takes the slow path. */
+	mm->walk = sgx_pte_table_create();
 }
 
 void sgx_mm_destroy(struct sgx_mm *mm)
@@ -112,6 +128,8 @@ void sgx_mm_destroy(struct sgx_mm *mm)
 	}
 	pthread_rwlock_destroy(&mm->lock);
 	pthread_mutex_destroy(&mm->files_lock);
+	sgx_pte_table_destroy(mm->walk);
+	mm->walk = NULL;
 }
 
 struct sgx_mm *sgx_mm_create(const struct sgx_mm_ops *ops, void *ops_data)

@@ -36,6 +36,7 @@ struct sgx_mm;
 struct sgx_kernel;
 struct sgx_epc_page;
 struct sgx_epc_cgroup;
+struct sgx_pte_table;
 
 struct sgx_vma {
 	uint64_t start, end;
@@ -106,6 +107,12 @@ struct sgx_mm {
 	struct list_head files;
 	/* The EPC cgroup its allocations charge (epc_cgroup.h); NULL: the root. */
 	struct sgx_epc_cgroup *_Atomic cg;
+	/*
+	 * The walk's own page table (kernel/translate.c): k->mm's only, NULL
+	 * for the others. The local operations clear it where they zap,
+	 * unmap or reserve over PTEs.
+	 */
+	struct sgx_pte_table *walk;
 };
 
 /* k->mm: the local process's mm, one reference (the kernel's). */

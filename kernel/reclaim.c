@@ -164,8 +164,10 @@ static bool sgx_reclaimer_prepare(struct sgx_encl_page *page, struct sgx_backing
 
 	pthread_mutex_lock(&encl->lock);
 	ret = sgx_encl_alloc_backing(encl, sgx_encl_page_index(encl, page), backing);
-	if (!ret)
+	if (!ret) {
 		page->being_reclaimed = true;
+		sgx_encl_walk_forget(encl, page);
+	}
 	pthread_mutex_unlock(&encl->lock);
 	return !ret;
 }

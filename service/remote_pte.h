@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The page table of a client process as the CPU model walks it
- * (service/remote_pte.c). A client's PTEs are MAP_SHARED mappings of EPC
- * section memfds made from the service's PTE operations; the host's page
- * tables know them, but an ENCLU leaf run by this process (EENTER's TCS,
- * the SSA, EREPORT's operands) needs the EPC page behind an address, which
- * only the operation that installed it named. Every install and every
- * removal of the client library goes through here too.
+ * (service/remote_pte.c, a table of kernel/pte_table.h). A client's PTEs
+ * are MAP_SHARED mappings of EPC section memfds made from the service's
+ * PTE operations; the host's page tables know them, but an ENCLU leaf run
+ * by this process (EENTER's TCS, the SSA, EREPORT's operands) needs the EPC
+ * page behind an address, which only the operation that installed it
+ * named. Every install and every removal of the client library goes
+ * through here too.
  *
  * Lock-free and async-signal-safe: a leaf walks it in a signal handler,
  * the notify thread zaps while it does; an entry is one atomic word.

@@ -15,9 +15,10 @@
 
 static struct sgx_kernel *private_k;
 
+/* The kernel model's walk of this process's mm: its page table first (kernel/translate.c). */
 static int private_translate(uint64_t addr, int prot, void **epc)
 {
-	return sgx_translate(private_k, addr, prot, epc);
+	return sgx_translate_mm(private_k, &private_k->mm, addr, prot, epc);
 }
 
 static enum sgx_fault_result private_fault(uint64_t addr, int access)
