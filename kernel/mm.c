@@ -57,7 +57,7 @@ static int local_install(struct sgx_mm *mm, struct sgx_kernel *k, const struct s
 			 uint64_t addr, int prot, int walk_prot)
 {
 	(void)mm;
-	(void)walk_prot; /* the walk reads the kernel model (kernel/translate.c) */
+	(void)walk_prot; /* the walk fills mm->walk from the kernel model (kernel/translate.c) */
 	/* For an ENCLU operand on a page the EPCM keeps from enclave code: no host PTE. */
 	if (!(prot & (PROT_READ | PROT_WRITE | PROT_EXEC)))
 		return 0;
