@@ -188,7 +188,22 @@ static void test_foreign_service(void **state)
 			usleep(10000);
 	}
 	kill(pid, SIGTERM);
-	assert_true(fx_wait_exit(pid, 15000) >= 0);
+	if (fx_wait_exit(pid, 15000) < 0) {
+		/* Where each of its threads waits, for whoever reads the failure. */
+		char cmd[160];
+
+		snprintf(cmd, sizeof(cmd),
+			 "for t in /proc/%d/task/*; do echo \"$t $(cat $t/comm) $(cat $t/wchan)\"; "
+			 "grep State $t/status; done; cat /proc/%d/stack 2>/dev/null",
+			 (int)pid, (int)pid);
+		fprintf(stderr, "the service (pid %d) is still running 15 s after SIGTERM:\n",
+			(int)pid);
+		if (system(cmd) < 0)
+			perror("system");
+		kill(pid, SIGKILL);
+		fx_wait_exit(pid, 5000);
+		fail_msg("the service did not stop on SIGTERM");
+	}
 	assert_int_equal(chmod(fx->dir, 0700), 0);
 	assert_int_equal(ret, -EPERM);
 	assert_int_equal(c.fd, -1);
