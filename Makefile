@@ -94,7 +94,8 @@ FUZZ_REPLAY_BINS := $(patsubst %,$(CHECK_DIR)/tests/fuzz/replay_%,$(FUZZ_NAMES))
 PRELOAD_LIB := $(RELEASE_DIR)/libsoftsgx-preload.so
 SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
 # The shim tests `make check` runs a second time in service mode (SOFTSGX_SERVICE=1,
-# tests/run-tests "svc:"): ENCLU, signals, the vDSO, SGX2, devfs as a client of the
+# tests/run-tests "svc:"), with the conformance programs: ENCLU, signals, the vDSO,
+# SGX2, devfs, SDK-, selftest- and raw-ENCLU-style programs as clients of the
 # platform service. Left out, with the reason: test_cpuid, test_enclave_exec,
 # test_fork_inside and test_model_fds check private mode's copy of the EPC at fork()
 # (the service shares it, as Linux does); test_fd_lifetime and test_threads read the
@@ -345,7 +346,7 @@ check: deps
 		SOFTSGX_CXX_CONSUMER=$(abspath $(PUBLIC_CXX_BIN)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS) \
 		$(PUBLIC_TEST_BINS) $(CHECK_CONFORM_BINS) $(CHECK_CONFORM_ASAN_BINS) \
-		$(addprefix svc:,$(SHIM_SVC_MODE_BINS))
+		$(addprefix svc:,$(SHIM_SVC_MODE_BINS) $(CHECK_CONFORM_BINS))
 
 # The conformance programs and the shim stress programs alone.
 .PHONY: check-conform

@@ -497,7 +497,8 @@ static void test_edmm_off_on_sgx1(void **state)
 {
 	char *bin = getenv("SOFTSGX_BIN"), probe_flag[] = SGX1_PROBE_ENV "=1";
 	char self[PATH_MAX];
-	char *args[] = { bin, "run", "--sgx1", "--", self, NULL };
+	/* A platform of its own: in service mode another configuration than the service's. */
+	char *args[] = { bin, "run", "--private", "--sgx1", "--", self, NULL };
 	char **envp;
 	size_t n = 0, k = 0;
 	ssize_t len;
