@@ -109,6 +109,17 @@ static void sys_close(int fd)
 	syscall(SYS_close, fd);
 }
 
+/* How long rcall() asks for its reply before it sleeps in poll(). */
+#define REPLY_SPIN_NS 100000
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
 static uint64_t now_ms(void)
 {
 	struct timespec ts;
@@ -181,7 +192,7 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)nparts + 1};
 	struct svc_msg m = {.reply = true};
 	const struct svc_reply_hdr *r;
-	uint64_t deadline;
+	uint64_t deadline, spin_until;
 	size_t len = 0;
 	ssize_t n;
 
@@ -202,6 +213,7 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 		return -EIO;
 	}
 	deadline = now_ms() + (uint64_t)R.c.timeout_ms;
+	spin_until = now_ns() + REPLY_SPIN_NS;
 	for (;;) {
 		struct pollfd p = {.fd = R.c.fd, .events = POLLIN};
 		struct iovec riov = {R.rep, sizeof(R.rep)};
@@ -210,7 +222,19 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 
 		if (now >= deadline)
 			return -ETIMEDOUT;
-		ready = poll(&p, 1, (int)(deadline - now));
+		/*
+		 * A fault's reply comes in tens of µs, about what putting this
+		 * thread to sleep and waking it costs: look again for a moment
+		 * first.
+		 */
+		if (spin_until && now_ns() < spin_until) {
+			ready = poll(&p, 1, 0);
+			if (ready == 0)
+				continue;
+		} else {
+			spin_until = 0;
+			ready = poll(&p, 1, (int)(deadline - now));
+		}
 		if (ready < 0 && errno != EINTR)
 			return -errno;
 		if (ready <= 0)
