@@ -20,6 +20,13 @@
  *   for another program that pages all along): after each kill the EPC
  *   invariant holds with nothing leaked, and at the end nothing is in use
  *   (10 kills in `make check`, 1000 in `make check-stress`);
+ * - a VMM-style program prefaults a vEPC while another builds and enters
+ *   enclaves larger than what is left: the builder's pages are evicted, the
+ *   vEPC keeps every page and its contents;
+ * - the service killed under three programs that page: each ends within
+ *   two seconds with the documented failure (SIGBUS on a page only the
+ *   service could bring, or inside the enclave the vDSO's #PF report, as
+ *   Linux reports such a fault there), none hangs;
  * - CPUID and sysfs as the service's platform has them (SGX in leaf 7,
  *   the EPC section in leaf 0x12, sgx_total_bytes), skipped with the reason
  *   where the host has no CPUID faulting.
@@ -32,6 +39,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
 
@@ -63,6 +72,30 @@ static void ticking(bool on)
 	setitimer(ITIMER_REAL, &it, NULL);
 }
 
+/*
+ * Set in a program that outlives its service: an ECALL that comes back with
+ * a #PF (the vDSO's report of a fault inside the enclave that nobody could
+ * answer, as Linux reports a SIGBUS-class fault there) ends it with 7.
+ */
+static bool pf_ends_worker;
+
+/* th_ecall_ok(), but a #PF reported by the vDSO may end the worker (above). */
+static long ecall_ok(const struct th_encl *e, unsigned int tcs, uint64_t op, uint64_t a1,
+		     uint64_t a2)
+{
+	struct vdso_record c;
+
+	assert_int_equal(th_ecall(e, tcs, op, a1, a2, &c), 0);
+	if (pf_ends_worker && c.exceptions && c.vector == 14) {
+		fprintf(stderr, "ECALL: #PF at %#llx reported by the vDSO\n",
+			(unsigned long long)c.addr);
+		_exit(7);
+	}
+	assert_int_equal(c.exceptions, 0);
+	assert_int_equal(c.status, TEST_ENCL_OK);
+	return c.value;
+}
+
 /* Data through the enclave's buffer: in, out, and the same bytes back. */
 static void copy_round(const struct th_encl *e, unsigned int tcs, uint8_t seed)
 {
@@ -71,8 +104,8 @@ static void copy_round(const struct th_encl *e, unsigned int tcs, uint8_t seed)
 	for (size_t i = 0; i < sizeof(in); i++)
 		in[i] = (uint8_t)(seed + i * 13);
 	memset(out, 0, sizeof(out));
-	th_ecall_ok(e, tcs, TEST_ENCL_OP_COPY_IN, (uintptr_t)in, sizeof(in));
-	th_ecall_ok(e, tcs, TEST_ENCL_OP_COPY_OUT, (uintptr_t)out, sizeof(out));
+	ecall_ok(e, tcs, TEST_ENCL_OP_COPY_IN, (uintptr_t)in, sizeof(in));
+	ecall_ok(e, tcs, TEST_ENCL_OP_COPY_OUT, (uintptr_t)out, sizeof(out));
 	assert_memory_equal(in, out, sizeof(in));
 }
 
@@ -151,14 +184,14 @@ static int wpressure(unsigned int rounds)
 	ticking(true);
 	for (unsigned int i = 0; i < PRESSURE_ENCLAVES; i++) {
 		th_build(&e[i]);
-		magic[i] = (uint64_t)th_ecall_ok(&e[i], 0, TEST_ENCL_OP_MAGIC, 0, 0);
-		th_ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i);
+		magic[i] = (uint64_t)ecall_ok(&e[i], 0, TEST_ENCL_OP_MAGIC, 0, 0);
+		ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i);
 	}
 	for (unsigned int r = 0; r < rounds; r++)
 		for (unsigned int i = 0; i < PRESSURE_ENCLAVES; i++) {
-			assert_true(th_ecall_ok(&e[i], r & 1, TEST_ENCL_OP_READ_U64, magic[i], 0) ==
+			assert_true(ecall_ok(&e[i], r & 1, TEST_ENCL_OP_READ_U64, magic[i], 0) ==
 				    (long)(0x5000 + i + r));
-			th_ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i + r + 1);
+			ecall_ok(&e[i], 0, TEST_ENCL_OP_WRITE_U64, magic[i], 0x5000 + i + r + 1);
 			copy_round(&e[i], (r + 1) & 1, (uint8_t)(r + i));
 		}
 	ticking(false);
@@ -200,10 +233,54 @@ static int wcpuid(uint64_t bytes)
 /* wpressure() for ever, "ready" once the enclaves are built (killed by the test). */
 static __attribute__((noreturn)) int wforever(void)
 {
+	pf_ends_worker = true;
 	printf("ready\n");
 	fflush(stdout);
 	for (;;)
 		wpressure(20);
+}
+
+/*
+ * A VMM's guest memory: @pages of /dev/sgx_vepc prefaulted with a pattern,
+ * "ready", then after SIGUSR1 every page checked (0: intact). A vEPC page
+ * is never reclaimed, so nothing of it may change or fault.
+ */
+static volatile sig_atomic_t go;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	go = 1;
+}
+
+static int wvepc(unsigned int pages)
+{
+	struct sigaction sa = {.sa_handler = on_usr1};
+	size_t len = (size_t)pages * 4096;
+	uint8_t *p;
+	int fd;
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGUSR1, &sa, NULL);
+	fd = open("/dev/sgx_vepc", O_RDWR);
+	assert_true(fd >= 0);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	for (unsigned int i = 0; i < pages; i++)
+		memset(p + (size_t)i * 4096, (int)(0x40 + i % 64), 4096);
+	printf("ready\n");
+	fflush(stdout);
+	while (!go)
+		usleep(1000);
+	for (unsigned int i = 0; i < pages; i++)
+		for (size_t b = 0; b < 4096; b += 512)
+			if (p[(size_t)i * 4096 + b] != (uint8_t)(0x40 + i % 64)) {
+				fprintf(stderr, "vEPC page %u changed at %zu\n", i, b);
+				return 6;
+			}
+	munmap(p, len);
+	close(fd);
+	return 0;
 }
 
 static int worker(int argc, char **argv)
@@ -225,6 +302,8 @@ static int worker(int argc, char **argv)
 		return wcpuid(n);
 	if (!strcmp(what, "forever"))
 		return wforever();
+	if (!strcmp(what, "vepc"))
+		return wvepc(n);
 	fprintf(stderr, "worker: no scenario %s\n", what);
 	return 4;
 }
@@ -330,6 +409,66 @@ static void test_kill_loop_inside(void **state)
 	       (unsigned long long)st.evictions);
 }
 
+/* A VMM's vEPC and another program's enclaves on one EPC: only the enclaves page. */
+static void test_vepc_never_evicted(void **state)
+{
+	struct svc_status_rep st;
+	struct wproc vmm, builder;
+
+	(void)state;
+	/* 1 MiB: 256 pages, 160 of them the guest's; the builder's enclaves need more than the rest. */
+	wstart(&fx, &vmm, "1M", CLI_ARGS("vepc", "160"));
+	wready(&vmm);
+	wstart(&fx, &builder, "1M", CLI_ARGS("pressure", "30"));
+	assert_int_equal(wwait(&builder, 120000), 0);
+	fx_status(&fx, &st);
+	assert_true(st.evictions > 0);
+	assert_int_equal(st.vepcs, 1);
+	kill(vmm.pid, SIGUSR1);
+	assert_int_equal(wwait(&vmm, 30000), 0);
+	wait_released(&st);
+	printf("%llu evictions of the builder's pages, the vEPC's 160 pages intact\n",
+	       (unsigned long long)st.evictions);
+}
+
+/* The service killed under load: every program ends with the documented failure, soon. */
+static void test_service_killed_under_load(void **state)
+{
+	struct svc_status_rep st;
+	struct wproc w[3];
+	uint64_t t0;
+	pid_t svc;
+
+	(void)state;
+	for (int i = 0; i < 3; i++)
+		wstart(&fx, &w[i], "256K", CLI_ARGS("forever"));
+	for (int i = 0; i < 3; i++)
+		wready(&w[i]);
+	usleep(100000);
+	fx_status(&fx, &st);
+	assert_true(st.evictions > 0);
+	svc = svc_lock_holder(fx.dir);
+	assert_true(svc > 0);
+	assert_int_equal(kill(svc, SIGKILL), 0);
+	t0 = fx_now_ms();
+	for (int i = 0; i < 3; i++) {
+		int status = fx_wait_exit(w[i].pid, 2000);
+
+		/*
+		 * A fault only the service could answer (docs/platform-service.md):
+		 * SIGBUS outside the enclave, the vDSO's #PF report inside (7).
+		 */
+		if (status != 128 + SIGBUS && status != 7)
+			fprintf(stderr, "worker %d: status %d\n", (int)w[i].pid, status);
+		assert_true(status == 128 + SIGBUS || status == 7);
+		wgone(w[i].pid);
+		close(w[i].out);
+	}
+	printf("three paging programs ended (SIGBUS or the vDSO's #PF) %llu ms after the service "
+	       "was killed\n",
+	       (unsigned long long)(fx_now_ms() - t0));
+}
+
 #ifndef ARCH_GET_CPUID
 #define ARCH_GET_CPUID 0x1011
 #define ARCH_SET_CPUID 0x1012
@@ -367,6 +506,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_pressure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cpuid_and_sysfs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill_loop_inside, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vepc_never_evicted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_service_killed_under_load, setup, teardown),
 	};
 
 	if (argc > 2 && !strcmp(argv[1], "worker"))
