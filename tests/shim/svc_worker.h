@@ -188,4 +188,23 @@ static inline unsigned int count(const char *s, const char *needle)
 	return n;
 }
 
+/*
+ * main() of a service shim test: "worker ARGS..." runs @worker (under the
+ * shim, started by wstart()); otherwise the @n @tests, or those matching
+ * argv[1] or SOFTSGX_TEST_FILTER.
+ */
+static inline int svc_worker_main(int argc, char **argv, const struct CMUnitTest *tests, size_t n,
+				  int (*worker)(int argc, char **argv))
+{
+	if (argc > 2 && !strcmp(argv[1], "worker"))
+		return worker(argc, argv);
+	if (svc_worker_self())
+		return 1;
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	else if (getenv("SOFTSGX_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SOFTSGX_TEST_FILTER"));
+	return _cmocka_run_group_tests(argv[0], tests, n, NULL, NULL);
+}
+
 #endif /* SOFTSGX_TESTS_SVC_WORKER_H */

@@ -510,13 +510,5 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_service_killed_under_load, setup, teardown),
 	};
 
-	if (argc > 2 && !strcmp(argv[1], "worker"))
-		return worker(argc, argv);
-	if (svc_worker_self())
-		return 1;
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
-	else if (getenv("SOFTSGX_TEST_FILTER"))
-		cmocka_set_test_filter(getenv("SOFTSGX_TEST_FILTER"));
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return svc_worker_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]), worker);
 }

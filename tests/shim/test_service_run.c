@@ -32,105 +32,9 @@
 #include <cmocka.h>
 
 #include "tests/shim/mini_encl.h"
+#include "tests/shim/svc_wenc.h"
 #include "tests/shim/svc_worker.h"
 
-#define PAGE 4096ul
-
-/* ================= the worker: runs under the shim ================= */
-
-#define CHECK(x)                                                                                   \
-	do {                                                                                       \
-		if (!(x)) {                                                                        \
-			fprintf(stderr, "worker %d: check failed at line %d: %s (errno %d)\n",     \
-				(int)getpid(), __LINE__, #x, errno);                               \
-			_exit(3);                                                                  \
-		}                                                                                  \
-	} while (0)
-
-struct wenc {
-	int fd;
-	uint8_t *base;
-	uint64_t size, nr; /* nr regular pages, at pages 1..nr */
-};
-
-static uint8_t wpage[PAGE] __attribute__((aligned(4096)));
-static struct sgx_sigstruct wsig __attribute__((aligned(4096)));
-
-static uint8_t pattern(uint64_t i)
-{
-	return (uint8_t)(0x11 + i * 7);
-}
-
-/* A debug enclave: a TCS, then @nr RW pages, page i starting with i and filled with pattern(i). */
-static void wbuild(struct wenc *e, uint64_t nr)
-{
-	struct sgx_sign_enclave desc = {
-		.attributes = SGX_ATTR_DEBUG | SGX_ATTR_MODE64BIT,
-		.attributes_mask = ~(uint64_t)SGX_ATTR_INIT,
-		.xfrm = 3,
-		.xfrm_mask = 3,
-		.date = 0x20261206,
-	};
-	struct sgx_enclave_init init = {.sigstruct = (uintptr_t)&wsig};
-	struct sgx_tcs *tcs = (struct sgx_tcs *)wpage;
-	struct sgx_measurement m;
-	uint64_t size = 2 * PAGE;
-
-	while (size < (nr + 1) * PAGE)
-		size *= 2;
-	e->nr = nr;
-	e->size = size;
-	e->base = mini_encl_reserve(size, false);
-	CHECK(e->base);
-	e->fd = open("/dev/sgx_enclave", O_RDWR);
-	CHECK(e->fd >= 0);
-	CHECK(!mini_encl_create(e->fd, e->base, size, desc.attributes, &m));
-	memset(wpage, 0, PAGE);
-	tcs->ssa_offset = PAGE;
-	tcs->nr_ssa_frames = 1;
-	tcs->entry_offset = PAGE;
-	tcs->fs_limit = 0xFFF;
-	tcs->gs_limit = 0xFFF;
-	CHECK(!mini_encl_add(e->fd, 0, SGX_SECINFO_TCS, wpage, &m));
-	for (uint64_t i = 1; i <= nr; i++) {
-		memset(wpage, pattern(i), PAGE);
-		memcpy(wpage, &i, sizeof(i));
-		CHECK(!mini_encl_add(e->fd, i * PAGE, SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W,
-				     wpage, &m));
-	}
-	CHECK(!mini_encl_sign(&desc, &m, &wsig));
-	CHECK(!ioctl(e->fd, SGX_IOC_ENCLAVE_INIT, &init));
-	CHECK(mmap(e->base, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, e->fd, 0) ==
-	      e->base);
-}
-
-static void wfree(struct wenc *e)
-{
-	CHECK(!munmap(e->base, e->size));
-	CHECK(!close(e->fd));
-}
-
-/* Page i holds what round @round wrote (0: as added). */
-static void wcheck(const struct wenc *e, uint64_t round)
-{
-	for (uint64_t i = 1; i <= e->nr; i++) {
-		const volatile uint8_t *p = e->base + i * PAGE;
-		uint64_t head;
-
-		memcpy(&head, (const void *)p, sizeof(head));
-		CHECK(head == i + (round << 32));
-		CHECK(p[100] == pattern(i) && p[PAGE - 1] == pattern(i));
-	}
-}
-
-static void wwrite(struct wenc *e, uint64_t round)
-{
-	for (uint64_t i = 1; i <= e->nr; i++) {
-		uint64_t head = i + (round << 32);
-
-		memcpy(e->base + i * PAGE, &head, sizeof(head));
-	}
-}
 
 static _Atomic unsigned long ticks;
 
@@ -617,11 +521,6 @@ int main(int argc, char **argv)
 		cmocka_unit_test_setup_teardown(test_env_and_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_service_is_default, setup, teardown),
 	};
-	if (argc > 2 && !strcmp(argv[1], "worker"))
-		return worker(argc, argv);
-	if (svc_worker_self())
-		return 1;
-	if (argc > 1)
-		cmocka_set_test_filter(argv[1]);
-	return cmocka_run_group_tests(tests, NULL, NULL);
+
+	return svc_worker_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]), worker);
 }
