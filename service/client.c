@@ -21,14 +21,6 @@
 
 extern char **environ;
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 void svc_close(struct svc_client *c)
 {
 	if (c->fd >= 0)
@@ -39,11 +31,11 @@ void svc_close(struct svc_client *c)
 /* Wait up to the client's timeout for a message; 0, -ETIMEDOUT or -errno. */
 static int wait_readable(struct svc_client *c)
 {
-	uint64_t deadline = now_ms() + (uint64_t)c->timeout_ms;
+	uint64_t deadline = svc_now_ms() + (uint64_t)c->timeout_ms;
 	struct pollfd p = {.fd = c->fd, .events = POLLIN};
 
 	for (;;) {
-		uint64_t now = now_ms();
+		uint64_t now = svc_now_ms();
 		int n;
 
 		if (now >= deadline)
@@ -375,7 +367,7 @@ int svc_connect_or_start(struct svc_client *c, const char *dir, const char *bin,
 	pid = spawn_start(dir, bin, cfg);
 	if (pid < 0)
 		return pid;
-	deadline = now_ms() + SVC_START_TIMEOUT_MS;
+	deadline = svc_now_ms() + SVC_START_TIMEOUT_MS;
 	for (;;) {
 		if (!reaped && waitpid(pid, &status, WNOHANG) == pid) {
 			reaped = true;
@@ -388,7 +380,7 @@ int svc_connect_or_start(struct svc_client *c, const char *dir, const char *bin,
 		ret = svc_connect(c, dir, cfg, flags, info);
 		if (ret != -ENOENT && ret != -ECONNREFUSED)
 			break;
-		if (now_ms() >= deadline) {
+		if (svc_now_ms() >= deadline) {
 			ret = -ETIMEDOUT;
 			break;
 		}
@@ -396,7 +388,7 @@ int svc_connect_or_start(struct svc_client *c, const char *dir, const char *bin,
 	}
 	if (!reaped) {
 		/* The start command returns once its daemon serves; do not leave a zombie. */
-		while (now_ms() < deadline && waitpid(pid, &status, WNOHANG) == 0)
+		while (svc_now_ms() < deadline && waitpid(pid, &status, WNOHANG) == 0)
 			usleep(5000);
 		if (waitpid(pid, &status, WNOHANG) == 0) {
 			kill(pid, SIGTERM);

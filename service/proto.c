@@ -8,8 +8,22 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "service/proto.h"
+
+uint64_t svc_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t svc_now_ms(void)
+{
+	return svc_now_ns() / 1000000;
+}
 
 #define PAGE 4096u
 

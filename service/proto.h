@@ -370,6 +370,13 @@ struct svc_cgroup_list_rep {
 	  sizeof(struct svc_cgroup_list_rep)) /                                                    \
 	 sizeof(struct svc_cgroup_entry))
 
+/*
+ * Nanoseconds and milliseconds of CLOCK_MONOTONIC: the timeouts of both
+ * sides of the protocol (the service's and its clients').
+ */
+uint64_t svc_now_ns(void);
+uint64_t svc_now_ms(void);
+
 /* A received message as svc_msg_check() sees it. */
 struct svc_msg {
 	const struct svc_hdr *hdr; /* NULL when fewer than 16 bytes arrived */

@@ -16,6 +16,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
@@ -24,7 +25,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -112,22 +112,6 @@ static void sys_close(int fd)
 /* How long rcall() asks for its reply before it sleeps in poll(). */
 #define REPLY_SPIN_NS 100000
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int call_lock(void)
 {
 	int self = (int)syscall(SYS_gettid);
@@ -212,12 +196,12 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 		atomic_store(&R.dead, true);
 		return -EIO;
 	}
-	deadline = now_ms() + (uint64_t)R.c.timeout_ms;
-	spin_until = now_ns() + REPLY_SPIN_NS;
+	deadline = svc_now_ms() + (uint64_t)R.c.timeout_ms;
+	spin_until = svc_now_ns() + REPLY_SPIN_NS;
 	for (;;) {
 		struct pollfd p = {.fd = R.c.fd, .events = POLLIN};
 		struct iovec riov = {R.rep, sizeof(R.rep)};
-		uint64_t now = now_ms();
+		uint64_t now = svc_now_ms();
 		int ready;
 
 		if (now >= deadline)
@@ -227,7 +211,7 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 		 * thread to sleep and waking it costs: look again for a moment
 		 * first.
 		 */
-		if (spin_until && now_ns() < spin_until) {
+		if (spin_until && svc_now_ns() < spin_until) {
 			ready = poll(&p, 1, 0);
 			if (ready == 0)
 				continue;
@@ -373,9 +357,9 @@ static void apply_zap(const struct svc_zap_req *z)
 		if (z->kind == SVC_ZAP_UNMAP) {
 			svc_pte_clear(addr[i], len);
 			sys_munmap((void *)addr[i], len);
-		}
-		else
+		} else {
 			reserve_range(addr[i], len);
+		}
 		R.ring[g % ZAP_RING] = (struct zap_rec){addr[i], len};
 		atomic_store(&R.zap_gen, g + 1);
 	}

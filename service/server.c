@@ -24,14 +24,6 @@
 #include "service/server.h"
 #include "service/socket_dir.h"
 
-uint64_t svc_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int log_fd = STDERR_FILENO;
 
 void svc_log_to(int fd)
@@ -85,7 +77,7 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 	 * threads are counted inside).
 	 */
 	if (c->hw_owner)
-		sgx_hw_owner_gone(softsgx_hw(s->platform), c->hw_owner);
+		sgx_hw_owner_gone(c->hw, c->hw_owner);
 	svc_conn_release(c);
 	free(c);
 }

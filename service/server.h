@@ -181,9 +181,6 @@ size_t svc_cgroup_usage(struct svc_server *s, struct sgx_epc_cgroup_usage **out)
 /* Clients (connections past HELLO, not control) other than @except. */
 unsigned int svc_clients(const struct svc_server *s, const struct svc_conn *except);
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-uint64_t svc_now_ms(void);
-
 /* "2026-12-06T05:50:01.123Z softsgx-service[PID]: ..." on stderr. */
 void svc_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Where svc_log() writes: a descriptor, or -1 for nowhere (the fuzz harness). */

@@ -35,18 +35,17 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "shim/devfs.h"
@@ -157,14 +156,6 @@ static bool has_sgx_state(void)
 	return false;
 }
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void close_raw(int *fd)
 {
 	if (*fd >= 0)
@@ -186,14 +177,14 @@ static void fork_prepare(void)
 /* Before shim/fork.c's: the model stays locked until the child has its copy. */
 static void fork_parent(void)
 {
-	uint64_t now = now_ms(), end = now + SVC_DEFAULT_TIMEOUT_MS;
+	uint64_t now = svc_now_ms(), end = now + SVC_DEFAULT_TIMEOUT_MS;
 	char b;
 
 	if (fork_chan[0] < 0)
 		return;
 	close_raw(&fork_chan[1]);
 	/* The program's signals interrupt the wait, not the deadline. */
-	for (; now < end; now = now_ms()) {
+	for (; now < end; now = svc_now_ms()) {
 		struct pollfd p = {.fd = fork_chan[0], .events = POLLIN};
 		long n = devfs_sys(SYS_poll, (long)&p, 1, (long)(end - now), 0, 0, 0);
 
