@@ -372,7 +372,6 @@ static void do_get_epc(struct svc_server *s, struct svc_conn *c, const struct sv
 	struct sgx_hw *hw = softsgx_hw(s->platform);
 	struct svc_get_epc_rep *rep = svc_reply_start(out, req, SVC_GET_EPC, 0);
 	int own[2 * SGX_HW_MAX_SECTIONS];
-	struct sgx_hw_section sec;
 	unsigned int n = 0;
 	int ret;
 
@@ -380,7 +379,8 @@ static void do_get_epc(struct svc_server *s, struct svc_conn *c, const struct sv
 	ret = sgx_hw_share_get(hw, &rep->share, own);
 	if (ret == -ENOENT)
 		ret = -EOPNOTSUPP; /* a platform that keeps no descriptors */
-	while (!ret && n < SOFTSGX_MAX_SECTIONS && hw_epc_section(hw, n, &sec)) {
+	/* The sections as the share describes them, each with its two descriptors. */
+	for (; !ret && n < rep->share.cfg.nr_sections && n < SOFTSGX_MAX_SECTIONS; n++) {
 		for (unsigned int k = 0; k < 2 && !ret; k++) {
 			int fd = fcntl(own[2 * n + k], F_DUPFD_CLOEXEC, 0);
 
@@ -389,9 +389,8 @@ static void do_get_epc(struct svc_server *s, struct svc_conn *c, const struct sv
 			else
 				out->fds[out->nfds++] = fd;
 		}
-		rep->section[n].phys = sec.phys;
-		rep->section[n].size = sec.size;
-		n++;
+		rep->section[n].phys = rep->share.section_phys[n];
+		rep->section[n].size = rep->share.cfg.section_size[n];
 	}
 	if (ret) {
 		for (int i = 0; i < out->nfds; i++)
