@@ -446,14 +446,27 @@ int sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry)
 	return ret;
 }
 
-static struct sgx_encl_mm *encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)
+struct sgx_encl_mm *sgx_encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)
 {
 	struct list_head *pos;
 
-	for (pos = encl->mm_list.next; pos != &encl->mm_list; pos = pos->next) {
+	list_for_each(pos, &encl->mm_list) {
 		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
 
 		if (em->mm == mm)
+			return em;
+	}
+	return NULL;
+}
+
+struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bit)
+{
+	struct list_head *pos;
+
+	list_for_each(pos, &encl->mm_list) {
+		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
+
+		if (em->bit == bit)
 			return em;
 	}
 	return NULL;
@@ -465,7 +478,7 @@ int sgx_encl_mm_add(struct sgx_encl *encl, struct sgx_mm *mm, uint64_t *bit)
 	int ret = 0;
 
 	pthread_mutex_lock(&encl->lock);
-	em = encl_mm_find(encl, mm);
+	em = sgx_encl_mm_find(encl, mm);
 	if (!em) {
 		if (encl->mm_bits == UINT64_MAX || !(em = sgx_kcalloc(1, sizeof(*em)))) {
 			ret = -ENOMEM;
@@ -499,7 +512,7 @@ void sgx_encl_mm_remove(struct sgx_encl *encl, struct sgx_mm *mm)
 	struct sgx_encl_mm *em;
 
 	pthread_mutex_lock(&encl->lock);
-	em = encl_mm_find(encl, mm);
+	em = sgx_encl_mm_find(encl, mm);
 	if (em && !--em->nr_vmas) {
 		list_del_init(&em->list);
 		encl->mm_bits &= ~em->bit;

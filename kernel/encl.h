@@ -146,6 +146,13 @@ int sgx_encl_pte_prot(struct sgx_encl *encl, const struct sgx_encl_page *entry, 
 int sgx_encl_zap_page(struct sgx_encl *encl, struct sgx_encl_page *entry);
 
 /*
+ * The entry of @mm, or the one whose PTE bit is @bit, on @encl's mm_list;
+ * NULL if none. encl->lock held.
+ */
+struct sgx_encl_mm *sgx_encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm);
+struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bit);
+
+/*
  * A VMA of @mm maps the enclave now: add @mm to mm_list at its first one
  * and give its bit in *@bit. 0 or -ENOMEM. Takes encl->lock; mm->lock held.
  */

@@ -172,34 +172,6 @@ static bool sgx_reclaimer_prepare(struct sgx_encl_page *page, struct sgx_backing
 	return !ret;
 }
 
-/* The entry of @mm on @encl's mm_list, or NULL. With encl->lock. */
-static struct sgx_encl_mm *sgx_encl_mm_find(struct sgx_encl *encl, struct sgx_mm *mm)
-{
-	struct list_head *pos;
-
-	list_for_each(pos, &encl->mm_list) {
-		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
-
-		if (em->mm == mm)
-			return em;
-	}
-	return NULL;
-}
-
-/* The entry whose PTE bit is @bit, or NULL. With encl->lock. */
-static struct sgx_encl_mm *sgx_encl_mm_of_bit(struct sgx_encl *encl, uint64_t bit)
-{
-	struct list_head *pos;
-
-	list_for_each(pos, &encl->mm_list) {
-		struct sgx_encl_mm *em = list_entry(pos, struct sgx_encl_mm, list);
-
-		if (em->bit == bit)
-			return em;
-	}
-	return NULL;
-}
-
 /* At most this many mms are zapped for one batch; pages mapped in more stay resident. */
 #define SGX_RECLAIM_MAX_MMS 16
 
