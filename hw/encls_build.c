@@ -236,10 +236,20 @@ out:
 	return ret;
 }
 
-int leaf_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
+/*
+ * EEXTEND of @n consecutive chunks of one page, from @chunk on. On success
+ * the page's linear address relative to the SECS is left in *@page_off.
+ * The checks and both EPCM locks are taken once for the @n chunks: while
+ * they are held no other leaf can reach the page or the SECS, so this is
+ * the hardware's @n instructions in an order it allows (none between
+ * them), with the same MRENCLAVE and the same return code, which the first
+ * chunk decides for all.
+ */
+static int eextend_chunks(struct sgx_hw *hw, void *secs_epc, void *chunk, unsigned int n)
 {
 	struct epc_ref ref, sref;
 	struct sgx_secs *secs;
+	uint64_t off;
 	int ret = SGX_SUCCESS;
 
 	if (!is_aligned(chunk, SGX_EEXTEND_CHUNK) || !is_aligned(secs_epc, SGX_PAGE_SIZE))
@@ -265,13 +275,35 @@ int leaf_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
 		ret = GP;
 		goto out;
 	}
-	sgx_measure_eextend(&secs_hidden(secs)->mrenclave,
-			    ref.e->linaddr - secs->base + ref.offset,
-			    ref.page + ref.offset);
+	off = ref.e->linaddr - secs->base + ref.offset;
+	for (unsigned int i = 0; i < n; i++)
+		sgx_measure_eextend(&secs_hidden(secs)->mrenclave, off + i * SGX_EEXTEND_CHUNK,
+				    ref.page + ref.offset + i * SGX_EEXTEND_CHUNK);
 out:
 	epcm_unlock_excl(sref.e);
 	epcm_unlock_shared(ref.e);
 	return ret;
+}
+
+int leaf_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
+{
+	return eextend_chunks(hw, secs_epc, chunk, 1);
+}
+
+/*
+ * EEXTEND of @n consecutive chunks of one page, as Linux's driver issues
+ * sixteen for a measured EADD. One acquisition of the locks for a page's
+ * chunks instead of one each was about a tenth of the cost of a measured
+ * page (bench_build's floor row).
+ */
+int leaf_eextend_chunks(struct sgx_hw *hw, void *secs_epc, void *chunk, unsigned int n)
+{
+	uint64_t in_page = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
+
+	/* Chunks past the page would be another page's: its own leaves. */
+	if (!n || n > (SGX_PAGE_SIZE - in_page) / SGX_EEXTEND_CHUNK)
+		return GP;
+	return eextend_chunks(hw, secs_epc, chunk, n);
 }
 
 /*

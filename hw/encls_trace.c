@@ -136,6 +136,20 @@ int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk)
 	return leaf_end(&lt, ret);
 }
 
+int encls_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n)
+{
+	uint64_t in_page = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
+	int ret = 0;
+
+	if (__builtin_expect(!atomic_load_explicit(&hw->trace, memory_order_acquire), 1) ||
+	    !n || n > (SGX_PAGE_SIZE - in_page) / SGX_EEXTEND_CHUNK)
+		return leaf_eextend_chunks(hw, secs, chunk, n);
+	/* Traced: each leaf its own event, as on the hardware. */
+	for (unsigned int i = 0; i < n && !ret; i++)
+		ret = encls_eextend(hw, secs, (uint8_t *)chunk + i * SGX_EEXTEND_CHUNK);
+	return ret;
+}
+
 int encls_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
 		const struct sgx_einittoken *token, void *secs)
 {

@@ -246,6 +246,12 @@ void epcm_unlock_shared(struct epcm_entry *e)
 	atomic_fetch_sub_explicit(&e->lock, 1, memory_order_release);
 }
 
+/*
+ * Under the entry's exclusive lock: nobody reads the counters until the
+ * unlock's release publishes them, so plain (relaxed) stores do; a
+ * sequentially consistent store is a locked instruction each, and EADD
+ * invalidates every page it adds.
+ */
 void epcm_invalidate(struct epcm_entry *e)
 {
 	e->valid = 0;
@@ -257,11 +263,11 @@ void epcm_invalidate(struct epcm_entry *e)
 	e->blk_epoch = 0;
 	e->mod_untracked = 0;
 	e->mod_epoch = 0;
-	atomic_store(&e->child_cnt, 0);
-	atomic_store(&e->threads, 0);
-	atomic_store(&e->trk_pending, 0);
-	atomic_store(&e->epoch, 0);
-	atomic_store(&e->tcs_busy, 0);
+	atomic_store_explicit(&e->child_cnt, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->threads, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->trk_pending, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->epoch, 0, memory_order_relaxed);
+	atomic_store_explicit(&e->tcs_busy, 0, memory_order_relaxed);
 	e->entry_epoch = 0;
 }
 

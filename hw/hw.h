@@ -116,6 +116,12 @@ int hw_rdmsr(const struct sgx_hw *hw, uint32_t msr, uint64_t *value);
 int encls_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
 int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk);
+/*
+ * EEXTEND of each of the @n chunks from @chunk on, all in one page, in
+ * turn with no other leaf between them: the first that fails stops them
+ * and gives the return code. More chunks than the page has left: #GP.
+ */
+int encls_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n);
 int encls_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
 		const struct sgx_einittoken *token, void *secs);
 int encls_eremove(struct sgx_hw *hw, void *epc);

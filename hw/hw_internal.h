@@ -338,6 +338,7 @@ static inline bool secinfo_sgx2_reserved(const struct sgx_secinfo *si)
 int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
 int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 int leaf_eextend(struct sgx_hw *hw, void *secs, void *chunk);
+int leaf_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n);
 int leaf_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
 	       const struct sgx_einittoken *token, void *secs);
 int leaf_eremove(struct sgx_hw *hw, void *epc);

@@ -176,16 +176,21 @@ struct sgx_add_ahead {
 };
 
 /*
- * EEXTEND of the page's sixteen chunks. Hashing is compute-bound (SHA-256
- * of 5184 bytes per page) and leaves the memory system idle, so each
- * EEXTEND also asks a quarter of a chunk's worth of lines of @ahead into
- * the cache: the next EADD then finds its EPC page (and its EPCM entry)
- * there instead of waiting for 64 write-allocates from memory, and the next
- * batch's copy_from_user() its source. On a large enclave, whose EPC pages
- * are cold, that was most of the cost per page above a small enclave's. A
- * few lines at a time stay within the line fill buffers. A prefetch never
- * faults, so a source address that is not mapped is harmless.
+ * EEXTEND of the page's sixteen chunks, a quarter of the page per call
+ * (one acquisition of the EPCM locks per call; see encls_eextend_chunks()).
+ * Hashing is compute-bound (SHA-256 of 5184 bytes per page) and leaves the
+ * memory system idle, so before each quarter this also asks a quarter of
+ * a page's lines of @ahead into the cache: the next EADD then finds its EPC
+ * page (and its EPCM entry) there instead of waiting for 64 write-allocates
+ * from memory, and the next batch's copy_from_user() its source. On a large
+ * enclave, whose EPC pages are cold, that was most of the cost per page
+ * above a small enclave's. A quarter at a time stays near what the line
+ * fill buffers take; the whole page at once before the hash was slower. A
+ * prefetch never faults, so a source address that is not mapped is
+ * harmless.
  */
+#define SGX_ADD_EXTEND_RUN 1024
+
 static int __sgx_encl_extend(struct sgx_encl *encl, struct sgx_epc_page *epc_page,
 			     const struct sgx_add_ahead *ahead)
 {
@@ -197,14 +202,14 @@ static int __sgx_encl_extend(struct sgx_encl *encl, struct sgx_epc_page *epc_pag
 
 	if (next)
 		hw_epc_prefetch(k->hw, next);
-	for (unsigned int off = 0; off < SGX_PAGE_SIZE; off += 256) {
-		for (unsigned int l = 0; l < 256; l += 64) {
+	for (unsigned int off = 0; off < SGX_PAGE_SIZE; off += SGX_ADD_EXTEND_RUN) {
+		for (unsigned int l = 0; l < SGX_ADD_EXTEND_RUN; l += 64) {
 			if (next)
 				__builtin_prefetch(next + off + l, 1, 3);
 			if (src)
 				__builtin_prefetch(src + off + l, 0, 2);
 		}
-		if (encls_eextend(k->hw, secs, page + off))
+		if (encls_eextend_chunks(k->hw, secs, page + off, SGX_ADD_EXTEND_RUN / 256))
 			return -EIO;
 	}
 	return 0;

@@ -968,6 +968,97 @@ static void eextend_locks(void **state)
 	assert_int_equal(atomic_load(&e->lock), 0);
 }
 
+/*
+ * encls_eextend_chunks(): the driver's way of issuing a page's EEXTENDs,
+ * with the locks taken once. It must be indistinguishable from the single
+ * leaves: the same MRENCLAVE, the same return codes, nothing measured on
+ * a failure, no lock left behind.
+ */
+static void eextend_chunks_same_measurement(void **state)
+{
+	struct fx *fx = *state;
+	void *secs[3] = { fx->secs, epc(fx, 4), epc(fx, 8) };
+	uint8_t m[3][SGX_HASH_SIZE];
+
+	assert_int_equal(fx_ecreate(fx->hw, secs[1], fx->src), SGX_SUCCESS);
+	assert_int_equal(fx_ecreate(fx->hw, secs[2], fx->src), SGX_SUCCESS);
+	for (unsigned int i = 0; i < 3; i++) {
+		uint8_t *page = epc(fx, 4 * i + 1);
+
+		assert_int_equal(fx_eadd(fx->hw, secs[i], page, lin(1), fx->buf,
+					 SGX_SECINFO_REG | SGX_SECINFO_R),
+				 SGX_SUCCESS);
+		if (i == 0) {
+			for (unsigned int off = 0; off < SGX_PAGE_SIZE; off += SGX_EEXTEND_CHUNK)
+				assert_int_equal(encls_eextend(fx->hw, secs[i], page + off),
+						 SGX_SUCCESS);
+		} else if (i == 1) {
+			assert_int_equal(encls_eextend_chunks(fx->hw, secs[i], page, 16),
+					 SGX_SUCCESS);
+		} else {
+			/* Uneven runs: 3, 8 and the last 5. */
+			assert_int_equal(encls_eextend_chunks(fx->hw, secs[i], page, 3),
+					 SGX_SUCCESS);
+			assert_int_equal(encls_eextend_chunks(fx->hw, secs[i],
+							      page + 3 * SGX_EEXTEND_CHUNK, 8),
+					 SGX_SUCCESS);
+			assert_int_equal(encls_eextend_chunks(fx->hw, secs[i],
+							      page + 11 * SGX_EEXTEND_CHUNK, 5),
+					 SGX_SUCCESS);
+		}
+		mrenclave(secs[i], m[i]);
+		assert_int_equal(atomic_load(&epcm(fx->hw, secs[i])->lock), 0);
+		assert_int_equal(atomic_load(&epcm(fx->hw, page)->lock), 0);
+	}
+	assert_memory_equal(m[0], m[1], SGX_HASH_SIZE);
+	assert_memory_equal(m[0], m[2], SGX_HASH_SIZE);
+}
+
+static void eextend_chunks_expect(struct fx *fx, void *secs, void *chunk, unsigned int n,
+				  int expected)
+{
+	uint8_t before[SGX_HASH_SIZE], after[SGX_HASH_SIZE];
+
+	mrenclave(fx->secs, before);
+	assert_int_equal(encls_eextend_chunks(fx->hw, secs, chunk, n), expected);
+	mrenclave(fx->secs, after);
+	assert_memory_equal(before, after, sizeof(before));
+}
+
+static void eextend_chunks_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct epcm_entry *secs_e = epcm(fx->hw, fx->secs);
+	uint8_t *page = epc(fx, 1), *other = epc(fx, 3);
+
+	assert_int_equal(eadd(fx, 1, lin(1), fx->buf, SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	/* No chunks, or more than the page has left: they would be another page's. */
+	eextend_chunks_expect(fx, fx->secs, page, 0, GP);
+	eextend_chunks_expect(fx, fx->secs, page, 17, GP);
+	eextend_chunks_expect(fx, fx->secs, page + 15 * SGX_EEXTEND_CHUNK, 2, GP);
+	/* What a single EEXTEND refuses, the run refuses with the same code. */
+	eextend_chunks_expect(fx, fx->secs, page + 128, 1, GP);
+	eextend_chunks_expect(fx, fx->secs, epc(fx, 5), 16, PF);
+	eextend_chunks_expect(fx, fx->secs, fx->buf, 16, PF);
+	eextend_chunks_expect(fx, fx->secs, fx->secs, 16, PF);
+	assert_int_equal(fx_ecreate(fx->hw, epc(fx, 2), fx->src), SGX_SUCCESS);
+	assert_int_equal(fx_eadd(fx->hw, epc(fx, 2), other, lin(1), fx->buf,
+				 SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	eextend_chunks_expect(fx, fx->secs, other, 16, GP);
+	assert_true(epcm_trylock_excl(secs_e));
+	eextend_chunks_expect(fx, fx->secs, page, 16, GP);
+	epcm_unlock_excl(secs_e);
+	/* The last chunk alone is a run of one. */
+	assert_int_equal(encls_eextend_chunks(fx->hw, fx->secs, page + 15 * SGX_EEXTEND_CHUNK, 1),
+			 SGX_SUCCESS);
+	((struct sgx_secs *)fx->secs)->attributes |= SGX_ATTR_INIT;
+	eextend_chunks_expect(fx, fx->secs, page, 16, GP);
+	assert_int_equal(atomic_load(&secs_e->lock), 0);
+	assert_int_equal(atomic_load(&epcm(fx->hw, page)->lock), 0);
+}
+
 /* ------------------------------------------------------------------ EREMOVE */
 
 static void eremove_free_page(void **state)
@@ -1291,6 +1382,8 @@ int main(void)
 		TE(eextend_secs_not_secs),
 		TE(eextend_after_einit),
 		TE(eextend_locks),
+		TE(eextend_chunks_same_measurement),
+		TE(eextend_chunks_refused),
 		TE(eremove_free_page),
 		T(eremove_untouched_chunk_stays_unallocated),
 		TE(eremove_operand_checks),

@@ -445,6 +445,41 @@ static void test_encls_recorded(void **state)
 	sgx_trace_free(t);
 }
 
+/* A run of EEXTENDs is traced as its leaves, one event each. */
+static void test_eextend_run_recorded(void **state)
+{
+	struct sgx_hw *hw = fx_hw_new(1, 8);
+	struct sgx_trace *t = sgx_trace_new(64);
+	void *secs = fx_epc_page(hw, 0), *page = fx_epc_page(hw, 1);
+	void *src = fx_page_buf(0x11);
+	const char *pf;
+	size_t len;
+	char *json;
+
+	(void)state;
+	assert_non_null(t);
+	fx_ecreate_default(hw, secs);
+	assert_int_equal(fx_eadd(hw, secs, page, FX_BASE, src,
+				 SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	hw_set_trace(hw, t);
+	assert_int_equal(encls_eextend_chunks(hw, secs, page, 16), SGX_SUCCESS);
+	/* A refused run is one refused leaf, as the driver stops at the first. */
+	assert_int_equal(encls_eextend_chunks(hw, page, page, 4), ENCLS_FAULT(X86_TRAP_PF));
+	hw_set_trace(hw, NULL);
+	assert_int_equal(sgx_trace_count(t), 17);
+	json = to_json(t, &len);
+	assert_trace(json, len, 17);
+	assert_int_equal(trace_json_count(json, "EEXTEND"), 17);
+	pf = strstr(json, "\"ret\":\"#PF\"");
+	assert_non_null(pf);
+	assert_null(strstr(pf + 1, "\"ret\":\"#PF\""));
+	free(json);
+	free(src);
+	lg_hw_free(hw);
+	sgx_trace_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +496,7 @@ int main(void)
 		LG_TEST(test_write_file),
 		LG_TEST(test_ret_names),
 		LG_TEST(test_encls_recorded),
+		LG_TEST(test_eextend_run_recorded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
