@@ -82,7 +82,8 @@ static void leave(struct epcm_entry *tcs, struct epcm_entry *secs)
 		dec_floor(&secs->trk_pending);
 	dec_floor(&secs->threads);
 	epcm_unlock_shared(secs);
-	atomic_store(&tcs->tcs_busy, 0);
+	/* Released to the next entry's compare-exchange, which acquires it. */
+	atomic_store_explicit(&tcs->tcs_busy, 0, memory_order_release);
 }
 
 void hw_enclave_leave(struct sgx_hw *hw, void *tcs)

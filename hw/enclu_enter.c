@@ -261,6 +261,18 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 		en->xsave[p] = ref.page;
 	}
 
+	/*
+	 * The GPR area is at the end of the frame: in its last XSAVE page
+	 * when the frame is one page (or the XSAVE region reaches its last
+	 * page), which was checked just now, the same page with the same
+	 * access and the same EPCM conditions.
+	 */
+	if (((gpr_la - ssa) >> SGX_PAGE_SHIFT) * SGX_PAGE_SIZE < xsize &&
+	    (gpr_la - ssa) >> SGX_PAGE_SHIFT < SGX_XSAVE_MAX_PAGES) {
+		en->gpr = (struct sgx_ssa_gpr *)(en->xsave[(gpr_la - ssa) >> SGX_PAGE_SHIFT] +
+						 (gpr_la & (SGX_PAGE_SIZE - 1)));
+		return SGX_SUCCESS;
+	}
 	ret = enclu_enclave_page(hw, lp, mmu, gpr_la, rw, SGX_PAGE_TYPE_REG, en->secs_pfn, perms,
 				 &ref);
 	if (ret)
@@ -468,16 +480,19 @@ static int eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mm
  * lp->entering spans the whole leaf: it is set before hw_enclave_enter()
  * counts the thread (so an ETRACK that counts it is followed, in whoever
  * issued it, by a look that sees the flag) and cleared after lp->inside is
- * set or the leaf has failed.
+ * set or the leaf has failed. Release stores are enough: the count is
+ * made under the SECS's lock, whose release the ETRACK acquires, so the
+ * flag is visible to it and to whatever follows it; an exchange on each
+ * store would cost two locked instructions per ECALL.
  */
 int enclu_eenter(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 		 struct sgx_cpu_regs *regs)
 {
 	int ret;
 
-	atomic_store(&lp->entering, true);
+	atomic_store_explicit(&lp->entering, true, memory_order_release);
 	ret = eenter(hw, lp, mmu, regs);
-	atomic_store(&lp->entering, false);
+	atomic_store_explicit(&lp->entering, false, memory_order_release);
 	return ret;
 }
 
@@ -486,9 +501,9 @@ int enclu_eresume(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu
 {
 	int ret;
 
-	atomic_store(&lp->entering, true);
+	atomic_store_explicit(&lp->entering, true, memory_order_release);
 	ret = eresume(hw, lp, mmu, regs);
-	atomic_store(&lp->entering, false);
+	atomic_store_explicit(&lp->entering, false, memory_order_release);
 	return ret;
 }
 
