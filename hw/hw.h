@@ -98,6 +98,8 @@ void hw_cpuid_sgx(const struct sgx_hw *hw, uint32_t subleaf, uint32_t out[4]);
 uint64_t hw_xfrm_supported(const struct sgx_hw *hw);
 /* The host's XCR0 as read at power-on (x87|SSE on a CPU without OSXSAVE). */
 uint64_t hw_host_xcr0(const struct sgx_hw *hw);
+/* Whether the host has XSAVEOPT (CPUID.(0DH,1):EAX[0]), read at power-on. */
+bool hw_host_xsaveopt(const struct sgx_hw *hw);
 /*
  * compute_XSAVE_frame_size(@xfrm): bytes of the standard-format XSAVE image
  * of the components in @xfrm on this host (CPUID leaf 0xD offsets). What an

@@ -145,6 +145,7 @@ int hw_config_valid(const struct sgx_hw_config *cfg);
 struct hw_xstate {
 	uint64_t xcr0;	    /* XGETBV(0); x87|SSE without OSXSAVE */
 	uint64_t supported; /* CPUID.(12H,1):ECX:EDX, hw_xfrm_supported() */
+	bool xsaveopt;	    /* CPUID.(0DH,1):EAX[0] */
 	/* Standard-format offset and size of component i (CPUID.(0DH,i):EBX/EAX). */
 	uint32_t offset[HW_XSTATE_MAX];
 	uint32_t size[HW_XSTATE_MAX];

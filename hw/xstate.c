@@ -62,6 +62,8 @@ void hw_xstate_probe(struct hw_xstate *x)
 	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & CPUID1_ECX_OSXSAVE))
 		return;
 	x->xcr0 = xgetbv0();
+	__cpuid_count(0xD, 1, a, b, c, d);
+	x->xsaveopt = a & 1;
 	for (unsigned int i = 2; i < HW_XSTATE_MAX; i++) {
 		if (!(x->xcr0 & (1ULL << i)))
 			continue;
@@ -111,6 +113,11 @@ uint64_t hw_xfrm_supported(const struct sgx_hw *hw)
 uint64_t hw_host_xcr0(const struct sgx_hw *hw)
 {
 	return hw->xstate.xcr0;
+}
+
+bool hw_host_xsaveopt(const struct sgx_hw *hw)
+{
+	return hw->xstate.xsaveopt;
 }
 
 uint32_t hw_xfrm_xsave_size(const struct sgx_hw *hw, uint64_t xfrm)

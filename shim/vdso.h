@@ -150,6 +150,7 @@ extern const char softsgx_vdso_direct_window_end[];
 
 /* Nonzero once the direct entry may run (shim_vdso_direct_allow()). */
 extern unsigned char softsgx_vdso_direct_on __attribute__((visibility("hidden")));
+extern unsigned char softsgx_vdso_xsaveopt __attribute__((visibility("hidden")));
 
 struct shim_thread;
 struct shim_cpu;

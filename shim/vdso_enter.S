@@ -247,7 +247,13 @@ softsgx_vdso_direct:
 
 	mov	$SHIM_DIRECT_XMASK, %eax
 	xor	%edx, %edx
+	cmpb	$0, softsgx_vdso_xsaveopt(%rip)
+	je	.Ldirect_xsave
+	xsaveopt64 E(XSAVE)
+	jmp	.Ldirect_saved
+.Ldirect_xsave:
 	xsave64	E(XSAVE)
+.Ldirect_saved:
 	mov	%rsp, %r12
 	mov	%rbx, %rdi
 	mov	%rsp, %rsi
