@@ -97,12 +97,13 @@ SHIM_TEST_BINS := $(patsubst %.c,$(RELEASE_DIR)/%,$(SHIM_TEST_SRC))
 # tests/run-tests "svc:"), with the conformance programs: ENCLU, signals, the vDSO,
 # SGX2, devfs, SDK-, selftest- and raw-ENCLU-style programs as clients of the
 # platform service. Left out, with the reason: test_cpuid, test_enclave_exec,
-# test_fork_inside and test_model_fds check private mode's copy of the EPC at fork()
-# (the service shares it, as Linux does); test_fd_lifetime and test_threads read the
+# test_fork_inside, test_fork_ecall_storm and test_model_fds check private mode's
+# copy of the EPC at fork() (the service shares it, as Linux does, so the child
+# would find the parent's TCSs busy); test_fd_lifetime and test_threads read the
 # per-program stats file, which service mode does not write.
 SHIM_SVC_MODE_BINS := $(filter-out $(addprefix $(RELEASE_DIR)/tests/shim/,test_cpuid \
-	test_enclave_exec test_fork_inside test_model_fds test_fd_lifetime test_threads \
-	test_service_%),$(SHIM_TEST_BINS))
+	test_enclave_exec test_fork_inside test_fork_ecall_storm test_model_fds \
+	test_fd_lifetime test_threads test_service_%),$(SHIM_TEST_BINS))
 # The reclaim storms of test_signals (2 and 8 threads), also run long by check-stress.
 STORM_BIN := $(RELEASE_DIR)/tests/shim/test_signals
 # Conformance programs (tests/conformance/): ordinary programs written the

@@ -7,6 +7,7 @@
  * from a tracking cycle that counted it.
  */
 #include "hw/enclu.h"
+#include "hw/enclu_internal.h"
 #include "hw/hw_internal.h"
 
 /*
@@ -37,25 +38,32 @@ static int resolve_tcs(struct sgx_hw *hw, void *tcs, bool entering, struct epc_r
  * (epcm_hold_shared()), so a thread is either wholly before or wholly after
  * an ETRACK. The hold is brief.
  */
+int hw_enclave_enter_resolved(struct sgx_hw *hw, struct epcm_entry *tcs,
+			      const struct epc_ref *secs)
+{
+	uint32_t idle = 0;
+
+	if (!(((struct sgx_secs *)secs->page)->attributes & SGX_ATTR_INIT))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	/* Busy with our owner token: whose thread holds it, should its process go. */
+	if (!atomic_compare_exchange_strong(&tcs->tcs_busy, &idle, hw->owner))
+		return ENCLS_FAULT(X86_TRAP_GP);
+	epcm_hold_shared(secs->e);
+	atomic_fetch_add(&secs->e->threads, 1);
+	tcs->entry_epoch = atomic_load(&secs->e->epoch);
+	epcm_unlock_shared(secs->e);
+	return SGX_SUCCESS;
+}
+
 int hw_enclave_enter(struct sgx_hw *hw, void *tcs)
 {
 	struct epc_ref ref, secs;
-	uint32_t idle = 0;
 	int ret;
 
 	ret = resolve_tcs(hw, tcs, true, &ref, &secs);
 	if (ret)
 		return ret;
-	if (!(((struct sgx_secs *)secs.page)->attributes & SGX_ATTR_INIT))
-		return ENCLS_FAULT(X86_TRAP_GP);
-	/* Busy with our owner token: whose thread holds it, should its process go. */
-	if (!atomic_compare_exchange_strong(&ref.e->tcs_busy, &idle, hw->owner))
-		return ENCLS_FAULT(X86_TRAP_GP);
-	epcm_hold_shared(secs.e);
-	atomic_fetch_add(&secs.e->threads, 1);
-	ref.e->entry_epoch = atomic_load(&secs.e->epoch);
-	epcm_unlock_shared(secs.e);
-	return SGX_SUCCESS;
+	return hw_enclave_enter_resolved(hw, ref.e, &secs);
 }
 
 /* @v - 1, but never below 0. */

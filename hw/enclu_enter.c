@@ -283,15 +283,12 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 
 /* With the TCS held busy: everything EENTER/ERESUME check after the TCS itself. */
 static int entry_checks_busy(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
-			     bool resume, struct entry *en)
+			     bool resume, const struct epc_ref *secs, struct entry *en)
 {
-	struct epc_ref secs;
 	uint32_t frame;
 
-	if (!epc_resolve_pfn(hw, en->tcs.e->secs_pfn, &secs))
-		return enclu_gp(lp);
-	en->secs_pfn = secs.pfn;
-	en->s = (struct sgx_secs *)secs.page;
+	en->secs_pfn = secs->pfn;
+	en->s = (struct sgx_secs *)secs->page;
 	en->t = (struct sgx_tcs *)en->tcs.page;
 
 	en->fsbase = en->s->base + en->t->fs_offset;
@@ -350,6 +347,7 @@ static int tcs_hold(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *m
 static int entry_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu *mmu,
 			const struct sgx_cpu_regs *regs, bool resume, struct entry *en)
 {
+	struct epc_ref secs;
 	int ret;
 
 	/* ENCLU: EENTER and ERESUME are not allowed in enclave mode. */
@@ -360,13 +358,16 @@ static int entry_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mm
 	ret = tcs_hold(hw, lp, mmu, regs->rbx, &en->tcs);
 	if (ret)
 		return ret;
-	/* TCS busy, or the enclave not initialized. */
-	ret = hw_enclave_enter(hw, en->tcs.page);
-	if (ret) {
+	/*
+	 * TCS busy, or the enclave not initialized. The TCS was found and
+	 * checked just now, and is held: only its SECS is left to find.
+	 */
+	if (!epc_resolve_pfn(hw, en->tcs.e->secs_pfn, &secs) ||
+	    hw_enclave_enter_resolved(hw, en->tcs.e, &secs)) {
 		epcm_unlock_shared(en->tcs.e);
 		return enclu_gp(lp);
 	}
-	ret = entry_checks_busy(hw, lp, mmu, resume, en);
+	ret = entry_checks_busy(hw, lp, mmu, resume, &secs, en);
 	if (ret) {
 		hw_enclave_leave(hw, en->tcs.page);
 		epcm_unlock_shared(en->tcs.e);

@@ -76,4 +76,12 @@ int enclu_operand_page(struct sgx_hw *hw, struct sgx_lp *lp, const struct hw_mmu
 /* The SECS of the enclave @lp is inside. */
 struct sgx_secs *enclu_current_secs(struct sgx_hw *hw, const struct sgx_lp *lp);
 
+/*
+ * hw_enclave_enter() for a leaf that has found the TCS and its SECS
+ * already, with the TCS's entry held shared and checked usable (a valid,
+ * unblocked TCS page): the same result without resolving them again.
+ */
+int hw_enclave_enter_resolved(struct sgx_hw *hw, struct epcm_entry *tcs,
+			      const struct epc_ref *secs);
+
 #endif /* SOFTSGX_ENCLU_INTERNAL_H */

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+/*
+ * fork() again and again while other threads ECALL without pause, SIGALRM
+ * arriving all along. Every entry into the model holds the model lock
+ * (shim/fork.c) and fork() waits until none does, so that no lock of the
+ * model is copied held into the child. The lock's readers mark a slot of
+ * their own and fork() orders itself against them with membarrier(); if
+ * that ordering failed, a child would start with the model in the middle
+ * of a leaf (a lock held forever: its ECALL hangs until the alarm, or its
+ * state is torn). Each child enters the enclave on both TCSs, whose
+ * threads it does not have, and exits; the workers' ECALLs all succeed.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tests/shim/encl_helper.h"
+#include "tests/shim/shim_test.h"
+
+#define WORKERS 2
+#define FORKS	150
+/* A child that cannot enter within this many seconds is stuck on a held lock. */
+#define CHILD_DEADLINE_S 20
+
+static _Atomic bool stop;
+static _Atomic unsigned long ecalls, worker_failures, alarms;
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	atomic_fetch_add(&alarms, 1);
+}
+
+static bool ecall_ok(unsigned int tcs)
+{
+	uint64_t buf[8] = {0};
+	struct vdso_record c = {0};
+
+	return !th_ecall(&encl, tcs, TEST_ENCL_OP_COPY_OUT, (uintptr_t)buf, sizeof(buf), &c) &&
+	       !c.exceptions && c.exits == 1 && c.status == TEST_ENCL_OK;
+}
+
+static void *worker(void *arg)
+{
+	unsigned int tcs = (unsigned int)(uintptr_t)arg;
+
+	while (!atomic_load(&stop)) {
+		if (!ecall_ok(tcs))
+			atomic_fetch_add(&worker_failures, 1);
+		atomic_fetch_add(&ecalls, 1);
+	}
+	return NULL;
+}
+
+/* In the child: both TCSs are free (their threads are the parent's). */
+static int child(void)
+{
+	alarm(CHILD_DEADLINE_S);
+	for (unsigned int tcs = 0; tcs < WORKERS; tcs++)
+		if (!ecall_ok(tcs))
+			return 10 + (int)tcs;
+	return 0;
+}
+
+static void test_fork_while_threads_ecall(void **state)
+{
+	struct itimerval tick = {.it_interval = {0, 500}, .it_value = {0, 500}};
+	struct sigaction sa = {.sa_handler = on_alarm, .sa_flags = SA_RESTART};
+	struct itimerval off = {0};
+	pthread_t th[WORKERS];
+	unsigned long before;
+	int status;
+
+	(void)state;
+	assert_int_equal(sigaction(SIGALRM, &sa, NULL), 0);
+	assert_int_equal(setitimer(ITIMER_REAL, &tick, NULL), 0);
+	for (unsigned int i = 0; i < WORKERS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)(uintptr_t)i), 0);
+	/* The workers are inside or entering by the time of the first fork. */
+	while (atomic_load(&ecalls) < 100)
+		usleep(100);
+	for (unsigned int i = 0; i < FORKS; i++) {
+		pid_t pid;
+
+		before = atomic_load(&ecalls);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (!pid) {
+			struct itimerval none = {0};
+
+			/* The deadline's SIGALRM must end a stuck child, not be counted. */
+			setitimer(ITIMER_REAL, &none, NULL);
+			signal(SIGALRM, SIG_DFL);
+			_exit(child());
+		}
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			fail_msg("fork %u: child %s %d", i, WIFEXITED(status) ? "exited" : "killed by",
+				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		/* Let the workers run between forks: a fork must not starve them. */
+		while (atomic_load(&ecalls) < before + 5)
+			usleep(50);
+	}
+	atomic_store(&stop, true);
+	for (unsigned int i = 0; i < WORKERS; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	setitimer(ITIMER_REAL, &off, NULL);
+	print_message("%lu ECALLs, %lu SIGALRMs, %d forks\n", atomic_load(&ecalls),
+		      atomic_load(&alarms), FORKS);
+	assert_int_equal(atomic_load(&worker_failures), 0);
+	assert_true(atomic_load(&alarms) > 0);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		th_unit_test(test_fork_while_threads_ecall),
+	};
+
+	(void)th_ecall_ok;
+	shim_test_reexec(argc, argv, NULL);
+	if (getenv("SOFTSGX_TEST_FILTER"))
+		cmocka_set_test_filter(getenv("SOFTSGX_TEST_FILTER"));
+	if (th_prepare())
+		return 1;
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
