@@ -84,6 +84,10 @@ TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_epc_cgroup
 # epcm (issue 16): the EPCM shared with views of the model (hw/share.c), a view
 # entering from a fresh thread while the owner reads the entries, under TSan too.
 TSAN_CHECK_BINS += $(TSAN_DIR)/tests/hw/test_hw_share
+# copyin (issue 18): ADD_PAGES holds the enclave's locks across a batch and
+# drops them for the reclaimer; its ioctl tests (a reclaimer thread running
+# through multi-batch calls) under TSan too.
+TSAN_CHECK_BINS += $(TSAN_DIR)/tests/kernel/test_ioctl
 # Stress tests (tests/stress/, docs/reliability.md): `make check` runs them for
 # about a second each; `make check-stress` for longer (SOFTSGX_STRESS=long),
 # under ASan and under TSan.

@@ -255,26 +255,71 @@ static void sgx_add_discard(struct sgx_encl *encl, struct sgx_add_slot *slot)
 	slot->encl_page = NULL;
 }
 
-static int sgx_encl_add_page(struct sgx_encl *encl, struct sgx_add_slot *slot,
-			     struct sgx_va_page *va_page, const void *contents,
-			     struct sgx_secinfo *secinfo, uint64_t flags,
+/*
+ * Source pages are copied in up to this many at a time: one copy_from_user()
+ * (a process_vm_readv(), or a request to the client in service mode) per
+ * batch instead of per page, into one buffer that stays in the cache. 64 KiB
+ * keeps the buffer and the page being measured well inside L2.
+ */
+#define SGX_ADD_BATCH_PAGES 16
+
+/*
+ * The locks the add of a page takes, k->mm.lock for read and then
+ * encl->lock, as Linux's sgx_encl_add_page() takes mmap_read_lock() and
+ * encl->lock. The ADD_PAGES loop holds them across the pages of a batch
+ * (see sgx_ioc_enclave_add_pages()), not page by page, and puts the pages
+ * it added under them on the reclaimer's LRU together, in their order,
+ * before it lets the locks go: the reclaimer, which needs encl->lock,
+ * finds them all there as it would have page by page.
+ */
+struct sgx_add_hold {
+	bool locked;
+	unsigned int nr; /* pages added under this hold, not yet on the LRU */
+	struct sgx_epc_page *added[SGX_ADD_BATCH_PAGES];
+};
+
+static void sgx_add_lock(struct sgx_encl *encl, struct sgx_add_hold *h)
+{
+	if (h->locked)
+		return;
+	pthread_rwlock_rdlock(&encl->k->mm.lock);
+	pthread_mutex_lock(&encl->lock);
+	h->locked = true;
+}
+
+static void sgx_add_unlock(struct sgx_encl *encl, struct sgx_add_hold *h)
+{
+	if (!h->locked)
+		return;
+	if (h->nr)
+		sgx_mark_pages_reclaimable(encl->k, h->added, h->nr);
+	h->nr = 0;
+	pthread_mutex_unlock(&encl->lock);
+	pthread_rwlock_unlock(&encl->k->mm.lock);
+	h->locked = false;
+}
+
+/*
+ * EADD (and EEXTEND) of the page @slot holds, under @h's locks. On success
+ * the page is the enclave's (on the LRU when @h lets the locks go) and @slot
+ * is emptied; on failure nothing of it is left in the enclave and @slot
+ * still holds its memory, for the caller to free once it dropped the locks.
+ */
+static int sgx_encl_add_page(struct sgx_encl *encl, struct sgx_add_hold *h,
+			     struct sgx_add_slot *slot, struct sgx_va_page *va_page,
+			     const void *contents, struct sgx_secinfo *secinfo, uint64_t flags,
 			     const struct sgx_add_ahead *ahead)
 {
-	struct sgx_kernel *k = encl->k;
 	struct sgx_encl_page *encl_page = slot->encl_page;
 	struct sgx_epc_page *epc_page = slot->epc_page;
 	int ret;
 
-	slot->encl_page = NULL;
-	slot->epc_page = NULL;
-	pthread_rwlock_rdlock(&k->mm.lock);
-	pthread_mutex_lock(&encl->lock);
 	if (va_page)
 		list_add(&va_page->list, &encl->va_pages);
 	/* Insert before EADD: EADD changes MRENCLAVE and cannot be undone. */
 	ret = page_array_insert(&encl->page_array, encl_page->desc / SGX_PAGE_SIZE, encl_page);
 	if (ret)
-		goto err_out_unlock;
+		goto err_out_shrink;
 	ret = __sgx_encl_add_page(encl, encl_page, epc_page, secinfo, contents);
 	if (ret)
 		goto err_out;
@@ -288,19 +333,15 @@ static int sgx_encl_add_page(struct sgx_encl *encl, struct sgx_add_slot *slot,
 			goto err_out;
 		}
 	}
-	sgx_mark_page_reclaimable(k, epc_page);
-	pthread_mutex_unlock(&encl->lock);
-	pthread_rwlock_unlock(&k->mm.lock);
+	h->added[h->nr++] = epc_page;
+	slot->encl_page = NULL;
+	slot->epc_page = NULL;
 	return 0;
 
 err_out:
 	page_array_erase(&encl->page_array, encl_page->desc / SGX_PAGE_SIZE);
-err_out_unlock:
+err_out_shrink:
 	sgx_encl_shrink(encl, va_page);
-	pthread_mutex_unlock(&encl->lock);
-	pthread_rwlock_unlock(&k->mm.lock);
-	sgx_encl_free_epc_page(k, epc_page);
-	free(encl_page);
 	return ret;
 }
 
@@ -317,14 +358,6 @@ int sgx_validate_offset_length(struct sgx_encl *encl, uint64_t offset, uint64_t 
 	return 0;
 }
 
-/*
- * Source pages are copied in up to this many at a time: one copy_from_user()
- * (a process_vm_readv(), or a request to the client in service mode) per
- * batch instead of per page, into one buffer that stays in the cache. 64 KiB
- * keeps the buffer and the page being measured well inside L2.
- */
-#define SGX_ADD_BATCH_PAGES 16
-
 static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 {
 	struct sgx_enclave_add_pages add_arg;
@@ -336,6 +369,7 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 	bool local_src = !mm || !mm->ops->access_user;
 	struct sgx_add_ahead ahead;
 	struct sgx_va_page *va_page;
+	struct sgx_add_hold hold = { 0 };
 	bool whole;
 	uint64_t c, batch, i;
 	uint8_t *buf;
@@ -382,30 +416,45 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 				ret = -EFAULT;
 				goto out;
 			}
+			/*
+			 * An allocation that may reclaim runs without the
+			 * locks (the reclaimer takes encl->lock): that of a
+			 * page the last one could not take early, and that of
+			 * a VA page (one per SGX_VA_SLOT_COUNT pages).
+			 */
 			if (!cur.epc_page) {
+				sgx_add_unlock(encl, &hold);
 				ret = sgx_add_prepare(encl, add_arg.offset + c, secinfo.flags, true,
 						      &cur);
 				if (ret)
 					goto out;
 			}
+			if (!(encl->page_cnt % SGX_VA_SLOT_COUNT))
+				sgx_add_unlock(encl, &hold);
 			va_page = sgx_encl_grow(encl, true, &ret);
 			if (ret)
 				goto out;
+			/* Never reclaims: allowed under encl->lock, as EAUG's. */
 			if (more)
 				sgx_add_prepare(encl, add_arg.offset + c + SGX_PAGE_SIZE,
 						secinfo.flags, false, &next);
 			ahead.epc_page = next.epc_page;
 			ahead.src = local_src && c + batch < add_arg.length ? add_arg.src + c + batch : 0;
-			ret = sgx_encl_add_page(encl, &cur, va_page, buf + i, &secinfo, add_arg.flags,
-						&ahead);
-			cur = next;
-			next = (struct sgx_add_slot){ 0 };
+			sgx_add_lock(encl, &hold);
+			ret = sgx_encl_add_page(encl, &hold, &cur, va_page, buf + i, &secinfo,
+						add_arg.flags, &ahead);
 			if (ret)
 				goto out;
+			cur = next;
+			next = (struct sgx_add_slot){ 0 };
 		}
+		/* Between batches the reclaimer and mmap() may have them. */
+		sgx_add_unlock(encl, &hold);
 	}
 out:
+	sgx_add_unlock(encl, &hold);
 	sgx_add_discard(encl, &cur);
+	sgx_add_discard(encl, &next);
 	free(buf);
 	add_arg.count = c;
 	if (copy_to_user(arg, &add_arg, sizeof(add_arg)))

@@ -56,9 +56,17 @@ static void lru_del(struct sgx_kernel *k, struct sgx_epc_page *page)
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page)
 {
+	sgx_mark_pages_reclaimable(k, &page, 1);
+}
+
+void sgx_mark_pages_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *const *pages,
+				unsigned int n)
+{
 	pthread_mutex_lock(&k->lru_lock);
-	page->flags |= SGX_EPC_PAGE_RECLAIMER_TRACKED;
-	lru_add(k, page);
+	for (unsigned int i = 0; i < n; i++) {
+		pages[i]->flags |= SGX_EPC_PAGE_RECLAIMER_TRACKED;
+		lru_add(k, pages[i]);
+	}
 	pthread_mutex_unlock(&k->lru_lock);
 }
 
@@ -84,6 +92,9 @@ bool sgx_should_reclaim(struct sgx_kernel *k, int64_t watermark)
 {
 	bool ret;
 
+	/* Above the watermark the LRU does not matter: no lock (every allocation asks). */
+	if (atomic_load(&k->nr_free_pages) >= watermark)
+		return false;
 	pthread_mutex_lock(&k->lru_lock);
 	ret = atomic_load(&k->nr_free_pages) < watermark && k->nr_lru != 0;
 	pthread_mutex_unlock(&k->lru_lock);

@@ -234,6 +234,9 @@ void *sgx_get_epc_virt_addr(struct sgx_kernel *k, const struct sgx_epc_page *pag
 uint64_t sgx_get_epc_phys_addr(struct sgx_kernel *k, const struct sgx_epc_page *page);
 
 void sgx_mark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page);
+/* The @n pages onto the LRU, in this order, under one acquisition of lru_lock. */
+void sgx_mark_pages_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *const *pages,
+				unsigned int n);
 /* 0, or -EBUSY when the reclaimer holds the page in a batch right now. */
 int sgx_unmark_page_reclaimable(struct sgx_kernel *k, struct sgx_epc_page *page);
 

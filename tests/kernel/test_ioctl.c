@@ -562,9 +562,9 @@ static void test_add_bad_src_partial(void **state)
  * SIGSTRUCT over exactly those initializes. Each page has its own content,
  * so a page copied from the wrong place of a batch would change MRENCLAVE.
  */
-static void test_add_bad_src_later_batch(void **state)
+static void add_bad_src_at(uint64_t bad)
 {
-	const uint64_t nr = 45, bad = 37;
+	const uint64_t nr = 45;
 	struct softsgx_platform *p = bf_platform(128);
 	struct bf_enclave *e = enclave_alloc();
 	struct softsgx_stats before, after;
@@ -572,7 +572,6 @@ static void test_add_bad_src_later_batch(void **state)
 	uint8_t *src = mmap(NULL, nr * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			    -1, 0);
 
-	(void)state;
 	assert_true(src != MAP_FAILED);
 	for (uint64_t i = 0; i < nr; i++)
 		for (uint64_t b = 0; b < PAGE; b += 8)
@@ -598,6 +597,19 @@ static void test_add_bad_src_later_batch(void **state)
 	close_all(p, e);
 	free(e);
 	lg_platform_free(p);
+}
+
+static void test_add_bad_src_later_batch(void **state)
+{
+	(void)state;
+	add_bad_src_at(37);
+}
+
+/* The bad page in the middle of the second batch. */
+static void test_add_bad_src_second_batch(void **state)
+{
+	(void)state;
+	add_bad_src_at(21);
 }
 
 static void test_add_eadd_refuses_eio(void **state)
@@ -807,6 +819,130 @@ static void test_add_signal_pending(void **state)
 	bf_sign(e);
 	assert_int_equal(bf_init(e), 0);
 	softsgx_kernel(p)->signal_pending = NULL;
+	free(buf);
+	close_all(p, e);
+	free(e);
+	lg_platform_free(p);
+}
+
+/*
+ * ADD_PAGES holds the enclave's locks across the pages of a batch and checks
+ * for a signal before every page: one that arrives in the middle of the
+ * second batch ends the call there, with success and a short count, no page
+ * allocated ahead left behind and the locks released (the next call and
+ * EINIT take them).
+ */
+static void test_add_signal_pending_second_batch(void **state)
+{
+	const uint64_t nr = 40, first = 21;
+	struct softsgx_platform *p = bf_platform(128);
+	struct bf_enclave *e = enclave_alloc();
+	uint8_t *buf = pages_alloc(nr, 0xC0);
+	struct softsgx_stats before, after;
+	uint64_t count;
+
+	(void)state;
+	bf_create(p, e, 64 * PAGE);
+	bf_add_tcs(e, 0);
+	softsgx_get_stats(p, &before);
+	softsgx_kernel(p)->signal_pending = pending_after_budget;
+	atomic_store(&signal_budget, (int)first);
+	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
+	assert_int_equal(count, first * PAGE);
+	softsgx_get_stats(p, &after);
+	assert_int_equal(after.in_use_pages, before.in_use_pages + first);
+	ek_assert_invariant(p);
+	atomic_store(&signal_budget, -1);
+	assert_int_equal(bf_add(e, buf + first * PAGE, (1 + first) * PAGE, nr - first, RW, true,
+			        &count),
+			 0);
+	assert_int_equal(count, (nr - first) * PAGE);
+	bf_sign(e);
+	assert_int_equal(bf_init(e), 0);
+	softsgx_kernel(p)->signal_pending = NULL;
+	free(buf);
+	close_all(p, e);
+	free(e);
+	lg_platform_free(p);
+}
+
+/*
+ * An EPC of a few pages and one call of three batches: every page's EPC
+ * page comes from evicting one added before, in the same batch or an
+ * earlier one. ADD_PAGES drops the enclave's locks before such an
+ * allocation (the reclaimer takes encl->lock), so the call must neither
+ * deadlock nor lose a page, and MRENCLAVE is that of all the pages.
+ */
+static void test_add_reclaims_within_batches(void **state)
+{
+	const uint64_t nr = 40;
+	struct softsgx_platform *p = quiet_platform(5);
+	struct bf_enclave *e = enclave_alloc();
+	uint8_t *buf = pages_alloc(nr, 0xD0);
+	struct softsgx_stats st;
+	uint64_t count;
+
+	(void)state;
+	bf_create(p, e, 64 * PAGE);
+	bf_add_tcs(e, 0);
+	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
+	assert_int_equal(count, nr * PAGE);
+	softsgx_get_stats(p, &st);
+	assert_true(st.evictions >= nr - 2);
+	ek_assert_invariant(p);
+	bf_sign(e);
+	assert_int_equal(bf_init(e), 0);
+	free(buf);
+	close_all(p, e);
+	free(e);
+	lg_platform_free(p);
+}
+
+struct reclaim_loop {
+	struct softsgx_platform *p;
+	_Atomic bool stop;
+};
+
+static void *reclaim_loop_main(void *arg)
+{
+	struct reclaim_loop *rl = arg;
+
+	while (!atomic_load(&rl->stop))
+		softsgx_reclaim(rl->p);
+	return NULL;
+}
+
+/*
+ * A reclaimer that runs all along while multi-batch ADD_PAGES calls fill a
+ * small EPC: it can take encl->lock only between batches or while a call
+ * allocates, and evicts pages of the batches already added. Every call
+ * adds all its pages, and the enclave initializes (MRENCLAVE of them all).
+ */
+static void test_add_with_concurrent_reclaim(void **state)
+{
+	const uint64_t nr = 96, per_call = 48;
+	struct softsgx_platform *p = quiet_platform(24);
+	struct bf_enclave *e = enclave_alloc();
+	uint8_t *buf = pages_alloc(nr, 0xE0);
+	struct reclaim_loop rl = { .p = p };
+	pthread_t thread;
+	uint64_t count;
+
+	(void)state;
+	bf_create(p, e, 128 * PAGE);
+	bf_add_tcs(e, 0);
+	assert_int_equal(pthread_create(&thread, NULL, reclaim_loop_main, &rl), 0);
+	for (uint64_t i = 0; i < nr; i += per_call) {
+		assert_int_equal(bf_add(e, buf + i * PAGE, (1 + i) * PAGE, per_call, RW, true,
+				        &count),
+				 0);
+		assert_int_equal(count, per_call * PAGE);
+	}
+	atomic_store(&rl.stop, true);
+	assert_int_equal(pthread_join(thread, NULL), 0);
+	ek_assert_invariant(p);
+	bf_sign(e);
+	assert_int_equal(bf_init(e), 0);
 	free(buf);
 	close_all(p, e);
 	free(e);
@@ -1314,12 +1450,16 @@ int main(void)
 		LG_TEST(test_add_same_offset_ebusy),
 		LG_TEST(test_add_bad_src_partial),
 		LG_TEST(test_add_bad_src_later_batch),
+		LG_TEST(test_add_bad_src_second_batch),
 		LG_TEST(test_add_eadd_refuses_eio),
 		LG_TEST(test_add_count_not_writable),
 		LG_TEST(test_add_epc_full_nothing_reclaimable),
 		LG_TEST(test_add_epc_full_reclaims),
 		LG_TEST(test_add_enomem_partial),
 		LG_TEST(test_add_signal_pending),
+		LG_TEST(test_add_signal_pending_second_batch),
+		LG_TEST(test_add_reclaims_within_batches),
+		LG_TEST(test_add_with_concurrent_reclaim),
 		LG_TEST(test_init_before_create_and_twice),
 		LG_TEST(test_init_efault),
 		LG_TEST(test_init_vendor),
