@@ -48,7 +48,7 @@
 /* Image: 0 TCS, 1 code (RX), 2 SSA, 3 data (SECINFO, FS/GS); the heap after. */
 #define IMAGE_PAGES BENCH_IMAGE_PAGES
 #define HEAP_PAGES  ((BENCH_ROUNDS + 1) * BATCH)
-#define ENCL_SIZE   (16ULL << 20) /* a power of two above IMAGE_PAGES + HEAP_PAGES */
+#define ENCL_SIZE   (32ULL << 20) /* a power of two above IMAGE_PAGES + HEAP_PAGES */
 #define PENDING_RW  (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W | SGX_SECINFO_PENDING)
 
 _Static_assert((IMAGE_PAGES + HEAP_PAGES) * SGX_PAGE_SIZE <= ENCL_SIZE, "heap beyond ELRANGE");
