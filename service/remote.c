@@ -692,6 +692,28 @@ static bool user_copy(void *local, uint64_t remote, size_t n, bool write)
 	return done == (ssize_t)n;
 }
 
+/*
+ * How much of [remote, remote + n) can be read, from its start, in whole
+ * pages and the end: where copy_from_user() would stop. For a window that
+ * does not copy whole, which is rare.
+ */
+static size_t readable_prefix(uint8_t *local, uint64_t remote, size_t n)
+{
+	size_t done = 0;
+
+	while (done < n) {
+		uint64_t at = remote + done;
+		size_t step = PAGE - (at & (PAGE - 1));
+
+		if (step > n - done)
+			step = n - done;
+		if (!user_copy(local + done, at, step, false))
+			break;
+		done += step;
+	}
+	return done;
+}
+
 struct windows {
 	struct svc_window w[SVC_MAX_WINDOWS];
 	const void *src[SVC_MAX_WINDOWS]; /* NULL: read from this process's memory */
@@ -742,15 +764,24 @@ static long ioctl_call(int handle, unsigned long cmd, uint64_t arg, struct windo
 	r->handle = handle;
 	r->cmd = cmd;
 	r->arg = arg;
-	/* Windows this process cannot read are left out: -EFAULT from the service. */
+	/*
+	 * A window this process cannot read whole goes as far as it can be
+	 * read: the service's copy of the first byte beyond fails with
+	 * -EFAULT, where Linux's would (ADD_PAGES has then added the pages
+	 * before it, and counts them). One not readable at all is left out.
+	 */
 	p = (uint8_t *)(w + ws->n);
 	for (uint32_t i = 0; i < ws->n; i++) {
+		struct svc_window win = ws->w[i];
+
 		if (ws->src[i])
-			memcpy(p, ws->src[i], ws->w[i].len);
-		else if (!user_copy(p, ws->w[i].addr, ws->w[i].len, false))
+			memcpy(p, ws->src[i], win.len);
+		else if (!user_copy(p, win.addr, win.len, false))
+			win.len = readable_prefix(p, win.addr, win.len);
+		if (!win.len)
 			continue;
-		w[r->nr_windows++] = ws->w[i];
-		p += ws->w[i].len;
+		w[r->nr_windows++] = win;
+		p += win.len;
 	}
 	/* Close the gap the left-out windows' entries made before the data. */
 	if (r->nr_windows < ws->n) {
