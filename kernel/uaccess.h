@@ -17,4 +17,16 @@
 int copy_from_user(void *to, uint64_t from, size_t n);
 int copy_to_user(uint64_t to, const void *from, size_t n);
 
+/*
+ * A copy within this process that a bad address cannot crash: 0, or
+ * -EFAULT when it met a page it may not access. The shim has one (its
+ * fault handler stops the copy at the faulting access, as Linux's
+ * exception tables stop a kernel's copy_from_user()), and registers it
+ * for the whole process; without one, the copies above are a
+ * process_vm_readv() or process_vm_writev() on ourselves, which pins each
+ * page (about 0.7 us per 4 KiB page, most of it not the copy).
+ */
+typedef int (*sgx_local_copy_fn)(void *to, const void *from, size_t n);
+void sgx_uaccess_set_local_copy(sgx_local_copy_fn copy);
+
 #endif /* SOFTSGX_UACCESS_H */

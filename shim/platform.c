@@ -106,6 +106,8 @@ static void boot(void)
 	}
 	kernel.fget = shim_kernel_fget;
 	kernel.kick = shim_kick;
+	/* Before the signal handlers: a fault in a copy needs them, but none runs yet. */
+	shim_uaccess_init();
 	/* After boot: the timeline starts with the program, not with sanitization. */
 	shim_trace_init(hw);
 	shim_signals_init();

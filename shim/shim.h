@@ -20,6 +20,15 @@
 /* The synthetic vDSO and __vdso_sgx_enter_enclave, with the ENCLU contract. */
 #include "shim/vdso.h"
 
+/*
+ * The kernel model's fault-proof copies of the program's memory (uaccess.c):
+ * shim_uaccess_init() registers them at boot; shim_uaccess_fixup() is the
+ * fault handler's first question for SIGSEGV and SIGBUS, true when it moved
+ * RIP of a faulting copy to the copy's -EFAULT exit.
+ */
+void shim_uaccess_init(void);
+bool shim_uaccess_fixup(ucontext_t *uc);
+
 /* The kernel model serving this process, created on first use of a device. */
 struct sgx_kernel *shim_kernel(void);
 /* NULL until something opened an SGX device. */

@@ -402,6 +402,12 @@ static void on_async(int sig, siginfo_t *si, void *ucv)
 	struct shim_thread *t = handler_enter(ucv);
 	int saved_errno = errno;
 
+	/*
+	 * SIGBUS of a copy of the kernel model (uaccess.c) where the program
+	 * has a handler, which makes it reach us: -EFAULT, as on Linux.
+	 */
+	if (sig == SIGBUS && si->si_code > 0 && shim_uaccess_fixup(ucv))
+		goto out;
 	/* The direct entry runs the model: the signal comes back once it is inside. */
 	if (shim_in_direct_entry(t)) {
 		shim_vdso_direct_defer(sig, si, ucv, t, &async_set);
@@ -433,6 +439,9 @@ static void on_signal(int sig, siginfo_t *si, void *ucv)
 
 	/* The instruction probe of an outer handler (enclave.c): it reads through the model. */
 	if (sig == SIGSEGV && si->si_code > 0 && t && t->depth > 1 && shim_insn_probe_fixup(uc))
+		goto out;
+	/* The kernel model's copy of a bad user address (uaccess.c): -EFAULT, at any depth. */
+	if (sig == SIGSEGV && si->si_code > 0 && shim_uaccess_fixup(uc))
 		goto out;
 	/* Sent by kill(), tgkill(), sigqueue(): an interrupt, not a fault. */
 	if (si->si_code <= 0) {
