@@ -103,7 +103,8 @@ static void test_fork_while_threads_ecall(void **state)
 		}
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			fail_msg("fork %u: child %s %d", i, WIFEXITED(status) ? "exited" : "killed by",
+			fail_msg("fork %u: child %s %d", i,
+				 WIFEXITED(status) ? "exited" : "killed by",
 				 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 		/* Let the workers run between forks: a fork must not starve them. */
 		while (atomic_load(&ecalls) < before + 5)
