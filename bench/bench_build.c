@@ -276,8 +276,34 @@ static int check_stream(struct bench *b)
 }
 
 /*
+ * /dev/sgx_enclave of @p through the embedding API, or with @p NULL the
+ * process's own, which the shim serves when it is preloaded: 0 or -errno.
+ */
+static int dev_open(struct softsgx_platform *p)
+{
+	int fd = p ? softsgx_open(p, "/dev/sgx_enclave", O_RDWR) : open("/dev/sgx_enclave", O_RDWR);
+
+	return fd < 0 && !p ? -errno : fd;
+}
+
+static long dev_ioctl(struct softsgx_platform *p, int fd, unsigned long cmd, void *arg)
+{
+	if (p)
+		return softsgx_ioctl(p, fd, cmd, arg);
+	return ioctl(fd, cmd, arg) ? -errno : 0;
+}
+
+static void dev_close(struct softsgx_platform *p, int fd)
+{
+	if (p)
+		softsgx_close(p, fd);
+	else
+		close(fd);
+}
+
+/*
  * ECREATE (untimed), ADD_PAGES of the 64 MiB, every page measured or none (timed),
- * and the enclave's release (untimed) through the platform's /dev/sgx_enclave.
+ * and the enclave's release (untimed) through /dev/sgx_enclave (dev_open()).
  */
 static int build_ioctl(struct softsgx_platform *p, struct bench *b, bool measure, double *seconds)
 {
@@ -287,12 +313,12 @@ static int build_ioctl(struct softsgx_platform *p, struct bench *b, bool measure
 	long ret;
 	int fd;
 
-	fd = softsgx_open(p, "/dev/sgx_enclave", O_RDWR);
+	fd = dev_open(p);
 	if (fd < 0)
 		return die("open /dev/sgx_enclave", fd);
-	ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
+	ret = dev_ioctl(p, fd, SGX_IOC_ENCLAVE_CREATE, &create);
 	if (ret) {
-		softsgx_close(p, fd);
+		dev_close(p, fd);
 		return die("SGX_IOC_ENCLAVE_CREATE", (int)ret);
 	}
 	t0 = now();
@@ -305,14 +331,14 @@ static int build_ioctl(struct softsgx_platform *p, struct bench *b, bool measure
 			.flags = measure ? SGX_PAGE_MEASURE : 0,
 		};
 
-		ret = softsgx_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
+		ret = dev_ioctl(p, fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add);
 		if (ret || add.count != ADD_CALL) {
-			softsgx_close(p, fd);
+			dev_close(p, fd);
 			return die("SGX_IOC_ENCLAVE_ADD_PAGES", (int)ret);
 		}
 	}
 	*seconds = now() - t0;
-	softsgx_close(p, fd);
+	dev_close(p, fd);
 	return 0;
 }
 
@@ -382,56 +408,23 @@ static void keep_best(double *best, double t)
 /*
  * The build a program gets under `softsgx run` (private mode): the same
  * ECREATE and ADD_PAGES calls made by this process with open() and ioctl()
- * of /dev/sgx_enclave, which the shim serves. Runs in a child started with
+ * of /dev/sgx_enclave (build_ioctl() without a platform), which the shim
+ * serves. Runs in a child started with
  * the shim preloaded (run_under_shim()); its ADD_PAGES copies the source
  * in with the shim's fault-proof copy (shim/uaccess.c), not
  * process_vm_readv(). CPU time of this thread, as every row here.
  */
 #define SHIM_CHILD_ENV "SOFTSGX_BENCH_BUILD_SHIM_CHILD"
 
-static int build_shim(struct bench *b, double *seconds)
-{
-	struct sgx_secinfo secinfo __attribute__((aligned(64))) = b->secinfo;
-	struct sgx_enclave_create create = {.src = (uintptr_t)b->secs_src};
-	double t0;
-	int fd;
-
-	fd = open("/dev/sgx_enclave", O_RDWR);
-	if (fd < 0)
-		return die("open /dev/sgx_enclave under the shim", -errno);
-	if (ioctl(fd, SGX_IOC_ENCLAVE_CREATE, &create)) {
-		close(fd);
-		return die("SGX_IOC_ENCLAVE_CREATE under the shim", -errno);
-	}
-	t0 = now();
-	for (uint64_t off = 0; off < ENCL_SIZE; off += ADD_CALL) {
-		struct sgx_enclave_add_pages add = {
-			.src = (uintptr_t)(b->src + off),
-			.offset = off,
-			.length = ADD_CALL,
-			.secinfo = (uintptr_t)&secinfo,
-			.flags = SGX_PAGE_MEASURE,
-		};
-
-		if (ioctl(fd, SGX_IOC_ENCLAVE_ADD_PAGES, &add) || add.count != ADD_CALL) {
-			close(fd);
-			return die("SGX_IOC_ENCLAVE_ADD_PAGES under the shim", -errno);
-		}
-	}
-	*seconds = now() - t0;
-	close(fd);
-	return 0;
-}
-
 static int shim_child(struct bench *b)
 {
 	double t_shim = 1e30, t_sha = 1e30, t;
 
 	/* Untimed: the platform's EPC memory is touched for the first time. */
-	if (build_shim(b, &t))
+	if (build_ioctl(NULL, b, true, &t))
 		return 1;
 	for (int r = 0; r < REPS; r++) {
-		if (build_shim(b, &t))
+		if (build_ioctl(NULL, b, true, &t))
 			return 1;
 		keep_best(&t_shim, t);
 		keep_best(&t_sha, time_stream_sha256(b));
