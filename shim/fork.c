@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "shim/shim.h"
@@ -84,7 +85,7 @@ void shim_model_get(void)
 	for (;;) {
 		while (atomic_load(&model_frozen))
 			sched_yield();
-		if (s > 0) {
+		if (s > 0 && atomic_load_explicit(&model_barrier, memory_order_relaxed)) {
 			atomic_store_explicit(&model_slot[s - 1], 1, memory_order_relaxed);
 			/* Mark, then look: membarrier() in fork() orders the two. */
 			atomic_signal_fence(memory_order_seq_cst);
@@ -104,7 +105,8 @@ void shim_model_put(void)
 {
 	if (--held)
 		return;
-	if (slot > 0)
+	/* As it was taken: a marked slot, or the counter. */
+	if (slot > 0 && atomic_load_explicit(&model_slot[slot - 1], memory_order_relaxed))
 		atomic_store_explicit(&model_slot[slot - 1], 0, memory_order_release);
 	else
 		atomic_fetch_sub(&model_readers, 1);
@@ -127,11 +129,18 @@ static void freeze_model(void)
 	/*
 	 * Registered before any slot was handed out, or no slot is in use.
 	 * The global barrier (an RCU grace period, slower) if the expedited
-	 * one is refused after all.
+	 * one is refused after all. Refused both (a seccomp filter the
+	 * program installed since): readers go back to the counter, and a
+	 * mark still in flight has a millisecond to show before the wait.
 	 */
 	if (atomic_load(&model_barrier) &&
-	    syscall(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0))
-		syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0);
+	    syscall(SYS_membarrier, MEMBARRIER_PRIVATE_EXPEDITED, 0, 0) &&
+	    syscall(SYS_membarrier, MEMBARRIER_GLOBAL, 0, 0)) {
+		struct timespec ms = {0, 1000000};
+
+		atomic_store(&model_barrier, false);
+		nanosleep(&ms, NULL);
+	}
 	while (atomic_load(&model_readers) || model_slots_busy())
 		sched_yield();
 	/* The forking thread itself still goes through the shim (close() of the pipe). */
@@ -170,12 +179,16 @@ static void in_child(void)
 	int ret;
 
 	/*
-	 * Unlocked: this is the only thread, and no slot is marked (the
-	 * parent's readers were out, this thread's hold is held++ alone).
-	 * membarrier()'s registration belongs to the address space: this
-	 * one's is asked for again, and the slots handed out afresh.
+	 * Unlocked: this is the only thread. The parent's readers were out,
+	 * but one waiting for the thaw may have marked its slot and unmarked
+	 * it again while the address space was being copied: the copy can
+	 * hold such a mark, and the counter such a count. membarrier()'s
+	 * registration belongs to the address space: this one's is asked for
+	 * again, and the slots handed out afresh.
 	 */
 	atomic_store(&model_barrier, register_barrier());
+	for (unsigned int i = 0; i < MODEL_SLOTS; i++)
+		atomic_store_explicit(&model_slot[i], 0, memory_order_relaxed);
 	atomic_store(&model_slots_used, 0);
 	slot = 0;
 	atomic_store(&model_readers, 0);
