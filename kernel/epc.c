@@ -419,11 +419,25 @@ void sgx_kernel_destroy(struct sgx_kernel *k)
 	sgx_usage_destroy(k);
 }
 
+/*
+ * A page moves from one count to another in two steps (a free takes it out
+ * of in_use, then puts it on a free list and counts it free, under that
+ * list's lock), so a reader between them sees it in neither. Read again
+ * until the counts account for every page: a snapshot of a moment when no
+ * page was in between. A page lost for good (a bug) still shows after a
+ * bounded number of tries.
+ */
 void sgx_epc_usage(struct sgx_kernel *k, struct sgx_epc_usage *u)
 {
-	u->total = k->total_pages;
-	u->free = (uint64_t)atomic_load(&k->nr_free_pages);
-	u->leaked = (uint64_t)atomic_load(&k->nr_leaked_pages);
-	u->in_use = (uint64_t)atomic_load(&k->nr_in_use_pages);
-	u->zombie = (uint64_t)atomic_load(&k->nr_zombie_pages);
+	for (unsigned int tries = 0; tries < 1000; tries++) {
+		u->total = k->total_pages;
+		u->free = (uint64_t)atomic_load(&k->nr_free_pages);
+		u->leaked = (uint64_t)atomic_load(&k->nr_leaked_pages);
+		u->in_use = (uint64_t)atomic_load(&k->nr_in_use_pages);
+		u->zombie = (uint64_t)atomic_load(&k->nr_zombie_pages);
+		if (u->free + u->leaked + u->in_use + u->zombie == u->total)
+			return;
+		if (tries >= 10)
+			sched_yield();
+	}
 }
