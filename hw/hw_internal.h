@@ -318,9 +318,15 @@ void epcm_hold_shared(struct epcm_entry *e);
  * client running ENCLU, hw/share.c) killed in mid-leaf, whose count never
  * goes away, and the platform's owner must not hang on it. The callers
  * answer as for a page in use (EBLOCK and ETRACK: SGX_EPC_PAGE_CONFLICT;
- * EWB: #GP).
+ * EWB: #GP). The reclaimer waits so with the enclave's lock held and tries
+ * a kept page again in its next batch: with a bound of 1 s, a killed
+ * client's stale hold kept the service's main thread off that lock for
+ * tens of seconds (new clients' HELLOs timed out) until the enclave was
+ * released, which resets the locks. A leaf holds for microseconds; 50 ms
+ * covers a holder preempted for a few time slices, and a conflict the
+ * bound ends is only a page not reclaimed this time.
  */
-#define EPCM_SHARED_WAIT_NS 1000000000LL
+#define EPCM_SHARED_WAIT_NS 50000000LL
 bool epcm_lock_excl_over_shared(struct epcm_entry *e);
 
 /* SECINFO.FLAGS bits the SGX2 leaves read: type, permissions and state. */
