@@ -794,6 +794,33 @@ static bool pending_after_budget(struct sgx_kernel *k)
 	return atomic_fetch_sub(&signal_budget, 1) <= 0;
 }
 
+/*
+ * ADD_PAGES of @nr pages from @buf that a signal ends after @first: success
+ * with a short count and exactly those pages in use; the rest in a second
+ * call; then EINIT (the locks were released).
+ */
+static void add_cut_by_signal(struct softsgx_platform *p, struct bf_enclave *e, uint8_t *buf,
+			      uint64_t nr, uint64_t first)
+{
+	struct softsgx_stats before, after;
+	uint64_t count;
+
+	softsgx_get_stats(p, &before);
+	atomic_store(&signal_budget, (int)first);
+	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
+	assert_int_equal(count, first * PAGE);
+	softsgx_get_stats(p, &after);
+	assert_int_equal(after.in_use_pages, before.in_use_pages + first);
+	ek_assert_invariant(p);
+	atomic_store(&signal_budget, -1);
+	assert_int_equal(bf_add(e, buf + first * PAGE, (1 + first) * PAGE, nr - first, RW, true,
+			        &count),
+			 0);
+	assert_int_equal(count, (nr - first) * PAGE);
+	bf_sign(e);
+	assert_int_equal(bf_init(e), 0);
+}
+
 static void test_add_signal_pending(void **state)
 {
 	struct softsgx_platform *p = bf_platform(64);
@@ -810,14 +837,7 @@ static void test_add_signal_pending(void **state)
 	assert_int_equal(bf_add(e, buf, PAGE, 4, RW, true, &count), -EINTR);
 	assert_int_equal(count, 0);
 	/* Pending after two pages: success with a short count. */
-	atomic_store(&signal_budget, 2);
-	assert_int_equal(bf_add(e, buf, PAGE, 4, RW, true, &count), 0);
-	assert_int_equal(count, 2 * PAGE);
-	atomic_store(&signal_budget, -1);
-	assert_int_equal(bf_add(e, buf + 2 * PAGE, 3 * PAGE, 2, RW, true, &count), 0);
-	assert_int_equal(count, 2 * PAGE);
-	bf_sign(e);
-	assert_int_equal(bf_init(e), 0);
+	add_cut_by_signal(p, e, buf, 4, 2);
 	softsgx_kernel(p)->signal_pending = NULL;
 	free(buf);
 	close_all(p, e);
@@ -834,31 +854,16 @@ static void test_add_signal_pending(void **state)
  */
 static void test_add_signal_pending_second_batch(void **state)
 {
-	const uint64_t nr = 40, first = 21;
+	const uint64_t nr = 40;
 	struct softsgx_platform *p = bf_platform(128);
 	struct bf_enclave *e = enclave_alloc();
 	uint8_t *buf = pages_alloc(nr, 0xC0);
-	struct softsgx_stats before, after;
-	uint64_t count;
 
 	(void)state;
 	bf_create(p, e, 64 * PAGE);
 	bf_add_tcs(e, 0);
-	softsgx_get_stats(p, &before);
 	softsgx_kernel(p)->signal_pending = pending_after_budget;
-	atomic_store(&signal_budget, (int)first);
-	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
-	assert_int_equal(count, first * PAGE);
-	softsgx_get_stats(p, &after);
-	assert_int_equal(after.in_use_pages, before.in_use_pages + first);
-	ek_assert_invariant(p);
-	atomic_store(&signal_budget, -1);
-	assert_int_equal(bf_add(e, buf + first * PAGE, (1 + first) * PAGE, nr - first, RW, true,
-			        &count),
-			 0);
-	assert_int_equal(count, (nr - first) * PAGE);
-	bf_sign(e);
-	assert_int_equal(bf_init(e), 0);
+	add_cut_by_signal(p, e, buf, nr, 21);
 	softsgx_kernel(p)->signal_pending = NULL;
 	free(buf);
 	close_all(p, e);
