@@ -237,9 +237,8 @@ out:
 }
 
 /*
- * EEXTEND of @n consecutive chunks of one page, from @chunk on. On success
- * the page's linear address relative to the SECS is left in *@page_off.
- * The checks and both EPCM locks are taken once for the @n chunks: while
+ * EEXTEND of @n consecutive chunks of one page, from @chunk on. The checks
+ * and both EPCM locks are taken once for the @n chunks: while
  * they are held no other leaf can reach the page or the SECS, so this is
  * the hardware's @n instructions in an order it allows (none between
  * them), with the same MRENCLAVE and the same return code, which the first
@@ -298,10 +297,8 @@ int leaf_eextend(struct sgx_hw *hw, void *secs_epc, void *chunk)
  */
 int leaf_eextend_chunks(struct sgx_hw *hw, void *secs_epc, void *chunk, unsigned int n)
 {
-	uint64_t in_page = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
-
 	/* Chunks past the page would be another page's: its own leaves. */
-	if (!n || n > (SGX_PAGE_SIZE - in_page) / SGX_EEXTEND_CHUNK)
+	if (!eextend_run_fits(chunk, n))
 		return GP;
 	return eextend_chunks(hw, secs_epc, chunk, n);
 }

@@ -138,11 +138,11 @@ int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk)
 
 int encls_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n)
 {
-	uint64_t in_page = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
 	int ret = 0;
 
+	/* Untraced, or a run the leaf refuses whole (#GP, no chunk measured). */
 	if (__builtin_expect(!atomic_load_explicit(&hw->trace, memory_order_acquire), 1) ||
-	    !n || n > (SGX_PAGE_SIZE - in_page) / SGX_EEXTEND_CHUNK)
+	    !eextend_run_fits(chunk, n))
 		return leaf_eextend_chunks(hw, secs, chunk, n);
 	/* Traced: each leaf its own event, as on the hardware. */
 	for (unsigned int i = 0; i < n && !ret; i++)

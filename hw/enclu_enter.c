@@ -234,7 +234,7 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 {
 	const int rw = HW_MMU_READ | HW_MMU_WRITE;
 	const uint8_t perms = SGX_SECINFO_R | SGX_SECINFO_W;
-	uint64_t frame_bytes, off, ssa, gpr_la;
+	uint64_t frame_bytes, off, ssa, gpr_la, gpr_page;
 	uint32_t xsize = hw_xsave_size(&hw->xstate, en->s->xfrm);
 	struct epc_ref ref;
 	int ret;
@@ -267,9 +267,9 @@ static int ssa_frame_checks(struct sgx_hw *hw, struct sgx_lp *lp, const struct h
 	 * page), which was checked just now, the same page with the same
 	 * access and the same EPCM conditions.
 	 */
-	if (((gpr_la - ssa) >> SGX_PAGE_SHIFT) * SGX_PAGE_SIZE < xsize &&
-	    (gpr_la - ssa) >> SGX_PAGE_SHIFT < SGX_XSAVE_MAX_PAGES) {
-		en->gpr = (struct sgx_ssa_gpr *)(en->xsave[(gpr_la - ssa) >> SGX_PAGE_SHIFT] +
+	gpr_page = (gpr_la - ssa) >> SGX_PAGE_SHIFT;
+	if (gpr_page * SGX_PAGE_SIZE < xsize && gpr_page < SGX_XSAVE_MAX_PAGES) {
+		en->gpr = (struct sgx_ssa_gpr *)(en->xsave[gpr_page] +
 						 (gpr_la & (SGX_PAGE_SIZE - 1)));
 		return SGX_SUCCESS;
 	}

@@ -346,6 +346,13 @@ int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
 int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 int leaf_eextend(struct sgx_hw *hw, void *secs, void *chunk);
 int leaf_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n);
+/* A run of @n EEXTEND chunks from @chunk that stays in @chunk's page (none is #GP). */
+static inline bool eextend_run_fits(const void *chunk, unsigned int n)
+{
+	uint64_t in_page = (uintptr_t)chunk & (SGX_PAGE_SIZE - 1);
+
+	return n && n <= (SGX_PAGE_SIZE - in_page) / SGX_EEXTEND_CHUNK;
+}
 int leaf_einit(struct sgx_hw *hw, const struct sgx_sigstruct *sigstruct,
 	       const struct sgx_einittoken *token, void *secs);
 int leaf_eremove(struct sgx_hw *hw, void *epc);

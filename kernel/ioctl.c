@@ -209,6 +209,7 @@ static int __sgx_encl_extend(struct sgx_encl *encl, struct sgx_epc_page *epc_pag
 			if (src)
 				__builtin_prefetch(src + off + l, 0, 2);
 		}
+		/* EEXTEND measures 256 bytes per leaf (SDM Vol. 3D, EEXTEND). */
 		if (encls_eextend_chunks(k->hw, secs, page + off, SGX_ADD_EXTEND_RUN / 256))
 			return -EIO;
 	}
@@ -257,9 +258,10 @@ static void sgx_add_discard(struct sgx_encl *encl, struct sgx_add_slot *slot)
 
 /*
  * Source pages are copied in up to this many at a time: one copy_from_user()
- * (a process_vm_readv(), or a request to the client in service mode) per
- * batch instead of per page, into one buffer that stays in the cache. 64 KiB
- * keeps the buffer and the page being measured well inside L2.
+ * (uaccess.h: the shim's fault-proof copy, a process_vm_readv(), or a copy
+ * from the client's request in service mode) per batch instead of per page,
+ * into one buffer that stays in the cache. 64 KiB keeps the buffer and the
+ * page being measured well inside L2.
  */
 #define SGX_ADD_BATCH_PAGES 16
 
