@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hw/hw.h"
 #include "hw/measure.h"
@@ -259,11 +260,17 @@ static inline void *op_ptr(uint64_t addr)
 static inline bool all_zero(const void *p, size_t n)
 {
 	const uint8_t *b = p;
+	uint64_t acc = 0, w;
+	size_t i = 0;
 
-	for (size_t i = 0; i < n; i++)
-		if (b[i])
-			return false;
-	return true;
+	/* Eight bytes a step: EADD checks SECINFO's 56 reserved bytes per page. */
+	for (; i + sizeof(w) <= n; i += sizeof(w)) {
+		memcpy(&w, b + i, sizeof(w));
+		acc |= w;
+	}
+	for (; i < n; i++)
+		acc |= b[i];
+	return !acc;
 }
 
 static inline bool is_aligned(const void *p, uint64_t align)
