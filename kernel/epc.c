@@ -100,24 +100,40 @@ static struct sgx_epc_page *take_fresh(struct sgx_kernel *k, unsigned int i)
 	return NULL;
 }
 
-static struct sgx_epc_page *__sgx_alloc_epc_page_from_section(struct sgx_kernel *k,
-							       unsigned int i)
+/* A free page of section @i, with its lock held: freed ones first, then never-used ones. */
+static struct sgx_epc_page *take_free(struct sgx_kernel *k, unsigned int i)
 {
 	struct sgx_epc_section *s = &k->sections[i];
-	struct sgx_epc_page *page = NULL;
+	struct sgx_epc_page *page;
 
-	pthread_mutex_lock(&s->lock);
 	if (!list_empty(&s->free_list)) {
 		page = list_first_entry(&s->free_list, struct sgx_epc_page, list);
 		list_del_init(&page->list);
 	} else {
 		page = take_fresh(k, i);
 	}
-	if (page) {
+	if (page)
 		page->flags &= ~SGX_EPC_PAGE_IS_FREE;
-		atomic_fetch_sub(&k->nr_free_pages, 1);
-		atomic_fetch_add(&k->nr_in_use_pages, 1);
-	}
+	return page;
+}
+
+/* Pages that stopped being free, counted where they moved (with the section's lock). */
+static void count_taken(struct sgx_kernel *k, unsigned int n)
+{
+	atomic_fetch_sub(&k->nr_free_pages, n);
+	atomic_fetch_add(&k->nr_in_use_pages, n);
+}
+
+static struct sgx_epc_page *__sgx_alloc_epc_page_from_section(struct sgx_kernel *k,
+							       unsigned int i)
+{
+	struct sgx_epc_section *s = &k->sections[i];
+	struct sgx_epc_page *page;
+
+	pthread_mutex_lock(&s->lock);
+	page = take_free(k, i);
+	if (page)
+		count_taken(k, 1);
 	pthread_mutex_unlock(&s->lock);
 	return page;
 }
@@ -212,6 +228,68 @@ struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool 
 	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
 		sgx_wake_ksgxd(k);
 	return page;
+}
+
+/**
+ * sgx_alloc_epc_pages() - take up to @n free EPC pages at once, never reclaiming
+ * @k:     the kernel model
+ * @pages: where the pages go
+ * @n:     how many are wanted
+ *
+ * What @n calls of sgx_alloc_epc_page() without reclaim would take, in the
+ * same order, up to the first that would fail, but with one cgroup charge,
+ * one acquisition of each section's lock and one update of the counters
+ * for all of them: an enclave build (SGX_IOC_ENCLAVE_ADD_PAGES) allocates
+ * a batch of pages this way. The pages are charged to the caller's
+ * cgroup and have no owner yet; one not used goes back with
+ * sgx_free_epc_page(). A cgroup that cannot take all @n within its limit
+ * gives none, and counts no event: the caller then allocates page by page.
+ *
+ * Return: the number of pages taken, 0 to @n.
+ */
+unsigned int sgx_alloc_epc_pages(struct sgx_kernel *k, struct sgx_epc_page **pages, unsigned int n)
+{
+	struct sgx_epc_cgroup *cg = alloc_cgroup(k);
+	bool asked = false, injected = false;
+	unsigned int got = 0;
+
+	if (!n || !sgx_epc_cgroup_try_charge_many(cg, n))
+		return 0;
+	for (unsigned int i = 0; i < k->nr_sections && got < n && !injected; i++) {
+		struct sgx_epc_section *s = &k->sections[i];
+		unsigned int from = got;
+
+		pthread_mutex_lock(&s->lock);
+		while (got < n) {
+			struct sgx_epc_page *page;
+
+			/*
+			 * Injected exhaustion ends the batch, as it fails a
+			 * single allocation: asked once per page taken.
+			 */
+			if (!asked && sgx_fi_should_fail(SGX_FI_EPC_ALLOC)) {
+				injected = true;
+				break;
+			}
+			asked = true;
+			page = take_free(k, i);
+			if (!page)
+				break;
+			asked = false;
+			page->owner = NULL;
+			page->cg = cg;
+			pages[got++] = page;
+		}
+		if (got > from)
+			count_taken(k, got - from);
+		pthread_mutex_unlock(&s->lock);
+	}
+	atomic_fetch_add(&k->stats.allocs, got);
+	if (got < n)
+		sgx_epc_cgroup_uncharge_many(cg, n - got);
+	if (sgx_should_reclaim(k, SGX_NR_LOW_PAGES))
+		sgx_wake_ksgxd(k);
+	return got;
 }
 
 void sgx_epc_put_free(struct sgx_kernel *k, struct sgx_epc_page *page, bool count)

@@ -213,6 +213,15 @@ struct sgx_epc_cgroup *sgx_mm_cgroup(struct sgx_kernel *k, struct sgx_mm *mm)
 	return cg ? cg : k->cg_root;
 }
 
+/* Raise @cg's high-water mark to @usage. */
+static void note_peak(struct sgx_epc_cgroup *cg, uint64_t usage)
+{
+	uint64_t peak = atomic_load(&cg->peak);
+
+	while (peak < usage && !atomic_compare_exchange_weak(&cg->peak, &peak, usage))
+		;
+}
+
 /*
  * misc_cg_try_charge(): add a page at every level, from @cg up; a level
  * the page takes past its max refuses it, and every level charged so far
@@ -225,12 +234,10 @@ static struct sgx_epc_cgroup *charge(struct sgx_epc_cgroup *cg)
 
 	for (i = cg; i; i = i->parent) {
 		uint64_t usage = atomic_fetch_add(&i->usage, SGX_PAGE_SIZE) + SGX_PAGE_SIZE;
-		uint64_t peak = atomic_load(&i->peak);
 
 		if (i->parent && usage > atomic_load(&i->max))
 			break;
-		while (peak < usage && !atomic_compare_exchange_weak(&i->peak, &peak, usage))
-			;
+		note_peak(i, usage);
 	}
 	if (!i)
 		return NULL;
@@ -244,8 +251,35 @@ static struct sgx_epc_cgroup *charge(struct sgx_epc_cgroup *cg)
 
 void sgx_epc_cgroup_uncharge(struct sgx_epc_cgroup *cg)
 {
+	sgx_epc_cgroup_uncharge_many(cg, 1);
+}
+
+bool sgx_epc_cgroup_try_charge_many(struct sgx_epc_cgroup *cg, unsigned int n)
+{
+	uint64_t bytes = (uint64_t)n * SGX_PAGE_SIZE;
+	struct sgx_epc_cgroup *i;
+
+	for (i = cg; i; i = i->parent) {
+		uint64_t usage = atomic_load(&i->usage);
+
+		/* Only a usage that stays within the limit is stored (the root has none). */
+		do {
+			if (i->parent && usage + bytes > atomic_load(&i->max))
+				goto refuse;
+		} while (!atomic_compare_exchange_weak(&i->usage, &usage, usage + bytes));
+		note_peak(i, usage + bytes);
+	}
+	return true;
+refuse:
+	for (; cg != i; cg = cg->parent)
+		atomic_fetch_sub(&cg->usage, bytes);
+	return false;
+}
+
+void sgx_epc_cgroup_uncharge_many(struct sgx_epc_cgroup *cg, unsigned int n)
+{
 	for (; cg; cg = cg->parent)
-		atomic_fetch_sub(&cg->usage, SGX_PAGE_SIZE);
+		atomic_fetch_sub(&cg->usage, (uint64_t)n * SGX_PAGE_SIZE);
 }
 
 void sgx_epc_page_uncharge(struct sgx_epc_page *page)

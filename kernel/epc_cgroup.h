@@ -130,6 +130,14 @@ size_t sgx_epc_cgroup_usage(struct sgx_kernel *k, struct sgx_epc_cgroup_usage *o
  */
 int sgx_epc_cgroup_try_charge(struct sgx_epc_cgroup *cg, bool reclaim);
 void sgx_epc_cgroup_uncharge(struct sgx_epc_cgroup *cg);
+/*
+ * @n pages at once, for sgx_alloc_epc_pages(): true when every level took
+ * them within its limit. A level they would take past it refuses them
+ * all, quietly (no event: the caller falls back to one page at a time,
+ * whose refusals count), and no level is seen above its limit meanwhile.
+ */
+bool sgx_epc_cgroup_try_charge_many(struct sgx_epc_cgroup *cg, unsigned int n);
+void sgx_epc_cgroup_uncharge_many(struct sgx_epc_cgroup *cg, unsigned int n);
 /* The page no longer counts anywhere (freed, leaked, a zombie). */
 void sgx_epc_page_uncharge(struct sgx_epc_page *page);
 

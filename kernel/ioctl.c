@@ -228,16 +228,67 @@ struct sgx_add_slot {
 	struct sgx_epc_page *epc_page;
 };
 
-static int sgx_add_prepare(struct sgx_encl *encl, uint64_t offset, uint64_t secinfo_flags,
-			   bool reclaim, struct sgx_add_slot *slot)
+/*
+ * Source pages are copied in up to this many at a time: one copy_from_user()
+ * (uaccess.h: the shim's fault-proof copy, a process_vm_readv(), or a copy
+ * from the client's request in service mode) per batch instead of per page,
+ * into one buffer that stays in the cache. 64 KiB keeps the buffer and the
+ * page being measured well inside L2.
+ */
+#define SGX_ADD_BATCH_PAGES 16
+
+/*
+ * EPC pages for the call's next pages, taken together with
+ * sgx_alloc_epc_pages() (one cgroup charge, section lock and counter
+ * update for up to a batch instead of one each per page); those the call
+ * does not use go back when it ends (sgx_add_pool_drain()). Once a refill
+ * finds nothing free, the call allocates page by page, reclaiming.
+ */
+struct sgx_add_pool {
+	struct sgx_epc_page *pages[SGX_ADD_BATCH_PAGES];
+	unsigned int nr, next;
+	bool dry;
+};
+
+/* An EPC page from @pool for @owner; @want pages are left to add in the call, this one included. */
+static struct sgx_epc_page *sgx_add_pool_take(struct sgx_kernel *k, struct sgx_add_pool *pool,
+					      void *owner, uint64_t want)
 {
-	int ret;
+	struct sgx_epc_page *page;
+
+	if (pool->next == pool->nr && !pool->dry) {
+		pool->nr = sgx_alloc_epc_pages(k, pool->pages,
+					       want < SGX_ADD_BATCH_PAGES ? (unsigned int)want
+									  : SGX_ADD_BATCH_PAGES);
+		pool->next = 0;
+		pool->dry = !pool->nr;
+	}
+	if (pool->next == pool->nr)
+		return NULL;
+	page = pool->pages[pool->next++];
+	page->owner = owner;
+	return page;
+}
+
+static void sgx_add_pool_drain(struct sgx_kernel *k, struct sgx_add_pool *pool)
+{
+	while (pool->next < pool->nr)
+		sgx_free_epc_page(k, pool->pages[pool->next++]);
+}
+
+static int sgx_add_prepare(struct sgx_encl *encl, struct sgx_add_pool *pool, uint64_t offset,
+			   uint64_t secinfo_flags, uint64_t want, bool reclaim,
+			   struct sgx_add_slot *slot)
+{
+	int ret = -EBUSY;
 
 	slot->encl_page = sgx_encl_page_alloc(encl, offset, secinfo_flags);
 	if (!slot->encl_page)
 		return -ENOMEM;
 	/* Allocate before taking locks: reclaim needs the enclave's lock. */
-	slot->epc_page = sgx_alloc_epc_page(encl->k, slot->encl_page, reclaim, &ret);
+	slot->epc_page = sgx_add_pool_take(encl->k, pool, slot->encl_page, want);
+	if (!slot->epc_page && reclaim)
+		slot->epc_page = sgx_alloc_epc_page(encl->k, slot->encl_page, true, &ret);
 	if (!slot->epc_page) {
 		free(slot->encl_page);
 		slot->encl_page = NULL;
@@ -255,15 +306,6 @@ static void sgx_add_discard(struct sgx_encl *encl, struct sgx_add_slot *slot)
 	slot->epc_page = NULL;
 	slot->encl_page = NULL;
 }
-
-/*
- * Source pages are copied in up to this many at a time: one copy_from_user()
- * (uaccess.h: the shim's fault-proof copy, a process_vm_readv(), or a copy
- * from the client's request in service mode) per batch instead of per page,
- * into one buffer that stays in the cache. 64 KiB keeps the buffer and the
- * page being measured well inside L2.
- */
-#define SGX_ADD_BATCH_PAGES 16
 
 /*
  * The locks the add of a page takes, k->mm.lock for read and then
@@ -366,6 +408,7 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 	struct sgx_secinfo secinfo __attribute__((aligned(64)));
 	unsigned int flags = atomic_load(&encl->flags);
 	struct sgx_add_slot cur = { 0 }, next = { 0 };
+	struct sgx_add_pool pool = { 0 };
 	struct sgx_mm *mm = sgx_current_mm();
 	/* The source is in this process's memory: it can be prefetched. */
 	bool local_src = !mm || !mm->ops->access_user;
@@ -426,7 +469,8 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 			 */
 			if (!cur.epc_page) {
 				sgx_add_unlock(encl, &hold);
-				ret = sgx_add_prepare(encl, add_arg.offset + c, secinfo.flags, true,
+				ret = sgx_add_prepare(encl, &pool, add_arg.offset + c, secinfo.flags,
+						      (add_arg.length - c) / SGX_PAGE_SIZE, true,
 						      &cur);
 				if (ret)
 					goto out;
@@ -438,8 +482,10 @@ static long sgx_ioc_enclave_add_pages(struct sgx_encl *encl, unsigned long arg)
 				goto out;
 			/* Never reclaims: allowed under encl->lock, as EAUG's. */
 			if (more)
-				sgx_add_prepare(encl, add_arg.offset + c + SGX_PAGE_SIZE,
-						secinfo.flags, false, &next);
+				sgx_add_prepare(encl, &pool, add_arg.offset + c + SGX_PAGE_SIZE,
+						secinfo.flags,
+						(add_arg.length - c) / SGX_PAGE_SIZE - 1, false,
+						&next);
 			ahead.epc_page = next.epc_page;
 			ahead.src = local_src && c + batch < add_arg.length ? add_arg.src + c + batch : 0;
 			sgx_add_lock(encl, &hold);
@@ -457,6 +503,7 @@ out:
 	sgx_add_unlock(encl, &hold);
 	sgx_add_discard(encl, &cur);
 	sgx_add_discard(encl, &next);
+	sgx_add_pool_drain(encl->k, &pool);
 	free(buf);
 	add_arg.count = c;
 	if (copy_to_user(arg, &add_arg, sizeof(add_arg)))

@@ -225,6 +225,8 @@ void sgx_kernel_config_from_hw(struct sgx_kernel_config *cfg, struct sgx_hw *hw)
 
 struct sgx_epc_page *sgx_alloc_epc_page(struct sgx_kernel *k, void *owner, bool reclaim,
 					int *err);
+unsigned int sgx_alloc_epc_pages(struct sgx_kernel *k, struct sgx_epc_page **pages,
+				 unsigned int n);
 /* EREMOVE the page and free it; a failing EREMOVE is counted, never hidden. */
 void sgx_encl_free_epc_page(struct sgx_kernel *k, struct sgx_epc_page *page);
 /* Return a page that holds no EPCM state (after EREMOVE or never used). */

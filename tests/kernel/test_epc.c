@@ -25,6 +25,8 @@
 
 #include "kernel/api_internal.h"
 #include "kernel/encl.h"
+#include "kernel/epc_cgroup.h"
+#include "kernel/fault_inject.h"
 #include "tests/common/encl_fixture.h"
 #include "tests/common/hw_fixture.h"
 #include "hw/hw_internal.h"
@@ -332,6 +334,80 @@ static void test_alloc_full_unreclaimable(void **state)
 	free_all(&k, pages, n);
 	assert_int_equal(usage(&k).free, 128);
 	assert_int_equal(usage(&k).in_use, 0);
+	assert_invariant(&k);
+	sgx_kernel_destroy(&k);
+	lg_hw_free(hw);
+	free(pages);
+}
+
+/*
+ * sgx_alloc_epc_pages(): the pages single allocations would take, in the
+ * same order (freed pages first, then never-used ones, section by
+ * section), as many as there are, counted and charged like them; and an
+ * injected exhaustion ends the batch where it would fail one allocation.
+ */
+static void test_alloc_batch(void **state)
+{
+	struct sgx_hw *hw = fx_hw_new(2, 64);
+	struct sgx_epc_page **pages = calloc(128, sizeof(*pages));
+	struct sgx_epc_page *more[8], *single;
+	struct sgx_epc_cgroup *root;
+	struct sgx_kernel k;
+	int err;
+
+	(void)state;
+	assert_non_null(pages);
+	kernel_boot(&k, hw);
+	root = sgx_epc_cgroup_root(&k);
+	assert_int_equal(sgx_alloc_epc_pages(&k, pages, 0), 0);
+	/* Across both sections, the first one first. */
+	assert_int_equal(sgx_alloc_epc_pages(&k, pages, 100), 100);
+	assert_distinct(&k, pages, 100);
+	for (unsigned int i = 0; i < 100; i++) {
+		assert_int_equal(pages[i]->section, i < 64 ? 0 : 1);
+		assert_int_equal(pages[i]->index, i % 64);
+		assert_null(pages[i]->owner);
+		assert_ptr_equal(pages[i]->cg, root);
+	}
+	assert_int_equal(usage(&k).in_use, 100);
+	assert_int_equal(usage(&k).free, 28);
+	assert_int_equal(atomic_load(&root->usage), 100 * SGX_PAGE_SIZE);
+	assert_int_equal(atomic_load(&k.stats.allocs), 100);
+	/* Fewer than asked for: what is left; then none, and nothing stays charged. */
+	assert_int_equal(sgx_alloc_epc_pages(&k, pages + 100, 40), 28);
+	assert_int_equal(sgx_alloc_epc_pages(&k, more, 8), 0);
+	assert_int_equal(atomic_load(&root->usage), 128 * SGX_PAGE_SIZE);
+	assert_int_equal(usage(&k).free, 0);
+	assert_invariant(&k);
+
+	/*
+	 * Freed pages go out again as to single allocations: the first
+	 * section's first, each section's oldest freed first.
+	 */
+	sgx_free_epc_page(&k, pages[70]);
+	sgx_free_epc_page(&k, pages[40]);
+	sgx_free_epc_page(&k, pages[5]);
+	assert_int_equal(sgx_alloc_epc_pages(&k, more, 8), 3);
+	assert_ptr_equal(more[0], pages[40]);
+	assert_ptr_equal(more[1], pages[5]);
+	assert_ptr_equal(more[2], pages[70]);
+
+	/* Injected exhaustion at the third page: two taken, the rest given back. */
+	free_all(&k, pages, 128);
+	assert_int_equal(usage(&k).free, 128);
+	sgx_fi_fail_nth(SGX_FI_EPC_ALLOC, 3);
+	assert_int_equal(sgx_alloc_epc_pages(&k, more, 8), 2);
+	assert_int_equal(sgx_fi_failures(SGX_FI_EPC_ALLOC), 1);
+	assert_int_equal(sgx_fi_calls(SGX_FI_EPC_ALLOC), 3);
+	sgx_fi_disarm_all();
+	assert_int_equal(atomic_load(&root->usage), 2 * SGX_PAGE_SIZE);
+	assert_int_equal(usage(&k).in_use, 2);
+	single = sgx_alloc_epc_page(&k, NULL, false, &err);
+	assert_non_null(single);
+	sgx_free_epc_page(&k, single);
+	free_all(&k, more, 2);
+	assert_int_equal(usage(&k).free, 128);
+	assert_int_equal(atomic_load(&root->usage), 0);
 	assert_invariant(&k);
 	sgx_kernel_destroy(&k);
 	lg_hw_free(hw);
@@ -711,6 +787,7 @@ int main(void)
 		LG_TEST(test_boot_leak),
 		LG_TEST(test_alloc_full_unreclaimable),
 		LG_TEST(test_alloc_full_reclaimable),
+		LG_TEST(test_alloc_batch),
 		LG_TEST(test_huge_epc_lazy_descriptors),
 		LG_TEST(test_should_reclaim),
 		LG_TEST(test_usage_snapshot_under_churn),

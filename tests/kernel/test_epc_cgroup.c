@@ -556,6 +556,63 @@ static void test_unreclaimable_enomem(void **state)
 	lg_platform_free(p);
 }
 
+/*
+ * Batch allocation (sgx_alloc_epc_pages(), an enclave build's) in a
+ * limited cgroup: all within every level's limit or nothing, with no
+ * event counted for the refusal and no level ever above its limit; the
+ * single allocation after it is refused and counted as before.
+ */
+static void test_batch_charge(void **state)
+{
+	struct softsgx_platform *p = platform(128, false);
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct sgx_epc_cgroup *ca = cgroup(k, "/a", 12), *cb = cgroup(k, "/a/b", 10);
+	struct sgx_epc_page *pages[16];
+	struct tenant t;
+	struct sgx_mm *prev;
+	unsigned int n;
+	int err;
+
+	(void)state;
+	tenant_mm(&t, cb);
+	prev = sgx_set_current_mm(t.mm);
+	/* Past b's limit: none, nothing charged, no event. */
+	assert_int_equal(sgx_alloc_epc_pages(k, pages, 11), 0);
+	assert_int_equal(usage(cb) + usage(ca), 0);
+	assert_int_equal(atomic_load(&cb->events), 0);
+	assert_int_equal(atomic_load(&cb->peak), 0);
+	/* Within it: all, charged at every level, peaks raised. */
+	n = sgx_alloc_epc_pages(k, pages, 10);
+	assert_int_equal(n, 10);
+	for (unsigned int i = 0; i < n; i++)
+		assert_ptr_equal(pages[i]->cg, cb);
+	assert_int_equal(usage(cb), 10);
+	assert_int_equal(usage(ca), 10);
+	assert_int_equal(atomic_load(&cb->peak), 10 * PAGE);
+	assert_int_equal(atomic_load(&ca->peak), 10 * PAGE);
+	assert_int_equal(sgx_alloc_epc_pages(k, pages + n, 1), 0);
+	assert_int_equal(atomic_load(&cb->events), 0);
+	/* One page at a time is refused and counted, as misc_cg_try_charge(). */
+	assert_null(sgx_alloc_epc_page(k, NULL, false, &err));
+	assert_int_equal(err, -ENOMEM); /* nothing of b's is reclaimable */
+	assert_int_equal(atomic_load(&cb->events), 1);
+	for (unsigned int i = 0; i < n; i++)
+		sgx_free_epc_page(k, pages[i]);
+	assert_int_equal(usage(cb) + usage(ca), 0);
+	/* The parent's limit refuses too: a's 12 over b's "max". */
+	assert_int_equal(sgx_epc_cgroup_set_max(cb, SGX_EPC_CG_MAX), 0);
+	assert_int_equal(sgx_alloc_epc_pages(k, pages, 13), 0);
+	assert_int_equal(usage(cb) + usage(ca), 0);
+	assert_int_equal(sgx_alloc_epc_pages(k, pages, 12), 12);
+	assert_int_equal(usage(ca), 12);
+	for (unsigned int i = 0; i < 12; i++)
+		sgx_free_epc_page(k, pages[i]);
+	sgx_set_current_mm(prev);
+	tenant_exit(&t);
+	check(p);
+	lg_platform_free(p);
+}
+
 /* A parent's limit bounds its children together; a child's own limit bounds it alone. */
 static void test_hierarchical(void **state)
 {
@@ -835,6 +892,7 @@ int main(void)
 		LG_TEST(test_two_limited_contend),
 		LG_TEST(test_global_reclaim),
 		LG_TEST(test_unreclaimable_enomem),
+		LG_TEST(test_batch_charge),
 		LG_TEST(test_hierarchical),
 		LG_TEST(test_lowered_limit_reclaims),
 		LG_TEST(test_vepc_charged),
