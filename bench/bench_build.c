@@ -34,8 +34,10 @@
  *                  (>= 0.8). The difference from the row above is the
  *                  copy-in: the shim's fault-proof copy (shim/uaccess.c), a
  *                  `rep movsb` that its fault handler stops at a bad
- *                  address, instead of process_vm_readv(); about 0.05-0.1
- *                  of the ratio here.
+ *                  address, straight into each EPC page (EADD then copies
+ *                  nothing: encls_eadd_staged()), instead of
+ *                  process_vm_readv() into a buffer; about 0.05-0.1 of the
+ *                  ratio here.
  *   ADD_PAGES, not measured, vs the memcpy: the kernel's work and the copies
  *                  without the hash. A context line breaks a page's time
  *                  down (measured = unmeasured + EEXTENDs) beside the

@@ -170,7 +170,11 @@ static int eadd_checks(const struct sgx_secinfo *secinfo, const struct sgx_secs 
 	return SGX_SUCCESS;
 }
 
-int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+/*
+ * EADD, from pginfo->contents, or, when @staged, from the target page
+ * itself, which the caller filled (see encls_eadd_staged()).
+ */
+static int eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc, bool staged)
 {
 	const struct sgx_secinfo *secinfo;
 	struct epc_ref ref, sref;
@@ -180,7 +184,7 @@ int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 
 	if (!is_aligned(pginfo, 32) || !is_aligned(epc, SGX_PAGE_SIZE))
 		return GP;
-	src = op_ptr(pginfo->contents);
+	src = staged ? epc : op_ptr(pginfo->contents);
 	secinfo = op_ptr(pginfo->metadata);
 	secs = op_ptr(pginfo->secs);
 	if (!is_aligned(src, SGX_PAGE_SIZE) || !is_aligned(secinfo, 64) ||
@@ -188,6 +192,8 @@ int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 		return GP;
 	if (!epc_resolve(hw, epc, true, &ref) || !epc_resolve(hw, secs, true, &sref))
 		return PF;
+	if (staged)
+		src = ref.page;
 	/*
 	 * Target and SECS the same page: either it is a valid SECS, so the
 	 * target is in use, or the SECS operand is not a SECS. Both are #PF;
@@ -212,7 +218,8 @@ int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 	if (ret)
 		goto out;
 
-	copy_page(ref.page, src);
+	if (!staged)
+		copy_page(ref.page, src);
 	epcm_invalidate(ref.e);
 	ref.e->type = (uint8_t)SGX_SECINFO_PAGE_TYPE(secinfo->flags);
 	if (ref.e->type == SGX_PAGE_TYPE_TCS) {
@@ -234,6 +241,16 @@ out:
 	epcm_unlock_excl(sref.e);
 	epcm_unlock_excl(ref.e);
 	return ret;
+}
+
+int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+{
+	return eadd(hw, pginfo, epc, false);
+}
+
+int leaf_eadd_staged(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+{
+	return eadd(hw, pginfo, epc, true);
 }
 
 /*

@@ -122,6 +122,15 @@ int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
 	return pageinfo_leaf_end(hw, &lt, epc, pginfo, leaf_eadd(hw, pginfo, epc));
 }
 
+int encls_eadd_staged(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc)
+{
+	struct leaf_trace lt;
+
+	if (!leaf_begin(hw, &lt, "EADD", CAT_ENCLS))
+		return leaf_eadd_staged(hw, pginfo, epc);
+	return pageinfo_leaf_end(hw, &lt, epc, pginfo, leaf_eadd_staged(hw, pginfo, epc));
+}
+
 int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk)
 {
 	struct leaf_trace lt;

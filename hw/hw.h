@@ -117,6 +117,18 @@ int hw_rdmsr(const struct sgx_hw *hw, uint32_t msr, uint64_t *value);
 /* ENCLS leaves, named after the SDM. Operands as in the SDM's register use. */
 int encls_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
 int encls_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+/*
+ * EADD of a page whose contents are already in @epc: the kernel model's
+ * stand-in for EADD reading a source page the kernel pinned. Linux's
+ * ADD_PAGES pins the program's page and EADD reads it; the model cannot
+ * pin, so it copies the page with a copy that turns a bad address into
+ * -EFAULT, and copies it straight into the free EPC page it allocated,
+ * which nothing can see until EADD makes it valid. Everything else is
+ * EADD's (checks, EPCM, TCS fields, MRENCLAVE, return codes, trace);
+ * pginfo->contents is not read. Not an ENCLS operand form: a source in
+ * the EPC reads as the abort page on hardware.
+ */
+int encls_eadd_staged(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 int encls_eextend(struct sgx_hw *hw, void *secs, void *chunk);
 /*
  * EEXTEND of each of the @n chunks from @chunk on, all in one page, in

@@ -351,6 +351,7 @@ static inline bool secinfo_sgx2_reserved(const struct sgx_secinfo *si)
  */
 int leaf_ecreate(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *secs);
 int leaf_eadd(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
+int leaf_eadd_staged(struct sgx_hw *hw, struct sgx_pageinfo *pginfo, void *epc);
 int leaf_eextend(struct sgx_hw *hw, void *secs, void *chunk);
 int leaf_eextend_chunks(struct sgx_hw *hw, void *secs, void *chunk, unsigned int n);
 /* A run of @n EEXTEND chunks from @chunk that stays in @chunk's page (none is #GP). */

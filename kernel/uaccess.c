@@ -16,6 +16,14 @@ void sgx_uaccess_set_local_copy(sgx_local_copy_fn copy)
 	atomic_store_explicit(&local_copy, copy, memory_order_release);
 }
 
+bool sgx_uaccess_plain(void)
+{
+	struct sgx_mm *mm = sgx_current_mm();
+
+	return (mm && mm->ops->access_user) ||
+	       atomic_load_explicit(&local_copy, memory_order_acquire);
+}
+
 static int copy_user(void *local, uint64_t remote, size_t n, bool write)
 {
 	struct iovec l = { .iov_base = local, .iov_len = n };

@@ -7,6 +7,7 @@
 #ifndef SOFTSGX_UACCESS_H
 #define SOFTSGX_UACCESS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,5 +29,13 @@ int copy_to_user(uint64_t to, const void *from, size_t n);
  */
 typedef int (*sgx_local_copy_fn)(void *to, const void *from, size_t n);
 void sgx_uaccess_set_local_copy(sgx_local_copy_fn copy);
+
+/*
+ * Whether the copies above are plain copies for the current user (the
+ * local copy, or another process's windows through its mm), with no
+ * system call per copy: a caller may then copy page by page where it
+ * would otherwise gather a batch into one call.
+ */
+bool sgx_uaccess_plain(void);
 
 #endif /* SOFTSGX_UACCESS_H */

@@ -800,6 +800,88 @@ static void eadd_tcs_bad_fields(void **state)
 	assert_int_equal(eadd(fx, 2, lin(1), t, SGX_SECINFO_REG | SGX_SECINFO_R), SGX_SUCCESS);
 }
 
+/* encls_eadd_staged() of EPC page @n, whose contents the caller put there. */
+static int eadd_staged(struct fx *fx, void *secs, uint64_t n, uint64_t linaddr, uint64_t flags)
+{
+	struct sgx_secinfo secinfo __attribute__((aligned(64))) = {.flags = flags};
+	struct sgx_pageinfo pginfo __attribute__((aligned(32))) = {
+		.addr = linaddr,
+		.metadata = (uintptr_t)&secinfo,
+		.secs = (uintptr_t)secs,
+	};
+
+	return encls_eadd_staged(fx->hw, &pginfo, epc(fx, n));
+}
+
+/*
+ * The kernel model's EADD of a page already in place (ADD_PAGES' copy
+ * straight into the EPC page): the enclave it builds is the one EADD
+ * from a source builds, page contents, EPCM and MRENCLAVE alike.
+ */
+static void eadd_staged_same_enclave(void **state)
+{
+	struct fx *fx = *state;
+	void *secs2 = epc(fx, 10);
+	uint8_t a[SGX_HASH_SIZE], b[SGX_HASH_SIZE];
+	struct sgx_tcs *tcs;
+
+	assert_int_equal(fx_ecreate(fx->hw, secs2, fx->src), SGX_SUCCESS);
+	/* A TCS and a REG page each way: from a source into enclave 1, staged into enclave 2. */
+	fx->tcs->state = 0x1234;
+	fx->tcs->flags = SGX_TCS_DBGOPTIN;
+	assert_int_equal(eadd(fx, 1, lin(0), fx->tcs, SGX_SECINFO_TCS), SGX_SUCCESS);
+	assert_int_equal(eadd(fx, 2, lin(1), fx->buf, SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	memcpy(epc(fx, 11), fx->tcs, SGX_PAGE_SIZE);
+	memcpy(epc(fx, 12), fx->buf, SGX_PAGE_SIZE);
+	assert_int_equal(eadd_staged(fx, secs2, 11, lin(0), SGX_SECINFO_TCS), SGX_SUCCESS);
+	assert_int_equal(eadd_staged(fx, secs2, 12, lin(1), SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	assert_memory_equal(epc(fx, 1), epc(fx, 11), SGX_PAGE_SIZE);
+	assert_memory_equal(epc(fx, 2), epc(fx, 12), SGX_PAGE_SIZE);
+	tcs = epc(fx, 11);
+	assert_int_equal(tcs->state, 0);
+	assert_int_equal(tcs->flags, 0);
+	assert_int_equal(epcm(fx->hw, epc(fx, 11))->type, SGX_PAGE_TYPE_TCS);
+	assert_int_equal(epcm(fx->hw, epc(fx, 12))->flags, SGX_SECINFO_R);
+	assert_int_equal(child_cnt(fx->hw, secs2), 2);
+	for (unsigned int i = 0; i < SGX_PAGE_SIZE / 256; i++) {
+		assert_int_equal(encls_eextend(fx->hw, fx->secs, (uint8_t *)epc(fx, 2) + i * 256),
+				 SGX_SUCCESS);
+		assert_int_equal(encls_eextend(fx->hw, secs2, (uint8_t *)epc(fx, 12) + i * 256),
+				 SGX_SUCCESS);
+	}
+	mrenclave(fx->secs, a);
+	mrenclave(secs2, b);
+	assert_memory_equal(a, b, sizeof(a));
+}
+
+/* Staged, EADD's checks still read the page: a bad TCS in place is refused, nothing changes. */
+static void eadd_staged_refused(void **state)
+{
+	struct fx *fx = *state;
+	uint8_t before[SGX_HASH_SIZE], after[SGX_HASH_SIZE];
+
+	mrenclave(fx->secs, before);
+	fx->tcs->reserved[0] = 1;
+	memcpy(epc(fx, 1), fx->tcs, SGX_PAGE_SIZE);
+	assert_int_equal(eadd_staged(fx, fx->secs, 1, lin(0), SGX_SECINFO_TCS), GP);
+	assert_false(page_valid(fx->hw, epc(fx, 1)));
+	/* Already valid, outside ELRANGE, or a SECS that is not one: as EADD. */
+	memcpy(epc(fx, 2), fx->buf, SGX_PAGE_SIZE);
+	assert_int_equal(eadd_staged(fx, fx->secs, 2, lin(1), SGX_SECINFO_REG | SGX_SECINFO_R),
+			 SGX_SUCCESS);
+	assert_int_equal(eadd_staged(fx, fx->secs, 2, lin(2), SGX_SECINFO_REG | SGX_SECINFO_R),
+			 PF);
+	assert_int_equal(eadd_staged(fx, fx->secs, 3, FX_BASE + FX_SIZE, SGX_SECINFO_REG), GP);
+	assert_int_equal(eadd_staged(fx, epc(fx, 2), 3, lin(3), SGX_SECINFO_REG), PF);
+	assert_false(page_valid(fx->hw, epc(fx, 3)));
+	assert_int_equal(child_cnt(fx->hw, fx->secs), 1);
+	/* The valid page changed the measurement, the refused ones did not. */
+	mrenclave(fx->secs, after);
+	assert_memory_not_equal(before, after, sizeof(before));
+}
+
 static void eadd_after_einit(void **state)
 {
 	struct fx *fx = *state;
@@ -1372,6 +1454,8 @@ int main(void)
 		TE(eadd_bad_page_type),
 		TE(eadd_bad_secinfo),
 		TE(eadd_tcs_bad_fields),
+		TE(eadd_staged_same_enclave),
+		TE(eadd_staged_refused),
 		TE(eadd_after_einit),
 		TE(eadd_locks),
 		TE(eextend_success),

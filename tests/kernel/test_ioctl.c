@@ -6,6 +6,7 @@
  * over exactly the reported pages must EINIT). docs/errno.md maps each
  * failure to the test here that checks it.
  */
+#define _GNU_SOURCE /* process_vm_readv */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -15,13 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "kernel/api_internal.h"
 #include "tests/common/build_fixture.h"
 #include "kernel/encl.h"
+#include "kernel/uaccess.h"
 #include "tests/common/encl_fixture.h"
 #include "hw/hw.h"
 #include "tools/lib/sigstruct_sign.h"
@@ -31,6 +35,9 @@
 
 #define PAGE SGX_PAGE_SIZE
 #define RW (SGX_SECINFO_REG | SGX_SECINFO_R | SGX_SECINFO_W)
+
+/* Copies made through plain_copy() (the "_plain" tests, at the end). */
+static _Atomic unsigned long plain_copies;
 
 /* An address that is never mapped: the kernel's copies must give EFAULT. */
 #define WILD ((void *)16)
@@ -1441,6 +1448,43 @@ static void test_busy_second_thread(void **state)
 	lg_platform_free(p);
 }
 
+/*
+ * The kernel's copies as plain copies, as under the shim (its fault-proof
+ * copy) or for a service client (its request's windows): ADD_PAGES then
+ * copies each source page straight into its EPC page and adds it with
+ * encls_eadd_staged(), instead of a batch into a buffer. The ADD_PAGES
+ * tests run again that way (the "_plain" tests below): same counts,
+ * errors, measurements and pages left behind. The copy here is a
+ * process_vm_readv(), which stops at a bad page as the shim's does.
+ */
+static int plain_copy(void *to, const void *from, size_t n)
+{
+	struct iovec l = {.iov_base = to, .iov_len = n};
+	struct iovec r = {.iov_base = (void *)from, .iov_len = n};
+
+	atomic_fetch_add(&plain_copies, 1);
+	return process_vm_readv(getpid(), &l, 1, &r, 1, 0) == (ssize_t)n ? 0 : -EFAULT;
+}
+
+static int plain_setup(void **state)
+{
+	(void)state;
+	atomic_store(&plain_copies, 0);
+	sgx_uaccess_set_local_copy(plain_copy);
+	return 0;
+}
+
+/* The copies were plain ones (a test that adds pages made some), and no longer are. */
+static int plain_teardown(void **state)
+{
+	sgx_uaccess_set_local_copy(NULL);
+	if (!atomic_load(&plain_copies))
+		return -1;
+	return lg_teardown(state);
+}
+
+#define PLAIN_TEST(f) { #f "_plain", f, plain_setup, plain_teardown, NULL }
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1482,6 +1526,19 @@ int main(void)
 		LG_TEST(test_sgx2_cmds_without_sgx2_enodev),
 		LG_TEST(test_busy_flag),
 		LG_TEST(test_busy_second_thread),
+		PLAIN_TEST(test_add_same_offset_ebusy),
+		PLAIN_TEST(test_add_bad_src_partial),
+		PLAIN_TEST(test_add_bad_src_later_batch),
+		PLAIN_TEST(test_add_bad_src_second_batch),
+		PLAIN_TEST(test_add_eadd_refuses_eio),
+		PLAIN_TEST(test_add_count_not_writable),
+		PLAIN_TEST(test_add_epc_full_nothing_reclaimable),
+		PLAIN_TEST(test_add_epc_full_reclaims),
+		PLAIN_TEST(test_add_enomem_partial),
+		PLAIN_TEST(test_add_signal_pending),
+		PLAIN_TEST(test_add_signal_pending_second_batch),
+		PLAIN_TEST(test_add_reclaims_within_batches),
+		PLAIN_TEST(test_add_with_concurrent_reclaim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
