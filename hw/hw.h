@@ -28,6 +28,13 @@
 #define X86_TRAP_PF 14
 
 #define SGX_HW_MAX_SECTIONS 8
+
+/*
+ * The longest a leaf waits out other leaves' hold on an EPCM entry before
+ * it answers as for a page in use (SGX_EPC_PAGE_CONFLICT, #GP): a holder
+ * may be a killed service client's thread, whose hold never ends.
+ */
+#define SGX_HW_LEAF_WAIT_NS 50000000LL
 /* 2^28 pages = 1 TiB, the largest EPC the model accepts. */
 #define SGX_HW_MAX_EPC_PAGES (1ULL << 28)
 

@@ -331,9 +331,10 @@ void epcm_hold_shared(struct epcm_entry *e);
  * tens of seconds (new clients' HELLOs timed out) until the enclave was
  * released, which resets the locks. A leaf holds for microseconds; 50 ms
  * covers a holder preempted for a few time slices, and a conflict the
- * bound ends is only a page not reclaimed this time.
+ * bound ends is only a page not reclaimed this time. The reclaimer also
+ * backs off after such a batch (kernel/reclaim.c), as long again.
  */
-#define EPCM_SHARED_WAIT_NS 50000000LL
+#define EPCM_SHARED_WAIT_NS SGX_HW_LEAF_WAIT_NS
 bool epcm_lock_excl_over_shared(struct epcm_entry *e);
 
 /* SECINFO.FLAGS bits the SGX2 leaves read: type, permissions and state. */

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kernel/driver.h"
@@ -355,9 +356,10 @@ static unsigned int batch_encls(struct sgx_encl_page **pages, unsigned int cnt,
  * batch: a PTE bit set under encl->lock means that mm still maps the page
  * and is still listed (sgx_encl_zap_page()).
  */
-static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page **pages,
-				      unsigned int cnt, bool *blocked)
+static unsigned int sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page **pages,
+					      unsigned int cnt, bool *blocked)
 {
+	unsigned int conflicts = 0;
 	struct sgx_encl *encls[SGX_NR_TO_SCAN];
 	struct sgx_mm *mms[SGX_RECLAIM_MAX_MMS];
 	bool failed[SGX_NR_TO_SCAN];
@@ -393,6 +395,7 @@ static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page
 		if (ret) {
 			fprintf(stderr, "softsgx: EBLOCK returned %#x, page kept\n", ret);
 			page->being_reclaimed = false;
+			conflicts += ret == SGX_EPC_PAGE_CONFLICT;
 		}
 		blocked[i] = !ret;
 	}
@@ -400,7 +403,25 @@ static void sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_encl_page
 	/* No lock held: the last reference to an mm that exited meanwhile frees it. */
 	for (unsigned int m = 0; m < nr_mms; m++)
 		sgx_mm_put(mms[m]);
+	return conflicts;
 }
+
+/*
+ * How long a reclaimer waits, holding nothing, after a batch in which
+ * EBLOCK found pages locked by another leaf. Such a lock is held for
+ * microseconds by a live thread, but for good by the thread of a
+ * service client killed inside a leaf, until the enclave's release
+ * clears its EPCM locks (hw_epcm_locks_reset()). That release needs the
+ * enclave's lock, which each batch holds while EBLOCK waits out the
+ * holder (SGX_HW_LEAF_WAIT_NS a page) and took again at once for the
+ * next: the service's main thread, which releases the dead client's
+ * enclave and answers every other client, waited behind ksgxd for tens of
+ * seconds and new clients' HELLOs timed out (svc:test_exit in make check,
+ * about one run in fifteen). As long as the wait, so that the lock is
+ * free at least half the time even for a waiter the scheduler is slow
+ * to run; 5 ms still let one wait a second on a loaded machine.
+ */
+#define SGX_RECLAIM_CONFLICT_BACKOFF_NS SGX_HW_LEAF_WAIT_NS
 
 static int __sgx_encl_ewb(struct sgx_encl_page *page, void *va_slot, struct sgx_backing *backing)
 {
@@ -592,7 +613,7 @@ unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *s
 	struct sgx_backing backing[SGX_NR_TO_SCAN];
 	struct sgx_encl_page *pages[SGX_NR_TO_SCAN];
 	bool blocked[SGX_NR_TO_SCAN];
-	unsigned int cnt = 0, done = 0;
+	unsigned int cnt = 0, done = 0, conflicts;
 	struct sgx_trace *trace = hw_trace(k->hw);
 	struct sgx_trace_event ev;
 
@@ -635,7 +656,7 @@ unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *s
 	}
 	for (unsigned int i = 0; i < cnt; i++)
 		pages[i] = chunk[i] ? chunk[i]->owner : NULL;
-	sgx_reclaimer_block_batch(k, pages, cnt, blocked);
+	conflicts = sgx_reclaimer_block_batch(k, pages, cnt, blocked);
 	for (unsigned int i = 0; i < cnt; i++) {
 		if (!chunk[i] || blocked[i])
 			continue;
@@ -667,6 +688,12 @@ unsigned int sgx_reclaim_pages_cg(struct sgx_kernel *k, struct sgx_epc_cgroup *s
 		pthread_mutex_unlock(&k->lru_lock);
 		done++;
 		sgx_encl_put(encl);
+	}
+	if (conflicts) {
+		struct timespec nap = {0, SGX_RECLAIM_CONFLICT_BACKOFF_NS};
+
+		atomic_fetch_add(&k->stats.reclaim_conflict_backoffs, 1);
+		nanosleep(&nap, NULL);
 	}
 	/* A batch that found pages to scan: its EBLOCKs, ETRACK and EWBs nest inside. */
 	if (trace && cnt) {

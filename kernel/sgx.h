@@ -71,6 +71,7 @@ struct sgx_stats {
 	_Atomic uint64_t allocs, frees;
 	_Atomic uint64_t evictions, reloads, faults, sigbus;
 	_Atomic uint64_t reclaim_batches, etrack_retries, ipis;
+	_Atomic uint64_t reclaim_conflict_backoffs; /* batches that found pages locked (reclaim.c) */
 	_Atomic uint64_t eremove_failures, lost_pages;
 	_Atomic uint64_t vepc_faults, vepc_remove_all, vepc_eremove_warnings;
 	_Atomic uint64_t sanitize_valid_pages; /* pages boot found still in use */

@@ -6,6 +6,8 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -585,6 +587,85 @@ static void test_eblock_refused_page_kept(void **state)
 	free(e);
 }
 
+struct reclaimer {
+	struct softsgx_platform *p;
+	atomic_bool stop;
+};
+
+static void *reclaim_loop(void *arg)
+{
+	struct reclaimer *r = arg;
+
+	while (!atomic_load(&r->stop))
+		softsgx_reclaim(r->p);
+	return NULL;
+}
+
+/*
+ * A page another leaf holds for good: a service client killed inside a
+ * leaf leaves its shared hold on the EPCM entry until the enclave's
+ * release clears the locks. Every batch that meets the page waits the
+ * hold out in EBLOCK with the enclave's lock held, and keeps the page.
+ * Taking that lock again at once for the next batch, the reclaimer kept
+ * the service's main thread, which releases the dead client's enclave and
+ * answers every other client, out for tens of seconds (svc:test_exit's
+ * HELLO timeouts). After such a batch it now backs off holding nothing,
+ * and a thread that wants the enclave's lock gets it between batches.
+ */
+static void test_stale_hold_reclaimer_backs_off(void **state)
+{
+	struct softsgx_platform *p = platform(1, 256, false);
+	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
+	struct sgx_kernel *k = softsgx_kernel(p);
+	struct reclaimer r = {.p = p};
+	double worst = 0;
+	struct sgx_encl *encl;
+	struct epc_ref ref;
+	pthread_t th;
+
+	(void)state;
+	assert_non_null(e);
+	ek_build(p, e, 20);
+	encl = encl_of(p, e->fd);
+	ek_fault_handler_install(p);
+	/* Only page 7 (and its SECS) resident: every batch is that page. */
+	evict_all(p, encl);
+	assert_true(touch(e, 7, eadd_mark(7), false));
+	assert_true(epc_resolve(k->hw, epc_of(encl, 7), false, &ref));
+	assert_true(epcm_trylock_shared(ref.e));
+	assert_int_equal(pthread_create(&th, NULL, reclaim_loop, &r), 0);
+	for (int i = 0; i < 10; i++) {
+		double t0 = now();
+
+		pthread_mutex_lock(&encl->lock);
+		if (now() - t0 > worst)
+			worst = now() - t0;
+		pthread_mutex_unlock(&encl->lock);
+		usleep(20000);
+	}
+	atomic_store(&r.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	print_message("enclave lock: longest wait %.1f ms behind a reclaimer meeting a stale "
+		      "hold; %llu batches backed off\n",
+		      worst * 1e3, (unsigned long long)atomic_load(&k->stats.reclaim_conflict_backoffs));
+	/* Kept every time, never lost; a batch costs one EBLOCK's wait. */
+	assert_true(atomic_load(&k->stats.reclaim_conflict_backoffs) > 0);
+	assert_true(page_resident(encl, 7));
+	assert_int_equal(stats(p).lost_pages, 0);
+	assert_true(worst < 1.0);
+	/* The hold gone, the page leaves and comes back intact. */
+	epcm_unlock_shared(ref.e);
+	evict_all(p, encl);
+	for (uint64_t i = 1; i <= 20; i++)
+		assert_true(touch(e, i, eadd_mark(i), false));
+	assert_int_equal(stats(p).sigbus, 0);
+	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	lg_platform_free(p);
+	free(e);
+}
+
 /*
  * A page whose EPCM entry went invalid under the kernel (a guest's EPC
  * taken by the host's REMOVE_ALL; here an EREMOVE behind its back): EBLOCK
@@ -628,6 +709,7 @@ int main(void)
 		LG_TEST(test_descriptors_closed_under_the_model),
 		LG_TEST(test_ewb_after_incomplete_tracking),
 		LG_TEST(test_eblock_refused_page_kept),
+		LG_TEST(test_stale_hold_reclaimer_backs_off),
 		LG_TEST(test_invalid_page_lost_not_kept),
 	};
 
