@@ -46,6 +46,7 @@
 
 #define BENCH_NAME "bench_service"
 #include "bench/bench_platform.h"
+#include "bench/bench_runtime_dir.h"
 #include "service/client.h"
 #include "service/proto.h"
 #include "service/remote.h"
@@ -376,7 +377,7 @@ int main(void)
 	/* Service start to the first allocation. */
 	if (service_first_alloc("128M", &t_first[0]) || service_first_alloc("1T", &t_first[1]))
 		return 1;
-	rmdir(run_dir);
+	bench_runtime_dir_remove(run_dir);
 
 	double build_p = median(t_build[0], ROUNDS), build_s = median(t_build[1], ROUNDS);
 	double page_p = median(t_page[0], ROUNDS), page_s = median(t_page[1], ROUNDS);

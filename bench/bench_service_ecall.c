@@ -31,6 +31,7 @@
 #define BENCH_CHILD_ENV "SOFTSGX_BENCH_SERVICE_ECALL_CHILD"
 #define BENCH_EEXIT_ENCLAVE
 #include "bench/bench_enclave.h"
+#include "bench/bench_runtime_dir.h"
 
 #define BATCH  2000
 #define ROUNDS 5
@@ -167,6 +168,6 @@ int main(void)
 	ret = 0;
 out:
 	command(stop, NULL, 0);
-	rmdir(dir);
+	bench_runtime_dir_remove(dir);
 	return ret;
 }
