@@ -158,15 +158,19 @@ static int __sgx_encl_add_page(struct sgx_encl *encl, struct sgx_encl_page *encl
 {
 	struct sgx_kernel *k = encl->k;
 	struct sgx_pageinfo pginfo __attribute__((aligned(32)));
+	void *epc = sgx_get_epc_virt_addr(k, epc_page);
+	int ret;
 
 	pginfo.secs = (uintptr_t)sgx_get_epc_virt_addr(k, encl->secs.epc_page);
 	pginfo.addr = encl_page->desc;
 	pginfo.metadata = (uintptr_t)secinfo;
 	pginfo.contents = (uintptr_t)contents;
+	/* No copy: the contents are in the EPC page already (sgx_encl_add_page()). */
 	if (!contents)
-		return encls_eadd_staged(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page)) ? -EIO
-											  : 0;
-	return encls_eadd(k->hw, &pginfo, sgx_get_epc_virt_addr(k, epc_page)) ? -EIO : 0;
+		ret = encls_eadd_staged(k->hw, &pginfo, epc);
+	else
+		ret = encls_eadd(k->hw, &pginfo, epc);
+	return ret ? -EIO : 0;
 }
 
 /*
