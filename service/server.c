@@ -317,6 +317,15 @@ static int daemonize(const char *dir, int lock, int lfd, int *ready_fd, pid_t *p
 	return 0;
 }
 
+/* Enclaves or vEPCs left in the platform (by a client gone, or kept open by a descriptor). */
+static bool platform_holds_something(struct svc_server *s)
+{
+	unsigned int enclaves = 0, vepcs = 0;
+
+	softsgx_get_usage(s->platform, NULL, 0, &enclaves, NULL, 0, &vepcs);
+	return enclaves || vepcs;
+}
+
 static int serve(struct svc_server *s, int lfd)
 {
 	struct pollfd pfd[SVC_MAX_CONNS + 1];
@@ -339,10 +348,14 @@ static int serve(struct svc_server *s, int lfd)
 	while (!s->stop) {
 		uint64_t now = svc_now_ms();
 		struct timespec tmo = {.tv_sec = 1};
-		unsigned int n = s->nr_conns, enclaves = 0, vepcs = 0;
+		unsigned int n = s->nr_conns;
 
-		softsgx_get_usage(s->platform, NULL, 0, &enclaves, NULL, 0, &vepcs);
-		if (svc_clients(s, NULL) || enclaves || vepcs)
+		/*
+		 * The enclaves are counted only when no client is there: that
+		 * walk takes the model's mm lock, and a busy service loops
+		 * once per request (a fault's, every few microseconds).
+		 */
+		if (svc_clients(s, NULL) || platform_holds_something(s))
 			s->idle_since_ms = now;
 		else if (s->idle_timeout && now - s->idle_since_ms >= s->idle_timeout * 1000ull) {
 			svc_log("idle for %u s: exiting", s->idle_timeout);
