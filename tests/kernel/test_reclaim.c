@@ -97,6 +97,18 @@ static bool page_resident(struct sgx_encl *encl, uint64_t i)
 	return ret;
 }
 
+/*
+ * The enclave most tests here use: a TCS and 20 REG pages built into @e,
+ * its faults served by the platform's handler (ek_fault_handler_remove()
+ * at the end). Returns the enclave behind @e's descriptor.
+ */
+static struct sgx_encl *build_20(struct softsgx_platform *p, struct ek_enclave *e)
+{
+	ek_build(p, e, 20);
+	ek_fault_handler_install(p);
+	return encl_of(p, e->fd);
+}
+
 /* Reclaim until every child and then the SECS are out (no ksgxd in these tests). */
 static void evict_all(struct softsgx_platform *p, struct sgx_encl *encl)
 {
@@ -265,9 +277,7 @@ static void test_secs_evict_reload(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	evict_all(p, encl);
 	st = stats(p);
 	assert_int_equal(st.evictions, 22);   /* TCS, 20 REG, SECS */
@@ -349,9 +359,7 @@ static void test_tamper(void **state)
 	(void)state;
 	assert_non_null(e);
 	assert_non_null(buf);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	for (uint64_t i = 1; i <= 20; i++)
 		assert_true(touch(e, i, MARK(i, 1), true));
 	evict_all(p, encl);
@@ -395,9 +403,7 @@ static void test_tamper_secs(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	evict_all(p, encl);
 	/* The SECS is kept as page size / 4096 of the backing. */
 	flip_byte(encl, (off_t)(e->size + 100));
@@ -430,9 +436,7 @@ static void test_replay(void **state)
 	assert_non_null(e);
 	assert_non_null(old);
 	assert_non_null(cur);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	for (uint64_t i = 1; i <= 20; i++)
 		assert_true(touch(e, i, MARK(i, 1), true));
 	evict_all(p, encl);
@@ -547,6 +551,24 @@ static void test_ewb_after_incomplete_tracking(void **state)
 }
 
 /*
+ * The end of a build_20() test: every page reads back what EADD put there
+ * (each a fault and a reload if it is out), none lost, no SIGBUS; then
+ * everything is closed and freed.
+ */
+static void all_20_intact_then_close(struct softsgx_platform *p, struct ek_enclave *e)
+{
+	for (uint64_t i = 1; i <= 20; i++)
+		assert_true(touch(e, i, eadd_mark(i), false));
+	assert_int_equal(stats(p).lost_pages, 0);
+	assert_int_equal(stats(p).sigbus, 0);
+	ek_assert_invariant(p);
+	close_and_check(p, e);
+	ek_fault_handler_remove();
+	lg_platform_free(p);
+	free(e);
+}
+
+/*
  * Issue 14: EBLOCK refused a page (here: another leaf holds it alone).
  * Written out regardless, EWB answered PAGE_NOT_BLOCKED and the page was
  * removed, lost. Not blocked, it is still valid and resident: it goes back
@@ -562,9 +584,7 @@ static void test_eblock_refused_page_kept(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	assert_true(epc_resolve(k->hw, epc_of(encl, 7), false, &ref));
 	assert_true(epcm_trylock_excl(ref.e));
 	for (int i = 0; i < 20; i++)
@@ -576,15 +596,7 @@ static void test_eblock_refused_page_kept(void **state)
 
 	evict_all(p, encl);
 	assert_false(page_resident(encl, 7));
-	for (uint64_t i = 1; i <= 20; i++)
-		assert_true(touch(e, i, eadd_mark(i), false));
-	assert_int_equal(stats(p).lost_pages, 0);
-	assert_int_equal(stats(p).sigbus, 0);
-	ek_assert_invariant(p);
-	close_and_check(p, e);
-	ek_fault_handler_remove();
-	lg_platform_free(p);
-	free(e);
+	all_20_intact_then_close(p, e);
 }
 
 struct reclaimer {
@@ -625,9 +637,7 @@ static void test_stale_hold_reclaimer_backs_off(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	/* Only page 7 (and its SECS) resident: every batch is that page. */
 	evict_all(p, encl);
 	assert_true(touch(e, 7, eadd_mark(7), false));
@@ -656,14 +666,7 @@ static void test_stale_hold_reclaimer_backs_off(void **state)
 	/* The hold gone, the page leaves and comes back intact. */
 	epcm_unlock_shared(ref.e);
 	evict_all(p, encl);
-	for (uint64_t i = 1; i <= 20; i++)
-		assert_true(touch(e, i, eadd_mark(i), false));
-	assert_int_equal(stats(p).sigbus, 0);
-	ek_assert_invariant(p);
-	close_and_check(p, e);
-	ek_fault_handler_remove();
-	lg_platform_free(p);
-	free(e);
+	all_20_intact_then_close(p, e);
 }
 
 /*
@@ -682,9 +685,7 @@ static void test_invalid_page_lost_not_kept(void **state)
 
 	(void)state;
 	assert_non_null(e);
-	ek_build(p, e, 20);
-	encl = encl_of(p, e->fd);
-	ek_fault_handler_install(p);
+	encl = build_20(p, e);
 	assert_int_equal(encls_eremove(k->hw, epc_of(encl, 7)), SGX_SUCCESS);
 	evict_all(p, encl);
 	assert_false(page_resident(encl, 7));
