@@ -242,6 +242,28 @@ void ek_assert_invariant(struct softsgx_platform *p)
 			 st.total_pages);
 }
 
+static void *reclaimer_main(void *arg)
+{
+	struct ek_reclaimer *r = arg;
+
+	while (!atomic_load(&r->stop))
+		softsgx_reclaim(r->p);
+	return NULL;
+}
+
+void ek_reclaimer_start(struct ek_reclaimer *r, struct softsgx_platform *p)
+{
+	r->p = p;
+	atomic_store(&r->stop, false);
+	assert_int_equal(pthread_create(&r->thread, NULL, reclaimer_main, r), 0);
+}
+
+void ek_reclaimer_stop(struct ek_reclaimer *r)
+{
+	atomic_store(&r->stop, true);
+	assert_int_equal(pthread_join(r->thread, NULL), 0);
+}
+
 void ek_secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out)
 {
 	struct sgx_file *f = softsgx_fget(p, fd);

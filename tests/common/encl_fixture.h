@@ -8,7 +8,9 @@
 #ifndef SOFTSGX_ENCL_FIXTURE_H
 #define SOFTSGX_ENCL_FIXTURE_H
 
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -55,5 +57,14 @@ void ek_secs_of(struct softsgx_platform *p, int fd, struct sgx_secs *out);
 
 /* Assert free + in use + leaked + zombie == total EPC pages. */
 void ek_assert_invariant(struct softsgx_platform *p);
+
+/* A thread that reclaims on @p (softsgx_reclaim()) all along, until stopped. */
+struct ek_reclaimer {
+	struct softsgx_platform *p;
+	atomic_bool stop;
+	pthread_t thread;
+};
+void ek_reclaimer_start(struct ek_reclaimer *r, struct softsgx_platform *p);
+void ek_reclaimer_stop(struct ek_reclaimer *r);
 
 #endif /* SOFTSGX_ENCL_FIXTURE_H */

@@ -791,6 +791,35 @@ static void test_add_enomem_partial(void **state)
 	lg_platform_free(p);
 }
 
+/* An enclave of @encl_pages created on @p with its TCS, and @nr source pages from @fill. */
+struct add_fx {
+	struct softsgx_platform *p;
+	struct bf_enclave *e;
+	uint8_t *buf;
+};
+
+static void add_fx_open(struct add_fx *f, struct softsgx_platform *p, uint64_t encl_pages,
+			uint64_t nr, uint8_t fill)
+{
+	f->p = p;
+	f->e = enclave_alloc();
+	f->buf = pages_alloc(nr, fill);
+	bf_create(p, f->e, encl_pages * PAGE);
+	bf_add_tcs(f->e, 0);
+}
+
+/* EINIT over exactly the pages added (it takes the locks ADD_PAGES let go), then all freed. */
+static void add_fx_init_and_close(struct add_fx *f)
+{
+	ek_assert_invariant(f->p);
+	bf_sign(f->e);
+	assert_int_equal(bf_init(f->e), 0);
+	free(f->buf);
+	close_all(f->p, f->e);
+	free(f->e);
+	lg_platform_free(f->p);
+}
+
 static _Atomic int signal_budget; /* calls until a signal is "pending"; < 0: never */
 
 static bool pending_after_budget(struct sgx_kernel *k)
@@ -802,54 +831,48 @@ static bool pending_after_budget(struct sgx_kernel *k)
 }
 
 /*
- * ADD_PAGES of @nr pages from @buf that a signal ends after @first: success
- * with a short count and exactly those pages in use; the rest in a second
- * call; then EINIT (the locks were released).
+ * ADD_PAGES of @nr pages into a new enclave of @encl_pages on a platform of
+ * @epc_pages, with a signal pending after @first of them: success with a
+ * short count and exactly those pages in use; the rest in a second call;
+ * then EINIT (the locks were released). With @also_at_start, a signal
+ * pending before the first page is tried first: -ERESTARTSYS, seen by the
+ * program as EINTR, and nothing added.
  */
-static void add_cut_by_signal(struct softsgx_platform *p, struct bf_enclave *e, uint8_t *buf,
-			      uint64_t nr, uint64_t first)
+static void add_cut_by_signal(unsigned int epc_pages, uint64_t encl_pages, uint64_t nr,
+			      uint8_t fill, uint64_t first, bool also_at_start)
 {
 	struct softsgx_stats before, after;
+	struct add_fx f;
 	uint64_t count;
 
-	softsgx_get_stats(p, &before);
+	add_fx_open(&f, bf_platform(epc_pages), encl_pages, nr, fill);
+	softsgx_kernel(f.p)->signal_pending = pending_after_budget;
+	if (also_at_start) {
+		atomic_store(&signal_budget, 0);
+		assert_int_equal(bf_add(f.e, f.buf, PAGE, nr, RW, true, &count), -EINTR);
+		assert_int_equal(count, 0);
+	}
+	softsgx_get_stats(f.p, &before);
 	atomic_store(&signal_budget, (int)first);
-	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
+	assert_int_equal(bf_add(f.e, f.buf, PAGE, nr, RW, true, &count), 0);
 	assert_int_equal(count, first * PAGE);
-	softsgx_get_stats(p, &after);
+	softsgx_get_stats(f.p, &after);
 	assert_int_equal(after.in_use_pages, before.in_use_pages + first);
-	ek_assert_invariant(p);
+	ek_assert_invariant(f.p);
 	atomic_store(&signal_budget, -1);
-	assert_int_equal(bf_add(e, buf + first * PAGE, (1 + first) * PAGE, nr - first, RW, true,
-			        &count),
+	assert_int_equal(bf_add(f.e, f.buf + first * PAGE, (1 + first) * PAGE, nr - first, RW,
+				true, &count),
 			 0);
 	assert_int_equal(count, (nr - first) * PAGE);
-	bf_sign(e);
-	assert_int_equal(bf_init(e), 0);
+	softsgx_kernel(f.p)->signal_pending = NULL;
+	add_fx_init_and_close(&f);
 }
 
+/* Pending before the first page: EINTR; after two of four: a short count. */
 static void test_add_signal_pending(void **state)
 {
-	struct softsgx_platform *p = bf_platform(64);
-	struct bf_enclave *e = enclave_alloc();
-	uint8_t *buf = pages_alloc(4, 0xB0);
-	uint64_t count;
-
 	(void)state;
-	bf_create(p, e, 8 * PAGE);
-	bf_add_tcs(e, 0);
-	softsgx_kernel(p)->signal_pending = pending_after_budget;
-	/* Pending before the first page: -ERESTARTSYS, seen by the program as EINTR. */
-	atomic_store(&signal_budget, 0);
-	assert_int_equal(bf_add(e, buf, PAGE, 4, RW, true, &count), -EINTR);
-	assert_int_equal(count, 0);
-	/* Pending after two pages: success with a short count. */
-	add_cut_by_signal(p, e, buf, 4, 2);
-	softsgx_kernel(p)->signal_pending = NULL;
-	free(buf);
-	close_all(p, e);
-	free(e);
-	lg_platform_free(p);
+	add_cut_by_signal(64, 8, 4, 0xB0, 2, true);
 }
 
 /*
@@ -861,21 +884,8 @@ static void test_add_signal_pending(void **state)
  */
 static void test_add_signal_pending_second_batch(void **state)
 {
-	const uint64_t nr = 40;
-	struct softsgx_platform *p = bf_platform(128);
-	struct bf_enclave *e = enclave_alloc();
-	uint8_t *buf = pages_alloc(nr, 0xC0);
-
 	(void)state;
-	bf_create(p, e, 64 * PAGE);
-	bf_add_tcs(e, 0);
-	softsgx_kernel(p)->signal_pending = pending_after_budget;
-	add_cut_by_signal(p, e, buf, nr, 21);
-	softsgx_kernel(p)->signal_pending = NULL;
-	free(buf);
-	close_all(p, e);
-	free(e);
-	lg_platform_free(p);
+	add_cut_by_signal(128, 64, 40, 0xC0, 21, false);
 }
 
 /*
@@ -888,40 +898,17 @@ static void test_add_signal_pending_second_batch(void **state)
 static void test_add_reclaims_within_batches(void **state)
 {
 	const uint64_t nr = 40;
-	struct softsgx_platform *p = quiet_platform(5);
-	struct bf_enclave *e = enclave_alloc();
-	uint8_t *buf = pages_alloc(nr, 0xD0);
 	struct softsgx_stats st;
+	struct add_fx f;
 	uint64_t count;
 
 	(void)state;
-	bf_create(p, e, 64 * PAGE);
-	bf_add_tcs(e, 0);
-	assert_int_equal(bf_add(e, buf, PAGE, nr, RW, true, &count), 0);
+	add_fx_open(&f, quiet_platform(5), 64, nr, 0xD0);
+	assert_int_equal(bf_add(f.e, f.buf, PAGE, nr, RW, true, &count), 0);
 	assert_int_equal(count, nr * PAGE);
-	softsgx_get_stats(p, &st);
+	softsgx_get_stats(f.p, &st);
 	assert_true(st.evictions >= nr - 2);
-	ek_assert_invariant(p);
-	bf_sign(e);
-	assert_int_equal(bf_init(e), 0);
-	free(buf);
-	close_all(p, e);
-	free(e);
-	lg_platform_free(p);
-}
-
-struct reclaim_loop {
-	struct softsgx_platform *p;
-	_Atomic bool stop;
-};
-
-static void *reclaim_loop_main(void *arg)
-{
-	struct reclaim_loop *rl = arg;
-
-	while (!atomic_load(&rl->stop))
-		softsgx_reclaim(rl->p);
-	return NULL;
+	add_fx_init_and_close(&f);
 }
 
 /*
@@ -933,32 +920,21 @@ static void *reclaim_loop_main(void *arg)
 static void test_add_with_concurrent_reclaim(void **state)
 {
 	const uint64_t nr = 96, per_call = 48;
-	struct softsgx_platform *p = quiet_platform(24);
-	struct bf_enclave *e = enclave_alloc();
-	uint8_t *buf = pages_alloc(nr, 0xE0);
-	struct reclaim_loop rl = { .p = p };
-	pthread_t thread;
+	struct ek_reclaimer rl;
+	struct add_fx f;
 	uint64_t count;
 
 	(void)state;
-	bf_create(p, e, 128 * PAGE);
-	bf_add_tcs(e, 0);
-	assert_int_equal(pthread_create(&thread, NULL, reclaim_loop_main, &rl), 0);
+	add_fx_open(&f, quiet_platform(24), 128, nr, 0xE0);
+	ek_reclaimer_start(&rl, f.p);
 	for (uint64_t i = 0; i < nr; i += per_call) {
-		assert_int_equal(bf_add(e, buf + i * PAGE, (1 + i) * PAGE, per_call, RW, true,
+		assert_int_equal(bf_add(f.e, f.buf + i * PAGE, (1 + i) * PAGE, per_call, RW, true,
 				        &count),
 				 0);
 		assert_int_equal(count, per_call * PAGE);
 	}
-	atomic_store(&rl.stop, true);
-	assert_int_equal(pthread_join(thread, NULL), 0);
-	ek_assert_invariant(p);
-	bf_sign(e);
-	assert_int_equal(bf_init(e), 0);
-	free(buf);
-	close_all(p, e);
-	free(e);
-	lg_platform_free(p);
+	ek_reclaimer_stop(&rl);
+	add_fx_init_and_close(&f);
 }
 
 /* ---- SGX_IOC_ENCLAVE_INIT ---- */

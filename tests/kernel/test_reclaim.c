@@ -599,20 +599,6 @@ static void test_eblock_refused_page_kept(void **state)
 	all_20_intact_then_close(p, e);
 }
 
-struct reclaimer {
-	struct softsgx_platform *p;
-	atomic_bool stop;
-};
-
-static void *reclaim_loop(void *arg)
-{
-	struct reclaimer *r = arg;
-
-	while (!atomic_load(&r->stop))
-		softsgx_reclaim(r->p);
-	return NULL;
-}
-
 /*
  * A page another leaf holds for good: a service client killed inside a
  * leaf leaves its shared hold on the EPCM entry until the enclave's
@@ -629,11 +615,10 @@ static void test_stale_hold_reclaimer_backs_off(void **state)
 	struct softsgx_platform *p = platform(1, 256, false);
 	struct ek_enclave *e = aligned_alloc(4096, sizeof(*e));
 	struct sgx_kernel *k = softsgx_kernel(p);
-	struct reclaimer r = {.p = p};
+	struct ek_reclaimer r;
 	double worst = 0;
 	struct sgx_encl *encl;
 	struct epc_ref ref;
-	pthread_t th;
 
 	(void)state;
 	assert_non_null(e);
@@ -643,7 +628,7 @@ static void test_stale_hold_reclaimer_backs_off(void **state)
 	assert_true(touch(e, 7, eadd_mark(7), false));
 	assert_true(epc_resolve(k->hw, epc_of(encl, 7), false, &ref));
 	assert_true(epcm_trylock_shared(ref.e));
-	assert_int_equal(pthread_create(&th, NULL, reclaim_loop, &r), 0);
+	ek_reclaimer_start(&r, p);
 	for (int i = 0; i < 10; i++) {
 		double t0 = now();
 
@@ -653,8 +638,7 @@ static void test_stale_hold_reclaimer_backs_off(void **state)
 		pthread_mutex_unlock(&encl->lock);
 		usleep(20000);
 	}
-	atomic_store(&r.stop, true);
-	assert_int_equal(pthread_join(th, NULL), 0);
+	ek_reclaimer_stop(&r);
 	print_message("enclave lock: longest wait %.1f ms behind a reclaimer meeting a stale "
 		      "hold; %llu batches backed off\n",
 		      worst * 1e3, (unsigned long long)atomic_load(&k->stats.reclaim_conflict_backoffs));
