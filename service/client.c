@@ -447,6 +447,17 @@ int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds)
 	return ret;
 }
 
+int svc_fault_channel(struct svc_client *c, int *fd)
+{
+	int fds[SVC_MAX_FDS], nfds = 0;
+	int ret = svc_call(c, SVC_FAULT_CHANNEL, NULL, 0, NULL, 0, NULL, fds, &nfds);
+
+	/* svc_msg_check() took the reply with exactly one descriptor. */
+	if (!ret)
+		*fd = fds[0];
+	return ret;
+}
+
 /* A CGROUP_READ, _SET_MAX or _REMOVE request for @path; -EINVAL for a path the service would
  * refuse. */
 static int cgroup_req(struct svc_cgroup_req *r, const char *path, const char *file, uint64_t max)

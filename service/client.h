@@ -78,6 +78,8 @@ int svc_top(struct svc_client *c, char **json);
 int svc_shutdown(struct svc_client *c, bool force, unsigned int *clients);
 /* The EPC sections and a descriptor of each (@fds: SVC_MAX_FDS entries). */
 int svc_get_epc(struct svc_client *c, struct svc_get_epc_rep *rep, int *fds);
+/* The client's fault channel (proto.h: struct svc_fchan): *@fd its memfd, to map. */
+int svc_fault_channel(struct svc_client *c, int *fd);
 
 /*
  * EPC cgroups (proto.h CGROUP_*). svc_cgroup_read(): the text of @file of

@@ -406,6 +406,7 @@ void svc_conn_set_notify(struct svc_conn *c, int fd)
 
 void svc_conn_release(struct svc_conn *c)
 {
+	svc_fchan_close(c);
 	if (c->mm) {
 		/* The process is gone (or never was a client of the EPC): as Linux's exit. */
 		sgx_mm_exit(c->mm);

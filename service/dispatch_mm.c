@@ -298,6 +298,21 @@ static void do_fault(struct svc_server *s, struct svc_conn *c, const struct svc_
 	mm_reply_end(&mr, out, 0);
 }
 
+/*
+ * FAULT_CHANNEL: the client's faults through shared memory from now on
+ * (fault_chan.c); the reply passes the channel's memfd. -EBUSY for a
+ * second one.
+ */
+static void do_fault_channel(struct svc_server *s, struct svc_conn *c, const struct svc_hdr *h,
+			     struct svc_out *out)
+{
+	int fd = -1, status = svc_fchan_open(s, c, &fd);
+
+	svc_reply_start(out, h, SVC_FAULT_CHANNEL, status);
+	if (!status)
+		out->fds[out->nfds++] = fd;
+}
+
 void svc_dispatch_mm(struct svc_server *s, struct svc_conn *c, const struct svc_msg *m,
 		     struct svc_out *out)
 {
@@ -336,6 +351,9 @@ void svc_dispatch_mm(struct svc_server *s, struct svc_conn *c, const struct svc_
 		break;
 	case SVC_FORK:
 		do_fork(s, c, h, m->payload, out);
+		break;
+	case SVC_FAULT_CHANNEL:
+		do_fault_channel(s, c, h, out);
 		break;
 	default:
 		svc_reply_start(out, h, h->type, -EINVAL);

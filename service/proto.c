@@ -6,9 +6,13 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "service/proto.h"
 
@@ -23,6 +27,20 @@ uint64_t svc_now_ns(void)
 uint64_t svc_now_ms(void)
 {
 	return svc_now_ns() / 1000000;
+}
+
+void svc_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns)
+{
+	struct timespec ts = {.tv_sec = (time_t)(timeout_ns / 1000000000u),
+			      .tv_nsec = (long)(timeout_ns % 1000000000u)};
+
+	/* Not FUTEX_PRIVATE_FLAG: the word is in memory two processes map. */
+	syscall(SYS_futex, word, FUTEX_WAIT, val, &ts, NULL, 0);
+}
+
+void svc_futex_wake(_Atomic uint32_t *word)
+{
+	syscall(SYS_futex, word, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
 #define PAGE 4096u
@@ -207,6 +225,7 @@ static int check_request(const struct svc_msg *m, unsigned int type, size_t len)
 	case SVC_STATUS:
 	case SVC_TOP:
 	case SVC_GET_EPC:
+	case SVC_FAULT_CHANNEL:
 		return len ? -EINVAL : 0;
 	case SVC_SHUTDOWN: {
 		const struct svc_shutdown_req *r = p;
@@ -324,7 +343,7 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 	if (r->status > 0 || r->status < -4095 || r->reserved)
 		return -EINVAL;
 	body = len - sizeof(*r);
-	if (m->nfds && (type != SVC_GET_EPC || r->status))
+	if (m->nfds && ((type != SVC_GET_EPC && type != SVC_FAULT_CHANNEL) || r->status))
 		return -EINVAL;
 	if (r->status) {
 		/* A refused HELLO says which platform is in force. */
@@ -363,6 +382,8 @@ static int check_reply(const struct svc_msg *m, unsigned int type, size_t len)
 			return -EINVAL;
 		return 0;
 	}
+	case SVC_FAULT_CHANNEL:
+		return body == 0 && m->nfds == 1 ? 0 : -EINVAL;
 	case SVC_NOTIFY_ATTACH:
 	case SVC_CLOSE:
 	case SVC_ZAP:
@@ -501,6 +522,8 @@ const char *svc_type_name(unsigned int type)
 		return "ZAP";
 	case SVC_KICK:
 		return "KICK";
+	case SVC_FAULT_CHANNEL:
+		return "FAULT_CHANNEL";
 	case SVC_CGROUP_READ:
 		return "CGROUP_READ";
 	case SVC_CGROUP_SET_MAX:

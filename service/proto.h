@@ -71,7 +71,13 @@ enum svc_type {
 	 * AEX (svc_remote_set_kick()), then acknowledges with an empty reply.
 	 */
 	SVC_KICK = 20,
-	SVC_TYPE_MAX = SVC_KICK,
+	/*
+	 * A client's fault channel (struct svc_fchan): its FAULTs in shared
+	 * memory instead of on its socket. No payload; the reply carries one
+	 * descriptor, a sealed memfd holding the channel.
+	 */
+	SVC_FAULT_CHANNEL = 21,
+	SVC_TYPE_MAX = SVC_FAULT_CHANNEL,
 };
 #define SVC_REPLY 0x8000u /* set in the type of a reply */
 
@@ -318,6 +324,44 @@ struct svc_mm_rep {
 	 sizeof(struct svc_pte_op))
 
 /*
+ * The fault channel of a client (FAULT_CHANNEL): one FAULT at a time in
+ * memory both processes map, @state its futex word. A fault through the
+ * socket costs four system calls beyond the wake-up (the client's send and
+ * receive, the service's receive and send), each of them, in a VM, about a
+ * third of the fault's own work; through the channel it costs the client's
+ * FUTEX_WAKE, and nothing while the client waits for its reply (it spins
+ * first, as for a socket reply).
+ *
+ *   IDLE -> REQ   the client wrote @req: a FAULT request as the socket
+ *                 carries it (header and payload, @req_len bytes)
+ *   REQ  -> REP   the service wrote @rep: the reply message, @rep_len bytes
+ *   REP  -> IDLE  the client took the reply
+ *   any  -> CLOSED the service no longer serves the channel
+ *
+ * The service copies a request out before it reads it and never reads
+ * back what it wrote: the client can change the memory at any moment. A
+ * client that sleeps for its reply sets @client_sleeps first (then looks
+ * at @state again); the service wakes it when set.
+ */
+#define SVC_FCHAN_IDLE	  0
+#define SVC_FCHAN_REQ	  1
+#define SVC_FCHAN_REP	  2
+#define SVC_FCHAN_CLOSED  3
+#define SVC_FCHAN_REQ_MAX 64
+struct svc_fchan {
+	_Atomic uint32_t state;
+	_Atomic uint32_t client_sleeps;
+	uint32_t req_len;
+	uint32_t rep_len;
+	uint8_t req[SVC_FCHAN_REQ_MAX] __attribute__((aligned(8)));
+	uint8_t rep[SVC_MSG_MAX] __attribute__((aligned(8)));
+};
+_Static_assert(sizeof(struct svc_hdr) + sizeof(struct svc_fault_req) <= SVC_FCHAN_REQ_MAX,
+	       "a FAULT request fits the channel");
+/* The channel's memfd: the struct in whole pages. */
+#define SVC_FCHAN_SIZE ((sizeof(struct svc_fchan) + 4095) & ~(size_t)4095)
+
+/*
  * ZAP (service -> client): drop the PTEs of @n pages at @addr[] (PAGES), or
  * unmap [addr[0], addr[0] + len) (UNMAP); the client acknowledges with an
  * empty reply once its page tables no longer have them, as a TLB shootdown
@@ -376,6 +420,14 @@ struct svc_cgroup_list_rep {
  */
 uint64_t svc_now_ns(void);
 uint64_t svc_now_ms(void);
+
+/*
+ * A fault channel's futex (struct svc_fchan), shared between processes:
+ * wait while *@word is @val, at most @timeout_ns (woken, changed, timed out
+ * or interrupted: look again); wake every waiter. Async-signal-safe.
+ */
+void svc_futex_wait(_Atomic uint32_t *word, uint32_t val, uint64_t timeout_ns);
+void svc_futex_wake(_Atomic uint32_t *word);
 
 /* A received message as svc_msg_check() sees it. */
 struct svc_msg {

@@ -28,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -71,6 +72,15 @@ static struct remote {
 	_Atomic bool paused;
 	_Atomic uint64_t zaps;
 	_Atomic uint64_t kicks;
+	/*
+	 * The fault channel (proto.h: struct svc_fchan), mapped here; NULL
+	 * when the service gave none. Faults go through it while it works
+	 * (@fchan_off once a reply timed out in it: the late reply must not
+	 * be taken for the next request's, so the socket takes them).
+	 */
+	struct svc_fchan *fchan;
+	bool fchan_off;
+	_Atomic uint64_t fchan_faults;
 	/*
 	 * The SGX ranges mapped (under call_owner): at disconnect they become
 	 * inaccessible, as at a process's exit, so no page the service hands
@@ -159,6 +169,29 @@ static void drop_fds(struct msghdr *mh)
 }
 
 /*
+ * The reply to request @h in R.rep (@n bytes, @trunc: cut short): its
+ * status, with *@body and *@body_len its payload after the status; -EIO,
+ * and the connection dead, when it is not the reply to @h.
+ */
+static int reply_take(const struct svc_hdr *h, size_t n, bool trunc, const uint8_t **body,
+		      size_t *body_len)
+{
+	struct svc_msg m = {.reply = true, .size = n, .trunc = trunc};
+	const struct svc_reply_hdr *r;
+
+	m.hdr = n >= sizeof(*h) ? (const struct svc_hdr *)R.rep : NULL;
+	m.payload = R.rep + sizeof(*h);
+	if (svc_msg_check(&m) || m.hdr->seq != h->seq || (m.hdr->type & ~SVC_REPLY) != h->type) {
+		atomic_store(&R.dead, true);
+		return -EIO;
+	}
+	r = m.payload;
+	*body = (const uint8_t *)(r + 1);
+	*body_len = m.hdr->len - sizeof(*r);
+	return r->status;
+}
+
+/*
  * One request of @type made of @nparts pieces, and its reply in R.rep: the
  * reply's status, with *@body and *@body_len its payload after the status;
  * -EIO when the service is gone or answers nonsense, -ETIMEDOUT. Under
@@ -174,8 +207,6 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 	struct svc_hdr h = {.magic = SVC_MAGIC, .version = SVC_VERSION, .type = (uint16_t)type};
 	struct iovec iov[4] = {{&h, sizeof(h)}};
 	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)nparts + 1};
-	struct svc_msg m = {.reply = true};
-	const struct svc_reply_hdr *r;
 	uint64_t deadline, spin_until;
 	size_t len = 0;
 	ssize_t n;
@@ -201,28 +232,26 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 	for (;;) {
 		struct pollfd p = {.fd = R.c.fd, .events = POLLIN};
 		struct iovec riov = {R.rep, sizeof(R.rep)};
-		uint64_t now = svc_now_ms();
-		int ready;
 
-		if (now >= deadline)
-			return -ETIMEDOUT;
 		/*
 		 * A fault's reply comes in tens of µs, about what putting this
-		 * thread to sleep and waking it costs: look again for a moment
-		 * first.
+		 * thread to sleep and waking it costs: for a moment, ask for
+		 * the reply itself (one system call when it is there, where
+		 * poll() and then recvmsg() would be two), then sleep in poll().
 		 */
-		if (spin_until && svc_now_ns() < spin_until) {
-			ready = poll(&p, 1, 0);
-			if (ready == 0)
-				continue;
-		} else {
+		if (!spin_until || svc_now_ns() >= spin_until) {
+			uint64_t now = svc_now_ms();
+			int ready;
+
 			spin_until = 0;
+			if (now >= deadline)
+				return -ETIMEDOUT;
 			ready = poll(&p, 1, (int)(deadline - now));
+			if (ready < 0 && errno != EINTR)
+				return -errno;
+			if (ready <= 0)
+				continue;
 		}
-		if (ready < 0 && errno != EINTR)
-			return -errno;
-		if (ready <= 0)
-			continue;
 		mh = (struct msghdr){.msg_iov = &riov,
 				     .msg_iovlen = 1,
 				     .msg_control = ctl.buf,
@@ -236,21 +265,8 @@ static int rcall(unsigned int type, const struct iovec *parts, int nparts, const
 			return -EIO;
 		}
 		drop_fds(&mh);
-		m.hdr = (size_t)n >= sizeof(h) ? (const struct svc_hdr *)R.rep : NULL;
-		m.payload = R.rep + sizeof(h);
-		m.size = (size_t)n;
-		m.trunc = mh.msg_flags & MSG_TRUNC;
-		m.nfds = 0;
-		if (svc_msg_check(&m) || m.hdr->seq != h.seq || (m.hdr->type & ~SVC_REPLY) != type) {
-			atomic_store(&R.dead, true);
-			return -EIO;
-		}
-		break;
+		return reply_take(&h, (size_t)n, mh.msg_flags & MSG_TRUNC, body, body_len);
 	}
-	r = m.payload;
-	*body = (const uint8_t *)(r + 1);
-	*body_len = m.hdr->len - sizeof(*r);
-	return r->status;
 }
 
 /* Has a zap of @addr been applied since generation @gen? pte_lock held. */
@@ -305,6 +321,26 @@ static void apply_ops(const uint8_t *body, size_t len, uint64_t gen)
 			svc_pte_set(op->addr, op->section, op->index, (int)op->walk_prot);
 	}
 	pte_unlock();
+}
+
+/*
+ * An mm request's reply (@ret, its payload @body of @len bytes) taken: its
+ * PTE operations applied (@gen: when it was asked), *@addr and *@verdict
+ * set from it; @ret.
+ */
+static int mm_reply_apply(int ret, const uint8_t *body, size_t len, uint64_t gen, uint64_t *addr,
+			  uint32_t *verdict)
+{
+	const struct svc_mm_rep *rep = (const void *)body;
+
+	if (len < sizeof(*rep))
+		return ret;
+	apply_ops(body, len, gen);
+	if (addr)
+		*addr = rep->addr;
+	if (verdict)
+		*verdict = rep->verdict;
+	return ret;
 }
 
 /* ---- the notify thread ---- */
@@ -419,6 +455,135 @@ static void *notify_main(void *arg)
 	return NULL;
 }
 
+/* ---- the fault channel ---- */
+
+/* How long a client sleeps on the channel's futex before it looks at the service's socket. */
+#define FCHAN_SLEEP_NS 10000000ull
+
+/*
+ * The service's reply in the channel: 0 when it is there, -EIO when the
+ * service closed the channel or went away, -ETIMEDOUT.
+ */
+static int fchan_wait(struct svc_fchan *ch)
+{
+	uint64_t spin_until = svc_now_ns() + REPLY_SPIN_NS;
+	uint64_t deadline = svc_now_ms() + (uint64_t)R.c.timeout_ms;
+
+	/* As for a socket's reply: look for a moment first, here without a system call. */
+	do {
+		for (int i = 0; i < 16; i++) {
+			if (atomic_load(&ch->state) == SVC_FCHAN_REP)
+				return 0;
+			__builtin_ia32_pause();
+		}
+	} while (svc_now_ns() < spin_until);
+	for (;;) {
+		struct pollfd p = {.fd = R.c.fd};
+		uint32_t state;
+
+		atomic_store(&ch->client_sleeps, 1);
+		state = atomic_load(&ch->state);
+		if (state == SVC_FCHAN_REP)
+			return 0;
+		if (state != SVC_FCHAN_REQ)
+			return -EIO; /* closed: the connection goes next */
+		if (svc_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		svc_futex_wait(&ch->state, SVC_FCHAN_REQ, FCHAN_SLEEP_NS);
+		/* A killed service writes no reply: its end of the socket says it is gone. */
+		if (poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)))
+			return -EIO;
+	}
+}
+
+/*
+ * A FAULT through the fault channel, as mm_call(SVC_FAULT) through the
+ * socket. -EAGAIN: the channel cannot take it (send it on the socket).
+ * Under call_lock().
+ */
+static int fchan_fault(const struct svc_fault_req *r, uint32_t *verdict)
+{
+	struct svc_fchan *ch = R.fchan;
+	struct svc_hdr h = {.magic = SVC_MAGIC,
+			    .version = SVC_VERSION,
+			    .type = SVC_FAULT,
+			    .len = sizeof(*r)};
+	uint64_t gen = atomic_load(&R.zap_gen);
+	const uint8_t *body = NULL;
+	size_t len = 0;
+	uint32_t n;
+	int ret;
+
+	if (!ch || R.fchan_off || atomic_load(&ch->state) != SVC_FCHAN_IDLE)
+		return -EAGAIN;
+	if (!R.connected || atomic_load(&R.dead))
+		return -EIO;
+	h.seq = ++R.c.seq;
+	memcpy(ch->req, &h, sizeof(h));
+	memcpy(ch->req + sizeof(h), r, sizeof(*r));
+	ch->req_len = sizeof(h) + sizeof(*r);
+	atomic_store(&ch->state, SVC_FCHAN_REQ);
+	svc_futex_wake(&ch->state);
+	ret = fchan_wait(ch);
+	if (ret == -ETIMEDOUT)
+		R.fchan_off = true;
+	else if (ret)
+		atomic_store(&R.dead, true);
+	if (ret)
+		return ret;
+	n = ch->rep_len;
+	if (n > SVC_MSG_MAX) {
+		atomic_store(&R.dead, true);
+		return -EIO;
+	}
+	memcpy(R.rep, ch->rep, n);
+	atomic_store(&ch->state, SVC_FCHAN_IDLE);
+	atomic_fetch_add(&R.fchan_faults, 1);
+	ret = reply_take(&h, n, false, &body, &len);
+	return mm_reply_apply(ret, body, len, gen, NULL, verdict);
+}
+
+/*
+ * Ask for a fault channel and map it: on any failure (a service without
+ * them, SOFTSGX_FAULT_CHANNEL=0) faults take the socket. The mapping is
+ * not inherited: a forked child's faults are its own connection's.
+ */
+static void fchan_open(void)
+{
+	const char *env = getenv("SOFTSGX_FAULT_CHANNEL");
+	struct stat st;
+	void *p;
+	int fd;
+
+	R.fchan = NULL;
+	R.fchan_off = false;
+	if ((env && !strcmp(env, "0")) || svc_fault_channel(&R.c, &fd))
+		return;
+	p = MAP_FAILED;
+	if (!syscall(SYS_fstat, fd, &st) && (uint64_t)st.st_size >= SVC_FCHAN_SIZE)
+		p = sys_mmap(NULL, SVC_FCHAN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	sys_close(fd);
+	if (p == MAP_FAILED)
+		return;
+	if (syscall(SYS_madvise, p, SVC_FCHAN_SIZE, MADV_DONTFORK)) {
+		sys_munmap(p, SVC_FCHAN_SIZE);
+		return;
+	}
+	R.fchan = p;
+}
+
+uint64_t svc_remote_channel_faults(void)
+{
+	return atomic_load(&R.fchan_faults);
+}
+
+static void fchan_unmap(void)
+{
+	if (R.fchan)
+		sys_munmap(R.fchan, SVC_FCHAN_SIZE);
+	R.fchan = NULL;
+}
+
 /* ---- connection ---- */
 
 static void close_epc(void)
@@ -522,6 +687,7 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 	ret = svc_attach_notify(&R.n, dir, info.notify_token);
 	if (ret)
 		goto fail;
+	fchan_open();
 	atomic_store(&R.dead, false);
 	atomic_store(&R.paused, false);
 	fd_move_high(&R.c.fd);
@@ -534,6 +700,7 @@ int svc_remote_connect(const char *dir, const char *bin, const struct softsgx_co
 	R.connected = true;
 	return 0;
 fail:
+	fchan_unmap();
 	svc_close(&R.n);
 	close_epc();
 	svc_close(&R.c);
@@ -550,6 +717,7 @@ void svc_remote_disconnect(void)
 	pthread_join(R.thread, NULL);
 	svc_close(&R.n);
 	svc_close(&R.c);
+	fchan_unmap();
 	close_epc();
 	/* As at exit: the service releases the pages, so nothing of them stays mapped. */
 	pte_lock();
@@ -568,6 +736,8 @@ void svc_remote_forget(void)
 	sys_close(R.c.fd);
 	sys_close(R.n.fd);
 	R.c.fd = R.n.fd = -1;
+	/* Not mapped here (MADV_DONTFORK): its address may be someone else's by now. */
+	R.fchan = NULL;
 	close_epc();
 	/* Held, perhaps, by a thread of the parent that does not exist here. */
 	atomic_store(&R.call_owner, 0);
@@ -885,21 +1055,12 @@ static int mm_call(unsigned int type, const void *req, size_t req_len, uint64_t 
 {
 	struct iovec part = {(void *)req, req_len};
 	uint64_t gen = atomic_load(&R.zap_gen);
-	const struct svc_mm_rep *rep;
 	const uint8_t *body = NULL;
 	size_t len = 0;
 	int ret;
 
 	ret = rcall(type, &part, 1, &body, &len);
-	if (len < sizeof(*rep))
-		return ret;
-	rep = (const void *)body;
-	apply_ops(body, len, gen);
-	if (addr)
-		*addr = rep->addr;
-	if (verdict)
-		*verdict = rep->verdict;
-	return ret;
+	return mm_reply_apply(ret, body, len, gen, addr, verdict);
 }
 
 int svc_remote_mmap(void **addr, size_t len, int prot, int flags, int handle, off_t offset)
@@ -1003,7 +1164,9 @@ enum svc_fault_verdict svc_remote_fault(void *addr, int access)
 	int ret = call_lock();
 
 	if (!ret) {
-		ret = mm_call(SVC_FAULT, &r, sizeof(r), NULL, &verdict);
+		ret = fchan_fault(&r, &verdict);
+		if (ret == -EAGAIN)
+			ret = mm_call(SVC_FAULT, &r, sizeof(r), NULL, &verdict);
 		call_unlock();
 	}
 	errno = saved;

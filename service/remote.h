@@ -89,6 +89,8 @@ int svc_remote_mprotect(void *addr, size_t len, int prot);
  * SGX_FAULT_* flags of kernel/driver.h): the PTEs are in place when it
  * returns RETRY.
  * Safe in a signal handler (see above). SIGBUS when the service is gone.
+ * Through the fault channel when the service gave one at connect (no
+ * socket message: svc_remote_channel_faults()), through the socket when not.
  */
 enum svc_fault_verdict svc_remote_fault(void *addr, int access);
 
@@ -145,5 +147,12 @@ unsigned int svc_remote_fds(int *out, unsigned int cap);
 void svc_remote_notify_pause(bool pause);
 /* Tests: zaps this process has applied. */
 uint64_t svc_remote_zaps(void);
+/*
+ * Faults the service answered through this process's fault channel
+ * (proto.h: struct svc_fchan) since it started; the others took the socket
+ * (no channel: a service without them, SOFTSGX_FAULT_CHANNEL=0, or one
+ * whose reply once timed out).
+ */
+uint64_t svc_remote_channel_faults(void);
 
 #endif /* SOFTSGX_SERVICE_REMOTE_H */

@@ -64,6 +64,8 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 
 	if (c->hello && !c->control)
 		svc_log("client pid %d (%s) %s", (int)c->pid, c->program, why);
+	/* Its fault channel's thread first: it may be dispatching a fault of @c. */
+	svc_fchan_close(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	/* Out of the table first: its release (sgx_mm_exit()) kicks the others. */
@@ -79,6 +81,7 @@ static void conn_drop(struct svc_server *s, unsigned int i, const char *why)
 	if (c->hw_owner)
 		sgx_hw_owner_gone(c->hw, c->hw_owner);
 	svc_conn_release(c);
+	pthread_mutex_destroy(&c->dispatch_lock);
 	free(c);
 }
 
@@ -109,6 +112,7 @@ static void accept_one(struct svc_server *s, int lfd)
 		close(fd);
 		return;
 	}
+	pthread_mutex_init(&c->dispatch_lock, NULL);
 	c->fd = fd;
 	c->pid = cred.pid;
 	c->uid = cred.uid;
@@ -183,7 +187,9 @@ static int serve_one(struct svc_server *s, unsigned int i, uint8_t *buf, struct 
 	m.trunc = mh.msg_flags & MSG_TRUNC;
 	m.hdr = m.size >= sizeof(struct svc_hdr) ? (const struct svc_hdr *)buf : NULL;
 	m.payload = buf + sizeof(struct svc_hdr);
+	pthread_mutex_lock(&c->dispatch_lock);
 	svc_dispatch(s, c, &m, out);
+	pthread_mutex_unlock(&c->dispatch_lock);
 	ret = send_out(c->fd, out);
 	for (int k = 0; k < out->nfds; k++)
 		close(out->fds[k]);

@@ -7,7 +7,9 @@
  * stage are short and never block on a client, so a single loop keeps the
  * connection table free of locks and a slow or hostile client cannot hold
  * the others up (every send is non-blocking; a peer whose socket is full is
- * dropped). The platform's own threads (ksgxd) run as in any process.
+ * dropped). The platform's own threads (ksgxd) run as in any process, and
+ * so does one thread per fault channel (fault_chan.c), which serves its
+ * client's faults in shared memory.
  */
 #ifndef SOFTSGX_SERVICE_SERVER_H
 #define SOFTSGX_SERVICE_SERVER_H
@@ -76,6 +78,13 @@ struct svc_conn {
 	 */
 	uint32_t hw_owner;
 	struct sgx_hw *hw; /* the platform's CPU model, set with @hw_owner */
+	/*
+	 * Held while a request of this client is dispatched, by the serving
+	 * thread or the fault channel's: a client's requests run one at a
+	 * time, as they did with one thread, whichever way they came.
+	 */
+	pthread_mutex_t dispatch_lock;
+	struct svc_fchan_srv *fchan; /* FAULT_CHANNEL given: fault_chan.c */
 };
 
 /* client_mm.c: the kernel model's mm of a client, made at its HELLO. 0 or -ENOMEM. */
@@ -126,6 +135,15 @@ struct svc_server {
 	/* The next owner token GET_EPC gives (2 up: 1 is the platform's own threads'). */
 	uint32_t next_owner;
 };
+
+/*
+ * fault_chan.c: the fault channel of @c (proto.h: struct svc_fchan), served
+ * by a thread of its own until svc_fchan_close(): 0 with *@fd the memfd to
+ * pass (the caller closes it after sending), -EBUSY when @c has one, or
+ * -errno. Close: stop that thread and wait for it; nothing when none.
+ */
+int svc_fchan_open(struct svc_server *s, struct svc_conn *c, int *fd);
+void svc_fchan_close(struct svc_conn *c);
 
 /*
  * The kernel model's kick (k->kick, its IPI) in the service: a KICK on the

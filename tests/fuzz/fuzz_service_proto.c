@@ -80,15 +80,15 @@ static bool documented(int status, unsigned int type)
 	case -EBUSY:
 		/*
 		 * SET_MAX: the limit is set, usage stays above it; REMOVE: in use;
-		 * FORK: not the child's first request.
+		 * FORK: not the child's first request; FAULT_CHANNEL: the second.
 		 */
 		return type == SVC_HELLO || type == SVC_SHUTDOWN || type == SVC_CGROUP_SET_MAX ||
-		       type == SVC_CGROUP_REMOVE || type == SVC_FORK;
+		       type == SVC_CGROUP_REMOVE || type == SVC_FORK || type == SVC_FAULT_CHANNEL;
 	case -ESRCH:
 		return type == SVC_FORK; /* no client with that token */
 	case -ENOMEM:
-		/* no memory for the client's mm (a forked one's too), a cgroup, the list */
-		return type == SVC_HELLO || type == SVC_FORK ||
+		/* no memory for the client's mm (a forked one's too), a cgroup, the list, a channel */
+		return type == SVC_HELLO || type == SVC_FORK || type == SVC_FAULT_CHANNEL ||
 		       (type >= SVC_CGROUP_READ && type <= SVC_CGROUP_LIST);
 	case -ENOBUFS:
 		return type == SVC_TOP || type == SVC_CGROUP_READ;

@@ -345,6 +345,40 @@ static void test_kick(void **state)
 	assert_string_equal(svc_type_name(SVC_KICK | SVC_REPLY), "KICK");
 }
 
+/* FAULT_CHANNEL: no payload; its reply carries exactly one descriptor, none with an error. */
+static void test_fault_channel(void **state)
+{
+	struct buf b = {0};
+	struct svc_msg m;
+
+	(void)state;
+	m = msg(&b, SVC_FAULT_CHANNEL, 0);
+	assert_int_equal(svc_msg_check(&m), 0);
+	m = msg(&b, SVC_FAULT_CHANNEL, 4);
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = msg(&b, SVC_FAULT_CHANNEL, 0);
+	m.nfds = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = reply(&b, SVC_FAULT_CHANNEL, 0, 0);
+	m.nfds = 1;
+	assert_int_equal(svc_msg_check(&m), 0);
+	m.nfds = 0;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m.nfds = 2;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = reply(&b, SVC_FAULT_CHANNEL, 0, 8);
+	m.nfds = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	m = reply(&b, SVC_FAULT_CHANNEL, -EBUSY, 0);
+	assert_int_equal(svc_msg_check(&m), 0);
+	m.nfds = 1;
+	assert_int_equal(svc_msg_check(&m), -EINVAL);
+	assert_string_equal(svc_type_name(SVC_FAULT_CHANNEL | SVC_REPLY), "FAULT_CHANNEL");
+	/* The memfd is whole pages, the channel in them. */
+	assert_int_equal(SVC_FCHAN_SIZE % 4096, 0);
+	assert_true(SVC_FCHAN_SIZE >= sizeof(struct svc_fchan));
+}
+
 static void test_config(void **state)
 {
 	struct softsgx_config cfg, back;
@@ -379,7 +413,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_framing), cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_replies), cmocka_unit_test(test_cgroup_msgs),
-		cmocka_unit_test(test_kick), cmocka_unit_test(test_config),
+		cmocka_unit_test(test_kick), cmocka_unit_test(test_fault_channel),
+		cmocka_unit_test(test_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
