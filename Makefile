@@ -139,6 +139,12 @@ EPC_HOLDER := $(RELEASE_DIR)/tests/shim/epc_holder
 # The command, for users (release) and for tests/tools/test_cli (sanitized).
 RELEASE_CLI := $(RELEASE_DIR)/softsgx
 CHECK_CLI := $(CHECK_DIR)/softsgx
+TSAN_CLI := $(TSAN_DIR)/softsgx
+# tests/service/ binaries run a second time with their services under
+# ThreadSanitizer (tests/run-tests "tsan-svc:"): those that page and enter
+# through the service's threads.
+TSAN_SVC_TEST_BINS := $(addprefix $(CHECK_DIR)/tests/service/,test_fault_chan test_remote \
+	test_remote_kick test_remote_fork)
 # The `make run` demo (examples/demo.c): an ordinary SGX host program, built
 # like a user's (release, unsanitized) and run under `softsgx run` on a small
 # EPC that its enclaves oversubscribe.
@@ -290,6 +296,11 @@ $(RELEASE_CLI): $(call release_obj,$(CLI_SRC)) $(RELEASE_LIB)
 $(CHECK_CLI): $(call check_obj,$(CLI_SRC)) $(CHECK_LIB)
 	$(CC) $(CFLAGS_CHECK) -o $@ $(call check_obj,$(CLI_SRC)) $(CHECK_LIB) $(LDLIBS)
 
+# The command under ThreadSanitizer: the platform service's threads (the
+# serving one, ksgxd, one per fault channel) for tests/service/ ("tsan-svc:").
+$(TSAN_CLI): $(call tsan_obj,$(CLI_SRC)) $(TSAN_LIB)
+	$(CC) $(CFLAGS_TSAN) -o $@ $(call tsan_obj,$(CLI_SRC)) $(TSAN_LIB) $(LDLIBS)
+
 # The demo uses the loader and signer (libsoftsgx.a) and tools/cli.c's key
 # generation and formatting helpers; the test enclave's ABI header.
 $(RELEASE_DEMO): $(DEMO_SRC) $(call release_obj,tools/cli.c) $(RELEASE_LIB)
@@ -345,13 +356,15 @@ check: deps
 		SOFTSGX_TEST_ENCLAVE=$(abspath $(TEST_ENCLAVE)) \
 		SOFTSGX_TEST_ENCLAVE_XSAVE=$(abspath $(TEST_ENCLAVE_XSAVE)) \
 		SOFTSGX_PRELOAD=$(abspath $(PRELOAD_LIB)) SOFTSGX_BIN=$(abspath $(CHECK_CLI)) \
+		SOFTSGX_TSAN_BIN=$(abspath $(TSAN_CLI)) \
 		SOFTSGX_STATE_DIR=$(abspath build/state) SOFTSGX_DEMO=$(abspath $(RELEASE_DEMO)) \
 		SOFTSGX_EPC_HOLDER=$(abspath $(EPC_HOLDER)) \
 		SOFTSGX_SO=$(abspath $(RELEASE_SO)) SOFTSGX_HEADER=$(abspath include/softsgx/softsgx.h) \
 		SOFTSGX_CXX_CONSUMER=$(abspath $(PUBLIC_CXX_BIN)) \
 		./tests/run-tests $(TEST_BINS) $(TSAN_CHECK_BINS) $(SHIM_TEST_BINS) $(FUZZ_REPLAY_BINS) \
 		$(PUBLIC_TEST_BINS) $(CHECK_CONFORM_BINS) $(CHECK_CONFORM_ASAN_BINS) \
-		$(addprefix svc:,$(SHIM_SVC_MODE_BINS) $(CHECK_CONFORM_BINS))
+		$(addprefix svc:,$(SHIM_SVC_MODE_BINS) $(CHECK_CONFORM_BINS)) \
+		$(addprefix tsan-svc:,$(TSAN_SVC_TEST_BINS))
 
 # The conformance programs and the shim stress programs alone.
 .PHONY: check-conform
@@ -361,6 +374,7 @@ check-conform: deps
 
 .PHONY: check-build check-tsan check-tsan-build
 check-build: $(TEST_BINS) $(TSAN_CHECK_BINS) $(TEST_KEY) $(TEST_KEY2) $(PRELOAD_LIB) $(CHECK_CLI) \
+	$(TSAN_CLI) \
 	$(TEST_ENCLAVE) $(TEST_ENCLAVE_XSAVE) $(FUZZ_REPLAY_BINS) \
 	$(SHIM_TEST_BINS) $(RELEASE_DEMO) $(EPC_HOLDER) $(CONFORM_BINS) $(CONFORM_ASAN_BINS) \
 	$(HDRCHECK_OBJ) $(PUBLIC_TEST_BINS) $(PUBLIC_CXX_BIN)
