@@ -8,10 +8,12 @@
  *   softsgx_handle_fault();
  * - service: a platform service (`softsgx platform start --foreground`,
  *   started by this program in a directory of its own) reached through
- *   service/remote.c, faults sent to svc_remote_fault(): each ioctl, mmap
- *   and fault a request, each reclaim batch that takes pages from us one
- *   ZAP message (all of the batch's pages) acknowledged by our notify
- *   thread.
+ *   service/remote.c, faults sent to svc_remote_fault(): each ioctl and
+ *   mmap a request on the socket, each fault a request in the fault
+ *   channel (shared memory and a futex; SOFTSGX_FAULT_CHANNEL=0 sends them
+ *   on the socket, for comparison), each reclaim batch that takes pages
+ *   from us one ZAP message (all of the batch's pages) acknowledged by our
+ *   notify thread.
  *
  * Figures (wall time, the service works in another process; median of
  * rounds that alternate between the modes):
