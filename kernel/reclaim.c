@@ -417,9 +417,10 @@ static unsigned int sgx_reclaimer_block_batch(struct sgx_kernel *k, struct sgx_e
  * next: the service's main thread, which releases the dead client's
  * enclave and answers every other client, waited behind ksgxd for tens of
  * seconds and new clients' HELLOs timed out (svc:test_exit in make check;
- * one run in six after the two service-mode tests before it). As long as the wait, so that the lock is
- * free at least half the time even for a waiter the scheduler is slow
- * to run; 5 ms still let one wait a second on a loaded machine.
+ * one run in six after the two service-mode tests before it). The
+ * back-off is as long as that wait, so that the lock is free at least half
+ * the time even for a waiter the scheduler is slow to run; 5 ms still let
+ * one wait a second on a loaded machine.
  */
 #define SGX_RECLAIM_CONFLICT_BACKOFF_NS SGX_HW_LEAF_WAIT_NS
 

@@ -119,7 +119,10 @@ static void sys_close(int fd)
 	syscall(SYS_close, fd);
 }
 
-/* How long rcall() asks for its reply before it sleeps in poll(). */
+/*
+ * How long a call looks for its reply before it sleeps: rcall() asking
+ * recvmsg(), fchan_wait() reading the fault channel's word.
+ */
 #define REPLY_SPIN_NS 100000
 
 static int call_lock(void)

@@ -70,7 +70,7 @@ static void on_alarm(int sig)
 	atomic_fetch_add(&alarms, 1);
 }
 
-/* SIGALRM every 200 µs of this process's time (@on), or none. */
+/* SIGALRM every 200 µs of real time (@on), or none. */
 static void alarms_every_200us(bool on)
 {
 	struct sigaction sa = {.sa_handler = on ? on_alarm : SIG_IGN};
